@@ -1,0 +1,29 @@
+// How the CLI reports failure: one line on stderr, exit code 2, no stack trace (unless
+// RADIXLM_DEBUG is set).
+
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+export function failLine(err: unknown): string {
+  const msg = err instanceof Error ? err.message : String(err);
+  return `radixlm: error: ${msg.split("\n")[0]}`;
+}
+
+export function reportAndExit(err: unknown): never {
+  process.stderr.write(failLine(err) + "\n");
+  if (process.env.RADIXLM_DEBUG && err instanceof Error && err.stack) process.stderr.write(err.stack + "\n");
+  process.exit(2);
+}
+
+export function parseIntArg(name: string, v: string, min = 0): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new UsageError(`${name} must be an integer >= ${min}, got "${v}"`);
+  return n;
+}
+
+export function parseFloatArg(name: string, v: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new UsageError(`${name} must be a number, got "${v}"`);
+  return n;
+}

@@ -1,0 +1,98 @@
+// radixlm generate: stream a completion of a prompt (or a chat turn) to stdout.
+import type { Command } from "commander";
+import { loadModel } from "../model/load.js";
+import { referenceBackend } from "../kernels/reference.js";
+import { ChatTemplate, CHATML_TEMPLATE, type ChatMessage } from "../tokenizer/chat-template.js";
+import { generate } from "../engine/generate.js";
+import { checkSamplingParams, type SamplingParams } from "../sampling/params.js";
+import { parseFloatArg, parseIntArg, UsageError } from "./errors.js";
+import type { LoadedModel } from "../model/load.js";
+
+interface GenerateOptions {
+  model: string;
+  prompt?: string;
+  chat?: string;
+  system?: string;
+  maxTokens: string;
+  temperature: string;
+  topK: string;
+  topP: string;
+  seed?: string;
+  kvDtype: string;
+  stats?: boolean;
+}
+
+export function promptIds(model: LoadedModel, o: { prompt?: string; chat?: string; system?: string }): number[] {
+  const tok = model.tokenizer;
+  if (o.chat === undefined) return tok.encode(o.prompt ?? "", { addSpecial: true, parseSpecial: false });
+  const messages: ChatMessage[] = [];
+  if (o.system !== undefined) messages.push({ role: "system", content: o.system });
+  messages.push({ role: "user", content: o.chat });
+  const name = (id: number | null | undefined): string | undefined => (id === null || id === undefined ? undefined : tok.idToToken(id));
+  const template = new ChatTemplate(model.chatTemplate ?? CHATML_TEMPLATE, {
+    bosToken: name(model.config.bosTokenId),
+    eosToken: name(model.config.eosTokenIds[0]),
+  });
+  const text = template.render(messages, { addGenerationPrompt: true });
+  // The template writes BOS itself where the model wants one, as HF's apply_chat_template does.
+  return tok.encode(text, { addSpecial: false, parseSpecial: true });
+}
+
+async function run(o: GenerateOptions): Promise<void> {
+  if ((o.prompt === undefined) === (o.chat === undefined)) throw new UsageError("give exactly one of --prompt and --chat");
+  if (o.system !== undefined && o.chat === undefined) throw new UsageError("--system goes with --chat");
+  if (o.kvDtype !== "f16" && o.kvDtype !== "f32") throw new UsageError(`--kv-dtype must be f16 or f32, got "${o.kvDtype}"`);
+  const params: SamplingParams = {
+    temperature: parseFloatArg("--temperature", o.temperature),
+    topK: parseIntArg("--top-k", o.topK),
+    topP: parseFloatArg("--top-p", o.topP),
+    seed: o.seed === undefined ? undefined : parseIntArg("--seed", o.seed),
+    maxNewTokens: parseIntArg("--max-tokens", o.maxTokens),
+  };
+  checkSamplingParams(params);
+  const model = await loadModel(o.model);
+  try {
+    const ids = promptIds(model, o);
+    if (ids.length + params.maxNewTokens > model.config.maxPositionEmbeddings) {
+      throw new UsageError(`prompt (${ids.length} tokens) + max tokens (${params.maxNewTokens}) exceeds the context length ${model.config.maxPositionEmbeddings}`);
+    }
+    const runner = referenceBackend.createRunner(model, { capacity: ids.length + params.maxNewTokens, dtype: o.kvDtype });
+    const t0 = performance.now();
+    let first = 0;
+    const it = generate(model, runner, ids, params);
+    let r = await it.next();
+    while (!r.done) {
+      if (first === 0) first = performance.now();
+      process.stdout.write(r.value.text);
+      r = await it.next();
+    }
+    process.stdout.write("\n");
+    if (o.stats) {
+      const t1 = performance.now();
+      const n = r.value.tokens.length;
+      const decode = n > 1 ? ((n - 1) * 1000) / (t1 - first) : 0;
+      process.stderr.write(`radixlm: ${ids.length} prompt tokens, ${n} generated (${r.value.finishReason}), prefill ${(first - t0).toFixed(0)} ms, decode ${decode.toFixed(2)} tok/s\n`);
+    }
+    runner.close();
+  } finally {
+    model.close();
+  }
+}
+
+export function register(program: Command): void {
+  program
+    .command("generate")
+    .description("stream a completion of --prompt, or of a chat turn with --chat, to stdout")
+    .requiredOption("--model <path>", "HF model folder or GGUF file")
+    .option("--prompt <text>", "raw prompt text (BOS added as the model wants)")
+    .option("--chat <text>", "a user message, rendered through the model's chat template")
+    .option("--system <text>", "a system message for --chat")
+    .option("--max-tokens <n>", "tokens to generate at most", "128")
+    .option("--temperature <t>", "0 is greedy", "0")
+    .option("--top-k <k>", "keep the k most likely tokens (0: all)", "0")
+    .option("--top-p <p>", "nucleus sampling mass", "1")
+    .option("--seed <s>", "random seed for sampling")
+    .option("--kv-dtype <type>", "KV cache storage: f16 or f32", "f16")
+    .option("--stats", "print token counts and speed to stderr")
+    .action(run);
+}

@@ -1,0 +1,66 @@
+// radixlm info: what a model file is.
+import type { Command } from "commander";
+import { loadModel } from "../model/load.js";
+import { parameterCount } from "../model/config.js";
+
+async function run(o: { model: string; json?: boolean }): Promise<void> {
+  const m = await loadModel(o.model);
+  try {
+    const c = m.config;
+    const types = [...m.weights.typeCounts()].map(([t, n]) => `${t} x${n}`).join(", ");
+    const info = {
+      path: m.path,
+      format: m.format,
+      architecture: c.arch,
+      parameters: parameterCount(c),
+      tensor_types: Object.fromEntries(m.weights.typeCounts()),
+      weight_bytes: m.weights.totalBytes(),
+      context_length: c.maxPositionEmbeddings,
+      layers: c.numLayers,
+      hidden_size: c.hiddenSize,
+      heads: c.numHeads,
+      kv_heads: c.numKvHeads,
+      head_dim: c.headDim,
+      ffn_size: c.intermediateSize,
+      vocab_size: c.vocabSize,
+      rope_theta: c.ropeTheta,
+      rope_scaling: c.ropeScaling ? c.ropeScaling.type : m.weights.has("rope_freqs.weight") ? "llama3 (rope_freqs)" : null,
+      tied_embeddings: c.tieWordEmbeddings,
+      qkv_bias: c.qkvBias,
+      qk_norm: c.qkNorm,
+      bos_token_id: c.bosTokenId,
+      eos_token_ids: c.eosTokenIds,
+      chat_template: m.chatTemplate !== null,
+    };
+    if (o.json) {
+      process.stdout.write(JSON.stringify(info, null, 2) + "\n");
+      return;
+    }
+    const fmtParams = (n: number): string => (n >= 1e9 ? `${(n / 1e9).toFixed(2)}B` : `${(n / 1e6).toFixed(1)}M`);
+    const lines = [
+      `model          ${info.path} (${info.format === "hf" ? "Hugging Face folder" : "GGUF"})`,
+      `architecture   ${info.architecture}`,
+      `parameters     ${fmtParams(info.parameters)} (${info.parameters})`,
+      `tensor types   ${types}`,
+      `weights        ${(info.weight_bytes / 1e6).toFixed(1)} MB`,
+      `context length ${info.context_length}`,
+      `shape          ${c.numLayers} layers, hidden ${c.hiddenSize}, ${c.numHeads} heads (${c.numKvHeads} KV) x ${c.headDim}, ffn ${c.intermediateSize}, vocab ${c.vocabSize}`,
+      `rope           theta ${c.ropeTheta}${info.rope_scaling ? `, ${info.rope_scaling} scaling` : ""}, ${c.ropeLayout} layout`,
+      `features       ${[c.tieWordEmbeddings ? "tied embeddings" : "untied embeddings", c.qkvBias ? "qkv bias" : "", c.qkNorm ? "q/k norm" : ""].filter(Boolean).join(", ")}`,
+      `special tokens bos ${c.bosTokenId ?? "none"}, eos ${c.eosTokenIds.join(", ") || "none"}`,
+      `chat template  ${info.chat_template ? "yes" : "no"}`,
+    ];
+    process.stdout.write(lines.join("\n") + "\n");
+  } finally {
+    m.close();
+  }
+}
+
+export function register(program: Command): void {
+  program
+    .command("info")
+    .description("print a model's architecture, size, tensor types, context length and chat template presence")
+    .requiredOption("--model <path>", "HF model folder or GGUF file")
+    .option("--json", "print one JSON object")
+    .action(run);
+}

@@ -1,0 +1,26 @@
+// The radixlm command line: one file per command, registered here.
+import { Command, CommanderError } from "commander";
+import { reportAndExit } from "./errors.js";
+import * as generate from "./generate.js";
+import * as tokenize from "./tokenize.js";
+import * as info from "./info.js";
+import * as makeTestModel from "./make-test-model.js";
+
+export async function main(argv: string[]): Promise<void> {
+  const program = new Command("radixlm")
+    .description("LLM serving engine for Node.js built around RadixAttention")
+    .version("0.1.0")
+    .exitOverride()
+    .configureOutput({ outputError: (str, write) => write(str.split("\n")[0] + "\n") });
+  for (const c of [generate, tokenize, info, makeTestModel]) c.register(program);
+  for (const c of program.commands) c.exitOverride();
+  try {
+    await program.parseAsync(argv, { from: "user" });
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.exitCode === 0) process.exit(0);
+      process.exit(2);
+    }
+    reportAndExit(err);
+  }
+}

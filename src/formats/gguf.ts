@@ -1,0 +1,254 @@
+// GGUF v2/v3: metadata and tensor directory through @huggingface/gguf, tensor bytes read by
+// us from the memory-mapped file. Also a streaming writer for the models we generate.
+import fs from "node:fs";
+import { gguf, GGUFValueType } from "@huggingface/gguf";
+import { dtypeFromGgml, byteSize, dtypeInfo, type WeightType } from "./dtype.js";
+import { openFileBytes, type FileBytes } from "./file-bytes.js";
+import { FormatError } from "./errors.js";
+
+export type GGUFScalar = string | number | bigint | boolean;
+export type GGUFValue = GGUFScalar | GGUFValue[];
+
+export interface TensorInfo {
+  readonly name: string;
+  readonly type: WeightType;
+  /** Row-major shape, outermost first ([rows, cols] for a matrix): GGUF's ne[] reversed. */
+  readonly shape: readonly number[];
+  /** Absolute byte offset in the file. */
+  readonly offset: number;
+  readonly byteLength: number;
+}
+
+export interface GGUFFile {
+  readonly path: string;
+  readonly version: number;
+  readonly metadata: Readonly<Record<string, GGUFValue>>;
+  readonly tensors: ReadonlyMap<string, TensorInfo>;
+  readonly bytes: FileBytes;
+}
+
+const MAGIC = 0x46554747; // "GGUF" little-endian
+const DEFAULT_ALIGNMENT = 32;
+
+export function isGGUFFile(path: string): boolean {
+  try {
+    const fd = fs.openSync(path, "r");
+    const head = Buffer.alloc(4);
+    const n = fs.readSync(fd, head, 0, 4, 0);
+    fs.closeSync(fd);
+    return n === 4 && head.readUInt32LE(0) === MAGIC;
+  } catch {
+    return false;
+  }
+}
+
+function checkHeader(path: string): number {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(path);
+  } catch {
+    throw new FormatError(path, "no such file");
+  }
+  if (!st.isFile()) throw new FormatError(path, "not a regular file");
+  if (st.size < 24) throw new FormatError(path, `truncated GGUF file (${st.size} bytes, too short for a header)`);
+  const fd = fs.openSync(path, "r");
+  const head = Buffer.alloc(8);
+  fs.readSync(fd, head, 0, 8, 0);
+  fs.closeSync(fd);
+  if (head.readUInt32LE(0) !== MAGIC) {
+    throw new FormatError(path, `not a GGUF file (bad magic 0x${head.readUInt32LE(0).toString(16).padStart(8, "0")})`);
+  }
+  const version = head.readUInt32LE(4);
+  if (version !== 2 && version !== 3) throw new FormatError(path, `unsupported GGUF version ${version} (2 and 3 are)`);
+  return st.size;
+}
+
+/** Reads the header and tensor directory; tensor data stays in the file until sliced. */
+export async function readGGUF(path: string): Promise<GGUFFile> {
+  const size = checkHeader(path);
+  let parsed: Awaited<ReturnType<typeof gguf>>;
+  try {
+    parsed = await gguf(path, { allowLocalFile: true });
+  } catch (err) {
+    const why = err instanceof Error ? err.message.split("\n")[0] : String(err);
+    throw new FormatError(path, `truncated or malformed GGUF header (${why})`);
+  }
+  const metadata: Record<string, GGUFValue> = {};
+  for (const [k, v] of Object.entries(parsed.metadata)) metadata[k] = v as GGUFValue;
+  const version = Number(metadata.version);
+  const alignment = Number(metadata["general.alignment"] ?? DEFAULT_ALIGNMENT);
+  const dataStart = Number(parsed.tensorDataOffset);
+  if (alignment <= 0 || dataStart % alignment !== 0) {
+    throw new FormatError(path, `tensor data offset ${dataStart} is not aligned to ${alignment}`);
+  }
+  const tensors = new Map<string, TensorInfo>();
+  for (const t of parsed.tensorInfos) {
+    const info = dtypeFromGgml(Number(t.dtype));
+    if (!info) throw new FormatError(path, `tensor ${t.name} has unsupported type id ${Number(t.dtype)}`);
+    const shape = t.shape.map((d) => Number(d)).reverse();
+    const n = shape.reduce((a, b) => a * b, 1);
+    const inner = shape[shape.length - 1] ?? 1;
+    if (inner % info.blockSize !== 0) {
+      throw new FormatError(path, `tensor ${t.name} row of ${inner} is not a whole number of ${info.name} blocks`);
+    }
+    const offset = dataStart + Number(t.offset);
+    const byteLength = byteSize(info.name, n);
+    if (offset + byteLength > size) {
+      throw new FormatError(path, `tensor ${t.name} data (${byteLength} bytes at ${offset}) lies beyond the end of the file (${size} bytes)`);
+    }
+    tensors.set(t.name, { name: t.name, type: info.name, shape, offset, byteLength });
+  }
+  return { path, version, metadata, tensors, bytes: openFileBytes(path) };
+}
+
+/** Reads only the metadata (vocab-only GGUFs, `radixlm info`). */
+export async function readGGUFMetadata(path: string): Promise<Record<string, GGUFValue>> {
+  const f = await readGGUF(path);
+  f.bytes.close();
+  return { ...f.metadata };
+}
+
+// ---- writer ----
+
+/** A metadata value with an explicit GGUF type where the JS type is ambiguous. */
+export type GGUFWriteValue =
+  | string | boolean | number | bigint
+  | string[] | Float32Array | Int32Array | Uint32Array
+  | { type: "u32" | "i32" | "f32" | "u64"; value: number | bigint };
+
+export interface TensorToWrite {
+  readonly name: string;
+  readonly type: WeightType;
+  readonly shape: readonly number[];
+  /** Produces the tensor's bytes when the writer reaches it, so only one is in memory. */
+  data(): Uint8Array;
+}
+
+class ByteSink {
+  private chunks: Buffer[] = [];
+  length = 0;
+  push(b: Buffer): void {
+    this.chunks.push(b);
+    this.length += b.length;
+  }
+  u32(v: number): void {
+    const b = Buffer.alloc(4);
+    b.writeUInt32LE(v >>> 0);
+    this.push(b);
+  }
+  i32(v: number): void {
+    const b = Buffer.alloc(4);
+    b.writeInt32LE(v | 0);
+    this.push(b);
+  }
+  u64(v: number | bigint): void {
+    const b = Buffer.alloc(8);
+    b.writeBigUInt64LE(BigInt(v));
+    this.push(b);
+  }
+  f32(v: number): void {
+    const b = Buffer.alloc(4);
+    b.writeFloatLE(v);
+    this.push(b);
+  }
+  str(s: string): void {
+    const b = Buffer.from(s, "utf8");
+    this.u64(b.length);
+    this.push(b);
+  }
+  concat(): Buffer {
+    return Buffer.concat(this.chunks);
+  }
+}
+
+function writeValue(sink: ByteSink, v: GGUFWriteValue): void {
+  if (typeof v === "string") {
+    sink.u32(GGUFValueType.STRING);
+    sink.str(v);
+  } else if (typeof v === "boolean") {
+    sink.u32(GGUFValueType.BOOL);
+    sink.push(Buffer.from([v ? 1 : 0]));
+  } else if (typeof v === "bigint") {
+    sink.u32(GGUFValueType.UINT64);
+    sink.u64(v);
+  } else if (typeof v === "number") {
+    if (Number.isInteger(v) && v >= 0 && v <= 0xffffffff) {
+      sink.u32(GGUFValueType.UINT32);
+      sink.u32(v);
+    } else if (Number.isInteger(v) && v < 0 && v >= -0x80000000) {
+      sink.u32(GGUFValueType.INT32);
+      sink.i32(v);
+    } else {
+      sink.u32(GGUFValueType.FLOAT32);
+      sink.f32(v);
+    }
+  } else if (Array.isArray(v)) {
+    sink.u32(GGUFValueType.ARRAY);
+    sink.u32(GGUFValueType.STRING);
+    sink.u64(v.length);
+    for (const s of v) sink.str(s);
+  } else if (v instanceof Float32Array || v instanceof Int32Array || v instanceof Uint32Array) {
+    sink.u32(GGUFValueType.ARRAY);
+    const t = v instanceof Float32Array ? GGUFValueType.FLOAT32 : v instanceof Int32Array ? GGUFValueType.INT32 : GGUFValueType.UINT32;
+    sink.u32(t);
+    sink.u64(v.length);
+    sink.push(Buffer.from(v.buffer, v.byteOffset, v.byteLength));
+  } else {
+    const tag = { u32: GGUFValueType.UINT32, i32: GGUFValueType.INT32, f32: GGUFValueType.FLOAT32, u64: GGUFValueType.UINT64 }[v.type];
+    sink.u32(tag);
+    if (v.type === "u32") sink.u32(Number(v.value));
+    else if (v.type === "i32") sink.i32(Number(v.value));
+    else if (v.type === "f32") sink.f32(Number(v.value));
+    else sink.u64(v.value);
+  }
+}
+
+const pad = (n: number, a: number): number => (a - (n % a)) % a;
+
+/** Writes a GGUF v3 file, tensor by tensor. */
+export function writeGGUF(path: string, metadata: Record<string, GGUFWriteValue>, tensors: readonly TensorToWrite[]): void {
+  const alignment = DEFAULT_ALIGNMENT;
+  const head = new ByteSink();
+  head.u32(MAGIC);
+  head.u32(3);
+  head.u64(tensors.length);
+  head.u64(Object.keys(metadata).length);
+  for (const [k, v] of Object.entries(metadata)) {
+    head.str(k);
+    writeValue(head, v);
+  }
+  let offset = 0;
+  const offsets: number[] = [];
+  for (const t of tensors) {
+    const n = t.shape.reduce((a, b) => a * b, 1);
+    head.str(t.name);
+    head.u32(t.shape.length);
+    for (const d of [...t.shape].reverse()) head.u64(d);
+    head.u32(dtypeInfo(t.type).ggmlType);
+    head.u64(offset);
+    offsets.push(offset);
+    offset += byteSize(t.type, n);
+    offset += pad(offset, alignment);
+  }
+  head.push(Buffer.alloc(pad(head.length, alignment)));
+  const fd = fs.openSync(path, "w");
+  try {
+    fs.writeSync(fd, head.concat());
+    let written = 0;
+    tensors.forEach((t, i) => {
+      const gap = (offsets[i] ?? 0) - written;
+      if (gap > 0) fs.writeSync(fd, Buffer.alloc(gap));
+      const data = t.data();
+      const n = t.shape.reduce((a, b) => a * b, 1);
+      if (data.byteLength !== byteSize(t.type, n)) {
+        throw new Error(`tensor ${t.name}: ${data.byteLength} bytes given, ${byteSize(t.type, n)} expected`);
+      }
+      fs.writeSync(fd, data);
+      written = (offsets[i] ?? 0) + data.byteLength;
+    });
+    const tail = pad(written, alignment);
+    if (tail > 0) fs.writeSync(fd, Buffer.alloc(tail));
+  } finally {
+    fs.closeSync(fd);
+  }
+}

@@ -1,0 +1,71 @@
+// The contract between the runtime and whatever computes the forward pass. The reference
+// backend (pure TypeScript) and the native one (C++ addon) both implement it.
+import type { ModelConfig } from "../model/config.js";
+import type { Weights } from "../model/weights.js";
+
+/** One sequence's part of a step. */
+export interface SeqPlan {
+  /** First row of this sequence's new tokens in the step's token arrays. */
+  readonly start: number;
+  /** Number of new tokens (a prefill chunk, or 1 when decoding). */
+  readonly count: number;
+  /**
+   * KV slot of every position of the sequence, 0 through its last new token, in position
+   * order: `kvSlots[p]` holds position p. The new tokens write their K/V into the last
+   * `count` entries; each token attends over the entries up to and including its own.
+   */
+  readonly kvSlots: Int32Array;
+}
+
+export interface StepPlan {
+  /** Token ids of all new tokens, sequence after sequence. */
+  readonly tokens: Int32Array;
+  /** Position of each new token within its sequence. */
+  readonly positions: Int32Array;
+  readonly seqs: readonly SeqPlan[];
+  /** Rows (indices into `tokens`) whose logits are wanted, in output order. */
+  readonly logitRows: Int32Array;
+}
+
+export type KVDType = "f16" | "f32";
+
+export interface KVCacheOptions {
+  /** Number of token slots. */
+  readonly capacity: number;
+  readonly dtype: KVDType;
+}
+
+export interface RunnerModel {
+  readonly config: ModelConfig;
+  readonly weights: Weights;
+}
+
+export interface ModelRunner {
+  /** Logits for `plan.logitRows`, row after row, each `vocabSize` long. */
+  forward(plan: StepPlan): Promise<Float32Array>;
+  readonly kv: KVCacheOptions;
+  close(): void;
+}
+
+export interface Backend {
+  readonly name: string;
+  createRunner(model: RunnerModel, kv: KVCacheOptions): ModelRunner;
+}
+
+/** Checks a plan against the runner's capacity; a bad plan is a bug upstream, so throw. */
+export function validatePlan(plan: StepPlan, capacity: number): void {
+  const n = plan.tokens.length;
+  if (plan.positions.length !== n) throw new Error("plan: positions and tokens differ in length");
+  let covered = 0;
+  for (const s of plan.seqs) {
+    if (s.start !== covered) throw new Error("plan: sequences must cover the tokens in order");
+    covered += s.count;
+    if (s.count <= 0 || s.kvSlots.length < s.count) throw new Error("plan: sequence has no new tokens or too few slots");
+    for (let j = 0; j < s.count; j++) {
+      if (plan.positions[s.start + j] !== s.kvSlots.length - s.count + j) throw new Error("plan: positions do not match the slot list");
+    }
+    for (const slot of s.kvSlots) if (slot < 0 || slot >= capacity) throw new Error(`plan: KV slot ${slot} out of range`);
+  }
+  if (covered !== n) throw new Error("plan: sequences do not cover every token");
+  for (const r of plan.logitRows) if (r < 0 || r >= n) throw new Error(`plan: logit row ${r} out of range`);
+}

@@ -1,0 +1,181 @@
+// The reference backend: the whole llama-family forward pass in plain TypeScript over a
+// KV cache addressed by token slots. It is the oracle the native kernels are checked against.
+import { ropeInvFreq, type ModelConfig } from "../model/config.js";
+import type { WeightTensor } from "../model/weights.js";
+import { dequantize } from "../formats/quant.js";
+import { f16ToF32, f32ToF16 } from "../formats/f16.js";
+import { validatePlan, type Backend, type KVCacheOptions, type ModelRunner, type RunnerModel, type StepPlan } from "./backend.js";
+import { addInPlace, attendHead, embeddingRow, matmul, rmsNorm, rope, siluMul, type KVRead } from "./reference-ops.js";
+
+interface Layer {
+  attnNorm: Float32Array;
+  q: WeightTensor; k: WeightTensor; v: WeightTensor; o: WeightTensor;
+  qBias: Float32Array | null; kBias: Float32Array | null; vBias: Float32Array | null;
+  qNorm: Float32Array | null; kNorm: Float32Array | null;
+  ffnNorm: Float32Array;
+  gate: WeightTensor; up: WeightTensor; down: WeightTensor;
+}
+
+const readF32: KVRead = (s, i) => s[i]!;
+const readF16: KVRead = (s, i) => f16ToF32(s[i]!);
+
+function vector(t: WeightTensor): Float32Array {
+  const n = t.shape.reduce((a, b) => a * b, 1);
+  return dequantize(t.type, t.bytes, n);
+}
+
+class ReferenceRunner implements ModelRunner {
+  private readonly c: ModelConfig;
+  private readonly layers: Layer[];
+  private readonly embed: WeightTensor;
+  private readonly output: WeightTensor;
+  private readonly outputNorm: Float32Array;
+  private readonly invFreq: Float64Array;
+  private readonly kCache: (Float32Array | Uint16Array)[];
+  private readonly vCache: (Float32Array | Uint16Array)[];
+  private readonly read: KVRead;
+  private closed = false;
+
+  constructor(model: RunnerModel, readonly kv: KVCacheOptions) {
+    const c = model.config;
+    const w = model.weights;
+    this.c = c;
+    this.embed = w.get("token_embd.weight");
+    this.output = w.has("output.weight") ? w.get("output.weight") : this.embed;
+    this.outputNorm = vector(w.get("output_norm.weight"));
+    this.invFreq = ropeInvFreq(c);
+    if (w.has("rope_freqs.weight")) {
+      // GGUF carries llama3 scaling as per-pair frequency divisors.
+      const f = vector(w.get("rope_freqs.weight"));
+      for (let i = 0; i < this.invFreq.length; i++) this.invFreq[i] = this.invFreq[i]! / f[i]!;
+    }
+    const opt = (name: string): Float32Array | null => (w.has(name) ? vector(w.get(name)) : null);
+    this.layers = [];
+    for (let i = 0; i < c.numLayers; i++) {
+      const b = `blk.${i}.`;
+      this.layers.push({
+        attnNorm: vector(w.get(b + "attn_norm.weight")),
+        q: w.get(b + "attn_q.weight"), k: w.get(b + "attn_k.weight"), v: w.get(b + "attn_v.weight"),
+        o: w.get(b + "attn_output.weight"),
+        qBias: opt(b + "attn_q.bias"), kBias: opt(b + "attn_k.bias"), vBias: opt(b + "attn_v.bias"),
+        qNorm: opt(b + "attn_q_norm.weight"), kNorm: opt(b + "attn_k_norm.weight"),
+        ffnNorm: vector(w.get(b + "ffn_norm.weight")),
+        gate: w.get(b + "ffn_gate.weight"), up: w.get(b + "ffn_up.weight"), down: w.get(b + "ffn_down.weight"),
+      });
+    }
+    const kvDim = c.numKvHeads * c.headDim;
+    const make = (): Float32Array | Uint16Array =>
+      kv.dtype === "f32" ? new Float32Array(kv.capacity * kvDim) : new Uint16Array(kv.capacity * kvDim);
+    this.kCache = this.layers.map(make);
+    this.vCache = this.layers.map(make);
+    this.read = kv.dtype === "f32" ? readF32 : readF16;
+  }
+
+  async forward(plan: StepPlan): Promise<Float32Array> {
+    if (this.closed) throw new Error("runner is closed");
+    validatePlan(plan, this.kv.capacity);
+    return this.compute(plan);
+  }
+
+  private compute(plan: StepPlan): Float32Array {
+    const c = this.c;
+    const n = plan.tokens.length;
+    const h = c.hiddenSize;
+    const hd = c.headDim;
+    const qDim = c.numHeads * hd;
+    const kvDim = c.numKvHeads * hd;
+    const ffn = c.intermediateSize;
+    const groups = c.numHeads / c.numKvHeads;
+    const scale = 1 / Math.sqrt(hd);
+    const interleaved = c.ropeLayout === "interleaved";
+    const scratch = new Float32Array(Math.max(h, qDim, ffn));
+
+    const x = new Float32Array(n * h);
+    for (let r = 0; r < n; r++) embeddingRow(x.subarray(r * h, (r + 1) * h), this.embed, plan.tokens[r]!);
+
+    const xn = new Float32Array(n * h);
+    const q = new Float32Array(n * qDim);
+    const k = new Float32Array(n * kvDim);
+    const v = new Float32Array(n * kvDim);
+    const att = new Float32Array(n * qDim);
+    const proj = new Float32Array(n * h);
+    const gate = new Float32Array(n * ffn);
+    const up = new Float32Array(n * ffn);
+    const maxLen = Math.max(...plan.seqs.map((s) => s.kvSlots.length));
+    const scores = new Float64Array(maxLen);
+    const acc = new Float64Array(hd);
+
+    this.layers.forEach((L, li) => {
+      rmsNorm(x, 0, n, h, L.attnNorm, c.rmsNormEps, xn, 0);
+      matmul(q, xn, n, L.q, L.qBias, scratch);
+      matmul(k, xn, n, L.k, L.kBias, scratch);
+      matmul(v, xn, n, L.v, L.vBias, scratch);
+      for (let r = 0; r < n; r++) {
+        const pos = plan.positions[r]!;
+        for (let hh = 0; hh < c.numHeads; hh++) {
+          const off = r * qDim + hh * hd;
+          if (L.qNorm) rmsNorm(q, off, 1, hd, L.qNorm, c.rmsNormEps);
+          rope(q, off, hd, pos, this.invFreq, interleaved);
+        }
+        for (let hh = 0; hh < c.numKvHeads; hh++) {
+          const off = r * kvDim + hh * hd;
+          if (L.kNorm) rmsNorm(k, off, 1, hd, L.kNorm, c.rmsNormEps);
+          rope(k, off, hd, pos, this.invFreq, interleaved);
+        }
+      }
+      const kc = this.kCache[li]!;
+      const vc = this.vCache[li]!;
+      for (const s of plan.seqs) {
+        for (let j = 0; j < s.count; j++) {
+          const r = s.start + j;
+          const slot = s.kvSlots[plan.positions[r]!]!;
+          storeRow(kc, slot * kvDim, k, r * kvDim, kvDim);
+          storeRow(vc, slot * kvDim, v, r * kvDim, kvDim);
+        }
+      }
+      for (const s of plan.seqs) {
+        for (let j = 0; j < s.count; j++) {
+          const r = s.start + j;
+          const len = plan.positions[r]! + 1;
+          for (let hh = 0; hh < c.numHeads; hh++) {
+            const kvOff = Math.floor(hh / groups) * hd;
+            attendHead(att, r * qDim + hh * hd, q, r * qDim + hh * hd, hd, kc, vc, this.read,
+              s.kvSlots, len, kvDim, kvOff, scale, scores, acc);
+          }
+        }
+      }
+      matmul(proj, att, n, L.o, null, scratch);
+      addInPlace(x, proj, n * h);
+      rmsNorm(x, 0, n, h, L.ffnNorm, c.rmsNormEps, xn, 0);
+      matmul(gate, xn, n, L.gate, null, scratch);
+      matmul(up, xn, n, L.up, null, scratch);
+      siluMul(gate, up, n * ffn);
+      matmul(proj, gate, n, L.down, null, scratch);
+      addInPlace(x, proj, n * h);
+    });
+
+    const m = plan.logitRows.length;
+    const last = new Float32Array(m * h);
+    for (let i = 0; i < m; i++) rmsNorm(x, plan.logitRows[i]! * h, 1, h, this.outputNorm, c.rmsNormEps, last, i * h);
+    const logits = new Float32Array(m * c.vocabSize);
+    matmul(logits, last, m, this.output, null, scratch);
+    return logits;
+  }
+
+  close(): void {
+    this.closed = true;
+  }
+}
+
+function storeRow(dst: Float32Array | Uint16Array, dOff: number, src: Float32Array, sOff: number, n: number): void {
+  if (dst instanceof Float32Array) {
+    dst.set(src.subarray(sOff, sOff + n), dOff);
+  } else {
+    for (let i = 0; i < n; i++) dst[dOff + i] = f32ToF16(src[sOff + i]!);
+  }
+}
+
+export const referenceBackend: Backend = {
+  name: "reference",
+  createRunner: (model, kv) => new ReferenceRunner(model, kv),
+};

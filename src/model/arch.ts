@@ -1,0 +1,27 @@
+// What a model family provides: config parsing both ways and its tensor naming.
+import type { ModelConfig } from "./config.js";
+import type { GGUFValue, GGUFWriteValue } from "../formats/gguf.js";
+
+/** A tensor a model of this config must have, in the internal (GGUF-style) naming. */
+export interface TensorSpec {
+  readonly name: string;
+  /** Row-major, outermost first. */
+  readonly shape: readonly number[];
+  /** Norm weights and biases: stored as f32 in quantized GGUF files, as llama.cpp does. */
+  readonly isVector: boolean;
+}
+
+export interface ArchSpec {
+  /** Registry name, also the GGUF `general.architecture`. */
+  readonly name: string;
+  /** `architectures` entries of HF config.json that map to this family. */
+  readonly hfArchitectures: readonly string[];
+  fromHF(config: Record<string, unknown>, path: string): ModelConfig;
+  fromGGUF(metadata: Readonly<Record<string, GGUFValue>>, path: string): ModelConfig;
+  toHF(config: ModelConfig): Record<string, unknown>;
+  toGGUF(config: ModelConfig): Record<string, GGUFWriteValue>;
+  tensors(config: ModelConfig): TensorSpec[];
+  /** Internal tensor name for an HF name, or null for tensors we don't use. */
+  internalName(hfName: string): string | null;
+  hfName(internal: string): string;
+}

@@ -1,0 +1,50 @@
+// Published shapes of the models our tests and benchmarks imitate with random weights.
+import type { ModelConfig } from "./config.js";
+
+export type PresetName = "tiny" | "smollm2-135m" | "qwen2.5-0.5b" | "qwen3-0.6b" | "llama3.2-1b";
+
+type Shape = Omit<ModelConfig, "bosTokenId" | "eosTokenIds" | "ropeLayout">;
+
+const presets: Record<PresetName, Shape> = {
+  // Small enough for the reference backend in unit tests; 256-wide so every block
+  // format (K-quants use 256-element blocks) fits each row.
+  tiny: {
+    arch: "llama", vocabSize: 1024, hiddenSize: 256, intermediateSize: 512, numLayers: 2,
+    numHeads: 4, numKvHeads: 2, headDim: 64, rmsNormEps: 1e-5, ropeTheta: 10000, ropeScaling: null,
+    maxPositionEmbeddings: 2048, tieWordEmbeddings: false, qkvBias: false, qkNorm: false,
+  },
+  "smollm2-135m": {
+    arch: "llama", vocabSize: 49152, hiddenSize: 576, intermediateSize: 1536, numLayers: 30,
+    numHeads: 9, numKvHeads: 3, headDim: 64, rmsNormEps: 1e-5, ropeTheta: 100000, ropeScaling: null,
+    maxPositionEmbeddings: 8192, tieWordEmbeddings: true, qkvBias: false, qkNorm: false,
+  },
+  "qwen2.5-0.5b": {
+    arch: "qwen2", vocabSize: 151936, hiddenSize: 896, intermediateSize: 4864, numLayers: 24,
+    numHeads: 14, numKvHeads: 2, headDim: 64, rmsNormEps: 1e-6, ropeTheta: 1000000, ropeScaling: null,
+    maxPositionEmbeddings: 32768, tieWordEmbeddings: true, qkvBias: true, qkNorm: false,
+  },
+  "qwen3-0.6b": {
+    arch: "qwen3", vocabSize: 151936, hiddenSize: 1024, intermediateSize: 3072, numLayers: 28,
+    numHeads: 16, numKvHeads: 8, headDim: 128, rmsNormEps: 1e-6, ropeTheta: 1000000, ropeScaling: null,
+    maxPositionEmbeddings: 40960, tieWordEmbeddings: true, qkvBias: false, qkNorm: true,
+  },
+  "llama3.2-1b": {
+    arch: "llama", vocabSize: 128256, hiddenSize: 2048, intermediateSize: 8192, numLayers: 16,
+    numHeads: 32, numKvHeads: 8, headDim: 64, rmsNormEps: 1e-5, ropeTheta: 500000,
+    ropeScaling: { type: "llama3", factor: 32, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositionEmbeddings: 8192 },
+    maxPositionEmbeddings: 131072, tieWordEmbeddings: true, qkvBias: false, qkNorm: false,
+  },
+};
+
+export const PRESET_NAMES = Object.keys(presets) as PresetName[];
+
+export function isPresetName(s: string): s is PresetName {
+  return s in presets;
+}
+
+/** The preset's shape for the given family (the preset's own family when arch is omitted). */
+export function presetShape(name: PresetName, arch?: string): Shape {
+  const p = presets[name];
+  if (!arch || arch === p.arch) return p;
+  return { ...p, arch, qkvBias: arch === "qwen2", qkNorm: arch === "qwen3" };
+}

@@ -1,0 +1,19 @@
+// Model families. A family is one file that exports ArchSpecs; adding one is adding it here.
+import type { ArchSpec } from "./arch.js";
+import { llamaFamily } from "./llama.js";
+
+export type { ArchSpec, TensorSpec } from "./arch.js";
+
+const families: readonly ArchSpec[] = [...llamaFamily];
+
+export function archByName(name: string): ArchSpec | undefined {
+  return families.find((f) => f.name === name);
+}
+
+export function archByHFArchitecture(name: string): ArchSpec | undefined {
+  return families.find((f) => f.hfArchitectures.includes(name));
+}
+
+export function knownArchitectures(): string[] {
+  return families.map((f) => f.name);
+}

@@ -1,0 +1,237 @@
+// Writes random-weight models in real formats and real shapes, deterministic by seed, so
+// that tests and benchmarks never download anything. The same seed gives the same weights
+// in either format: the GGUF writer only re-lays them out as GGUF expects.
+import fs from "node:fs";
+import path from "node:path";
+import { writeGGUF, readGGUFMetadata, isGGUFFile, type GGUFWriteValue, type TensorToWrite } from "../formats/gguf.js";
+import { writeSafetensors } from "../formats/safetensors.js";
+import { byteSize, isFloatType, type WeightType } from "../formats/dtype.js";
+import { quantize } from "../formats/quant.js";
+import { f32ToBf16Array, f32ToF16Array } from "../formats/f16.js";
+import { loadTokenizerFile, loadTokenizerJson } from "../tokenizer/tokenizer.js";
+import { mulberry32, hashString } from "../util/random.js";
+import { CHATML_TEMPLATE } from "../tokenizer/chat-template.js";
+import { archByName, knownArchitectures, type TensorSpec } from "./registry.js";
+import { ropeInvFreq, type ModelConfig } from "./config.js";
+import { presetShape, type PresetName } from "./presets.js";
+import { buildTestTokenizer, TEST_SPECIAL_TOKENS } from "./test-tokenizer.js";
+
+export type ShapeOverrides = Partial<Pick<ModelConfig,
+  "vocabSize" | "hiddenSize" | "intermediateSize" | "numLayers" | "numHeads" | "numKvHeads" | "headDim" | "ropeTheta" | "tieWordEmbeddings">>;
+
+export interface TestModelOptions {
+  readonly out: string;
+  readonly format: "hf" | "gguf";
+  readonly dtype: WeightType;
+  readonly arch?: string;
+  readonly preset?: PresetName;
+  readonly sizes?: ShapeOverrides;
+  /** A tokenizer.json, an HF folder or a (vocab-only) GGUF; the vocab size follows it. */
+  readonly tokenizer?: string;
+  readonly seed?: number;
+  /** Split HF safetensors into shards of about this many bytes (with an index). */
+  readonly maxShardBytes?: number;
+}
+
+export interface TestModelResult {
+  readonly path: string;
+  readonly config: ModelConfig;
+  readonly bytes: number;
+}
+
+interface TokenizerParts {
+  hfTokenizer: Record<string, unknown>;
+  hfConfig: Record<string, unknown>;
+  gguf: Record<string, GGUFWriteValue>;
+  vocabSize: number;
+  bosId: number | null;
+  eosIds: number[];
+}
+
+/** The canonical (HF layout) values of one tensor. */
+function randomTensor(spec: TensorSpec, config: ModelConfig, seed: number): Float32Array {
+  const n = spec.shape.reduce((a, b) => a * b, 1);
+  const out = new Float32Array(n);
+  if (spec.name === "rope_freqs.weight") {
+    const plain = ropeInvFreq({ ...config, ropeScaling: null });
+    const scaled = ropeInvFreq(config);
+    for (let i = 0; i < n; i++) out[i] = plain[i]! / scaled[i]!;
+    return out;
+  }
+  const rnd = mulberry32(hashString(spec.name, seed));
+  const isNorm = spec.name.includes("norm");
+  const isBias = spec.name.endsWith(".bias");
+  const cols = spec.shape[spec.shape.length - 1]!;
+  const amp = isNorm ? 0.1 : isBias ? 0.1 : spec.name === "token_embd.weight" ? 1 : Math.sqrt(3 / cols);
+  const center = isNorm ? 1 : 0;
+  for (let i = 0; i < n; i++) out[i] = center + amp * (2 * rnd() - 1);
+  return out;
+}
+
+/** GGUF llama files hold Q/K rows permuted for interleaved RoPE, as llama.cpp's converter writes them. */
+function permuteForInterleaved(w: Float32Array, heads: number, headDim: number, cols: number): Float32Array {
+  const out = new Float32Array(w.length);
+  const half = headDim / 2;
+  for (let h = 0; h < heads; h++) {
+    for (let i = 0; i < half; i++) {
+      for (let j = 0; j < 2; j++) {
+        const src = (h * headDim + j * half + i) * cols;
+        const dst = (h * headDim + 2 * i + j) * cols;
+        out.set(w.subarray(src, src + cols), dst);
+      }
+    }
+  }
+  return out;
+}
+
+function encode(t: WeightType, v: Float32Array): Uint8Array {
+  switch (t) {
+    case "f32": return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+    case "f16": { const h = f32ToF16Array(v); return new Uint8Array(h.buffer, h.byteOffset, h.byteLength); }
+    case "bf16": { const h = f32ToBf16Array(v); return new Uint8Array(h.buffer, h.byteOffset, h.byteLength); }
+    default: return quantize(t, v);
+  }
+}
+
+function ggufTokenizerValues(meta: Record<string, unknown>): Record<string, GGUFWriteValue> {
+  const out: Record<string, GGUFWriteValue> = {};
+  for (const [k, v] of Object.entries(meta)) {
+    if (v === undefined || v === null) continue;
+    if (Array.isArray(v)) {
+      if (v.length > 0 && typeof v[0] === "string") out[k] = v as string[];
+      else if (k.endsWith("scores")) out[k] = Float32Array.from(v as number[]);
+      else out[k] = Int32Array.from(v as number[]);
+    } else if (typeof v === "string" || typeof v === "boolean" || typeof v === "number" || typeof v === "bigint") {
+      out[k] = v;
+    }
+  }
+  return out;
+}
+
+async function tokenizerParts(opts: TestModelOptions, defaultVocab: number): Promise<TokenizerParts> {
+  if (!opts.tokenizer) {
+    const files = buildTestTokenizer(defaultVocab, CHATML_TEMPLATE);
+    const tok = loadTokenizerJson(files.tokenizer, files.config);
+    const eos = TEST_SPECIAL_TOKENS.filter((s) => s !== "<|im_start|>").map((s) => tok.tokenToId(s)).filter((x): x is number => x !== undefined);
+    return {
+      hfTokenizer: files.tokenizer, hfConfig: files.config,
+      gguf: { ...ggufTokenizerValues(tok.toGGUFMetadata()), "tokenizer.chat_template": CHATML_TEMPLATE },
+      vocabSize: defaultVocab, bosId: null, eosIds: eos,
+    };
+  }
+  const src = opts.tokenizer;
+  const tok = await loadTokenizerFile(src);
+  let template: string | null = null;
+  if (isGGUFFile(src)) {
+    const t = (await readGGUFMetadata(src))["tokenizer.chat_template"];
+    template = typeof t === "string" ? t : null;
+  } else {
+    const dir = fs.statSync(src).isDirectory() ? src : path.dirname(src);
+    const cfgPath = path.join(dir, "tokenizer_config.json");
+    if (fs.existsSync(cfgPath)) {
+      const t = (JSON.parse(fs.readFileSync(cfgPath, "utf8")) as Record<string, unknown>).chat_template;
+      template = typeof t === "string" ? t : null;
+    }
+  }
+  template ??= CHATML_TEMPLATE;
+  const hf = tok.toTokenizerJson();
+  return {
+    hfTokenizer: hf.tokenizer as Record<string, unknown>,
+    hfConfig: { ...(hf.config as Record<string, unknown>), chat_template: template },
+    gguf: { ...ggufTokenizerValues(tok.toGGUFMetadata()), "tokenizer.chat_template": template },
+    vocabSize: tok.vocabSize,
+    bosId: tok.bosId ?? null,
+    eosIds: [...tok.eosIds],
+  };
+}
+
+export async function makeTestModel(opts: TestModelOptions): Promise<TestModelResult> {
+  const seed = opts.seed ?? 0;
+  const base = presetShape(opts.preset ?? "tiny", opts.arch);
+  const spec = archByName(base.arch);
+  if (!spec) throw new Error(`unknown architecture ${base.arch} (supported: ${knownArchitectures().join(", ")})`);
+  if (opts.format === "hf" && !isFloatType(opts.dtype)) {
+    throw new Error(`HF folders hold f32, f16 or bf16 weights; ${opts.dtype} needs --format gguf`);
+  }
+  const sized = { ...base, ...opts.sizes };
+  const tok = await tokenizerParts(opts, sized.vocabSize);
+  const config: ModelConfig = {
+    ...sized,
+    vocabSize: tok.vocabSize,
+    headDim: opts.sizes?.headDim ?? (opts.sizes?.hiddenSize || opts.sizes?.numHeads ? Math.floor(sized.hiddenSize / sized.numHeads) : sized.headDim),
+    ropeLayout: opts.format === "gguf" && base.arch === "llama" ? "interleaved" : "neox",
+    bosTokenId: tok.bosId,
+    eosTokenIds: tok.eosIds,
+  };
+  const specs = spec.tensors(config);
+  for (const s of specs) {
+    const cols = s.shape[s.shape.length - 1]!;
+    if (!s.isVector && !isFloatType(opts.dtype)) byteSize(opts.dtype, cols); // throws on a partial block
+  }
+  fs.mkdirSync(opts.format === "hf" ? opts.out : path.dirname(path.resolve(opts.out)), { recursive: true });
+
+  if (opts.format === "gguf") {
+    const tensors: TensorToWrite[] = specs.map((s) => {
+      const type: WeightType = s.isVector ? "f32" : opts.dtype;
+      return {
+        name: s.name, type, shape: s.shape,
+        data: () => {
+          let v = randomTensor(s, config, seed);
+          if (config.arch === "llama" && /attn_[qk]\.weight$/.test(s.name)) {
+            const heads = s.name.includes("attn_q") ? config.numHeads : config.numKvHeads;
+            v = permuteForInterleaved(v, heads, config.headDim, s.shape[1]!);
+          }
+          return encode(type, v);
+        },
+      };
+    });
+    const meta: Record<string, GGUFWriteValue> = {
+      ...spec.toGGUF(config),
+      "general.name": `radixlm test ${opts.preset ?? "tiny"} ${config.arch} ${opts.dtype} seed ${seed}`,
+      "general.quantization_version": 2,
+      ...tok.gguf,
+    };
+    writeGGUF(opts.out, meta, tensors);
+    return { path: opts.out, config, bytes: fs.statSync(opts.out).size };
+  }
+
+  const hfTensors: TensorToWrite[] = specs.filter((s) => s.name !== "rope_freqs.weight").map((s) => ({
+    name: spec.hfName(s.name), type: opts.dtype, shape: s.shape,
+    data: () => encode(opts.dtype, randomTensor(s, config, seed)),
+  }));
+  const shards: TensorToWrite[][] = [[]];
+  let used = 0;
+  for (const t of hfTensors) {
+    const len = byteSize(t.type, t.shape.reduce((a, b) => a * b, 1));
+    if (opts.maxShardBytes && used > 0 && used + len > opts.maxShardBytes) {
+      shards.push([]);
+      used = 0;
+    }
+    shards[shards.length - 1]!.push(t);
+    used += len;
+  }
+  const dir = opts.out;
+  if (shards.length === 1) {
+    writeSafetensors(path.join(dir, "model.safetensors"), shards[0]!);
+  } else {
+    const weightMap: Record<string, string> = {};
+    shards.forEach((ts, i) => {
+      const file = `model-${String(i + 1).padStart(5, "0")}-of-${String(shards.length).padStart(5, "0")}.safetensors`;
+      writeSafetensors(path.join(dir, file), ts);
+      for (const t of ts) weightMap[t.name] = file;
+    });
+    fs.writeFileSync(path.join(dir, "model.safetensors.index.json"), JSON.stringify({ metadata: {}, weight_map: weightMap }, null, 2));
+  }
+  const hfConfig = spec.toHF(config);
+  hfConfig.torch_dtype = { f32: "float32", f16: "float16", bf16: "bfloat16" }[opts.dtype as "f32" | "f16" | "bf16"];
+  fs.writeFileSync(path.join(dir, "config.json"), JSON.stringify(hfConfig, null, 2));
+  fs.writeFileSync(path.join(dir, "generation_config.json"), JSON.stringify({
+    ...(config.bosTokenId !== null ? { bos_token_id: config.bosTokenId } : {}),
+    eos_token_id: config.eosTokenIds.length === 1 ? config.eosTokenIds[0] : config.eosTokenIds,
+  }, null, 2));
+  fs.writeFileSync(path.join(dir, "tokenizer.json"), JSON.stringify(tok.hfTokenizer));
+  fs.writeFileSync(path.join(dir, "tokenizer_config.json"), JSON.stringify(tok.hfConfig, null, 2));
+  let bytes = 0;
+  for (const f of fs.readdirSync(dir)) bytes += fs.statSync(path.join(dir, f)).size;
+  return { path: dir, config, bytes };
+}

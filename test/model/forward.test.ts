@@ -1,0 +1,136 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { loadModel } from "../../src/model/load.js";
+import { referenceBackend } from "../../src/kernels/reference.js";
+import type { ModelRunner } from "../../src/kernels/backend.js";
+import { QUANT_TYPES } from "../../src/formats/dtype.js";
+import { testModel } from "../helpers/models.js";
+import { buildPlan, logitsByChunks, maxRelError, range } from "../helpers/run.js";
+
+const TOKENS = [5, 300, 17, 900, 42, 42, 7, 1000, 256, 3, 64, 511];
+const small = { numLayers: 2, hiddenSize: 256, numHeads: 4, numKvHeads: 2, headDim: 64, intermediateSize: 512 } as const;
+
+async function runnerFor(path: string, dtype: "f16" | "f32" = "f32"): Promise<{ runner: ModelRunner; close: () => void; vocab: number }> {
+  const m = await loadModel(path);
+  const runner = referenceBackend.createRunner(m, { capacity: 64, dtype });
+  return { runner, vocab: m.config.vocabSize, close: () => { runner.close(); m.close(); } };
+}
+
+async function allLogits(path: string): Promise<Float32Array[]> {
+  const r = await runnerFor(path);
+  try {
+    return await logitsByChunks(r.runner, TOKENS, TOKENS.length, range(0, TOKENS.length));
+  } finally {
+    r.close();
+  }
+}
+
+for (const arch of ["llama", "qwen2", "qwen3"] as const) {
+  test(`${arch}: the same weights as an HF f32 folder and a GGUF f32 file give the same logits`, async () => {
+    const hf = await testModel(`${arch}-hf-f32`, { arch, format: "hf", dtype: "f32", seed: 7 });
+    const gg = await testModel(`${arch}-gguf-f32`, { arch, format: "gguf", dtype: "f32", seed: 7 });
+    const a = await allLogits(hf);
+    const b = await allLogits(gg);
+    assert.equal(a.length, TOKENS.length);
+    for (let i = 0; i < a.length; i++) {
+      const e = maxRelError(b[i]!, a[i]!);
+      assert.ok(e <= 1e-5, `${arch} position ${i}: relative error ${e}`);
+    }
+  });
+}
+
+test("llama3 rope scaling: HF rope_scaling and GGUF rope_freqs give the same logits", async () => {
+  const opts = { preset: "llama3.2-1b" as const, sizes: { ...small, vocabSize: 600 }, seed: 3 };
+  const hf = await testModel("llama3-hf", { ...opts, format: "hf", dtype: "f32" });
+  const gg = await testModel("llama3-gguf", { ...opts, format: "gguf", dtype: "f32" });
+  const a = await allLogits(hf);
+  const b = await allLogits(gg);
+  for (let i = 0; i < a.length; i++) assert.ok(maxRelError(b[i]!, a[i]!) <= 1e-5, `position ${i}`);
+  // and the scaling changes the result versus no scaling at all
+  const plain = await testModel("llama-noscale-hf", { arch: "llama", sizes: { ...small, vocabSize: 600 }, seed: 3, format: "hf", dtype: "f32" });
+  const c = await allLogits(plain);
+  assert.ok(maxRelError(c[TOKENS.length - 1]!, a[TOKENS.length - 1]!) > 1e-3);
+});
+
+test("f16 weights: HF folder and GGUF file agree, and stay close to f32", async () => {
+  const hf = await testModel("qwen2-hf-f16", { arch: "qwen2", format: "hf", dtype: "f16", seed: 7 });
+  const gg = await testModel("qwen2-gguf-f16", { arch: "qwen2", format: "gguf", dtype: "f16", seed: 7 });
+  const ref = await allLogits(await testModel("qwen2-hf-f32", { arch: "qwen2", format: "hf", dtype: "f32", seed: 7 }));
+  const a = await allLogits(hf);
+  const b = await allLogits(gg);
+  for (let i = 0; i < a.length; i++) {
+    assert.ok(maxRelError(b[i]!, a[i]!) <= 1e-5, `position ${i}`);
+    assert.ok(maxRelError(a[i]!, ref[i]!) <= 1e-2, `f16 vs f32 at ${i}`);
+  }
+});
+
+test("bf16 HF folder loads and stays close to f32", async () => {
+  const a = await allLogits(await testModel("llama-hf-bf16", { arch: "llama", format: "hf", dtype: "bf16", seed: 7 }));
+  const ref = await allLogits(await testModel("llama-hf-f32", { arch: "llama", format: "hf", dtype: "f32", seed: 7 }));
+  for (let i = 0; i < a.length; i++) assert.ok(maxRelError(a[i]!, ref[i]!) <= 5e-2, `bf16 vs f32 at ${i}`);
+});
+
+test("a sharded HF folder (safetensors index) loads the same weights", async () => {
+  const sharded = await testModel("llama-hf-sharded", { arch: "llama", format: "hf", dtype: "f32", seed: 7, maxShardBytes: 1 << 20 });
+  const single = await testModel("llama-hf-f32", { arch: "llama", format: "hf", dtype: "f32", seed: 7 });
+  const a = await allLogits(sharded);
+  const b = await allLogits(single);
+  for (let i = 0; i < a.length; i++) assert.deepEqual(a[i], b[i]);
+});
+
+test("incremental decoding through the KV cache gives exactly the logits of recomputing", async () => {
+  for (const kv of ["f32", "f16"] as const) {
+    const path = await testModel("qwen3-gguf-f32", { arch: "qwen3", format: "gguf", dtype: "f32", seed: 7 });
+    const r = await runnerFor(path, kv);
+    try {
+      const whole = await logitsByChunks(r.runner, TOKENS, TOKENS.length, range(0, TOKENS.length));
+      // Recompute each prefix from scratch in fresh slots: the last row must match.
+      for (const n of [1, 5, TOKENS.length]) {
+        const fresh = await logitsByChunks(r.runner, TOKENS.slice(0, n), n, range(20, n));
+        assert.deepEqual(fresh[n - 1], whole[n - 1], `${kv} prefix ${n}`);
+      }
+      for (const chunk of [1, 3, 7]) {
+        const parts = await logitsByChunks(r.runner, TOKENS, chunk, range(40, TOKENS.length));
+        for (let i = 0; i < TOKENS.length; i++) assert.deepEqual(parts[i], whole[i], `${kv} chunk ${chunk} position ${i}`);
+      }
+    } finally {
+      r.close();
+    }
+  }
+});
+
+test("a sequence's logits do not depend on the batch it shares, nor on where its slots are", async () => {
+  const path = await testModel("llama-gguf-f32", { arch: "llama", format: "gguf", dtype: "f32", seed: 7 });
+  const r = await runnerFor(path);
+  try {
+    const a = TOKENS.slice(0, 6);
+    const b = TOKENS.slice(3);
+    const alone = await r.runner.forward(buildPlan([{ tokens: a, cached: 0, slots: range(0, a.length) }]));
+    const scattered = Int32Array.from([50, 3, 61, 17, 40, 9]);
+    const both = await r.runner.forward(buildPlan([
+      { tokens: b, cached: 0, slots: range(10, b.length) },
+      { tokens: a, cached: 0, slots: scattered },
+    ]));
+    assert.deepEqual(both.subarray(r.vocab, 2 * r.vocab), alone);
+  } finally {
+    r.close();
+  }
+});
+
+test("every quantized weight type loads and runs close to the f32 weights", async () => {
+  const ref = await allLogits(await testModel("llama-gguf-f32", { arch: "llama", format: "gguf", dtype: "f32", seed: 7 }));
+  // Cosine similarity of the logits against f32; looser for fewer bits.
+  const minCos: Record<string, number> = { q8_0: 0.999, q6_K: 0.998, q5_0: 0.99, q5_1: 0.99, q5_K: 0.99, q4_0: 0.97, q4_1: 0.97, q4_K: 0.97 };
+  for (const t of QUANT_TYPES) {
+    const q = await allLogits(await testModel(`llama-gguf-${t}`, { arch: "llama", format: "gguf", dtype: t, seed: 7 }));
+    const last = TOKENS.length - 1;
+    let dot = 0, na = 0, nb = 0;
+    for (let i = 0; i < q[last]!.length; i++) {
+      dot += q[last]![i]! * ref[last]![i]!;
+      na += q[last]![i]! ** 2;
+      nb += ref[last]![i]! ** 2;
+    }
+    const cos = dot / Math.sqrt(na * nb);
+    assert.ok(cos >= (minCos[t] ?? 0.97), `${t}: cosine ${cos}`);
+  }
+});
