@@ -62,10 +62,11 @@ function checkRange(path: string, offset: number, length: number, size: number):
   }
 }
 
-export function openFileBytes(path: string): FileBytes {
+/** Maps the file when the addon is there (or reads by range when `map` is false). */
+export function openFileBytes(path: string, map = true): FileBytes {
   const st = fs.statSync(path);
   if (!st.isFile()) throw new Error(`${path}: not a regular file`);
-  const native = loadNative();
+  const native = map ? loadNative() : null;
   if (native && st.size > 0) return new MappedFile(path, native.mapFile(path));
   return new RangeReadFile(path, st.size);
 }

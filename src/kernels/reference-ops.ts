@@ -1,7 +1,7 @@
 // Pure TypeScript twins of the native kernels. Clarity over speed: every reduction runs in
 // one fixed order per output element (in float64, stored as float32), so a row's result
 // never depends on which other rows share the batch.
-import { dequantize } from "../formats/quant.js";
+import { dequantizeInto } from "../formats/quant.js";
 import type { WeightTensor } from "../model/weights.js";
 
 /**
@@ -11,14 +11,13 @@ import type { WeightTensor } from "../model/weights.js";
 export function matmul(out: Float32Array, x: Float32Array, rows: number, w: WeightTensor, bias: Float32Array | null, scratch: Float32Array): void {
   const [n, k] = w.shape as [number, number];
   const rowBytes = w.bytes.byteLength / n;
-  const wrow = scratch.subarray(0, k);
   for (let o = 0; o < n; o++) {
-    dequantize(w.type, w.bytes.subarray(o * rowBytes, (o + 1) * rowBytes), k, wrow);
+    dequantizeInto(w.type, w.bytes, o * rowBytes, k, scratch, 0);
     const b = bias ? bias[o]! : 0;
     for (let r = 0; r < rows; r++) {
       const xo = r * k;
       let acc = 0;
-      for (let i = 0; i < k; i++) acc += x[xo + i]! * wrow[i]!;
+      for (let i = 0; i < k; i++) acc += x[xo + i]! * scratch[i]!;
       out[r * n + o] = acc + b;
     }
   }
@@ -29,7 +28,7 @@ export function embeddingRow(out: Float32Array, w: WeightTensor, row: number): v
   const [n, k] = w.shape as [number, number];
   if (row < 0 || row >= n) throw new Error(`token id ${row} is outside the vocabulary (${n})`);
   const rowBytes = w.bytes.byteLength / n;
-  dequantize(w.type, w.bytes.subarray(row * rowBytes, (row + 1) * rowBytes), k, out);
+  dequantizeInto(w.type, w.bytes, row * rowBytes, k, out, 0);
 }
 
 /** In place RMSNorm of `rows` rows of width `n` (each row at stride n, offset `off`). */
