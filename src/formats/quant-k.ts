@@ -1,5 +1,5 @@
 // The K-quant super-block formats q4_K, q5_K, q6_K.
-import { fr, F16, FLT_MAX, F_01, GROUP_MAX_EPS, scratchF32, scratchU32, LITTLE_ENDIAN, half, putHalf, nearestInt, roundAway, putU32 } from "./quant-common.js";
+import { fr, F_01, GROUP_MAX_EPS, half, putHalf, nearestInt } from "./quant-common.js";
 
 // ---- K-quants: 256-element super-blocks. q4_K and q5_K split them into eight sub-blocks
 // of 32, each x = d*sc*q - dmin*m with 6-bit sc and m packed in 12 bytes (get_scale_min_k4).

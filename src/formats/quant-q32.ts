@@ -1,5 +1,5 @@
 // The 32-element block formats q8_0, q4_0, q4_1, q5_0, q5_1.
-import { fr, F16, FLT_MAX, F_01, GROUP_MAX_EPS, scratchF32, scratchU32, LITTLE_ENDIAN, half, putHalf, nearestInt, roundAway, putU32 } from "./quant-common.js";
+import { fr, FLT_MAX, half, putHalf, roundAway, putU32 } from "./quant-common.js";
 
 // ---- 32-element blocks. In the 4- and 5-bit ones byte j holds element j in its low nibble
 // and element j + 16 in its high nibble; q5's qh is a little-endian u32 with bit i the

@@ -16,7 +16,7 @@
 import { dtypeInfo, type WeightType } from "./dtype.js";
 import { bf16BitsFromF32Bits, f16BitsFromF32Bits } from "./f16.js";
 
-import { fr, F16, FLT_MAX, F_01, GROUP_MAX_EPS, scratchF32, scratchU32, LITTLE_ENDIAN, half, putHalf, nearestInt, roundAway, putU32 } from "./quant-common.js";
+import { F16, scratchF32, scratchU32, LITTLE_ENDIAN, putU32 } from "./quant-common.js";
 import { decodeQ8_0, encodeQ8_0, decodeQ4_0, encodeQ4_0, decodeQ4_1, encodeQ4_1, decodeQ5_0, encodeQ5_0, decodeQ5_1, encodeQ5_1 } from "./quant-q32.js";
 import { decodeQ4_K, encodeQ4_K, decodeQ5_K, encodeQ5_K, decodeQ6_K, encodeQ6_K } from "./quant-k.js";
 
