@@ -11,7 +11,7 @@ export async function main(argv: string[]): Promise<void> {
     .description("LLM serving engine for Node.js built around RadixAttention")
     .version("0.1.0")
     .exitOverride()
-    .configureOutput({ outputError: (str, write) => write(str.split("\n")[0] + "\n") });
+    .configureOutput({ outputError: (str, write) => write(`radixlm: ${str.split("\n")[0]}\n`) });
   for (const c of [generate, tokenize, info, makeTestModel]) c.register(program);
   for (const c of program.commands) c.exitOverride();
   try {

@@ -9,6 +9,8 @@ export interface TensorSpec {
   readonly shape: readonly number[];
   /** Norm weights and biases: stored as f32 in quantized GGUF files, as llama.cpp does. */
   readonly isVector: boolean;
+  /** May be absent (rope_freqs: GGUF's form of llama3 scaling, which HF derives from config). */
+  readonly optional?: boolean;
 }
 
 export interface ArchSpec {

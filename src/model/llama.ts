@@ -200,7 +200,7 @@ function makeSpec(v: Variant): ArchSpec {
       const q = c.numHeads * c.headDim;
       const kv = c.numKvHeads * c.headDim;
       const out: TensorSpec[] = [{ name: "token_embd.weight", shape: [c.vocabSize, h], isVector: false }];
-      if (c.ropeScaling) out.push({ name: "rope_freqs.weight", shape: [c.headDim / 2], isVector: true });
+      if (c.ropeScaling) out.push({ name: "rope_freqs.weight", shape: [c.headDim / 2], isVector: true, optional: true });
       for (let i = 0; i < c.numLayers; i++) {
         const b = `blk.${i}.`;
         out.push({ name: b + "attn_norm.weight", shape: [h], isVector: true });

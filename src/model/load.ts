@@ -84,6 +84,10 @@ async function loadHF(dir: string): Promise<LoadedModel> {
 
 async function loadGGUF(path: string): Promise<LoadedModel> {
   const f = await readGGUF(path);
+  if (f.tensors.size === 0) {
+    f.bytes.close();
+    throw new FormatError(path, "the file holds no tensors (a vocabulary-only GGUF is a tokenizer, not a runnable model)");
+  }
   const archName = String(f.metadata["general.architecture"] ?? "");
   const spec = archByName(archName);
   if (!spec) {
@@ -93,13 +97,9 @@ async function loadGGUF(path: string): Promise<LoadedModel> {
   let config = spec.fromGGUF(f.metadata, path);
   const weights = new Weights();
   for (const [name, info] of f.tensors) weights.add(name, info, f.bytes);
-  if (weights.tensorsCount() === 0) {
-    weights.close();
-    throw new FormatError(path, "the file holds no tensors (a vocabulary-only GGUF cannot be run)");
-  }
   config = { ...config, tieWordEmbeddings: !weights.has("output.weight") };
   try {
-    weights.check(spec.tensors(config).filter((t) => t.name !== "rope_freqs.weight"), path);
+    weights.check(spec.tensors(config), path);
   } catch (err) {
     weights.close();
     throw err;

@@ -7,7 +7,7 @@ import { writeGGUF, readGGUFMetadata, isGGUFFile, type GGUFWriteValue, type Tens
 import { writeSafetensors } from "../formats/safetensors.js";
 import { byteSize, isFloatType, type WeightType } from "../formats/dtype.js";
 import { quantize } from "../formats/quant.js";
-import { f32ToBf16Array, f32ToF16Array } from "../formats/f16.js";
+import { bf16ToF32Array, f16ToF32Array, f32ToBf16Array, f32ToF16Array } from "../formats/f16.js";
 import { loadTokenizerFile, loadTokenizerJson } from "../tokenizer/tokenizer.js";
 import { mulberry32, hashString } from "../util/random.js";
 import { CHATML_TEMPLATE } from "../tokenizer/chat-template.js";
@@ -91,6 +91,10 @@ function encode(t: WeightType, v: Float32Array): Uint8Array {
     case "bf16": { const h = f32ToBf16Array(v); return new Uint8Array(h.buffer, h.byteOffset, h.byteLength); }
     default: return quantize(t, v);
   }
+}
+
+function roundTo(t: "f16" | "bf16", v: Float32Array): Float32Array {
+  return t === "f16" ? f16ToF32Array(f32ToF16Array(v)) : bf16ToF32Array(f32ToBf16Array(v));
 }
 
 function ggufTokenizerValues(meta: Record<string, unknown>): Record<string, GGUFWriteValue> {
@@ -177,6 +181,9 @@ export async function makeTestModel(opts: TestModelOptions): Promise<TestModelRe
         name: s.name, type, shape: s.shape,
         data: () => {
           let v = randomTensor(s, config, seed);
+          // Vectors stay f32 in GGUF (as llama.cpp keeps them); give them the values they
+          // have in an HF folder of this dtype, so both formats hold the same weights.
+          if (s.isVector && (opts.dtype === "f16" || opts.dtype === "bf16")) v = roundTo(opts.dtype, v);
           if (config.arch === "llama" && /attn_[qk]\.weight$/.test(s.name)) {
             const heads = s.name.includes("attn_q") ? config.numHeads : config.numKvHeads;
             v = permuteForInterleaved(v, heads, config.headDim, s.shape[1]!);

@@ -32,10 +32,6 @@ export class Weights {
     return this.entries.has(name);
   }
 
-  tensorsCount(): number {
-    return this.entries.size;
-  }
-
   names(): string[] {
     return [...this.entries.keys()];
   }
@@ -69,6 +65,7 @@ export class Weights {
   check(specs: readonly TensorSpec[], path: string): void {
     for (const s of specs) {
       const e = this.entries.get(s.name);
+      if (!e && s.optional) continue;
       if (!e) throw new FormatError(path, `missing tensor ${s.name}`);
       const got = e.info.shape;
       if (got.length !== s.shape.length || got.some((d, i) => d !== s.shape[i])) {

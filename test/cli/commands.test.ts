@@ -87,3 +87,12 @@ test("sampling with a seed is reproducible and differs across seeds", async () =
   assert.equal(a, run("1"));
   assert.notEqual(a, run("2"));
 });
+
+test("with the native addon disabled everything still works, with the same output", async () => {
+  const gg = await testModel("llama-gguf-f32", { arch: "llama", format: "gguf", dtype: "f32", seed: 7 });
+  const args = ["generate", "--model", gg, "--prompt", "Hello", "--max-tokens", "6"];
+  const a = cli(args);
+  const b = cli(args, { RADIXLM_NO_NATIVE: "1" });
+  assert.equal(b.code, 0, b.stderr);
+  assert.equal(a.stdout, b.stdout);
+});
