@@ -65,6 +65,16 @@ function checkHeader(path: string): number {
 
 /** Reads the header and tensor directory; tensor data stays in the file until sliced. */
 export async function readGGUF(path: string): Promise<GGUFFile> {
+  const header = await readGGUFHeader(path);
+  return { ...header, bytes: openFileBytes(path) };
+}
+
+/** Only the metadata (vocab-only GGUFs, tokenizers, chat templates). */
+export async function readGGUFMetadata(path: string): Promise<Record<string, GGUFValue>> {
+  return { ...(await readGGUFHeader(path)).metadata };
+}
+
+async function readGGUFHeader(path: string): Promise<Omit<GGUFFile, "bytes">> {
   const size = checkHeader(path);
   let parsed: Awaited<ReturnType<typeof gguf>>;
   try {
@@ -98,14 +108,7 @@ export async function readGGUF(path: string): Promise<GGUFFile> {
     }
     tensors.set(t.name, { name: t.name, type: info.name, shape, offset, byteLength });
   }
-  return { path, version, metadata, tensors, bytes: openFileBytes(path) };
-}
-
-/** Reads only the metadata (vocab-only GGUFs, `radixlm info`). */
-export async function readGGUFMetadata(path: string): Promise<Record<string, GGUFValue>> {
-  const f = await readGGUF(path);
-  f.bytes.close();
-  return { ...f.metadata };
+  return { path, version, metadata, tensors };
 }
 
 // ---- writer ----

@@ -1,0 +1,30 @@
+#pragma once
+// Matrix multiplication of f32 activations by weights of any supported type.
+//
+// out[r * w.rows + o] = sum_i x[r * w.cols + i] * W[o][i]   for r < rows, o < w.rows
+//
+// Batch invariance: the value computed for (r, o) depends only on row r of x and row o of
+// W, never on `rows`, on the thread count, or on how work is split. For quantized weights
+// the activations are first quantized per row to an 8-bit block format (q8_0, q8_1 or q8_K,
+// as the weight type needs) and integer dot products are used.
+#include "common.h"
+#include "thread-pool.h"
+
+#include <vector>
+
+namespace rlm {
+
+/** Reusable scratch for activation quantization (grows as needed, never shrinks). */
+struct MatmulScratch {
+  std::vector<uint8_t> qx;
+};
+
+void matmul(const WeightView& w, const float* x, int64_t rows, float* out, ThreadPool& pool, MatmulScratch& scratch);
+
+/** Decodes row `row` of w into out[0..w.cols) (embedding lookup, reference checks). */
+void dequantize_row(const WeightView& w, int64_t row, float* out);
+
+/** Human-readable name of the SIMD path in use: "avx2", "neon" or "scalar". */
+const char* simd_path();
+
+}  // namespace rlm
