@@ -1,0 +1,230 @@
+// A token-level radix tree over KV slots. Edges are token runs; a node is split where a
+// query or an insert diverges mid-run. Every path from a namespace root spells a cached
+// token sequence and its slots. Nodes on a running request's path are locked; unlocked
+// leaves are evicted least recently used first, and a parent becomes a leaf (and so
+// evictable) when its last child goes.
+import type { KVPool } from "./pool.js";
+import type { CacheHandle, CacheStats, InsertResult, MatchResult, PrefixCache } from "./prefix-cache.js";
+
+class Node implements CacheHandle {
+  readonly children = new Map<number, Node>();
+  lockRef = 0;
+  lastAccess = 0;
+  constructor(
+    readonly id: number,
+    public parent: Node | null,
+    public key: Int32Array,
+    public slots: Int32Array,
+  ) {}
+}
+
+function commonPrefix(a: Int32Array, b: ArrayLike<number>, bStart: number): number {
+  const n = Math.min(a.length, b.length - bStart);
+  let i = 0;
+  while (i < n && a[i] === b[bStart + i]) i++;
+  return i;
+}
+
+export class RadixCache implements PrefixCache {
+  readonly keepsEntries = true;
+  private readonly roots = new Map<string, Node>();
+  private nextId = 1;
+  private clock = 0;
+  private evictable = 0;
+  private protectedTokens = 0;
+  private hits = 0;
+  private queried = 0;
+
+  constructor(private readonly pool: KVPool) {}
+
+  private root(salt: string): Node {
+    let r = this.roots.get(salt);
+    if (!r) {
+      r = new Node(this.nextId++, null, new Int32Array(0), new Int32Array(0));
+      // A root is never evicted: hold one lock on it forever.
+      r.lockRef = 1;
+      this.roots.set(salt, r);
+    }
+    return r;
+  }
+
+  /** Splits `node` after `at` tokens; returns the new upper part. */
+  private split(node: Node, at: number): Node {
+    const parent = node.parent!;
+    const upper = new Node(this.nextId++, parent, node.key.subarray(0, at), node.slots.subarray(0, at));
+    upper.lockRef = node.lockRef;
+    upper.lastAccess = node.lastAccess;
+    parent.children.set(upper.key[0]!, upper);
+    node.parent = upper;
+    node.key = node.key.subarray(at);
+    node.slots = node.slots.subarray(at);
+    upper.children.set(node.key[0]!, node);
+    return upper;
+  }
+
+  match(ids: ArrayLike<number>, salt = ""): MatchResult {
+    const now = ++this.clock;
+    let node = this.root(salt);
+    node.lastAccess = now;
+    const parts: Int32Array[] = [];
+    let pos = 0;
+    while (pos < ids.length) {
+      const child = node.children.get(ids[pos]!);
+      if (!child) break;
+      const n = commonPrefix(child.key, ids, pos);
+      const next = n < child.key.length ? this.split(child, n) : child;
+      next.lastAccess = now;
+      parts.push(next.slots);
+      pos += n;
+      node = next;
+      if (n < child.key.length) break;
+    }
+    const slots = new Int32Array(pos);
+    let o = 0;
+    for (const p of parts) {
+      slots.set(p, o);
+      o += p.length;
+    }
+    return { slots, handle: node };
+  }
+
+  insert(ids: ArrayLike<number>, slots: Int32Array, salt = ""): InsertResult {
+    if (slots.length !== ids.length) throw new Error(`radix insert: ${ids.length} ids but ${slots.length} slots`);
+    const now = ++this.clock;
+    let node = this.root(salt);
+    node.lastAccess = now;
+    let pos = 0;
+    while (pos < ids.length) {
+      const child = node.children.get(ids[pos]!);
+      if (!child) break;
+      const n = commonPrefix(child.key, ids, pos);
+      const next = n < child.key.length ? this.split(child, n) : child;
+      next.lastAccess = now;
+      pos += n;
+      node = next;
+      if (n < child.key.length) break;
+    }
+    const alreadyCached = pos;
+    if (pos < ids.length) {
+      const key = Int32Array.from({ length: ids.length - pos }, (_, i) => ids[pos + i]!);
+      const leaf = new Node(this.nextId++, node, key, slots.slice(pos));
+      leaf.lastAccess = now;
+      node.children.set(key[0]!, leaf);
+      this.evictable += key.length;
+      node = leaf;
+    }
+    return { alreadyCached, handle: node };
+  }
+
+  lock(handle: CacheHandle): void {
+    for (let n: Node | null = handle as Node; n && n.parent; n = n.parent) {
+      if (n.lockRef === 0) {
+        this.evictable -= n.key.length;
+        this.protectedTokens += n.key.length;
+      }
+      n.lockRef++;
+    }
+  }
+
+  unlock(handle: CacheHandle): void {
+    for (let n: Node | null = handle as Node; n && n.parent; n = n.parent) {
+      if (n.lockRef <= 0) throw new Error("radix cache: unlock of a node that is not locked");
+      n.lockRef--;
+      if (n.lockRef === 0) {
+        this.evictable += n.key.length;
+        this.protectedTokens -= n.key.length;
+      }
+    }
+  }
+
+  evict(tokens: number): number {
+    // Unlocked leaves, oldest first. The tree is walked once; leaves that appear as their
+    // children go are merged into the sorted queue.
+    const leaves: Node[] = [];
+    const walk = (n: Node): void => {
+      if (n.children.size === 0) {
+        if (n.parent && n.lockRef === 0) leaves.push(n);
+        return;
+      }
+      for (const c of n.children.values()) walk(c);
+    };
+    for (const r of this.roots.values()) walk(r);
+    const heap = new MinHeap<Node>((a, b) => a.lastAccess - b.lastAccess || a.id - b.id);
+    for (const l of leaves) heap.push(l);
+    let freed = 0;
+    while (freed < tokens) {
+      const leaf = heap.pop();
+      if (!leaf) break;
+      this.pool.free(leaf.slots);
+      freed += leaf.key.length;
+      this.evictable -= leaf.key.length;
+      const parent = leaf.parent!;
+      parent.children.delete(leaf.key[0]!);
+      leaf.parent = null;
+      if (parent.parent && parent.children.size === 0 && parent.lockRef === 0) heap.push(parent);
+    }
+    return freed;
+  }
+
+  flush(): void {
+    this.evict(Number.POSITIVE_INFINITY);
+    this.hits = 0;
+    this.queried = 0;
+  }
+
+  recordQuery(queried: number, matched: number): void {
+    this.queried += queried;
+    this.hits += matched;
+  }
+
+  stats(): CacheStats {
+    return {
+      cachedTokens: this.evictable + this.protectedTokens,
+      evictableTokens: this.evictable,
+      protectedTokens: this.protectedTokens,
+      hitTokens: this.hits,
+      queriedTokens: this.queried,
+    };
+  }
+}
+
+/** A binary min-heap; small and local because only eviction needs one. */
+export class MinHeap<T> {
+  private readonly items: T[] = [];
+  constructor(private readonly less: (a: T, b: T) => number) {}
+  get size(): number {
+    return this.items.length;
+  }
+  push(x: T): void {
+    const a = this.items;
+    a.push(x);
+    let i = a.length - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (this.less(a[i]!, a[p]!) >= 0) break;
+      [a[i], a[p]] = [a[p]!, a[i]!];
+      i = p;
+    }
+  }
+  pop(): T | undefined {
+    const a = this.items;
+    if (a.length === 0) return undefined;
+    const top = a[0];
+    const last = a.pop()!;
+    if (a.length > 0) {
+      a[0] = last;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < a.length && this.less(a[l]!, a[m]!) < 0) m = l;
+        if (r < a.length && this.less(a[r]!, a[m]!) < 0) m = r;
+        if (m === i) break;
+        [a[i], a[m]] = [a[m]!, a[i]!];
+        i = m;
+      }
+    }
+    return top;
+  }
+}
