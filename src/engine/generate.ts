@@ -50,7 +50,8 @@ export async function* generate(
   let finishReason: FinishReason = "length";
   let logits = await runner.forward(plan(prompt, 0, slots));
   while (out.length < params.maxNewTokens) {
-    const id = sampler.sample(logits);
+    const id = sampler.sample(logits).token;
+    sampler.accept(id);
     if (eos.has(id) && !params.ignoreEos) {
       finishReason = "stop";
       break;

@@ -29,6 +29,6 @@ export class NoCache implements PrefixCache {
     this.queried += queried;
   }
   stats(): CacheStats {
-    return { cachedTokens: 0, evictableTokens: 0, protectedTokens: 0, hitTokens: 0, queriedTokens: this.queried };
+    return { cachedTokens: 0, evictableTokens: 0, protectedTokens: 0, hitTokens: 0, queriedTokens: this.queried, evictedTokens: 0 };
   }
 }

@@ -38,6 +38,8 @@ export interface CacheStats {
   readonly hitTokens: number;
   /** Tokens asked for by match() since the start (or the last flush). */
   readonly queriedTokens: number;
+  /** Tokens evicted to make room since the start. */
+  readonly evictedTokens: number;
 }
 
 export interface PrefixCache {

@@ -34,6 +34,7 @@ export class RadixCache implements PrefixCache {
   private protectedTokens = 0;
   private hits = 0;
   private queried = 0;
+  private evicted = 0;
 
   constructor(private readonly pool: KVPool) {}
 
@@ -138,6 +139,12 @@ export class RadixCache implements PrefixCache {
   }
 
   evict(tokens: number): number {
+    const n = this.dropUnlocked(tokens);
+    this.evicted += n;
+    return n;
+  }
+
+  private dropUnlocked(tokens = Number.POSITIVE_INFINITY): number {
     // Unlocked leaves, oldest first. The tree is walked once; leaves that appear as their
     // children go are merged into the sorted queue.
     const leaves: Node[] = [];
@@ -167,7 +174,7 @@ export class RadixCache implements PrefixCache {
   }
 
   flush(): void {
-    this.evict(Number.POSITIVE_INFINITY);
+    this.dropUnlocked();
     this.hits = 0;
     this.queried = 0;
   }
@@ -184,6 +191,7 @@ export class RadixCache implements PrefixCache {
       protectedTokens: this.protectedTokens,
       hitTokens: this.hits,
       queriedTokens: this.queried,
+      evictedTokens: this.evicted,
     };
   }
 }

@@ -1,0 +1,38 @@
+// What a caller submits to the engine, and its resolution into ids and full parameters.
+import type { LoadedModel } from "../model/load.js";
+import { checkSamplingParams, DEFAULT_SAMPLING, type SamplingParams } from "../sampling/params.js";
+
+export interface GenerateInput {
+  /** Raw prompt text (BOS added as the model wants, special tokens parsed). */
+  readonly prompt?: string;
+  /** Or the prompt as token ids. */
+  readonly inputIds?: readonly number[];
+  readonly params?: Partial<SamplingParams>;
+  /** Parallel samples sharing the prompt's KV (OpenAI `n`). */
+  readonly n?: number;
+  /** Cache namespace: requests with different salts never share KV. */
+  readonly cacheSalt?: string;
+  readonly requestId?: string;
+}
+
+export interface ResolvedInput {
+  readonly ids: number[];
+  readonly params: SamplingParams;
+  readonly n: number;
+  readonly salt: string;
+}
+
+export function resolveParams(model: LoadedModel, input: GenerateInput): ResolvedInput {
+  if ((input.prompt === undefined) === (input.inputIds === undefined)) throw new TypeError("give exactly one of prompt and inputIds");
+  const ids = input.inputIds
+    ? [...input.inputIds]
+    : model.tokenizer.encode(input.prompt!, { addSpecial: true, parseSpecial: true });
+  if (ids.length === 0) throw new RangeError("the prompt is empty");
+  const vocab = model.config.vocabSize;
+  for (const t of ids) if (!Number.isInteger(t) || t < 0 || t >= vocab) throw new RangeError(`input id ${t} is outside the vocabulary (${vocab})`);
+  const params: SamplingParams = { ...DEFAULT_SAMPLING, ...input.params };
+  checkSamplingParams(params);
+  const n = input.n ?? 1;
+  if (!Number.isInteger(n) || n < 1 || n > 128) throw new RangeError(`n must be an integer from 1 to 128, got ${n}`);
+  return { ids, params, n, salt: input.cacheSalt ?? "" };
+}

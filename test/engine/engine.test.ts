@@ -1,0 +1,190 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { Engine, QueueFullError, type EngineOptions } from "../../src/engine/engine.js";
+import type { GenerateInput } from "../../src/engine/input.js";
+import type { GenerateResult } from "../../src/engine/stream.js";
+import { loadModel, type LoadedModel } from "../../src/model/load.js";
+import { mulberry32 } from "../../src/util/random.js";
+import { testModel } from "../helpers/models.js";
+
+let modelPromise: Promise<LoadedModel> | null = null;
+function model(): Promise<LoadedModel> {
+  modelPromise ??= testModel("engine-llama", { arch: "llama", format: "gguf", dtype: "f32", seed: 11 }).then(loadModel);
+  return modelPromise;
+}
+
+async function withEngine<T>(opts: Omit<EngineOptions, "model">, fn: (e: Engine) => Promise<T>): Promise<T> {
+  const e = await Engine.create({ model: await model(), checkInvariants: true, ...opts });
+  try {
+    return await fn(e);
+  } finally {
+    await e.close();
+  }
+}
+
+/** A workload with shared prefixes, branching and multi-turn growth, deterministic by seed. */
+function workload(seed: number, count: number): GenerateInput[] {
+  const rnd = mulberry32(seed);
+  const int = (n: number): number => Math.floor(rnd() * n);
+  const toks = (n: number): number[] => Array.from({ length: n }, () => 3 + int(1000));
+  const systems = [toks(24), toks(40), toks(9)];
+  const out: GenerateInput[] = [];
+  let history = toks(6);
+  for (let i = 0; i < count; i++) {
+    const kind = int(4);
+    let ids: number[];
+    if (kind === 0) ids = [...systems[int(3)]!, ...toks(1 + int(12))];
+    else if (kind === 1) ids = history = [...history, ...toks(2 + int(6))]; // multi-turn
+    else if (kind === 2) ids = [...systems[0]!.slice(0, 5 + int(15)), ...toks(4)]; // branch mid-edge
+    else ids = toks(3 + int(20));
+    const sampled = int(3) === 0;
+    out.push({
+      inputIds: ids,
+      n: int(5) === 0 ? 2 : 1,
+      params: sampled
+        ? { temperature: 0.9, topP: 0.9, seed: 100 + i, maxNewTokens: 3 + int(8), ignoreEos: true, logprobs: true, topLogprobs: 2 }
+        : { temperature: 0, maxNewTokens: 3 + int(8), ignoreEos: true, logprobs: true },
+    });
+  }
+  return out;
+}
+
+function strip(r: GenerateResult): unknown {
+  return r.samples.map((s) => ({ tokens: s.tokenIds, logprobs: s.logprobs, reason: s.finishReason }));
+}
+
+async function runAll(e: Engine, inputs: GenerateInput[], order: number[]): Promise<unknown[]> {
+  const results: unknown[] = new Array(inputs.length);
+  await Promise.all(order.map(async (i, k) => {
+    // staggered arrivals: some while others run
+    await new Promise((r) => setTimeout(r, (k % 4) * 2));
+    results[i] = strip(await e.complete(inputs[i]!));
+  }));
+  return results;
+}
+
+test("cache transparency: identical tokens and logprobs with the radix cache on and off", async () => {
+  const inputs = workload(1, 24);
+  const order = inputs.map((_, i) => i);
+  const base = await withEngine({ disableRadixCache: true, maxTotalTokens: 4096 }, (e) => runAll(e, inputs, order));
+  const configs: Omit<EngineOptions, "model">[] = [
+    { maxTotalTokens: 4096 },
+    { maxTotalTokens: 4096, chunkedPrefillSize: 1 },
+    { maxTotalTokens: 4096, chunkedPrefillSize: 7, policy: "fcfs" },
+    { maxTotalTokens: 4096, chunkedPrefillSize: 16, policy: "dfs-weight" },
+    // a pool so small that eviction and retraction are forced
+    { maxTotalTokens: 90, chunkedPrefillSize: 32, scheduleConservativeness: 0 },
+  ];
+  for (const cfg of configs) {
+    const shuffled = [...order].sort((a, b) => ((a * 7919 + cfg.chunkedPrefillSize! * 31) % 97) - ((b * 7919 + cfg.chunkedPrefillSize! * 31) % 97));
+    const got = await withEngine(cfg, async (e) => {
+      const r = await runAll(e, inputs, shuffled);
+      const st = e.stats();
+      assert.equal(st.running, 0);
+      assert.equal(st.protectedTokens, 0, "nothing stays locked");
+      assert.equal(st.kvFree + st.evictableTokens, st.kvCapacity, "no slot leaked");
+      if (cfg.maxTotalTokens === 90) {
+        assert.ok(st.evictedTokens > 0, "small pool exercised eviction");
+        assert.ok(st.retractions > 0, "small pool exercised retraction");
+      }
+      if (cfg.maxTotalTokens === 4096) assert.ok(st.hitTokens > 0, "the cache was used");
+      return r;
+    });
+    assert.deepEqual(got, base, `config ${JSON.stringify(cfg)}`);
+  }
+});
+
+test("aborts at any moment leave no slot behind", async () => {
+  await withEngine({ maxTotalTokens: 512, chunkedPrefillSize: 8 }, async (e) => {
+    const inputs = workload(2, 12).map((x) => ({ ...x, params: { ...x.params, maxNewTokens: 20 } }));
+    await Promise.all(inputs.map(async (input, i) => {
+      const ac = new AbortController();
+      setTimeout(() => ac.abort(), i * 3);
+      const events = e.generate(input, { signal: ac.signal });
+      let reason = "";
+      for await (const ev of events) if (ev.type === "finish") reason = ev.reason;
+      assert.ok(["abort", "length", "stop"].includes(reason));
+    }));
+    // a consumer that stops reading cancels its request too
+    for await (const ev of e.generate({ inputIds: [5, 6, 7], params: { maxNewTokens: 50, ignoreEos: true } })) {
+      if (ev.type === "token") break;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+    const st = e.stats();
+    assert.equal(st.running + st.queued, 0);
+    assert.equal(st.kvFree + st.evictableTokens, st.kvCapacity);
+    e.checkAccounting();
+  });
+});
+
+test("a repeated prompt is served from the cache and reports cached tokens", async () => {
+  await withEngine({ maxTotalTokens: 1024 }, async (e) => {
+    const prompt = Array.from({ length: 40 }, (_, i) => 10 + i);
+    const a = await e.complete({ inputIds: prompt, params: { maxNewTokens: 4 } });
+    const b = await e.complete({ inputIds: prompt, params: { maxNewTokens: 4 } });
+    assert.equal(a.usage.cachedTokens, 0);
+    assert.equal(b.usage.cachedTokens, 39);
+    assert.deepEqual(b.samples[0]!.tokenIds, a.samples[0]!.tokenIds);
+    assert.ok(e.flushCache());
+    const c = await e.complete({ inputIds: prompt, params: { maxNewTokens: 4 } });
+    assert.equal(c.usage.cachedTokens, 0);
+  });
+});
+
+test("n > 1 samples share the prompt's KV and differ by seed stream", async () => {
+  await withEngine({ maxTotalTokens: 1024 }, async (e) => {
+    const prompt = Array.from({ length: 30 }, (_, i) => 50 + i);
+    const r = await e.complete({ inputIds: prompt, n: 4, params: { temperature: 1.2, seed: 9, maxNewTokens: 12, ignoreEos: true } });
+    assert.equal(r.samples.length, 4);
+    assert.equal(new Set(r.samples.map((s) => s.tokenIds.join(","))).size > 1, true);
+    assert.ok(e.stats().hitTokens >= 3 * 29, "the other samples reused the prompt");
+    const again = await e.complete({ inputIds: prompt, n: 4, params: { temperature: 1.2, seed: 9, maxNewTokens: 12, ignoreEos: true } });
+    assert.deepEqual(again.samples.map((s) => s.tokenIds), r.samples.map((s) => s.tokenIds));
+  });
+});
+
+test("stop strings, stop tokens and max tokens end requests with the right reason", async () => {
+  await withEngine({ maxTotalTokens: 1024 }, async (e) => {
+    const free = await e.complete({ prompt: "hello there", params: { maxNewTokens: 16, ignoreEos: true } });
+    assert.equal(free.samples[0]!.finishReason, "length");
+    assert.equal(free.samples[0]!.tokenIds.length, 16);
+    const text = free.samples[0]!.text;
+    if (text.length > 4) {
+      const stop = text.slice(2, 4);
+      const cut = await e.complete({ prompt: "hello there", params: { maxNewTokens: 16, ignoreEos: true, stop: [stop] } });
+      assert.equal(cut.samples[0]!.finishReason, "stop");
+      assert.equal(cut.samples[0]!.text, text.slice(0, text.indexOf(stop)));
+    }
+    const tok = free.samples[0]!.tokenIds[3]!;
+    const st = await e.complete({ prompt: "hello there", params: { maxNewTokens: 16, ignoreEos: true, stopTokenIds: [tok] } });
+    assert.equal(st.samples[0]!.finishReason, "stop");
+    assert.deepEqual(st.samples[0]!.tokenIds, free.samples[0]!.tokenIds.slice(0, free.samples[0]!.tokenIds.indexOf(tok)));
+  });
+});
+
+test("the queue limit rejects clearly, and bad input is refused before queueing", async () => {
+  await withEngine({ maxTotalTokens: 256, maxQueuedRequests: 2, maxRunningRequests: 1 }, async (e) => {
+    const long = { inputIds: [1, 2, 3], params: { maxNewTokens: 30, ignoreEos: true } };
+    const running = [e.complete(long), e.complete(long)];
+    await new Promise((r) => setTimeout(r, 5));
+    const p = [e.complete(long)]; // one running, two waiting now
+    await assert.rejects(async () => e.complete(long), QueueFullError);
+    await Promise.all([...running, ...p]);
+    assert.throws(() => e.generate({ inputIds: [1, 2], params: { maxNewTokens: 1000 } }), /exceeds/);
+    assert.throws(() => e.generate({ inputIds: [99999] }), /outside the vocabulary/);
+    assert.throws(() => e.generate({ inputIds: [1], params: { temperature: -1 } }), /temperature/);
+  });
+});
+
+test("under a steady stream of requests every request finishes", async () => {
+  await withEngine({ maxTotalTokens: 300, maxRunningRequests: 4, chunkedPrefillSize: 16 }, async (e) => {
+    const rnd = mulberry32(5);
+    const all: Promise<GenerateResult>[] = [];
+    for (let i = 0; i < 30; i++) {
+      all.push(e.complete({ inputIds: Array.from({ length: 5 + Math.floor(rnd() * 30) }, (_, j) => 1 + ((i * 13 + j) % 900)), params: { maxNewTokens: 2 + (i % 6), ignoreEos: true } }));
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    const done = await Promise.all(all);
+    for (const r of done) assert.equal(r.samples[0]!.finishReason, "length");
+  });
+});
