@@ -1,0 +1,69 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { KVPool } from "../../src/kvcache/pool.js";
+import { RadixCache } from "../../src/kvcache/radix-cache.js";
+import { Scheduler } from "../../src/scheduler/scheduler.js";
+import { Request } from "../../src/engine/request.js";
+import { DEFAULT_SAMPLING } from "../../src/sampling/params.js";
+import type { PolicyName } from "../../src/scheduler/policy.js";
+
+function setup(policy: PolicyName, capacity = 256, budget = 64) {
+  const pool = new KVPool(capacity);
+  const cache = new RadixCache(pool);
+  const s = new Scheduler(pool, cache, { chunkedPrefillSize: budget, maxRunningRequests: 1, policy, decodeReserveRatio: 0 });
+  return { pool, cache, s };
+}
+
+const req = (id: string, ids: number[], arrival: number): Request => new Request(id, ids, { ...DEFAULT_SAMPLING, maxNewTokens: 4 }, "", arrival);
+
+function cacheSeq(pool: KVPool, cache: RadixCache, ids: number[]): void {
+  cache.insert(ids, pool.alloc(ids.length)!);
+}
+
+test("lpm admits the request with the longest cached prefix first; fcfs the oldest", () => {
+  for (const policy of ["lpm", "fcfs"] as const) {
+    const { pool, cache, s } = setup(policy);
+    cacheSeq(pool, cache, [1, 2, 3, 4, 5, 6, 7, 8]);
+    s.enqueue(req("old", [9, 9, 9, 9], 0));
+    s.enqueue(req("short", [1, 2, 7, 7], 1));
+    s.enqueue(req("long", [1, 2, 3, 4, 5, 6, 0], 2));
+    const b = s.schedule()!;
+    assert.equal(b.entries.length, 1);
+    assert.equal(b.entries[0]!.req.id, policy === "lpm" ? "long" : "old");
+    if (policy === "lpm") {
+      assert.equal(b.entries[0]!.start, 6, "computes only what is not cached");
+      assert.equal(b.entries[0]!.count, 1);
+    }
+    s.checkAccounting();
+  }
+});
+
+test("dfs-weight runs the requests of the most shared prefix together", () => {
+  const { pool, cache, s } = setup("dfs-weight");
+  cacheSeq(pool, cache, [1, 1, 1, 1]);
+  cacheSeq(pool, cache, [2, 2, 2, 2]);
+  s.enqueue(req("a", [1, 1, 1, 1, 5], 0));
+  s.enqueue(req("b", [2, 2, 2, 2, 5], 1));
+  s.enqueue(req("c", [2, 2, 2, 2, 6], 2));
+  assert.equal(s.schedule()!.entries[0]!.req.id, "b");
+});
+
+test("a long prompt is prefilled in chunks of the budget, progress cached as it goes", () => {
+  const { s, cache } = setup("lpm", 256, 10);
+  const r = req("r", Array.from({ length: 25 }, (_, i) => i + 1), 0);
+  s.enqueue(r);
+  const chunks: number[] = [];
+  for (;;) {
+    const b = s.schedule()!;
+    const e = b.entries[0]!;
+    chunks.push(e.count);
+    s.complete(b);
+    s.checkAccounting();
+    if (e.wantLogits) break;
+  }
+  assert.deepEqual(chunks, [10, 10, 5]);
+  assert.equal(cache.match(r.tokens.slice(0, 20)).slots.length, 20);
+  s.release(r);
+  s.checkAccounting();
+  assert.equal(cache.stats().protectedTokens, 0);
+});
