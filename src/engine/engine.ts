@@ -93,7 +93,7 @@ export class Engine {
     const perToken = kvBytesPerToken(model, dtype);
     let capacity = opts.maxTotalTokens;
     if (capacity === undefined) {
-      const bytes = opts.kvCacheMemory ?? Math.min(os.freemem() * 0.3, 8 * 2 ** 30);
+      const bytes = opts.kvCacheMemory ?? Math.min(os.freemem() * 0.25, 2 * 2 ** 30);
       capacity = Math.max(256, Math.floor(bytes / perToken));
     }
     capacity = Math.min(capacity, 1 << 24);
