@@ -200,7 +200,11 @@ export class Engine {
 
   private async step(batch: Batch): Promise<void> {
     const plan = buildStepPlan(batch);
-    const logits = await this.runner.forward(plan);
+    const forward = this.runner.forward(plan);
+    // While the backend computes (off this thread, for the native one), match the waiting
+    // requests for the next step's admissions.
+    this.scheduler.prepare();
+    const logits = await forward;
     this.steps++;
     this.scheduler.complete(batch);
     const vocab = this.model.config.vocabSize;

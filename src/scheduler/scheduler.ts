@@ -23,6 +23,8 @@ export class Scheduler {
   readonly running: Request[] = [];
   /** Requests retracted for memory since the start (statistics). */
   retractions = 0;
+  /** Admission candidates matched while the previous step's forward pass ran. */
+  private prepared: Candidate[] | null = null;
 
   constructor(private readonly pool: KVPool, readonly cache: PrefixCache, private readonly opts: SchedulerOptions) {}
 
@@ -64,7 +66,7 @@ export class Scheduler {
     }
     // 3. Admissions.
     if (budget > 0 && this.waiting.length > 0 && this.running.length < this.opts.maxRunningRequests) {
-      for (const c of this.candidates()) {
+      for (const c of this.takeCandidates()) {
         if (budget <= 0 || this.running.length >= this.opts.maxRunningRequests) break;
         const e = this.admit(c.req, budget);
         if (!e) break;
@@ -78,12 +80,27 @@ export class Scheduler {
     return { entries, prefillTokens, decodeTokens };
   }
 
-  private candidates(): Candidate[] {
-    const cands = this.waiting.map((req) => {
-      const m = this.cache.match(req.tokens.slice(0, req.tokens.length - 1), req.salt);
-      return { req, matched: m.slots.length, node: m.handle.id };
-    });
-    return orderCandidates(this.opts.policy, cands);
+  /**
+   * Matches the waiting requests against the cache ahead of the next schedule(), so that
+   * work overlaps the running forward pass. Matches only order admissions; admit() matches
+   * again, so a stale one never changes what is computed.
+   */
+  prepare(): void {
+    this.prepared = this.waiting.map((req) => this.candidate(req));
+  }
+
+  private candidate(req: Request): Candidate {
+    const m = this.cache.match(req.tokens.slice(0, req.tokens.length - 1), req.salt);
+    return { req, matched: m.slots.length, node: m.handle.id };
+  }
+
+  private takeCandidates(): Candidate[] {
+    const waiting = new Set(this.waiting);
+    const ready = (this.prepared ?? []).filter((c) => waiting.has(c.req));
+    this.prepared = null;
+    const seen = new Set(ready.map((c) => c.req));
+    for (const req of this.waiting) if (!seen.has(req)) ready.push(this.candidate(req));
+    return orderCandidates(this.opts.policy, ready);
   }
 
   /** Tokens of future decoding the running requests may still need. */
