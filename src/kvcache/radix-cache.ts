@@ -63,11 +63,15 @@ export class RadixCache implements PrefixCache {
     return upper;
   }
 
-  match(ids: ArrayLike<number>, salt = ""): MatchResult {
+  /**
+   * Follows `ids` down from the namespace root, splitting the last node where the ids leave
+   * it mid-run, and touching every node on the way. Returns the deepest node and the
+   * matched length; `parts` collects the slots of the path when given.
+   */
+  private walk(ids: ArrayLike<number>, salt: string, parts: Int32Array[] | null): { node: Node; pos: number } {
     const now = ++this.clock;
     let node = this.root(salt);
     node.lastAccess = now;
-    const parts: Int32Array[] = [];
     let pos = 0;
     while (pos < ids.length) {
       const child = node.children.get(ids[pos]!);
@@ -75,11 +79,17 @@ export class RadixCache implements PrefixCache {
       const n = commonPrefix(child.key, ids, pos);
       const next = n < child.key.length ? this.split(child, n) : child;
       next.lastAccess = now;
-      parts.push(next.slots);
+      parts?.push(next.slots);
       pos += n;
       node = next;
       if (n < child.key.length) break;
     }
+    return { node, pos };
+  }
+
+  match(ids: ArrayLike<number>, salt = ""): MatchResult {
+    const parts: Int32Array[] = [];
+    const { node, pos } = this.walk(ids, salt, parts);
     const slots = new Int32Array(pos);
     let o = 0;
     for (const p of parts) {
@@ -91,30 +101,14 @@ export class RadixCache implements PrefixCache {
 
   insert(ids: ArrayLike<number>, slots: Int32Array, salt = ""): InsertResult {
     if (slots.length !== ids.length) throw new Error(`radix insert: ${ids.length} ids but ${slots.length} slots`);
-    const now = ++this.clock;
-    let node = this.root(salt);
-    node.lastAccess = now;
-    let pos = 0;
-    while (pos < ids.length) {
-      const child = node.children.get(ids[pos]!);
-      if (!child) break;
-      const n = commonPrefix(child.key, ids, pos);
-      const next = n < child.key.length ? this.split(child, n) : child;
-      next.lastAccess = now;
-      pos += n;
-      node = next;
-      if (n < child.key.length) break;
-    }
-    const alreadyCached = pos;
-    if (pos < ids.length) {
-      const key = Int32Array.from({ length: ids.length - pos }, (_, i) => ids[pos + i]!);
-      const leaf = new Node(this.nextId++, node, key, slots.slice(pos));
-      leaf.lastAccess = now;
-      node.children.set(key[0]!, leaf);
-      this.evictable += key.length;
-      node = leaf;
-    }
-    return { alreadyCached, handle: node };
+    const { node, pos } = this.walk(ids, salt, null);
+    if (pos === ids.length) return { alreadyCached: pos, handle: node };
+    const key = Int32Array.from({ length: ids.length - pos }, (_, i) => ids[pos + i]!);
+    const leaf = new Node(this.nextId++, node, key, slots.slice(pos));
+    leaf.lastAccess = this.clock;
+    node.children.set(key[0]!, leaf);
+    this.evictable += key.length;
+    return { alreadyCached: pos, handle: leaf };
   }
 
   lock(handle: CacheHandle): void {
