@@ -93,6 +93,15 @@ function encode(t: WeightType, v: Float32Array): Uint8Array {
   }
 }
 
+// K-quant rows are 256-element super-blocks; rows of other widths (576 in SmolLM2, 896 in
+// Qwen2.5-0.5B) take the 32-block type llama.cpp's quantizer falls back to.
+const K_FALLBACK: Partial<Record<WeightType, WeightType>> = { q4_K: "q5_0", q5_K: "q5_1", q6_K: "q8_0" };
+
+function tensorType(dtype: WeightType, cols: number): WeightType {
+  const fallback = K_FALLBACK[dtype];
+  return fallback && cols % 256 !== 0 ? fallback : dtype;
+}
+
 function roundTo(t: "f16" | "bf16", v: Float32Array): Float32Array {
   return t === "f16" ? f16ToF32Array(f32ToF16Array(v)) : bf16ToF32Array(f32ToBf16Array(v));
 }
@@ -170,13 +179,13 @@ export async function makeTestModel(opts: TestModelOptions): Promise<TestModelRe
   const specs = spec.tensors(config);
   for (const s of specs) {
     const cols = s.shape[s.shape.length - 1]!;
-    if (!s.isVector && !isFloatType(opts.dtype)) byteSize(opts.dtype, cols); // throws on a partial block
+    if (!s.isVector) byteSize(tensorType(opts.dtype, cols), cols); // throws on a partial block
   }
   fs.mkdirSync(opts.format === "hf" ? opts.out : path.dirname(path.resolve(opts.out)), { recursive: true });
 
   if (opts.format === "gguf") {
     const tensors: TensorToWrite[] = specs.map((s) => {
-      const type: WeightType = s.isVector ? "f32" : opts.dtype;
+      const type: WeightType = s.isVector ? "f32" : tensorType(opts.dtype, s.shape[s.shape.length - 1]!);
       return {
         name: s.name, type, shape: s.shape,
         data: () => {

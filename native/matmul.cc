@@ -1,0 +1,75 @@
+// rlm::matmul: quantizes the activations once (per row, so a row's bytes never depend on
+// the batch), then splits the outputs over the pool's threads in fixed contiguous ranges
+// and runs the weight type's kernel on each range. No dot product is ever split across
+// threads, and each kernel reduces every (row, output) pair the same way in any tile.
+#include "matmul.h"
+
+#include <cstdint>
+
+#include "kernels.h"
+
+namespace rlm {
+namespace {
+
+// Outputs are handed to threads in units of this many rows, so that each thread's range is
+// mostly whole register tiles.
+constexpr int64_t kUnit = 16;
+
+// Below this many rows the caller quantizes the activations alone.
+constexpr int64_t kParallelQuantRows = 8;
+
+// Below this many weight bytes times rows the caller computes the whole matmul alone: waking
+// the other threads would cost more than it saves. (Which thread computes an output never
+// changes its value.)
+constexpr double kParallelBytes = 48 * 1024;
+
+uint8_t* aligned_scratch(MatmulScratch& s, size_t bytes) {
+  if (s.qx.size() < bytes + 64) s.qx.resize(bytes + 64);
+  const uintptr_t p = reinterpret_cast<uintptr_t>(s.qx.data());
+  return s.qx.data() + ((64 - (p & 63)) & 63);
+}
+
+}  // namespace
+
+GemmFn gemm_kernel(WType t, Simd s) {
+  GemmFn fn = nullptr;
+  if (s == Simd::Avx2) {
+    fn = gemm_float_avx2(t);
+    if (!fn) fn = gemm_q32_avx2(t);
+    if (!fn) fn = gemm_k_avx2(t);
+  }
+  return fn ? fn : gemm_scalar(t);
+}
+
+void matmul(const WeightView& w, const float* x, int64_t rows, float* out, ThreadPool& pool, MatmulScratch& scratch) {
+  if (rows <= 0 || w.rows <= 0) return;
+  const Simd simd = simd_active();
+  const ActFormat fmt = act_format(w.type);
+  const GemmFn fn = gemm_kernel(w.type, simd);
+  const uint8_t* act = reinterpret_cast<const uint8_t*>(x);
+  size_t stride = static_cast<size_t>(w.cols) * sizeof(float);
+  if (fmt != ActFormat::F32) {
+    stride = act_row_bytes(fmt, w.cols);
+    uint8_t* qx = aligned_scratch(scratch, stride * static_cast<size_t>(rows));
+    act = qx;
+    const auto quantize = [&](int64_t b, int64_t e, int) {
+      for (int64_t r = b; r < e; ++r) quantize_act_row(fmt, x + r * w.cols, w.cols, qx + r * stride, simd);
+    };
+    if (rows >= kParallelQuantRows) pool.run(rows, quantize);
+    else quantize(0, rows, 0);
+  }
+  const int64_t units = (w.rows + kUnit - 1) / kUnit;
+  const auto compute = [&](int64_t b, int64_t e, int) {
+    GemmTask task{&w, act, stride, rows, b * kUnit, e * kUnit < w.rows ? e * kUnit : w.rows, out};
+    fn(task);
+  };
+  if (static_cast<double>(w.row_bytes) * static_cast<double>(w.rows) * static_cast<double>(rows) < kParallelBytes) {
+    compute(0, units, 0);
+  } else {
+    pool.run(units, compute);
+  }
+}
+
+const char* simd_path() { return simd_name(simd_active()); }
+
+}  // namespace rlm

@@ -1,0 +1,47 @@
+#pragma once
+// Activation rows quantized to 8 bits once per matmul, in the layout the integer dot
+// products read. One row is struct-of-arrays, every part starting 64-byte aligned:
+//   Q8_32 (for q8_0, q4_0, q4_1, q5_0, q5_1 weights; ggml's q8_0 / q8_1 in one):
+//     qs int8[nb * 32], d float[nb], s float[nb] where s = d * (sum of the block's qs),
+//     ps int16[nb * 16] with ps[k] = qs[2k] + qs[2k + 1] (for weights stored with an offset)
+//   Q8_K (for q4_K, q5_K, q6_K; ggml's q8_K):
+//     qs int8[nb * 256], d float[nb], bsums int16[nb * 16] (sums of each 16 qs)
+// Each block: amax = max |x|, d = amax / 127, q = round-half-even(x * (127 / amax)), so
+// |q| <= 127 and |x - d q| <= d / 2 (to f32 rounding); all zero when amax is 0. The scalar
+// and AVX2 quantizers give identical bytes.
+#include <cstddef>
+#include <cstdint>
+
+#include "common.h"
+#include "cpu.h"
+
+namespace rlm {
+
+enum class ActFormat { F32, Q8_32, Q8_K };
+
+ActFormat act_format(WType t);
+
+/** Elements per block of a quantized activation format (1 for F32). */
+int act_block(ActFormat f);
+
+struct ActRow {
+  const int8_t* qs;
+  const float* d;
+  const float* s;         // Q8_32 only
+  const int16_t* ps;      // Q8_32 only
+  const int16_t* bsums;   // Q8_K only
+};
+
+/** Bytes one quantized row of `cols` takes (a multiple of 64). */
+size_t act_row_bytes(ActFormat f, int64_t cols);
+
+/** The parts of a quantized row stored at `row` (64-byte aligned). */
+ActRow act_row(ActFormat f, const uint8_t* row, int64_t cols);
+
+/** Quantizes x[0..cols) (a whole number of blocks) into the row at `row`. */
+void quantize_act_row(ActFormat f, const float* x, int64_t cols, uint8_t* row, Simd simd);
+
+/** d * q for every element of a quantized row (tests). */
+void dequantize_act_row(ActFormat f, const uint8_t* row, int64_t cols, float* out);
+
+}  // namespace rlm

@@ -1,0 +1,107 @@
+#include "thread-pool.h"
+
+#include <chrono>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define RLM_PAUSE() _mm_pause()
+#elif defined(__aarch64__)
+#define RLM_PAUSE() __asm__ __volatile__("yield")
+#else
+#define RLM_PAUSE() std::this_thread::yield()
+#endif
+
+namespace rlm {
+
+ThreadPool::ThreadPool(int threads) : nthreads_(threads < 1 ? 1 : threads) {
+  threads_.reserve(nthreads_ - 1);
+  for (int i = 1; i < nthreads_; ++i) threads_.emplace_back([this, i] { worker(i); });
+}
+
+ThreadPool::~ThreadPool() {
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    stop_.store(true);
+    generation_.fetch_add(1);
+  }
+  start_cv_.notify_all();
+  for (auto& t : threads_) t.join();
+}
+
+int ThreadPool::hardware_threads() {
+  unsigned n = std::thread::hardware_concurrency();
+  return n == 0 ? 1 : static_cast<int>(n);
+}
+
+namespace {
+
+// Polls `done` for about `us` microseconds; true as soon as it holds.
+template <class F>
+bool spin_until(int us, F done) {
+  if (done()) return true;
+  if (us == 0) return false;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::microseconds(us);
+  for (;;) {
+    for (int i = 0; i < 64; ++i) {
+      if (done()) return true;
+      RLM_PAUSE();
+    }
+    if (std::chrono::steady_clock::now() >= deadline) return done();
+  }
+}
+
+}  // namespace
+
+void ThreadPool::worker(int index) {
+  uint64_t seen = 0;
+  for (;;) {
+    // Wait for a new generation: spin, then sleep. sleepers_ and generation_ are seq_cst on
+    // both sides, so either run() sees this sleeper and notifies, or this sees the job.
+    const auto fresh = [&] { return generation_.load(std::memory_order_acquire) != seen; };
+    if (!spin_until(spin_us_.load(std::memory_order_relaxed), fresh)) {
+      std::unique_lock<std::mutex> lk(mu_);
+      sleepers_.fetch_add(1);
+      start_cv_.wait(lk, [&] { return generation_.load() != seen; });
+      sleepers_.fetch_sub(1);
+    }
+    seen = generation_.load(std::memory_order_acquire);
+    if (stop_.load()) return;
+    const int64_t n = job_n_;
+    const int64_t b = range_begin(n, index, nthreads_);
+    const int64_t e = range_begin(n, index + 1, nthreads_);
+    if (b < e) (*job_)(b, e, index);
+    if (pending_.fetch_sub(1) == 1 && caller_sleeping_.load()) {
+      std::lock_guard<std::mutex> lk(mu_);
+      done_cv_.notify_one();
+    }
+  }
+}
+
+void ThreadPool::run(int64_t n, const std::function<void(int64_t, int64_t, int)>& fn) {
+  if (n <= 0) return;
+  if (nthreads_ == 1 || n == 1) {
+    fn(0, n, 0);
+    return;
+  }
+  std::lock_guard<std::mutex> run_lock(run_mu_);
+  job_ = &fn;
+  job_n_ = n;
+  pending_.store(nthreads_ - 1);
+  generation_.fetch_add(1);
+  if (sleepers_.load() > 0) {
+    std::lock_guard<std::mutex> lk(mu_);
+    start_cv_.notify_all();
+  }
+  const int64_t e = range_begin(n, 1, nthreads_);
+  if (e > 0) fn(0, e, 0);
+  const auto finished = [&] { return pending_.load(std::memory_order_acquire) == 0; };
+  if (!spin_until(spin_us_.load(std::memory_order_relaxed), finished)) {
+    std::unique_lock<std::mutex> lk(mu_);
+    caller_sleeping_.store(true);
+    done_cv_.wait(lk, [&] { return pending_.load() == 0; });
+    caller_sleeping_.store(false);
+  }
+  job_ = nullptr;
+}
+
+}  // namespace rlm
