@@ -9,6 +9,9 @@ import type { Request } from "../engine/request.js";
 import { orderCandidates, type Candidate, type PolicyName } from "./policy.js";
 import type { Batch, BatchEntry } from "./plan.js";
 
+/** Shared tokens beyond the cached ones that make a request wait for another's prefill. */
+const IN_BATCH_PREFIX_THRESHOLD = 32;
+
 export interface SchedulerOptions {
   /** Most tokens computed in one step (prefill chunks included). */
   readonly chunkedPrefillSize: number;
@@ -68,6 +71,7 @@ export class Scheduler {
     if (budget > 0 && this.waiting.length > 0 && this.running.length < this.opts.maxRunningRequests) {
       for (const c of this.takeCandidates()) {
         if (budget <= 0 || this.running.length >= this.opts.maxRunningRequests) break;
+        if (this.sharesUncachedPrefix(c)) continue;
         const e = this.admit(c.req, budget);
         if (!e) break;
         entries.push(e);
@@ -101,6 +105,23 @@ export class Scheduler {
     const seen = new Set(ready.map((c) => c.req));
     for (const req of this.waiting) if (!seen.has(req)) ready.push(this.candidate(req));
     return orderCandidates(this.opts.policy, ready);
+  }
+
+  /**
+   * Whether a prefill under way (or admitted this step) is computing a prefix this request
+   * shares beyond what the cache holds: then it waits a step and reuses that prefix instead
+   * of computing it again (SGLang's in-batch prefix check).
+   */
+  private sharesUncachedPrefix(c: Candidate): boolean {
+    if (!this.cache.keepsEntries) return false;
+    for (const r of this.running) {
+      if (r.computed >= r.promptLength || r.salt !== c.req.salt) continue;
+      let n = 0;
+      const limit = Math.min(r.promptLength, c.req.tokens.length - 1);
+      while (n < limit && r.tokens[n] === c.req.tokens[n]) n++;
+      if (n >= c.matched + IN_BATCH_PREFIX_THRESHOLD) return true;
+    }
+    return false;
   }
 
   /** Tokens of future decoding the running requests may still need. */

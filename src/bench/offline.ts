@@ -1,0 +1,98 @@
+// `radixlm bench offline`: a workload through the in-process engine, with the radix cache
+// and without, and the ratios between the two runs.
+import { Engine, type EngineOptions } from "../engine/engine.js";
+import type { LoadedModel } from "../model/load.js";
+import { IdealHitRate, type Workload } from "./workloads.js";
+import { summarize, type Summary } from "./stats.js";
+
+export interface OfflineRun {
+  readonly requests: number;
+  readonly promptTokens: number;
+  readonly outputTokens: number;
+  readonly seconds: number;
+  /** Output tokens per second. */
+  readonly throughput: number;
+  /** Prompt + output tokens per second. */
+  readonly totalThroughput: number;
+  /** Time to first token, milliseconds. */
+  readonly ttft: Summary;
+  readonly hitRate: number;
+}
+
+export interface OfflineReport {
+  readonly cache: OfflineRun;
+  readonly nocache: OfflineRun;
+  readonly throughput_ratio: number;
+  readonly ttft_ratio: number;
+  readonly hit_rate: number;
+  readonly ideal_hit_rate: number;
+}
+
+async function runOnce(model: LoadedModel, w: Workload, engineOpts: Omit<EngineOptions, "model">, ideal: IdealHitRate | null): Promise<OfflineRun> {
+  const engine = await Engine.create({ ...engineOpts, model });
+  const ttfts: number[] = [];
+  let promptTokens = 0;
+  let outputTokens = 0;
+  const t0 = performance.now();
+  try {
+    await Promise.all(w.chains.map(async (chain) => {
+      let history: number[] = [];
+      for (const step of chain) {
+        const prompt = [...history, ...step.tokens];
+        ideal?.query(prompt);
+        const start = performance.now();
+        let first = 0;
+        const out: number[] = [];
+        for await (const ev of engine.generate({ inputIds: prompt, params: { maxNewTokens: step.outputLen, ignoreEos: true, temperature: 0 } })) {
+          if (ev.type === "token") {
+            if (first === 0) first = performance.now();
+            out.push(ev.tokenId);
+          }
+        }
+        ttfts.push(first - start);
+        promptTokens += prompt.length;
+        outputTokens += out.length;
+        ideal?.add([...prompt, ...out]);
+        history = [...prompt, ...out];
+      }
+    }));
+    const seconds = (performance.now() - t0) / 1000;
+    const st = engine.stats();
+    return {
+      requests: ttfts.length, promptTokens, outputTokens, seconds,
+      throughput: outputTokens / seconds,
+      totalThroughput: (promptTokens + outputTokens) / seconds,
+      ttft: summarize(ttfts),
+      hitRate: st.cacheHitRate,
+    };
+  } finally {
+    await engine.close();
+  }
+}
+
+export async function benchOffline(model: LoadedModel, w: Workload, engineOpts: Omit<EngineOptions, "model">): Promise<OfflineReport> {
+  const ideal = new IdealHitRate();
+  const cache = await runOnce(model, w, { ...engineOpts, disableRadixCache: false }, ideal);
+  const nocache = await runOnce(model, w, { ...engineOpts, disableRadixCache: true }, null);
+  return {
+    cache, nocache,
+    throughput_ratio: cache.throughput / nocache.throughput,
+    ttft_ratio: nocache.ttft.mean / cache.ttft.mean,
+    hit_rate: cache.hitRate,
+    ideal_hit_rate: ideal.rate,
+  };
+}
+
+export function formatOffline(r: OfflineReport): string {
+  const row = (name: string, x: OfflineRun): string =>
+    `${name.padEnd(9)} ${String(x.requests).padStart(5)} ${x.seconds.toFixed(1).padStart(8)} ${x.throughput.toFixed(1).padStart(9)} ${x.totalThroughput.toFixed(1).padStart(9)} ` +
+    `${x.ttft.mean.toFixed(0).padStart(9)} ${x.ttft.p50.toFixed(0).padStart(8)} ${x.ttft.p99.toFixed(0).padStart(8)} ${(x.hitRate * 100).toFixed(1).padStart(7)}%`;
+  return [
+    `run       reqs     time  out tok/s  all tok/s  ttft mean  ttft p50  ttft p99  hit rate`,
+    row("cache", r.cache),
+    row("no cache", r.nocache),
+    ``,
+    `throughput ratio ${r.throughput_ratio.toFixed(2)}x, mean TTFT ratio ${r.ttft_ratio.toFixed(2)}x, ` +
+      `hit rate ${(r.hit_rate * 100).toFixed(1)}% of an ideal ${(r.ideal_hit_rate * 100).toFixed(1)}% (${((r.hit_rate / (r.ideal_hit_rate || 1)) * 100).toFixed(1)}%)`,
+  ].join("\n");
+}

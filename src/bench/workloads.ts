@@ -1,0 +1,123 @@
+// Benchmark workloads as token ids, deterministic by seed. A workload is a set of chains:
+// each chain is a conversation (or agent run) whose steps run in order, every step sending
+// the whole history so far plus its new tokens; chains run concurrently.
+import { mulberry32 } from "../util/random.js";
+
+export type WorkloadName = "generated-shared-prefix" | "multi-turn" | "few-shot" | "agent-loop" | "random";
+export const WORKLOAD_NAMES: readonly WorkloadName[] = ["generated-shared-prefix", "multi-turn", "few-shot", "agent-loop", "random"];
+
+export interface WorkloadOptions {
+  readonly groups: number;
+  readonly promptsPerGroup: number;
+  readonly systemPromptLen: number;
+  readonly questionLen: number;
+  readonly outputLen: number;
+  /** multi-turn: conversations and turns; agent-loop: runs and steps. */
+  readonly conversations: number;
+  readonly turns: number;
+  readonly seed: number;
+}
+
+export const DEFAULT_WORKLOAD: WorkloadOptions = {
+  groups: 8, promptsPerGroup: 8, systemPromptLen: 1024, questionLen: 64, outputLen: 32,
+  conversations: 8, turns: 4, seed: 0,
+};
+
+export interface WorkloadStep {
+  /** Tokens appended to the chain's history (after the previous step's output). */
+  readonly tokens: readonly number[];
+  readonly outputLen: number;
+}
+
+export interface Workload {
+  readonly name: WorkloadName;
+  readonly chains: readonly (readonly WorkloadStep[])[];
+}
+
+/** Token ids drawn from [lo, hi): the caller keeps special tokens out of the range. */
+export function makeWorkload(name: WorkloadName, o: WorkloadOptions, lo: number, hi: number): Workload {
+  const rnd = mulberry32(o.seed ^ 0x5eed);
+  const toks = (n: number): number[] => Array.from({ length: n }, () => lo + Math.floor(rnd() * (hi - lo)));
+  const chains: WorkloadStep[][] = [];
+  switch (name) {
+    case "generated-shared-prefix":
+    case "few-shot": {
+      // few-shot: one set of k examples shared by every question.
+      const groups = name === "few-shot" ? 1 : o.groups;
+      const per = name === "few-shot" ? o.groups * o.promptsPerGroup : o.promptsPerGroup;
+      for (let g = 0; g < groups; g++) {
+        const system = toks(o.systemPromptLen);
+        for (let p = 0; p < per; p++) chains.push([{ tokens: [...system, ...toks(o.questionLen)], outputLen: o.outputLen }]);
+      }
+      shuffle(chains, rnd);
+      break;
+    }
+    case "multi-turn":
+      for (let c = 0; c < o.conversations; c++) {
+        const steps: WorkloadStep[] = [{ tokens: [...toks(o.systemPromptLen), ...toks(o.questionLen)], outputLen: o.outputLen }];
+        for (let t = 1; t < o.turns; t++) steps.push({ tokens: toks(o.questionLen), outputLen: o.outputLen });
+        chains.push(steps);
+      }
+      break;
+    case "agent-loop":
+      for (let c = 0; c < o.conversations; c++) {
+        // a task, then at each step a tool result appended to the growing scratchpad
+        const steps: WorkloadStep[] = [{ tokens: toks(o.systemPromptLen + o.questionLen), outputLen: o.outputLen }];
+        for (let t = 1; t < o.turns; t++) steps.push({ tokens: toks(o.questionLen * 2), outputLen: o.outputLen });
+        chains.push(steps);
+      }
+      break;
+    case "random":
+      for (let i = 0; i < o.groups * o.promptsPerGroup; i++) chains.push([{ tokens: toks(o.systemPromptLen + o.questionLen), outputLen: o.outputLen }]);
+      break;
+  }
+  return { name, chains };
+}
+
+function shuffle<T>(a: T[], rnd: () => number): void {
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = Math.floor(rnd() * (i + 1));
+    [a[i], a[j]] = [a[j]!, a[i]!];
+  }
+}
+
+/**
+ * The hit rate a cache of unbounded size would reach: each prompt's longest prefix among
+ * everything sent or generated before it (at most all but its last token).
+ */
+export class IdealHitRate {
+  private readonly root = new Map<number, unknown>();
+  private hits = 0;
+  private total = 0;
+
+  query(prompt: readonly number[]): void {
+    let node = this.root;
+    let n = 0;
+    for (let i = 0; i < prompt.length - 1; i++) {
+      const next = node.get(prompt[i]!) as Map<number, unknown> | undefined;
+      if (!next) break;
+      node = next;
+      n++;
+    }
+    this.hits += n;
+    this.total += prompt.length;
+    // Once prefilled, the prompt itself is there for everything after it.
+    this.add(prompt);
+  }
+
+  add(seq: readonly number[]): void {
+    let node = this.root;
+    for (const t of seq) {
+      let next = node.get(t) as Map<number, unknown> | undefined;
+      if (!next) {
+        next = new Map();
+        node.set(t, next);
+      }
+      node = next;
+    }
+  }
+
+  get rate(): number {
+    return this.total > 0 ? this.hits / this.total : 0;
+  }
+}

@@ -1,0 +1,55 @@
+// The engine flags shared by every command that runs one (bench offline, serve).
+import type { Command } from "commander";
+import type { EngineOptions } from "../engine/engine.js";
+import type { LoadedModel } from "../model/load.js";
+import type { PolicyName } from "../scheduler/policy.js";
+import { parseIntArg, UsageError } from "./errors.js";
+import { selectBackend } from "../kernels/select.js";
+
+export interface EngineFlagValues {
+  backend?: string;
+  threads?: string;
+  maxTotalTokens?: string;
+  kvCacheMemory?: string;
+  kvCacheDtype?: string;
+  disableRadixCache?: boolean;
+  chunkedPrefillSize?: string;
+  maxRunningRequests?: string;
+  maxQueuedRequests?: string;
+  schedulePolicy?: string;
+}
+
+export function engineFlags(c: Command): Command {
+  return c
+    .option("--backend <name>", "auto, native or reference", "auto")
+    .option("--threads <n>", "compute threads (default: all cores)")
+    .option("--max-total-tokens <n>", "KV pool size in tokens")
+    .option("--kv-cache-memory <bytes>", "KV pool size in bytes (when --max-total-tokens is not given)")
+    .option("--kv-cache-dtype <type>", "f16 or f32", "f16")
+    .option("--disable-radix-cache", "no prefix reuse")
+    .option("--chunked-prefill-size <n>", "most tokens computed per step", "512")
+    .option("--max-running-requests <n>", "most requests in one batch", "64")
+    .option("--max-queued-requests <n>", "most requests waiting; more are rejected")
+    .option("--schedule-policy <name>", "lpm, fcfs or dfs-weight", "lpm");
+}
+
+export async function engineOptionsFrom(o: EngineFlagValues, _model: LoadedModel): Promise<Omit<EngineOptions, "model">> {
+  const policy = o.schedulePolicy ?? "lpm";
+  if (!["lpm", "fcfs", "dfs-weight"].includes(policy)) throw new UsageError(`--schedule-policy must be lpm, fcfs or dfs-weight, got "${policy}"`);
+  const dtype = o.kvCacheDtype ?? "f16";
+  if (dtype !== "f16" && dtype !== "f32") throw new UsageError(`--kv-cache-dtype must be f16 or f32, got "${dtype}"`);
+  const backendName = o.backend ?? "auto";
+  if (!["auto", "native", "reference"].includes(backendName)) throw new UsageError(`--backend must be auto, native or reference, got "${backendName}"`);
+  const threads = o.threads === undefined ? undefined : parseIntArg("--threads", o.threads, 1);
+  return {
+    backend: selectBackend(backendName as "auto" | "native" | "reference", threads),
+    maxTotalTokens: o.maxTotalTokens === undefined ? undefined : parseIntArg("--max-total-tokens", o.maxTotalTokens, 16),
+    kvCacheMemory: o.kvCacheMemory === undefined ? undefined : parseIntArg("--kv-cache-memory", o.kvCacheMemory, 1),
+    kvCacheDtype: dtype,
+    disableRadixCache: o.disableRadixCache === true,
+    chunkedPrefillSize: parseIntArg("--chunked-prefill-size", o.chunkedPrefillSize ?? "512", 1),
+    maxRunningRequests: parseIntArg("--max-running-requests", o.maxRunningRequests ?? "64", 1),
+    maxQueuedRequests: o.maxQueuedRequests === undefined ? undefined : parseIntArg("--max-queued-requests", o.maxQueuedRequests, 1),
+    policy: policy as PolicyName,
+  };
+}
