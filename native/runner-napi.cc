@@ -1,6 +1,317 @@
-// JS entry points of the model runner. STUB: to be written.
+// JS entry points of the model runner: `new NativeRunner(desc, capacity, kvF16, threads)`,
+// `runner.forward(...) -> Promise<Float32Array>` computed on a libuv worker that drives the
+// runner's own thread pool (the event loop stays free), `runner.close()`, `runner.info()`.
+// The model description holds Uint8Array views of the mapped file; the runner keeps a
+// reference to it so the mapping outlives every forward.
 #include <napi.h>
 
+#include <cstdint>
+#include <cstdlib>
+#include <exception>
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "runner.h"
+
 namespace rlm {
-void register_runner(Napi::Env /*env*/, Napi::Object /*exports*/) {}
+
+namespace {
+
+bool throw_error(Napi::Env env, const std::string& msg) {
+  Napi::Error::New(env, msg).ThrowAsJavaScriptException();
+  return false;
+}
+
+bool get_number(Napi::Object o, const char* key, double* out) {
+  Napi::Value v = o.Get(key);
+  if (!v.IsNumber()) return throw_error(o.Env(), std::string("runner description: ") + key + " must be a number");
+  *out = v.As<Napi::Number>().DoubleValue();
+  return true;
+}
+
+bool get_int(Napi::Object o, const char* key, int64_t* out) {
+  double d;
+  if (!get_number(o, key, &d)) return false;
+  *out = static_cast<int64_t>(d);
+  return true;
+}
+
+/** A Float32Array (copied: norms and biases are small); absent/undefined gives empty. */
+bool get_vector(Napi::Object o, const char* key, std::vector<float>* out, int64_t want, bool optional) {
+  Napi::Value v = o.Get(key);
+  if (optional && (v.IsUndefined() || v.IsNull())) return true;
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
+    return throw_error(o.Env(), std::string("runner description: ") + key + " must be a Float32Array");
+  }
+  Napi::Float32Array a = v.As<Napi::Float32Array>();
+  if (static_cast<int64_t>(a.ElementLength()) != want) {
+    return throw_error(o.Env(), std::string("runner description: ") + key + " has " + std::to_string(a.ElementLength()) +
+                                    " values, expected " + std::to_string(want));
+  }
+  out->assign(a.Data(), a.Data() + a.ElementLength());
+  return true;
+}
+
+/** {type, rows, cols, bytes: Uint8Array} -> a view used in place. */
+bool get_weight(Napi::Object o, const char* key, int64_t rows, int64_t cols, WeightView* out) {
+  Napi::Env env = o.Env();
+  Napi::Value v = o.Get(key);
+  if (!v.IsObject()) return throw_error(env, std::string("runner description: missing weight ") + key);
+  Napi::Object w = v.As<Napi::Object>();
+  int64_t type, r, c;
+  if (!get_int(w, "type", &type) || !get_int(w, "rows", &r) || !get_int(w, "cols", &c)) return false;
+  Napi::Value b = w.Get("bytes");
+  if (!b.IsTypedArray() || b.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+    return throw_error(env, std::string("runner description: ") + key + ".bytes must be a Uint8Array");
+  }
+  Napi::Uint8Array bytes = b.As<Napi::Uint8Array>();
+  int block_size = 0, block_bytes = 0;
+  if (!wtype_info(static_cast<int>(type), &block_size, &block_bytes)) {
+    return throw_error(env, std::string(key) + ": weight type " + std::to_string(type) + " is not supported by the native kernels");
+  }
+  if (r != rows || c != cols) {
+    return throw_error(env, std::string(key) + ": shape [" + std::to_string(r) + ", " + std::to_string(c) + "], expected [" +
+                                std::to_string(rows) + ", " + std::to_string(cols) + "]");
+  }
+  if (c % block_size != 0) return throw_error(env, std::string(key) + ": row length is not a whole number of blocks");
+  const size_t row_bytes = static_cast<size_t>(c / block_size) * static_cast<size_t>(block_bytes);
+  if (bytes.ByteLength() != row_bytes * static_cast<size_t>(r)) return throw_error(env, std::string(key) + ": byte length does not match its shape");
+  out->data = bytes.Data();
+  out->type = static_cast<WType>(type);
+  out->rows = r;
+  out->cols = c;
+  out->row_bytes = row_bytes;
+  return true;
+}
+
+bool read_desc(Napi::Object d, ModelDesc* m) {
+  int64_t heads, kv_heads, head_dim;
+  if (!get_int(d, "vocab", &m->vocab) || !get_int(d, "hidden", &m->hidden) || !get_int(d, "ffn", &m->ffn) ||
+      !get_int(d, "heads", &heads) || !get_int(d, "kvHeads", &kv_heads) || !get_int(d, "headDim", &head_dim) ||
+      !get_number(d, "eps", &m->eps)) {
+    return false;
+  }
+  Napi::Env env = d.Env();
+  if (heads <= 0 || kv_heads <= 0 || heads % kv_heads != 0 || head_dim <= 0 || head_dim % 2 != 0) {
+    return throw_error(env, "runner description: bad head counts");
+  }
+  m->heads = static_cast<int>(heads);
+  m->kv_heads = static_cast<int>(kv_heads);
+  m->head_dim = static_cast<int>(head_dim);
+  m->interleaved = d.Get("interleaved").ToBoolean().Value();
+  Napi::Value inv = d.Get("invFreq");
+  if (!inv.IsTypedArray() || inv.As<Napi::TypedArray>().TypedArrayType() != napi_float64_array ||
+      static_cast<int64_t>(inv.As<Napi::Float64Array>().ElementLength()) != head_dim / 2) {
+    return throw_error(env, "runner description: invFreq must be a Float64Array of headDim/2 values");
+  }
+  Napi::Float64Array invf = inv.As<Napi::Float64Array>();
+  m->inv_freq.assign(invf.Data(), invf.Data() + invf.ElementLength());
+  const int64_t h = m->hidden, qd = heads * head_dim, kvd = kv_heads * head_dim;
+  if (!get_weight(d, "embed", m->vocab, h, &m->embed) || !get_weight(d, "output", m->vocab, h, &m->output) ||
+      !get_vector(d, "outputNorm", &m->output_norm, h, false)) {
+    return false;
+  }
+  Napi::Value lv = d.Get("layers");
+  if (!lv.IsArray()) return throw_error(env, "runner description: layers must be an array");
+  Napi::Array layers = lv.As<Napi::Array>();
+  m->layers.resize(layers.Length());
+  for (uint32_t i = 0; i < layers.Length(); i++) {
+    Napi::Object l = layers.Get(i).As<Napi::Object>();
+    LayerDesc& L = m->layers[i];
+    if (!get_vector(l, "attnNorm", &L.attn_norm, h, false) || !get_vector(l, "ffnNorm", &L.ffn_norm, h, false) ||
+        !get_vector(l, "qBias", &L.q_bias, qd, true) || !get_vector(l, "kBias", &L.k_bias, kvd, true) ||
+        !get_vector(l, "vBias", &L.v_bias, kvd, true) || !get_vector(l, "qNorm", &L.q_norm, head_dim, true) ||
+        !get_vector(l, "kNorm", &L.k_norm, head_dim, true) || !get_weight(l, "q", qd, h, &L.q) ||
+        !get_weight(l, "k", kvd, h, &L.k) || !get_weight(l, "v", kvd, h, &L.v) || !get_weight(l, "o", h, qd, &L.o) ||
+        !get_weight(l, "gate", m->ffn, h, &L.gate) || !get_weight(l, "up", m->ffn, h, &L.up) ||
+        !get_weight(l, "down", h, m->ffn, &L.down)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool get_i32(const Napi::Value& v, const char* what, std::vector<int32_t>* out) {
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
+    return throw_error(v.Env(), std::string("forward: ") + what + " must be an Int32Array");
+  }
+  Napi::Int32Array a = v.As<Napi::Int32Array>();
+  out->assign(a.Data(), a.Data() + a.ElementLength());
+  return true;
+}
+
+}  // namespace
+
+class NativeRunner : public Napi::ObjectWrap<NativeRunner> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "NativeRunner",
+                       {InstanceMethod<&NativeRunner::Forward>("forward"), InstanceMethod<&NativeRunner::Close>("close"),
+                        InstanceMethod<&NativeRunner::Info>("info")});
+  }
+
+  explicit NativeRunner(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeRunner>(info) {
+    Napi::Env env = info.Env();
+    if (info.Length() < 4 || !info[0].IsObject() || !info[1].IsNumber() || !info[3].IsNumber()) {
+      throw_error(env, "new NativeRunner(desc, capacity, kvF16, threads)");
+      return;
+    }
+    ModelDesc desc;
+    if (!read_desc(info[0].As<Napi::Object>(), &desc)) return;
+    const int64_t capacity = info[1].As<Napi::Number>().Int64Value();
+    const int threads = info[3].As<Napi::Number>().Int32Value();
+    if (capacity <= 0 || capacity > INT32_MAX) {
+      throw_error(env, "KV capacity must be a positive 32-bit slot count");
+      return;
+    }
+    try {
+      runner_ = std::make_unique<Runner>(std::move(desc), capacity, info[2].ToBoolean().Value(), threads < 1 ? 1 : threads);
+    } catch (const std::exception& e) {
+      throw_error(env, std::string("cannot create the native runner: ") + e.what());
+      return;
+    }
+    desc_ = Napi::Persistent(info[0].As<Napi::Object>());
+  }
+
+  // Called from the worker when a forward ends on the JS thread.
+  void Finished() {
+    busy_ = false;
+    if (close_pending_) Release();
+  }
+
+  Runner* runner() { return runner_.get(); }
+
+ private:
+  class ForwardWorker;
+
+  Napi::Value Forward(const Napi::CallbackInfo& info);
+
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    if (busy_) close_pending_ = true;
+    else Release();
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Info(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("threads", runner_ ? runner_->threads() : 0);
+    o.Set("kvBytes", static_cast<double>(runner_ ? runner_->kv_bytes() : 0));
+    o.Set("matmul", simd_path());
+    o.Set("ops", ops_path());
+    return o;
+  }
+
+  void Release() {
+    runner_.reset();
+    if (!desc_.IsEmpty()) desc_.Reset();
+  }
+
+  std::unique_ptr<Runner> runner_;
+  Napi::ObjectReference desc_;
+  bool busy_ = false;
+  bool close_pending_ = false;
+};
+
+class NativeRunner::ForwardWorker : public Napi::AsyncWorker {
+ public:
+  ForwardWorker(Napi::Env env, NativeRunner* owner, StepInput in)
+      : Napi::AsyncWorker(env, "radixlm.forward"),
+        owner_(owner),
+        in_(std::move(in)),
+        deferred_(Napi::Promise::Deferred::New(env)) {
+    const size_t len = in_.logit_rows.size() * static_cast<size_t>(owner->runner()->model().vocab);
+    // Uninitialized memory the forward fills whole (Float32Array::New would zero it first).
+    auto* data = static_cast<float*>(std::malloc(len > 0 ? len * sizeof(float) : 1));
+    if (data == nullptr) {
+      SetError("native forward: out of memory for the logits");
+    } else {
+      Napi::ArrayBuffer buf = Napi::ArrayBuffer::New(env, data, len * sizeof(float), [](Napi::Env, void* p) { std::free(p); });
+      out_data_ = data;
+      out_ = Napi::Persistent(Napi::Float32Array::New(env, len, buf, 0));
+    }
+    self_ = Napi::Persistent(owner->Value());
+  }
+
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+  void Execute() override {
+    if (out_data_ == nullptr) return;  // the error is already set
+    try {
+      owner_->runner()->forward(in_, out_data_);
+    } catch (const std::exception& e) {
+      SetError(std::string("native forward failed: ") + e.what());
+    }
+  }
+
+  void OnOK() override {
+    owner_->Finished();
+    deferred_.Resolve(out_.Value());
+  }
+
+  void OnError(const Napi::Error& e) override {
+    owner_->Finished();
+    deferred_.Reject(e.Value());
+  }
+
+ private:
+  NativeRunner* owner_;
+  StepInput in_;
+  Napi::Promise::Deferred deferred_;
+  Napi::Reference<Napi::Float32Array> out_;
+  Napi::ObjectReference self_;  // keeps the runner alive while the step runs
+  float* out_data_ = nullptr;
+};
+
+Napi::Value NativeRunner::Forward(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!runner_ || close_pending_) {
+    throw_error(env, "runner is closed");
+    return env.Undefined();
+  }
+  if (busy_) {
+    throw_error(env, "forward: the previous step is still running");
+    return env.Undefined();
+  }
+  if (info.Length() < 7) {
+    throw_error(env, "forward(tokens, positions, seqStart, seqCount, slotOffset, slots, logitRows)");
+    return env.Undefined();
+  }
+  StepInput in;
+  std::vector<int32_t> offsets;
+  if (!get_i32(info[0], "tokens", &in.tokens) || !get_i32(info[1], "positions", &in.positions) ||
+      !get_i32(info[2], "seqStart", &in.seq_start) || !get_i32(info[3], "seqCount", &in.seq_count) ||
+      !get_i32(info[4], "slotOffset", &offsets) || !get_i32(info[5], "slots", &in.slots) ||
+      !get_i32(info[6], "logitRows", &in.logit_rows)) {
+    return env.Undefined();
+  }
+  in.slot_offset.assign(offsets.begin(), offsets.end());
+  const std::string err = runner_->check(in);
+  if (!err.empty()) {
+    throw_error(env, "plan: " + err);
+    return env.Undefined();
+  }
+  auto* worker = new ForwardWorker(env, this, std::move(in));
+  busy_ = true;
+  Napi::Promise p = worker->Promise();
+  worker->Queue();
+  return p;
+}
+
+// setOpsPath("auto" | "scalar" | "avx2") -> boolean: the test hook of ops.h.
+Napi::Value SetOpsPath(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString()) {
+    throw_error(env, "setOpsPath(name: string)");
+    return env.Undefined();
+  }
+  return Napi::Boolean::New(env, set_ops_path(info[0].As<Napi::String>().Utf8Value().c_str()));
+}
+
+void register_runner(Napi::Env env, Napi::Object exports) {
+  exports.Set("NativeRunner", NativeRunner::Define(env));
+  exports.Set("setOpsPath", Napi::Function::New(env, SetOpsPath));
+}
+
 }  // namespace rlm

@@ -52,11 +52,28 @@ bool spin_until(int us, F done) {
 
 }  // namespace
 
-void ThreadPool::worker(int index) {
+// Ranges are claimed, not owned. The T fixed ranges of
+// a job are taken from an atomic counter by whichever thread asks first (the caller
+// included), so a worker that the OS has not scheduled yet delays nothing: the others run
+// its range. fn still gets (begin, end, range index), and each range runs on one thread.
+void ThreadPool::claim_and_run() {
+  for (;;) {
+    const int t = next_.fetch_add(1, std::memory_order_acq_rel);
+    if (t >= nthreads_) return;
+    const int64_t n = job_n_;
+    const int64_t b = range_begin(n, t, nthreads_);
+    const int64_t e = range_begin(n, t + 1, nthreads_);
+    if (b < e) (*job_)(b, e, t);
+    if (done_.fetch_add(1) + 1 == nthreads_ && caller_sleeping_.load()) {
+      std::lock_guard<std::mutex> lk(mu_);
+      done_cv_.notify_one();
+    }
+  }
+}
+
+void ThreadPool::worker(int /*index*/) {
   uint64_t seen = 0;
   for (;;) {
-    // Wait for a new generation: spin, then sleep. sleepers_ and generation_ are seq_cst on
-    // both sides, so either run() sees this sleeper and notifies, or this sees the job.
     const auto fresh = [&] { return generation_.load(std::memory_order_acquire) != seen; };
     if (!spin_until(spin_us_.load(std::memory_order_relaxed), fresh)) {
       std::unique_lock<std::mutex> lk(mu_);
@@ -66,14 +83,7 @@ void ThreadPool::worker(int index) {
     }
     seen = generation_.load(std::memory_order_acquire);
     if (stop_.load()) return;
-    const int64_t n = job_n_;
-    const int64_t b = range_begin(n, index, nthreads_);
-    const int64_t e = range_begin(n, index + 1, nthreads_);
-    if (b < e) (*job_)(b, e, index);
-    if (pending_.fetch_sub(1) == 1 && caller_sleeping_.load()) {
-      std::lock_guard<std::mutex> lk(mu_);
-      done_cv_.notify_one();
-    }
+    claim_and_run();
   }
 }
 
@@ -86,19 +96,19 @@ void ThreadPool::run(int64_t n, const std::function<void(int64_t, int64_t, int)>
   std::lock_guard<std::mutex> run_lock(run_mu_);
   job_ = &fn;
   job_n_ = n;
-  pending_.store(nthreads_ - 1);
+  done_.store(0);
+  next_.store(0, std::memory_order_release);
   generation_.fetch_add(1);
   if (sleepers_.load() > 0) {
     std::lock_guard<std::mutex> lk(mu_);
     start_cv_.notify_all();
   }
-  const int64_t e = range_begin(n, 1, nthreads_);
-  if (e > 0) fn(0, e, 0);
-  const auto finished = [&] { return pending_.load(std::memory_order_acquire) == 0; };
+  claim_and_run();
+  const auto finished = [&] { return done_.load(std::memory_order_acquire) == nthreads_; };
   if (!spin_until(spin_us_.load(std::memory_order_relaxed), finished)) {
     std::unique_lock<std::mutex> lk(mu_);
     caller_sleeping_.store(true);
-    done_cv_.wait(lk, [&] { return pending_.load() == 0; });
+    done_cv_.wait(lk, [&] { return done_.load() == nthreads_; });
     caller_sleeping_.store(false);
   }
   job_ = nullptr;

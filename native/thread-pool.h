@@ -42,6 +42,7 @@ class ThreadPool {
 
  private:
   void worker(int index);
+  void claim_and_run();
 
   int nthreads_;
   std::vector<std::thread> threads_;
@@ -53,6 +54,8 @@ class ThreadPool {
   int64_t job_n_ = 0;
   std::atomic<uint64_t> generation_{0};
   std::atomic<int> pending_{0};
+  std::atomic<int> next_{0};
+  std::atomic<int> done_{0};
   std::atomic<int> sleepers_{0};
   std::atomic<bool> caller_sleeping_{false};
   std::atomic<bool> stop_{false};

@@ -1,7 +1,8 @@
 // radixlm generate: stream a completion of a prompt (or a chat turn) to stdout.
 import type { Command } from "commander";
 import { loadModel } from "../model/load.js";
-import { referenceBackend } from "../kernels/reference.js";
+import { defaultThreads } from "../kernels/native.js";
+import { isBackendName, selectBackend } from "../kernels/select.js";
 import { ChatTemplate, CHATML_TEMPLATE, type ChatMessage } from "../tokenizer/chat-template.js";
 import { generate } from "../engine/generate.js";
 import { checkSamplingParams, type SamplingParams } from "../sampling/params.js";
@@ -19,6 +20,8 @@ interface GenerateOptions {
   topP: string;
   seed?: string;
   kvDtype: string;
+  backend: string;
+  threads?: string;
   stats?: boolean;
 }
 
@@ -42,6 +45,8 @@ async function run(o: GenerateOptions): Promise<void> {
   if ((o.prompt === undefined) === (o.chat === undefined)) throw new UsageError("give exactly one of --prompt and --chat");
   if (o.system !== undefined && o.chat === undefined) throw new UsageError("--system goes with --chat");
   if (o.kvDtype !== "f16" && o.kvDtype !== "f32") throw new UsageError(`--kv-dtype must be f16 or f32, got "${o.kvDtype}"`);
+  if (!isBackendName(o.backend)) throw new UsageError(`--backend must be auto, native or reference, got "${o.backend}"`);
+  const threads = o.threads === undefined ? defaultThreads() : parseIntArg("--threads", o.threads, 1);
   const params: SamplingParams = {
     temperature: parseFloatArg("--temperature", o.temperature),
     topK: parseIntArg("--top-k", o.topK),
@@ -56,7 +61,7 @@ async function run(o: GenerateOptions): Promise<void> {
     if (ids.length + params.maxNewTokens > model.config.maxPositionEmbeddings) {
       throw new UsageError(`prompt (${ids.length} tokens) + max tokens (${params.maxNewTokens}) exceeds the context length ${model.config.maxPositionEmbeddings}`);
     }
-    const runner = referenceBackend.createRunner(model, { capacity: ids.length + params.maxNewTokens, dtype: o.kvDtype });
+    const runner = selectBackend(o.backend, threads).createRunner(model, { capacity: ids.length + params.maxNewTokens, dtype: o.kvDtype });
     const t0 = performance.now();
     let first = 0;
     const it = generate(model, runner, ids, params);
@@ -93,6 +98,8 @@ export function register(program: Command): void {
     .option("--top-p <p>", "nucleus sampling mass", "1")
     .option("--seed <s>", "random seed for sampling")
     .option("--kv-dtype <type>", "KV cache storage: f16 or f32", "f16")
+    .option("--backend <name>", "auto (native when the addon loads), native or reference", "auto")
+    .option("--threads <n>", "compute threads (default: the number of cores)")
     .option("--stats", "print token counts and speed to stderr")
     .action(run);
 }

@@ -1,0 +1,152 @@
+// AVX2 attention over the paged KV pool for one group of query heads sharing a kv head
+// (see attend() in ops.h). K and V rows are read (and converted from f16) once per group.
+//
+// Fixed order, whatever the batch: a score is the dot product of q and one K row in 8 lanes
+// over d, the lanes then summed by one tree for every position; positions go in blocks of 8
+// (the last block padded with a repeated slot whose scores are dropped), so a position's
+// score never depends on where its block ends. Softmax sums and the V accumulation run in
+// position order.
+#include "ops.h"
+#include "ops-avx2.h"
+
+#ifdef RLM_HAVE_AVX2_OPS
+
+namespace rlm {
+namespace ops_avx2 {
+
+namespace {
+
+// Lane j of the result = the lanes of v[j] summed as ((l0+l1)+(l2+l3))+((l4+l5)+(l6+l7)).
+RLM_AVX2 inline __m256 reduce8(const __m256* v) {
+  const __m256 h01 = _mm256_hadd_ps(v[0], v[1]);
+  const __m256 h23 = _mm256_hadd_ps(v[2], v[3]);
+  const __m256 h45 = _mm256_hadd_ps(v[4], v[5]);
+  const __m256 h67 = _mm256_hadd_ps(v[6], v[7]);
+  const __m256 q0 = _mm256_hadd_ps(h01, h23);
+  const __m256 q1 = _mm256_hadd_ps(h45, h67);
+  return _mm256_add_ps(_mm256_permute2f128_ps(q0, q1, 0x20), _mm256_permute2f128_ps(q0, q1, 0x31));
+}
+
+// tmp[g*8 + j] = lane partial sums of q_g . K[row j] for GN heads and 8 rows, P rows at a
+// time (P independent FMA chains per head; each chain runs over d in the same order).
+template <int GN, int P>
+RLM_AVX2 inline void dots8(const float* q, int hd, const void* k, bool f16, const int64_t* base, __m256* tmp) {
+  for (int j = 0; j < 8; j += P) {
+    __m256 acc[P][GN];
+    for (int i = 0; i < P; i++)
+      for (int g = 0; g < GN; g++) acc[i][g] = _mm256_setzero_ps();
+    for (int d = 0; d < hd; d += 8) {
+      __m256 kk[P];
+      for (int i = 0; i < P; i++) kk[i] = load_kv(k, base[j + i] + d, f16);
+      for (int g = 0; g < GN; g++) {
+        const __m256 qv = _mm256_loadu_ps(q + g * hd + d);
+        for (int i = 0; i < P; i++) acc[i][g] = _mm256_fmadd_ps(qv, kk[i], acc[i][g]);
+      }
+    }
+    for (int i = 0; i < P; i++)
+      for (int g = 0; g < GN; g++) tmp[g * 8 + j + i] = acc[i][g];
+  }
+}
+
+// out_g[0..8 or 16) = sum_p w_g[p] V[p][off..] for GN heads, in position order.
+template <int GN, bool TWO>
+RLM_AVX2 inline void weighted_v(const float* w, int64_t wstride, const KVView& kv, int64_t off, const int32_t* slots,
+                                int64_t len, float* out, int hd) {
+  __m256 a0[GN], a1[GN];
+  for (int g = 0; g < GN; g++) a0[g] = a1[g] = _mm256_setzero_ps();
+  for (int64_t p = 0; p < len; p++) {
+    const int64_t b = static_cast<int64_t>(slots[p]) * kv.stride + off;
+    const __m256 v0 = load_kv(kv.v, b, kv.f16);
+    const __m256 v1 = TWO ? load_kv(kv.v, b + 8, kv.f16) : _mm256_setzero_ps();
+    for (int g = 0; g < GN; g++) {
+      const __m256 wg = _mm256_broadcast_ss(w + g * wstride + p);
+      a0[g] = _mm256_fmadd_ps(wg, v0, a0[g]);
+      if (TWO) a1[g] = _mm256_fmadd_ps(wg, v1, a1[g]);
+    }
+  }
+  for (int g = 0; g < GN; g++) {
+    _mm256_storeu_ps(out + g * hd, a0[g]);
+    if (TWO) _mm256_storeu_ps(out + g * hd + 8, a1[g]);
+  }
+}
+
+RLM_AVX2 void dots8_any(int gn, const float* q, int hd, const void* k, bool f16, const int64_t* base, __m256* tmp) {
+  switch (gn) {
+    case 1: return dots8<1, 4>(q, hd, k, f16, base, tmp);
+    case 2: return dots8<2, 4>(q, hd, k, f16, base, tmp);
+    case 3: return dots8<3, 2>(q, hd, k, f16, base, tmp);
+    case 4: return dots8<4, 2>(q, hd, k, f16, base, tmp);
+    case 5: return dots8<5, 2>(q, hd, k, f16, base, tmp);
+    case 6: return dots8<6, 2>(q, hd, k, f16, base, tmp);
+    case 7: return dots8<7, 1>(q, hd, k, f16, base, tmp);
+    default: return dots8<8, 1>(q, hd, k, f16, base, tmp);
+  }
+}
+
+RLM_AVX2 void weighted_v_any(int gn, const float* w, int64_t wstride, const KVView& kv, int64_t off, const int32_t* slots,
+                             int64_t len, bool two, float* out, int hd) {
+  if (two) {
+    switch (gn) {
+      case 1: return weighted_v<1, true>(w, wstride, kv, off, slots, len, out, hd);
+      case 2: return weighted_v<2, true>(w, wstride, kv, off, slots, len, out, hd);
+      case 3: return weighted_v<3, true>(w, wstride, kv, off, slots, len, out, hd);
+      default: return weighted_v<4, true>(w, wstride, kv, off, slots, len, out, hd);
+    }
+  }
+  switch (gn) {
+    case 1: return weighted_v<1, false>(w, wstride, kv, off, slots, len, out, hd);
+    case 2: return weighted_v<2, false>(w, wstride, kv, off, slots, len, out, hd);
+    case 3: return weighted_v<3, false>(w, wstride, kv, off, slots, len, out, hd);
+    default: return weighted_v<4, false>(w, wstride, kv, off, slots, len, out, hd);
+  }
+}
+
+// scores[0..padded) -> softmax weights over positions < len (the rest become 0).
+RLM_AVX2 void softmax(float* s, int64_t len, int64_t padded) {
+  for (int64_t p = len; p < padded; p++) s[p] = -INFINITY;
+  __m256 vmax = _mm256_set1_ps(-INFINITY);
+  for (int64_t p = 0; p < padded; p += 8) vmax = _mm256_max_ps(vmax, _mm256_loadu_ps(s + p));
+  const __m256 mx = _mm256_set1_ps(hmax(vmax));
+  __m256 vsum = _mm256_setzero_ps();
+  for (int64_t p = 0; p < padded; p += 8) {
+    const __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(s + p), mx));
+    _mm256_storeu_ps(s + p, e);
+    vsum = _mm256_add_ps(vsum, e);
+  }
+  const __m256 sum = _mm256_set1_ps(hsum(vsum));
+  for (int64_t p = 0; p < padded; p += 8) _mm256_storeu_ps(s + p, _mm256_div_ps(_mm256_loadu_ps(s + p), sum));
+}
+
+}  // namespace
+
+RLM_AVX2 void attend(const float* q, int heads, int hd, const KVView& kv, int64_t kv_off, const int32_t* slots, int64_t len,
+                     float scale, float* scratch, float* out) {
+  const int64_t padded = (len + 7) / 8 * 8;
+  float* scores = scratch;  // heads rows of `padded` scores
+  alignas(32) __m256 tmp[64];
+  const __m256 vscale = _mm256_set1_ps(scale);
+  for (int64_t pb = 0; pb < padded; pb += 8) {
+    int64_t base[8];
+    for (int j = 0; j < 8; j++) base[j] = static_cast<int64_t>(slots[pb + j < len ? pb + j : 0]) * kv.stride + kv_off;
+    for (int g0 = 0; g0 < heads; g0 += 8) {
+      const int gn = heads - g0 < 8 ? heads - g0 : 8;
+      dots8_any(gn, q + static_cast<int64_t>(g0) * hd, hd, kv.k, kv.f16, base, tmp);
+      for (int g = 0; g < gn; g++) {
+        _mm256_storeu_ps(scores + (g0 + g) * padded + pb, _mm256_mul_ps(reduce8(tmp + g * 8), vscale));
+      }
+    }
+  }
+  for (int g = 0; g < heads; g++) softmax(scores + g * padded, len, padded);
+  for (int g0 = 0; g0 < heads; g0 += 4) {
+    const int gn = heads - g0 < 4 ? heads - g0 : 4;
+    for (int d0 = 0; d0 < hd; d0 += 16) {
+      weighted_v_any(gn, scores + g0 * padded, padded, kv, kv_off + d0, slots, len, hd - d0 >= 16,
+                     out + static_cast<int64_t>(g0) * hd + d0, hd);
+    }
+  }
+}
+
+}  // namespace ops_avx2
+}  // namespace rlm
+
+#endif  // RLM_HAVE_AVX2_OPS (ops-avx2.cc defines the stub otherwise)

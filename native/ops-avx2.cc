@@ -1,0 +1,61 @@
+// AVX2 + FMA + F16C twins of the ops in ops.cc, compiled with target attributes so the
+// addon still loads on machines without them (ops.cc asks supported() once).
+#include "ops.h"
+
+#include "ops-avx2.h"
+
+#ifdef RLM_HAVE_AVX2_OPS
+
+namespace rlm {
+namespace ops_avx2 {
+
+namespace {
+
+RLM_AVX2 inline __m256 silu_mul8(__m256 g, __m256 u) {
+  const __m256 e = exp8(_mm256_sub_ps(_mm256_setzero_ps(), g));
+  return _mm256_mul_ps(_mm256_div_ps(g, _mm256_add_ps(_mm256_set1_ps(1.0f), e)), u);
+}
+
+}  // namespace
+
+bool supported() {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+}
+
+RLM_AVX2 void silu_mul(float* g, const float* u, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(g + i, silu_mul8(_mm256_loadu_ps(g + i), _mm256_loadu_ps(u + i)));
+  if (i < n) {
+    // The tail goes through the same vector formula, so every element is computed alike.
+    alignas(32) float tg[8] = {0}, tu[8] = {0};
+    for (int64_t j = i; j < n; j++) tg[j - i] = g[j], tu[j - i] = u[j];
+    _mm256_store_ps(tg, silu_mul8(_mm256_load_ps(tg), _mm256_load_ps(tu)));
+    for (int64_t j = i; j < n; j++) g[j] = tg[j - i];
+  }
+}
+
+RLM_AVX2 void store_f16(const float* src, uint16_t* dst, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m128i h = _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + i), h);
+  }
+  for (; i < n; i++) dst[i] = f32_to_f16_bits(src[i]);  // both round to nearest even: same bits
+}
+
+}  // namespace ops_avx2
+}  // namespace rlm
+
+#else  // no AVX2 path on this target
+
+namespace rlm {
+namespace ops_avx2 {
+bool supported() { return false; }
+void silu_mul(float*, const float*, int64_t) {}
+void store_f16(const float*, uint16_t*, int64_t) {}
+void attend(const float*, int, int, const KVView&, int64_t, const int32_t*, int64_t, float, float*, float*) {}
+}  // namespace ops_avx2
+}  // namespace rlm
+
+#endif

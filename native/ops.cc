@@ -1,0 +1,177 @@
+// Scalar kernels and the once-per-process choice of SIMD path (see ops.h).
+#include "ops.h"
+
+#include <cmath>
+#include <cstring>
+#include <string>
+
+namespace rlm {
+
+namespace {
+
+const bool kAvx2Supported = ops_avx2::supported();
+bool use_avx2 = kAvx2Supported;  // the path in use; set_ops_path changes it between steps
+
+uint32_t bits_of(float x) {
+  uint32_t u;
+  std::memcpy(&u, &x, 4);
+  return u;
+}
+
+float float_of(uint32_t u) {
+  float x;
+  std::memcpy(&x, &u, 4);
+  return x;
+}
+
+void attend_scalar(const float* q, int hd, const KVView& kv, int64_t kv_off, const int32_t* slots, int64_t len,
+                   float scale, float* scores, float* out) {
+  const bool h = kv.f16;
+  const auto* k16 = static_cast<const uint16_t*>(kv.k);
+  const auto* v16 = static_cast<const uint16_t*>(kv.v);
+  const auto* k32 = static_cast<const float*>(kv.k);
+  const auto* v32 = static_cast<const float*>(kv.v);
+  float max = -INFINITY;
+  for (int64_t p = 0; p < len; p++) {
+    const int64_t base = static_cast<int64_t>(slots[p]) * kv.stride + kv_off;
+    float dot = 0;
+    for (int d = 0; d < hd; d++) dot += q[d] * (h ? f16_bits_to_f32(k16[base + d]) : k32[base + d]);
+    const float s = dot * scale;
+    scores[p] = s;
+    if (s > max) max = s;
+  }
+  float sum = 0;
+  for (int64_t p = 0; p < len; p++) {
+    const float e = std::exp(scores[p] - max);
+    scores[p] = e;
+    sum += e;
+  }
+  for (int d = 0; d < hd; d++) out[d] = 0;
+  for (int64_t p = 0; p < len; p++) {
+    const float w = scores[p] / sum;
+    const int64_t base = static_cast<int64_t>(slots[p]) * kv.stride + kv_off;
+    for (int d = 0; d < hd; d++) out[d] += w * (h ? f16_bits_to_f32(v16[base + d]) : v32[base + d]);
+  }
+}
+
+}  // namespace
+
+const char* ops_path() { return use_avx2 ? "avx2" : "scalar"; }
+
+bool set_ops_path(const char* name) {
+  const std::string n(name);
+  if (n == "auto") use_avx2 = kAvx2Supported;
+  else if (n == "scalar") use_avx2 = false;
+  else if (n == "avx2" && kAvx2Supported) use_avx2 = true;
+  else return false;
+  return true;
+}
+
+uint16_t f32_to_f16_bits(float x) {
+  const uint32_t w = bits_of(x);
+  const uint32_t sign = (w >> 16) & 0x8000u;
+  const uint32_t exp = (w >> 23) & 0xffu;
+  const uint32_t mant = w & 0x7fffffu;
+  if (exp == 0xff) return static_cast<uint16_t>(sign | (mant != 0 ? 0x7e00u : 0x7c00u));
+  const int e = static_cast<int>(exp) - 112;
+  if (e >= 31) return static_cast<uint16_t>(sign | 0x7c00u);
+  if (e <= 0) {
+    if (e < -10) return static_cast<uint16_t>(sign);
+    const uint32_t full = mant | 0x800000u;
+    const int shift = 14 - e;
+    const uint32_t qv = full >> shift;
+    const uint32_t rem = full & ((1u << shift) - 1);
+    const uint32_t half = 1u << (shift - 1);
+    return static_cast<uint16_t>(sign | ((rem > half || (rem == half && (qv & 1u))) ? qv + 1 : qv));
+  }
+  const uint32_t hb = (static_cast<uint32_t>(e) << 10) | (mant >> 13);
+  const uint32_t rem = mant & 0x1fffu;
+  return static_cast<uint16_t>(sign | ((rem > 0x1000u || (rem == 0x1000u && (hb & 1u))) ? hb + 1 : hb));
+}
+
+float f16_bits_to_f32(uint16_t h) {
+  const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
+  uint32_t exp = (h >> 10) & 0x1fu;
+  uint32_t mant = h & 0x3ffu;
+  if (exp == 0x1f) return float_of(sign | 0x7f800000u | (mant << 13));
+  if (exp == 0) {
+    if (mant == 0) return float_of(sign);
+    // Subnormal: normalize into an f32 normal.
+    int shift = 0;
+    while ((mant & 0x400u) == 0) {
+      mant <<= 1;
+      shift++;
+    }
+    mant &= 0x3ffu;
+    return float_of(sign | (static_cast<uint32_t>(113 - shift) << 23) | (mant << 13));
+  }
+  return float_of(sign | ((exp + 112) << 23) | (mant << 13));
+}
+
+void rms_norm(const float* x, const float* w, int64_t n, double eps, float* out) {
+  // Four running sums (index mod 4) keep the adds off one latency chain; fixed order per row.
+  double s[4] = {0, 0, 0, 0};
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    for (int j = 0; j < 4; j++) s[j] += static_cast<double>(x[i + j]) * static_cast<double>(x[i + j]);
+  }
+  for (; i < n; i++) s[i % 4] += static_cast<double>(x[i]) * static_cast<double>(x[i]);
+  const double ss = (s[0] + s[1]) + (s[2] + s[3]);
+  const double scale = 1.0 / std::sqrt(ss / static_cast<double>(n) + eps);
+  for (i = 0; i < n; i++) out[i] = static_cast<float>(static_cast<double>(x[i]) * scale * static_cast<double>(w[i]));
+}
+
+void rope_angles(int32_t pos, const double* inv_freq, int half, double* cs) {
+  for (int i = 0; i < half; i++) {
+    const double a = static_cast<double>(pos) * inv_freq[i];
+    cs[2 * i] = std::cos(a);
+    cs[2 * i + 1] = std::sin(a);
+  }
+}
+
+void rope(float* x, int dim, const double* cs, bool interleaved) {
+  const int half = dim / 2;
+  for (int i = 0; i < half; i++) {
+    const int i0 = interleaved ? 2 * i : i;
+    const int i1 = interleaved ? i0 + 1 : i0 + half;
+    const double x0 = x[i0];
+    const double x1 = x[i1];
+    const double c = cs[2 * i];
+    const double s = cs[2 * i + 1];
+    x[i0] = static_cast<float>(x0 * c - x1 * s);
+    x[i1] = static_cast<float>(x0 * s + x1 * c);
+  }
+}
+
+void silu_mul(float* g, const float* u, int64_t n) {
+  if (use_avx2) return ops_avx2::silu_mul(g, u, n);
+  for (int64_t i = 0; i < n; i++) g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+}
+
+void add_in_place(float* x, const float* y, int64_t n) {
+  for (int64_t i = 0; i < n; i++) x[i] += y[i];
+}
+
+void store_kv_row(const float* src, void* dst, int64_t n, bool f16) {
+  if (!f16) {
+    std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(float));
+    return;
+  }
+  auto* d = static_cast<uint16_t*>(dst);
+  if (use_avx2) return ops_avx2::store_f16(src, d, n);
+  for (int64_t i = 0; i < n; i++) d[i] = f32_to_f16_bits(src[i]);
+}
+
+size_t attend_scratch_floats(int64_t len, int heads) {
+  return static_cast<size_t>(heads) * static_cast<size_t>((len + 7) / 8 * 8 + 64) + 64;
+}
+
+void attend(const float* q, int heads, int hd, const KVView& kv, int64_t kv_off, const int32_t* slots, int64_t len,
+            float scale, float* scratch, float* out) {
+  if (use_avx2 && hd % 8 == 0) return ops_avx2::attend(q, heads, hd, kv, kv_off, slots, len, scale, scratch, out);
+  for (int g = 0; g < heads; g++) {
+    attend_scalar(q + static_cast<int64_t>(g) * hd, hd, kv, kv_off, slots, len, scale, scratch, out + static_cast<int64_t>(g) * hd);
+  }
+}
+
+}  // namespace rlm

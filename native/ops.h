@@ -1,0 +1,78 @@
+#pragma once
+// The small kernels of the forward pass besides matmul: RMSNorm, RoPE, SiLU x mul, residual
+// add, f16 KV storage and attention over the paged KV pool. Each works on one row (or one
+// (token, head) pair) at a time with a fixed order of reduction, so a row's result never
+// depends on the batch it shares or on the thread that computes it. The SIMD path (AVX2 +
+// FMA + F16C) is chosen once per process; the scalar path serves every other machine.
+#include <cstddef>
+#include <cstdint>
+
+namespace rlm {
+
+/** "avx2" when the vectorized ops are in use, otherwise "scalar". */
+const char* ops_path();
+
+/**
+ * Test hook: "auto" (the best path this CPU runs), "scalar" or "avx2"; false, changing
+ * nothing, for a path this CPU cannot run. Never call it while a forward runs.
+ */
+bool set_ops_path(const char* name);
+
+uint16_t f32_to_f16_bits(float x);  // round to nearest, ties to even
+float f16_bits_to_f32(uint16_t h);
+
+/**
+ * out = x / sqrt(mean(x^2) + eps) * w over n values, in double as the reference does (the
+ * sum of squares in four interleaved partial sums, a fixed order per row).
+ */
+void rms_norm(const float* x, const float* w, int64_t n, double eps, float* out);
+
+/** cs[2i] = cos(pos * inv_freq[i]), cs[2i+1] = sin(...) for i < half (double). */
+void rope_angles(int32_t pos, const double* inv_freq, int half, double* cs);
+
+/**
+ * Rotates one head of `dim` values in place with angles from rope_angles. "neox" pairs i with
+ * i + dim/2; interleaved pairs 2i with 2i+1.
+ */
+void rope(float* x, int dim, const double* cs, bool interleaved);
+
+/** g[i] = silu(g[i]) * u[i]. */
+void silu_mul(float* g, const float* u, int64_t n);
+
+/** x[i] += y[i]. */
+void add_in_place(float* x, const float* y, int64_t n);
+
+/** Writes n values as f32 or as f16 bits (dst is then uint16_t*). */
+void store_kv_row(const float* src, void* dst, int64_t n, bool f16);
+
+/** One layer's K and V stores in the pool: `stride` values per slot, f16 bits or f32. */
+struct KVView {
+  const void* k = nullptr;
+  const void* v = nullptr;
+  bool f16 = true;
+  int64_t stride = 0;
+};
+
+/** Floats of scratch `attend` needs for `len` positions and `heads` query heads. */
+size_t attend_scratch_floats(int64_t len, int heads);
+
+/**
+ * Attention of `heads` query heads that share one kv head (grouped-query attention): for
+ * each g < heads, out[g*hd ..] = softmax(q[g*hd ..] . K^T * scale) V over positions
+ * 0..len-1, position p living in slot slots[p], the kv head starting at `kv_off` within a
+ * row. Each head's reduction runs in position order and is the same whether its group is
+ * computed together or one head at a time.
+ */
+void attend(const float* q, int heads, int hd, const KVView& kv, int64_t kv_off, const int32_t* slots, int64_t len,
+            float scale, float* scratch, float* out);
+
+namespace ops_avx2 {
+// The vectorized twins (ops-avx2.cc); only called when supported() is true.
+bool supported();
+void silu_mul(float* g, const float* u, int64_t n);
+void store_f16(const float* src, uint16_t* dst, int64_t n);
+void attend(const float* q, int heads, int hd, const KVView& kv, int64_t kv_off, const int32_t* slots, int64_t len,
+            float scale, float* scratch, float* out);
+}  // namespace ops_avx2
+
+}  // namespace rlm

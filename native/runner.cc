@@ -1,0 +1,217 @@
+// The forward pass of one step (see runner.h), the same computation as the TypeScript
+// reference in src/kernels/reference.ts: new K/V go into the pool first, and attention then
+// reads them back from it, so a chunked prefill sees exactly the values a whole one does.
+#include "runner.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdlib>
+#include <new>
+#include <string>
+
+namespace rlm {
+
+void Runner::FreeDeleter::operator()(void* p) const { std::free(p); }
+
+Runner::Runner(ModelDesc desc, int64_t kv_capacity, bool kv_f16, int threads)
+    : m_(std::move(desc)),
+      capacity_(kv_capacity),
+      kv_f16_(kv_f16),
+      q_dim_(static_cast<int64_t>(m_.heads) * m_.head_dim),
+      kv_dim_(static_cast<int64_t>(m_.kv_heads) * m_.head_dim),
+      kv_bytes_(static_cast<size_t>(kv_capacity) * m_.layers.size() * static_cast<size_t>(kv_dim_) * 2 *
+                (kv_f16 ? 2 : 4)),
+      pool_(threads) {
+  // calloc: large blocks come from fresh zero pages, so the pool costs memory only as used.
+  void* p = std::calloc(kv_bytes_ > 0 ? kv_bytes_ : 1, 1);
+  if (p == nullptr) throw std::bad_alloc();
+  kv_.reset(static_cast<uint8_t*>(p));
+}
+
+uint8_t* Runner::kv_block(int layer, int which) const {
+  const size_t block = static_cast<size_t>(capacity_) * static_cast<size_t>(kv_dim_) * (kv_f16_ ? 2 : 4);
+  return kv_.get() + (static_cast<size_t>(layer) * 2 + static_cast<size_t>(which)) * block;
+}
+
+KVView Runner::kv_view(int layer) const {
+  KVView v;
+  v.k = kv_block(layer, 0);
+  v.v = kv_block(layer, 1);
+  v.f16 = kv_f16_;
+  v.stride = kv_dim_;
+  return v;
+}
+
+std::string Runner::check(const StepInput& in) const {
+  const int64_t n = static_cast<int64_t>(in.tokens.size());
+  const size_t nseq = in.seq_start.size();
+  if (n == 0) return "the step has no tokens";
+  if (static_cast<int64_t>(in.positions.size()) != n) return "positions and tokens differ in length";
+  if (in.seq_count.size() != nseq || in.slot_offset.size() != nseq + 1) return "malformed sequence arrays";
+  if (in.slot_offset[0] != 0 || in.slot_offset[nseq] != static_cast<int64_t>(in.slots.size())) return "malformed slot offsets";
+  for (int64_t r = 0; r < n; r++) {
+    if (in.tokens[r] < 0 || in.tokens[r] >= m_.vocab) {
+      return "token id " + std::to_string(in.tokens[r]) + " is outside the vocabulary (" + std::to_string(m_.vocab) + ")";
+    }
+  }
+  int64_t covered = 0;
+  for (size_t s = 0; s < nseq; s++) {
+    const int64_t len = in.slot_offset[s + 1] - in.slot_offset[s];
+    const int64_t count = in.seq_count[s];
+    if (in.seq_start[s] != covered || count <= 0 || count > len || covered + count > n) return "sequences must cover the tokens in order";
+    for (int64_t j = 0; j < count; j++) {
+      if (in.positions[covered + j] != len - count + j) return "positions do not match the slot list";
+    }
+    covered += count;
+  }
+  if (covered != n) return "sequences do not cover every token";
+  for (int32_t slot : in.slots) {
+    if (slot < 0 || slot >= capacity_) return "KV slot " + std::to_string(slot) + " out of range";
+  }
+  for (int32_t r : in.logit_rows) {
+    if (r < 0 || r >= n) return "logit row " + std::to_string(r) + " out of range";
+  }
+  return "";
+}
+
+void Runner::reserve(int64_t n, int64_t m, int64_t max_len) {
+  const size_t T = static_cast<size_t>(pool_.size());
+  if (n > cap_rows_) {
+    const size_t N = static_cast<size_t>(n);
+    x_.resize(N * m_.hidden);
+    xn_.resize(N * m_.hidden);
+    proj_.resize(N * m_.hidden);
+    q_.resize(N * q_dim_);
+    att_.resize(N * q_dim_);
+    k_.resize(N * kv_dim_);
+    v_.resize(N * kv_dim_);
+    gate_.resize(N * m_.ffn);
+    up_.resize(N * m_.ffn);
+    angles_.resize(N * m_.head_dim);
+    row_seq_.resize(N);
+    cap_rows_ = n;
+  }
+  if (m > cap_logit_rows_) {
+    last_.resize(static_cast<size_t>(m) * m_.hidden);
+    cap_logit_rows_ = m;
+  }
+  if (max_len > cap_len_) {
+    scores_.resize(T * attend_scratch_floats(max_len, m_.heads / m_.kv_heads));
+    cap_len_ = max_len;
+  }
+}
+
+void Runner::rows(int64_t n, const std::function<void(int64_t)>& fn) {
+  if (n == 1) {
+    fn(0);  // one row: skip the pool's wake-up; the arithmetic is the same
+    return;
+  }
+  pool_.run(n, [&](int64_t b, int64_t e, int) {
+    for (int64_t r = b; r < e; r++) fn(r);
+  });
+}
+
+void Runner::attention(const StepInput& in, int64_t n, int li) {
+  const KVView kv = kv_view(li);
+  const int hd = m_.head_dim;
+  const int kvh = m_.kv_heads;
+  const int group = m_.heads / m_.kv_heads;
+  const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(hd)));
+  const size_t stride = attend_scratch_floats(cap_len_, group);
+  const int64_t items = n * kvh;
+  // Items are (row, kv head) pairs: the query heads of one group share each K/V row read.
+  // They are handed out dynamically, costliest first (the last rows of a prefill see the
+  // most positions); each head's reduction is done whole by one thread.
+  std::atomic<int64_t> next{0};
+  pool_.run(pool_.size(), [&](int64_t, int64_t, int t) {
+    float* scratch = scores_.data() + static_cast<size_t>(t) * stride;
+    for (;;) {
+      const int64_t i = items - 1 - next.fetch_add(1, std::memory_order_relaxed);
+      if (i < 0) break;
+      const int64_t r = i / kvh;
+      const int j = static_cast<int>(i % kvh);
+      const int32_t* slots = in.slots.data() + in.slot_offset[row_seq_[r]];
+      const int64_t off = r * q_dim_ + static_cast<int64_t>(j) * group * hd;
+      attend(q_.data() + off, group, hd, kv, static_cast<int64_t>(j) * hd, slots, in.positions[r] + 1, scale, scratch,
+             att_.data() + off);
+    }
+  });
+}
+
+void Runner::layer(const StepInput& in, int64_t n, int li) {
+  const LayerDesc& L = m_.layers[li];
+  const int64_t h = m_.hidden;
+  const int hd = m_.head_dim;
+  float* x = x_.data();
+  float* xn = xn_.data();
+  rows(n, [&](int64_t r) { rms_norm(x + r * h, L.attn_norm.data(), h, m_.eps, xn + r * h); });
+  matmul(L.q, xn, n, q_.data(), pool_, mm_);
+  matmul(L.k, xn, n, k_.data(), pool_, mm_);
+  matmul(L.v, xn, n, v_.data(), pool_, mm_);
+
+  uint8_t* k_store = kv_block(li, 0);
+  uint8_t* v_store = kv_block(li, 1);
+  const size_t elem = kv_f16_ ? 2 : 4;
+  rows(n, [&](int64_t r) {
+    float* qr = q_.data() + r * q_dim_;
+    float* kr = k_.data() + r * kv_dim_;
+    float* vr = v_.data() + r * kv_dim_;
+    if (!L.q_bias.empty()) add_in_place(qr, L.q_bias.data(), q_dim_);
+    if (!L.k_bias.empty()) add_in_place(kr, L.k_bias.data(), kv_dim_);
+    if (!L.v_bias.empty()) add_in_place(vr, L.v_bias.data(), kv_dim_);
+    const double* ang = angles_.data() + r * hd;
+    for (int hh = 0; hh < m_.heads; hh++) {
+      float* head = qr + static_cast<int64_t>(hh) * hd;
+      if (!L.q_norm.empty()) rms_norm(head, L.q_norm.data(), hd, m_.eps, head);
+      rope(head, hd, ang, m_.interleaved);
+    }
+    for (int hh = 0; hh < m_.kv_heads; hh++) {
+      float* head = kr + static_cast<int64_t>(hh) * hd;
+      if (!L.k_norm.empty()) rms_norm(head, L.k_norm.data(), hd, m_.eps, head);
+      rope(head, hd, ang, m_.interleaved);
+    }
+    const int32_t s = row_seq_[r];
+    const int64_t slot = in.slots[in.slot_offset[s] + in.positions[r]];
+    const size_t off = static_cast<size_t>(slot) * static_cast<size_t>(kv_dim_) * elem;
+    store_kv_row(kr, k_store + off, kv_dim_, kv_f16_);
+    store_kv_row(vr, v_store + off, kv_dim_, kv_f16_);
+  });
+  attention(in, n, li);
+
+  float* proj = proj_.data();
+  matmul(L.o, att_.data(), n, proj, pool_, mm_);
+  rows(n, [&](int64_t r) {
+    add_in_place(x + r * h, proj + r * h, h);
+    rms_norm(x + r * h, L.ffn_norm.data(), h, m_.eps, xn + r * h);
+  });
+  matmul(L.gate, xn, n, gate_.data(), pool_, mm_);
+  matmul(L.up, xn, n, up_.data(), pool_, mm_);
+  rows(n, [&](int64_t r) { silu_mul(gate_.data() + r * m_.ffn, up_.data() + r * m_.ffn, m_.ffn); });
+  matmul(L.down, gate_.data(), n, proj, pool_, mm_);
+  rows(n, [&](int64_t r) { add_in_place(x + r * h, proj + r * h, h); });
+}
+
+void Runner::forward(const StepInput& in, float* logits) {
+  const int64_t n = static_cast<int64_t>(in.tokens.size());
+  const int64_t m = static_cast<int64_t>(in.logit_rows.size());
+  int64_t max_len = 1;
+  for (size_t s = 0; s + 1 < in.slot_offset.size(); s++) max_len = std::max(max_len, in.slot_offset[s + 1] - in.slot_offset[s]);
+  reserve(n, m, max_len);
+  for (size_t s = 0; s < in.seq_start.size(); s++) {
+    for (int32_t j = 0; j < in.seq_count[s]; j++) row_seq_[in.seq_start[s] + j] = static_cast<int32_t>(s);
+  }
+  const int64_t h = m_.hidden;
+  rows(n, [&](int64_t r) {
+    dequantize_row(m_.embed, in.tokens[r], x_.data() + r * h);
+    rope_angles(in.positions[r], m_.inv_freq.data(), m_.head_dim / 2, angles_.data() + r * m_.head_dim);
+  });
+  for (int li = 0; li < static_cast<int>(m_.layers.size()); li++) layer(in, n, li);
+  if (m == 0) return;
+  rows(m, [&](int64_t i) {
+    rms_norm(x_.data() + static_cast<int64_t>(in.logit_rows[i]) * h, m_.output_norm.data(), h, m_.eps, last_.data() + i * h);
+  });
+  matmul(m_.output, last_.data(), m, logits, pool_, mm_);
+}
+
+}  // namespace rlm

@@ -1,0 +1,94 @@
+#pragma once
+// The native model runner: a llama-family model (llama/mistral, qwen2 with QKV bias, qwen3
+// with per-head Q/K RMSNorm) described by weight views into the mapped model file, a KV
+// pool allocated here, and the forward pass of one step over a batch of sequences.
+//
+// Batch invariance: every value of a row is computed by the same operations in the same
+// order whatever else is in the step and however many threads run it. Matmul guarantees
+// this per (row, output); the ops here work per row or per (token, head) pair.
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common.h"
+#include "matmul.h"
+#include "ops.h"
+#include "thread-pool.h"
+
+namespace rlm {
+
+struct LayerDesc {
+  std::vector<float> attn_norm, ffn_norm;
+  std::vector<float> q_bias, k_bias, v_bias;  // empty when absent
+  std::vector<float> q_norm, k_norm;          // empty when absent (qwen3 has them)
+  WeightView q, k, v, o, gate, up, down;
+};
+
+struct ModelDesc {
+  int64_t vocab = 0, hidden = 0, ffn = 0;
+  int heads = 0, kv_heads = 0, head_dim = 0;
+  double eps = 1e-5;
+  bool interleaved = false;            // RoPE layout: GGUF llama files pair 2i with 2i+1
+  std::vector<double> inv_freq;        // head_dim / 2 entries, scaling already applied
+  WeightView embed, output;            // output may alias embed (tied embeddings)
+  std::vector<float> output_norm;
+  std::vector<LayerDesc> layers;
+};
+
+/** One step, flattened: sequence s owns rows [seq_start[s], seq_start[s] + seq_count[s]). */
+struct StepInput {
+  std::vector<int32_t> tokens, positions;
+  std::vector<int32_t> seq_start, seq_count;
+  std::vector<int64_t> slot_offset;    // where sequence s's slot list starts in `slots`
+  std::vector<int32_t> slots;          // each sequence's kvSlots, one after another
+  std::vector<int32_t> logit_rows;
+};
+
+class Runner {
+ public:
+  Runner(ModelDesc desc, int64_t kv_capacity, bool kv_f16, int threads);
+  Runner(const Runner&) = delete;
+  Runner& operator=(const Runner&) = delete;
+
+  /** Checks the step against the model and the pool; returns an error message or "". */
+  std::string check(const StepInput& in) const;
+
+  /** Runs the step; writes logit_rows.size() x vocab floats to `logits`. */
+  void forward(const StepInput& in, float* logits);
+
+  int threads() const { return pool_.size(); }
+  size_t kv_bytes() const { return kv_bytes_; }
+  const ModelDesc& model() const { return m_; }
+
+ private:
+  struct FreeDeleter {
+    void operator()(void* p) const;
+  };
+
+  void reserve(int64_t n, int64_t m, int64_t max_len);
+  void rows(int64_t n, const std::function<void(int64_t)>& fn);
+  void attention(const StepInput& in, int64_t n, int layer);
+  void layer(const StepInput& in, int64_t n, int li);
+  uint8_t* kv_block(int layer, int which) const;  // which: 0 = K, 1 = V
+  KVView kv_view(int layer) const;
+
+  ModelDesc m_;
+  int64_t capacity_;
+  bool kv_f16_;
+  int64_t q_dim_, kv_dim_;
+  size_t kv_bytes_;
+  std::unique_ptr<uint8_t, FreeDeleter> kv_;   // [layer][K|V][slot][kv_dim]
+  ThreadPool pool_;
+  MatmulScratch mm_;
+
+  // Activations, grown on demand and reused from step to step.
+  int64_t cap_rows_ = 0, cap_logit_rows_ = 0, cap_len_ = 0;
+  std::vector<float> x_, xn_, q_, k_, v_, att_, proj_, gate_, up_, last_;
+  std::vector<double> angles_;        // per row: head_dim/2 (cos, sin) pairs
+  std::vector<int32_t> row_seq_;      // sequence of each row
+  std::vector<float> scores_;         // per thread: attend scratch
+};
+
+}  // namespace rlm

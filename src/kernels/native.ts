@@ -1,0 +1,196 @@
+// The native backend: the same forward pass as reference.ts, computed by the C++ addon on its
+// own thread pool. Weight matrices are handed over as views of the mapped model file and used
+// in place; only the small vectors (norms, biases) are decoded here. `forward` resolves when
+// the addon's worker is done, so the event loop stays free while a step computes.
+import os from "node:os";
+import { ropeInvFreq } from "../model/config.js";
+import type { WeightTensor } from "../model/weights.js";
+import { dequantize } from "../formats/quant.js";
+import { dtypeInfo } from "../formats/dtype.js";
+import { loadNative, type NativeAddon } from "../native/addon.js";
+import type { Backend, KVCacheOptions, ModelRunner, RunnerModel, StepPlan } from "./backend.js";
+
+/** A weight matrix as the addon reads it: GGML type id, [rows, cols], bytes used in place. */
+interface NativeWeight {
+  readonly type: number;
+  readonly rows: number;
+  readonly cols: number;
+  readonly bytes: Uint8Array;
+}
+
+interface NativeLayer {
+  readonly attnNorm: Float32Array;
+  readonly ffnNorm: Float32Array;
+  readonly qBias?: Float32Array;
+  readonly kBias?: Float32Array;
+  readonly vBias?: Float32Array;
+  readonly qNorm?: Float32Array;
+  readonly kNorm?: Float32Array;
+  readonly q: NativeWeight; readonly k: NativeWeight; readonly v: NativeWeight; readonly o: NativeWeight;
+  readonly gate: NativeWeight; readonly up: NativeWeight; readonly down: NativeWeight;
+}
+
+/** What `new NativeRunner(desc, ...)` reads (see native/runner-napi.cc). */
+export interface NativeModelDesc {
+  readonly vocab: number;
+  readonly hidden: number;
+  readonly ffn: number;
+  readonly heads: number;
+  readonly kvHeads: number;
+  readonly headDim: number;
+  readonly eps: number;
+  readonly interleaved: boolean;
+  /** headDim/2 inverse frequencies with llama3 scaling (config or rope_freqs) applied. */
+  readonly invFreq: Float64Array;
+  readonly embed: NativeWeight;
+  readonly output: NativeWeight;
+  readonly outputNorm: Float32Array;
+  readonly layers: readonly NativeLayer[];
+}
+
+export interface NativeRunnerInfo {
+  readonly threads: number;
+  /** Bytes of the KV pool the addon allocated (touched only as slots are used). */
+  readonly kvBytes: number;
+  /** SIMD paths in use: matmul kernels and the other ops. */
+  readonly matmul: string;
+  readonly ops: string;
+}
+
+interface NativeRunnerHandle {
+  forward(tokens: Int32Array, positions: Int32Array, seqStart: Int32Array, seqCount: Int32Array,
+    slotOffset: Int32Array, slots: Int32Array, logitRows: Int32Array): Promise<Float32Array>;
+  close(): void;
+  info(): NativeRunnerInfo;
+}
+
+/** The addon as this backend uses it. */
+export interface RunnerAddon extends NativeAddon {
+  NativeRunner: new (desc: NativeModelDesc, capacity: number, kvF16: boolean, threads: number) => NativeRunnerHandle;
+  /** Test hook: the SIMD path of the runner's ops (norms, RoPE, attention); false if this CPU cannot run it. */
+  setOpsPath(name: "auto" | "scalar" | "avx2"): boolean;
+}
+
+/** The addon when it is loaded and has the runner, else null (loadNative warns on failure). */
+export function runnerAddon(): RunnerAddon | null {
+  const a = loadNative() as Partial<RunnerAddon> | null;
+  return a && typeof a.NativeRunner === "function" ? (a as RunnerAddon) : null;
+}
+
+export function defaultThreads(): number {
+  return typeof os.availableParallelism === "function" ? os.availableParallelism() : os.cpus().length;
+}
+
+function matrix(t: WeightTensor): NativeWeight {
+  if (t.shape.length !== 2) throw new Error(`${t.name}: expected a matrix, got shape [${t.shape.join(", ")}]`);
+  return { type: dtypeInfo(t.type).ggmlType, rows: t.shape[0]!, cols: t.shape[1]!, bytes: t.bytes };
+}
+
+function vector(t: WeightTensor): Float32Array {
+  return dequantize(t.type, t.bytes, t.shape.reduce((a, b) => a * b, 1));
+}
+
+/** The model as the addon wants it; mirrors the constructor of the reference runner. */
+export function describeModel(model: RunnerModel): NativeModelDesc {
+  const c = model.config;
+  const w = model.weights;
+  const invFreq = ropeInvFreq(c);
+  if (w.has("rope_freqs.weight")) {
+    const f = vector(w.get("rope_freqs.weight"));
+    for (let i = 0; i < invFreq.length; i++) invFreq[i] = invFreq[i]! / f[i]!;
+  }
+  const opt = (name: string): Float32Array | undefined => (w.has(name) ? vector(w.get(name)) : undefined);
+  const layers: NativeLayer[] = [];
+  for (let i = 0; i < c.numLayers; i++) {
+    const b = `blk.${i}.`;
+    layers.push({
+      attnNorm: vector(w.get(b + "attn_norm.weight")), ffnNorm: vector(w.get(b + "ffn_norm.weight")),
+      qBias: opt(b + "attn_q.bias"), kBias: opt(b + "attn_k.bias"), vBias: opt(b + "attn_v.bias"),
+      qNorm: opt(b + "attn_q_norm.weight"), kNorm: opt(b + "attn_k_norm.weight"),
+      q: matrix(w.get(b + "attn_q.weight")), k: matrix(w.get(b + "attn_k.weight")), v: matrix(w.get(b + "attn_v.weight")),
+      o: matrix(w.get(b + "attn_output.weight")),
+      gate: matrix(w.get(b + "ffn_gate.weight")), up: matrix(w.get(b + "ffn_up.weight")), down: matrix(w.get(b + "ffn_down.weight")),
+    });
+  }
+  const embed = matrix(w.get("token_embd.weight"));
+  return {
+    vocab: c.vocabSize, hidden: c.hiddenSize, ffn: c.intermediateSize, heads: c.numHeads, kvHeads: c.numKvHeads,
+    headDim: c.headDim, eps: c.rmsNormEps, interleaved: c.ropeLayout === "interleaved", invFreq,
+    embed, output: w.has("output.weight") ? matrix(w.get("output.weight")) : embed,
+    outputNorm: vector(w.get("output_norm.weight")), layers,
+  };
+}
+
+export class NativeModelRunner implements ModelRunner {
+  private readonly handle: NativeRunnerHandle;
+  /** Steps called and not yet settled, and a promise that settles after the last of them. */
+  private pending = 0;
+  private tail: Promise<void> = Promise.resolve();
+  private closed = false;
+
+  constructor(addon: RunnerAddon, model: RunnerModel, readonly kv: KVCacheOptions, threads: number) {
+    this.handle = new addon.NativeRunner(describeModel(model), kv.capacity, kv.dtype === "f16", threads);
+  }
+
+  /**
+   * Steps run one at a time, in call order; the plan is read at call time. With no step in
+   * flight the addon starts at once, so the caller's own work overlaps the computation.
+   */
+  forward(plan: StepPlan): Promise<Float32Array> {
+    if (this.closed) return Promise.reject(new Error("runner is closed"));
+    const seqStart = new Int32Array(plan.seqs.length);
+    const seqCount = new Int32Array(plan.seqs.length);
+    const slotOffset = new Int32Array(plan.seqs.length + 1);
+    let total = 0;
+    plan.seqs.forEach((s, i) => {
+      seqStart[i] = s.start;
+      seqCount[i] = s.count;
+      slotOffset[i] = total;
+      total += s.kvSlots.length;
+    });
+    slotOffset[plan.seqs.length] = total;
+    const slots = new Int32Array(total);
+    plan.seqs.forEach((s, i) => slots.set(s.kvSlots, slotOffset[i]));
+    const tokens = Int32Array.from(plan.tokens);
+    const positions = Int32Array.from(plan.positions);
+    const logitRows = Int32Array.from(plan.logitRows);
+    const start = (): Promise<Float32Array> => this.handle.forward(tokens, positions, seqStart, seqCount, slotOffset, slots, logitRows);
+    let step: Promise<Float32Array>;
+    if (this.pending === 0) {
+      try {
+        step = start();
+      } catch (err) {
+        step = Promise.reject(err);
+      }
+    } else {
+      step = this.tail.then(start);
+    }
+    this.pending++;
+    // Registered before the caller can await `step`: the count is down when the caller resumes.
+    const settled = (): void => {
+      this.pending--;
+    };
+    this.tail = step.then(settled, settled);
+    return step;
+  }
+
+  info(): NativeRunnerInfo {
+    return this.handle.info();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    // The addon frees the pool once a step still in flight has finished.
+    this.handle.close();
+  }
+}
+
+/** A native backend whose runners each own a pool of `threads` threads. */
+export function nativeBackend(addon: RunnerAddon, threads: number = defaultThreads()): Backend {
+  if (!Number.isInteger(threads) || threads < 1) throw new Error(`threads must be a positive integer, got ${threads}`);
+  return {
+    name: "native",
+    createRunner: (model, kv) => new NativeModelRunner(addon, model, kv, threads),
+  };
+}

@@ -1,0 +1,356 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
+import { spawnSync } from "node:child_process";
+import { loadModel, type LoadedModel } from "../../src/model/load.js";
+import { referenceBackend } from "../../src/kernels/reference.js";
+import { nativeBackend, runnerAddon, type NativeModelRunner } from "../../src/kernels/native.js";
+import type { KVDType, ModelRunner } from "../../src/kernels/backend.js";
+import { QUANT_TYPES, type WeightType } from "../../src/formats/dtype.js";
+import type { TestModelOptions } from "../../src/model/test-model.js";
+import { mulberry32 } from "../../src/util/random.js";
+import { tempDir, testModel } from "../helpers/models.js";
+import { cli } from "../helpers/cli.js";
+import { argmax, buildPlan, logitsByChunks, maxRelError, range, type SeqChunk } from "../helpers/run.js";
+
+const addon = runnerAddon();
+const skip = addon ? false : "native addon not built";
+const TOKENS = [5, 300, 17, 900, 42, 42, 7, 1000, 256, 3, 64, 511];
+
+type ModelOpts = Omit<TestModelOptions, "out">;
+
+function randomTokens(n: number, seed: number, vocab = 1024): number[] {
+  const rnd = mulberry32(seed);
+  return Array.from({ length: n }, () => Math.floor(rnd() * vocab));
+}
+
+interface Pair {
+  model: LoadedModel;
+  native: (kv?: KVDType, threads?: number, capacity?: number) => ModelRunner;
+  reference: (kv?: KVDType) => ModelRunner;
+}
+
+async function open(name: string, opts: ModelOpts): Promise<Pair> {
+  const model = await loadModel(await testModel(name, opts));
+  return {
+    model,
+    native: (kv = "f32", threads = 2, capacity = 512) => nativeBackend(addon!, threads).createRunner(model, { capacity, dtype: kv }),
+    reference: (kv = "f32") => referenceBackend.createRunner(model, { capacity: 64, dtype: kv }),
+  };
+}
+
+async function compare(p: Pair, kv: KVDType, tokens = TOKENS): Promise<{ err: number; a: Float32Array[]; b: Float32Array[] }> {
+  const n = p.native(kv);
+  const r = p.reference(kv);
+  try {
+    const a = await logitsByChunks(n, tokens, tokens.length, range(0, tokens.length));
+    const b = await logitsByChunks(r, tokens, tokens.length, range(0, tokens.length));
+    let err = 0;
+    for (let i = 0; i < a.length; i++) err = Math.max(err, maxRelError(a[i]!, b[i]!));
+    return { err, a, b };
+  } finally {
+    n.close();
+    r.close();
+  }
+}
+
+const FLOAT_MODELS: [string, ModelOpts][] = [
+  ["llama-gguf-f32", { arch: "llama", format: "gguf", dtype: "f32", seed: 7 }],
+  ["llama-hf-f32", { arch: "llama", format: "hf", dtype: "f32", seed: 7 }],
+  ["qwen2-gguf-f32", { arch: "qwen2", format: "gguf", dtype: "f32", seed: 7 }],
+  ["qwen3-gguf-f32", { arch: "qwen3", format: "gguf", dtype: "f32", seed: 7 }],
+  ["llama3-gguf", { preset: "llama3.2-1b", format: "gguf", dtype: "f32", seed: 3,
+    sizes: { numLayers: 2, hiddenSize: 256, numHeads: 4, numKvHeads: 2, headDim: 64, intermediateSize: 512, vocabSize: 1100 } }],
+  ["llama-gguf-f16", { arch: "llama", format: "gguf", dtype: "f16", seed: 7 }],
+  ["qwen2-gguf-f16", { arch: "qwen2", format: "gguf", dtype: "f16", seed: 7 }],
+  ["qwen3-hf-bf16", { arch: "qwen3", format: "hf", dtype: "bf16", seed: 7 }],
+  ["llama-gguf-bf16", { arch: "llama", format: "gguf", dtype: "bf16", seed: 7 }],
+  // Other head shapes: 8 query heads per kv head with head_dim 128; 5 per kv head with
+  // head_dim 40 (a half-width tail in the V accumulation); head_dim 36 (no 8-wide SIMD).
+  ["qwen3-g8-hd128", { arch: "qwen3", format: "gguf", dtype: "f32", seed: 4,
+    sizes: { numLayers: 2, hiddenSize: 256, numHeads: 16, numKvHeads: 2, headDim: 128, intermediateSize: 512, vocabSize: 1024 } }],
+  ["llama-g5-hd40", { arch: "llama", format: "gguf", dtype: "f32", seed: 4,
+    sizes: { numLayers: 2, hiddenSize: 256, numHeads: 10, numKvHeads: 2, headDim: 40, intermediateSize: 512, vocabSize: 1024 } }],
+  ["qwen2-hd36", { arch: "qwen2", format: "gguf", dtype: "f32", seed: 4,
+    sizes: { numLayers: 2, hiddenSize: 216, numHeads: 6, numKvHeads: 3, headDim: 36, intermediateSize: 512, vocabSize: 1024 } }],
+];
+
+for (const [name, opts] of FLOAT_MODELS) {
+  test(`native matches the reference on ${name}: 1e-4 with an f32 KV pool, 1e-3 with f16`, { skip }, async () => {
+    const p = await open(name, opts);
+    try {
+      // An f16 pool rounds K/V: one ulp of f16 flips when the f32 inputs differ in the last bit.
+      for (const [kv, bound] of [["f32", 1e-4], ["f16", 1e-3]] as const) {
+        const { err } = await compare(p, kv);
+        assert.ok(err <= bound, `${name} kv ${kv}: relative error ${err}`);
+      }
+    } finally {
+      p.model.close();
+    }
+  });
+}
+
+test("the scalar paths (ops and matmul) match the reference and are batch invariant too", { skip }, async (t) => {
+  const kernels = addon as unknown as { setSimdPath?: (name: string) => boolean };
+  if (!addon!.setOpsPath("scalar")) return t.skip("no scalar ops hook");
+  const matmulScalar = typeof kernels.setSimdPath === "function" && kernels.setSimdPath("scalar");
+  try {
+    const p = await open("qwen3-gguf-f32", { arch: "qwen3", format: "gguf", dtype: "f32", seed: 7 });
+    try {
+      const { err } = await compare(p, "f32");
+      assert.ok(err <= 1e-4, `scalar path (matmul ${matmulScalar ? "scalar" : "simd"}): relative error ${err}`);
+      const target = randomTokens(70, 5);
+      const one = p.native("f16", 1, 256);
+      const alone = await logitsByChunks(one, target, target.length, range(0, 70));
+      one.close();
+      const two = p.native("f16", 2, 256);
+      const got = await inBatch(two, target, 7, range(100, 70), [randomTokens(20, 6)], [range(0, 90)], 1);
+      two.close();
+      for (let i = 0; i < target.length; i++) assert.ok(sameBits(got[i]!, alone[i]!), `scalar path: position ${i}`);
+    } finally {
+      p.model.close();
+    }
+  } finally {
+    addon!.setOpsPath("auto");
+    if (matmulScalar) kernels.setSimdPath!("auto");
+  }
+});
+
+// Quantized weights: the native matmul quantizes the activations to 8 bits (blocks of 32 for
+// the q4/q5/q8 types, of 256 with one scale for the K-quants), as llama.cpp does; the
+// reference multiplies f32 activations. The logits differ by that rounding: about 1.5-2%
+// of the largest logit measured, 2.5% for K-quants. Random-weight logits are nearly flat
+// (top-2 gaps down to 0.1% of the range), so greedy agreement is checked over the first
+// 4 tokens of two prompts, where no near-tie falls.
+const QUANT_BOUND: Partial<Record<WeightType, number>> = { q4_K: 4e-2, q5_K: 4e-2, q6_K: 4e-2 };
+const QUANT_DEFAULT_BOUND = 3e-2;
+
+for (const t of QUANT_TYPES) {
+  test(`native matches the reference on ${t} weights (within ${QUANT_BOUND[t] ?? QUANT_DEFAULT_BOUND} relative) and greedy tokens agree`, { skip }, async () => {
+    const p = await open(`llama-gguf-${t}`, { arch: "llama", format: "gguf", dtype: t, seed: 7 });
+    try {
+      const { err } = await compare(p, "f32");
+      assert.ok(err <= (QUANT_BOUND[t] ?? QUANT_DEFAULT_BOUND), `${t}: relative error ${err}`);
+      // Greedy decoding over a few steps picks the same tokens.
+      for (const prompt of [TOKENS, [1, 2, 3, 4]]) {
+        const seqs: number[][] = [];
+        for (const r of [p.native("f16"), p.reference("f16")]) {
+          const ids = [...prompt];
+          const slots = range(0, 64);
+          let logits = await r.forward(buildPlan([{ tokens: ids, cached: 0, slots }]));
+          for (let i = 0; i < 4; i++) {
+            ids.push(argmax(logits));
+            logits = await r.forward(buildPlan([{ tokens: [ids[ids.length - 1]!], cached: ids.length - 1, slots }]));
+          }
+          r.close();
+          seqs.push(ids.slice(prompt.length));
+        }
+        assert.deepEqual(seqs[0], seqs[1], `${t}: greedy tokens after [${prompt.join(", ")}]`);
+      }
+    } finally {
+      p.model.close();
+    }
+  });
+}
+
+function sameBits(a: Float32Array, b: Float32Array): boolean {
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+}
+
+/**
+ * Every position's logits of `target`, prefilled in chunks of `chunk` from slot list
+ * `slots`, while `others` sequences share each step (each prefilled in chunks of 5, then
+ * decoding one token per step), the target sitting at index `at` of the batch.
+ */
+async function inBatch(runner: ModelRunner, target: number[], chunk: number, slots: Int32Array, others: number[][], otherSlots: Int32Array[], at: number): Promise<Float32Array[]> {
+  const out: Float32Array[] = [];
+  const done = others.map(() => 0);
+  for (let s = 0; s < target.length; s += chunk) {
+    const part = target.slice(s, s + chunk);
+    const chunks: SeqChunk[] = others.map((o, i) => {
+      const take = done[i]! < o.length ? Math.min(5, o.length - done[i]!) : 1;
+      const toks = done[i]! < o.length ? o.slice(done[i]!, done[i]! + take) : [(done[i]! * 31) % 1000];
+      const c = { tokens: toks, cached: done[i]!, slots: otherSlots[i]! };
+      done[i] = done[i]! + toks.length;
+      return c;
+    });
+    const mine: SeqChunk = { tokens: part, cached: s, slots };
+    chunks.splice(Math.min(at, chunks.length), 0, mine);
+    const plan = buildPlan(chunks, false);
+    const logits = await runner.forward(plan);
+    const v = logits.length / plan.tokens.length;
+    const first = chunks.slice(0, Math.min(at, others.length)).reduce((a, c) => a + c.tokens.length, 0);
+    for (let j = 0; j < part.length; j++) out.push(logits.slice((first + j) * v, (first + j + 1) * v));
+  }
+  return out;
+}
+
+for (const kv of ["f16", "f32"] as const) {
+  test(`batch, chunk and thread-count invariance: bitwise equal logits (kv ${kv})`, { skip }, async () => {
+    const p = await open("qwen2-gguf-f32", { arch: "qwen2", format: "gguf", dtype: "f32", seed: 7 });
+    try {
+      const target = randomTokens(100, 11);
+      const others = [randomTokens(30, 12), randomTokens(9, 13), randomTokens(70, 14)];
+      // Scattered slots: the target's positions are not contiguous in the pool.
+      const scattered = Int32Array.from({ length: 100 }, (_, i) => (i * 37) % 101 + 200);
+      const otherSlots = [range(0, 200), range(320, 150), range(470, 170)];
+      const base = p.native(kv, 1, 640);
+      const alone = await logitsByChunks(base, target, target.length, range(0, target.length));
+      base.close();
+      for (const threads of [1, 2]) {
+        const r = p.native(kv, threads, 640);
+        try {
+          for (const chunk of [1, 7, 64, target.length]) {
+            for (const [k, at] of [[0, 0], [2, 1], [3, 3]] as const) {
+              const got = await inBatch(r, target, chunk, scattered, others.slice(0, k), otherSlots.slice(0, k), at);
+              for (let i = 0; i < target.length; i++) {
+                assert.ok(sameBits(got[i]!, alone[i]!), `threads ${threads} chunk ${chunk} with ${k} others: position ${i} differs`);
+              }
+            }
+          }
+        } finally {
+          r.close();
+        }
+      }
+    } finally {
+      p.model.close();
+    }
+  });
+}
+
+test("quantized weights are batch and thread invariant too", { skip }, async () => {
+  for (const t of ["q8_0", "q4_K"] as const) {
+    const p = await open(`llama-gguf-${t}`, { arch: "llama", format: "gguf", dtype: t, seed: 7 });
+    try {
+      const target = randomTokens(80, 21);
+      const one = p.native("f16", 1, 256);
+      const alone = await logitsByChunks(one, target, target.length, range(0, 80));
+      one.close();
+      const two = p.native("f16", 2, 256);
+      const got = await inBatch(two, target, 7, range(100, 80), [randomTokens(40, 22)], [range(0, 60)], 1);
+      two.close();
+      for (let i = 0; i < target.length; i++) assert.ok(sameBits(got[i]!, alone[i]!), `${t} position ${i}`);
+    } finally {
+      p.model.close();
+    }
+  }
+});
+
+test("the event loop stays free while a long prefill runs", { skip }, async () => {
+  const p = await open("llama-wide-f32", { arch: "llama", format: "gguf", dtype: "f32", seed: 5,
+    sizes: { numLayers: 4, hiddenSize: 512, numHeads: 8, numKvHeads: 4, headDim: 64, intermediateSize: 1536, vocabSize: 1024 } });
+  const r = p.native("f16", 1, 1024) as NativeModelRunner;
+  try {
+    const tokens = randomTokens(1024, 3);
+    let ticks = 0;
+    let immediate = false;
+    setImmediate(() => { immediate = true; });
+    const timer = setInterval(() => { ticks++; }, 1);
+    const t0 = performance.now();
+    const logits = await r.forward(buildPlan([{ tokens, cached: 0, slots: range(0, 1024) }]));
+    const ms = performance.now() - t0;
+    clearInterval(timer);
+    assert.equal(logits.length, 1024);
+    assert.ok(immediate, "setImmediate did not run during the forward");
+    assert.ok(ticks >= 2, `only ${ticks} timer ticks in a ${ms.toFixed(0)} ms forward`);
+  } finally {
+    r.close();
+    p.model.close();
+  }
+});
+
+test("bad plans are rejected, not crashed on; steps queue in call order; close waits for a running step", { skip }, async () => {
+  const p = await open("llama-gguf-f32", { arch: "llama", format: "gguf", dtype: "f32", seed: 7 });
+  const r = p.native("f16", 2, 32);
+  try {
+    await assert.rejects(r.forward(buildPlan([{ tokens: [5000], cached: 0, slots: range(0, 1) }])), /outside the vocabulary/);
+    await assert.rejects(r.forward(buildPlan([{ tokens: [1, 2], cached: 0, slots: Int32Array.of(0, 40) }])), /slot 40 out of range/);
+    const a = r.forward(buildPlan([{ tokens: TOKENS, cached: 0, slots: range(0, 12) }]));
+    const b = r.forward(buildPlan([{ tokens: [9], cached: 12, slots: range(0, 13) }]));
+    const [la, lb] = await Promise.all([a, b]);
+    assert.equal(la.length, 1024);
+    assert.equal(lb.length, 1024);
+    const c = r.forward(buildPlan([{ tokens: TOKENS, cached: 0, slots: range(0, 12) }]));
+    r.close();
+    await c.then(() => undefined, () => undefined);
+    await assert.rejects(r.forward(buildPlan([{ tokens: [1], cached: 0, slots: range(0, 1) }])), /closed/);
+  } finally {
+    p.model.close();
+  }
+});
+
+function warnings(stderr: string): string[] {
+  return stderr.split("\n").filter((l) => l.includes("warning"));
+}
+
+test("with RADIXLM_NO_NATIVE=1, generate and bench model run on the reference backend with one warning line", async () => {
+  const model = await testModel("llama-gguf-f32", { arch: "llama", format: "gguf", dtype: "f32", seed: 7 });
+  const off = { RADIXLM_NO_NATIVE: "1" };
+  const args = ["generate", "--model", model, "--prompt", "hello world", "--max-tokens", "6"];
+  const g = cli(args, off);
+  assert.equal(g.code, 0, g.stderr);
+  assert.equal(warnings(g.stderr).length, 1, g.stderr);
+  assert.equal(g.stderr.trim().split("\n").length, 1, g.stderr);
+  const ref = cli([...args, "--backend", "reference"]);
+  assert.equal(ref.stdout, g.stdout);
+  const b = cli(["bench", "model", "--model", model, "--backend", "reference", "--pp", "16", "--tg", "4", "--json"], off);
+  assert.equal(b.code, 0, b.stderr);
+  assert.ok(warnings(b.stderr).length <= 1, b.stderr);
+  const j = JSON.parse(b.stdout) as Record<string, unknown>;
+  assert.deepEqual(Object.keys(j), ["pp16", "tg4", "decode_gbps", "bandwidth_gbps", "threads", "backend"]);
+  assert.equal(j.backend, "reference");
+  const n = cli([...args, "--backend", "native"], off);
+  assert.equal(n.code, 2);
+  assert.match(n.stderr, /^radixlm: error: the native backend is disabled/);
+  if (addon) {
+    // The native backend writes the same greedy text.
+    const nat = cli([...args, "--backend", "native", "--threads", "2"]);
+    assert.equal(nat.code, 0, nat.stderr);
+    assert.equal(nat.stderr, "");
+    assert.equal(nat.stdout, g.stdout);
+  }
+});
+
+test("bench model --json prints exactly the agreed keys", { skip }, async () => {
+  const model = await testModel("llama-gguf-q8_0", { arch: "llama", format: "gguf", dtype: "q8_0", seed: 7 });
+  const b = cli(["bench", "model", "--model", model, "--threads", "2", "--json"]);
+  assert.equal(b.code, 0, b.stderr);
+  const j = JSON.parse(b.stdout) as Record<string, unknown>;
+  assert.deepEqual(Object.keys(j), ["pp512", "tg128", "decode_gbps", "bandwidth_gbps", "threads", "backend"]);
+  assert.equal(j.backend, "native");
+  assert.equal(j.threads, 2);
+  for (const k of ["pp512", "tg128", "decode_gbps"]) assert.ok(typeof j[k] === "number" && (j[k] as number) > 0, k);
+});
+
+test("peak RSS while generating stays within model file + KV pool + 15%", { skip }, async (t) => {
+  if (!fs.existsSync("/proc/self/clear_refs")) return t.skip("needs Linux /proc");
+  const model = await testModel("llama-rss-f16", { arch: "llama", format: "gguf", dtype: "f16", seed: 9,
+    sizes: { numLayers: 6, hiddenSize: 768, numHeads: 12, numKvHeads: 4, headDim: 64, intermediateSize: 2048, vocabSize: 8192 } });
+  const dist = path.resolve(process.cwd(), "dist-test/src");
+  // In a fresh process: load the model, then restart the kernel's peak-RSS count, so the
+  // figure is what the runner adds (weights paged in from the mapping, KV pool, activations).
+  const script = `
+    import fs from "node:fs";
+    const { loadModel } = await import(${JSON.stringify(path.join(dist, "model/load.js"))});
+    const { nativeBackend, runnerAddon } = await import(${JSON.stringify(path.join(dist, "kernels/native.js"))});
+    const status = (k) => Number(fs.readFileSync("/proc/self/status", "utf8").split("\\n").find((l) => l.startsWith(k + ":")).slice(k.length + 1).trim().split(" ")[0]) * 1024;
+    const m = await loadModel(${JSON.stringify(model)});
+    globalThis.gc();
+    fs.writeFileSync("/proc/self/clear_refs", "5");
+    const base = status("VmRSS");
+    const r = nativeBackend(runnerAddon(), 2).createRunner(m, { capacity: 1024, dtype: "f16" });
+    const slots = Int32Array.from({ length: 1024 }, (_, i) => i);
+    const plan = (toks, start) => ({ tokens: Int32Array.from(toks), positions: Int32Array.from(toks, (_, j) => start + j),
+      seqs: [{ start: 0, count: toks.length, kvSlots: slots.subarray(0, start + toks.length) }], logitRows: Int32Array.of(toks.length - 1) });
+    await r.forward(plan(Array.from({ length: 512 }, (_, i) => (i * 7) % 8192), 0));
+    for (let i = 0; i < 128; i++) await r.forward(plan([i], 512 + i));
+    console.log(JSON.stringify({ base, peak: status("VmHWM"), file: fs.statSync(${JSON.stringify(model)}).size, kv: r.info().kvBytes }));
+  `;
+  const out = spawnSync(process.execPath, ["--expose-gc", "--input-type=module", "-e", script], { encoding: "utf8", cwd: tempDir(), timeout: 120_000 });
+  assert.equal(out.status, 0, out.stderr);
+  const m = JSON.parse(out.stdout) as { base: number; peak: number; file: number; kv: number };
+  const grown = m.peak - m.base;
+  const budget = (m.file + m.kv) * 1.15;
+  assert.ok(grown <= budget, `RSS grew ${(grown / 1e6).toFixed(1)} MB while generating; budget ${(budget / 1e6).toFixed(1)} MB (file ${(m.file / 1e6).toFixed(1)} MB, KV ${(m.kv / 1e6).toFixed(1)} MB)`);
+});
