@@ -5,6 +5,9 @@ import * as generate from "./generate.js";
 import * as tokenize from "./tokenize.js";
 import * as info from "./info.js";
 import * as makeTestModel from "./make-test-model.js";
+import * as benchModel from "./bench-model.js";
+import * as benchOffline from "./bench-offline.js";
+import * as serve from "./serve.js";
 
 export async function main(argv: string[]): Promise<void> {
   const program = new Command("radixlm")
@@ -12,8 +15,12 @@ export async function main(argv: string[]): Promise<void> {
     .version("0.1.0")
     .exitOverride()
     .configureOutput({ outputError: (str, write) => write(`radixlm: ${str.split("\n")[0]}\n`) });
-  for (const c of [generate, tokenize, info, makeTestModel]) c.register(program);
+  for (const c of [generate, tokenize, info, makeTestModel, serve]) c.register(program);
+  const bench = program.command("bench").description("measure speed: `bench model` (prefill and decode tokens/s), `bench offline` (a workload, cache on vs off)");
+  benchModel.register(bench);
+  benchOffline.register(bench);
   for (const c of program.commands) c.exitOverride();
+  for (const c of bench.commands) c.exitOverride();
   try {
     await program.parseAsync(argv, { from: "user" });
   } catch (err) {

@@ -127,8 +127,13 @@ export class Scheduler {
   /** Tokens of future decoding the running requests may still need. */
   private reserved(): number {
     let n = 0;
-    for (const r of this.running) n += Math.ceil(Math.max(0, r.params.maxNewTokens - r.outputLength) * this.opts.decodeReserveRatio);
+    for (const r of this.running) n += this.decodeReserve(r);
     return n;
+  }
+
+  /** A request's share of future decoding, capped as SGLang does: max_tokens defaults to the whole context. */
+  private decodeReserve(r: Request): number {
+    return Math.ceil(Math.min(Math.max(0, r.params.maxNewTokens - r.outputLength), 4096) * this.opts.decodeReserveRatio);
   }
 
   private admit(req: Request, budget: number): BatchEntry | null {
@@ -137,7 +142,7 @@ export class Scheduler {
     const m = this.cache.match(req.tokens.slice(0, req.tokens.length - 1), req.salt);
     const matched = m.slots.length;
     const count = Math.min(req.tokens.length - matched, budget);
-    const reserve = this.reserved() + Math.ceil(Math.max(0, req.params.maxNewTokens - req.outputLength) * this.opts.decodeReserveRatio);
+    const reserve = this.reserved() + this.decodeReserve(req);
     this.cache.lock(m.handle);
     const available = this.pool.freeCount + this.cache.stats().evictableTokens;
     if (available < count + reserve && this.running.length > 0) {

@@ -1,0 +1,146 @@
+// radixlm serve: the OpenAI-compatible HTTP server. It listens at once (answering 503 while the
+// model loads), loads the model, warms the engine up, prints one ready line with the URL, and
+// on SIGTERM/SIGINT drains: new requests get 503, in-flight ones finish within the grace
+// period (then are aborted), and the process exits 0.
+import path from "node:path";
+import type { Command } from "commander";
+import { Engine } from "../engine/engine.js";
+import { loadModel } from "../model/load.js";
+import { DEFAULT_MAX_BODY_BYTES, RadixServer } from "../server/http.js";
+import { engineFlags, engineOptionsFrom, type EngineFlagValues } from "./engine-flags.js";
+import { parseFloatArg, parseIntArg, UsageError } from "./errors.js";
+
+interface ServeOptions extends EngineFlagValues {
+  model: string;
+  host: string;
+  port: string;
+  apiKey?: string;
+  servedModelName?: string;
+  maxBodyBytes?: string;
+  gracePeriod: string;
+  logInterval: string;
+  warmup: boolean;
+}
+
+/** A one-line progress bar on a TTY (stderr), advanced by phase; nothing elsewhere. */
+class Progress {
+  private readonly tty = process.stderr.isTTY === true;
+  private readonly t0 = performance.now();
+  private step = 0;
+  private label = "";
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly what: string, private readonly steps: number) {
+    if (this.tty) this.timer = setInterval(() => this.draw(), 100);
+  }
+
+  phase(label: string): void {
+    this.label = label;
+    this.draw();
+  }
+
+  next(): void {
+    this.step++;
+    this.draw();
+  }
+
+  private draw(): void {
+    if (!this.tty) return;
+    const width = 24;
+    const filled = Math.round((width * this.step) / this.steps);
+    const secs = ((performance.now() - this.t0) / 1000).toFixed(1);
+    process.stderr.write(`\r\x1b[Kradixlm: loading ${this.what} [${"#".repeat(filled)}${".".repeat(width - filled)}] ${this.label} ${secs}s`);
+  }
+
+  done(): void {
+    if (this.timer) clearInterval(this.timer);
+    if (this.tty) process.stderr.write("\r\x1b[K");
+  }
+}
+
+function defaultName(modelPath: string): string {
+  const base = path.basename(path.resolve(modelPath));
+  return base.endsWith(".gguf") ? base.slice(0, -5) : base;
+}
+
+async function run(o: ServeOptions): Promise<void> {
+  const port = parseIntArg("--port", o.port, 0);
+  if (port > 65535) throw new UsageError(`--port must be at most 65535, got "${o.port}"`);
+  const apiKey = o.apiKey ?? (process.env.RADIXLM_API_KEY || undefined);
+  if (apiKey !== undefined && apiKey.trim() === "") throw new UsageError("--api-key must not be empty");
+  const maxBodyBytes = o.maxBodyBytes === undefined ? DEFAULT_MAX_BODY_BYTES : parseIntArg("--max-body-bytes", o.maxBodyBytes, 1024);
+  const graceMs = parseFloatArg("--grace-period", o.gracePeriod) * 1000;
+  const logInterval = parseFloatArg("--log-interval", o.logInterval);
+  if (graceMs < 0) throw new UsageError(`--grace-period must be >= 0, got "${o.gracePeriod}"`);
+  if (logInterval < 0) throw new UsageError(`--log-interval must be >= 0, got "${o.logInterval}"`);
+  const name = o.servedModelName ?? defaultName(o.model);
+
+  const info: Record<string, unknown> = { model_path: o.model, host: o.host, port, api_key: apiKey !== undefined, max_body_bytes: maxBodyBytes };
+  const server = new RadixServer({ name, apiKey, maxBodyBytes, logIntervalSeconds: logInterval, info });
+  let engine: Engine | null = null;
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals): void => {
+    signals++;
+    if (signals > 1 || !engine) {
+      if (signals > 1) process.stderr.write(`radixlm: ${sig} again: exiting without draining\n`);
+      process.exit(signals > 1 ? 1 : 0);
+    }
+    process.stdout.write(`radixlm: ${sig}: draining (grace period ${(graceMs / 1000).toFixed(1)} s)\n`);
+    server.drain(graceMs).then(
+      () => process.exit(0),
+      (err: unknown) => {
+        process.stderr.write(`radixlm: error while draining: ${err instanceof Error ? err.message : String(err)}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
+
+  try {
+    await server.listen(o.host, port);
+  } catch (err) {
+    throw new UsageError(`cannot listen on ${o.host}:${port}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  const progress = new Progress(path.basename(o.model), o.warmup ? 3 : 2);
+  try {
+    progress.phase("reading the model");
+    const model = await loadModel(o.model);
+    progress.next();
+    progress.phase("preparing the backend and KV pool");
+    const engineOpts = await engineOptionsFrom(o, model);
+    engine = await Engine.create({ ...engineOpts, model });
+    progress.next();
+    if (o.warmup) {
+      progress.phase("warming up");
+      await engine.complete({ inputIds: [model.config.bosTokenId ?? 0], params: { maxNewTokens: 1, ignoreEos: true } });
+      engine.flushCache();
+      progress.next();
+    }
+    progress.done();
+    server.attach(engine);
+    const backend = engineOpts.backend?.name ?? "reference";
+    process.stdout.write(`radixlm: serving ${name} at ${server.url} (backend ${backend}, KV pool ${engine.kvCapacity} tokens, ` +
+      `context ${Math.min(model.config.maxPositionEmbeddings, engine.kvCapacity)})\n`);
+  } catch (err) {
+    progress.done();
+    await server.app.close().catch(() => undefined);
+    throw err;
+  }
+}
+
+export function register(program: Command): void {
+  const c = program
+    .command("serve")
+    .description("serve a model over HTTP: OpenAI-compatible /v1 routes and SGLang-style native routes")
+    .requiredOption("--model <path>", "HF model folder or GGUF file")
+    .option("--host <addr>", "address to bind (0.0.0.0 for every interface)", "127.0.0.1")
+    .option("--port <n>", "port (0: any free port)", "30000")
+    .option("--api-key <key>", "require `Authorization: Bearer KEY` (default: $RADIXLM_API_KEY)")
+    .option("--served-model-name <name>", "the model name clients send (default: the file or folder name)")
+    .option("--max-body-bytes <n>", `largest request body accepted (default ${DEFAULT_MAX_BODY_BYTES})`)
+    .option("--grace-period <seconds>", "on SIGTERM/SIGINT, how long in-flight requests may finish before they are aborted", "20")
+    .option("--log-interval <seconds>", "seconds between status lines while busy (0: none)", "5")
+    .option("--no-warmup", "skip the one-token warm-up generation before the ready line");
+  engineFlags(c).action(run);
+}

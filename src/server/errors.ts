@@ -1,0 +1,140 @@
+// Every error leaves the server in OpenAI's envelope:
+//   {"error": {"message": "...", "type": "...", "param": "..." | null, "code": "..." | null}}
+// ApiError carries status and envelope; toApiError() maps what the engine, the chat template,
+// fastify (bad JSON, body too large, schema validation) and anything unexpected throw.
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import { QueueFullError } from "../engine/engine.js";
+import { SamplingParamError } from "../sampling/params.js";
+import { ChatTemplateError } from "../tokenizer/chat-template.js";
+
+export type ErrorType = "invalid_request_error" | "not_found_error" | "rate_limit_error" | "server_error";
+
+export interface ErrorBody {
+  readonly error: { readonly message: string; readonly type: ErrorType; readonly param: string | null; readonly code: string | null };
+}
+
+export class ApiError extends Error {
+  override name = "ApiError";
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly type: ErrorType = "invalid_request_error",
+    readonly param: string | null = null,
+    readonly code: string | null = null,
+    /** Extra response headers (Retry-After, WWW-Authenticate). */
+    readonly headers: Readonly<Record<string, string>> = {},
+  ) {
+    super(message);
+  }
+
+  body(): ErrorBody {
+    return { error: { message: this.message, type: this.type, param: this.param, code: this.code } };
+  }
+}
+
+export function badRequest(param: string | null, message: string, code: string | null = "invalid_value"): ApiError {
+  return new ApiError(400, message, "invalid_request_error", param, code);
+}
+
+export function unavailable(message: string): ApiError {
+  return new ApiError(503, message, "server_error", null, "service_unavailable", { "retry-after": "5" });
+}
+
+export function modelNotFound(model: string): ApiError {
+  return new ApiError(404, `The model \`${model}\` does not exist.`, "not_found_error", "model", "model_not_found");
+}
+
+/** Names an engine parameter as the route's API spells it (max_new_tokens -> max_tokens). */
+export type ParamNames = Readonly<Record<string, string>>;
+
+interface AjvError {
+  instancePath: string;
+  keyword: string;
+  message?: string;
+  params: Record<string, unknown>;
+  parentSchema?: { description?: string };
+}
+
+/** "/messages/0/content" -> "messages[0].content" (array indices in brackets, keys after dots). */
+function paramPath(instancePath: string, body: unknown, extra?: string): string {
+  const parts = instancePath.split("/").slice(1).map((p) => p.replace(/~1/g, "/").replace(/~0/g, "~"));
+  let out = "";
+  let value = body;
+  for (const p of parts) {
+    out += Array.isArray(value) ? `[${p}]` : out ? `.${p}` : p;
+    value = value !== null && typeof value === "object" ? (value as Record<string, unknown>)[p] : undefined;
+  }
+  if (extra !== undefined) out += out ? `.${extra}` : extra;
+  return out;
+}
+
+function describe(value: unknown): string {
+  if (value === undefined) return "nothing";
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  if (typeof value === "object") return "an object";
+  return `a ${typeof value}`;
+}
+
+/** Turns fastify's schema validation failure into one clear message naming the parameter. */
+function validationError(errors: readonly AjvError[], body: unknown): ApiError {
+  // For a union (anyOf) ajv lists each branch's failure and then the anyOf one, whose schema
+  // carries the description of what the parameter may be; that one reads best, unless a
+  // branch got deeper into the value (its type matched, a part of it did not).
+  let e = errors[errors.length - 1]!;
+  const depth = (x: AjvError): number => x.instancePath.split("/").length + (x.keyword === "required" ? 1 : 0);
+  for (const x of errors) if (depth(x) > depth(e)) e = x;
+  if (e.keyword === "required") {
+    const param = paramPath(e.instancePath, body, String(e.params.missingProperty));
+    return badRequest(param, `Missing required parameter: '${param}'.`, "missing_required_parameter");
+  }
+  const param = paramPath(e.instancePath, body) || null;
+  let value: unknown = body;
+  for (const p of e.instancePath.split("/").slice(1)) value = value === null || value === undefined ? undefined : (value as Record<string, unknown>)[p];
+  const name = param ? `'${param}'` : "the request body";
+  const what = e.parentSchema?.description;
+  if (e.keyword === "type" || e.keyword === "anyOf") {
+    return badRequest(param, `Invalid type for ${name}: expected ${what ?? String(e.params.type)}, but got ${describe(value)} instead.`, "invalid_type");
+  }
+  const why = what ? `expected ${what}` : (e.message ?? "invalid value");
+  return badRequest(param, `Invalid value for ${name}: ${why}, got ${JSON.stringify(value)?.slice(0, 100) ?? "nothing"}.`, "invalid_value");
+}
+
+/** Whatever was thrown, as an API error (500 for the unexpected). */
+export function toApiError(err: unknown, names: ParamNames = {}, body?: unknown): ApiError {
+  if (err instanceof ApiError) return err;
+  if (err instanceof SamplingParamError) {
+    let message = err.message;
+    for (const [engineName, apiName] of Object.entries(names)) message = message.replaceAll(engineName, apiName);
+    return badRequest(names[err.param] ?? err.param, message);
+  }
+  if (err instanceof QueueFullError) return new ApiError(429, `${err.message}; retry later`, "rate_limit_error", null, "rate_limit_exceeded", { "retry-after": "1" });
+  if (err instanceof ChatTemplateError) return badRequest("messages", `The chat template rejected the messages: ${err.message}`);
+  const fe = err as Partial<FastifyError> & { validation?: AjvError[] };
+  if (fe.validation) return validationError(fe.validation, body);
+  if (fe.code === "FST_ERR_CTP_BODY_TOO_LARGE") {
+    return new ApiError(413, "The request body is larger than this server accepts (see --max-body-bytes).", "invalid_request_error", null, "request_too_large");
+  }
+  if (typeof fe.statusCode === "number" && fe.statusCode >= 400 && fe.statusCode < 500) {
+    return new ApiError(fe.statusCode, fe.message ?? "bad request", "invalid_request_error");
+  }
+  // The engine's own input checks throw RangeError (ids outside the vocabulary, a prompt
+  // longer than the pool); the routes check these first, so this is a fallback.
+  if (err instanceof RangeError) return badRequest(null, err.message);
+  return new ApiError(500, `Internal error: ${err instanceof Error ? err.message : String(err)}`, "server_error");
+}
+
+export function sendError(reply: FastifyReply, e: ApiError): FastifyReply {
+  return reply.code(e.status).headers(e.headers).type("application/json").send(e.body());
+}
+
+/** Envelope for thrown errors and unknown routes. `log` hears about internal (500) errors. */
+export function installErrorHandlers(app: FastifyInstance, log: (line: string) => void): void {
+  app.setErrorHandler((err: unknown, req: FastifyRequest, reply: FastifyReply) => {
+    const e = toApiError(err, {}, req.body);
+    if (e.status === 500) log(`radixlm: error: ${req.method} ${req.url}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    return sendError(reply, e);
+  });
+  app.setNotFoundHandler((req: FastifyRequest, reply: FastifyReply) =>
+    sendError(reply, new ApiError(404, `Invalid URL (${req.method} ${req.url.split("?")[0]})`, "not_found_error", null, "unknown_url")));
+}

@@ -1,0 +1,171 @@
+// The HTTP server: a fastify app with the OpenAI and native routes, and its lifecycle.
+//
+//   loading  -> listening, every route but /metrics answers 503 until attach(engine)
+//   ready    -> serving
+//   draining -> new requests get 503; in-flight ones finish within the grace period, then
+//               are aborted; then the server and the engine close
+//   closed
+//
+// The HTTP layer never computes: a route validates, tokenizes and submits to the engine, whose
+// loop yields to I/O between steps (and, on the native backend, computes off this thread).
+import type { AddressInfo } from "node:net";
+import Fastify, { type FastifyInstance, type FastifyRequest } from "fastify";
+import type { Engine } from "../engine/engine.js";
+import { checkApiKey } from "./auth.js";
+import { badRequest, installErrorHandlers, unavailable } from "./errors.js";
+import { Metrics, statusLine } from "./metrics.js";
+import { registerNativeApi } from "./native-api.js";
+import { registerOpenAI } from "./openai.js";
+import { Serving } from "./serving.js";
+
+export type ServerState = "loading" | "ready" | "draining" | "closed";
+
+export interface ServerOptions {
+  /** The model name clients send (`model`) and /v1/models lists. */
+  readonly name: string;
+  /** Require `Authorization: Bearer KEY` on every route but /health, /health_generate and /metrics. */
+  readonly apiKey?: string;
+  /** Largest request body accepted (413 beyond). Default 32 MiB. */
+  readonly maxBodyBytes?: number;
+  /** Seconds between status lines while busy; 0 turns them off. Default 5. */
+  readonly logIntervalSeconds?: number;
+  /** Status lines (stdout in the CLI). */
+  readonly log?: (line: string) => void;
+  /** Warnings and internal errors (stderr in the CLI). */
+  readonly warn?: (line: string) => void;
+  /** Extra fields for /get_server_info (the command-line settings). */
+  readonly info?: Readonly<Record<string, unknown>>;
+}
+
+export const DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024;
+
+/** JSON.parse, dropping `__proto__` keys (prototype poisoning through later merges). */
+function parseJson(text: string): unknown {
+  return text.includes("__proto__") ? JSON.parse(text, (k, v: unknown) => (k === "__proto__" ? undefined : v)) : JSON.parse(text);
+}
+
+export class RadixServer {
+  readonly app: FastifyInstance;
+  readonly metrics: Metrics;
+  private current: ServerState = "loading";
+  private serving: Serving | null = null;
+  private readonly ticker: NodeJS.Timeout;
+  private drained: Promise<void> | null = null;
+  private readonly warn: (line: string) => void;
+
+  constructor(private readonly opts: ServerOptions) {
+    const warn = opts.warn ?? ((line: string) => process.stderr.write(line + "\n"));
+    const log = opts.log ?? ((line: string) => process.stdout.write(line + "\n"));
+    this.metrics = new Metrics(opts.name);
+    this.app = Fastify({
+      logger: false,
+      bodyLimit: opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+      return503OnClosing: false,
+      forceCloseConnections: "idle",
+      ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allowUnionTypes: true, verbose: true } },
+    });
+    // Any content type is read as JSON (curl -d sends form encoding); an empty body is none.
+    this.app.removeAllContentTypeParsers();
+    this.app.addContentTypeParser("*", { parseAs: "string" }, (_req: FastifyRequest, body: string | Buffer, done: (err: Error | null, body?: unknown) => void) => {
+      const text = typeof body === "string" ? body : body.toString("utf8");
+      if (text.trim() === "") return done(null, undefined);
+      try {
+        done(null, parseJson(text));
+      } catch (err) {
+        done(badRequest(null, `The request body is not valid JSON: ${(err as Error).message}`, "invalid_json"));
+      }
+    });
+    installErrorHandlers(this.app, warn);
+    this.app.addHook("onRequest", async (req, reply) => {
+      if (opts.apiKey !== undefined) checkApiKey(req, opts.apiKey);
+      if (this.current === "ready" || req.url.split("?")[0] === "/metrics") return;
+      if (this.current === "loading") throw unavailable("The server is loading the model; retry shortly.");
+      reply.header("connection", "close");
+      throw unavailable("The server is shutting down.");
+    });
+    const serving = (): Serving => {
+      if (!this.serving || this.current !== "ready") throw unavailable(this.current === "loading" ? "The server is loading the model." : "The server is shutting down.");
+      return this.serving;
+    };
+    registerOpenAI(this.app, serving, (): Record<string, string> => (this.current === "ready" ? {} : { connection: "close" }));
+    registerNativeApi(this.app, {
+      serving, metrics: this.metrics, state: () => this.current,
+      serverInfo: () => ({ version: "0.1.0", ...(opts.info ?? {}) }),
+    });
+    const every = (opts.logIntervalSeconds ?? 5) * 1000;
+    let lastLog = performance.now();
+    this.ticker = setInterval(() => {
+      this.metrics.sample();
+      const now = performance.now();
+      if (every > 0 && now - lastLog >= every - 1 && this.serving) {
+        lastLog = now;
+        const line = statusLine(this.serving.engine.stats(), this.metrics.genThroughput());
+        if (line) log(line);
+      }
+    }, 1000);
+    this.ticker.unref();
+    this.warn = warn;
+  }
+
+  get state(): ServerState {
+    return this.current;
+  }
+
+  /** Starts listening (state stays "loading" until attach); resolves to the base URL. */
+  async listen(host = "127.0.0.1", port = 30000): Promise<string> {
+    await this.app.listen({ host, port });
+    return this.url;
+  }
+
+  get url(): string {
+    const a = this.app.server.address() as AddressInfo;
+    const host = a.family === "IPv6" ? `[${a.address}]` : a.address;
+    return `http://${host}:${a.port}`;
+  }
+
+  /** The engine is ready: start serving. */
+  attach(engine: Engine): void {
+    if (this.current !== "loading") throw new Error(`cannot attach an engine in state ${this.current}`);
+    this.serving = new Serving(engine, this.opts.name, this.metrics, this.warn);
+    this.metrics.attach(engine);
+    this.current = "ready";
+  }
+
+  /**
+   * Stops taking requests, lets in-flight generations finish for up to `graceMs`, aborts the
+   * rest, then closes the HTTP server and the engine.
+   */
+  drain(graceMs: number): Promise<void> {
+    this.drained ??= this.doDrain(graceMs);
+    return this.drained;
+  }
+
+  private async doDrain(graceMs: number): Promise<void> {
+    this.current = "draining";
+    this.app.server.closeIdleConnections();
+    const s = this.serving;
+    if (s && s.inflight.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      const expired = new Promise<boolean>((r) => (timer = setTimeout(() => r(true), graceMs)));
+      const late = await Promise.race([s.idle().then(() => false), expired]);
+      clearTimeout(timer);
+      if (late) {
+        s.abortAll();
+        await Promise.race([s.idle(), new Promise((r) => setTimeout(r, 5000))]);
+      }
+    }
+    clearInterval(this.ticker);
+    // Responses still being written get a moment; then every connection goes.
+    const closing = this.app.close();
+    const forced = setTimeout(() => this.app.server.closeAllConnections(), 2000);
+    await closing;
+    clearTimeout(forced);
+    if (s) await s.engine.close();
+    this.current = "closed";
+  }
+
+  /** For tests: the engine behind the routes (null while loading). */
+  get engine(): Engine | null {
+    return this.serving?.engine ?? null;
+  }
+}

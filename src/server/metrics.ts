@@ -1,0 +1,121 @@
+// Prometheus metrics (prom-client), named as SGLang names them with a `radixlm:` prefix, and
+// the periodic status line. Totals and gauges are read from engine.stats() when scraped;
+// latencies are observed per request by the HTTP layer.
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { Engine, EngineStats } from "../engine/engine.js";
+import type { FinishReason } from "../engine/request.js";
+
+const TTFT_BUCKETS = [0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 15, 20, 30, 60];
+const ITL_BUCKETS = [0.002, 0.004, 0.006, 0.008, 0.01, 0.015, 0.02, 0.025, 0.03, 0.04, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1, 2];
+const E2E_BUCKETS = [0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 1, 2, 4, 6, 8, 10, 20, 40, 60, 120, 300, 600];
+
+/** Generated tokens per second over the last few seconds, from periodic samples of the total. */
+class ThroughputWindow {
+  private readonly samples: { t: number; total: number }[] = [];
+  constructor(private readonly windowMs: number) {}
+
+  add(t: number, total: number): void {
+    this.samples.push({ t, total });
+    while (this.samples.length > 2 && t - this.samples[1]!.t >= this.windowMs) this.samples.shift();
+  }
+
+  rate(): number {
+    if (this.samples.length < 2) return 0;
+    const a = this.samples[0]!;
+    const b = this.samples[this.samples.length - 1]!;
+    return b.t > a.t ? ((b.total - a.total) * 1000) / (b.t - a.t) : 0;
+  }
+}
+
+export class Metrics {
+  readonly registry = new Registry();
+  private engine: Engine | null = null;
+  private readonly window = new ThroughputWindow(5000);
+  private readonly ttft: Histogram;
+  private readonly itl: Histogram;
+  private readonly e2e: Histogram;
+  private readonly requests: Counter<"finish_reason">;
+
+  constructor(modelName: string) {
+    this.registry.setDefaultLabels({ model_name: modelName });
+    const registers = [this.registry];
+    const stats = (): EngineStats | null => this.engine?.stats() ?? null;
+    // Counters that mirror an engine total: each scrape adds what grew since the last one.
+    const total = (name: string, help: string, read: (s: EngineStats) => number): void => {
+      let seen = 0;
+      new Counter({
+        name, help, registers,
+        collect() {
+          const s = stats();
+          if (!s) return;
+          const v = read(s);
+          if (v > seen) this.inc(v - seen);
+          seen = v;
+        },
+      });
+    };
+    const gauge = (name: string, help: string, read: (s: EngineStats) => number): void => {
+      new Gauge({ name, help, registers, collect() { const s = stats(); this.set(s ? read(s) : 0); } });
+    };
+    total("radixlm:prompt_tokens_total", "Prompt tokens submitted.", (s) => s.promptTokensTotal);
+    total("radixlm:generation_tokens_total", "Tokens generated.", (s) => s.generatedTokensTotal);
+    total("radixlm:cached_tokens_total", "Prompt tokens served from the radix cache.", (s) => s.hitTokens);
+    gauge("radixlm:cache_hit_rate", "Share of prompt tokens served from the radix cache since the start.", (s) => s.cacheHitRate);
+    gauge("radixlm:num_running_reqs", "Requests in the running batch.", (s) => s.running);
+    gauge("radixlm:num_queue_reqs", "Requests waiting to be admitted.", (s) => s.queued);
+    gauge("radixlm:token_usage", "Share of the KV pool held by running requests and locked cache entries.", (s) => s.kvUsage);
+    gauge("radixlm:num_used_tokens", "KV slots held by running requests and locked cache entries.", (s) => Math.round(s.kvUsage * s.kvCapacity));
+    gauge("radixlm:max_total_num_tokens", "KV pool capacity in tokens.", (s) => s.kvCapacity);
+    gauge("radixlm:radix_cache_tokens", "Tokens held in the radix cache (reusable prefixes).", (s) => s.cachedTokens);
+    const window = this.window;
+    new Gauge({ name: "radixlm:gen_throughput", help: "Generated tokens per second over the last 5 seconds.", registers, collect() { this.set(window.rate()); } });
+    this.ttft = new Histogram({ name: "radixlm:time_to_first_token_seconds", help: "Time to first token.", buckets: TTFT_BUCKETS, registers });
+    this.itl = new Histogram({ name: "radixlm:inter_token_latency_seconds", help: "Time between consecutive tokens of a sample.", buckets: ITL_BUCKETS, registers });
+    this.e2e = new Histogram({ name: "radixlm:e2e_request_latency_seconds", help: "Request latency from arrival to the last token.", buckets: E2E_BUCKETS, registers });
+    this.requests = new Counter({ name: "radixlm:num_requests_total", help: "Finished generation requests.", labelNames: ["finish_reason"], registers });
+  }
+
+  attach(engine: Engine): void {
+    this.engine = engine;
+  }
+
+  /** Records the engine's generated-token total (called every second). */
+  sample(now = performance.now()): void {
+    if (this.engine) this.window.add(now, this.engine.stats().generatedTokensTotal);
+  }
+
+  genThroughput(): number {
+    return this.window.rate();
+  }
+
+  observeTtft(ms: number): void {
+    this.ttft.observe(ms / 1000);
+  }
+
+  observeItl(ms: number): void {
+    this.itl.observe(ms / 1000);
+  }
+
+  /** One finished request (all of its samples) and its worst finish reason. */
+  observeRequest(ms: number, reason: FinishReason): void {
+    this.e2e.observe(ms / 1000);
+    this.requests.inc({ finish_reason: reason });
+  }
+
+  async text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}
+
+/** The periodic line, SGLang style; null when there is nothing to report. */
+export function statusLine(s: EngineStats, genThroughput: number, now = new Date()): string | null {
+  if (s.running === 0 && s.queued === 0 && genThroughput === 0) return null;
+  const stamp = now.toISOString().replace("T", " ").slice(0, 19);
+  return `[${stamp}] #running-req: ${s.running}, #queue-req: ${s.queued}, ` +
+    `#token: ${Math.round(s.kvUsage * s.kvCapacity)}, token usage: ${s.kvUsage.toFixed(2)}, ` +
+    `cache hit rate: ${(s.cacheHitRate * 100).toFixed(2)}%, gen throughput (token/s): ${genThroughput.toFixed(2)}`;
+}

@@ -1,0 +1,257 @@
+// SGLang's native endpoints: /generate (text or input_ids, sampling_params, streaming),
+// /tokenize, /detokenize, /health, /health_generate, /flush_cache, /get_model_info,
+// /get_server_info, /abort_request, and /metrics.
+import type { FastifyInstance, FastifyReply } from "fastify";
+import type { SamplingParams } from "../sampling/params.js";
+import type { EngineEvent } from "../engine/stream.js";
+import { ApiError, badRequest, toApiError, unavailable } from "./errors.js";
+import { arrivalOf, Generation, newId, type ChoiceState } from "./generation.js";
+import { defined } from "./openai-format.js";
+import { chatSchema, type ChatBody } from "./schema.js";
+import type { Serving } from "./serving.js";
+import { onClientGone, SseStream } from "./sse.js";
+import type { Metrics } from "./metrics.js";
+
+type Schema = Record<string, unknown>;
+const opt = (type: string, description: string, extra: Schema = {}): Schema => ({ type: [type, "null"], description, ...extra });
+const ids = { type: "array", items: { type: "integer" } };
+
+const generateSchema: Schema = {
+  type: "object",
+  description: "a JSON object",
+  properties: {
+    text: { anyOf: [{ type: "string" }, { type: "array", minItems: 1, maxItems: 128, items: { type: "string" } }, { type: "null" }], description: "a string or a list of strings" },
+    input_ids: { anyOf: [{ ...ids, minItems: 1 }, { type: "array", minItems: 1, maxItems: 128, items: { ...ids, minItems: 1 } }, { type: "null" }], description: "a list of token ids or a list of them" },
+    sampling_params: opt("object", "an object", {
+      properties: {
+        max_new_tokens: opt("integer", "an integer >= 0", { minimum: 0 }),
+        min_new_tokens: opt("integer", "an integer >= 0", { minimum: 0 }),
+        temperature: opt("number", "a number >= 0", { minimum: 0 }),
+        top_p: opt("number", "a number in (0, 1]"),
+        top_k: opt("integer", "an integer >= -1"),
+        min_p: opt("number", "a number in [0, 1]"),
+        frequency_penalty: opt("number", "a number in [-2, 2]"),
+        presence_penalty: opt("number", "a number in [-2, 2]"),
+        repetition_penalty: opt("number", "a number > 0"),
+        stop: { anyOf: [{ type: "string" }, { type: "array", items: { type: "string" } }, { type: "null" }], description: "a string or a list of strings" },
+        stop_token_ids: opt("array", "a list of token ids", { items: { type: "integer" } }),
+        ignore_eos: opt("boolean", "a boolean"),
+        n: opt("integer", "an integer in [1, 128]", { minimum: 1, maximum: 128 }),
+        seed: opt("integer", "an integer"),
+        sampling_seed: opt("integer", "an integer"),
+        logit_bias: opt("object", "an object mapping token ids to numbers"),
+      },
+    }),
+    stream: opt("boolean", "a boolean"),
+    return_logprob: opt("boolean", "a boolean"),
+    top_logprobs_num: opt("integer", "an integer in [0, 20]", { minimum: 0, maximum: 20 }),
+    rid: opt("string", "a string"),
+    cache_salt: opt("string", "a string"),
+  },
+};
+
+interface GenerateBody {
+  text?: string | string[] | null;
+  input_ids?: number[] | number[][] | null;
+  sampling_params?: Record<string, unknown> | null;
+  stream?: boolean | null;
+  return_logprob?: boolean | null;
+  top_logprobs_num?: number | null;
+  rid?: string | null;
+  cache_salt?: string | null;
+}
+
+const tokenizeSchema: Schema = {
+  type: "object",
+  description: "a JSON object",
+  properties: {
+    prompt: { anyOf: [{ type: "string" }, { type: "array", items: { type: "string" } }], description: "a string or a list of strings" },
+    text: { anyOf: [{ type: "string" }, { type: "array", items: { type: "string" } }], description: "a string or a list of strings" },
+    messages: chatSchema.properties.messages,
+    tools: chatSchema.properties.tools,
+    add_special_tokens: opt("boolean", "a boolean"),
+  },
+};
+
+const detokenizeSchema: Schema = {
+  type: "object",
+  required: ["tokens"],
+  description: "a JSON object",
+  properties: { tokens: { ...ids, description: "a list of token ids" } },
+};
+
+function samplingParams(sp: Record<string, unknown>): Partial<SamplingParams> {
+  const v = <T>(k: string): T | undefined => (sp[k] === null ? undefined : (sp[k] as T | undefined));
+  const stop = v<string | string[]>("stop");
+  return defined({
+    temperature: v<number>("temperature") ?? 1,
+    topP: v<number>("top_p"),
+    topK: v<number>("top_k"),
+    minP: v<number>("min_p"),
+    frequencyPenalty: v<number>("frequency_penalty"),
+    presencePenalty: v<number>("presence_penalty"),
+    repetitionPenalty: v<number>("repetition_penalty"),
+    stop: typeof stop === "string" ? [stop] : stop,
+    stopTokenIds: v<number[]>("stop_token_ids"),
+    ignoreEos: v<boolean>("ignore_eos"),
+    minNewTokens: v<number>("min_new_tokens"),
+    seed: v<number>("seed") ?? v<number>("sampling_seed"),
+    logitBias: v<Record<string, number>>("logit_bias"),
+  });
+}
+
+/** One choice of /generate as SGLang shows it. */
+function output(s: Serving, gen: Generation, c: ChoiceState, i: number, withLogprobs: boolean): Record<string, unknown> {
+  const prompt = Math.floor(i / gen.spec.n);
+  const reason = c.finishReason === null ? null : c.finishReason === "length" ? { type: "length", length: c.tokenIds.length } : { type: c.finishReason };
+  const meta: Record<string, unknown> = {
+    id: gen.spec.n * gen.spec.prompts.length === 1 ? gen.spec.id : `${gen.spec.id}-${i}`,
+    finish_reason: reason,
+    prompt_tokens: gen.spec.prompts[prompt]!.length,
+    completion_tokens: c.tokenIds.length,
+    cached_tokens: gen.promptUsage(prompt).cachedTokens,
+    e2e_latency: (performance.now() - gen.spec.arrival) / 1000,
+  };
+  if (withLogprobs) {
+    meta.output_token_logprobs = c.logprobs.map((t) => [t.logprob, t.token, s.tokenString(t.token)]);
+    meta.output_top_logprobs = c.logprobs.map((t) => (t.topLogprobs ?? []).map((a) => [a.logprob, a.token, s.tokenString(a.token)]));
+  }
+  return { text: c.text, output_ids: c.tokenIds, meta_info: meta };
+}
+
+async function generate(s: Serving, b: GenerateBody, reply: FastifyReply): Promise<unknown> {
+  const arrival = arrivalOf(reply);
+  if ((b.text == null) === (b.input_ids == null)) throw badRequest("text", "Give exactly one of 'text' and 'input_ids'.");
+  let prompts: number[][];
+  if (b.text != null) prompts = (typeof b.text === "string" ? [b.text] : b.text).map((t) => s.textIds(t));
+  else {
+    prompts = typeof b.input_ids![0] === "number" ? [b.input_ids as number[]] : (b.input_ids as number[][]);
+    prompts.forEach((p, i) => s.checkIds(p, prompts.length === 1 ? "input_ids" : `input_ids[${i}]`));
+  }
+  const sp = b.sampling_params ?? {};
+  const requested = typeof sp.max_new_tokens === "number" ? sp.max_new_tokens : undefined;
+  let maxNewTokens = Infinity;
+  for (const p of prompts) maxNewTokens = Math.min(maxNewTokens, s.maxNewTokens(p.length, requested, 128, b.text != null ? "text" : "input_ids", "max_new_tokens"));
+  const withLogprobs = b.return_logprob === true;
+  const params = { ...samplingParams(sp), maxNewTokens, ...(withLogprobs ? { logprobs: true, topLogprobs: b.top_logprobs_num ?? 0 } : {}) };
+  const n = typeof sp.n === "number" ? sp.n : 1;
+  const gen = new Generation(s, { id: b.rid ?? newId(""), prompts, params, n, cacheSalt: b.cache_salt ?? undefined, arrival });
+  onClientGone(reply, () => gen.abort());
+  const single = prompts.length * n === 1;
+  if (!b.stream) {
+    await gen.run();
+    const outs = gen.choices.map((c, i) => output(s, gen, c, i, withLogprobs));
+    return single ? outs[0] : outs;
+  }
+  const sse = new SseStream(reply);
+  try {
+    for await (const { choice, event } of gen.events()) {
+      if (sse.closed) break;
+      if (!shouldSend(event)) continue;
+      const out = output(s, gen, gen.choices[choice]!, choice, withLogprobs);
+      await sse.send(single ? out : { ...out, index: choice });
+    }
+    sse.done();
+  } catch (err) {
+    await sse.send(toApiError(err).body());
+    sse.done();
+  }
+  return undefined;
+}
+
+function shouldSend(e: EngineEvent): boolean {
+  return e.type === "finish" || e.text !== "" || e.logprob !== undefined;
+}
+
+export interface NativeApiDeps {
+  readonly serving: () => Serving;
+  readonly metrics: Metrics;
+  readonly state: () => string;
+  readonly serverInfo: () => Record<string, unknown>;
+}
+
+export function registerNativeApi(app: FastifyInstance, deps: NativeApiDeps): void {
+  const { serving, metrics } = deps;
+
+  app.get("/health", async () => {
+    serving();
+    return { status: "ok" };
+  });
+
+  app.get("/health_generate", async () => {
+    const s = serving();
+    const r = await s.engine.complete(
+      { inputIds: [s.model.config.bosTokenId ?? 0], params: { maxNewTokens: 1, ignoreEos: true }, requestId: newId("health-") },
+      { signal: AbortSignal.timeout(20_000) },
+    );
+    if (r.samples[0]!.finishReason === "abort") throw unavailable("The health generation did not finish in time.");
+    return { status: "ok" };
+  });
+
+  app.get("/metrics", async (_req, reply) => reply.type(metrics.contentType).send(await metrics.text()));
+
+  app.post("/generate", { schema: { body: generateSchema } }, async (req, reply) => generate(serving(), req.body as GenerateBody, reply));
+
+  app.post("/tokenize", { schema: { body: tokenizeSchema } }, async (req) => {
+    const s = serving();
+    const b = req.body as { prompt?: string | string[]; text?: string | string[]; messages?: ChatBody["messages"]; tools?: ChatBody["tools"]; add_special_tokens?: boolean | null };
+    const addSpecial = b.add_special_tokens ?? true;
+    const encode = (t: string): number[] => s.model.tokenizer.encode(t, { addSpecial, parseSpecial: true });
+    let tokens: number[] | number[][];
+    if (b.messages) tokens = s.chatIds(b.messages, b.tools ?? undefined);
+    else {
+      const input = b.prompt ?? b.text;
+      if (input === undefined) throw badRequest("prompt", "Give 'prompt' (or 'text', or 'messages').", "missing_required_parameter");
+      tokens = typeof input === "string" ? encode(input) : input.map(encode);
+    }
+    const count = typeof tokens[0] === "number" || tokens.length === 0 ? tokens.length : (tokens as number[][]).reduce((a, t) => a + t.length, 0);
+    return { tokens, count, max_model_len: s.contextLength };
+  });
+
+  app.post("/detokenize", { schema: { body: detokenizeSchema } }, async (req) => {
+    const s = serving();
+    const tokens = (req.body as { tokens: number[] }).tokens;
+    s.checkIds(tokens, "tokens");
+    const text = s.model.tokenizer.decode(tokens);
+    return { text, prompt: text };
+  });
+
+  const flush = async (): Promise<unknown> => {
+    if (!serving().engine.flushCache()) throw new ApiError(400, "Cannot flush the cache while requests are running.", "invalid_request_error", null, "busy");
+    return { flushed: true };
+  };
+  app.post("/flush_cache", flush);
+  app.get("/flush_cache", flush);
+
+  app.get("/get_model_info", async () => {
+    const s = serving();
+    const c = s.model.config;
+    return {
+      model_path: s.model.path, tokenizer_path: s.model.path, served_model_name: s.name, is_generation: true,
+      format: s.model.format, architecture: c.arch, context_length: s.contextLength, max_position_embeddings: c.maxPositionEmbeddings,
+      vocab_size: c.vocabSize, hidden_size: c.hiddenSize, num_layers: c.numLayers, num_heads: c.numHeads, num_kv_heads: c.numKvHeads,
+      bos_token_id: c.bosTokenId, eos_token_ids: c.eosTokenIds, has_chat_template: s.model.chatTemplate !== null,
+    };
+  });
+
+  app.get("/get_server_info", async () => {
+    const s = serving();
+    return { ...deps.serverInfo(), state: deps.state(), served_model_name: s.name, context_length: s.contextLength,
+      inflight_requests: s.inflight.size, stats: s.engine.stats(), gen_throughput: metrics.genThroughput() };
+  });
+
+  app.post("/abort_request", {
+    schema: { body: { type: "object", description: "a JSON object", properties: { rid: opt("string", "a string"), abort_all: opt("boolean", "a boolean") } } },
+  }, async (req) => {
+    const s = serving();
+    const b = req.body as { rid?: string | null; abort_all?: boolean | null };
+    if (b.abort_all) return { aborted: s.abortAll() };
+    if (!b.rid) throw badRequest("rid", "Give 'rid' (or 'abort_all': true).", "missing_required_parameter");
+    const g = s.inflight.get(b.rid);
+    if (g) {
+      g.abort();
+      return { aborted: 1 };
+    }
+    return { aborted: s.engine.abort(b.rid) ? 1 : 0 };
+  });
+}

@@ -1,0 +1,194 @@
+// The OpenAI-compatible routes: /v1/chat/completions, /v1/completions, /v1/models. Bodies are
+// checked by the schemas in schema.ts; the sampling fields map onto the engine's parameters;
+// responses (whole or streamed as server-sent events) follow OpenAI's shapes.
+import type { FastifyInstance, FastifyReply } from "fastify";
+import type { SamplingParams } from "../sampling/params.js";
+import { badRequest, modelNotFound, toApiError } from "./errors.js";
+import { arrivalOf, Generation, newId } from "./generation.js";
+import { chatLogprobs, completionLogprobs, OPENAI_NAMES, samplingFrom, usageBody } from "./openai-format.js";
+import { chatSchema, completionSchema, type ChatBody, type CompletionBody } from "./schema.js";
+import type { Serving } from "./serving.js";
+import { onClientGone, SseStream } from "./sse.js";
+
+function checkModel(s: Serving, model: string | null | undefined): void {
+  if (model !== undefined && model !== null && model !== s.name && model !== s.model.path) throw modelNotFound(model);
+}
+
+function modelCard(s: Serving, created: number): Record<string, unknown> {
+  return { id: s.name, object: "model", created, owned_by: "radixlm", root: s.model.path, max_model_len: s.contextLength };
+}
+
+function unix(): number {
+  return Math.floor(Date.now() / 1000);
+}
+
+export function registerOpenAI(app: FastifyInstance, serving: () => Serving, streamHeaders: () => Record<string, string>): void {
+  const started = unix();
+
+  app.get("/v1/models", async () => ({ object: "list", data: [modelCard(serving(), started)] }));
+
+  app.get("/v1/models/*", async (req) => {
+    const s = serving();
+    const id = (req.params as { "*": string })["*"];
+    if (id !== s.name) throw modelNotFound(id);
+    return modelCard(s, started);
+  });
+
+  app.post("/v1/chat/completions", { schema: { body: chatSchema } }, async (req, reply) => {
+    const arrival = arrivalOf(reply);
+    const s = serving();
+    const b = req.body as ChatBody;
+    checkModel(s, b.model);
+    if (b.response_format && b.response_format.type !== "text") {
+      throw badRequest("response_format", `response_format '${b.response_format.type}' is not supported yet; use 'text'.`);
+    }
+    if ((b.top_logprobs ?? 0) > 0 && b.logprobs !== true) throw badRequest("top_logprobs", "'top_logprobs' needs 'logprobs' to be true.");
+    const tools = b.tool_choice === "none" ? undefined : (b.tools ?? undefined);
+    const ids = s.chatIds(b.messages, tools, b.chat_template_kwargs ?? undefined);
+    const maxParam = b.max_completion_tokens != null ? "max_completion_tokens" : "max_tokens";
+    const maxNewTokens = s.maxNewTokens(ids.length, b.max_completion_tokens ?? b.max_tokens ?? undefined, undefined, "messages", maxParam);
+    const logprobs = b.logprobs === true;
+    const params: Partial<SamplingParams> = {
+      ...samplingFrom(b), maxNewTokens,
+      ...(logprobs ? { logprobs: true, topLogprobs: b.top_logprobs ?? 0 } : {}),
+    };
+    const gen = new Generation(s, { id: newId("chatcmpl-"), prompts: [ids], params, n: b.n ?? 1, cacheSalt: b.cache_salt ?? undefined, arrival },
+      { ...OPENAI_NAMES, max_new_tokens: maxParam });
+    onClientGone(reply, () => gen.abort());
+    const head = { id: gen.spec.id, created: unix(), model: s.name, system_fingerprint: null };
+    if (b.stream) return streamChat(s, gen, head, b.stream_options?.include_usage === true, reply, streamHeaders());
+    await gen.run();
+    return {
+      ...head,
+      object: "chat.completion",
+      choices: gen.choices.map((c, index) => ({
+        index,
+        message: { role: "assistant", content: c.text, refusal: null },
+        logprobs: logprobs ? { content: chatLogprobs(s, c.logprobs), refusal: null } : null,
+        finish_reason: c.finishReason,
+      })),
+      usage: usageBody(gen.usage),
+    };
+  });
+
+  app.post("/v1/completions", { schema: { body: completionSchema } }, async (req, reply) => {
+    const arrival = arrivalOf(reply);
+    const s = serving();
+    const b = req.body as CompletionBody;
+    checkModel(s, b.model);
+    const n = b.n ?? 1;
+    if (b.best_of !== undefined && b.best_of !== null && b.best_of !== n) throw badRequest("best_of", "'best_of' other than 'n' is not supported.");
+    if (b.suffix) throw badRequest("suffix", "'suffix' is not supported.");
+    const k = b.logprobs ?? null;
+    if (b.echo && k !== null) throw badRequest("echo", "'echo' with 'logprobs' needs prompt log-probabilities, which this server does not compute yet.");
+    const prompts = completionPrompts(s, b.prompt);
+    let maxNewTokens = Infinity;
+    for (const p of prompts) maxNewTokens = Math.min(maxNewTokens, s.maxNewTokens(p.ids.length, b.max_tokens ?? undefined, 16, "prompt", "max_tokens"));
+    const params: Partial<SamplingParams> = { ...samplingFrom(b), maxNewTokens, ...(k !== null ? { logprobs: true, topLogprobs: k } : {}) };
+    const gen = new Generation(s, { id: newId("cmpl-"), prompts: prompts.map((p) => p.ids), params, n, cacheSalt: b.cache_salt ?? undefined, arrival },
+      { ...OPENAI_NAMES, top_logprobs: "logprobs" });
+    onClientGone(reply, () => gen.abort());
+    const echoes = prompts.map((p) => (b.echo ? (p.text ?? s.model.tokenizer.decode(p.ids, { skipSpecial: true })) : ""));
+    const head = { id: gen.spec.id, object: "text_completion", created: unix(), model: s.name, system_fingerprint: null };
+    if (b.stream) return streamCompletion(s, gen, head, echoes, k !== null, b.stream_options?.include_usage === true, reply, streamHeaders());
+    await gen.run();
+    return {
+      ...head,
+      choices: gen.choices.map((c, index) => {
+        const echo = echoes[Math.floor(index / n)]!;
+        return {
+          index,
+          text: echo + c.text,
+          logprobs: k !== null ? completionLogprobs(s, c.logprobs, echo.length).logprobs : null,
+          finish_reason: c.finishReason,
+        };
+      }),
+      usage: usageBody(gen.usage),
+    };
+  });
+}
+
+interface PromptIn {
+  readonly ids: number[];
+  readonly text?: string;
+}
+
+function completionPrompts(s: Serving, prompt: CompletionBody["prompt"]): PromptIn[] {
+  if (typeof prompt === "string") return [{ ids: s.textIds(prompt), text: prompt }];
+  if (typeof prompt[0] === "number") {
+    s.checkIds(prompt as number[], "prompt");
+    return [{ ids: prompt as number[] }];
+  }
+  return (prompt as (string | number[])[]).map((p, i) => {
+    if (typeof p === "string") return { ids: s.textIds(p), text: p };
+    s.checkIds(p, `prompt[${i}]`);
+    return { ids: p };
+  });
+}
+
+type Head = Record<string, unknown>;
+
+/** Ends a stream after a failure: an error event, then [DONE]. */
+async function failStream(sse: SseStream, err: unknown): Promise<void> {
+  await sse.send(toApiError(err).body());
+  sse.done();
+}
+
+async function streamChat(s: Serving, gen: Generation, head: Head, includeUsage: boolean, reply: FastifyReply, headers: Record<string, string>): Promise<void> {
+  const sse = new SseStream(reply, headers);
+  const chunk = (choice: Record<string, unknown>): Record<string, unknown> =>
+    ({ ...head, object: "chat.completion.chunk", choices: [choice], ...(includeUsage ? { usage: null } : {}) });
+  try {
+    for (let i = 0; i < gen.choices.length; i++) {
+      await sse.send(chunk({ index: i, delta: { role: "assistant", content: "" }, logprobs: null, finish_reason: null }));
+    }
+    for await (const { choice, event } of gen.events()) {
+      if (sse.closed) break;
+      if (event.type === "token") {
+        if (event.text === "" && !event.logprob) continue;
+        const logprobs = event.logprob ? { content: chatLogprobs(s, [event.logprob]), refusal: null } : null;
+        await sse.send(chunk({ index: choice, delta: { content: event.text }, logprobs, finish_reason: null }));
+      } else {
+        await sse.send(chunk({ index: choice, delta: event.text ? { content: event.text } : {}, logprobs: null, finish_reason: event.reason }));
+      }
+    }
+    if (includeUsage) await sse.send({ ...head, object: "chat.completion.chunk", choices: [], usage: usageBody(gen.usage) });
+    sse.done();
+  } catch (err) {
+    await failStream(sse, err);
+  }
+}
+
+async function streamCompletion(s: Serving, gen: Generation, head: Head, echoes: string[], withLogprobs: boolean, includeUsage: boolean,
+  reply: FastifyReply, headers: Record<string, string>): Promise<void> {
+  const sse = new SseStream(reply, headers);
+  const n = gen.spec.n;
+  const offsets = gen.choices.map((_, i) => echoes[Math.floor(i / n)]!.length);
+  const chunk = (choice: Record<string, unknown>): Record<string, unknown> =>
+    ({ ...head, choices: [choice], ...(includeUsage ? { usage: null } : {}) });
+  try {
+    for (let i = 0; i < gen.choices.length; i++) {
+      const echo = echoes[Math.floor(i / n)]!;
+      if (echo) await sse.send(chunk({ index: i, text: echo, logprobs: null, finish_reason: null }));
+    }
+    for await (const { choice, event } of gen.events()) {
+      if (sse.closed) break;
+      if (event.type === "token") {
+        if (event.text === "" && !event.logprob) continue;
+        let logprobs = null;
+        if (withLogprobs && event.logprob) {
+          const r = completionLogprobs(s, [event.logprob], offsets[choice]!);
+          offsets[choice] = r.end;
+          logprobs = r.logprobs;
+        }
+        await sse.send(chunk({ index: choice, text: event.text, logprobs, finish_reason: null }));
+      } else {
+        await sse.send(chunk({ index: choice, text: event.text, logprobs: null, finish_reason: event.reason }));
+      }
+    }
+    if (includeUsage) await sse.send({ ...head, choices: [], usage: usageBody(gen.usage) });
+    sse.done();
+  } catch (err) {
+    await failStream(sse, err);
+  }
+}

@@ -1,0 +1,132 @@
+// What the routes share once the model is loaded: the engine, the served name, the context
+// limit, the chat template, token strings for logprobs, and the registry of in-flight
+// generations (for /abort_request and for draining).
+import type { Engine } from "../engine/engine.js";
+import type { LoadedModel } from "../model/load.js";
+import { ChatTemplate, CHATML_TEMPLATE, ChatTemplateError, type ChatMessage, type ToolSpec } from "../tokenizer/chat-template.js";
+import { badRequest } from "./errors.js";
+import type { Metrics } from "./metrics.js";
+import type { Generation } from "./generation.js";
+
+const fatalUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+export class Serving {
+  readonly model: LoadedModel;
+  /** Most tokens of prompt + output one request may use. */
+  readonly contextLength: number;
+  readonly chatTemplate: ChatTemplate;
+  /** Generations in flight, by request id. */
+  readonly inflight = new Map<string, Generation>();
+  private readonly tokenStrings = new Map<number, string>();
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(readonly engine: Engine, readonly name: string, readonly metrics: Metrics, warn: (line: string) => void = () => {}) {
+    this.model = engine.model;
+    this.contextLength = Math.min(this.model.config.maxPositionEmbeddings, engine.kvCapacity);
+    this.chatTemplate = makeTemplate(this.model, warn);
+  }
+
+  /**
+   * The prompt ids of a chat conversation, rendered by the model's template with the
+   * generation prompt. OpenAI's "developer" role is the system role to open models' templates;
+   * a message without content has null content.
+   */
+  chatIds(messages: readonly ChatMessage[], tools?: ToolSpec[], extra?: Record<string, unknown>): number[] {
+    const shaped = messages.map((m) => ({ ...m, role: m.role === "developer" ? "system" : m.role, content: m.content ?? null }));
+    const text = this.chatTemplate.render(shaped, { addGenerationPrompt: true, tools, extra });
+    // The template writes BOS itself where the model wants one, as HF's apply_chat_template does.
+    return this.model.tokenizer.encode(text, { addSpecial: false, parseSpecial: true });
+  }
+
+  /** The ids of a raw text prompt: BOS as the model wants it, special tokens parsed (as the engine does). */
+  textIds(text: string): number[] {
+    return this.model.tokenizer.encode(text, { addSpecial: true, parseSpecial: true });
+  }
+
+  /** Checks caller-given ids against the vocabulary; `param` names them in the error. */
+  checkIds(ids: readonly number[], param: string): void {
+    const vocab = this.model.config.vocabSize;
+    for (const t of ids) {
+      if (!Number.isInteger(t) || t < 0 || t >= vocab) throw badRequest(param, `'${param}' has token id ${t}, outside the vocabulary (size ${vocab}).`);
+    }
+  }
+
+  /**
+   * The number of new tokens a request may ask for; with none asked, what fits the context
+   * (or `fallback`, when it fits). Throws the 400 OpenAI gives for a prompt that is too long.
+   */
+  maxNewTokens(promptLength: number, requested: number | undefined, fallback: number | undefined, promptParam: string, maxParam: string): number {
+    const limit = this.contextLength;
+    if (promptLength === 0) throw badRequest(promptParam, `The ${promptParam} is empty (no tokens).`);
+    if (promptLength >= limit) {
+      throw badRequest(promptParam, `This model's maximum context length is ${limit} tokens. However, your ${promptParam} resulted in ${promptLength} tokens. ` +
+        "Please reduce the length of the prompt.", "context_length_exceeded");
+    }
+    if (requested === undefined) return Math.min(fallback ?? Infinity, limit - promptLength);
+    if (promptLength + requested > limit) {
+      throw badRequest(maxParam, `This model's maximum context length is ${limit} tokens. However, you requested ${promptLength + requested} tokens ` +
+        `(${promptLength} in the ${promptParam}, ${requested} in the completion). Please reduce the length of the ${promptParam} or ${maxParam}.`,
+        "context_length_exceeded");
+    }
+    return requested;
+  }
+
+  /** A token as OpenAI shows it: its text, or `bytes:\xNN...` when its bytes are not whole UTF-8. */
+  tokenString(id: number): string {
+    let s = this.tokenStrings.get(id);
+    if (s === undefined) {
+      const bytes = this.model.tokenizer.tokenBytes(id);
+      try {
+        s = fatalUtf8.decode(bytes);
+      } catch {
+        s = "bytes:" + Array.from(bytes, (b) => "\\x" + b.toString(16).padStart(2, "0")).join("");
+      }
+      this.tokenStrings.set(id, s);
+    }
+    return s;
+  }
+
+  tokenBytes(id: number): number[] {
+    return Array.from(this.model.tokenizer.tokenBytes(id));
+  }
+
+  register(id: string, g: Generation): void {
+    this.inflight.set(id, g);
+  }
+
+  unregister(id: string): void {
+    this.inflight.delete(id);
+    if (this.inflight.size === 0) {
+      const w = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const f of w) f();
+    }
+  }
+
+  /** Resolves when no generation is in flight. */
+  idle(): Promise<void> {
+    if (this.inflight.size === 0) return Promise.resolve();
+    return new Promise((r) => this.idleWaiters.push(r));
+  }
+
+  abortAll(): number {
+    const all = [...this.inflight.values()];
+    for (const g of all) g.abort();
+    return all.length;
+  }
+}
+
+function makeTemplate(model: LoadedModel, warn: (line: string) => void): ChatTemplate {
+  const tok = model.tokenizer;
+  const name = (id: number | null | undefined): string | undefined => (id === null || id === undefined ? undefined : tok.idToToken(id));
+  const tokens = { bosToken: name(model.config.bosTokenId), eosToken: name(model.config.eosTokenIds[0]) };
+  if (model.chatTemplate !== null) {
+    try {
+      return new ChatTemplate(model.chatTemplate, tokens);
+    } catch (err) {
+      if (!(err instanceof ChatTemplateError)) throw err;
+      warn(`radixlm: warning: the model's chat template does not parse (${err.message}); using ChatML`);
+    }
+  }
+  return new ChatTemplate(CHATML_TEMPLATE, tokens);
+}

@@ -1,0 +1,55 @@
+// Server-sent events on a hijacked fastify reply: `data: <json>\n\n` per event and a final
+// `data: [DONE]`, as OpenAI streams them. Writes respect backpressure; once the client is
+// gone every write is a no-op, so callers only check `closed` to stop early.
+import type { FastifyReply } from "fastify";
+import type { ServerResponse } from "node:http";
+
+export class SseStream {
+  private readonly res: ServerResponse;
+
+  constructor(reply: FastifyReply, headers: Readonly<Record<string, string>> = {}) {
+    reply.hijack();
+    this.res = reply.raw;
+    this.res.writeHead(200, {
+      "content-type": "text/event-stream; charset=utf-8",
+      "cache-control": "no-cache",
+      "x-accel-buffering": "no",
+      ...headers,
+    });
+    this.res.flushHeaders();
+  }
+
+  get closed(): boolean {
+    return this.res.destroyed || this.res.writableEnded;
+  }
+
+  /** Sends one event; resolves once the socket can take more (or the client is gone). */
+  async send(data: unknown): Promise<void> {
+    if (this.closed) return;
+    if (this.res.write(`data: ${JSON.stringify(data)}\n\n`)) return;
+    const res = this.res;
+    await new Promise<void>((resolve) => {
+      const go = (): void => {
+        res.off("drain", go);
+        res.off("close", go);
+        resolve();
+      };
+      res.on("drain", go);
+      res.on("close", go);
+    });
+  }
+
+  /** `data: [DONE]` and the end of the response. */
+  done(): void {
+    if (this.closed) return;
+    this.res.end("data: [DONE]\n\n");
+  }
+}
+
+/** Calls `fn` when the client goes away before the response was completely sent. */
+export function onClientGone(reply: FastifyReply, fn: () => void): void {
+  const res = reply.raw;
+  res.once("close", () => {
+    if (!res.writableFinished) fn();
+  });
+}
