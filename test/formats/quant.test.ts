@@ -13,18 +13,10 @@ import {
   f32ToF16Array,
 } from "../../src/formats/f16.js";
 import { byteSize, QUANT_TYPES, type WeightType } from "../../src/formats/dtype.js";
+import { mulberry32 as rng } from "../../src/util/random.js";
 
 // ---- seeded data ----
 
-function rng(seed: number): () => number {
-  let s = seed | 0;
-  return () => {
-    s = (s + 0x6d2b79f5) | 0;
-    let t = Math.imul(s ^ (s >>> 15), s | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function gaussian(rand: () => number): number {
   return Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());

@@ -18,19 +18,11 @@ import assert from "node:assert/strict";
 import { dequantize, quantize } from "../../src/formats/quant.js";
 import { byteSize, isFloatType, WEIGHT_TYPES, type WeightType } from "../../src/formats/dtype.js";
 import { nativeKernels, type NativeWeights, type SimdPath } from "../../src/kernels/native-kernels.js";
+import { mulberry32 as rng } from "../../src/util/random.js";
 
 const nk = nativeKernels();
 const skip = nk === null ? "native addon unavailable" : false;
 
-function rng(seed: number): () => number {
-  let s = seed | 0;
-  return () => {
-    s = (s + 0x6d2b79f5) | 0;
-    let t = Math.imul(s ^ (s >>> 15), s | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Gaussian values whose scale changes every 32 elements (1e-3 .. 10), so blocks differ. */
 function data(n: number, seed: number): Float32Array {
