@@ -4,7 +4,7 @@ import { loadModel } from "../model/load.js";
 import { defaultThreads } from "../kernels/native.js";
 import { isBackendName, selectBackend } from "../kernels/select.js";
 import { ChatTemplate, CHATML_TEMPLATE, type ChatMessage } from "../tokenizer/chat-template.js";
-import { generate } from "../engine/generate.js";
+import { Engine } from "../engine/engine.js";
 import { checkSamplingParams, type SamplingParams } from "../sampling/params.js";
 import { parseFloatArg, parseIntArg, UsageError } from "./errors.js";
 import type { LoadedModel } from "../model/load.js";
@@ -61,24 +61,29 @@ async function run(o: GenerateOptions): Promise<void> {
     if (ids.length + params.maxNewTokens > model.config.maxPositionEmbeddings) {
       throw new UsageError(`prompt (${ids.length} tokens) + max tokens (${params.maxNewTokens}) exceeds the context length ${model.config.maxPositionEmbeddings}`);
     }
-    const runner = selectBackend(o.backend, threads).createRunner(model, { capacity: ids.length + params.maxNewTokens, dtype: o.kvDtype });
+    const engine = await Engine.create({
+      model, backend: selectBackend(o.backend, threads), maxTotalTokens: ids.length + params.maxNewTokens, kvCacheDtype: o.kvDtype,
+    });
     const t0 = performance.now();
     let first = 0;
-    const it = generate(model, runner, ids, params);
-    let r = await it.next();
-    while (!r.done) {
-      if (first === 0) first = performance.now();
-      process.stdout.write(r.value.text);
-      r = await it.next();
+    let generated = 0;
+    let reason = "";
+    for await (const ev of engine.generate({ inputIds: ids, params })) {
+      if (ev.type === "token") {
+        if (first === 0) first = performance.now();
+        generated++;
+      } else {
+        reason = ev.reason;
+      }
+      process.stdout.write(ev.text);
     }
     process.stdout.write("\n");
     if (o.stats) {
       const t1 = performance.now();
-      const n = r.value.tokens.length;
-      const decode = n > 1 ? ((n - 1) * 1000) / (t1 - first) : 0;
-      process.stderr.write(`radixlm: ${ids.length} prompt tokens, ${n} generated (${r.value.finishReason}), prefill ${(first - t0).toFixed(0)} ms, decode ${decode.toFixed(2)} tok/s\n`);
+      const decode = generated > 1 ? ((generated - 1) * 1000) / (t1 - first) : 0;
+      process.stderr.write(`radixlm: ${ids.length} prompt tokens, ${generated} generated (${reason}), prefill ${((first || t1) - t0).toFixed(0)} ms, decode ${decode.toFixed(2)} tok/s\n`);
     }
-    runner.close();
+    await engine.close();
   } finally {
     model.close();
   }
