@@ -216,20 +216,28 @@ class NativeRunner : public Napi::ObjectWrap<NativeRunner> {
 
 class NativeRunner::ForwardWorker : public Napi::AsyncWorker {
  public:
-  ForwardWorker(Napi::Env env, NativeRunner* owner, StepInput in)
+  // `into`: the caller's Float32Array to write the logits into (its first rows x vocab
+  // floats), or empty for a fresh array. Reusing one keeps a long generation from piling up
+  // logits arrays that V8 does not count (external memory) and so collects late.
+  ForwardWorker(Napi::Env env, NativeRunner* owner, StepInput in, Napi::Float32Array into)
       : Napi::AsyncWorker(env, "radixlm.forward"),
         owner_(owner),
         in_(std::move(in)),
         deferred_(Napi::Promise::Deferred::New(env)) {
     const size_t len = in_.logit_rows.size() * static_cast<size_t>(owner->runner()->model().vocab);
-    // Uninitialized memory the forward fills whole (Float32Array::New would zero it first).
-    auto* data = static_cast<float*>(std::malloc(len > 0 ? len * sizeof(float) : 1));
-    if (data == nullptr) {
-      SetError("native forward: out of memory for the logits");
+    if (!into.IsEmpty() && into.ElementLength() >= len) {
+      out_data_ = into.Data();
+      out_ = Napi::Persistent(Napi::Float32Array::New(env, len, into.ArrayBuffer(), into.ByteOffset()));
     } else {
-      Napi::ArrayBuffer buf = Napi::ArrayBuffer::New(env, data, len * sizeof(float), [](Napi::Env, void* p) { std::free(p); });
-      out_data_ = data;
-      out_ = Napi::Persistent(Napi::Float32Array::New(env, len, buf, 0));
+      // Uninitialized memory the forward fills whole (Float32Array::New would zero it first).
+      auto* data = static_cast<float*>(std::malloc(len > 0 ? len * sizeof(float) : 1));
+      if (data == nullptr) {
+        SetError("native forward: out of memory for the logits");
+      } else {
+        Napi::ArrayBuffer buf = Napi::ArrayBuffer::New(env, data, len * sizeof(float), [](Napi::Env, void* p) { std::free(p); });
+        out_data_ = data;
+        out_ = Napi::Persistent(Napi::Float32Array::New(env, len, buf, 0));
+      }
     }
     self_ = Napi::Persistent(owner->Value());
   }
@@ -292,7 +300,11 @@ Napi::Value NativeRunner::Forward(const Napi::CallbackInfo& info) {
     throw_error(env, "plan: " + err);
     return env.Undefined();
   }
-  auto* worker = new ForwardWorker(env, this, std::move(in));
+  Napi::Float32Array into;
+  if (info.Length() > 7 && info[7].IsTypedArray() && info[7].As<Napi::TypedArray>().TypedArrayType() == napi_float32_array) {
+    into = info[7].As<Napi::Float32Array>();
+  }
+  auto* worker = new ForwardWorker(env, this, std::move(in), into);
   busy_ = true;
   Napi::Promise p = worker->Promise();
   worker->Queue();

@@ -192,7 +192,68 @@ void Runner::layer(const StepInput& in, int64_t n, int li) {
   rows(n, [&](int64_t r) { add_in_place(x + r * h, proj + r * h, h); });
 }
 
+namespace {
+
+// Rows computed in one pass. Larger steps (long prefill chunks) are cut into passes of this
+// many rows: the activations then stay small (and in cache) while the weights, re-read
+// once per pass, are a small cost next to a prefill's arithmetic. A pass is exactly a
+// smaller step, and results do not depend on how rows are batched, so the logits are the
+// same bits either way.
+constexpr int64_t kMaxPassRows = 128;
+
+}  // namespace
+
 void Runner::forward(const StepInput& in, float* logits) {
+  const int64_t n = static_cast<int64_t>(in.tokens.size());
+  if (n <= kMaxPassRows) {
+    pass(in, logits);
+    return;
+  }
+  const int64_t vocab = m_.vocab;
+  for (int64_t a = 0; a < n; a += kMaxPassRows) {
+    const int64_t b = std::min(n, a + kMaxPassRows);
+    StepInput& sub = sub_;
+    sub.tokens.assign(in.tokens.begin() + a, in.tokens.begin() + b);
+    sub.positions.assign(in.positions.begin() + a, in.positions.begin() + b);
+    sub.seq_start.clear();
+    sub.seq_count.clear();
+    sub.slot_offset.assign(1, 0);
+    sub.slots.clear();
+    sub.logit_rows.clear();
+    for (size_t s = 0; s < in.seq_start.size(); s++) {
+      const int64_t lo = std::max<int64_t>(in.seq_start[s], a);
+      const int64_t hi = std::min<int64_t>(in.seq_start[s] + in.seq_count[s], b);
+      if (lo >= hi) continue;
+      // The sequence's slots up to its last row in this pass: later rows are not written yet.
+      const int64_t len = in.positions[hi - 1] + 1;
+      sub.seq_start.push_back(static_cast<int32_t>(lo - a));
+      sub.seq_count.push_back(static_cast<int32_t>(hi - lo));
+      sub.slots.insert(sub.slots.end(), in.slots.begin() + in.slot_offset[s], in.slots.begin() + in.slot_offset[s] + len);
+      sub.slot_offset.push_back(static_cast<int64_t>(sub.slots.size()));
+    }
+    // Output index of each of this pass's logit rows; in the usual (ascending) case they
+    // are consecutive and the pass writes straight into place.
+    out_index_.clear();
+    for (size_t i = 0; i < in.logit_rows.size(); i++) {
+      const int32_t r = in.logit_rows[i];
+      if (r < a || r >= b) continue;
+      sub.logit_rows.push_back(static_cast<int32_t>(r - a));
+      out_index_.push_back(static_cast<int64_t>(i));
+    }
+    const size_t m = out_index_.size();
+    bool in_place = true;
+    for (size_t k = 0; k < m; k++) in_place = in_place && out_index_[k] == out_index_[0] + static_cast<int64_t>(k);
+    if (in_place) {
+      pass(sub, m > 0 ? logits + out_index_[0] * vocab : logits);
+      continue;
+    }
+    if (sub_logits_.size() < m * static_cast<size_t>(vocab)) sub_logits_.resize(m * static_cast<size_t>(vocab));
+    pass(sub, sub_logits_.data());
+    for (size_t k = 0; k < m; k++) std::copy_n(sub_logits_.data() + k * vocab, vocab, logits + out_index_[k] * vocab);
+  }
+}
+
+void Runner::pass(const StepInput& in, float* logits) {
   const int64_t n = static_cast<int64_t>(in.tokens.size());
   const int64_t m = static_cast<int64_t>(in.logit_rows.size());
   int64_t max_len = 1;

@@ -67,6 +67,7 @@ class Runner {
     void operator()(void* p) const;
   };
 
+  void pass(const StepInput& in, float* logits);
   void reserve(int64_t n, int64_t m, int64_t max_len);
   void rows(int64_t n, const std::function<void(int64_t)>& fn);
   void attention(const StepInput& in, int64_t n, int layer);
@@ -89,6 +90,11 @@ class Runner {
   std::vector<double> angles_;        // per row: head_dim/2 (cos, sin) pairs
   std::vector<int32_t> row_seq_;      // sequence of each row
   std::vector<float> scores_;         // per thread: attend scratch
+
+  // A step of more rows than kMaxPassRows runs as several passes (see forward()).
+  StepInput sub_;
+  std::vector<float> sub_logits_;
+  std::vector<int64_t> out_index_;
 };
 
 }  // namespace rlm

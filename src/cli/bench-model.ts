@@ -57,18 +57,20 @@ export async function benchModel(model: LoadedModel, runner: ModelRunner, ppToke
   const rnd = mulberry32(1234);
   const randomTokens = (n: number): Int32Array => Int32Array.from({ length: n }, () => Math.floor(rnd() * vocab));
   const slots = Int32Array.from({ length: runner.kv.capacity }, (_, i) => i);
+  // Every step asks for one row of logits: one buffer serves them all, as in the engine.
+  const logits = new Float32Array(vocab);
   // Warm-up: a short prefill and one decode step (pages in the weights, sizes the buffers).
-  await runner.forward(step(randomTokens(Math.min(32, ppTokens)), 0, slots));
-  await runner.forward(step(randomTokens(1), Math.min(32, ppTokens), slots));
+  await runner.forward(step(randomTokens(Math.min(32, ppTokens)), 0, slots), logits);
+  await runner.forward(step(randomTokens(1), Math.min(32, ppTokens), slots), logits);
 
   let t0 = performance.now();
-  await runner.forward(step(randomTokens(ppTokens), 0, slots));
+  await runner.forward(step(randomTokens(ppTokens), 0, slots), logits);
   const ppTokS = (ppTokens * 1000) / (performance.now() - t0);
 
   const shortPrompt = 8;
-  await runner.forward(step(randomTokens(shortPrompt), 0, slots));
+  await runner.forward(step(randomTokens(shortPrompt), 0, slots), logits);
   t0 = performance.now();
-  for (let i = 0; i < tgTokens; i++) await runner.forward(step(randomTokens(1), shortPrompt + i, slots));
+  for (let i = 0; i < tgTokens; i++) await runner.forward(step(randomTokens(1), shortPrompt + i, slots), logits);
   const tgTokS = (tgTokens * 1000) / (performance.now() - t0);
   const weightBytes = weightBytesPerToken(model);
   return { ppTokens, tgTokens, ppTokS, tgTokS, weightBytes, decodeGBps: (weightBytes * tgTokS) / 1e9 };

@@ -74,6 +74,8 @@ export class Engine {
   private steps = 0;
   private promptTotal = 0;
   private generatedTotal = 0;
+  /** Logits of the last step, reused by the next one (grown on demand). */
+  private logitsBuf = new Float32Array(0);
 
   private constructor(readonly model: LoadedModel, private readonly runner: ModelRunner, private readonly opts: EngineOptions) {
     this.pool = new KVPool(runner.kv.capacity);
@@ -200,7 +202,11 @@ export class Engine {
 
   private async step(batch: Batch): Promise<void> {
     const plan = buildStepPlan(batch);
-    const forward = this.runner.forward(plan);
+    // Steps never overlap and the previous one's logits are consumed by now, so one buffer
+    // serves every step; fresh arrays per step would pile up faster than V8 collects them.
+    const need = plan.logitRows.length * this.model.config.vocabSize;
+    if (this.logitsBuf.length < need) this.logitsBuf = new Float32Array(Math.max(need, this.logitsBuf.length * 2));
+    const forward = this.runner.forward(plan, this.logitsBuf);
     // While the backend computes (off this thread, for the native one), match the waiting
     // requests for the next step's admissions.
     this.scheduler.prepare();

@@ -41,8 +41,12 @@ export interface RunnerModel {
 }
 
 export interface ModelRunner {
-  /** Logits for `plan.logitRows`, row after row, each `vocabSize` long. */
-  forward(plan: StepPlan): Promise<Float32Array>;
+  /**
+   * Logits for `plan.logitRows`, row after row, each `vocabSize` long. With `into` (long
+   * enough), a backend may write them there and return a view of it: the caller then owns
+   * the reuse, and must be done with the view before passing `into` again.
+   */
+  forward(plan: StepPlan, into?: Float32Array): Promise<Float32Array>;
   readonly kv: KVCacheOptions;
   close(): void;
 }

@@ -237,6 +237,43 @@ test("quantized weights are batch and thread invariant too", { skip }, async () 
   }
 });
 
+test("a step longer than one pass (128 rows) gives the same bits, logits in any row order, into a caller's buffer", { skip }, async () => {
+  const p = await open("qwen2-gguf-f32", { arch: "qwen2", format: "gguf", dtype: "f32", seed: 7 });
+  try {
+    // Three sequences of 150, 90 and 170 rows: passes cut through the first and the last.
+    const seqs = [randomTokens(150, 31), randomTokens(90, 32), randomTokens(170, 33)];
+    const slots = [range(0, 150), range(150, 90), range(240, 170)];
+    const r = p.native("f16", 2, 512);
+    try {
+      const alone: Float32Array[][] = [];
+      for (let i = 0; i < seqs.length; i++) alone.push(await logitsByChunks(r, seqs[i]!, 64, slots[i]!));
+      const plan = buildPlan(seqs.map((tokens, i) => ({ tokens, cached: 0, slots: slots[i]! })), false);
+      // Logit rows scrambled: every row once, in an order that is not ascending.
+      const order = Array.from({ length: plan.tokens.length }, (_, i) => (i * 157) % plan.tokens.length);
+      const vocab = p.model.config.vocabSize;
+      const into = new Float32Array(order.length * vocab + 7);
+      const got = await r.forward({ ...plan, logitRows: Int32Array.from(order) }, into);
+      assert.equal(got.buffer, into.buffer, "the logits were written into the caller's buffer");
+      assert.equal(got.length, order.length * vocab);
+      const rowOf = (row: number): [number, number] => (row < 150 ? [0, row] : row < 240 ? [1, row - 150] : [2, row - 240]);
+      order.forEach((row, k) => {
+        const [s, j] = rowOf(row);
+        assert.ok(sameBits(got.subarray(k * vocab, (k + 1) * vocab), alone[s]![j]!), `row ${row} (sequence ${s}, position ${j}) differs`);
+      });
+      // The usual ascending order writes in place too.
+      const asc = await r.forward(plan, into);
+      for (let row = 0; row < plan.tokens.length; row++) {
+        const [s, j] = rowOf(row);
+        assert.ok(sameBits(asc.subarray(row * vocab, (row + 1) * vocab), alone[s]![j]!), `ascending: row ${row} differs`);
+      }
+    } finally {
+      r.close();
+    }
+  } finally {
+    p.model.close();
+  }
+});
+
 test("the event loop stays free while a long prefill runs", { skip }, async () => {
   const p = await open("llama-wide-f32", { arch: "llama", format: "gguf", dtype: "f32", seed: 5,
     sizes: { numLayers: 4, hiddenSize: 512, numHeads: 8, numKvHeads: 4, headDim: 64, intermediateSize: 1536, vocabSize: 1024 } });
