@@ -7,6 +7,7 @@ const NONE: CacheHandle = { id: 0 };
 
 export class NoCache implements PrefixCache {
   readonly keepsEntries = false;
+  readonly version = 0;
   private queried = 0;
   constructor(private readonly pool: KVPool) {}
   match(): MatchResult {

@@ -45,6 +45,8 @@ export interface CacheStats {
 export interface PrefixCache {
   /** False for the no-reuse cache: inserting a still-running request would free its slots. */
   readonly keepsEntries: boolean;
+  /** Changes whenever entries are added or dropped, so a match taken earlier may be stale. */
+  readonly version: number;
   /** Longest cached prefix of `ids` in namespace `salt`. */
   match(ids: ArrayLike<number>, salt?: string): MatchResult;
   /** Takes ownership of `slots` (one per id) beyond what was already cached. */

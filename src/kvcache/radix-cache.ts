@@ -35,6 +35,7 @@ export class RadixCache implements PrefixCache {
   private hits = 0;
   private queried = 0;
   private evicted = 0;
+  version = 0;
 
   constructor(private readonly pool: KVPool) {}
 
@@ -108,6 +109,7 @@ export class RadixCache implements PrefixCache {
     leaf.lastAccess = this.clock;
     node.children.set(key[0]!, leaf);
     this.evictable += key.length;
+    this.version++;
     return { alreadyCached: pos, handle: leaf };
   }
 
@@ -164,6 +166,7 @@ export class RadixCache implements PrefixCache {
       leaf.parent = null;
       if (parent.parent && parent.children.size === 0 && parent.lockRef === 0) heap.push(parent);
     }
+    if (freed > 0) this.version++;
     return freed;
   }
 

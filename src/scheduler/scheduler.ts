@@ -28,6 +28,8 @@ export class Scheduler {
   retractions = 0;
   /** Admission candidates matched while the previous step's forward pass ran. */
   private prepared: Candidate[] | null = null;
+  /** The cache's version when `prepared` was matched. */
+  private preparedVersion = -1;
 
   constructor(private readonly pool: KVPool, readonly cache: PrefixCache, private readonly opts: SchedulerOptions) {}
 
@@ -87,10 +89,13 @@ export class Scheduler {
   /**
    * Matches the waiting requests against the cache ahead of the next schedule(), so that
    * work overlaps the running forward pass. Matches only order admissions; admit() matches
-   * again, so a stale one never changes what is computed.
+   * again, so a stale one never changes what is computed. They are dropped when the cache
+   * changed in between (a finished prefill chunk adds entries): lpm must see those matches,
+   * or it admits a stranger ahead of the requests that share the prefix just computed.
    */
   prepare(): void {
     this.prepared = this.waiting.map((req) => this.candidate(req));
+    this.preparedVersion = this.cache.version;
   }
 
   private candidate(req: Request): Candidate {
@@ -100,7 +105,8 @@ export class Scheduler {
 
   private takeCandidates(): Candidate[] {
     const waiting = new Set(this.waiting);
-    const ready = (this.prepared ?? []).filter((c) => waiting.has(c.req));
+    const fresh = this.prepared !== null && this.preparedVersion === this.cache.version;
+    const ready = fresh ? this.prepared!.filter((c) => waiting.has(c.req)) : [];
     this.prepared = null;
     const seen = new Set(ready.map((c) => c.req));
     for (const req of this.waiting) if (!seen.has(req)) ready.push(this.candidate(req));

@@ -38,6 +38,25 @@ test("lpm admits the request with the longest cached prefix first; fcfs the olde
   }
 });
 
+test("lpm sees a prefix cached by the step that just finished, even with matches prepared during that step", () => {
+  const pool = new KVPool(512);
+  const cache = new RadixCache(pool);
+  const s = new Scheduler(pool, cache, { chunkedPrefillSize: 32, maxRunningRequests: 8, policy: "lpm", decodeReserveRatio: 0 });
+  const prefix = Array.from({ length: 40 }, (_, i) => 100 + i);
+  s.enqueue(req("first", [...prefix, 1, 2], 0));
+  s.enqueue(req("stranger", Array.from({ length: 30 }, (_, i) => 300 + i), 1));
+  s.enqueue(req("sibling", [...prefix, 3, 4], 2));
+  const b1 = s.schedule()!;
+  assert.deepEqual(b1.entries.map((e) => [e.req.id, e.count]), [["first", 32]]);
+  // The engine prepares the next admissions while the step computes, then completes it.
+  s.prepare();
+  s.complete(b1);
+  const b2 = s.schedule()!;
+  // The sibling now matches 32 cached tokens: it goes before the stranger.
+  assert.deepEqual(b2.entries.map((e) => [e.req.id, e.start, e.count]), [["first", 32, 10], ["sibling", 32, 10], ["stranger", 0, 12]]);
+  s.checkAccounting();
+});
+
 test("dfs-weight runs the requests of the most shared prefix together", () => {
   const { pool, cache, s } = setup("dfs-weight");
   cacheSeq(pool, cache, [1, 1, 1, 1]);
