@@ -17,6 +17,7 @@ export interface EngineFlagValues {
   maxRunningRequests?: string;
   maxQueuedRequests?: string;
   schedulePolicy?: string;
+  prefillFirst?: boolean;
 }
 
 export function engineFlags(c: Command): Command {
@@ -30,7 +31,8 @@ export function engineFlags(c: Command): Command {
     .option("--chunked-prefill-size <n>", "most tokens computed per step", "512")
     .option("--max-running-requests <n>", "most requests in one batch", "64")
     .option("--max-queued-requests <n>", "most requests waiting; more are rejected")
-    .option("--schedule-policy <name>", "lpm, fcfs or dfs-weight", "lpm");
+    .option("--schedule-policy <name>", "lpm, fcfs or dfs-weight", "lpm")
+    .option("--prefill-first", "steps are all prefill or all decode, prefill first (SGLang's default); otherwise decodes ride along with prefill chunks");
 }
 
 export async function engineOptionsFrom(o: EngineFlagValues, _model: LoadedModel): Promise<Omit<EngineOptions, "model">> {
@@ -51,5 +53,6 @@ export async function engineOptionsFrom(o: EngineFlagValues, _model: LoadedModel
     maxRunningRequests: parseIntArg("--max-running-requests", o.maxRunningRequests ?? "64", 1),
     maxQueuedRequests: o.maxQueuedRequests === undefined ? undefined : parseIntArg("--max-queued-requests", o.maxQueuedRequests, 1),
     policy: policy as PolicyName,
+    prefillFirst: o.prefillFirst === true,
   };
 }

@@ -28,6 +28,8 @@ export interface EngineOptions {
   readonly maxRunningRequests?: number;
   readonly maxQueuedRequests?: number;
   readonly policy?: PolicyName;
+  /** A step is all prefill or all decode, prefill first (SGLang's default); by default decodes share steps with prefill chunks. */
+  readonly prefillFirst?: boolean;
   /** Scales the decode room held back when admitting (SGLang's schedule_conservativeness); 0 admits greedily and relies on retraction. */
   readonly scheduleConservativeness?: number;
   /** Check pool accounting after every step (tests). */
@@ -85,6 +87,7 @@ export class Engine {
       maxRunningRequests: opts.maxRunningRequests ?? 64,
       policy: opts.policy ?? "lpm",
       decodeReserveRatio: 0.3 * (opts.scheduleConservativeness ?? 1),
+      mixedSteps: opts.prefillFirst !== true,
     });
     this.loopDone = this.loop();
   }

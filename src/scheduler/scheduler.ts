@@ -19,6 +19,13 @@ export interface SchedulerOptions {
   readonly policy: PolicyName;
   /** Share of a running request's remaining max_new_tokens held back at admission. */
   readonly decodeReserveRatio: number;
+  /**
+   * Decode tokens ride in the same step as prefill chunks (true), or a step is either all
+   * prefill or all decode, prefill first whenever there is any (false: SGLang's default
+   * without mixed chunks). On a CPU a decode row costs as much as a prefill row, so
+   * mixing buys smoother streams at the price of time to first token.
+   */
+  readonly mixedSteps?: boolean;
 }
 
 export class Scheduler {
@@ -48,15 +55,10 @@ export class Scheduler {
     let budget = this.opts.chunkedPrefillSize;
     let decodeTokens = 0;
 
+    const mixed = this.opts.mixedSteps ?? true;
     // 1. Decoding requests: one token each, retracting others when memory runs out.
-    for (const req of [...this.running]) {
-      if (req.status !== "running" || req.pending !== 1) continue;
-      if (!this.grow(req, 1, inBatch)) continue;
-      entries.push({ req, start: req.computed, count: 1, wantLogits: true });
-      inBatch.add(req);
-      budget--;
-      decodeTokens++;
-    }
+    if (mixed) decodeTokens = this.scheduleDecodes(entries, inBatch);
+    budget -= decodeTokens;
     // 2. Prefills already under way (chunked), oldest first.
     let prefillTokens = 0;
     for (const req of this.running) {
@@ -82,8 +84,23 @@ export class Scheduler {
         prefillTokens += e.count;
       }
     }
+    // Prefill first: decoding waits for a step with no prefill work.
+    if (!mixed && entries.length === 0) decodeTokens = this.scheduleDecodes(entries, inBatch);
     if (entries.length === 0) return null;
     return { entries, prefillTokens, decodeTokens };
+  }
+
+  /** Adds one token for every decoding request (retracting others when memory runs out); returns how many. */
+  private scheduleDecodes(entries: BatchEntry[], inBatch: Set<Request>): number {
+    let n = 0;
+    for (const req of [...this.running]) {
+      if (req.status !== "running" || req.pending !== 1) continue;
+      if (!this.grow(req, 1, inBatch)) continue;
+      entries.push({ req, start: req.computed, count: 1, wantLogits: true });
+      inBatch.add(req);
+      n++;
+    }
+    return n;
   }
 
   /**

@@ -57,6 +57,29 @@ test("lpm sees a prefix cached by the step that just finished, even with matches
   s.checkAccounting();
 });
 
+test("prefill first: a step is all prefill or all decode, and decoding waits while prompts are read", () => {
+  for (const mixedSteps of [true, false]) {
+    const pool = new KVPool(512);
+    const cache = new RadixCache(pool);
+    const s = new Scheduler(pool, cache, { chunkedPrefillSize: 16, maxRunningRequests: 8, policy: "fcfs", decodeReserveRatio: 0, mixedSteps });
+    const a = req("a", Array.from({ length: 10 }, (_, i) => 1 + i), 0);
+    s.enqueue(a);
+    const b1 = s.schedule()!;
+    s.complete(b1);
+    a.tokens.push(99);  // a sampled its first token: it decodes from now on
+    s.enqueue(req("b", Array.from({ length: 40 }, (_, i) => 50 + i), 1));
+    const kinds: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const b = s.schedule()!;
+      kinds.push(b.entries.map((e) => `${e.req.id}${e.count}`).join("+"));
+      s.complete(b);
+      for (const e of b.entries) if (e.wantLogits) e.req.tokens.push(7);
+    }
+    assert.deepEqual(kinds, mixedSteps ? ["a1+b15", "a1+b15", "a1+b10", "a1+b1"] : ["b16", "b16", "b8", "a1+b1"]);
+    s.checkAccounting();
+  }
+});
+
 test("dfs-weight runs the requests of the most shared prefix together", () => {
   const { pool, cache, s } = setup("dfs-weight");
   cacheSeq(pool, cache, [1, 1, 1, 1]);
