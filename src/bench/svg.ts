@@ -86,11 +86,12 @@ const CDFS = [
   { key: "e2e_ms", title: "End-to-end latency (CDF)", xLabel: "ms" },
 ] as const;
 
-const BARS = [
+/** Bar panels; a null value (the server does not report it) is drawn as "n/a". */
+const BARS: readonly { title: string; yLabel: string; read: (r: ServeReport) => number | null; fmt: (v: number) => string }[] = [
   { title: "Output throughput", yLabel: "tokens/s", read: (r: ServeReport) => r.output_throughput, fmt: tickLabel },
   { title: "Request throughput", yLabel: "requests/s", read: (r: ServeReport) => r.request_throughput, fmt: tickLabel },
-  { title: "Cache hit rate", yLabel: "% of prompt tokens", read: (r: ServeReport) => (r.cache_hit_rate ?? 0) * 100, fmt: tickLabel },
-] as const;
+  { title: "Cache hit rate", yLabel: "% of prompt tokens", read: (r: ServeReport) => (r.cache_hit_rate === null ? null : r.cache_hit_rate * 100), fmt: tickLabel },
+];
 
 /** The SVG document for these runs (at least one). */
 export function renderSvg(runs: readonly ServeReport[]): string {
@@ -122,7 +123,7 @@ export function renderSvg(runs: readonly ServeReport[]): string {
   });
   const barPanels = BARS.map((b, col) => {
     const p = panelAt(col, 1, b.title);
-    const yt = niceTicks(Math.max(0, ...runs.map(b.read)));
+    const yt = niceTicks(Math.max(0, ...runs.map((r) => b.read(r) ?? 0)));
     out.push(axes(p, null, yt, b.yLabel, b.fmt));
     return { p, b, yMax: yt[yt.length - 1]! };
   });
@@ -138,10 +139,11 @@ export function renderSvg(runs: readonly ServeReport[]): string {
     }
     for (const { p, b, yMax } of barPanels) {
       const v = b.read(r);
-      const h = yMax > 0 ? (v / yMax) * PANEL_H : 0;
+      const h = v !== null && yMax > 0 ? (v / yMax) * PANEL_H : 0;
       const x = p.x + i * slot + slot * 0.15;
-      out.push(`<rect x="${f(x)}" y="${f(p.y + PANEL_H - h)}" width="${f(slot * 0.7)}" height="${f(h)}" fill="${color}"><title>${escapeXml(`${r.label}: ${v.toFixed(2)} ${b.yLabel}`)}</title></rect>`);
-      out.push(`<text x="${f(x + slot * 0.35)}" y="${f(p.y + PANEL_H - h - 4)}" text-anchor="middle">${escapeXml(tickLabel(v))}</text>`);
+      const shown = v === null ? "n/a" : `${v.toFixed(2)} ${b.yLabel}`;
+      out.push(`<rect x="${f(x)}" y="${f(p.y + PANEL_H - h)}" width="${f(slot * 0.7)}" height="${f(h)}" fill="${color}"><title>${escapeXml(`${r.label}: ${shown}`)}</title></rect>`);
+      out.push(`<text x="${f(x + slot * 0.35)}" y="${f(p.y + PANEL_H - h - 4)}" text-anchor="middle">${escapeXml(v === null ? "n/a" : b.fmt(v))}</text>`);
     }
     out.push(`</g>`);
   });

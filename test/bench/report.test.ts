@@ -4,6 +4,8 @@ import fs from "node:fs";
 import path from "node:path";
 import { XMLParser, XMLValidator } from "fast-xml-parser";
 import { tempDir, testModel } from "../helpers/models.js";
+import { renderSvg } from "../../src/bench/svg.js";
+import type { ServeReport } from "../../src/bench/serve-report.js";
 import { cliAsync } from "./cli-async.js";
 import { startFake, type FakeServer } from "./fake-server.js";
 
@@ -89,6 +91,17 @@ test("bench compare prints runs side by side with ratios and charts one series p
   assert.match(row("completed requests"), /4\s+4 \(1\.00x\)\s+4 \(1\.00x\)/);
   assert.deepEqual(seriesOf(svg).map((s) => s.label), ["run-1", "run-2", "run-3"]);
   assert.ok(seriesOf(svg).every((s) => s.marks === 6));
+});
+
+test("the SVG escapes labels and marks a hit rate the server does not report as n/a", () => {
+  const base = JSON.parse(fs.readFileSync(path.join(dir(), "alpha.json"), "utf8")) as ServeReport;
+  const odd: ServeReport = { ...base, label: `<b>"x" & 'y'</b>`, cache_hit_rate: null, samples: { ...base.samples, itl_ms: [] } };
+  const file = path.join(dir(), "odd.svg");
+  fs.writeFileSync(file, renderSvg([base, odd]));
+  assert.deepEqual(seriesOf(file).map((s) => s.label), ["alpha & co", `<b>"x" & 'y'</b>`]);
+  // no ITL line for the run without ITL samples: two CDF lines and three bars
+  assert.deepEqual(seriesOf(file).map((s) => s.marks), [6, 5]);
+  assert.match(fs.readFileSync(file, "utf8"), />n\/a</);
 });
 
 test("bad input gets one line and exit code 2", async () => {
