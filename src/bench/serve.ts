@@ -7,7 +7,7 @@ import type { Tokenizer } from "../tokenizer/tokenizer.js";
 import { mulberry32 } from "../util/random.js";
 import { ProgressBar, type ProgressStream } from "./progress.js";
 import type { PromptText } from "./prompt-text.js";
-import { sendRequest, type ChatTurn, type ClientOptions, type PromptInput } from "./serve-client.js";
+import { sendRequest, type ChatTurn, type ClientOptions, type PromptInput, type RequestResult } from "./serve-client.js";
 import { buildReport, type RequestRecord, type ServeReport, type ServeRunInfo } from "./serve-report.js";
 import { cacheDelta, scrapeMetrics } from "./server-metrics.js";
 import { IdealHitRate, type Workload } from "./workloads.js";
@@ -125,7 +125,7 @@ export async function benchServe(o: ServeBenchOptions): Promise<ServeReport> {
       }
       ideal.query(promptIds);
       await sem.acquire();
-      let res;
+      let res: RequestResult;
       try {
         if (stop.signal.aborted) return;
         res = await sendRequest(o.client, input, step.outputLen, AbortSignal.any([stop.signal, AbortSignal.timeout(o.timeoutMs)]));
