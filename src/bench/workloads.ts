@@ -36,8 +36,21 @@ export interface Workload {
 
 /** Token ids drawn from [lo, hi): the caller keeps special tokens out of the range. */
 export function makeWorkload(name: WorkloadName, o: WorkloadOptions, lo: number, hi: number): Workload {
+  return buildWorkload(name, o, (r) => lo + Math.floor(r * (hi - lo)));
+}
+
+/**
+ * Token ids drawn from `alphabet` (for prompts sent as text: ids that decode to whole words,
+ * so that the text tokenizes back to exactly these ids).
+ */
+export function makeWorkloadFrom(name: WorkloadName, o: WorkloadOptions, alphabet: readonly number[]): Workload {
+  if (alphabet.length === 0) throw new Error("the workload alphabet is empty");
+  return buildWorkload(name, o, (r) => alphabet[Math.floor(r * alphabet.length)]!);
+}
+
+function buildWorkload(name: WorkloadName, o: WorkloadOptions, draw: (r: number) => number): Workload {
   const rnd = mulberry32(o.seed ^ 0x5eed);
-  const toks = (n: number): number[] => Array.from({ length: n }, () => lo + Math.floor(rnd() * (hi - lo)));
+  const toks = (n: number): number[] => Array.from({ length: n }, () => draw(rnd()));
   const chains: WorkloadStep[][] = [];
   switch (name) {
     case "generated-shared-prefix":

@@ -7,6 +7,8 @@ import * as info from "./info.js";
 import * as makeTestModel from "./make-test-model.js";
 import * as benchModel from "./bench-model.js";
 import * as benchOffline from "./bench-offline.js";
+import * as benchServe from "./bench-serve.js";
+import * as benchCompare from "./bench-compare.js";
 import * as serve from "./serve.js";
 
 export async function main(argv: string[]): Promise<void> {
@@ -16,9 +18,11 @@ export async function main(argv: string[]): Promise<void> {
     .exitOverride()
     .configureOutput({ outputError: (str, write) => write(`radixlm: ${str.split("\n")[0]}\n`) });
   for (const c of [generate, tokenize, info, makeTestModel, serve]) c.register(program);
-  const bench = program.command("bench").description("measure speed: `bench model` (prefill and decode tokens/s), `bench offline` (a workload, cache on vs off)");
+  const bench = program.command("bench").description("measure speed: `bench model` (prefill and decode tokens/s), `bench offline` (a workload, cache on vs off), `bench serve` (a workload against a server), `bench compare`");
   benchModel.register(bench);
   benchOffline.register(bench);
+  benchServe.register(bench);
+  benchCompare.register(bench);
   for (const c of program.commands) c.exitOverride();
   for (const c of bench.commands) c.exitOverride();
   try {

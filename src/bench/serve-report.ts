@@ -1,0 +1,148 @@
+// The result of one `bench serve` run: per-request records summed up into the figures the
+// JSON carries (and `bench compare` reads back), and the table printed at the end.
+import { summarize, type Summary } from "./stats.js";
+
+/** What one request gave, as the run loop records it. */
+export interface RequestRecord {
+  readonly ok: boolean;
+  readonly error: string | null;
+  readonly ttftMs: number;
+  readonly e2eMs: number;
+  readonly itlMs: readonly number[];
+  readonly promptTokens: number;
+  readonly outputTokens: number;
+  /** Prompt tokens the server says it reused; null when it does not say. */
+  readonly cachedTokens: number | null;
+}
+
+export interface CacheHitRates {
+  /** From usage.prompt_tokens_details.cached_tokens (or native meta_info, llama.cpp timings). */
+  readonly usage: number | null;
+  /** From the server's /metrics counters, before and after the run. */
+  readonly metrics: number | null;
+  readonly metrics_source: string | null;
+}
+
+export interface ServeRunInfo {
+  readonly label: string;
+  readonly base_url: string;
+  readonly api: string;
+  readonly model: string | null;
+  readonly workload: string;
+  readonly workload_options: Readonly<Record<string, number>>;
+  readonly prompt_format: string;
+  readonly request_rate: number | "inf";
+  readonly max_concurrency: number | null;
+  readonly tokenizer: string | null;
+  readonly started_at: string;
+}
+
+export interface ServeReport extends ServeRunInfo {
+  readonly kind: "radixlm-bench-serve";
+  readonly version: 1;
+  readonly duration_s: number;
+  readonly requests: { readonly total: number; readonly completed: number; readonly failed: number; readonly not_sent: number };
+  readonly errors: readonly string[];
+  readonly input_tokens: number;
+  readonly output_tokens: number;
+  readonly cached_tokens: number | null;
+  readonly request_throughput: number;
+  readonly input_throughput: number;
+  readonly output_throughput: number;
+  readonly total_token_throughput: number;
+  readonly ttft_ms: Summary;
+  readonly itl_ms: Summary;
+  readonly tpot_ms: Summary;
+  readonly e2e_ms: Summary;
+  /** The server's figure: usage where reported, else /metrics; null when it reports neither. */
+  readonly cache_hit_rate: number | null;
+  readonly cache_hit_rates: CacheHitRates;
+  /** What an unbounded prefix cache would reach on these prompts, in arrival order. */
+  readonly ideal_hit_rate: number;
+  /** Raw latencies (completed requests) for CDFs. */
+  readonly samples: { readonly ttft_ms: readonly number[]; readonly itl_ms: readonly number[]; readonly tpot_ms: readonly number[]; readonly e2e_ms: readonly number[] };
+}
+
+export const SUMMARY_METRICS = ["ttft_ms", "itl_ms", "tpot_ms", "e2e_ms"] as const;
+
+/** The most ITL samples kept in the JSON (the summary uses them all). */
+const MAX_ITL_SAMPLES = 100_000;
+
+export interface ReportInputs {
+  readonly info: ServeRunInfo;
+  readonly records: readonly RequestRecord[];
+  readonly total: number;
+  readonly durationS: number;
+  readonly metrics: { readonly hits: number; readonly total: number; readonly source: string } | null;
+  readonly idealHitRate: number;
+}
+
+export function buildReport(x: ReportInputs): ServeReport {
+  const done = x.records.filter((r) => r.ok);
+  const failed = x.records.length - done.length;
+  const errors = [...new Set(x.records.filter((r) => !r.ok).map((r) => r.error ?? "error"))].slice(0, 10);
+  const sum = (f: (r: RequestRecord) => number): number => done.reduce((a, r) => a + f(r), 0);
+  const input = sum((r) => r.promptTokens);
+  const output = sum((r) => r.outputTokens);
+  const withCache = done.filter((r) => r.cachedTokens !== null);
+  const cached = withCache.length ? withCache.reduce((a, r) => a + r.cachedTokens!, 0) : null;
+  const cachedOf = withCache.reduce((a, r) => a + r.promptTokens, 0);
+  const usageRate = cached !== null && cachedOf > 0 ? cached / cachedOf : null;
+  const metricsRate = x.metrics && x.metrics.total > 0 ? x.metrics.hits / x.metrics.total : null;
+  const ttft = done.map((r) => r.ttftMs);
+  const e2e = done.map((r) => r.e2eMs);
+  const itl = done.flatMap((r) => r.itlMs);
+  const tpot = done.filter((r) => r.outputTokens > 1).map((r) => (r.e2eMs - r.ttftMs) / (r.outputTokens - 1));
+  const secs = x.durationS > 0 ? x.durationS : 1e-9;
+  return {
+    kind: "radixlm-bench-serve",
+    version: 1,
+    ...x.info,
+    duration_s: x.durationS,
+    requests: { total: x.total, completed: done.length, failed, not_sent: x.total - x.records.length },
+    errors,
+    input_tokens: input,
+    output_tokens: output,
+    cached_tokens: cached,
+    request_throughput: done.length / secs,
+    input_throughput: input / secs,
+    output_throughput: output / secs,
+    total_token_throughput: (input + output) / secs,
+    ttft_ms: summarize(ttft),
+    itl_ms: summarize(itl),
+    tpot_ms: summarize(tpot),
+    e2e_ms: summarize(e2e),
+    cache_hit_rate: usageRate ?? metricsRate,
+    cache_hit_rates: { usage: usageRate, metrics: metricsRate, metrics_source: x.metrics?.source ?? null },
+    ideal_hit_rate: x.idealHitRate,
+    samples: { ttft_ms: ttft, itl_ms: itl.slice(0, MAX_ITL_SAMPLES), tpot_ms: tpot, e2e_ms: e2e },
+  };
+}
+
+const pct = (x: number | null): string => (x === null ? "n/a" : `${(x * 100).toFixed(1)}%`);
+
+/** The table printed at the end of a run. */
+export function formatReport(r: ServeReport): string {
+  const rows: [string, string][] = [
+    ["label", r.label],
+    ["server", `${r.base_url} (${r.api}${r.model ? `, model ${r.model}` : ""})`],
+    ["workload", `${r.workload}, ${r.prompt_format} prompts, rate ${r.request_rate}, concurrency ${r.max_concurrency ?? "unbounded"}`],
+    ["requests", `${r.requests.completed} completed, ${r.requests.failed} failed, ${r.requests.not_sent} not sent (of ${r.requests.total})`],
+    ["duration", `${r.duration_s.toFixed(2)} s`],
+    ["input / output tokens", `${r.input_tokens} / ${r.output_tokens}`],
+    ["request throughput", `${r.request_throughput.toFixed(2)} req/s`],
+    ["input token throughput", `${r.input_throughput.toFixed(1)} tok/s`],
+    ["output token throughput", `${r.output_throughput.toFixed(1)} tok/s`],
+    ["total token throughput", `${r.total_token_throughput.toFixed(1)} tok/s`],
+  ];
+  const names: Record<(typeof SUMMARY_METRICS)[number], string> = { ttft_ms: "TTFT", itl_ms: "ITL", tpot_ms: "TPOT", e2e_ms: "E2E latency" };
+  for (const m of SUMMARY_METRICS) {
+    const s = r[m];
+    rows.push([`${names[m]} ms (mean/p50/p90/p99)`, [s.mean, s.p50, s.p90, s.p99].map((v) => v.toFixed(1)).join(" / ")]);
+  }
+  rows.push(["cache hit rate", `${pct(r.cache_hit_rate)} (usage ${pct(r.cache_hit_rates.usage)}, /metrics ${pct(r.cache_hit_rates.metrics)}; ideal ${pct(r.ideal_hit_rate)})`]);
+  const w = Math.max(...rows.map(([k]) => k.length));
+  const lines = rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`);
+  if (r.errors.length) lines.push(`errors: ${r.errors.join("; ")}`);
+  return lines.join("\n");
+}

@@ -1,0 +1,165 @@
+// `radixlm bench serve`: a workload sent to a running server over HTTP. Chains (a prompt, a
+// conversation, an agent run) start at the request rate (Poisson arrivals, or all at once);
+// a chain's steps go one after the other, each re-sending the history with the server's
+// previous answer; at most `maxConcurrency` requests are in flight. Every request has a
+// timeout and the whole run a deadline, after which nothing more is sent.
+import type { Tokenizer } from "../tokenizer/tokenizer.js";
+import { mulberry32 } from "../util/random.js";
+import { ProgressBar, type ProgressStream } from "./progress.js";
+import type { PromptText } from "./prompt-text.js";
+import { sendRequest, type ChatTurn, type ClientOptions, type PromptInput, type RequestResult } from "./serve-client.js";
+import { buildReport, type RequestRecord, type ServeReport, type ServeRunInfo } from "./serve-report.js";
+import { cacheDelta, scrapeMetrics } from "./server-metrics.js";
+import { IdealHitRate, type Workload } from "./workloads.js";
+
+export type PromptFormat = "ids" | "text";
+
+export interface ServeBenchOptions {
+  readonly client: ClientOptions;
+  readonly workload: Workload;
+  /** How completions and native prompts are sent; chat always sends text. */
+  readonly promptFormat: PromptFormat;
+  /** Needed for text prompts and for counting what the server does not count. */
+  readonly tokenizer: Tokenizer | null;
+  readonly text: PromptText | null;
+  /** Chain starts per second; Infinity starts them all at once. */
+  readonly requestRate: number;
+  readonly maxConcurrency: number | null;
+  /** Seeds the arrival times. */
+  readonly seed: number;
+  readonly timeoutMs: number;
+  readonly maxDurationMs: number;
+  readonly info: Omit<ServeRunInfo, "started_at" | "prompt_format">;
+  readonly progress?: ProgressStream;
+}
+
+class Semaphore {
+  private free: number;
+  private readonly waiting: (() => void)[] = [];
+  constructor(n: number) {
+    this.free = n;
+  }
+  async acquire(): Promise<void> {
+    if (this.free > 0) {
+      this.free--;
+      return;
+    }
+    await new Promise<void>((resolve) => this.waiting.push(resolve));
+  }
+  release(): void {
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.free++;
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  if (ms <= 0 || signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const t = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(t);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
+
+/** Start offsets (ms) of each chain: exponential gaps at `rate` per second, the first at 0. */
+export function arrivalTimes(n: number, rate: number, seed: number): number[] {
+  const rnd = mulberry32(seed ^ 0xa771);
+  const out: number[] = [];
+  let t = 0;
+  for (let i = 0; i < n; i++) {
+    out.push(t);
+    if (Number.isFinite(rate)) t += (-Math.log(1 - rnd()) / rate) * 1000;
+  }
+  return out;
+}
+
+interface History {
+  ids: number[];
+  text: string;
+  messages: ChatTurn[];
+}
+
+export async function benchServe(o: ServeBenchOptions): Promise<ServeReport> {
+  const chat = o.client.api === "openai-chat";
+  const format: PromptFormat = chat ? "text" : o.promptFormat;
+  if ((chat || format === "text") && !o.text) throw new Error("text prompts need a tokenizer");
+  const total = o.workload.chains.reduce((a, c) => a + c.length, 0);
+  const info: ServeRunInfo = { ...o.info, prompt_format: chat ? "chat" : format, started_at: new Date().toISOString() };
+  const before = await scrapeMetrics(o.client.root, o.client.apiKey);
+  const ideal = new IdealHitRate();
+  const records: RequestRecord[] = [];
+  const sem = new Semaphore(o.maxConcurrency ?? Number.MAX_SAFE_INTEGER);
+  const stop = new AbortController();
+  const deadline = setTimeout(() => stop.abort(new Error("the run reached --max-duration")), o.maxDurationMs);
+  const bar = new ProgressBar(total, o.progress);
+  const starts = arrivalTimes(o.workload.chains.length, o.requestRate, o.seed);
+  const countText = (s: string): number => o.tokenizer?.encode(s).length ?? 0;
+  const t0 = performance.now();
+  let lastEnd = t0;
+
+  const runChain = async (chainIndex: number): Promise<void> => {
+    await sleep(starts[chainIndex]! - (performance.now() - t0), stop.signal);
+    const h: History = { ids: [], text: "", messages: [] };
+    for (const step of o.workload.chains[chainIndex]!) {
+      if (stop.signal.aborted) return;
+      const promptIds = [...h.ids, ...step.tokens];
+      let input: PromptInput;
+      let promptText = "";
+      let counted: number;
+      if (chat) {
+        const content = o.text!.first(step.tokens);
+        input = { kind: "chat", messages: [...h.messages, { role: "user", content }] };
+        counted = promptIds.length;
+      } else if (format === "text") {
+        promptText = h.text === "" ? o.text!.first(step.tokens) : h.text + o.text!.continuation(step.tokens);
+        input = { kind: "text", text: promptText };
+        counted = countText(promptText);
+      } else {
+        input = { kind: "ids", ids: promptIds };
+        counted = promptIds.length;
+      }
+      ideal.query(promptIds);
+      await sem.acquire();
+      let res: RequestResult;
+      try {
+        if (stop.signal.aborted) return;
+        res = await sendRequest(o.client, input, step.outputLen, AbortSignal.any([stop.signal, AbortSignal.timeout(o.timeoutMs)]));
+      } finally {
+        sem.release();
+      }
+      lastEnd = Math.max(lastEnd, performance.now());
+      const outputTokens = res.outputTokens ?? (o.tokenizer ? countText(res.outputText) : res.chunks);
+      records.push({
+        ok: res.ok, error: res.error, ttftMs: res.ttftMs, e2eMs: res.e2eMs, itlMs: res.itlMs,
+        promptTokens: res.promptTokens ?? counted, outputTokens, cachedTokens: res.cachedTokens,
+      });
+      bar.tick(res.ok);
+      // A failed step ends its chain: the next one would build on an answer that never came.
+      if (!res.ok) return;
+      const outIds = res.outputIds ? [...res.outputIds] : (o.tokenizer?.encode(res.outputText) ?? []);
+      ideal.add([...promptIds, ...outIds]);
+      h.ids = [...promptIds, ...outIds];
+      h.text = promptText + res.outputText;
+      if (input.kind === "chat") h.messages = [...input.messages, { role: "assistant", content: res.outputText }];
+    }
+  };
+
+  try {
+    await Promise.all(o.workload.chains.map((_, i) => runChain(i)));
+  } finally {
+    clearTimeout(deadline);
+    bar.close();
+  }
+  const after = await scrapeMetrics(o.client.root, o.client.apiKey);
+  return buildReport({
+    info, records, total,
+    durationS: (lastEnd - t0) / 1000,
+    metrics: before && after ? cacheDelta(before, after) : null,
+    idealHitRate: ideal.rate,
+  });
+}

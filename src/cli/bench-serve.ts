@@ -1,0 +1,190 @@
+// radixlm bench serve: a workload against a running server (ours or another engine's) over
+// its HTTP API; prints a table, and writes JSON and an SVG chart on request.
+import fs from "node:fs";
+import type { Command } from "commander";
+import { loadTokenizerFile, type Tokenizer } from "../tokenizer/tokenizer.js";
+import { API_KINDS, type ApiKind, type ClientOptions } from "../bench/serve-client.js";
+import { benchServe, type PromptFormat } from "../bench/serve.js";
+import { formatReport } from "../bench/serve-report.js";
+import { MIN_ALPHABET, PromptText, wordAlphabet } from "../bench/prompt-text.js";
+import { renderSvg } from "../bench/svg.js";
+import { makeWorkload, makeWorkloadFrom, WORKLOAD_NAMES, type WorkloadName } from "../bench/workloads.js";
+import { workloadOptions } from "./bench-offline.js";
+import { parseFloatArg, parseIntArg, UsageError } from "./errors.js";
+
+interface Options {
+  baseUrl: string;
+  api: string;
+  workload: string;
+  groups?: string;
+  promptsPerGroup?: string;
+  systemPromptLen?: string;
+  questionLen?: string;
+  outputLen?: string;
+  conversations?: string;
+  turns?: string;
+  seed?: string;
+  requestRate: string;
+  maxConcurrency?: string;
+  tokenizer?: string;
+  model?: string;
+  promptFormat?: string;
+  apiKey?: string;
+  extraBody?: string;
+  timeout: string;
+  maxDuration: string;
+  json?: string;
+  svg?: string;
+  label?: string;
+  flushCache?: boolean;
+}
+
+/** The server root: the URL without a trailing slash or /v1 (routes add their own). */
+export function serverRoot(baseUrl: string): string {
+  let u: URL;
+  try {
+    u = new URL(baseUrl);
+  } catch {
+    throw new UsageError(`--base-url is not a URL: "${baseUrl}"`);
+  }
+  if (u.protocol !== "http:" && u.protocol !== "https:") throw new UsageError(`--base-url must be http or https, got "${baseUrl}"`);
+  return `${u.origin}${u.pathname}`.replace(/\/+$/, "").replace(/\/v1$/, "");
+}
+
+async function getJson(url: string, apiKey: string | null): Promise<Record<string, unknown> | null> {
+  try {
+    const r = await fetch(url, { headers: apiKey !== null ? { authorization: `Bearer ${apiKey}` } : {}, signal: AbortSignal.timeout(10_000) });
+    if (!r.ok) return null;
+    const v = (await r.json()) as unknown;
+    return v && typeof v === "object" ? (v as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
+}
+
+interface ServerFacts {
+  readonly model: string | null;
+  /** A tokenizer path the server names that exists on this machine. */
+  readonly tokenizerPath: string | null;
+}
+
+/** The model name and tokenizer location, where the server tells them (/v1/models, /get_model_info). */
+async function askServer(root: string, apiKey: string | null): Promise<ServerFacts> {
+  const models = await getJson(`${root}/v1/models`, apiKey);
+  const card = Array.isArray(models?.data) ? (models.data[0] as Record<string, unknown> | undefined) : undefined;
+  const info = await getJson(`${root}/get_model_info`, apiKey);
+  const candidates = [info?.tokenizer_path, info?.model_path, card?.root].filter((p): p is string => typeof p === "string" && p !== "");
+  return {
+    model: typeof card?.id === "string" ? card.id : typeof info?.served_model_name === "string" ? info.served_model_name : null,
+    tokenizerPath: candidates.find((p) => fs.existsSync(p)) ?? null,
+  };
+}
+
+function parseExtraBody(s: string | undefined): Record<string, unknown> {
+  if (s === undefined) return {};
+  let v: unknown;
+  try {
+    v = JSON.parse(s);
+  } catch {
+    throw new UsageError(`--extra-body must be a JSON object, got "${s}"`);
+  }
+  if (!v || typeof v !== "object" || Array.isArray(v)) throw new UsageError(`--extra-body must be a JSON object, got "${s}"`);
+  return v as Record<string, unknown>;
+}
+
+/** SGLang's (and our) POST /flush_cache, so that a run starts from an empty prefix cache. */
+async function flushCache(root: string, apiKey: string | null): Promise<void> {
+  let r: Response;
+  try {
+    r = await fetch(`${root}/flush_cache`, { method: "POST", headers: apiKey !== null ? { authorization: `Bearer ${apiKey}` } : {}, signal: AbortSignal.timeout(10_000) });
+  } catch (e) {
+    throw new Error(`--flush-cache: ${root}/flush_cache did not answer: ${(e as Error).message}`);
+  }
+  if (!r.ok) throw new Error(`--flush-cache: ${root}/flush_cache answered HTTP ${r.status}`);
+}
+
+async function run(o: Options): Promise<void> {
+  if (!API_KINDS.includes(o.api as ApiKind)) throw new UsageError(`unknown --api "${o.api}" (${API_KINDS.join(", ")})`);
+  const api = o.api as ApiKind;
+  if (!WORKLOAD_NAMES.includes(o.workload as WorkloadName)) throw new UsageError(`unknown workload "${o.workload}" (${WORKLOAD_NAMES.join(", ")})`);
+  const wopts = workloadOptions(o);
+  const root = serverRoot(o.baseUrl);
+  const rate = o.requestRate === "inf" ? Infinity : parseFloatArg("--request-rate", o.requestRate);
+  if (!(rate > 0)) throw new UsageError(`--request-rate must be > 0 or "inf", got "${o.requestRate}"`);
+  const maxConcurrency = o.maxConcurrency === undefined ? null : parseIntArg("--max-concurrency", o.maxConcurrency, 1);
+  const timeoutS = parseFloatArg("--timeout", o.timeout);
+  const maxDurationS = parseFloatArg("--max-duration", o.maxDuration);
+  if (timeoutS <= 0 || maxDurationS <= 0) throw new UsageError("--timeout and --max-duration must be > 0");
+  const fmt = o.promptFormat ?? (api === "openai-chat" ? "text" : "ids");
+  if (fmt !== "ids" && fmt !== "text") throw new UsageError(`--prompt-format must be ids or text, got "${fmt}"`);
+  if (api === "openai-chat" && fmt === "ids") throw new UsageError("--api openai-chat sends text: --prompt-format ids does not apply");
+  const apiKey = o.apiKey ?? (process.env.RADIXLM_API_KEY || null);
+  const extraBody = parseExtraBody(o.extraBody);
+
+  const facts = await askServer(root, apiKey);
+  const tokPath = o.tokenizer ?? facts.tokenizerPath;
+  if (tokPath === null) {
+    throw new UsageError(`no --tokenizer given, and ${root} names no tokenizer file on this machine: give --tokenizer PATH (tokenizer.json, HF folder or GGUF)`);
+  }
+  const tokenizer: Tokenizer = await loadTokenizerFile(tokPath);
+  const alphabet = wordAlphabet(tokenizer);
+  let text: PromptText | null = null;
+  let workload;
+  if (alphabet.length >= MIN_ALPHABET) {
+    text = new PromptText(tokenizer, alphabet);
+    workload = makeWorkloadFrom(o.workload as WorkloadName, wopts, alphabet);
+  } else if (fmt === "ids") {
+    let hi = tokenizer.vocabSize;
+    while (hi > 1 && tokenizer.isSpecial(hi - 1)) hi--;
+    workload = makeWorkload(o.workload as WorkloadName, wopts, Math.min(10, hi - 1), hi);
+  } else {
+    throw new UsageError(`${tokPath}: only ${alphabet.length} whole-word tokens, too few to build text of exact lengths; use --prompt-format ids`);
+  }
+  if (o.flushCache) await flushCache(root, apiKey);
+  const client: ClientOptions = { root, api, model: o.model ?? facts.model, apiKey, extraBody };
+  const label = o.label ?? `${o.workload}@${new URL(root).host}`;
+  const report = await benchServe({
+    client, workload, promptFormat: fmt as PromptFormat, tokenizer, text,
+    requestRate: rate, maxConcurrency, seed: wopts.seed,
+    timeoutMs: timeoutS * 1000, maxDurationMs: maxDurationS * 1000,
+    info: {
+      label, base_url: root, api, model: client.model, workload: o.workload, workload_options: { ...wopts },
+      request_rate: Number.isFinite(rate) ? rate : "inf", max_concurrency: maxConcurrency, tokenizer: tokPath,
+    },
+  });
+  if (o.json) fs.writeFileSync(o.json, JSON.stringify(report, null, 1) + "\n");
+  if (o.svg) fs.writeFileSync(o.svg, renderSvg([report]));
+  process.stdout.write(formatReport(report) + "\n");
+  if (report.requests.completed === 0) throw new Error(`no request completed${report.errors.length ? `: ${report.errors[0]}` : ""}`);
+}
+
+export function register(bench: Command): void {
+  bench
+    .command("serve")
+    .description("run a workload against a running server over HTTP (radixlm, llama.cpp, vLLM, SGLang)")
+    .requiredOption("--base-url <url>", "the server, e.g. http://127.0.0.1:8080 (a trailing /v1 is fine)")
+    .option("--api <kind>", API_KINDS.join("|"), "openai-completions")
+    .option("--workload <name>", WORKLOAD_NAMES.join("|"), "generated-shared-prefix")
+    .option("--groups <n>", "prefix groups (shared-prefix, few-shot, random)")
+    .option("--prompts-per-group <n>", "prompts per group")
+    .option("--system-prompt-len <n>", "shared prefix tokens")
+    .option("--question-len <n>", "tokens of each question (or new turn)")
+    .option("--output-len <n>", "tokens generated per request")
+    .option("--conversations <n>", "conversations (multi-turn, agent-loop)")
+    .option("--turns <n>", "turns per conversation (multi-turn, agent-loop)")
+    .option("--seed <n>", "workload and arrival seed")
+    .option("--request-rate <r>", "conversations started per second (Poisson), or inf", "inf")
+    .option("--max-concurrency <n>", "most requests in flight at once")
+    .option("--tokenizer <path>", "tokenizer.json, HF folder or GGUF (default: the one the server names, if on this machine)")
+    .option("--model <name>", "the request's model field (default: the server's first model)")
+    .option("--prompt-format <f>", "ids|text: how completions and native prompts are sent (default ids; chat sends text)")
+    .option("--api-key <key>", "bearer token (default: $RADIXLM_API_KEY)")
+    .option("--extra-body <json>", "JSON object merged into every request body")
+    .option("--timeout <s>", "per-request time limit in seconds", "300")
+    .option("--max-duration <s>", "stop sending after this many seconds", "1800")
+    .option("--json <out>", "write the result as JSON")
+    .option("--svg <out>", "write a chart (latency CDFs, throughput bars)")
+    .option("--label <name>", "the run's name in tables and charts")
+    .option("--flush-cache", "POST /flush_cache before the run (radixlm, SGLang)")
+    .action(run);
+}
