@@ -124,7 +124,7 @@ export class Engine {
 
   private submit(input: GenerateInput, signal: AbortSignal | undefined): RequestStream {
     if (this.closed) throw new Error("engine is closed");
-    const { ids, params, n, salt } = resolveParams(this.model, input);
+    const { ids, params, n, salt, promptLogprobsStart } = resolveParams(this.model, input);
     const limit = Math.min(this.model.config.maxPositionEmbeddings, this.pool.capacity);
     if (ids.length + params.maxNewTokens > limit) {
       throw new RangeError(`prompt (${ids.length} tokens) + max tokens (${params.maxNewTokens}) exceeds the limit of ${limit} tokens`);
@@ -135,7 +135,9 @@ export class Engine {
     const now = performance.now();
     // Each sample derives its own seed stream from the request's seed and its index.
     const reqs = Array.from({ length: n }, (_, i) => new Request(n === 1 ? id : `${id}-${i}`, ids, { ...params, n }, salt, now));
-    const stream = new RequestStream(this.model, reqs, () => this.abortStream(stream));
+    // Only the first sample computes the prompt, so only it needs the prompt's logits.
+    reqs[0]!.promptLogprobsStart = promptLogprobsStart;
+    const stream = new RequestStream(this.model, reqs, () => this.abortStream(stream), promptLogprobsStart);
     for (const r of reqs) this.streams.set(r, stream);
     // The first sample computes the prompt; the others wait for it and reuse its KV.
     this.scheduler.enqueue(reqs[0]!);
@@ -221,6 +223,10 @@ export class Engine {
     for (const e of batch.entries) {
       const req = e.req;
       const stream = this.streams.get(req)!;
+      const [lo, hi] = req.promptLogitRange(e.start, e.start + e.count);
+      for (let p = lo; p < hi; p++, row++) {
+        if (!req.aborted) stream.onPromptLogits(req, p, logits.subarray(row * vocab, (row + 1) * vocab));
+      }
       if (!e.wantLogits) {
         if (req.aborted) this.finish(req, "abort");
         continue;

@@ -13,6 +13,13 @@ export interface GenerateInput {
   /** Cache namespace: requests with different salts never share KV. */
   readonly cacheSalt?: string;
   readonly requestId?: string;
+  /**
+   * Also return the logprob of every prompt token from this position on (at least 1: the
+   * first token has nothing before it), as SGLang's logprob_start_len. The cache then
+   * serves at most the tokens before start - 1, since the logits of the rows from there on
+   * must be computed.
+   */
+  readonly promptLogprobsStart?: number;
 }
 
 export interface ResolvedInput {
@@ -20,6 +27,8 @@ export interface ResolvedInput {
   readonly params: SamplingParams;
   readonly n: number;
   readonly salt: string;
+  /** Position of the first prompt token to return a logprob for; -1 for none. */
+  readonly promptLogprobsStart: number;
 }
 
 export function resolveParams(model: LoadedModel, input: GenerateInput): ResolvedInput {
@@ -34,5 +43,11 @@ export function resolveParams(model: LoadedModel, input: GenerateInput): Resolve
   checkSamplingParams(params);
   const n = input.n ?? 1;
   if (!Number.isInteger(n) || n < 1 || n > 128) throw new RangeError(`n must be an integer from 1 to 128, got ${n}`);
-  return { ids, params, n, salt: input.cacheSalt ?? "" };
+  let start = -1;
+  if (input.promptLogprobsStart !== undefined) {
+    start = input.promptLogprobsStart;
+    if (!Number.isInteger(start) || start < 1) throw new RangeError(`promptLogprobsStart must be an integer of at least 1, got ${start}`);
+    start = Math.min(start, ids.length);
+  }
+  return { ids, params, n, salt: input.cacheSalt ?? "", promptLogprobsStart: start };
 }

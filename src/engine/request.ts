@@ -26,6 +26,8 @@ export class Request {
   finishReason: FinishReason | null = null;
   readonly arrival: number;
   admittedAt = 0;
+  /** First prompt position whose token logprob is wanted (-1: none): rows from one before it need logits. */
+  promptLogprobsStart = -1;
 
   constructor(
     readonly id: string,
@@ -46,6 +48,20 @@ export class Request {
   /** Tokens still to compute before the next logits. */
   get pending(): number {
     return this.tokens.length - this.computed;
+  }
+
+  /** Tokens the cache may serve at admission: all but the last, and none whose logits are wanted. */
+  get matchLimit(): number {
+    const all = this.tokens.length - 1;
+    return this.promptLogprobsStart > 0 ? Math.min(all, this.promptLogprobsStart - 1) : all;
+  }
+
+  /** Positions in [from, to) whose logits give prompt logprobs: [start - 1, promptLength - 1). */
+  promptLogitRange(from: number, to: number): [number, number] {
+    if (this.promptLogprobsStart < 1) return [to, to];
+    const lo = Math.max(from, this.promptLogprobsStart - 1);
+    const hi = Math.min(to, this.promptLength - 1);
+    return lo < hi ? [lo, hi] : [to, to];
   }
 
   /** Makes room for `n` more slots. */

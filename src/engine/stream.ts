@@ -5,6 +5,7 @@ import type { LoadedModel } from "../model/load.js";
 import { IncrementalDetokenizer } from "../tokenizer/detokenizer.js";
 import { Sampler, type SampleResult } from "../sampling/sampler.js";
 import { StopMatcher } from "../sampling/stop.js";
+import { logSumExp } from "../sampling/logprobs.js";
 import type { FinishReason, Request } from "./request.js";
 
 export interface TokenLogprob {
@@ -14,9 +15,10 @@ export interface TokenLogprob {
 }
 
 export type EngineEvent =
-  | { readonly type: "token"; readonly index: number; readonly tokenId: number; readonly text: string; readonly logprob?: TokenLogprob }
+  /** `promptLogprobs`: on the request's first token, when the input asked for them. */
+  | { readonly type: "token"; readonly index: number; readonly tokenId: number; readonly text: string; readonly logprob?: TokenLogprob; readonly promptLogprobs?: PromptLogprobs }
   /** `text` is the last delta (text held back until the end), not the whole output. */
-  | { readonly type: "finish"; readonly index: number; readonly reason: FinishReason; readonly text: string; readonly usage: Usage };
+  | { readonly type: "finish"; readonly index: number; readonly reason: FinishReason; readonly text: string; readonly usage: Usage; readonly promptLogprobs?: PromptLogprobs };
 
 export interface Usage {
   readonly promptTokens: number;
@@ -31,9 +33,18 @@ export interface SampleOutput {
   readonly logprobs: TokenLogprob[];
 }
 
+/** log P(prompt token at `start + i` | the tokens before it), for i = 0.. (the model's own, temperature 1). */
+export interface PromptLogprobs {
+  readonly start: number;
+  readonly tokenIds: readonly number[];
+  readonly logprobs: readonly number[];
+}
+
 export interface GenerateResult {
   readonly samples: SampleOutput[];
   readonly usage: Usage;
+  /** When the input asked for promptLogprobsStart. */
+  readonly promptLogprobs?: PromptLogprobs;
 }
 
 class SampleState {
@@ -65,8 +76,38 @@ export class RequestStream {
   private error: unknown = null;
   private done = 0;
 
-  constructor(model: LoadedModel, readonly requests: readonly Request[], private readonly onCancel: () => void) {
+  private readonly prompt: { start: number; tokenIds: number[]; logprobs: number[]; sent: boolean } | null;
+
+  constructor(model: LoadedModel, readonly requests: readonly Request[], private readonly onCancel: () => void, promptLogprobsStart = -1) {
     requests.forEach((r, i) => this.states.set(r, new SampleState(model, r, i)));
+    const first = requests[0]!;
+    this.prompt = promptLogprobsStart < 1 ? null : {
+      start: promptLogprobsStart,
+      tokenIds: first.tokens.slice(promptLogprobsStart, first.promptLength),
+      logprobs: new Array<number>(first.promptLength - promptLogprobsStart).fill(Number.NaN),
+      sent: false,
+    };
+  }
+
+  /** The logits of prompt position `pos`: the logprob of the token after it. */
+  onPromptLogits(req: Request, pos: number, logits: Float32Array): void {
+    if (!this.prompt) return;
+    const i = pos + 1 - this.prompt.start;
+    let max = -Infinity;
+    for (let j = 0; j < logits.length; j++) if (logits[j]! > max) max = logits[j]!;
+    this.prompt.logprobs[i] = logits[req.tokens[pos + 1]!]! - logSumExp(logits, logits.length, max);
+  }
+
+  /** The prompt logprobs the first time they are asked for, then undefined. */
+  private takePrompt(): PromptLogprobs | undefined {
+    if (!this.prompt || this.prompt.sent) return undefined;
+    this.prompt.sent = true;
+    return this.promptResult();
+  }
+
+  private promptResult(): PromptLogprobs | undefined {
+    if (!this.prompt) return undefined;
+    return { start: this.prompt.start, tokenIds: this.prompt.tokenIds, logprobs: this.prompt.logprobs };
   }
 
   /** Samples the next token; returns why the request ends, or null to go on. */
@@ -86,7 +127,9 @@ export class RequestStream {
     const delta = st.detok.push(id);
     const { emit, stopped } = st.stop.push(delta);
     st.text += emit;
-    this.push({ type: "token", index: this.index(req), tokenId: id, text: emit, logprob: lp });
+    // The prompt is computed by now: this is its last row's logits, or a later one's.
+    const promptLogprobs = this.takePrompt();
+    this.push({ type: "token", index: this.index(req), tokenId: id, text: emit, logprob: lp, ...(promptLogprobs ? { promptLogprobs } : {}) });
     if (stopped) return "stop";
     if (n >= p.maxNewTokens) return "length";
     return null;
@@ -104,7 +147,9 @@ export class RequestStream {
     }
     st.text += tail;
     this.done++;
-    this.push({ type: "finish", index: this.index(req), reason, text: tail, usage: this.usage() });
+    // Prompt logprobs not yet sent with a token (the first sample stopped at once) go here.
+    const promptLogprobs = reason === "abort" ? undefined : this.takePrompt();
+    this.push({ type: "finish", index: this.index(req), reason, text: tail, usage: this.usage(), ...(promptLogprobs ? { promptLogprobs } : {}) });
   }
 
   fail(_req: Request, err: unknown): void {
@@ -159,6 +204,7 @@ export class RequestStream {
       const st = this.states.get(r)!;
       return { text: st.text, tokenIds: st.tokenIds, finishReason: st.finishReason ?? "abort", logprobs: st.logprobs };
     });
-    return { samples, usage: this.usage() };
+    const promptLogprobs = this.promptResult();
+    return promptLogprobs ? { samples, usage: this.usage(), promptLogprobs } : { samples, usage: this.usage() };
   }
 }

@@ -31,6 +31,9 @@ export function buildStepPlan(batch: Batch): StepPlan {
       positions[row] = e.start + j;
       row++;
     }
+    // Rows whose logits give prompt logprobs come first, then the sampled row.
+    const [lo, hi] = e.req.promptLogitRange(e.start, e.start + e.count);
+    for (let p = lo; p < hi; p++) logitRows.push(start + p - e.start);
     if (e.wantLogits) logitRows.push(row - 1);
     return { start, count: e.count, kvSlots: e.req.slots.subarray(0, e.start + e.count) };
   });

@@ -116,7 +116,7 @@ export class Scheduler {
   }
 
   private candidate(req: Request): Candidate {
-    const m = this.cache.match(req.tokens.slice(0, req.tokens.length - 1), req.salt);
+    const m = this.cache.match(req.tokens.slice(0, req.matchLimit), req.salt);
     return { req, matched: m.slots.length, node: m.handle.id };
   }
 
@@ -161,8 +161,9 @@ export class Scheduler {
 
   private admit(req: Request, budget: number): BatchEntry | null {
     // Match again: earlier admissions in this step may have evicted or added entries.
-    // Always leave one token to compute so there are logits to sample from.
-    const m = this.cache.match(req.tokens.slice(0, req.tokens.length - 1), req.salt);
+    // Always leave one token to compute so there are logits to sample from (and every row
+    // whose logits give prompt logprobs).
+    const m = this.cache.match(req.tokens.slice(0, req.matchLimit), req.salt);
     const matched = m.slots.length;
     const count = Math.min(req.tokens.length - matched, budget);
     const reserve = this.reserved() + this.decodeReserve(req);

@@ -6,7 +6,7 @@ import { randomUUID } from "node:crypto";
 import type { FastifyReply } from "fastify";
 import { DEFAULT_SAMPLING, checkSamplingParams, type SamplingParams } from "../sampling/params.js";
 import type { FinishReason } from "../engine/request.js";
-import type { EngineEvent, TokenLogprob, Usage } from "../engine/stream.js";
+import type { EngineEvent, PromptLogprobs, TokenLogprob, Usage } from "../engine/stream.js";
 import { badRequest, toApiError, type ParamNames } from "./errors.js";
 import type { Serving } from "./serving.js";
 
@@ -19,6 +19,8 @@ export interface GenerationSpec {
   readonly cacheSalt?: string;
   /** performance.now() when the HTTP request arrived (TTFT and end-to-end latency start here). */
   readonly arrival: number;
+  /** Return the logprobs of each prompt's tokens from this position on (>= 1). */
+  readonly promptLogprobsStart?: number;
 }
 
 export interface ChoiceState {
@@ -39,6 +41,8 @@ type Pulled = { i: number; r?: IteratorResult<EngineEvent>; err?: unknown };
 export class Generation {
   readonly choices: ChoiceState[];
   private readonly usages: Usage[];
+  /** Per prompt, when asked for. */
+  readonly promptLogprobs: (PromptLogprobs | undefined)[];
   private readonly controller = new AbortController();
   private readonly iters: AsyncIterator<EngineEvent>[] = [];
   private readonly lastToken: number[];
@@ -51,6 +55,7 @@ export class Generation {
     this.choices = Array.from({ length: count }, () => ({ text: "", tokenIds: [], logprobs: [], finishReason: null }));
     this.usages = spec.prompts.map((p) => ({ promptTokens: p.length, completionTokens: 0, cachedTokens: 0 }));
     this.lastToken = new Array<number>(count).fill(-1);
+    this.promptLogprobs = spec.prompts.map(() => undefined);
     this.firstSeen = new Array<boolean>(spec.prompts.length).fill(false);
     if (serving.inflight.has(spec.id)) throw badRequest("rid", `A request with id '${spec.id}' is already running.`);
     try {
@@ -58,7 +63,7 @@ export class Generation {
       const engine = serving.engine;
       spec.prompts.forEach((ids, i) => {
         const requestId = spec.prompts.length === 1 ? spec.id : `${spec.id}-p${i}`;
-        const input = { inputIds: ids, params: spec.params, n: spec.n, cacheSalt: spec.cacheSalt, requestId };
+        const input = { inputIds: ids, params: spec.params, n: spec.n, cacheSalt: spec.cacheSalt, requestId, promptLogprobsStart: spec.promptLogprobsStart };
         this.iters.push(engine.generate(input, { signal: this.controller.signal })[Symbol.asyncIterator]());
       });
     } catch (err) {
@@ -146,6 +151,7 @@ export class Generation {
     } else if (e.type === "token" && this.lastToken[choice]! >= 0) {
       metrics.observeItl(now - this.lastToken[choice]!);
     }
+    if (e.promptLogprobs) this.promptLogprobs[prompt] = e.promptLogprobs;
     if (e.type === "token") {
       this.lastToken[choice] = now;
       c.text += e.text;

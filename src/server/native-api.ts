@@ -45,6 +45,7 @@ const generateSchema: Schema = {
     stream: opt("boolean", "a boolean"),
     return_logprob: opt("boolean", "a boolean"),
     top_logprobs_num: opt("integer", "an integer in [0, 20]", { minimum: 0, maximum: 20 }),
+    logprob_start_len: opt("integer", "an integer >= -1", { minimum: -1 }),
     rid: opt("string", "a string"),
     cache_salt: opt("string", "a string"),
   },
@@ -57,6 +58,7 @@ interface GenerateBody {
   stream?: boolean | null;
   return_logprob?: boolean | null;
   top_logprobs_num?: number | null;
+  logprob_start_len?: number | null;
   rid?: string | null;
   cache_salt?: string | null;
 }
@@ -101,7 +103,7 @@ function samplingParams(sp: Record<string, unknown>): Partial<SamplingParams> {
 }
 
 /** One choice of /generate as SGLang shows it. */
-function output(s: Serving, gen: Generation, c: ChoiceState, i: number, withLogprobs: boolean): Record<string, unknown> {
+function output(s: Serving, gen: Generation, c: ChoiceState, i: number, withLogprobs: boolean, logprobStart: number): Record<string, unknown> {
   const prompt = Math.floor(i / gen.spec.n);
   const reason = c.finishReason === null ? null : c.finishReason === "length" ? { type: "length", length: c.tokenIds.length } : { type: c.finishReason };
   const meta: Record<string, unknown> = {
@@ -115,6 +117,14 @@ function output(s: Serving, gen: Generation, c: ChoiceState, i: number, withLogp
   if (withLogprobs) {
     meta.output_token_logprobs = c.logprobs.map((t) => [t.logprob, t.token, s.tokenString(t.token)]);
     meta.output_top_logprobs = c.logprobs.map((t) => (t.topLogprobs ?? []).map((a) => [a.logprob, a.token, s.tokenString(a.token)]));
+    const p = gen.promptLogprobs[prompt];
+    if (logprobStart >= 0 && p) {
+      const ids = gen.spec.prompts[prompt]!;
+      const rows: [number | null, number, string][] = [];
+      if (logprobStart === 0) rows.push([null, ids[0]!, s.tokenString(ids[0]!)]);
+      p.logprobs.forEach((lp, k) => rows.push([lp, p.tokenIds[k]!, s.tokenString(p.tokenIds[k]!)]));
+      meta.input_token_logprobs = rows;
+    }
   }
   return { text: c.text, output_ids: c.tokenIds, meta_info: meta };
 }
@@ -135,12 +145,16 @@ async function generate(s: Serving, b: GenerateBody, reply: FastifyReply): Promi
   const withLogprobs = b.return_logprob === true;
   const params = { ...samplingParams(sp), maxNewTokens, ...(withLogprobs ? { logprobs: true, topLogprobs: b.top_logprobs_num ?? 0 } : {}) };
   const n = typeof sp.n === "number" ? sp.n : 1;
-  const gen = new Generation(s, { id: b.rid ?? newId(""), prompts, params, n, cacheSalt: b.cache_salt ?? undefined, arrival });
+  // SGLang's logprob_start_len: input token logprobs from that position (-1: none). The
+  // first token has no logprob (null), so the engine starts at 1 at the earliest.
+  const logprobStart = withLogprobs && b.logprob_start_len != null && b.logprob_start_len >= 0 ? b.logprob_start_len : -1;
+  const promptLogprobsStart = logprobStart >= 0 ? Math.max(1, logprobStart) : undefined;
+  const gen = new Generation(s, { id: b.rid ?? newId(""), prompts, params, n, cacheSalt: b.cache_salt ?? undefined, arrival, promptLogprobsStart });
   onClientGone(reply, () => gen.abort());
   const single = prompts.length * n === 1;
   if (!b.stream) {
     await gen.run();
-    const outs = gen.choices.map((c, i) => output(s, gen, c, i, withLogprobs));
+    const outs = gen.choices.map((c, i) => output(s, gen, c, i, withLogprobs, logprobStart));
     return single ? outs[0] : outs;
   }
   const sse = new SseStream(reply);
@@ -148,7 +162,7 @@ async function generate(s: Serving, b: GenerateBody, reply: FastifyReply): Promi
     for await (const { choice, event } of gen.events()) {
       if (sse.closed) break;
       if (!shouldSend(event)) continue;
-      const out = output(s, gen, gen.choices[choice]!, choice, withLogprobs);
+      const out = output(s, gen, gen.choices[choice]!, choice, withLogprobs, logprobStart);
       await sse.send(single ? out : { ...out, index: choice });
     }
     sse.done();

@@ -6,6 +6,9 @@ import type { GenerateResult } from "../../src/engine/stream.js";
 import { loadModel, type LoadedModel } from "../../src/model/load.js";
 import { mulberry32 } from "../../src/util/random.js";
 import { testModel } from "../helpers/models.js";
+import { referenceBackend } from "../../src/kernels/reference.js";
+import { logSumExp } from "../../src/sampling/logprobs.js";
+import { logitsByChunks, range } from "../helpers/run.js";
 
 let modelPromise: Promise<LoadedModel> | null = null;
 function model(): Promise<LoadedModel> {
@@ -188,5 +191,45 @@ for (const prefillFirst of [false, true]) test(`under a steady stream of request
     }
     const done = await Promise.all(all);
     for (const r of done) assert.equal(r.samples[0]!.finishReason, "length");
+  });
+});
+
+test("prompt logprobs are the model's own, computed past the cache, and do not change generation", async () => {
+  const m = await model();
+  const prompt = Array.from({ length: 30 }, (_, i) => 7 + ((i * 37) % 900));
+  // Expected: log-softmax of a plain forward pass over the whole prompt.
+  const runner = referenceBackend.createRunner(m, { capacity: 64, dtype: "f16" });
+  const rows = await logitsByChunks(runner, prompt, prompt.length, range(0, prompt.length));
+  runner.close();
+  const expected = (from: number): number[] => prompt.slice(from).map((tok, k) => {
+    const x = rows[from + k - 1]!;
+    let max = -Infinity;
+    for (const v of x) if (v > max) max = v;
+    return x[tok]! - logSumExp(x, x.length, max);
+  });
+  await withEngine({ maxTotalTokens: 1024, chunkedPrefillSize: 8 }, async (e) => {
+    const plain = await e.complete({ inputIds: prompt, params: { maxNewTokens: 3, temperature: 0 } });
+    assert.equal(plain.promptLogprobs, undefined);
+    // The whole prompt is cached now; asking for logprobs from position 10 recomputes from 9.
+    const events = [];
+    for await (const ev of e.generate({ inputIds: prompt, params: { maxNewTokens: 3, temperature: 0 }, promptLogprobsStart: 10 })) events.push(ev);
+    const first = events.find((ev) => ev.type === "token")!;
+    assert.ok(first.type === "token" && first.promptLogprobs);
+    assert.equal(first.promptLogprobs.start, 10);
+    assert.deepEqual(first.promptLogprobs.tokenIds, prompt.slice(10));
+    assert.deepEqual(first.promptLogprobs.logprobs, expected(10));
+    assert.equal(events.filter((ev) => ev.promptLogprobs).length, 1, "sent once");
+    const finish = events.at(-1)!;
+    assert.ok(finish.type === "finish");
+    assert.equal(finish.usage.cachedTokens, 9);
+    const again = await e.complete({ inputIds: prompt, params: { maxNewTokens: 3, temperature: 0 }, promptLogprobsStart: 1 });
+    assert.deepEqual(again.promptLogprobs!.logprobs, expected(1));
+    assert.equal(again.usage.cachedTokens, 0);
+    assert.deepEqual(again.samples[0]!.tokenIds, plain.samples[0]!.tokenIds);
+    // n > 1: the first sample computes the prompt's logprobs once.
+    const two = await e.complete({ inputIds: prompt, params: { maxNewTokens: 2, temperature: 0.8, seed: 3 }, n: 2, promptLogprobsStart: 25 });
+    assert.deepEqual(two.promptLogprobs!.logprobs, expected(25));
+    assert.throws(() => e.generate({ inputIds: prompt, promptLogprobsStart: 0 }), /promptLogprobsStart/);
+    e.checkAccounting();
   });
 });

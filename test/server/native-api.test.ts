@@ -47,6 +47,27 @@ test("/generate: text or input_ids, whole or streamed, n and batches as lists, l
   assert.equal(many.body.length, 4);
 });
 
+test("/generate: input token logprobs from logprob_start_len (SGLang's format), past the cache", T, async () => {
+  const m = await model();
+  const ids = m.tokenizer.encode("Paris is the capital of", { addSpecial: true, parseSpecial: true });
+  const body = (extra: Record<string, unknown>) => ({ input_ids: ids, sampling_params: { ...greedy, max_new_tokens: 1 }, return_logprob: true, ...extra });
+  const all = await post(`${srv.url}/generate`, body({ logprob_start_len: 0 }));
+  assert.equal(all.status, 200, JSON.stringify(all.body));
+  const rows = all.body.meta_info.input_token_logprobs as [number | null, number, string][];
+  assert.equal(rows.length, ids.length);
+  assert.deepEqual(rows.map((r) => r[1]), ids);
+  assert.equal(rows[0]![0], null, "the first token has no logprob");
+  for (const r of rows.slice(1)) assert.ok(typeof r[0] === "number" && r[0] <= 0 && Number.isFinite(r[0]));
+  // From a later position: the same values, fewer rows; without logprob_start_len none at all.
+  const tail = await post(`${srv.url}/generate`, body({ logprob_start_len: 3 }));
+  assert.deepEqual(tail.body.meta_info.input_token_logprobs, rows.slice(3));
+  assert.equal(tail.body.meta_info.cached_tokens, 2, "the cache serves the tokens before start - 1");
+  const none = await post(`${srv.url}/generate`, body({}));
+  assert.equal(none.body.meta_info.input_token_logprobs, undefined);
+  const bad = await post(`${srv.url}/generate`, body({ logprob_start_len: -2 }));
+  assert.equal(bad.status, 400);
+});
+
 test("/tokenize and /detokenize round-trip; messages go through the chat template", T, async () => {
   const m = await model();
   const t = await post(`${srv.url}/tokenize`, { prompt: "Hello world", add_special_tokens: false });
