@@ -225,13 +225,14 @@ class NativeRunner::ForwardWorker : public Napi::AsyncWorker {
         in_(std::move(in)),
         deferred_(Napi::Promise::Deferred::New(env)) {
     const size_t len = in_.logit_rows.size() * static_cast<size_t>(owner->runner()->model().vocab);
-    if (!into.IsEmpty() && into.ElementLength() >= len) {
+    if (!into.IsEmpty() && into.ElementLength() >= len && len > 0) {
       out_data_ = into.Data();
       out_ = Napi::Persistent(Napi::Float32Array::New(env, len, into.ArrayBuffer(), into.ByteOffset()));
     } else {
       // Uninitialized memory the forward fills whole (Float32Array::New would zero it first).
       auto* data = static_cast<float*>(std::malloc(len > 0 ? len * sizeof(float) : 1));
       if (data == nullptr) {
+        failed_ = true;
         SetError("native forward: out of memory for the logits");
       } else {
         Napi::ArrayBuffer buf = Napi::ArrayBuffer::New(env, data, len * sizeof(float), [](Napi::Env, void* p) { std::free(p); });
@@ -245,7 +246,7 @@ class NativeRunner::ForwardWorker : public Napi::AsyncWorker {
   Napi::Promise Promise() { return deferred_.Promise(); }
 
   void Execute() override {
-    if (out_data_ == nullptr) return;  // the error is already set
+    if (failed_) return;  // the error is already set
     try {
       owner_->runner()->forward(in_, out_data_);
     } catch (const std::exception& e) {
@@ -270,6 +271,7 @@ class NativeRunner::ForwardWorker : public Napi::AsyncWorker {
   Napi::Reference<Napi::Float32Array> out_;
   Napi::ObjectReference self_;  // keeps the runner alive while the step runs
   float* out_data_ = nullptr;
+  bool failed_ = false;
 };
 
 Napi::Value NativeRunner::Forward(const Napi::CallbackInfo& info) {

@@ -7,6 +7,7 @@ import { loadModel, type LoadedModel } from "../../src/model/load.js";
 import { mulberry32 } from "../../src/util/random.js";
 import { testModel } from "../helpers/models.js";
 import { referenceBackend } from "../../src/kernels/reference.js";
+import { nativeBackend, runnerAddon } from "../../src/kernels/native.js";
 import { logSumExp } from "../../src/sampling/logprobs.js";
 import { logitsByChunks, range } from "../helpers/run.js";
 
@@ -232,4 +233,15 @@ test("prompt logprobs are the model's own, computed past the cache, and do not c
     assert.throws(() => e.generate({ inputIds: prompt, promptLogprobsStart: 0 }), /promptLogprobsStart/);
     e.checkAccounting();
   });
+});
+
+test("on the native backend too, the chunk size changes no token or logprob (steps without logits still compute)", { skip: runnerAddon() ? false : "native addon not built" }, async () => {
+  const prompt = Array.from({ length: 150 }, (_, i) => 7 + ((i * 37) % 900));
+  const runs: unknown[] = [];
+  for (const chunk of [1, 7, 64, 512]) {
+    const r = await withEngine({ backend: nativeBackend(runnerAddon()!, 2), maxTotalTokens: 1024, chunkedPrefillSize: chunk }, (e) =>
+      e.complete({ inputIds: prompt, params: { maxNewTokens: 6, temperature: 0, logprobs: true } }));
+    runs.push(strip(r));
+  }
+  for (const r of runs.slice(1)) assert.deepEqual(r, runs[0]);
 });
