@@ -1,4 +1,5 @@
-// NEON kernel check (arm64; run under qemu-aarch64 by run.sh). For every weight type:
+// NEON kernel check (arm64; run under qemu-aarch64 by run.sh). The ops are checked in
+// ops-check.cc. For every weight type:
 //   1. the NEON activation quantizer writes the same bytes as the scalar one;
 //   2. NEON matmul agrees with the scalar kernels: |neon - scalar| <= 1e-5 * sum|w_i x_i|
 //      over the dequantized operands (the int8 paths' integer block sums are exact, so only
@@ -231,6 +232,8 @@ void check_type(const TypeCase& c, std::mt19937& rng, ThreadPool* pools[3], FILE
 
 }  // namespace
 
+int check_ops();  // ops-check.cc
+
 int main(int argc, char** argv) {
   FILE* dump = nullptr;
   if (argc == 3 && std::strcmp(argv[1], "--dump") == 0) dump = std::fopen(argv[2], "wb");
@@ -258,6 +261,7 @@ int main(int argc, char** argv) {
       {"q4_K", WType::Q4_K, 1024}, {"q5_K", WType::Q5_K, 1024}, {"q6_K", WType::Q6_K, 1024},
   };
   for (const TypeCase& c : cases) check_type(c, rng, pools, dump);
+  failures += check_ops();
   if (dump) std::fclose(dump);
   if (failures == 0) std::printf("neon-check: all passed\n");
   else std::printf("neon-check: %d FAILED\n", failures);

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Cross-compiles the native matmul kernels for arm64 and checks the NEON path against the
-# scalar one under user-mode qemu (see main.cc for what is checked). Three runs, which must
+# Cross-compiles the native matmul kernels and ops for arm64 and checks the NEON path against
+# the scalar one under user-mode qemu (see main.cc and ops-check.cc for what is checked). Three runs, which must
 # produce bitwise the same outputs:
 #   armv8-a build on a CPU with dotprod (qemu -cpu max):    SDOT found at run time
 #   armv8-a build on a CPU without it (qemu -cpu cortex-a72): widening multiplies
@@ -24,12 +24,13 @@ fi
 
 OUT=${NEON_CHECK_OUT:-build/neon-check}
 mkdir -p "$OUT"
-# The kernels and what they link against; not the N-API glue, the runner or the ops.
+# The kernels, the ops and what they link against; not the N-API glue or the runner.
 SRC="native/cpu.cc native/common.cc native/matmul.cc native/thread-pool.cc native/dequant.cc
   native/quantize-act.cc native/quantize-act-neon.cc native/kernels-scalar.cc
   native/kernels-float.cc native/kernels-q32.cc native/kernels-k.cc
   native/kernels-float-neon.cc native/kernels-q32-neon.cc native/kernels-k-neon.cc
-  tools/neon-check/main.cc"
+  native/ops.cc native/ops-avx2.cc native/attend-avx2.cc native/ops-neon.cc native/attend-neon.cc
+  tools/neon-check/main.cc tools/neon-check/ops-check.cc"
 # The addon's flags (binding.gyp), static so qemu needs no arm64 sysroot.
 FLAGS="-std=c++17 -O3 -fno-math-errno -ffp-contract=off -static -pthread -Wall -Wextra"
 
