@@ -5,6 +5,8 @@
 #   armv8-a build on a CPU with dotprod (qemu -cpu max):    SDOT found at run time
 #   armv8-a build on a CPU without it (qemu -cpu cortex-a72): widening multiplies
 #   armv8.2-a+dotprod build (qemu -cpu max):                SDOT by the compiler's intrinsic
+#   clang -mcpu=apple-m1 build, when clang++ is installed:  the same, as macOS compiles it
+# Then every addon source is compiled for arm64 and linked (nothing runs: no arm64 Node).
 # Not part of `npm test`.
 #
 # Needs: aarch64-linux-gnu-g++ and qemu-aarch64 (Debian: g++-aarch64-linux-gnu, qemu-user
@@ -49,7 +51,17 @@ build armv8.2-a+dotprod v82dot
 run v80 max
 run v80 cortex-a72
 run v82dot max
-for other in v80-cortex-a72 v82dot-max; do
+others="v80-cortex-a72 v82dot-max"
+# With clang, also Apple silicon's feature set (-mcpu=apple-m1: SDOT by the intrinsic, as a
+# macOS arm64 build compiles it), still linked for Linux so qemu runs it.
+if command -v clang++ >/dev/null 2>&1; then
+  echo "== build clang++ -mcpu=apple-m1"
+  # shellcheck disable=SC2086
+  clang++ --target=aarch64-linux-gnu -mcpu=apple-m1 $FLAGS -o "$OUT/neon-check-clang" $SRC
+  run clang max
+  others="$others clang-max"
+fi
+for other in $others; do
   if cmp -s "$OUT/v80-max.out" "$OUT/$other.out"; then
     echo "== outputs of v80-max and $other: bitwise identical"
   else
@@ -57,4 +69,32 @@ for other in v80-cortex-a72 v82dot-max; do
     status=1
   fi
 done
+
+# The whole addon for arm64: every native/*.cc compiles with the addon's flags and links into
+# a shared object that leaves only N-API (and libc/libstdc++) symbols to the loader.
+NODE_INC="$(dirname "$(dirname "$(command -v node)")")/include/node"
+if [ -f "$NODE_INC/node_api.h" ]; then
+  echo "== addon for arm64: compile native/*.cc, link"
+  NAPI_INC=$(node -p "require('node-addon-api').include_dir")
+  mkdir -p "$OUT/addon"
+  rm -f "$OUT"/addon/*.o
+  for f in native/*.cc; do
+    "$CXX" -std=c++17 -O3 -fno-math-errno -ffp-contract=off -fPIC -Wall -Wextra -DNAPI_VERSION=8 \
+      -DNODE_ADDON_API_DISABLE_CPP_EXCEPTIONS -I"$NODE_INC" -I"$NAPI_INC" -c "$f" -o "$OUT/addon/$(basename "$f" .cc).o" || status=1
+  done
+  if "$CXX" -shared -pthread "$OUT"/addon/*.o -o "$OUT/addon/radixlm_native.node"; then
+    missing=$("${CXX%g++}nm" -C -u "$OUT/addon/radixlm_native.node" | grep -v "@" | grep -v -E " (napi_|node_api_|_ITM_|__gmon_start__)" || true)
+    if [ -n "$missing" ]; then
+      echo "FAIL the arm64 addon leaves symbols undefined:"
+      echo "$missing"
+      status=1
+    else
+      echo "== addon for arm64: builds; only N-API symbols left to the loader"
+    fi
+  else
+    status=1
+  fi
+else
+  echo "== addon for arm64: skipped (no node headers at $NODE_INC)"
+fi
 exit $status
