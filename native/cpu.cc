@@ -13,6 +13,9 @@ Simd detect() {
     return Simd::Avx2;
   }
 #endif
+#if defined(__aarch64__) && defined(__ARM_NEON)
+  return Simd::Neon;
+#endif
   return Simd::Scalar;
 }
 
@@ -43,12 +46,17 @@ bool set_simd(const char* name) {
     g_override.store(static_cast<int>(Simd::Avx2));
     return true;
   }
+  if (std::strcmp(name, "neon") == 0 && simd_detected() == Simd::Neon) {
+    g_override.store(static_cast<int>(Simd::Neon));
+    return true;
+  }
   return false;
 }
 
 const char* simd_name(Simd s) {
   switch (s) {
     case Simd::Avx2: return "avx2";
+    case Simd::Neon: return "neon";
     case Simd::Scalar: return "scalar";
   }
   return "scalar";

@@ -33,5 +33,10 @@ GemmFn gemm_scalar(WType t);
 GemmFn gemm_float_avx2(WType t);
 GemmFn gemm_q32_avx2(WType t);
 GemmFn gemm_k_avx2(WType t);
+#if defined(__aarch64__) && defined(__ARM_NEON)
+GemmFn gemm_float_neon(WType t);
+GemmFn gemm_q32_neon(WType t);
+GemmFn gemm_k_neon(WType t);
+#endif
 
 }  // namespace rlm

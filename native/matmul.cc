@@ -38,6 +38,13 @@ GemmFn gemm_kernel(WType t, Simd s) {
     if (!fn) fn = gemm_q32_avx2(t);
     if (!fn) fn = gemm_k_avx2(t);
   }
+#if defined(__aarch64__) && defined(__ARM_NEON)
+  if (s == Simd::Neon) {
+    fn = gemm_float_neon(t);
+    if (!fn) fn = gemm_q32_neon(t);
+    if (!fn) fn = gemm_k_neon(t);
+  }
+#endif
   return fn ? fn : gemm_scalar(t);
 }
 

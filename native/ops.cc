@@ -1,5 +1,6 @@
 // Scalar kernels and the once-per-process choice of SIMD path (see ops.h).
 #include "ops.h"
+#include "ops-neon.h"
 
 #include <cmath>
 #include <cstring>
@@ -11,6 +12,12 @@ namespace {
 
 const bool kAvx2Supported = ops_avx2::supported();
 bool use_avx2 = kAvx2Supported;  // the path in use; set_ops_path changes it between steps
+#ifdef RLM_HAVE_NEON_OPS
+constexpr bool kNeonSupported = true;  // every arm64 CPU has NEON
+#else
+constexpr bool kNeonSupported = false;
+#endif
+bool use_neon = kNeonSupported;
 
 uint32_t bits_of(float x) {
   uint32_t u;
@@ -56,13 +63,14 @@ void attend_scalar(const float* q, int hd, const KVView& kv, int64_t kv_off, con
 
 }  // namespace
 
-const char* ops_path() { return use_avx2 ? "avx2" : "scalar"; }
+const char* ops_path() { return use_avx2 ? "avx2" : use_neon ? "neon" : "scalar"; }
 
 bool set_ops_path(const char* name) {
   const std::string n(name);
-  if (n == "auto") use_avx2 = kAvx2Supported;
-  else if (n == "scalar") use_avx2 = false;
-  else if (n == "avx2" && kAvx2Supported) use_avx2 = true;
+  if (n == "auto") use_avx2 = kAvx2Supported, use_neon = kNeonSupported;
+  else if (n == "scalar") use_avx2 = use_neon = false;
+  else if (n == "avx2" && kAvx2Supported) use_avx2 = true, use_neon = false;
+  else if (n == "neon" && kNeonSupported) use_neon = true, use_avx2 = false;
   else return false;
   return true;
 }
@@ -145,6 +153,9 @@ void rope(float* x, int dim, const double* cs, bool interleaved) {
 
 void silu_mul(float* g, const float* u, int64_t n) {
   if (use_avx2) return ops_avx2::silu_mul(g, u, n);
+#ifdef RLM_HAVE_NEON_OPS
+  if (use_neon) return ops_neon::silu_mul(g, u, n);
+#endif
   for (int64_t i = 0; i < n; i++) g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
 }
 
@@ -159,6 +170,9 @@ void store_kv_row(const float* src, void* dst, int64_t n, bool f16) {
   }
   auto* d = static_cast<uint16_t*>(dst);
   if (use_avx2) return ops_avx2::store_f16(src, d, n);
+#ifdef RLM_HAVE_NEON_OPS
+  if (use_neon) return ops_neon::store_f16(src, d, n);
+#endif
   for (int64_t i = 0; i < n; i++) d[i] = f32_to_f16_bits(src[i]);
 }
 
@@ -169,6 +183,9 @@ size_t attend_scratch_floats(int64_t len, int heads) {
 void attend(const float* q, int heads, int hd, const KVView& kv, int64_t kv_off, const int32_t* slots, int64_t len,
             float scale, float* scratch, float* out) {
   if (use_avx2 && hd % 8 == 0) return ops_avx2::attend(q, heads, hd, kv, kv_off, slots, len, scale, scratch, out);
+#ifdef RLM_HAVE_NEON_OPS
+  if (use_neon && hd % 4 == 0) return ops_neon::attend(q, heads, hd, kv, kv_off, slots, len, scale, scratch, out);
+#endif
   for (int g = 0; g < heads; g++) {
     attend_scalar(q + static_cast<int64_t>(g) * hd, hd, kv, kv_off, slots, len, scale, scratch, out + static_cast<int64_t>(g) * hd);
   }

@@ -3,17 +3,18 @@
 // add, f16 KV storage and attention over the paged KV pool. Each works on one row (or one
 // (token, head) pair) at a time with a fixed order of reduction, so a row's result never
 // depends on the batch it shares or on the thread that computes it. The SIMD path (AVX2 +
-// FMA + F16C) is chosen once per process; the scalar path serves every other machine.
+// FMA + F16C on x86-64, NEON on arm64) is chosen once per process; the scalar path serves
+// every other machine.
 #include <cstddef>
 #include <cstdint>
 
 namespace rlm {
 
-/** "avx2" when the vectorized ops are in use, otherwise "scalar". */
+/** "avx2" or "neon" when the vectorized ops are in use, otherwise "scalar". */
 const char* ops_path();
 
 /**
- * Test hook: "auto" (the best path this CPU runs), "scalar" or "avx2"; false, changing
+ * Test hook: "auto" (the best path this CPU runs), "scalar", "avx2" or "neon"; false, changing
  * nothing, for a path this CPU cannot run. Never call it while a forward runs.
  */
 bool set_ops_path(const char* name);

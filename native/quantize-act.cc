@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "quantize-act-neon.h"
 #include "simd-avx2.h"
 
 namespace rlm {
@@ -189,6 +190,12 @@ void quantize_act_row(ActFormat f, const float* x, int64_t cols, uint8_t* row, S
 #ifdef RLM_HAVE_AVX2
   if (simd == Simd::Avx2) {
     quantize_row_avx2(f, x, cols, a);
+    return;
+  }
+#endif
+#if defined(__aarch64__) && defined(__ARM_NEON)
+  if (simd == Simd::Neon) {
+    quantize_row_neon(f, x, cols, a);
     return;
   }
 #endif

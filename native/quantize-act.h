@@ -8,7 +8,7 @@
 //     qs int8[nb * 256], d float[nb], bsums int16[nb * 16] (sums of each 16 qs)
 // Each block: amax = max |x|, d = amax / 127, q = round-half-even(x * (127 / amax)), so
 // |q| <= 127 and |x - d q| <= d / 2 (to f32 rounding); all zero when amax is 0. The scalar
-// and AVX2 quantizers give identical bytes.
+// AVX2 and NEON quantizers give identical bytes.
 #include <cstddef>
 #include <cstdint>
 
