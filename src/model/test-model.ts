@@ -69,7 +69,7 @@ function randomTensor(spec: TensorSpec, config: ModelConfig, seed: number): Floa
 }
 
 /** GGUF llama files hold Q/K rows permuted for interleaved RoPE, as llama.cpp's converter writes them. */
-function permuteForInterleaved(w: Float32Array, heads: number, headDim: number, cols: number): Float32Array {
+export function permuteForInterleaved(w: Float32Array, heads: number, headDim: number, cols: number): Float32Array {
   const out = new Float32Array(w.length);
   const half = headDim / 2;
   for (let h = 0; h < heads; h++) {
@@ -97,7 +97,7 @@ function encode(t: WeightType, v: Float32Array): Uint8Array {
 // Qwen2.5-0.5B) take the 32-block type llama.cpp's quantizer falls back to.
 const K_FALLBACK: Partial<Record<WeightType, WeightType>> = { q4_K: "q5_0", q5_K: "q5_1", q6_K: "q8_0" };
 
-function tensorType(dtype: WeightType, cols: number): WeightType {
+export function tensorType(dtype: WeightType, cols: number): WeightType {
   const fallback = K_FALLBACK[dtype];
   return fallback && cols % 256 !== 0 ? fallback : dtype;
 }
@@ -106,7 +106,7 @@ function roundTo(t: "f16" | "bf16", v: Float32Array): Float32Array {
   return t === "f16" ? f16ToF32Array(f32ToF16Array(v)) : bf16ToF32Array(f32ToBf16Array(v));
 }
 
-function ggufTokenizerValues(meta: Record<string, unknown>): Record<string, GGUFWriteValue> {
+export function ggufTokenizerValues(meta: Record<string, unknown>): Record<string, GGUFWriteValue> {
   const out: Record<string, GGUFWriteValue> = {};
   for (const [k, v] of Object.entries(meta)) {
     if (v === undefined || v === null) continue;
