@@ -10,7 +10,7 @@ import { dequantize, quantize } from "../formats/quant.js";
 import { loadModel } from "./load.js";
 import { archByName } from "./registry.js";
 import type { ModelConfig } from "./config.js";
-import { ggufTokenizerValues, permuteForInterleaved, tensorType } from "./test-model.js";
+import { ggufTokenizerValues, permuteForInterleaved, tensorType } from "./gguf-layout.js";
 
 export interface ConvertOptions {
   readonly src: string;
@@ -59,7 +59,7 @@ export async function convertToGGUF(opts: ConvertOptions): Promise<ConvertResult
       ...spec.toGGUF(config),
       "general.name": opts.name ?? path.basename(path.resolve(opts.src)).replace(/\.gguf$/, ""),
       "general.quantization_version": 2,
-      ...ggufTokenizerValues(model.tokenizer.toGGUFMetadata() as unknown as Record<string, unknown>),
+      ...ggufTokenizerValues(model.tokenizer.toGGUFMetadata()),
     };
     if (config.eosTokenIds.length > 0) meta["tokenizer.ggml.eos_token_id"] = config.eosTokenIds[0]!;
     if (config.eosTokenIds.length > 1) meta["tokenizer.ggml.eot_token_id"] = config.eosTokenIds[1]!;
