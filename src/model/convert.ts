@@ -61,8 +61,6 @@ export async function convertToGGUF(opts: ConvertOptions): Promise<ConvertResult
       "general.quantization_version": 2,
       ...ggufTokenizerValues(model.tokenizer.toGGUFMetadata()),
     };
-    if (config.eosTokenIds.length > 0) meta["tokenizer.ggml.eos_token_id"] = config.eosTokenIds[0]!;
-    if (config.eosTokenIds.length > 1) meta["tokenizer.ggml.eot_token_id"] = config.eosTokenIds[1]!;
     if (model.chatTemplate !== null) meta["tokenizer.chat_template"] = model.chatTemplate;
     fs.mkdirSync(path.dirname(path.resolve(opts.out)), { recursive: true });
     writeGGUF(opts.out, meta, tensors);
