@@ -13,6 +13,7 @@ import { referenceBackend } from "../../src/kernels/reference.js";
 import type { Backend } from "../../src/kernels/backend.js";
 import { promptIds } from "../../src/cli/generate.js";
 import { defaultModelPath, demoModelDir, DEMO_HF_DIR } from "../../src/cli/default-model.js";
+import { cli } from "../helpers/cli.js";
 
 const T = { timeout: 300_000 };
 const DIR = demoModelDir();
@@ -102,4 +103,15 @@ test("perplexity on the held-out slice stays at or below the recorded value", T,
       model.close();
     }
   }
+});
+
+test("radixlm perplexity measures the bundled model (the default) on the held-out slice", T, () => {
+  const r = cli(["perplexity", "--file", path.join(DIR, "heldout.txt"), "--window", String(recorded.window), "--json"], {}, 240_000);
+  assert.equal(r.code, 0, r.stderr);
+  const got = JSON.parse(r.stdout) as { perplexity: number; scored_tokens: number; window: number };
+  assert.ok(got.perplexity <= recorded.gguf_q8_0.perplexity * 1.001, `${got.perplexity} > ${recorded.gguf_q8_0.perplexity}`);
+  assert.equal(got.window, recorded.window);
+  const bad = cli(["perplexity", "--file", "/nonexistent.txt"]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /^radixlm: error: \/nonexistent.txt: no such file/);
 });
