@@ -9,9 +9,10 @@ import { loadModel } from "../model/load.js";
 import { DEFAULT_MAX_BODY_BYTES, RadixServer } from "../server/http.js";
 import { engineFlags, engineOptionsFrom, type EngineFlagValues } from "./engine-flags.js";
 import { parseFloatArg, parseIntArg, UsageError } from "./errors.js";
+import { defaultModelPath, DEMO_MODEL_NAME } from "./default-model.js";
 
 interface ServeOptions extends EngineFlagValues {
-  model: string;
+  model?: string;
   host: string;
   port: string;
   apiKey?: string;
@@ -63,6 +64,13 @@ function defaultName(modelPath: string): string {
   return base.endsWith(".gguf") ? base.slice(0, -5) : base;
 }
 
+/** A one-line chat request to paste into a shell. */
+function curlExample(url: string, name: string, withKey: boolean): string {
+  const body = JSON.stringify({ model: name, messages: [{ role: "user", content: "Tell me a story about a cat." }] });
+  const auth = withKey ? ` -H "Authorization: Bearer $RADIXLM_API_KEY"` : "";
+  return `curl -s ${url}/v1/chat/completions -H 'Content-Type: application/json'${auth} -d '${body.replaceAll("'", "'\\''")}'`;
+}
+
 async function run(o: ServeOptions): Promise<void> {
   const port = parseIntArg("--port", o.port, 0);
   if (port > 65535) throw new UsageError(`--port must be at most 65535, got "${o.port}"`);
@@ -73,9 +81,10 @@ async function run(o: ServeOptions): Promise<void> {
   const logInterval = parseFloatArg("--log-interval", o.logInterval);
   if (graceMs < 0) throw new UsageError(`--grace-period must be >= 0, got "${o.gracePeriod}"`);
   if (logInterval < 0) throw new UsageError(`--log-interval must be >= 0, got "${o.logInterval}"`);
-  const name = o.servedModelName ?? defaultName(o.model);
+  const modelPath = o.model ?? defaultModelPath();
+  const name = o.servedModelName ?? (o.model === undefined ? DEMO_MODEL_NAME : defaultName(o.model));
 
-  const info: Record<string, unknown> = { model_path: o.model, host: o.host, port, api_key: apiKey !== undefined, max_body_bytes: maxBodyBytes };
+  const info: Record<string, unknown> = { model_path: modelPath, host: o.host, port, api_key: apiKey !== undefined, max_body_bytes: maxBodyBytes };
   const server = new RadixServer({ name, apiKey, maxBodyBytes, logIntervalSeconds: logInterval, info });
   let engine: Engine | null = null;
   let signals = 0;
@@ -102,10 +111,10 @@ async function run(o: ServeOptions): Promise<void> {
   } catch (err) {
     throw new UsageError(`cannot listen on ${o.host}:${port}: ${err instanceof Error ? err.message : String(err)}`);
   }
-  const progress = new Progress(path.basename(o.model), o.warmup ? 3 : 2);
+  const progress = new Progress(path.basename(modelPath), o.warmup ? 3 : 2);
   try {
     progress.phase("reading the model");
-    const model = await loadModel(o.model);
+    const model = await loadModel(modelPath);
     progress.next();
     progress.phase("preparing the backend and KV pool");
     const engineOpts = await engineOptionsFrom(o, model);
@@ -122,6 +131,7 @@ async function run(o: ServeOptions): Promise<void> {
     const backend = engineOpts.backend?.name ?? "reference";
     process.stdout.write(`radixlm: serving ${name} at ${server.url} (backend ${backend}, KV pool ${engine.kvCapacity} tokens, ` +
       `context ${Math.min(model.config.maxPositionEmbeddings, engine.kvCapacity)})\n`);
+    process.stdout.write(`radixlm: try: ${curlExample(server.url, name, apiKey !== undefined)}\n`);
   } catch (err) {
     progress.done();
     await server.app.close().catch(() => undefined);
@@ -133,7 +143,7 @@ export function register(program: Command): void {
   const c = program
     .command("serve")
     .description("serve a model over HTTP: OpenAI-compatible /v1 routes and SGLang-style native routes")
-    .requiredOption("--model <path>", "HF model folder or GGUF file")
+    .option("--model <path>", "HF model folder or GGUF file (default: the bundled demo model)")
     .option("--host <addr>", "address to bind (0.0.0.0 for every interface)", "127.0.0.1")
     .option("--port <n>", "port (0: any free port)", "30000")
     .option("--api-key <key>", "require `Authorization: Bearer KEY` (default: $RADIXLM_API_KEY)")

@@ -11,6 +11,7 @@ import { bf16ToF32Array, f16ToF32Array, f32ToBf16Array, f32ToF16Array } from "..
 import { loadTokenizerFile, loadTokenizerJson } from "../tokenizer/tokenizer.js";
 import { mulberry32, hashString } from "../util/random.js";
 import { CHATML_TEMPLATE } from "../tokenizer/chat-template.js";
+import { ggufTokenizerValues, permuteForInterleaved, tensorType } from "./gguf-layout.js";
 import { archByName, knownArchitectures, type TensorSpec } from "./registry.js";
 import { ropeInvFreq, type ModelConfig } from "./config.js";
 import { presetShape, type PresetName } from "./presets.js";
@@ -68,22 +69,6 @@ function randomTensor(spec: TensorSpec, config: ModelConfig, seed: number): Floa
   return out;
 }
 
-/** GGUF llama files hold Q/K rows permuted for interleaved RoPE, as llama.cpp's converter writes them. */
-function permuteForInterleaved(w: Float32Array, heads: number, headDim: number, cols: number): Float32Array {
-  const out = new Float32Array(w.length);
-  const half = headDim / 2;
-  for (let h = 0; h < heads; h++) {
-    for (let i = 0; i < half; i++) {
-      for (let j = 0; j < 2; j++) {
-        const src = (h * headDim + j * half + i) * cols;
-        const dst = (h * headDim + 2 * i + j) * cols;
-        out.set(w.subarray(src, src + cols), dst);
-      }
-    }
-  }
-  return out;
-}
-
 function encode(t: WeightType, v: Float32Array): Uint8Array {
   switch (t) {
     case "f32": return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
@@ -93,32 +78,8 @@ function encode(t: WeightType, v: Float32Array): Uint8Array {
   }
 }
 
-// K-quant rows are 256-element super-blocks; rows of other widths (576 in SmolLM2, 896 in
-// Qwen2.5-0.5B) take the 32-block type llama.cpp's quantizer falls back to.
-const K_FALLBACK: Partial<Record<WeightType, WeightType>> = { q4_K: "q5_0", q5_K: "q5_1", q6_K: "q8_0" };
-
-function tensorType(dtype: WeightType, cols: number): WeightType {
-  const fallback = K_FALLBACK[dtype];
-  return fallback && cols % 256 !== 0 ? fallback : dtype;
-}
-
 function roundTo(t: "f16" | "bf16", v: Float32Array): Float32Array {
   return t === "f16" ? f16ToF32Array(f32ToF16Array(v)) : bf16ToF32Array(f32ToBf16Array(v));
-}
-
-function ggufTokenizerValues(meta: Record<string, unknown>): Record<string, GGUFWriteValue> {
-  const out: Record<string, GGUFWriteValue> = {};
-  for (const [k, v] of Object.entries(meta)) {
-    if (v === undefined || v === null) continue;
-    if (Array.isArray(v)) {
-      if (v.length > 0 && typeof v[0] === "string") out[k] = v as string[];
-      else if (k.endsWith("scores")) out[k] = Float32Array.from(v as number[]);
-      else out[k] = Int32Array.from(v as number[]);
-    } else if (typeof v === "string" || typeof v === "boolean" || typeof v === "number" || typeof v === "bigint") {
-      out[k] = v;
-    }
-  }
-  return out;
 }
 
 async function tokenizerParts(opts: TestModelOptions, defaultVocab: number): Promise<TokenizerParts> {

@@ -1,0 +1,49 @@
+// radixlm convert: an HF folder converted to GGUF holds, tensor for tensor, the bytes that the
+// test-model writer puts in a GGUF of the same seed (which lays weights out as llama.cpp's
+// converter does), and the tokenizer and chat template come across.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import path from "node:path";
+import { loadModel } from "../../src/model/load.js";
+import { testModel, tempDir } from "../helpers/models.js";
+import { cli } from "../helpers/cli.js";
+
+for (const [arch, dtype] of [["llama", "q8_0"], ["llama", "f32"], ["qwen2", "q8_0"]] as const) {
+  test(`convert: ${arch} HF f32 -> GGUF ${dtype} matches the directly written GGUF`, async () => {
+    const hf = await testModel(`convert-${arch}-hf`, { arch, format: "hf", dtype: "f32", seed: 11 });
+    const direct = await testModel(`convert-${arch}-${dtype}`, { arch, format: "gguf", dtype, seed: 11 });
+    const out = path.join(tempDir(), `converted-${arch}-${dtype}.gguf`);
+    const r = cli(["convert", "--model", hf, "--out", out, "--dtype", dtype]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`^wrote ${out.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}: ${arch} gguf ${dtype}`));
+    const a = await loadModel(out);
+    const b = await loadModel(direct);
+    const src = await loadModel(hf);
+    try {
+      assert.deepEqual(a.config, b.config);
+      assert.deepEqual(a.weights.names().sort(), b.weights.names().sort());
+      for (const name of b.weights.names()) {
+        const x = a.weights.get(name);
+        const y = b.weights.get(name);
+        assert.equal(x.type, y.type, name);
+        assert.ok(Buffer.from(x.bytes).equals(Buffer.from(y.bytes)), `${name} differs`);
+      }
+      const text = "Hello <|im_start|>user\nworld<|im_end|>";
+      assert.deepEqual(a.tokenizer.encode(text, { parseSpecial: true }), src.tokenizer.encode(text, { parseSpecial: true }));
+      assert.equal(a.chatTemplate, src.chatTemplate);
+    } finally {
+      a.close();
+      b.close();
+      src.close();
+    }
+  });
+}
+
+test("convert: a bad --dtype or a missing model is one line and exit 2", () => {
+  const bad = cli(["convert", "--model", "x", "--out", path.join(tempDir(), "x.gguf"), "--dtype", "q3_X"]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /^radixlm: error: unknown --dtype "q3_X"/);
+  const missing = cli(["convert", "--model", "/nonexistent/model", "--out", path.join(tempDir(), "y.gguf")]);
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /^radixlm: error: .*no such file/);
+});
