@@ -13,6 +13,7 @@
 import type { Tokenizer } from "../tokenizer/tokenizer.js";
 import type { Grammar } from "./grammar.js";
 import type { XgGrammarMatcher } from "./xgrammar-shim.js";
+import { isNarrowLead, secondByteOk, tokenFirstBytes } from "./vocab.js";
 
 export class Constraint {
   private matcher: XgGrammarMatcher | null = null;
@@ -20,6 +21,8 @@ export class Constraint {
   /** Forced tokens not yet emitted (their matcher state is not yet advanced). */
   private forced: number[] = [];
   private single: Uint32Array | null = null;
+  /** The output's last byte when it is a lead byte that narrows the next one (E0, ED, F0, F4); else -1. */
+  private lead = -1;
 
   constructor(readonly grammar: Grammar, private readonly tokenizer: Tokenizer, private readonly vocabSize: number,
     private readonly stopTokenIds: readonly number[]) {}
@@ -37,6 +40,22 @@ export class Constraint {
     }
     const bits = await this.matcher.getNextTokenBitmask();
     this.mask = new Uint32Array(bits.buffer, bits.byteOffset, bits.length);
+    if (this.lead >= 0) this.narrowAfterLead(this.mask, this.lead);
+  }
+
+  /** xgrammar lets any continuation byte follow a lead; UTF-8 does not (E0 80 is overlong, ...). */
+  private narrowAfterLead(mask: Uint32Array, lead: number): void {
+    const first = tokenFirstBytes(this.tokenizer, this.vocabSize);
+    for (let w = 0; w < mask.length; w++) {
+      let bits = mask[w]!;
+      if (bits === 0) continue;
+      for (let j = 0; j < 32; j++) {
+        if (((bits >>> j) & 1) === 0) continue;
+        const b = first[(w << 5) + j]!;
+        if (b >= 0 && !secondByteOk(lead, b)) bits &= ~(1 << j);
+      }
+      mask[w] = bits >>> 0;
+    }
   }
 
   /** The allowed-token mask (prepare() first). */
@@ -48,6 +67,9 @@ export class Constraint {
   /** Feeds a sampled token to the matcher. False: the grammar rejects it (a bug upstream). */
   accept(token: number): boolean {
     this.mask = null;
+    const bytes = this.tokenizer.tokenBytes(token);
+    const last = bytes.length > 0 ? bytes[bytes.length - 1]! : -1;
+    this.lead = token < this.tokenizer.vocabSize && !this.tokenizer.isSpecial(token) && isNarrowLead(last) ? last : -1;
     if (this.forced.length > 0) {
       if (this.forced[0] === token) {
         this.forced.shift();

@@ -10,8 +10,8 @@ import { loadXgrammar, type XgCompiledGrammar, type XgGrammarCompiler, type XgIn
 export type GrammarSpec =
   /** Any JSON object (OpenAI's json_object). */
   | { readonly kind: "json_object" }
-  /** A JSON schema, as an object or as its JSON text. */
-  | { readonly kind: "json_schema"; readonly schema: unknown }
+  /** A JSON schema, as an object or as its JSON text; optionally between fixed text (a tool-call tag). */
+  | { readonly kind: "json_schema"; readonly schema: unknown; readonly prefix?: string; readonly suffix?: string }
   /** The whole output matches this regular expression (xgrammar's regex dialect: ECMAScript-like). */
   | { readonly kind: "regex"; readonly pattern: string }
   /** An EBNF grammar (xgrammar / GBNF syntax), starting at rule `root`. */
@@ -66,7 +66,9 @@ function normalize(spec: GrammarSpec): { key: string; spec: GrammarSpec } {
       }
       if (typeof schema === "boolean") schema = schema ? {} : { not: {} };
       if (schema === null || typeof schema !== "object" || Array.isArray(schema)) throw new GrammarError("json_schema", "the JSON schema must be an object");
-      return { key: `json_schema\u0000${JSON.stringify(schema)}`, spec: { kind: "json_schema", schema } };
+      const prefix = spec.prefix ?? "";
+      const suffix = spec.suffix ?? "";
+      return { key: `json_schema\u0000${prefix}\u0000${suffix}\u0000${JSON.stringify(schema)}`, spec: { kind: "json_schema", schema, prefix, suffix } };
     }
     case "regex":
       if (typeof spec.pattern !== "string" || spec.pattern === "") throw new GrammarError("regex", "the regex must be a non-empty string");
@@ -102,7 +104,7 @@ export class GrammarCompiler {
     private readonly maxCached = 256) {}
 
   /** Compiles (or finds in the cache) the grammar of a spec; throws GrammarError when it is bad. */
-  compile(spec: GrammarSpec): Promise<Grammar> {
+  async compile(spec: GrammarSpec): Promise<Grammar> {
     const n = normalize(spec);
     let p = this.cache.get(n.key);
     if (p) {
@@ -152,10 +154,14 @@ function describe(kind: GrammarSpec["kind"], message: string): string {
 }
 
 /** A JSON schema's grammar: xgrammar's converter (compact, bounded whitespace), with the fixes of json-schema.ts. */
-async function jsonSchemaGrammar(instance: XgInstance, c: XgGrammarCompiler, schema: unknown, strict: boolean): Promise<XgCompiledGrammar> {
+async function jsonSchemaGrammar(instance: XgInstance, c: XgGrammarCompiler, schema: unknown, strict: boolean,
+  prefix = "", suffix = ""): Promise<XgCompiledGrammar> {
   const ranges = extractRanges(schema);
-  const ebnf = await instance.xg.Testings._jsonSchemaToEBNF(JSON.stringify(ranges.schema), true, -1, undefined, strict, MAX_JSON_WHITESPACE);
-  return c.compileGrammar(insertRanges(fixJsonStringRule(ebnf), ranges.rules));
+  const ebnf = insertRanges(fixJsonStringRule(
+    await instance.xg.Testings._jsonSchemaToEBNF(JSON.stringify(ranges.schema), true, -1, undefined, strict, MAX_JSON_WHITESPACE)), ranges.rules);
+  if (prefix === "" && suffix === "") return c.compileGrammar(ebnf);
+  const parts = [prefix && ebnfLiteral(prefix), "root", suffix && ebnfLiteral(suffix)].filter((p) => p !== "");
+  return c.compileGrammar(`${ebnf}\nradixlm_framed ::= ${parts.join(" ")}\n`, "radixlm_framed");
 }
 
 async function compileOn(instance: XgInstance, c: XgGrammarCompiler, spec: GrammarSpec): Promise<XgCompiledGrammar> {
@@ -163,7 +169,7 @@ async function compileOn(instance: XgInstance, c: XgGrammarCompiler, spec: Gramm
     case "json_object":
       return jsonSchemaGrammar(instance, c, { type: "object" }, false);
     case "json_schema":
-      return jsonSchemaGrammar(instance, c, spec.schema, true);
+      return jsonSchemaGrammar(instance, c, spec.schema, true, spec.prefix, spec.suffix);
     case "regex":
       return c.compileStructuralTag({ type: "structural_tag", format: { type: "regex", pattern: spec.pattern } });
     case "ebnf":
