@@ -186,3 +186,36 @@ test("a compiled grammar is cached per spec", async () => {
   const b = await e.compileGrammar({ kind: "json_schema", schema: JSON.stringify(SCHEMAS.person) });
   assert.equal(a, b);
 });
+
+test("cache transparency: constrained samples are the same with the radix cache off, alone or batched, any prefill chunk", async () => {
+  const m = await model();
+  const addon = runnerAddon();
+  const mk = (opts: { disableRadixCache?: boolean; chunkedPrefillSize?: number }): Promise<Engine> =>
+    Engine.create({ model: m, backend: addon ? nativeBackend(addon, 2) : referenceBackend, maxTotalTokens: 8192, checkInvariants: true, ...opts });
+  const specs = [SCHEMAS.person!, SCHEMAS.refs!, SCHEMAS.union!];
+  const system = "You answer in JSON. ".repeat(6);
+  const run = async (e: Engine, concurrent: boolean): Promise<unknown[]> => {
+    const grammars = await Promise.all(specs.map((schema) => e.compileGrammar({ kind: "json_schema", schema })));
+    const inputs = Array.from({ length: 6 }, (_, i) => ({
+      prompt: `${system}Request ${i % 3}:`, n: i === 0 ? 2 : 1, jumpForward: i % 2 === 0,
+      params: { temperature: 1, seed: 40 + i, maxNewTokens: 200, logprobs: true, topLogprobs: 1 }, grammar: grammars[i % 3]!,
+    }));
+    const one = async (x: (typeof inputs)[number]): Promise<unknown> =>
+      (await e.complete(x)).samples.map((s) => ({ t: s.tokenIds, l: s.logprobs, r: s.finishReason }));
+    if (concurrent) return Promise.all(inputs.map(one));
+    const out: unknown[] = [];
+    for (const x of inputs) out.push(await one(x));
+    return out;
+  };
+  const a = await mk({});
+  const b = await mk({ disableRadixCache: true, chunkedPrefillSize: 7 });
+  try {
+    const batched = await run(a, true);
+    const alone = await run(b, false);
+    assert.deepEqual(batched, alone);
+    a.checkAccounting();
+  } finally {
+    await a.close();
+    await b.close();
+  }
+});
