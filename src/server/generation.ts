@@ -24,6 +24,8 @@ export interface GenerationSpec {
   readonly promptLogprobsStart?: number;
   /** Constrains every choice's output. */
   readonly grammar?: Grammar;
+  /** With a grammar: whether forced text skips model calls (default: the engine's setting). */
+  readonly jumpForward?: boolean;
 }
 
 export interface ChoiceState {
@@ -67,7 +69,7 @@ export class Generation {
       spec.prompts.forEach((ids, i) => {
         const requestId = spec.prompts.length === 1 ? spec.id : `${spec.id}-p${i}`;
         const input = { inputIds: ids, params: spec.params, n: spec.n, cacheSalt: spec.cacheSalt, requestId, promptLogprobsStart: spec.promptLogprobsStart,
-          grammar: spec.grammar };
+          grammar: spec.grammar, jumpForward: spec.jumpForward };
         this.iters.push(engine.generate(input, { signal: this.controller.signal })[Symbol.asyncIterator]());
       });
     } catch (err) {

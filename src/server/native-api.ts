@@ -11,6 +11,7 @@ import { chatSchema, type ChatBody } from "./schema.js";
 import type { Serving } from "./serving.js";
 import { onClientGone, SseStream } from "./sse.js";
 import { compileFor, nativeSpec } from "./structured.js";
+import { generateChoices } from "./choices.js";
 import type { Metrics } from "./metrics.js";
 
 type Schema = Record<string, unknown>;
@@ -155,9 +156,16 @@ async function generate(s: Serving, b: GenerateBody, reply: FastifyReply): Promi
   const logprobStart = withLogprobs && b.logprob_start_len != null && b.logprob_start_len >= 0 ? b.logprob_start_len : -1;
   const promptLogprobsStart = logprobStart >= 0 ? Math.max(1, logprobStart) : undefined;
   const constraint = nativeSpec(sp);
+  if (constraint?.spec.kind === "choices") {
+    const outs = await generateChoices(s, { id: b.rid ?? newId(""), prompts, choices: constraint.spec.choices, cacheSalt: b.cache_salt ?? undefined, arrival }, reply);
+    const body = prompts.length === 1 ? outs[0] : outs;
+    if (!b.stream) return body;
+    const sse = new SseStream(reply);
+    for (const [i, o] of outs.entries()) await sse.send(prompts.length === 1 ? o : { ...o, index: i });
+    sse.done();
+    return undefined;
+  }
   const grammar = constraint ? await compileFor(s, constraint.spec, constraint.param) : undefined;
-  // choices: the option the model prefers, token by token (greedy under the choices' grammar).
-  if (constraint?.spec.kind === "choices") Object.assign(params, { temperature: 0 });
   const gen = new Generation(s, { id: b.rid ?? newId(""), prompts, params, n, cacheSalt: b.cache_salt ?? undefined, arrival, promptLogprobsStart, grammar });
   onClientGone(reply, () => gen.abort());
   const single = prompts.length * n === 1;

@@ -88,7 +88,21 @@ test("native /generate: json_schema, regex, ebnf and choices", T, async () => {
   const choices = ["yes", "no", "not sure"];
   const ch = await post(`${srv.url}/generate`, { text: ["Is it?", "Really?"], sampling_params: { max_new_tokens: 10, choices } });
   assert.equal(ch.body.length, 2);
-  for (const o of ch.body) assert.ok(choices.includes(o.text), o.text);
+  for (const o of ch.body) {
+    assert.ok(choices.includes(o.text), o.text);
+    // every option is scored (a sum of log-probabilities) and the best one wins
+    const scores = o.meta_info.choice_logprobs as number[];
+    assert.equal(scores.length, choices.length);
+    for (const x of scores) assert.ok(Number.isFinite(x) && x < 0);
+    assert.equal(o.text, choices[scores.indexOf(Math.max(...scores))]);
+  }
+  // the same prompt again: the options' scores come from the shared, cached prompt KV and do not change
+  const again = await post(`${srv.url}/generate`, { text: "Is it?", sampling_params: { choices } });
+  assert.deepEqual(again.body.meta_info.choice_logprobs, ch.body[0].meta_info.choice_logprobs);
+  assert.ok(again.body.meta_info.cached_tokens > 0);
+  // an option that is a prefix of another is scored as itself
+  const pre = await post(`${srv.url}/generate`, { text: "Is it?", sampling_params: { choices: ["no", "not", "not sure"] } });
+  assert.ok(["no", "not", "not sure"].includes(pre.body.text));
 });
 
 test("a bad schema, regex or grammar is a 400 naming the parameter and the problem", T, async () => {
