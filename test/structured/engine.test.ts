@@ -13,6 +13,7 @@ import { runnerAddon, nativeBackend } from "../../src/kernels/native.js";
 import { referenceBackend } from "../../src/kernels/reference.js";
 import { testModel } from "../helpers/models.js";
 import { SCHEMAS } from "./schemas.js";
+import { parseToolCalls, toolCallGrammar } from "../../src/structured/tool-calls.js";
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => void;
 
@@ -218,5 +219,27 @@ test("cache transparency: constrained samples are the same with the radix cache 
   } finally {
     await a.close();
     await b.close();
+  }
+});
+
+test("a forced tool call in each format parses back into a valid call of the given schema", async () => {
+  const e = await engine();
+  const params = { type: "object", properties: { city: { type: "string", maxLength: 8 }, days: { type: "integer", minimum: 1, maximum: 7 } }, required: ["city", "days"], additionalProperties: false };
+  const tools = [
+    { type: "function" as const, function: { name: "forecast", parameters: params } },
+    { type: "function" as const, function: { name: "noop", parameters: { type: "object", properties: {}, additionalProperties: false } } },
+  ];
+  const names = new Set(tools.map((t) => t.function.name));
+  const valid = validator(params);
+  for (const format of ["hermes", "llama3", "mistral"] as const) {
+    const grammar = await e.compileGrammar(toolCallGrammar(format, [tools[0]!]));
+    const r = await e.complete({ prompt: "call", n: 2, params: { temperature: 1, seed: 8, maxNewTokens: 200 }, grammar });
+    for (const s of r.samples) {
+      assert.equal(s.finishReason, "stop", `${format}: ${s.text}`);
+      const parsed = parseToolCalls(format, s.text, names);
+      assert.equal(parsed.calls.length, 1, `${format}: ${s.text}`);
+      assert.equal(parsed.calls[0]!.name, "forecast");
+      assert.ok(valid(JSON.parse(parsed.calls[0]!.arguments)), `${format}: ${s.text}`);
+    }
   }
 });
