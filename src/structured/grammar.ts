@@ -37,6 +37,9 @@ export interface Grammar {
   readonly compiled: XgCompiledGrammar;
 }
 
+/** Aborts an instance takes before it is retired; it stops working after a few dozen. */
+const MAX_ABORTS = 8;
+
 /** Limits whitespace runs between JSON tokens, so a sampled JSON cannot spin on spaces forever. */
 const MAX_JSON_WHITESPACE = 2;
 
@@ -140,9 +143,9 @@ export class GrammarCompiler {
       return { spec, instance, compiled };
     } catch (err) {
       const message = xgMessage(instance.takeOutput(), err);
-      // An aborted instance is retired (see xgrammar-shim.ts); the next compile starts a fresh one.
-      instance.aborted = true;
-      this.current = null;
+      // An instance that aborted a few times is retired (see xgrammar-shim.ts); the next
+      // compile starts a fresh one, which costs a TokenizerInfo (seconds for a 150k vocab).
+      if (++instance.aborts >= MAX_ABORTS) this.current = null;
       throw new GrammarError(spec.kind, describe(spec.kind, message));
     }
   }

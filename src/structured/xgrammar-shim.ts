@@ -12,9 +12,9 @@
 //   the compiled function's scope), so those lines are captured and become the message of
 //   the error we throw, instead of reaching the server's stderr.
 // - Aborts. An aborted instance does not unwind its C++ stack; after a few dozen aborts it
-//   stops working. So every instance that aborted is retired: objects already made in it
-//   (compiled grammars, matchers of running requests) keep working, and the next load
-//   compiles a fresh instance.
+//   hangs. So an instance that aborted a few times is retired (grammar.ts): objects already
+//   made in it (compiled grammars, matchers of running requests) keep working, and the next
+//   load compiles a fresh instance.
 import fs from "node:fs";
 import path from "node:path";
 import { createRequire, Module } from "node:module";
@@ -63,8 +63,8 @@ export interface XgrammarModule {
 /** One WebAssembly instance of xgrammar, and what it printed since the last take(). */
 export interface XgInstance {
   readonly xg: XgrammarModule;
-  /** Set once the instance aborted; retire it. */
-  aborted: boolean;
+  /** How many times the instance aborted (on a bad schema, regex or grammar); retire it after a few. */
+  aborts: number;
   /** Lines the instance printed (its "[FATAL] ..." errors) since the last call; clears them. */
   takeOutput(): string[];
 }
@@ -98,7 +98,7 @@ export function loadXgrammar(): XgInstance {
   m._compile(`var console = module.xgConsole;${source}`, file);
   const inst: XgInstance = {
     xg: m.exports as XgrammarModule,
-    aborted: false,
+    aborts: 0,
     takeOutput: () => lines.splice(0, lines.length),
   };
   return inst;
