@@ -11,3 +11,5 @@ export type { Tokenizer } from "./tokenizer/tokenizer.js";
 export { ChatTemplate, type ChatMessage } from "./tokenizer/chat-template.js";
 export type { SamplingParams } from "./sampling/params.js";
 export { makeTestModel, type TestModelOptions } from "./model/test-model.js";
+export { GrammarError, type Grammar, type GrammarSpec } from "./structured/grammar.js";
+export { parseToolCalls, toolCallFormat, toolCallGrammar, ToolCallStreamer, type ParsedToolCall, type ToolCallFormat } from "./structured/tool-calls.js";

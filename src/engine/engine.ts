@@ -14,6 +14,7 @@ import type { PolicyName } from "../scheduler/policy.js";
 import { Request, type FinishReason } from "./request.js";
 import { RequestStream, type EngineEvent, type GenerateResult } from "./stream.js";
 import { resolveParams, type GenerateInput } from "./input.js";
+import { GrammarCompiler, type Grammar, type GrammarSpec } from "../structured/grammar.js";
 
 export interface EngineOptions {
   /** Path of an HF folder or GGUF file, or a model already loaded. */
@@ -32,6 +33,8 @@ export interface EngineOptions {
   readonly prefillFirst?: boolean;
   /** Scales the decode room held back when admitting (SGLang's schedule_conservativeness); 0 admits greedily and relies on retraction. */
   readonly scheduleConservativeness?: number;
+  /** Decode grammar-forced text token by token instead of appending it at once. */
+  readonly disableJumpForward?: boolean;
   /** Check pool accounting after every step (tests). */
   readonly checkInvariants?: boolean;
 }
@@ -78,6 +81,7 @@ export class Engine {
   private generatedTotal = 0;
   /** Logits of the last step, reused by the next one (grown on demand). */
   private logitsBuf = new Float32Array(0);
+  private grammars: GrammarCompiler | null = null;
 
   private constructor(readonly model: LoadedModel, private readonly runner: ModelRunner, private readonly opts: EngineOptions) {
     this.pool = new KVPool(runner.kv.capacity);
@@ -111,6 +115,13 @@ export class Engine {
     return this.pool.capacity;
   }
 
+  /** Compiles a JSON schema, regex, EBNF grammar or choice list (cached); throws GrammarError when it is bad. */
+  compileGrammar(spec: GrammarSpec): Promise<Grammar> {
+    const c = this.model.config;
+    this.grammars ??= new GrammarCompiler(this.model.tokenizer, c.vocabSize, c.eosTokenIds);
+    return this.grammars.compile(spec);
+  }
+
   /** Streams the events of one request (all of its `n` samples). */
   generate(input: GenerateInput, options: { signal?: AbortSignal } = {}): AsyncIterable<EngineEvent> {
     const stream = this.submit(input, options.signal);
@@ -137,7 +148,8 @@ export class Engine {
     const reqs = Array.from({ length: n }, (_, i) => new Request(n === 1 ? id : `${id}-${i}`, ids, { ...params, n }, salt, now));
     // Only the first sample computes the prompt, so only it needs the prompt's logits.
     reqs[0]!.promptLogprobsStart = promptLogprobsStart;
-    const stream = new RequestStream(this.model, reqs, () => this.abortStream(stream), promptLogprobsStart);
+    const constraint = input.grammar && { grammar: input.grammar, jumpForward: input.jumpForward ?? !this.opts.disableJumpForward };
+    const stream = new RequestStream(this.model, reqs, () => this.abortStream(stream), promptLogprobsStart, constraint);
     for (const r of reqs) this.streams.set(r, stream);
     // The first sample computes the prompt; the others wait for it and reuse its KV.
     this.scheduler.enqueue(reqs[0]!);
@@ -215,7 +227,11 @@ export class Engine {
     // While the backend computes (off this thread, for the native one), match the waiting
     // requests for the next step's admissions.
     this.scheduler.prepare();
+    // Caught here and rethrown below, so that a failure is not an unhandled rejection meanwhile.
+    const masks = this.prepareMasks(batch).then(() => null, (err: unknown) => ({ err }));
     const logits = await forward;
+    const failed = await masks;
+    if (failed) throw failed.err;
     this.steps++;
     this.scheduler.complete(batch);
     const vocab = this.model.config.vocabSize;
@@ -246,6 +262,11 @@ export class Engine {
       this.generatedTotal++;
       if (reason) this.finish(req, reason);
     }
+  }
+
+  /** Grammar masks of the rows this step samples, computed while the forward pass runs. */
+  private async prepareMasks(batch: Batch): Promise<void> {
+    for (const e of batch.entries) if (e.wantLogits) await this.streams.get(e.req)?.prepare(e.req);
   }
 
   private failBatch(batch: Batch, err: unknown): void {

@@ -1,5 +1,6 @@
 // What a caller submits to the engine, and its resolution into ids and full parameters.
 import type { LoadedModel } from "../model/load.js";
+import type { Grammar } from "../structured/grammar.js";
 import { checkSamplingParams, DEFAULT_SAMPLING, type SamplingParams } from "../sampling/params.js";
 
 export interface GenerateInput {
@@ -20,6 +21,10 @@ export interface GenerateInput {
    * must be computed.
    */
   readonly promptLogprobsStart?: number;
+  /** Constrains every sample's output (compile it with Engine.compileGrammar). */
+  readonly grammar?: Grammar;
+  /** With a grammar: append forced text without a model call per token (default: the engine's setting). */
+  readonly jumpForward?: boolean;
 }
 
 export interface ResolvedInput {

@@ -6,6 +6,8 @@ import { IncrementalDetokenizer } from "../tokenizer/detokenizer.js";
 import { Sampler, type SampleResult } from "../sampling/sampler.js";
 import { StopMatcher } from "../sampling/stop.js";
 import { logSumExp } from "../sampling/logprobs.js";
+import { Constraint } from "../structured/constraint.js";
+import type { Grammar } from "../structured/grammar.js";
 import type { FinishReason, Request } from "./request.js";
 
 export interface TokenLogprob {
@@ -53,9 +55,11 @@ class SampleState {
   readonly stop: StopMatcher;
   readonly tokenIds: number[] = [];
   readonly logprobs: TokenLogprob[] = [];
+  /** The grammar's matcher, when the request is constrained. */
+  readonly constraint: Constraint | undefined;
   text = "";
   finishReason: FinishReason | null = null;
-  constructor(model: LoadedModel, req: Request, index: number) {
+  constructor(model: LoadedModel, req: Request, index: number, grammar: Grammar | undefined) {
     this.sampler = new Sampler(req.params, {
       promptTokens: req.tokens.slice(0, req.promptLength),
       vocabSize: model.config.vocabSize,
@@ -64,7 +68,14 @@ class SampleState {
     });
     this.detok = new IncrementalDetokenizer(model.tokenizer, { skipSpecial: true });
     this.stop = new StopMatcher(req.params.stop ?? []);
+    this.constraint = grammar && new Constraint(grammar, model.tokenizer, model.config.vocabSize, model.config.eosTokenIds);
   }
+}
+
+/** How a request is constrained: its grammar, and whether forced text skips model calls. */
+export interface StreamConstraint {
+  readonly grammar: Grammar;
+  readonly jumpForward: boolean;
 }
 
 export class RequestStream {
@@ -78,8 +89,12 @@ export class RequestStream {
 
   private readonly prompt: { start: number; tokenIds: number[]; logprobs: number[]; sent: boolean } | null;
 
-  constructor(model: LoadedModel, readonly requests: readonly Request[], private readonly onCancel: () => void, promptLogprobsStart = -1) {
-    requests.forEach((r, i) => this.states.set(r, new SampleState(model, r, i)));
+  private readonly jumpForward: boolean;
+
+  constructor(model: LoadedModel, readonly requests: readonly Request[], private readonly onCancel: () => void, promptLogprobsStart = -1,
+    constraint?: StreamConstraint) {
+    requests.forEach((r, i) => this.states.set(r, new SampleState(model, r, i, constraint?.grammar)));
+    this.jumpForward = constraint?.jumpForward ?? false;
     const first = requests[0]!;
     this.prompt = promptLogprobsStart < 1 ? null : {
       start: promptLogprobsStart,
@@ -110,19 +125,46 @@ export class RequestStream {
     return { start: this.prompt.start, tokenIds: this.prompt.tokenIds, logprobs: this.prompt.logprobs };
   }
 
+  /**
+   * For a constrained sample, computes the mask of its next token (call it, and await it,
+   * before onLogits; the engine does so while the forward pass runs). Null when unconstrained.
+   */
+  prepare(req: Request): Promise<void> | null {
+    return this.states.get(req)?.constraint?.prepare() ?? null;
+  }
+
   /** Samples the next token; returns why the request ends, or null to go on. */
   onLogits(req: Request, logits: Float32Array): FinishReason | null {
     const st = this.states.get(req)!;
+    const c = st.constraint;
+    const r: SampleResult = st.sampler.sample(logits, c ? { mask: c.nextMask() } : undefined);
+    const lp: TokenLogprob | undefined = req.params.logprobs ? { token: r.token, logprob: r.logprob, topLogprobs: r.topLogprobs } : undefined;
+    const reason = this.append(req, st, r.token, lp);
+    if (reason || !c || !this.jumpForward) return reason;
+    // Jump-forward: append the text the grammar forces now, as token-by-token decoding
+    // would have sampled it (each the only allowed token: log-probability 0).
+    for (;;) {
+      const forced = c.pendingForced();
+      if (forced.length === 0) return null;
+      for (const id of [...forced]) {
+        const only = req.params.logprobs ? { token: id, logprob: 0, ...((req.params.topLogprobs ?? 0) > 0 ? { topLogprobs: [{ token: id, logprob: 0 }] } : {}) } : undefined;
+        const why = this.append(req, st, id, only);
+        if (why) return why;
+      }
+    }
+  }
+
+  /** Appends one output token: matcher, stop checks, text, event. Returns why the request ends. */
+  private append(req: Request, st: SampleState, id: number, lp: TokenLogprob | undefined): FinishReason | null {
     const p = req.params;
-    const r: SampleResult = st.sampler.sample(logits);
-    const id = r.token;
     st.sampler.accept(id);
+    st.constraint?.accept(id);
     req.tokens.push(id);
     const n = req.outputLength;
-    // The sampler never picks EOS or a stop token before min_new_tokens.
-    if (st.sampler.isStopToken(id)) return "stop";
+    // The sampler never picks EOS or a stop token before min_new_tokens. A grammar that is
+    // complete allows only EOS, which ends it even with ignore_eos.
+    if (st.sampler.isStopToken(id) || st.constraint?.terminated) return "stop";
     st.tokenIds.push(id);
-    const lp: TokenLogprob | undefined = p.logprobs ? { token: id, logprob: r.logprob, topLogprobs: r.topLogprobs } : undefined;
     if (lp) st.logprobs.push(lp);
     const delta = st.detok.push(id);
     const { emit, stopped } = st.stop.push(delta);
@@ -139,6 +181,7 @@ export class RequestStream {
     const st = this.states.get(req)!;
     if (st.finishReason) return;
     st.finishReason = reason;
+    st.constraint?.dispose();
     // Release what was held back: an incomplete UTF-8 tail, a partial stop-string match.
     let tail = "";
     if (!st.stop.stopped) {

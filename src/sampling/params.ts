@@ -37,6 +37,11 @@ export interface SamplingParams {
   readonly logprobs?: boolean;
   /** Also report this many most likely tokens (0..20); needs logprobs. */
   readonly topLogprobs?: number;
+  /**
+   * What logprobs describe: "processed" (default), the logits after penalties, bias and the
+   * grammar mask; "raw", the model's own logits (vLLM's raw_logprobs), e.g. to score forced text.
+   */
+  readonly logprobsMode?: "processed" | "raw";
   /** Parallel samples of one prompt (the engine forks them; each gets its own seed stream). */
   readonly n?: number;
 }
@@ -133,6 +138,9 @@ export function checkSamplingParams(p: SamplingParams, vocabSize?: number): void
   checkInt("min_new_tokens", p.minNewTokens, 0, p.maxNewTokens, "max_new_tokens");
   if (p.logprobs !== undefined && typeof p.logprobs !== "boolean") fail("logprobs", `must be a boolean, got ${String(p.logprobs)}`);
   checkInt("top_logprobs", p.topLogprobs, 0, MAX_TOP_LOGPROBS);
+  if (p.logprobsMode !== undefined && p.logprobsMode !== "processed" && p.logprobsMode !== "raw") {
+    fail("logprobs_mode", `must be "processed" or "raw", got ${JSON.stringify(p.logprobsMode)}`);
+  }
   if ((p.topLogprobs ?? 0) > 0 && p.logprobs !== true) fail("top_logprobs", "needs logprobs to be true");
   checkInt("n", p.n, 1, MAX_N);
 }

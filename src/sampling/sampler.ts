@@ -11,6 +11,7 @@
 //   3. Logprobs, when asked: the log-softmax of the processed logits (step 1) at
 //      temperature 1, before temperature / min_p / top_k / top_p (vLLM's "processed
 //      logprobs"); so they describe the model as constrained, not the sampling knobs.
+//      With logprobs_mode "raw", the log-softmax of the logits as the model gave them.
 //
 // Randomness: the draw for output position k is number k of the mulberry32 stream of the
 // sample's seed. sample() reads the sampler's state and never changes it (calling it again
@@ -181,10 +182,13 @@ export class Sampler {
     const max = x[best]!;
     const token = this.greedy ? best : drawCut(x, n, max, this.params.temperature, this.minP, this.topK, this.params.topP, uniformAt(this.seed, this.count));
     if (this.params.logprobs !== true) return { token, logprob: NaN };
-    const logZ = logSumExp(x, n, max);
-    const logprob = x[token]! - logZ;
+    // Raw mode reads the model's logits as given (step 1 never touched them: it works on a copy).
+    const y = this.params.logprobsMode === "raw" ? logits : x;
+    const top = y === x ? max : y[argmax(y, n)]!;
+    const logZ = logSumExp(y, n, top);
+    const logprob = y[token]! - logZ;
     if (this.topScratch.length === 0) return { token, logprob };
-    return { token, logprob, topLogprobs: topLogprobs(x, n, this.topScratch.length, logZ, this.topScratch) };
+    return { token, logprob, topLogprobs: topLogprobs(y, n, this.topScratch.length, logZ, this.topScratch) };
   }
 
   private see(id: number): void {

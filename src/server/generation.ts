@@ -9,6 +9,7 @@ import type { FinishReason } from "../engine/request.js";
 import type { EngineEvent, PromptLogprobs, TokenLogprob, Usage } from "../engine/stream.js";
 import { badRequest, toApiError, type ParamNames } from "./errors.js";
 import type { Serving } from "./serving.js";
+import type { Grammar } from "../structured/grammar.js";
 
 export interface GenerationSpec {
   /** Request id: /abort_request takes it; the engine ids derive from it. */
@@ -21,6 +22,10 @@ export interface GenerationSpec {
   readonly arrival: number;
   /** Return the logprobs of each prompt's tokens from this position on (>= 1). */
   readonly promptLogprobsStart?: number;
+  /** Constrains every choice's output. */
+  readonly grammar?: Grammar;
+  /** With a grammar: whether forced text skips model calls (default: the engine's setting). */
+  readonly jumpForward?: boolean;
 }
 
 export interface ChoiceState {
@@ -63,7 +68,8 @@ export class Generation {
       const engine = serving.engine;
       spec.prompts.forEach((ids, i) => {
         const requestId = spec.prompts.length === 1 ? spec.id : `${spec.id}-p${i}`;
-        const input = { inputIds: ids, params: spec.params, n: spec.n, cacheSalt: spec.cacheSalt, requestId, promptLogprobsStart: spec.promptLogprobsStart };
+        const input = { inputIds: ids, params: spec.params, n: spec.n, cacheSalt: spec.cacheSalt, requestId, promptLogprobsStart: spec.promptLogprobsStart,
+          grammar: spec.grammar, jumpForward: spec.jumpForward };
         this.iters.push(engine.generate(input, { signal: this.controller.signal })[Symbol.asyncIterator]());
       });
     } catch (err) {

@@ -10,6 +10,8 @@ import { defined } from "./openai-format.js";
 import { chatSchema, type ChatBody } from "./schema.js";
 import type { Serving } from "./serving.js";
 import { onClientGone, SseStream } from "./sse.js";
+import { compileFor, nativeSpec } from "./structured.js";
+import { generateChoices } from "./choices.js";
 import type { Metrics } from "./metrics.js";
 
 type Schema = Record<string, unknown>;
@@ -40,6 +42,10 @@ const generateSchema: Schema = {
         seed: opt("integer", "an integer"),
         sampling_seed: opt("integer", "an integer"),
         logit_bias: opt("object", "an object mapping token ids to numbers"),
+        json_schema: { anyOf: [{ type: "string" }, { type: "object" }, { type: "null" }], description: "a JSON schema (an object or its JSON text)" },
+        regex: opt("string", "a regular expression"),
+        ebnf: opt("string", "an EBNF grammar"),
+        choices: opt("array", "a non-empty list of strings", { items: { type: "string" }, minItems: 1 }),
       },
     }),
     stream: opt("boolean", "a boolean"),
@@ -149,7 +155,18 @@ async function generate(s: Serving, b: GenerateBody, reply: FastifyReply): Promi
   // first token has no logprob (null), so the engine starts at 1 at the earliest.
   const logprobStart = withLogprobs && b.logprob_start_len != null && b.logprob_start_len >= 0 ? b.logprob_start_len : -1;
   const promptLogprobsStart = logprobStart >= 0 ? Math.max(1, logprobStart) : undefined;
-  const gen = new Generation(s, { id: b.rid ?? newId(""), prompts, params, n, cacheSalt: b.cache_salt ?? undefined, arrival, promptLogprobsStart });
+  const constraint = nativeSpec(sp);
+  if (constraint?.spec.kind === "choices") {
+    const outs = await generateChoices(s, { id: b.rid ?? newId(""), prompts, choices: constraint.spec.choices, cacheSalt: b.cache_salt ?? undefined, arrival }, reply);
+    const body = prompts.length === 1 ? outs[0] : outs;
+    if (!b.stream) return body;
+    const sse = new SseStream(reply);
+    for (const [i, o] of outs.entries()) await sse.send(prompts.length === 1 ? o : { ...o, index: i });
+    sse.done();
+    return undefined;
+  }
+  const grammar = constraint ? await compileFor(s, constraint.spec, constraint.param) : undefined;
+  const gen = new Generation(s, { id: b.rid ?? newId(""), prompts, params, n, cacheSalt: b.cache_salt ?? undefined, arrival, promptLogprobsStart, grammar });
   onClientGone(reply, () => gen.abort());
   const single = prompts.length * n === 1;
   if (!b.stream) {

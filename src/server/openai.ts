@@ -9,6 +9,8 @@ import { chatLogprobs, completionLogprobs, OPENAI_NAMES, samplingFrom, usageBody
 import { chatSchema, completionSchema, type ChatBody, type CompletionBody } from "./schema.js";
 import type { Serving } from "./serving.js";
 import { onClientGone, SseStream } from "./sse.js";
+import { compileFor, responseFormatSpec, toolCallBodies, toolPlan, type ToolPlan } from "./structured.js";
+import { parseToolCalls, ToolCallStreamer } from "../structured/tool-calls.js";
 
 function checkModel(s: Serving, model: string | null | undefined): void {
   if (model !== undefined && model !== null && model !== s.name && model !== s.model.path) throw modelNotFound(model);
@@ -39,12 +41,13 @@ export function registerOpenAI(app: FastifyInstance, serving: () => Serving, str
     const s = serving();
     const b = req.body as ChatBody;
     checkModel(s, b.model);
-    if (b.response_format && b.response_format.type !== "text") {
-      throw badRequest("response_format", `response_format '${b.response_format.type}' is not supported yet; use 'text'.`);
-    }
     if ((b.top_logprobs ?? 0) > 0 && b.logprobs !== true) throw badRequest("top_logprobs", "'top_logprobs' needs 'logprobs' to be true.");
-    const tools = b.tool_choice === "none" ? undefined : (b.tools ?? undefined);
-    const ids = s.chatIds(b.messages, tools, b.chat_template_kwargs ?? undefined);
+    const plan = toolPlan(s, b.tools, b.tool_choice);
+    const format = responseFormatSpec(b.response_format);
+    // A required call wins over response_format: the output is the call.
+    const grammar = plan.grammar ? await compileFor(s, plan.grammar, "tool_choice")
+      : format ? await compileFor(s, format, "response_format") : undefined;
+    const ids = s.chatIds(b.messages, plan.tools, b.chat_template_kwargs ?? undefined);
     const maxParam = b.max_completion_tokens != null ? "max_completion_tokens" : "max_tokens";
     const maxNewTokens = s.maxNewTokens(ids.length, b.max_completion_tokens ?? b.max_tokens ?? undefined, undefined, "messages", maxParam);
     const logprobs = b.logprobs === true;
@@ -52,21 +55,25 @@ export function registerOpenAI(app: FastifyInstance, serving: () => Serving, str
       ...samplingFrom(b), maxNewTokens,
       ...(logprobs ? { logprobs: true, topLogprobs: b.top_logprobs ?? 0 } : {}),
     };
-    const gen = new Generation(s, { id: newId("chatcmpl-"), prompts: [ids], params, n: b.n ?? 1, cacheSalt: b.cache_salt ?? undefined, arrival },
+    const gen = new Generation(s, { id: newId("chatcmpl-"), prompts: [ids], params, n: b.n ?? 1, cacheSalt: b.cache_salt ?? undefined, arrival, grammar },
       { ...OPENAI_NAMES, max_new_tokens: maxParam });
     onClientGone(reply, () => gen.abort());
     const head = { id: gen.spec.id, created: unix(), model: s.name, system_fingerprint: null };
-    if (b.stream) return streamChat(s, gen, head, b.stream_options?.include_usage === true, reply, streamHeaders());
+    if (b.stream) return streamChat(s, gen, head, b.stream_options?.include_usage === true, reply, streamHeaders(), plan);
     await gen.run();
     return {
       ...head,
       object: "chat.completion",
-      choices: gen.choices.map((c, index) => ({
-        index,
-        message: { role: "assistant", content: c.text, refusal: null },
-        logprobs: logprobs ? { content: chatLogprobs(s, c.logprobs), refusal: null } : null,
-        finish_reason: c.finishReason,
-      })),
+      choices: gen.choices.map((c, index) => {
+        const parsed = plan.parse ? parseToolCalls(plan.format, c.text, plan.names) : null;
+        const calls = parsed && parsed.calls.length > 0 ? toolCallBodies(parsed.calls) : null;
+        return {
+          index,
+          message: calls ? { role: "assistant", content: parsed!.content, refusal: null, tool_calls: calls } : { role: "assistant", content: c.text, refusal: null },
+          logprobs: logprobs ? { content: chatLogprobs(s, c.logprobs), refusal: null } : null,
+          finish_reason: calls && c.finishReason === "stop" ? "tool_calls" : c.finishReason,
+        };
+      }),
       usage: usageBody(gen.usage),
     };
   });
@@ -85,7 +92,9 @@ export function registerOpenAI(app: FastifyInstance, serving: () => Serving, str
     let maxNewTokens = Infinity;
     for (const p of prompts) maxNewTokens = Math.min(maxNewTokens, s.maxNewTokens(p.ids.length, b.max_tokens ?? undefined, 16, "prompt", "max_tokens"));
     const params: Partial<SamplingParams> = { ...samplingFrom(b), maxNewTokens, ...(k !== null ? { logprobs: true, topLogprobs: k } : {}) };
-    const gen = new Generation(s, { id: newId("cmpl-"), prompts: prompts.map((p) => p.ids), params, n, cacheSalt: b.cache_salt ?? undefined, arrival },
+    const format = responseFormatSpec(b.response_format);
+    const grammar = format ? await compileFor(s, format, "response_format") : undefined;
+    const gen = new Generation(s, { id: newId("cmpl-"), prompts: prompts.map((p) => p.ids), params, n, cacheSalt: b.cache_salt ?? undefined, arrival, grammar },
       { ...OPENAI_NAMES, top_logprobs: "logprobs" });
     onClientGone(reply, () => gen.abort());
     const echoes = prompts.map((p) => (b.echo ? (p.text ?? s.model.tokenizer.decode(p.ids, { skipSpecial: true })) : ""));
@@ -134,23 +143,43 @@ async function failStream(sse: SseStream, err: unknown): Promise<void> {
   sse.done();
 }
 
-async function streamChat(s: Serving, gen: Generation, head: Head, includeUsage: boolean, reply: FastifyReply, headers: Record<string, string>): Promise<void> {
+async function streamChat(s: Serving, gen: Generation, head: Head, includeUsage: boolean, reply: FastifyReply, headers: Record<string, string>,
+  plan: ToolPlan): Promise<void> {
   const sse = new SseStream(reply, headers);
   const chunk = (choice: Record<string, unknown>): Record<string, unknown> =>
     ({ ...head, object: "chat.completion.chunk", choices: [choice], ...(includeUsage ? { usage: null } : {}) });
+  // With tools, text that may be a tool call is held back and parsed when the choice ends.
+  const streamers = gen.choices.map(() => (plan.parse ? new ToolCallStreamer(plan.format) : null));
   try {
     for (let i = 0; i < gen.choices.length; i++) {
       await sse.send(chunk({ index: i, delta: { role: "assistant", content: "" }, logprobs: null, finish_reason: null }));
     }
     for await (const { choice, event } of gen.events()) {
       if (sse.closed) break;
+      const streamer = streamers[choice];
+      const text = streamer ? streamer.push(event.text) : event.text;
       if (event.type === "token") {
-        if (event.text === "" && !event.logprob) continue;
+        if (text === "" && !event.logprob) continue;
         const logprobs = event.logprob ? { content: chatLogprobs(s, [event.logprob]), refusal: null } : null;
-        await sse.send(chunk({ index: choice, delta: { content: event.text }, logprobs, finish_reason: null }));
-      } else {
-        await sse.send(chunk({ index: choice, delta: event.text ? { content: event.text } : {}, logprobs: null, finish_reason: event.reason }));
+        await sse.send(chunk({ index: choice, delta: { content: text }, logprobs, finish_reason: null }));
+        continue;
       }
+      let reason: string = event.reason;
+      let last: Record<string, unknown> = text ? { content: text } : {};
+      if (streamer) {
+        const out = streamer.finish(plan.names);
+        const content = (text) + (out.content ?? "");
+        if (out.calls.length > 0) {
+          if (content) await sse.send(chunk({ index: choice, delta: { content }, logprobs: null, finish_reason: null }));
+          const calls = toolCallBodies(out.calls).map((c, index) => ({ index, ...c }));
+          await sse.send(chunk({ index: choice, delta: { tool_calls: calls }, logprobs: null, finish_reason: null }));
+          last = {};
+          if (reason === "stop") reason = "tool_calls";
+        } else {
+          last = content ? { content } : {};
+        }
+      }
+      await sse.send(chunk({ index: choice, delta: last, logprobs: null, finish_reason: reason }));
     }
     if (includeUsage) await sse.send({ ...head, object: "chat.completion.chunk", choices: [], usage: usageBody(gen.usage) });
     sse.done();

@@ -40,6 +40,26 @@ const sampling: Schema = {
   cache_salt: str,
 };
 
+const responseFormat: Schema = opt("object", "an object", {
+  required: ["type"],
+  properties: {
+    type: { type: "string", enum: ["text", "json_object", "json_schema"], description: "one of text, json_object, json_schema" },
+    json_schema: opt("object", "an object with 'name' and 'schema'", {
+      properties: { name: { type: "string", description: "a string" }, schema: { type: ["object", "boolean"], description: "a JSON schema (an object)" },
+        strict: bool, description: str },
+    }),
+  },
+});
+
+const toolChoice: Schema = {
+  anyOf: [
+    { type: "string", enum: ["none", "auto", "required"] },
+    { type: "object", required: ["function"], properties: { type: { type: "string" }, function: { type: "object", required: ["name"], properties: { name: { type: "string" } } } } },
+    { type: "null" },
+  ],
+  description: "'none', 'auto', 'required' or {\"type\": \"function\", \"function\": {\"name\": ...}}",
+};
+
 const contentPart: Schema = {
   type: "object",
   required: ["type"],
@@ -101,9 +121,8 @@ export const chatSchema = {
     logprobs: bool,
     top_logprobs: int("an integer in [0, 20]", { minimum: 0, maximum: 20 }),
     tools: opt("array", "a list of tools", { items: tool }),
-    response_format: opt("object", "an object", {
-      properties: { type: { type: "string", enum: ["text", "json_object", "json_schema"], description: "one of text, json_object, json_schema" } },
-    }),
+    tool_choice: toolChoice,
+    response_format: responseFormat,
     chat_template_kwargs: opt("object", "an object"),
   },
 } satisfies Schema;
@@ -127,6 +146,7 @@ export const completionSchema: Schema = {
     echo: bool,
     best_of: int("an integer >= 1", { minimum: 1 }),
     suffix: str,
+    response_format: responseFormat,
   },
 };
 
@@ -160,8 +180,8 @@ export interface ChatBody extends SamplingBody {
   logprobs?: boolean | null;
   top_logprobs?: number | null;
   tools?: import("../tokenizer/chat-template.js").ToolSpec[] | null;
-  tool_choice?: unknown;
-  response_format?: { type?: string } | null;
+  tool_choice?: import("./structured.js").ToolChoice | null;
+  response_format?: import("./structured.js").ResponseFormat | null;
   chat_template_kwargs?: Record<string, unknown> | null;
 }
 
@@ -171,4 +191,5 @@ export interface CompletionBody extends SamplingBody {
   echo?: boolean | null;
   best_of?: number | null;
   suffix?: string | null;
+  response_format?: import("./structured.js").ResponseFormat | null;
 }

@@ -462,3 +462,19 @@ test("vocabulary size and sample index are checked", () => {
   assert.throws(() => sampler({ logitBias: { "9": 1 } }, { vocabSize: 5 }), /logit_bias has token id 9/);
   assert.throws(() => sampler({}, { sampleIndex: 1 }), /sample index 1/);
 });
+
+test("logprobs_mode raw: the log-softmax of the model's logits, whatever mask, bias or penalty was applied", () => {
+  const x = f32(1, 3, -2, 0.5, 2, 2.5);
+  const mask = Uint32Array.of(0b010001); // tokens 0 and 4
+  const s = sampler({ temperature: 0, logprobs: true, topLogprobs: 2, logprobsMode: "raw", logitBias: { "0": 5 }, repetitionPenalty: 1.3 }, { promptTokens: [4] });
+  const r = s.sample(x, { mask });
+  assert.equal(r.token, 0); // chosen under the mask and the bias
+  const logZ = Math.log(Array.from(x).reduce((a, v) => a + Math.exp(v), 0));
+  assert.ok(Math.abs(r.logprob - (1 - logZ)) < 1e-5);
+  assert.deepEqual(r.topLogprobs!.map((t) => t.token), [1, 5]);
+  assert.ok(Math.abs(r.topLogprobs![0]!.logprob - (3 - logZ)) < 1e-5);
+  // processed (default): the same token has log-probability 0 when the mask allows it alone
+  const only = sampler({ temperature: 0, logprobs: true }).sample(x, { mask: Uint32Array.of(0b1) });
+  assert.equal(only.logprob, 0);
+  assert.throws(() => sampler({ logprobsMode: "cooked" as "raw" }), /logprobs_mode/);
+});

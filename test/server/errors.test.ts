@@ -47,7 +47,8 @@ test("400: bad parameters are named, with what they should be", T, async () => {
   await expect400(cc, chat({ min_tokens: 5, max_tokens: 2 }), "min_tokens");
   await expect400(cc, chat({ stream: "true" }), "stream", "invalid_type");
   await expect400(cc, chat({ stream_options: { include_usage: 1 } }), "stream_options.include_usage", "invalid_type");
-  await expect400(cc, chat({ response_format: { type: "json_object" } }), "response_format");
+  await expect400(cc, chat({ response_format: { type: "xml" } }), "response_format.type");
+  await expect400(cc, chat({ response_format: { type: "json_schema", json_schema: { name: "x", schema: { type: "nope" } } } }), "response_format");
   await expect400(cc, { model: MODEL_NAME }, "messages", "missing_required_parameter");
   await expect400(cc, chat({ messages: [] }), "messages");
   await expect400(cc, chat({ messages: "hi" }), "messages", "invalid_type");
