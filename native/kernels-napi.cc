@@ -1,6 +1,6 @@
 // JS entry points of the kernels, for tests and benchmarks. All synchronous.
 //   simdPath(): string
-//   setSimdPath(name: "auto" | "scalar" | "avx2"): boolean        (test hook)
+//   setSimdPath(name: "auto" | "scalar" | "avx2" | "neon"): boolean        (test hook)
 //   matmul(weights, ggmlType, wRows, wCols, x, xRows, threads): Float32Array [xRows x wRows]
 //   dequantizeRow(weights, ggmlType, wRows, wCols, row): Float32Array
 //   quantizeActivations(x, ggmlType, cols): Float32Array  (d * q of the 8-bit rows; tests)

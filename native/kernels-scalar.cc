@@ -1,7 +1,7 @@
 // Portable kernels for every weight type: one (row, output) dot product at a time, each in
 // a fixed order (eight f32 lane sums for float weights; one int32 sum per block, scaled
 // and added in block order, for quantized ones). The fallback of every SIMD path, and what
-// arm64 runs for now. Quants are unpacked to byte arrays and dotted in plain integer loops
+// CPUs with neither AVX2 nor NEON run. Quants are unpacked to byte arrays and dotted in plain integer loops
 // that compilers vectorize (NEON on arm64, SSE2 on x86-64) without changing a result: the
 // integer sums are exact, and the float steps stay scalar and in order.
 #include <cstring>

@@ -313,7 +313,7 @@ Napi::Value NativeRunner::Forward(const Napi::CallbackInfo& info) {
   return p;
 }
 
-// setOpsPath("auto" | "scalar" | "avx2") -> boolean: the test hook of ops.h.
+// setOpsPath("auto" | "scalar" | "avx2" | "neon") -> boolean: the test hook of ops.h.
 Napi::Value SetOpsPath(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsString()) {

@@ -68,7 +68,7 @@ interface NativeRunnerHandle {
 export interface RunnerAddon extends NativeAddon {
   NativeRunner: new (desc: NativeModelDesc, capacity: number, kvF16: boolean, threads: number) => NativeRunnerHandle;
   /** Test hook: the SIMD path of the runner's ops (norms, RoPE, attention); false if this CPU cannot run it. */
-  setOpsPath(name: "auto" | "scalar" | "avx2"): boolean;
+  setOpsPath(name: "auto" | "scalar" | "avx2" | "neon"): boolean;
 }
 
 /** The addon when it is loaded and has the runner, else null (loadNative warns on failure). */
