@@ -1,6 +1,7 @@
 // A radixlm (or SGLang) server as a backend, through its native API: /generate takes the
 // prompt as text, so the server's tokenizer does what the local engine's does in-process.
 import { CHATML_TEMPLATE } from "../tokenizer/chat-template.js";
+import { continuationStart, sumLogprobs } from "./scoring.js";
 import { errorText, LangError, type ContinuationScore, type FinishReason, type GenEvent, type GenParams, type GenRequest, type LangBackend, type ModelFacts, type RequestUsage } from "./backend.js";
 
 export interface EndpointOptions {
@@ -139,6 +140,10 @@ class EndpointBackend implements LangBackend {
   }
 
   async *generate(req: GenRequest, signal: AbortSignal): AsyncIterable<GenEvent> {
+    // The server would ignore constraints it does not know; refuse them rather than generate unconstrained.
+    if (req.params.regex !== undefined || req.params.jsonSchema !== undefined) {
+      throw new LangError("regex and jsonSchema are not supported yet: this radixlm has no structured generation");
+    }
     const body = { text: req.text, sampling_params: samplingParams(req.params), stream: true, rid: req.requestId };
     const r = await this.request("/generate", body, signal);
     if (!r.body) throw new LangError(`the ${this.name} sent an empty /generate answer`);
@@ -174,8 +179,19 @@ class EndpointBackend implements LangBackend {
     return usageOf(out.meta_info);
   }
 
-  async scoreContinuations(): Promise<ContinuationScore[]> {
-    throw new LangError(`select needs prompt log-probabilities, which the ${this.name} does not give yet`);
+  async scoreContinuations(prefix: string, options: readonly string[], requestId: string, signal: AbortSignal): Promise<ContinuationScore[]> {
+    // The server's tokenizer, so that the positions are those of the ids it scores.
+    const { tokens } = await this.json<{ tokens: number[][] }>("/tokenize", { text: [prefix, ...options.map((o) => prefix + o)], add_special_tokens: true }, signal);
+    const prefixIds = tokens[0]!;
+    return Promise.all(options.map(async (_option, i) => {
+      const ids = tokens[i + 1]!;
+      const start = continuationStart(prefixIds, ids);
+      const body = { input_ids: ids, sampling_params: { max_new_tokens: 1, temperature: 0 }, return_logprob: true, logprob_start_len: start, rid: `${requestId}-${i}` };
+      const out = await this.json<GenerateChunk & { meta_info?: { input_token_logprobs?: [number | null, number, string | null][] } }>("/generate", body, signal);
+      const rows = out.meta_info?.input_token_logprobs;
+      if (!rows) throw new LangError(`the ${this.name} gave no input_token_logprobs (it does not score prompts)`);
+      return { logprob: sumLogprobs(rows.map((r) => r[0])), tokens: rows.length, usage: usageOf(out.meta_info) };
+    }));
   }
 }
 

@@ -2,7 +2,8 @@
 // tokenizer turning the prompt text into ids (exactly as the server's /generate does).
 import type { Engine } from "../engine/engine.js";
 import type { GenerateInput } from "../engine/input.js";
-import type { Usage } from "../engine/stream.js";
+import type { GenerateResult, Usage } from "../engine/stream.js";
+import { continuationStart, sumLogprobs } from "./scoring.js";
 import type { SamplingParams } from "../sampling/params.js";
 import { errorText, LangError, type ContinuationScore, type GenEvent, type GenParams, type GenRequest, type LangBackend, type ModelFacts, type RequestUsage } from "./backend.js";
 
@@ -45,7 +46,7 @@ class LocalEngineBackend implements LangBackend {
   private async input(req: GenRequest): Promise<GenerateInput> {
     const p = req.params;
     if (p.regex !== undefined || p.jsonSchema !== undefined) {
-      throw new LangError("regex and jsonSchema are not supported yet: this radixlm has no structured generation in its engine");
+      throw new LangError("regex and jsonSchema are not supported yet: this radixlm has no structured generation");
     }
     return { prompt: req.text, params: samplingOf(p), requestId: req.requestId };
   }
@@ -77,8 +78,25 @@ class LocalEngineBackend implements LangBackend {
     }
   }
 
-  async scoreContinuations(): Promise<ContinuationScore[]> {
-    throw new LangError("select needs prompt log-probabilities, which this engine does not give yet");
+  async scoreContinuations(prefix: string, options: readonly string[], requestId: string, signal: AbortSignal): Promise<ContinuationScore[]> {
+    const tok = this.engine.model.tokenizer;
+    const encode = (text: string): number[] => tok.encode(text, { addSpecial: true, parseSpecial: true });
+    const prefixIds = encode(prefix);
+    // One request per option, all at once: the prefix is computed once and hit by the rest.
+    return Promise.all(options.map(async (option, i) => {
+      const ids = encode(prefix + option);
+      const start = continuationStart(prefixIds, ids);
+      let r: GenerateResult;
+      try {
+        r = await this.engine.complete(
+          { inputIds: ids, params: { maxNewTokens: 1, temperature: 0 }, promptLogprobsStart: start, requestId: `${requestId}-${i}` }, { signal });
+      } catch (err) {
+        throw new LangError(`the engine failed: ${errorText(err)}`, { cause: err });
+      }
+      if (r.samples[0]?.finishReason === "abort" || !r.promptLogprobs) throw new LangError("the request was aborted");
+      const lps = r.promptLogprobs.logprobs;
+      return { logprob: sumLogprobs(lps), tokens: lps.length, usage: usageOf(r.usage) };
+    }));
   }
 }
 

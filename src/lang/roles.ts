@@ -37,12 +37,12 @@ export class RoleRenderer {
     // The first turn's prefix carries whatever the template writes before any message
     // (BOS, a default system prompt); later turns start where the conversation so far ends.
     const before = history.length === 0 ? "" : this.render(history, role);
-    let start = 0;
-    if (history.length > 0) {
-      start = withMarker.startsWith(before) ? before.length : commonPrefixLength(before, withMarker);
-      start = Math.min(start, at);
+    if (!withMarker.startsWith(before) || before.length > at) {
+      // Command R's tool-use templates write a trailer after the last turn, which moves
+      // when a turn is added: no text of a turn's own can reproduce them.
+      throw new LangError(`the chat template does not render a conversation turn by turn (adding a ${role} turn rewrites the text before it); role helpers cannot use it`);
     }
-    let prefix = withMarker.slice(start, at);
+    let prefix = withMarker.slice(before.length, at);
     // The tokenizer writes BOS itself; the template's would double it.
     const bos = this.facts.bosToken;
     if (history.length === 0 && this.facts.addsBos && bos && prefix.startsWith(bos)) prefix = prefix.slice(bos.length);
@@ -57,10 +57,4 @@ export class RoleRenderer {
       throw new LangError(`the chat template rejects a ${role} turn here: ${why}`, { cause: err });
     }
   }
-}
-
-function commonPrefixLength(a: string, b: string): number {
-  let i = 0;
-  while (i < a.length && i < b.length && a[i] === b[i]) i++;
-  return i;
 }

@@ -14,6 +14,8 @@ export interface CallInfo {
   readonly usage: RequestUsage;
   /** For a select: each option's summed log-probability, in the order given. */
   readonly scores?: readonly number[];
+  /** For a select: how many tokens of each option were scored. */
+  readonly scoredTokens?: readonly number[];
 }
 
 export interface SelectOptions {
@@ -216,7 +218,7 @@ export class ProgramState {
     const choice = options[best]!;
     this.textSoFar += choice;
     this.captured.set(name, choice);
-    this.infos.set(name, { finishReason: "stop", usage, scores: scores.map((sc) => sc.logprob) });
+    this.infos.set(name, { finishReason: "stop", usage, scores: scores.map((sc) => sc.logprob), scoredTokens: scores.map((sc) => sc.tokens) });
     return choice;
   }
 
