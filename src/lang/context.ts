@@ -38,6 +38,19 @@ export class RunContext {
     return this.controller.signal;
   }
 
+  /**
+   * A signal for one backend request that follows the run's. The backend may leave its
+   * listener on it (the engine does); a request's own signal drops them with it, where the
+   * run's would collect one per request.
+   */
+  requestSignal<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const own = new AbortController();
+    const follow = (): void => own.abort();
+    if (this.signal.aborted) own.abort();
+    else this.signal.addEventListener("abort", follow, { once: true });
+    return work(own.signal).finally(() => this.signal.removeEventListener("abort", follow));
+  }
+
   /** Throws if the run is over or aborted. */
   check(what: string): void {
     if (this.ended) throw new LangError(`${what}: the program ${this.ended}`);

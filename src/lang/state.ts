@@ -165,17 +165,18 @@ export class ProgramState {
     try {
       await this.prefixReady;
       let out = "";
-      let finish: CallInfo | null = null;
       const req = { text: this.textSoFar, params, requestId: this.ctx.requestId(name) };
-      for await (const e of this.ctx.backend.generate(req, this.ctx.signal)) {
-        if (e.type === "text") {
+      const finish = await this.ctx.requestSignal(async (signal) => {
+        for await (const e of this.ctx.backend.generate(req, signal)) {
+          if (e.type === "finish") {
+            this.ctx.addUsage(e.usage);
+            return { finishReason: e.reason, usage: e.usage };
+          }
           out += e.text;
           push(e.text);
-        } else {
-          this.ctx.addUsage(e.usage);
-          finish = { finishReason: e.reason, usage: e.usage };
         }
-      }
+        return null;
+      });
       if (!finish) throw new LangError(`the ${this.ctx.backend.name} ended the request without finishing it`);
       if (finish.finishReason === "abort" || this.ctx.signal.aborted) throw new LangError("the request was aborted");
       this.textSoFar += out;
@@ -205,7 +206,8 @@ export class ProgramState {
 
   private async runSelect(name: string, options: readonly string[], method: "sum" | "mean"): Promise<string> {
     await this.prefixReady;
-    const scores = await this.ctx.backend.scoreContinuations(this.textSoFar, options, this.ctx.requestId(name), this.ctx.signal);
+    const id = this.ctx.requestId(name);
+    const scores = await this.ctx.requestSignal((signal) => this.ctx.backend.scoreContinuations(this.textSoFar, options, id, signal));
     let best = 0;
     const value = (i: number): number => (method === "sum" ? scores[i]!.logprob : scores[i]!.logprob / Math.max(1, scores[i]!.tokens));
     for (let i = 1; i < options.length; i++) if (value(i) > value(best)) best = i;
@@ -235,7 +237,8 @@ export class ProgramState {
       const prefix = this.textSoFar;
       const after = this.prefixReady ?? Promise.resolve();
       ready = this.ctx.track(after.then(async () => {
-        this.ctx.addUsage(await this.ctx.backend.cachePrefix(prefix, this.ctx.requestId("fork"), this.ctx.signal));
+        const id = this.ctx.requestId("fork");
+        this.ctx.addUsage(await this.ctx.requestSignal((signal) => this.ctx.backend.cachePrefix(prefix, id, signal)));
       }));
       // A failure surfaces in each branch's next call.
       ready.catch(() => {});
