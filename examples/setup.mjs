@@ -5,6 +5,7 @@
 //   --preset NAME        shape of the generated test model: tiny (default), smollm2-135m, ...
 //   --no-cache           run the engine with the radix cache off
 //   --endpoint URL       run against a radixlm server instead of an in-process engine
+//                        (with --model too, the chat template is read from that model)
 //   --api-key KEY        the server's API key
 import fs from "node:fs";
 import os from "node:os";
@@ -26,7 +27,10 @@ export async function setup(title) {
   });
   console.log(`== ${title}`);
   if (values.endpoint) {
-    const backend = endpoint(values.endpoint, { apiKey: values["api-key"] });
+    // The server does not report its chat template: read it from the model when given one.
+    const chatTemplate = values.model ? (await loadModel(values.model)).chatTemplate ?? undefined : undefined;
+    const backend = endpoint(values.endpoint, { apiKey: values["api-key"], chatTemplate });
+    console.log(`server: ${values.endpoint}`);
     return { backend, engine: null, close: async () => {}, report: (usage, ms) => report(usage, ms, null) };
   }
   const modelPath = values.model ?? (await testModel(values.preset));

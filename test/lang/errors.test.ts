@@ -89,3 +89,18 @@ test("bad calls fail clearly: role misuse, bad fork and select arguments, a prom
     assert.equal(engine.stats().running, 0);
   });
 });
+
+test("runBatch: the first failing input rejects the batch, names the input, and the other runs are released", async () => {
+  await withEngine(async (engine) => {
+    const p = program(async (s, i: number) => {
+      s.append(`${words(20)} ${i}`);
+      await s.gen("x", i === 3 ? { maxTokens: 4, topP: 0 } : { maxTokens: 1500, ignoreEos: true });
+    });
+    await assert.rejects(p.runBatch([0, 1, 2, 3, 4, 5], { backend: localEngine(engine), concurrency: 4 }),
+      (e: unknown) => e instanceof LangError && /^runBatch: input 3 failed: gen "x" failed: the engine refused the request: top_p must be in \(0, 1\], got 0/.test(e.message));
+    assert.equal(engine.stats().running, 0);
+    assert.equal(engine.stats().queued, 0);
+    assert.ok(engine.stats().generatedTokensTotal < 3 * 1500);
+    engine.checkAccounting();
+  });
+});
