@@ -2,7 +2,7 @@
 // tokenizer turning the prompt text into ids (exactly as the server's /generate does).
 import type { Engine } from "../engine/engine.js";
 import type { GenerateInput } from "../engine/input.js";
-import type { GenerateResult, Usage } from "../engine/stream.js";
+import type { EngineEvent, GenerateResult, Usage } from "../engine/stream.js";
 import { continuationStart, sumLogprobs } from "./scoring.js";
 import type { SamplingParams } from "../sampling/params.js";
 import { errorText, LangError, type ContinuationScore, type GenEvent, type GenParams, type GenRequest, type LangBackend, type ModelFacts, type RequestUsage } from "./backend.js";
@@ -53,7 +53,7 @@ class LocalEngineBackend implements LangBackend {
 
   async *generate(req: GenRequest, signal: AbortSignal): AsyncIterable<GenEvent> {
     const input = await this.input(req);
-    let events: AsyncIterable<import("../engine/stream.js").EngineEvent>;
+    let events: AsyncIterable<EngineEvent>;
     try {
       events = this.engine.generate(input, { signal });
     } catch (err) {
