@@ -17,6 +17,7 @@ const MARKER = "RADIXLMCONTENTMARKER";
 
 export class RoleRenderer {
   private readonly template: ChatTemplate;
+  private trailerText: string | null = null;
 
   constructor(private readonly facts: ModelFacts) {
     if (facts.chatTemplate === null) throw new LangError(facts.chatTemplateMissing ?? "the backend knows no chat template");
@@ -34,19 +35,48 @@ export class RoleRenderer {
     if (at < 0 || withMarker.indexOf(MARKER, at + 1) >= 0) {
       throw new LangError(`the chat template does not show a ${role} turn's content once, as written; role helpers cannot use it`);
     }
+    // What the template writes after the last turn whatever it is (Phi-3.5's EOS) stays out
+    // of the turns: the prompt goes on after them.
+    const trailer = this.trailer();
+    const end = trailer !== "" && withMarker.endsWith(trailer) ? withMarker.length - trailer.length : withMarker.length;
     // The first turn's prefix carries whatever the template writes before any message
     // (BOS, a default system prompt); later turns start where the conversation so far ends.
-    const before = history.length === 0 ? "" : this.render(history, role);
-    if (!withMarker.startsWith(before) || before.length > at) {
-      // Command R's tool-use templates write a trailer after the last turn, which moves
-      // when a turn is added: no text of a turn's own can reproduce them.
+    let before = history.length === 0 ? "" : this.render(history, role);
+    if (end < withMarker.length && before.endsWith(trailer)) before = before.slice(0, before.length - trailer.length);
+    if (!withMarker.startsWith(before) || before.length > at || end < at + MARKER.length) {
+      // Command R's tool-use templates write a trailer after the last turn that depends on
+      // the turns: no text of a turn's own can reproduce them.
       throw new LangError(`the chat template does not render a conversation turn by turn (adding a ${role} turn rewrites the text before it); role helpers cannot use it`);
     }
     let prefix = withMarker.slice(before.length, at);
     // The tokenizer writes BOS itself; the template's would double it.
     const bos = this.facts.bosToken;
     if (history.length === 0 && this.facts.addsBos && bos && prefix.startsWith(bos)) prefix = prefix.slice(bos.length);
-    return { prefix, suffix: withMarker.slice(at + MARKER.length) };
+    return { prefix, suffix: withMarker.slice(at + MARKER.length, end) };
+  }
+
+  /** The template's render of no messages, when that is only a trailer (it renders no header of its own). */
+  private trailer(): string {
+    if (this.trailerText === null) {
+      try {
+        this.trailerText = this.template.render([]);
+      } catch {
+        this.trailerText = "";
+      }
+      // A BOS or a default system turn is a header, not a trailer; a template's header is
+      // what a first turn starts with.
+      const first = this.safeRender([{ role: "user", content: MARKER }]);
+      if (first === null || first.startsWith(this.trailerText) || !first.endsWith(this.trailerText)) this.trailerText = "";
+    }
+    return this.trailerText;
+  }
+
+  private safeRender(messages: readonly ChatMessage[]): string | null {
+    try {
+      return this.template.render(messages);
+    } catch {
+      return null;
+    }
   }
 
   private render(messages: readonly ChatMessage[], role: Role): string {
