@@ -3,7 +3,7 @@
 // the backend's prefix cache reuses whatever an earlier call of the program computed.
 // A state runs one call at a time; fork() makes states that run side by side.
 import type { ChatMessage } from "../tokenizer/chat-template.js";
-import { errorText, LangError, type FinishReason, type RequestUsage } from "./backend.js";
+import { errorText, LangError, type FinishReason, type GenParams, type RequestUsage } from "./backend.js";
 import type { GenOptions, RunContext } from "./context.js";
 import { GenHandle } from "./gen-handle.js";
 import type { Role } from "./roles.js";
@@ -160,7 +160,7 @@ export class ProgramState {
     return new GenHandle((push) => this.ctx.track(this.runGen(name, params, push)).finally(() => (this.busy = null)));
   }
 
-  private async runGen(name: string, params: ReturnType<RunContext["params"]>, push: (text: string) => void): Promise<string> {
+  private async runGen(name: string, params: GenParams, push: (text: string) => void): Promise<string> {
     const what = `gen "${name}"`;
     try {
       await this.prefixReady;
@@ -248,8 +248,9 @@ export class ProgramState {
   }
 }
 
+/** The error a call rejects with: named for the call, and "aborted" when the whole run was. */
 function failed(what: string, err: unknown, aborted: boolean): LangError {
-  if (aborted && !(err instanceof LangError && err.message.startsWith(what))) return new LangError(`${what}: the program was aborted`, { cause: err });
   if (err instanceof LangError && err.message.startsWith(what)) return err;
+  if (aborted) return new LangError(`${what}: the program was aborted`, { cause: err });
   return new LangError(`${what} failed: ${errorText(err)}`, { cause: err });
 }
