@@ -1,20 +1,21 @@
-// JSON extraction: the program writes the JSON skeleton itself and the model fills in each
-// value (a gen stopped at the closing quote, a select for the enum field), so the output
-// always parses. Every document shares the instructions, and each field's request extends
-// the previous one, so most of the prompt comes from the cache.
-//
-// When structured generation lands (issue 7), s.gen("json", { jsonSchema }) constrains one
-// gen to the schema instead; this radixlm does not have it yet.
+// JSON extraction with a schema: one gen per document, constrained to the schema (structured
+// generation), so the output always parses and has the fields and types asked for. Every
+// document shares the instructions, which the cache serves after the first request.
 //
 //   node examples/json-extraction.mjs [--model PATH] [--no-cache] [--endpoint URL]
 import { program } from "radixlm/lang";
 import { setup, show, totalUsage } from "./setup.mjs";
 
 const schema = {
-  name: { type: "string" },
-  city: { type: "string" },
-  role: { enum: ["engineer", "teacher", "doctor", "artist", "other"] },
-  age: { type: "integer" },
+  type: "object",
+  properties: {
+    name: { type: "string", maxLength: 24 },
+    city: { type: "string", maxLength: 24 },
+    role: { enum: ["engineer", "teacher", "doctor", "artist", "other"] },
+    age: { type: "integer", minimum: 0, maximum: 130 },
+  },
+  required: ["name", "city", "role", "age"],
+  additionalProperties: false,
 };
 
 const documents = [
@@ -25,34 +26,12 @@ const documents = [
 ];
 
 const extract = program(async (s, document) => {
-  s.system(`Extract the fields ${Object.keys(schema).join(", ")} from the text as JSON.`);
+  s.system(`Extract the person in the text as JSON with the fields ${Object.keys(schema.properties).join(", ")}.`);
   s.user(document);
-  s.beginRole("assistant");
-  s.append("{\n");
-  const fields = Object.entries(schema);
-  for (const [i, [key, spec]] of fields.entries()) {
-    s.append(`  "${key}": `);
-    if (spec.enum) {
-      s.append('"');
-      await s.select(key, spec.enum);
-      s.append('"');
-    } else if (spec.type === "integer") {
-      await s.gen(key, { maxTokens: 4, stop: [",", "\n", "}"] });
-    } else {
-      s.append('"');
-      await s.gen(key, { maxTokens: 12, stop: ['"', "\n"] });
-      s.append('"');
-    }
-    s.append(i < fields.length - 1 ? ",\n" : "\n");
-  }
-  s.append("}");
-  s.endRole();
-  const record = {};
-  for (const [key, spec] of fields) {
-    const raw = s.get(key).trim();
-    record[key] = spec.type === "integer" ? (Number.isInteger(Number(raw)) && raw !== "" ? Number(raw) : null) : raw;
-  }
-  return record;
+  await s.assistant(async (a) => {
+    await a.gen("json", { jsonSchema: schema, maxTokens: 160 });
+  });
+  return JSON.parse(s.get("json"));
 });
 
 const { backend, close, report } = await setup("JSON extraction");

@@ -140,10 +140,7 @@ class EndpointBackend implements LangBackend {
   }
 
   async *generate(req: GenRequest, signal: AbortSignal): AsyncIterable<GenEvent> {
-    // The server would ignore constraints it does not know; refuse them rather than generate unconstrained.
-    if (req.params.regex !== undefined || req.params.jsonSchema !== undefined) {
-      throw new LangError("regex and jsonSchema are not supported yet: this radixlm has no structured generation");
-    }
+    if (req.params.regex !== undefined && req.params.jsonSchema !== undefined) throw new LangError("give regex or jsonSchema, not both");
     const body = { text: req.text, sampling_params: samplingParams(req.params), stream: true, rid: req.requestId };
     const r = await this.request("/generate", body, signal);
     if (!r.body) throw new LangError(`the ${this.name} sent an empty /generate answer`);

@@ -3,6 +3,7 @@
 import type { Engine } from "../engine/engine.js";
 import type { GenerateInput } from "../engine/input.js";
 import type { EngineEvent, GenerateResult, Usage } from "../engine/stream.js";
+import type { GrammarSpec } from "../structured/grammar.js";
 import { continuationStart, sumLogprobs } from "./scoring.js";
 import type { SamplingParams } from "../sampling/params.js";
 import { errorText, LangError, type ContinuationScore, type GenEvent, type GenParams, type GenRequest, type LangBackend, type ModelFacts, type RequestUsage } from "./backend.js";
@@ -26,6 +27,13 @@ function samplingOf(p: GenParams): Partial<SamplingParams> {
   return out;
 }
 
+function grammarSpec(p: GenParams): GrammarSpec | null {
+  if (p.regex !== undefined && p.jsonSchema !== undefined) throw new LangError("give regex or jsonSchema, not both");
+  if (p.regex !== undefined) return { kind: "regex", pattern: p.regex };
+  if (p.jsonSchema !== undefined) return { kind: "json_schema", schema: p.jsonSchema };
+  return null;
+}
+
 class LocalEngineBackend implements LangBackend {
   readonly name = "local engine";
 
@@ -45,10 +53,14 @@ class LocalEngineBackend implements LangBackend {
 
   private async input(req: GenRequest): Promise<GenerateInput> {
     const p = req.params;
-    if (p.regex !== undefined || p.jsonSchema !== undefined) {
-      throw new LangError("regex and jsonSchema are not supported yet: this radixlm has no structured generation");
+    const input: GenerateInput = { prompt: req.text, params: samplingOf(p), requestId: req.requestId };
+    const spec = grammarSpec(p);
+    if (!spec) return input;
+    try {
+      return { ...input, grammar: await this.engine.compileGrammar(spec) };
+    } catch (err) {
+      throw new LangError(`bad ${spec.kind === "regex" ? "regex" : "jsonSchema"}: ${errorText(err)}`, { cause: err });
     }
-    return { prompt: req.text, params: samplingOf(p), requestId: req.requestId };
   }
 
   async *generate(req: GenRequest, signal: AbortSignal): AsyncIterable<GenEvent> {
