@@ -11,9 +11,8 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { Engine, makeTestModel, loadModel } from "radixlm";
+import { Engine, makeTestModel, loadModel, selectBackend } from "radixlm";
 import { localEngine, endpoint } from "radixlm/lang";
-import { selectBackend } from "../dist/kernels/select.js";
 
 export async function setup(title) {
   const { values } = parseArgs({

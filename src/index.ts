@@ -6,6 +6,7 @@ export type { FinishReason } from "./engine/request.js";
 export { loadModel, type LoadedModel } from "./model/load.js";
 export type { ModelConfig } from "./model/config.js";
 export { referenceBackend } from "./kernels/reference.js";
+export { selectBackend } from "./kernels/select.js";
 export type { Backend, ModelRunner, StepPlan, SeqPlan, KVCacheOptions } from "./kernels/backend.js";
 export type { Tokenizer } from "./tokenizer/tokenizer.js";
 export { ChatTemplate, type ChatMessage } from "./tokenizer/chat-template.js";

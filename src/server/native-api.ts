@@ -262,6 +262,8 @@ export function registerNativeApi(app: FastifyInstance, deps: NativeApiDeps): vo
       format: s.model.format, architecture: c.arch, context_length: s.contextLength, max_position_embeddings: c.maxPositionEmbeddings,
       vocab_size: c.vocabSize, hidden_size: c.hiddenSize, num_layers: c.numLayers, num_heads: c.numHeads, num_kv_heads: c.numKvHeads,
       bos_token_id: c.bosTokenId, eos_token_ids: c.eosTokenIds, has_chat_template: s.model.chatTemplate !== null,
+      // The template clients (radixlm/lang's endpoint) render role turns with.
+      chat_template: s.chatTemplate.source,
     };
   });
 

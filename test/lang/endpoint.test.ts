@@ -52,7 +52,7 @@ test("the same program gives the same result through localEngine and endpoint un
   }
 });
 
-test("endpoint: the API key is sent; a wrong one and a missing chat template fail clearly", async () => {
+test("endpoint: the API key is sent, a wrong one fails clearly; the server's chat template renders role turns", async () => {
   const srv = await start({}, { apiKey: "sekret" });
   try {
     const plain = program(async (s) => {
@@ -63,10 +63,11 @@ test("endpoint: the API key is sent; a wrong one and a missing chat template fai
     assert.equal(ok.state.info("x")!.usage.completionTokens, 3);
     await assert.rejects(plain.run(undefined, { backend: endpoint(srv.url, { apiKey: "wrong" }) }),
       (e: unknown) => e instanceof LangError && /answered \/get_model_info with 401: Incorrect API key provided/.test(e.message));
-    // The server does not say which template it uses: role helpers ask for it, plain text works.
+    // /get_model_info names the template, so role helpers need no chatTemplate option.
     const chat = program(async (s) => void s.user("hi"));
-    await assert.rejects(chat.run(undefined, { backend: endpoint(srv.url, { apiKey: "sekret" }) }),
-      /does not report its chat template; pass it as endpoint\(url, \{ chatTemplate \}\)/);
+    const r = await chat.run(undefined, { backend: endpoint(srv.url, { apiKey: "sekret" }) });
+    assert.match(r.state.text, /hi/);
+    assert.notEqual(r.state.text, "hi", "the user turn is wrapped by the template");
   } finally {
     await srv.close();
   }

@@ -95,6 +95,8 @@ test("/health, /health_generate, /flush_cache, /get_model_info, /get_server_info
   const info = await get(`${srv.url}/get_model_info`);
   assert.equal(info.body.is_generation, true);
   assert.equal(info.body.architecture, "llama");
+  assert.equal(info.body.chat_template, (await model()).chatTemplate ?? info.body.chat_template, "the template clients render role turns with");
+  assert.ok(typeof info.body.chat_template === "string" && info.body.chat_template.length > 0);
   const si = await get(`${srv.url}/get_server_info`);
   assert.equal(si.body.state, "ready");
   assert.equal(typeof si.body.stats.kvCapacity, "number");
