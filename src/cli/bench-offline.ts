@@ -6,21 +6,16 @@ import { DEFAULT_WORKLOAD, makeWorkload, WORKLOAD_NAMES, type WorkloadName, type
 import { parseIntArg, UsageError } from "./errors.js";
 import { engineFlags, engineOptionsFrom, type EngineFlagValues } from "./engine-flags.js";
 
-interface Options extends EngineFlagValues {
+/** The workload flags as commander gives them (shared with bench serve). */
+export type WorkloadFlagValues = Partial<Record<keyof WorkloadOptions, string>>;
+
+interface Options extends EngineFlagValues, WorkloadFlagValues {
   model: string;
   workload: string;
-  groups?: string;
-  promptsPerGroup?: string;
-  systemPromptLen?: string;
-  questionLen?: string;
-  outputLen?: string;
-  conversations?: string;
-  turns?: string;
-  seed?: string;
   json?: boolean;
 }
 
-export function workloadOptions(o: Partial<Record<keyof WorkloadOptions, string>>): WorkloadOptions {
+export function workloadOptions(o: WorkloadFlagValues): WorkloadOptions {
   const d = DEFAULT_WORKLOAD;
   const n = (name: string, v: string | undefined, def: number, min = 1): number => (v === undefined ? def : parseIntArg(name, v, min));
   return {

@@ -9,21 +9,13 @@ import { formatReport } from "../bench/serve-report.js";
 import { MIN_ALPHABET, PromptText, wordAlphabet } from "../bench/prompt-text.js";
 import { renderSvg } from "../bench/svg.js";
 import { makeWorkload, makeWorkloadFrom, WORKLOAD_NAMES, type WorkloadName } from "../bench/workloads.js";
-import { workloadOptions } from "./bench-offline.js";
+import { workloadOptions, type WorkloadFlagValues } from "./bench-offline.js";
 import { parseFloatArg, parseIntArg, UsageError } from "./errors.js";
 
-interface Options {
+interface Options extends WorkloadFlagValues {
   baseUrl: string;
   api: string;
   workload: string;
-  groups?: string;
-  promptsPerGroup?: string;
-  systemPromptLen?: string;
-  questionLen?: string;
-  outputLen?: string;
-  conversations?: string;
-  turns?: string;
-  seed?: string;
   requestRate: string;
   maxConcurrency?: string;
   tokenizer?: string;
