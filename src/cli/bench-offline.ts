@@ -46,11 +46,9 @@ async function run(o: Options): Promise<void> {
   }
 }
 
-export function register(bench: Command): void {
-  const c = bench
-    .command("offline")
-    .description("run a workload through the engine in-process, with and without the radix cache")
-    .requiredOption("--model <path>", "HF model folder or GGUF file")
+/** The workload flags shared by bench offline and bench serve. */
+export function workloadFlags(c: Command, seedHelp: string): Command {
+  return c
     .option("--workload <name>", WORKLOAD_NAMES.join("|"), "generated-shared-prefix")
     .option("--groups <n>", "prefix groups (shared-prefix, few-shot, random)")
     .option("--prompts-per-group <n>", "prompts per group")
@@ -59,7 +57,15 @@ export function register(bench: Command): void {
     .option("--output-len <n>", "tokens generated per request")
     .option("--conversations <n>", "conversations (multi-turn, agent-loop)")
     .option("--turns <n>", "turns per conversation (multi-turn, agent-loop)")
-    .option("--seed <n>", "workload seed")
+    .option("--seed <n>", seedHelp);
+}
+
+export function register(bench: Command): void {
+  const c = bench
+    .command("offline")
+    .description("run a workload through the engine in-process, with and without the radix cache")
+    .requiredOption("--model <path>", "HF model folder or GGUF file");
+  workloadFlags(c, "workload seed")
     .option("--json", "print one JSON object");
   engineFlags(c);
   c.action(run);

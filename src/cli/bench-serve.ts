@@ -9,7 +9,7 @@ import { formatReport } from "../bench/serve-report.js";
 import { MIN_ALPHABET, PromptText, wordAlphabet } from "../bench/prompt-text.js";
 import { renderSvg } from "../bench/svg.js";
 import { makeWorkload, makeWorkloadFrom, WORKLOAD_NAMES, type WorkloadName } from "../bench/workloads.js";
-import { workloadOptions, type WorkloadFlagValues } from "./bench-offline.js";
+import { workloadFlags, workloadOptions, type WorkloadFlagValues } from "./bench-offline.js";
 import { parseFloatArg, parseIntArg, UsageError } from "./errors.js";
 
 interface Options extends WorkloadFlagValues {
@@ -151,20 +151,12 @@ async function run(o: Options): Promise<void> {
 }
 
 export function register(bench: Command): void {
-  bench
+  const c = bench
     .command("serve")
     .description("run a workload against a running server over HTTP (radixlm, llama.cpp, vLLM, SGLang)")
     .requiredOption("--base-url <url>", "the server, e.g. http://127.0.0.1:8080 (a trailing /v1 is fine)")
-    .option("--api <kind>", API_KINDS.join("|"), "openai-completions")
-    .option("--workload <name>", WORKLOAD_NAMES.join("|"), "generated-shared-prefix")
-    .option("--groups <n>", "prefix groups (shared-prefix, few-shot, random)")
-    .option("--prompts-per-group <n>", "prompts per group")
-    .option("--system-prompt-len <n>", "shared prefix tokens")
-    .option("--question-len <n>", "tokens of each question (or new turn)")
-    .option("--output-len <n>", "tokens generated per request")
-    .option("--conversations <n>", "conversations (multi-turn, agent-loop)")
-    .option("--turns <n>", "turns per conversation (multi-turn, agent-loop)")
-    .option("--seed <n>", "workload and arrival seed")
+    .option("--api <kind>", API_KINDS.join("|"), "openai-completions");
+  workloadFlags(c, "workload and arrival seed")
     .option("--request-rate <r>", "conversations started per second (Poisson), or inf", "inf")
     .option("--max-concurrency <n>", "most requests in flight at once")
     .option("--tokenizer <path>", "tokenizer.json, HF folder or GGUF (default: the one the server names, if on this machine)")
