@@ -5,6 +5,7 @@
 // runs that sequence per pair. f16 rows are widened with FCVTL, bf16 rows with a shift;
 // rows may start at any byte address.
 #include "gemm-tiles.h"
+#include "f16.h"
 #include "kernels.h"
 #include "simd-neon.h"
 
@@ -44,14 +45,7 @@ struct BF16W {
     a = vreinterpretq_f32_u32(vshll_n_u16(vget_low_u16(h), 16));
     b = vreinterpretq_f32_u32(vshll_high_n_u16(h, 16));
   }
-  static float one(const uint8_t* p) {
-    uint16_t h;
-    std::memcpy(&h, p, 2);
-    const uint32_t bits = static_cast<uint32_t>(h) << 16;
-    float f;
-    std::memcpy(&f, &bits, 4);
-    return f;
-  }
+  static float one(const uint8_t* p) { return bf16_to_f32(read_u16(p)); }
 };
 
 template <class W>

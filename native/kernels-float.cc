@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "gemm-tiles.h"
+#include "f16.h"
 #include "kernels.h"
 #include "simd-avx2.h"
 
@@ -39,14 +40,7 @@ struct BF16W {
     const __m256i v = _mm256_cvtepu16_epi32(avx2::loadu128(p));
     return _mm256_castsi256_ps(_mm256_slli_epi32(v, 16));
   }
-  RLM_AVX2 static float one(const uint8_t* p) {
-    uint16_t h;
-    std::memcpy(&h, p, 2);
-    const uint32_t bits = static_cast<uint32_t>(h) << 16;
-    float f;
-    std::memcpy(&f, &bits, 4);
-    return f;
-  }
+  RLM_AVX2 static float one(const uint8_t* p) { return bf16_to_f32(read_u16(p)); }
 };
 
 template <class W>
