@@ -5,7 +5,17 @@
 // everywhere else.
 namespace rlm {
 
-enum class Simd { Scalar = 0, Avx2 = 1, Neon = 2 };
+// Avx2Vnni: the AVX2 path whose integer dot products use VNNI (same results, fewer
+// instructions); everything but those kernels runs as on Avx2.
+enum class Simd { Scalar = 0, Avx2 = 1, Neon = 2, Avx2Vnni = 3 };
+
+/** Whether a path runs the AVX2 kernels (with or without VNNI dots). */
+inline bool is_avx2(Simd s) { return s == Simd::Avx2 || s == Simd::Avx2Vnni; }
+
+/** The encoding of the VNNI instructions this CPU has: AVX-VNNI (VEX) or AVX512-VNNI with VL (EVEX). */
+enum class VnniForm { None = 0, Vex = 1, Evex = 2 };
+
+VnniForm vnni_form();
 
 /** The best path this CPU supports. */
 Simd simd_detected();
@@ -14,7 +24,7 @@ Simd simd_detected();
 Simd simd_active();
 
 /**
- * Test hook: "auto" (the detected path), "scalar", "avx2" or "neon". Returns false (changing
+ * Test hook: "auto" (the detected path), "scalar", "avx2", "avx2-vnni" or "neon". Returns false (changing
  * nothing) for a name this CPU cannot run. Not to be called while kernels run.
  */
 bool set_simd(const char* name);

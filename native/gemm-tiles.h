@@ -15,6 +15,17 @@ using TileFn = void (*)(const GemmTask&, int64_t, int64_t);
 
 constexpr size_t kPanelBytes = 256 * 1024;
 
+/**
+ * How far ahead a tile prefetches its rows: the first multiple of the tile's bytes at least
+ * 8 KiB on (the same blocks of a later tile). Adds, not a division: a tile over a short
+ * row runs only a few dozen blocks, and a division costs more than one of them.
+ */
+inline size_t prefetch_distance(size_t tile_bytes) {
+  size_t pf = tile_bytes > 0 ? tile_bytes : 1;
+  while (pf < 8192) pf += tile_bytes > 0 ? tile_bytes : 1;
+  return pf;
+}
+
 template <class K, int RM, int RN, int... I>
 constexpr std::array<TileFn, RM * RN> make_tile_table(std::integer_sequence<int, I...>) {
   return {{&K::template tile<I / RN + 1, I % RN + 1>...}};

@@ -64,7 +64,7 @@ struct FloatTiles {
       for (int j = 0; j < N; ++j) acc_a[i][j] = acc_b[i][j] = vdupq_n_f32(0.0f);
     // Prefetch the same elements of a tile at least 8 KiB further on.
     const size_t tile_bytes = M * w.row_bytes;
-    const size_t pf = tile_bytes * ((8192 + tile_bytes - 1) / tile_bytes);
+    const size_t pf = prefetch_distance(tile_bytes);
     for (int64_t k = 0; k < k8; k += 8) {
       float32x4_t xa[N];
       float32x4_t xb[N];

@@ -62,7 +62,7 @@ struct FloatTiles {
       for (int j = 0; j < N; ++j) acc[i][j] = first ? _mm256_setzero_ps() : _mm256_loadu_ps(saved + 8 * (i * N + j));
     // Prefetch the same elements of a tile at least 8 KiB further on.
     const size_t tile_bytes = M * w.row_bytes;
-    const size_t pf = tile_bytes * ((8192 + tile_bytes - 1) / tile_bytes);
+    const size_t pf = prefetch_distance(tile_bytes);
     for (int64_t k = k0; k < k1; k += 8) {
       __m256 xv[N];
       for (int j = 0; j < N; ++j) xv[j] = _mm256_loadu_ps(xr[j] + k);

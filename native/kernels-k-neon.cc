@@ -150,7 +150,7 @@ struct KTiles {
     for (int i = 0; i < M; ++i)
       for (int j = 0; j < N; ++j) acc[i][j] = vdupq_n_f32(0.0f);
     const size_t tile_bytes = M * w.row_bytes;
-    const size_t pf = tile_bytes * ((8192 + tile_bytes - 1) / tile_bytes);
+    const size_t pf = prefetch_distance(tile_bytes);
     KBlock blk[M];
     for (int64_t b = 0; b < nb; ++b) {
       for (int i = 0; i < M; ++i) {

@@ -227,7 +227,7 @@ struct KTiles {
       for (int j = 0; j < N; ++j) acc[i][j] = _mm256_setzero_ps();
     // Prefetch the same blocks of a tile at least 8 KiB further on.
     const size_t tile_bytes = M * w.row_bytes;
-    const size_t pf = tile_bytes * ((8192 + tile_bytes - 1) / tile_bytes);
+    const size_t pf = prefetch_distance(tile_bytes);
     const auto prefetch = [&](const uint8_t* blk) {
       const char* ahead = reinterpret_cast<const char*>(blk + pf);
       for (int off = 0; off < kBytes; off += 64) _mm_prefetch(ahead + off, _MM_HINT_T0);

@@ -71,7 +71,7 @@ struct Q32Tiles {
       }
     // Prefetch the same blocks of a tile at least 8 KiB further on.
     const size_t tile_bytes = M * w.row_bytes;
-    const size_t pf = tile_bytes * ((8192 + tile_bytes - 1) / tile_bytes);
+    const size_t pf = prefetch_distance(tile_bytes);
     for (int64_t b = 0; b < nb; ++b) {
       int8x16_t q0[M], q1[M];
       float dw[M], mw[M];

@@ -33,8 +33,9 @@ uint8_t* aligned_scratch(MatmulScratch& s, size_t bytes) {
 
 GemmFn gemm_kernel(WType t, Simd s) {
   GemmFn fn = nullptr;
-  if (s == Simd::Avx2) {
+  if (is_avx2(s)) {
     fn = gemm_float_avx2(t);
+    if (!fn && s == Simd::Avx2Vnni) fn = gemm_q32_vnni(t, vnni_form());
     if (!fn) fn = gemm_q32_avx2(t);
     if (!fn) fn = gemm_k_avx2(t);
   }

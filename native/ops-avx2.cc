@@ -1,5 +1,6 @@
 // AVX2 + FMA + F16C twins of the ops in ops.cc, compiled with target attributes so the
 // addon still loads on machines without them (ops.cc asks supported() once).
+#include "cpu.h"
 #include "ops.h"
 
 #include "ops-avx2.h"
@@ -18,10 +19,7 @@ RLM_AVX2 inline __m256 silu_mul8(__m256 g, __m256 u) {
 
 }  // namespace
 
-bool supported() {
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
-}
+bool supported() { return is_avx2(simd_detected()); }
 
 RLM_AVX2 void silu_mul(float* g, const float* u, int64_t n) {
   int64_t i = 0;

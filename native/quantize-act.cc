@@ -8,7 +8,6 @@
 namespace rlm {
 namespace {
 
-constexpr size_t align64(size_t n) { return (n + 63) & ~static_cast<size_t>(63); }
 
 /** Round half to even for |v| < 2^22, as _mm256_round_ps(v, nearest) does. */
 inline float round_even(float v) {
@@ -167,28 +166,11 @@ size_t act_row_bytes(ActFormat f, int64_t cols) {
   return align64(n * 4);
 }
 
-ActRow act_row(ActFormat f, const uint8_t* row, int64_t cols) {
-  const size_t n = static_cast<size_t>(cols);
-  ActRow r{reinterpret_cast<const int8_t*>(row), nullptr, nullptr, nullptr, nullptr};
-  const uint8_t* p = row + align64(n);
-  if (f == ActFormat::Q8_32) {
-    const size_t nb = n / 32;
-    r.d = reinterpret_cast<const float*>(p);
-    r.s = reinterpret_cast<const float*>(p + align64(nb * 4));
-    r.ps = reinterpret_cast<const int16_t*>(p + 2 * align64(nb * 4));
-  } else if (f == ActFormat::Q8_K) {
-    const size_t nb = n / 256;
-    r.d = reinterpret_cast<const float*>(p);
-    r.bsums = reinterpret_cast<const int16_t*>(p + align64(nb * 4));
-  }
-  return r;
-}
-
 void quantize_act_row(ActFormat f, const float* x, int64_t cols, uint8_t* row, Simd simd) {
   const ActRow a = act_row(f, row, cols);
   if (f == ActFormat::F32) return;
 #ifdef RLM_HAVE_AVX2
-  if (simd == Simd::Avx2) {
+  if (is_avx2(simd)) {
     quantize_row_avx2(f, x, cols, a);
     return;
   }

@@ -35,8 +35,25 @@ struct ActRow {
 /** Bytes one quantized row of `cols` takes (a multiple of 64). */
 size_t act_row_bytes(ActFormat f, int64_t cols);
 
-/** The parts of a quantized row stored at `row` (64-byte aligned). */
-ActRow act_row(ActFormat f, const uint8_t* row, int64_t cols);
+constexpr size_t align64(size_t n) { return (n + 63) & ~static_cast<size_t>(63); }
+
+/** The parts of a quantized row stored at `row` (64-byte aligned). Inline: every kernel tile calls it. */
+inline ActRow act_row(ActFormat f, const uint8_t* row, int64_t cols) {
+  const size_t n = static_cast<size_t>(cols);
+  ActRow r{reinterpret_cast<const int8_t*>(row), nullptr, nullptr, nullptr, nullptr};
+  const uint8_t* p = row + align64(n);
+  if (f == ActFormat::Q8_32) {
+    const size_t nb = n / 32;
+    r.d = reinterpret_cast<const float*>(p);
+    r.s = reinterpret_cast<const float*>(p + align64(nb * 4));
+    r.ps = reinterpret_cast<const int16_t*>(p + 2 * align64(nb * 4));
+  } else if (f == ActFormat::Q8_K) {
+    const size_t nb = n / 256;
+    r.d = reinterpret_cast<const float*>(p);
+    r.bsums = reinterpret_cast<const int16_t*>(p + align64(nb * 4));
+  }
+  return r;
+}
 
 /** Quantizes x[0..cols) (a whole number of blocks) into the row at `row`. */
 void quantize_act_row(ActFormat f, const float* x, int64_t cols, uint8_t* row, Simd simd);

@@ -10,6 +10,11 @@
 
 #define RLM_AVX2 __attribute__((target("avx2,fma,f16c")))
 
+// The VEX form of the VNNI intrinsics (AVX-VNNI) needs GCC 11 or clang 12.
+#if (defined(__clang__) && __clang_major__ >= 12) || (!defined(__clang__) && __GNUC__ >= 11)
+#define RLM_HAVE_AVXVNNI 1
+#endif
+
 namespace rlm {
 namespace avx2 {
 

@@ -140,7 +140,26 @@ function paths(): SimdPath[] {
   if (nk === null) return [];
   nk.setSimdPath("auto");
   const best = nk.simdPath();
+  if (best === "avx2-vnni") return [best, "avx2", "scalar"];
   return best === "scalar" ? ["scalar"] : [best, "scalar"];
+}
+
+/** Random blocks of a 32-element type with every quant byte possible (q8_0's -128 too) and sane f16 scales. */
+function rawBlocks(t: WeightType, rows: number, cols: number, seed: number): NativeWeights {
+  const r = rng(seed);
+  const bytes = new Uint8Array(byteSize(t, rows * cols));
+  for (let i = 0; i < bytes.length; i++) bytes[i] = Math.floor(r() * 256);
+  const per = byteSize(t, 32);
+  const halves = t === "q4_1" || t === "q5_1" ? 2 : 1; // d, then m
+  for (let b = 0; b < bytes.length; b += per) {
+    for (let h = 0; h < halves; h++) {
+      // An f16 in [2^-7, 2^-6) with either sign: exponent 8, random mantissa.
+      const v = ((r() < 0.5 ? 0x8000 : 0) | (8 << 10) | Math.floor(r() * 1024)) >>> 0;
+      bytes[b + 2 * h] = v & 0xff;
+      bytes[b + 2 * h + 1] = v >> 8;
+    }
+  }
+  return { type: t, rows, cols, bytes };
 }
 
 for (const path of paths()) {
@@ -231,9 +250,30 @@ for (const path of paths()) {
 }
 
 describe("native kernels", { skip }, () => {
+  test("VNNI dot products give the AVX2 kernels' bits, whatever the quant bytes", (t) => {
+    nk!.setSimdPath("auto");
+    if (nk!.simdPath() !== "avx2-vnni") return t.skip(`this CPU runs ${nk!.simdPath()}, not avx2-vnni`);
+    try {
+      for (const type of ["q8_0", "q4_0", "q5_0", "q4_1", "q5_1"] as const) {
+        const cols = 320;
+        const w = rawBlocks(type, 45, cols, 51);
+        // Activations with large outliers, so that blocks quantize to +-127.
+        const x = data(17 * cols, 52).map((v, i) => (i % 29 === 0 ? v * 1000 : v));
+        for (const rows of [1, 4, 17]) {
+          nk!.setSimdPath("avx2");
+          const plain = nk!.matmul(w, x, rows, 2);
+          nk!.setSimdPath("avx2-vnni");
+          sameBits(nk!.matmul(w, x, rows, 2), plain, `${type} rows ${rows}`);
+        }
+      }
+    } finally {
+      nk!.setSimdPath("auto");
+    }
+  });
+
   test("simdPath names the path in use", () => {
     nk!.setSimdPath("auto");
-    assert.ok(["avx2", "neon", "scalar"].includes(nk!.simdPath()));
+    assert.ok(["avx2", "avx2-vnni", "neon", "scalar"].includes(nk!.simdPath()));
     assert.equal(nk!.setSimdPath("scalar"), true);
     assert.equal(nk!.simdPath(), "scalar");
     nk!.setSimdPath("auto");
