@@ -4,6 +4,7 @@ import { Engine, type EngineOptions } from "../engine/engine.js";
 import type { LoadedModel } from "../model/load.js";
 import { IdealHitRate, type Workload } from "./workloads.js";
 import { summarize, type Summary } from "./stats.js";
+import { idealRatios } from "./ideal-schedule.js";
 
 export interface OfflineRun {
   readonly requests: number;
@@ -26,6 +27,10 @@ export interface OfflineReport {
   readonly ttft_ratio: number;
   readonly hit_rate: number;
   readonly ideal_hit_rate: number;
+  /** The throughput ratio if every computed token cost the same (see ideal-schedule.ts). */
+  readonly ideal_throughput_ratio: number;
+  /** The mean TTFT ratio of the best orders if every computed token cost the same; null for multi-step chains. */
+  readonly ideal_ttft_ratio: number | null;
 }
 
 async function runOnce(model: LoadedModel, w: Workload, engineOpts: Omit<EngineOptions, "model">, ideal: IdealHitRate | null): Promise<OfflineRun> {
@@ -74,12 +79,15 @@ export async function benchOffline(model: LoadedModel, w: Workload, engineOpts: 
   const ideal = new IdealHitRate();
   const cache = await runOnce(model, w, { ...engineOpts, disableRadixCache: false }, ideal);
   const nocache = await runOnce(model, w, { ...engineOpts, disableRadixCache: true }, null);
+  const bound = idealRatios(w, ideal.queriedTokens, ideal.hitTokens, cache.outputTokens);
   return {
     cache, nocache,
     throughput_ratio: cache.throughput / nocache.throughput,
     ttft_ratio: nocache.ttft.mean / cache.ttft.mean,
     hit_rate: cache.hitRate,
     ideal_hit_rate: ideal.rate,
+    ideal_throughput_ratio: bound.throughput,
+    ideal_ttft_ratio: bound.ttft,
   };
 }
 
@@ -94,5 +102,7 @@ export function formatOffline(r: OfflineReport): string {
     ``,
     `throughput ratio ${r.throughput_ratio.toFixed(2)}x, mean TTFT ratio ${r.ttft_ratio.toFixed(2)}x, ` +
       `hit rate ${(r.hit_rate * 100).toFixed(1)}% of an ideal ${(r.ideal_hit_rate * 100).toFixed(1)}% (${((r.hit_rate / (r.ideal_hit_rate || 1)) * 100).toFixed(1)}%)`,
+    `if every computed token cost the same (as on a CPU): throughput ratio at most ${r.ideal_throughput_ratio.toFixed(2)}x` +
+      (r.ideal_ttft_ratio === null ? "" : `, mean TTFT ratio about ${r.ideal_ttft_ratio.toFixed(2)}x (best orders, prefill only)`),
   ].join("\n");
 }

@@ -133,4 +133,12 @@ export class IdealHitRate {
   get rate(): number {
     return this.total > 0 ? this.hits / this.total : 0;
   }
+
+  get hitTokens(): number {
+    return this.hits;
+  }
+
+  get queriedTokens(): number {
+    return this.total;
+  }
 }
