@@ -34,6 +34,7 @@ GemmFn gemm_float_avx2(WType t);
 GemmFn gemm_q32_avx2(WType t);
 GemmFn gemm_k_avx2(WType t);
 GemmFn gemm_q32_vnni(WType t, VnniForm form);
+GemmFn gemm_k_vnni(WType t, VnniForm form);
 #if defined(__aarch64__) && defined(__ARM_NEON)
 GemmFn gemm_float_neon(WType t);
 GemmFn gemm_q32_neon(WType t);

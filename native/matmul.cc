@@ -36,6 +36,7 @@ GemmFn gemm_kernel(WType t, Simd s) {
   if (is_avx2(s)) {
     fn = gemm_float_avx2(t);
     if (!fn && s == Simd::Avx2Vnni) fn = gemm_q32_vnni(t, vnni_form());
+    if (!fn && s == Simd::Avx2Vnni) fn = gemm_k_vnni(t, vnni_form());
     if (!fn) fn = gemm_q32_avx2(t);
     if (!fn) fn = gemm_k_avx2(t);
   }

@@ -144,19 +144,23 @@ function paths(): SimdPath[] {
   return best === "scalar" ? ["scalar"] : [best, "scalar"];
 }
 
-/** Random blocks of a 32-element type with every quant byte possible (q8_0's -128 too) and sane f16 scales. */
+/** Byte offsets of the f16 scales in one block of each quantized type (the rest is quants and packed scales). */
+const HALF_OFFSETS: Partial<Record<WeightType, number[]>> = {
+  q8_0: [0], q4_0: [0], q5_0: [0], q4_1: [0, 2], q5_1: [0, 2], q4_K: [0, 2], q5_K: [0, 2], q6_K: [208],
+};
+
+/** Random blocks with every quant byte possible (q8_0's -128 too) and sane f16 scales. */
 function rawBlocks(t: WeightType, rows: number, cols: number, seed: number): NativeWeights {
   const r = rng(seed);
   const bytes = new Uint8Array(byteSize(t, rows * cols));
   for (let i = 0; i < bytes.length; i++) bytes[i] = Math.floor(r() * 256);
-  const per = byteSize(t, 32);
-  const halves = t === "q4_1" || t === "q5_1" ? 2 : 1; // d, then m
+  const per = byteSize(t, blockSize(t));
   for (let b = 0; b < bytes.length; b += per) {
-    for (let h = 0; h < halves; h++) {
+    for (const off of HALF_OFFSETS[t]!) {
       // An f16 in [2^-7, 2^-6) with either sign: exponent 8, random mantissa.
       const v = ((r() < 0.5 ? 0x8000 : 0) | (8 << 10) | Math.floor(r() * 1024)) >>> 0;
-      bytes[b + 2 * h] = v & 0xff;
-      bytes[b + 2 * h + 1] = v >> 8;
+      bytes[b + off] = v & 0xff;
+      bytes[b + off + 1] = v >> 8;
     }
   }
   return { type: t, rows, cols, bytes };
@@ -254,8 +258,8 @@ describe("native kernels", { skip }, () => {
     nk!.setSimdPath("auto");
     if (nk!.simdPath() !== "avx2-vnni") return t.skip(`this CPU runs ${nk!.simdPath()}, not avx2-vnni`);
     try {
-      for (const type of ["q8_0", "q4_0", "q5_0", "q4_1", "q5_1"] as const) {
-        const cols = 320;
+      for (const type of ["q8_0", "q4_0", "q5_0", "q4_1", "q5_1", "q4_K", "q5_K", "q6_K"] as const) {
+        const cols = type.endsWith("_K") ? 512 : 320;
         const w = rawBlocks(type, 45, cols, 51);
         // Activations with large outliers, so that blocks quantize to +-127.
         const x = data(17 * cols, 52).map((v, i) => (i % 29 === 0 ? v * 1000 : v));
