@@ -6,6 +6,10 @@
 // (the last block padded with a repeated slot whose scores are dropped), so a position's
 // score never depends on where its block ends. Softmax sums and the V accumulation run in
 // position order.
+//
+// attend_rows runs several consecutive rows of one sequence together (a prefill chunk), so
+// that each K and V row is read and converted once for all of them, and runs for every
+// score, weight and output lane exactly the operations attend runs for that row alone.
 #include "ops.h"
 #include "ops-avx2.h"
 
@@ -117,7 +121,109 @@ RLM_AVX2 void softmax(float* s, int64_t len, int64_t padded) {
   for (int64_t p = 0; p < padded; p += 8) _mm256_storeu_ps(s + p, _mm256_div_ps(_mm256_loadu_ps(s + p), sum));
 }
 
+// Scores of query q against 8 converted K rows kb[j * hd ..]: the dots8 sequence (an fma
+// chain over d from zero per position, then reduce8), times scale.
+RLM_AVX2 inline __m256 scores8(const float* q, const float* kb, int hd, __m256 vscale) {
+  __m256 acc[8];
+  for (int j = 0; j < 8; j++) acc[j] = _mm256_setzero_ps();
+  for (int d = 0; d < hd; d += 8) {
+    const __m256 qv = _mm256_loadu_ps(q + d);
+    for (int j = 0; j < 8; j++) acc[j] = _mm256_fmadd_ps(qv, _mm256_loadu_ps(kb + j * hd + d), acc[j]);
+  }
+  return _mm256_mul_ps(reduce8(acc), vscale);
+}
+
+// out[q][0..8 or 16) = sum over p < lens[q] of w[q][p] V[p][off..], in position order, for
+// NQ queries whose lengths may differ: the positions all of them see run together (one V
+// load for all), the few that only the longer ones see follow, query by query.
+template <int NQ, bool TWO>
+RLM_AVX2 void weighted_v_rows(const float* const* w, const int64_t* lens, const KVView& kv, int64_t off,
+                              const int32_t* slots, float* const* out) {
+  int64_t lo = lens[0], hi = lens[0];
+  for (int q = 1; q < NQ; q++) {
+    lo = lens[q] < lo ? lens[q] : lo;
+    hi = lens[q] > hi ? lens[q] : hi;
+  }
+  __m256 a0[NQ], a1[NQ];
+  for (int q = 0; q < NQ; q++) a0[q] = a1[q] = _mm256_setzero_ps();
+  for (int64_t p = 0; p < hi; p++) {
+    const int64_t b = static_cast<int64_t>(slots[p]) * kv.stride + off;
+    const __m256 v0 = load_kv(kv.v, b, kv.f16);
+    const __m256 v1 = TWO ? load_kv(kv.v, b + 8, kv.f16) : _mm256_setzero_ps();
+    const bool all = p < lo;
+    for (int q = 0; q < NQ; q++) {
+      if (!all && p >= lens[q]) continue;
+      const __m256 wq = _mm256_broadcast_ss(w[q] + p);
+      a0[q] = _mm256_fmadd_ps(wq, v0, a0[q]);
+      if (TWO) a1[q] = _mm256_fmadd_ps(wq, v1, a1[q]);
+    }
+  }
+  for (int q = 0; q < NQ; q++) {
+    _mm256_storeu_ps(out[q], a0[q]);
+    if (TWO) _mm256_storeu_ps(out[q] + 8, a1[q]);
+  }
+}
+
+template <bool TWO>
+RLM_AVX2 void weighted_v_rows_any(int nq, const float* const* w, const int64_t* lens, const KVView& kv, int64_t off,
+                                  const int32_t* slots, float* const* out) {
+  switch (nq) {
+    case 1: return weighted_v_rows<1, TWO>(w, lens, kv, off, slots, out);
+    case 2: return weighted_v_rows<2, TWO>(w, lens, kv, off, slots, out);
+    case 3: return weighted_v_rows<3, TWO>(w, lens, kv, off, slots, out);
+    case 4: return weighted_v_rows<4, TWO>(w, lens, kv, off, slots, out);
+    case 5: return weighted_v_rows<5, TWO>(w, lens, kv, off, slots, out);
+    default: return weighted_v_rows<6, TWO>(w, lens, kv, off, slots, out);
+  }
+}
+
 }  // namespace
+
+RLM_AVX2 void attend_rows(const float* q, int64_t q_stride, int rows, int heads, int hd, const KVView& kv, int64_t kv_off,
+                          const int32_t* slots, int64_t len0, float scale, float* scratch, float* out, int64_t out_stride) {
+  const int nq = rows * heads;
+  const int64_t len_max = len0 + rows - 1;
+  const int64_t padded = (len_max + 7) / 8 * 8;
+  float* scores = scratch;                                // nq rows of `padded` scores
+  float* kb = scratch + static_cast<int64_t>(nq) * padded;  // 8 K rows, converted
+  const __m256 vscale = _mm256_set1_ps(scale);
+  for (int64_t pb = 0; pb < padded; pb += 8) {
+    for (int j = 0; j < 8; j++) {
+      const int64_t base = static_cast<int64_t>(slots[pb + j < len_max ? pb + j : 0]) * kv.stride + kv_off;
+      for (int d = 0; d < hd; d += 8) _mm256_storeu_ps(kb + j * hd + d, load_kv(kv.k, base + d, kv.f16));
+    }
+    for (int i = 0; i < rows; i++) {
+      // A row whose positions end before this block skips it, as attend does; its softmax
+      // turns the block into zeros.
+      if (pb >= len0 + i) continue;
+      for (int g = 0; g < heads; g++) {
+        const float* qv = q + i * q_stride + static_cast<int64_t>(g) * hd;
+        _mm256_storeu_ps(scores + (i * heads + g) * padded + pb, scores8(qv, kb, hd, vscale));
+      }
+    }
+  }
+  for (int i = 0; i < rows; i++)
+    for (int g = 0; g < heads; g++) softmax(scores + (i * heads + g) * padded, len0 + i, padded);
+  for (int q0 = 0; q0 < nq; q0 += 6) {
+    const int n = nq - q0 < 6 ? nq - q0 : 6;
+    const float* w[6];
+    int64_t lens[6];
+    for (int k = 0; k < n; k++) {
+      const int qi = q0 + k;
+      w[k] = scores + static_cast<int64_t>(qi) * padded;
+      lens[k] = len0 + qi / heads;
+    }
+    for (int d0 = 0; d0 < hd; d0 += 16) {
+      float* o[6];
+      for (int k = 0; k < n; k++) {
+        const int qi = q0 + k;
+        o[k] = out + (qi / heads) * out_stride + static_cast<int64_t>(qi % heads) * hd + d0;
+      }
+      if (hd - d0 >= 16) weighted_v_rows_any<true>(n, w, lens, kv, kv_off + d0, slots, o);
+      else weighted_v_rows_any<false>(n, w, lens, kv, kv_off + d0, slots, o);
+    }
+  }
+}
 
 RLM_AVX2 void attend(const float* q, int heads, int hd, const KVView& kv, int64_t kv_off, const int32_t* slots, int64_t len,
                      float scale, float* scratch, float* out) {

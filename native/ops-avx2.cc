@@ -53,6 +53,8 @@ bool supported() { return false; }
 void silu_mul(float*, const float*, int64_t) {}
 void store_f16(const float*, uint16_t*, int64_t) {}
 void attend(const float*, int, int, const KVView&, int64_t, const int32_t*, int64_t, float, float*, float*) {}
+void attend_rows(const float*, int64_t, int, int, int, const KVView&, int64_t, const int32_t*, int64_t, float, float*, float*,
+                 int64_t) {}
 }  // namespace ops_avx2
 }  // namespace rlm
 

@@ -180,6 +180,23 @@ size_t attend_scratch_floats(int64_t len, int heads) {
   return static_cast<size_t>(heads) * static_cast<size_t>((len + 7) / 8 * 8 + 64) + 64;
 }
 
+size_t attend_rows_scratch_floats(int64_t len, int heads, int rows, int hd) {
+  const size_t padded = static_cast<size_t>((len + 7) / 8 * 8);
+  const size_t rows_part = static_cast<size_t>(rows) * static_cast<size_t>(heads) * padded + 8 * static_cast<size_t>(hd) + 64;
+  const size_t one = attend_scratch_floats(len, heads);
+  return rows_part > one ? rows_part : one;
+}
+
+void attend_rows(const float* q, int64_t q_stride, int rows, int heads, int hd, const KVView& kv, int64_t kv_off,
+                 const int32_t* slots, int64_t len0, float scale, float* scratch, float* out, int64_t out_stride) {
+  if (use_avx2 && hd % 8 == 0 && rows > 1) {
+    return ops_avx2::attend_rows(q, q_stride, rows, heads, hd, kv, kv_off, slots, len0, scale, scratch, out, out_stride);
+  }
+  for (int i = 0; i < rows; i++) {
+    attend(q + i * q_stride, heads, hd, kv, kv_off, slots, len0 + i, scale, scratch, out + i * out_stride);
+  }
+}
+
 void attend(const float* q, int heads, int hd, const KVView& kv, int64_t kv_off, const int32_t* slots, int64_t len,
             float scale, float* scratch, float* out) {
   if (use_avx2 && hd % 8 == 0) return ops_avx2::attend(q, heads, hd, kv, kv_off, slots, len, scale, scratch, out);

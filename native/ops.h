@@ -67,6 +67,17 @@ size_t attend_scratch_floats(int64_t len, int heads);
 void attend(const float* q, int heads, int hd, const KVView& kv, int64_t kv_off, const int32_t* slots, int64_t len,
             float scale, float* scratch, float* out);
 
+/** Floats of scratch `attend_rows` needs. */
+size_t attend_rows_scratch_floats(int64_t len, int heads, int rows, int hd);
+
+/**
+ * `attend` for `rows` consecutive positions of one sequence, row i with its query heads at
+ * q + i * q_stride, its output at out + i * out_stride, and len0 + i positions. Each row's
+ * result is bit for bit what attend gives it alone; the rows share each K/V read.
+ */
+void attend_rows(const float* q, int64_t q_stride, int rows, int heads, int hd, const KVView& kv, int64_t kv_off,
+                 const int32_t* slots, int64_t len0, float scale, float* scratch, float* out, int64_t out_stride);
+
 namespace ops_avx2 {
 // The vectorized twins (ops-avx2.cc); only called when supported() is true.
 bool supported();
@@ -74,6 +85,8 @@ void silu_mul(float* g, const float* u, int64_t n);
 void store_f16(const float* src, uint16_t* dst, int64_t n);
 void attend(const float* q, int heads, int hd, const KVView& kv, int64_t kv_off, const int32_t* slots, int64_t len,
             float scale, float* scratch, float* out);
+void attend_rows(const float* q, int64_t q_stride, int rows, int heads, int hd, const KVView& kv, int64_t kv_off,
+                 const int32_t* slots, int64_t len0, float scale, float* scratch, float* out, int64_t out_stride);
 }  // namespace ops_avx2
 
 }  // namespace rlm

@@ -12,6 +12,11 @@
 
 namespace rlm {
 
+// Rows of one sequence whose attention runs together, sharing each K/V read. More rows
+// share more, but each adds `group` query heads of scores to a thread's scratch, and the
+// items must stay many enough to spread over the threads.
+constexpr int kAttendRows = 4;
+
 void Runner::FreeDeleter::operator()(void* p) const { std::free(p); }
 
 Runner::Runner(ModelDesc desc, int64_t kv_capacity, bool kv_f16, int threads)
@@ -97,7 +102,7 @@ void Runner::reserve(int64_t n, int64_t m, int64_t max_len) {
     cap_logit_rows_ = m;
   }
   if (max_len > cap_len_) {
-    scores_.resize(T * attend_scratch_floats(max_len, m_.heads / m_.kv_heads));
+    scores_.resize(T * attend_rows_scratch_floats(max_len, m_.heads / m_.kv_heads, kAttendRows, m_.head_dim));
     cap_len_ = max_len;
   }
 }
@@ -118,9 +123,20 @@ void Runner::attention(const StepInput& in, int64_t n, int li) {
   const int kvh = m_.kv_heads;
   const int group = m_.heads / m_.kv_heads;
   const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(hd)));
-  const size_t stride = attend_scratch_floats(cap_len_, group);
-  const int64_t items = n * kvh;
-  // Items are (row, kv head) pairs: the query heads of one group share each K/V row read.
+  const size_t stride = attend_rows_scratch_floats(cap_len_, group, kAttendRows, hd);
+  // Blocks of up to kAttendRows consecutive rows of one sequence (a prefill chunk's rows),
+  // which share each K/V read; a decoding sequence is a block of one row.
+  blocks_.clear();
+  for (int64_t r = 0; r < n;) {
+    int64_t e = r + 1;
+    while (e < n && e - r < kAttendRows && row_seq_[e] == row_seq_[r]) e++;
+    blocks_.push_back(r);
+    r = e;
+  }
+  blocks_.push_back(n);
+  const int64_t nblocks = static_cast<int64_t>(blocks_.size()) - 1;
+  const int64_t items = nblocks * kvh;
+  // Items are (block, kv head) pairs: the query heads of one group share each K/V row read.
   // They are handed out dynamically, costliest first (the last rows of a prefill see the
   // most positions); each head's reduction is done whole by one thread.
   std::atomic<int64_t> next{0};
@@ -129,12 +145,19 @@ void Runner::attention(const StepInput& in, int64_t n, int li) {
     for (;;) {
       const int64_t i = items - 1 - next.fetch_add(1, std::memory_order_relaxed);
       if (i < 0) break;
-      const int64_t r = i / kvh;
+      const int64_t b = i / kvh;
       const int j = static_cast<int>(i % kvh);
+      const int64_t r = blocks_[b];
+      const int rows = static_cast<int>(blocks_[b + 1] - r);
       const int32_t* slots = in.slots.data() + in.slot_offset[row_seq_[r]];
       const int64_t off = r * q_dim_ + static_cast<int64_t>(j) * group * hd;
-      attend(q_.data() + off, group, hd, kv, static_cast<int64_t>(j) * hd, slots, in.positions[r] + 1, scale, scratch,
-             att_.data() + off);
+      if (rows == 1) {
+        attend(q_.data() + off, group, hd, kv, static_cast<int64_t>(j) * hd, slots, in.positions[r] + 1, scale, scratch,
+               att_.data() + off);
+      } else {
+        attend_rows(q_.data() + off, q_dim_, rows, group, hd, kv, static_cast<int64_t>(j) * hd, slots, in.positions[r] + 1,
+                    scale, scratch, att_.data() + off, q_dim_);
+      }
     }
   });
 }

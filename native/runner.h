@@ -90,6 +90,7 @@ class Runner {
   std::vector<double> angles_;        // per row: head_dim/2 (cos, sin) pairs
   std::vector<int32_t> row_seq_;      // sequence of each row
   std::vector<float> scores_;         // per thread: attend scratch
+  std::vector<int64_t> blocks_;       // attention: first row of each block of rows, then n
 
   // A step of more rows than kMaxPassRows runs as several passes (see forward()).
   StepInput sub_;
