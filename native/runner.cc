@@ -15,7 +15,7 @@ namespace rlm {
 // Rows of one sequence whose attention runs together, sharing each K/V read. More rows
 // share more, but each adds `group` query heads of scores to a thread's scratch, and the
 // items must stay many enough to spread over the threads.
-constexpr int kAttendRows = 4;
+constexpr int kAttendRows = 8;
 
 void Runner::FreeDeleter::operator()(void* p) const { std::free(p); }
 
