@@ -1,0 +1,453 @@
+// Tool calls parsed out of a model's output as it streams, one character at a time, so that
+// a call's name goes out as soon as it is known and its arguments piece by piece while they
+// are generated. A finished output is parsed by the same machine in one push (see
+// parseToolCalls), so the streamed argument pieces always add up to the whole-mode arguments.
+//
+// Arguments are the model's JSON text with the whitespace between tokens removed (no
+// re-encoding: escapes and number spellings stay as generated); a string-valued "arguments"
+// member (a JSON text inside a string) goes out decoded, in one piece, when it is complete.
+// Text that turns out not to be a call (an unknown function, a JSON answer, broken markup) is
+// released as content; markup of a real call never is. Whitespace next to calls is dropped.
+
+export type ToolCallFormat = "hermes" | "llama3" | "mistral";
+
+export type ToolCallEvent =
+  | { readonly type: "content"; readonly text: string }
+  /** A call begins: its name is known; its arguments follow in "arguments" events. */
+  | { readonly type: "call"; readonly index: number; readonly name: string }
+  | { readonly type: "arguments"; readonly index: number; readonly text: string };
+
+const isSpace = (c: string): boolean => c === " " || c === "\n" || c === "\t" || c === "\r";
+
+type Feed = "more" | "end" | "error";
+
+/**
+ * One JSON object that may be a call, `{"name": ..., "arguments" | "parameters": {...}}`,
+ * scanned character by character. It knows the call's name once the name string is complete,
+ * and collects the arguments (minified) from their first character on.
+ */
+class CallObject {
+  /** Every character consumed, for release as content when this is not a call. */
+  raw = "";
+  name: string | null = null;
+  argsState: "none" | "open" | "done" | "bad" = "none";
+  started = false;
+  index = -1;
+  /** A call past the caller's limit: parsed, never reported. */
+  silent = false;
+  private args = "";
+  private argsTaken = 0;
+  private phase: "open" | "key" | "colon" | "value" | "next" = "open";
+  private members = 0;
+  private keyRaw = "";
+  private inKey = false;
+  private member: "name" | "args" | "other" = "other";
+  private kind: "container" | "string" | "primitive" | null = null;
+  private depth = 0;
+  private inString = false;
+  private escaped = false;
+  private valueRaw = "";
+
+  /** Whether the call can begin: a known name, and its arguments begun (or the object closed without any). */
+  ready(names: ReadonlySet<string>): boolean {
+    return this.name !== null && names.has(this.name) && (this.argsState === "open" || this.argsState === "done");
+  }
+
+  /** Arguments text added since the last call. */
+  takeArgs(): string {
+    const out = this.args.slice(this.argsTaken);
+    this.argsTaken = this.args.length;
+    return out;
+  }
+
+  feed(c: string): Feed {
+    const r = this.step(c);
+    if (r !== "error") this.raw += c;
+    return r;
+  }
+
+  private step(c: string): Feed {
+    switch (this.phase) {
+      case "open":
+        if (c !== "{") return "error";
+        this.phase = "key";
+        return "more";
+      case "key":
+        if (this.inKey) {
+          this.keyRaw += c;
+          if (this.escaped) this.escaped = false;
+          else if (c === "\\") this.escaped = true;
+          else if (c === '"') {
+            this.inKey = false;
+            this.phase = "colon";
+          }
+          return "more";
+        }
+        if (isSpace(c)) return "more";
+        if (c === '"') {
+          this.inKey = true;
+          this.keyRaw = c;
+          return "more";
+        }
+        return c === "}" && this.members === 0 ? this.close() : "error";
+      case "colon":
+        if (isSpace(c)) return "more";
+        if (c !== ":") return "error";
+        this.phase = "value";
+        return "more";
+      case "value":
+        if (this.kind === null) return this.beginValue(c);
+        return this.continueValue(c);
+      case "next":
+        if (isSpace(c)) return "more";
+        if (c === ",") {
+          this.phase = "key";
+          return "more";
+        }
+        return c === "}" ? this.close() : "error";
+    }
+  }
+
+  private beginValue(c: string): Feed {
+    if (isSpace(c)) return "more";
+    const key = decode(this.keyRaw);
+    this.member = key === "name" && this.name === null ? "name"
+      : (key === "arguments" || key === "parameters") && this.argsState === "none" ? "args" : "other";
+    this.valueRaw = c;
+    this.inString = false;
+    this.escaped = false;
+    if (c === "{" || c === "[") {
+      this.kind = "container";
+      this.depth = 1;
+    } else if (c === '"') {
+      this.kind = "string";
+    } else if (c === "," || c === "}" || c === "]" || c === ":") {
+      return "error";
+    } else {
+      this.kind = "primitive";
+    }
+    if (this.member === "args") {
+      if (c === "{") {
+        this.argsState = "open";
+        this.args = c;
+      } else if (c !== '"') {
+        this.argsState = "bad";
+      }
+    }
+    return "more";
+  }
+
+  private continueValue(c: string): Feed {
+    if (this.kind === "primitive") {
+      if (c === "," || c === "}" || isSpace(c)) {
+        this.endValue();
+        return this.step(c);
+      }
+      this.valueRaw += c;
+      return "more";
+    }
+    this.valueRaw += c;
+    if (this.member === "args" && this.argsState === "open" && (this.inString || !isSpace(c))) this.args += c;
+    if (this.escaped) {
+      this.escaped = false;
+    } else if (this.inString || this.kind === "string") {
+      if (c === "\\") this.escaped = true;
+      else if (c === '"') {
+        if (this.kind === "string") this.endValue();
+        else this.inString = false;
+      }
+    } else if (c === '"') {
+      this.inString = true;
+    } else if (c === "{" || c === "[") {
+      this.depth++;
+    } else if ((c === "}" || c === "]") && --this.depth === 0) {
+      this.endValue();
+    }
+    return "more";
+  }
+
+  private endValue(): void {
+    if (this.member === "name") {
+      const v = this.kind === "string" ? decode(this.valueRaw) : undefined;
+      if (typeof v === "string") this.name = v;
+    } else if (this.member === "args") {
+      if (this.kind === "string") {
+        const v = decode(this.valueRaw);
+        if (typeof v === "string") {
+          this.args = v;
+          this.argsState = "done";
+        } else {
+          this.argsState = "bad";
+        }
+      } else if (this.argsState === "open") {
+        this.argsState = "done";
+      }
+    }
+    this.members++;
+    this.kind = null;
+    this.phase = "next";
+  }
+
+  private close(): Feed {
+    if (this.argsState === "none") {
+      this.args = "{}";
+      this.argsState = "done";
+    }
+    return "end";
+  }
+}
+
+function decode(literal: string): unknown {
+  try {
+    return JSON.parse(literal) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+const HERMES_OPEN = "<tool_call>";
+const HERMES_CLOSE = "</tool_call>";
+const PYTHON_TAG = "<|python_tag|>";
+const MISTRAL_TAG = "[TOOL_CALLS]";
+
+type State =
+  /** hermes: content, watching for "<tool_call>" */
+  | "text"
+  /** hermes: after "<tool_call>", before the object */
+  | "open"
+  /** hermes: after a call, inside "</tool_call>" */
+  | "close"
+  /** llama3 / mistral: before a call (or the list), where a tag may stand */
+  | "lead"
+  /** mistral: inside the list, before an object */
+  | "items"
+  /** llama3: after a call ("; " may lead to another); mistral: after an item ("," or "]") */
+  | "between"
+  | "object"
+  /** everything from here on is content */
+  | "plain";
+
+export interface ToolCallParserOptions {
+  /** Calls past this many are parsed (their text is not content) but not reported. */
+  readonly maxCalls?: number;
+}
+
+/** Splits a model's output, pushed as it streams, into content and tool-call events. */
+export class ToolCallParser {
+  private readonly maxCalls: number;
+  private state: State;
+  /** Markup consumed so far that becomes content if it turns out not to frame a call. */
+  private held = "";
+  /** How much of the literal at hand ("<tool_call>", a tag) matched so far. */
+  private matched = 0;
+  private obj: CallObject | null = null;
+  private calls = 0;
+  private reported = 0;
+  /** Whitespace at the end of the content so far: released only when more content follows. */
+  private space = "";
+  private out: ToolCallEvent[] = [];
+  private finished = false;
+
+  constructor(private readonly format: ToolCallFormat, private readonly names: ReadonlySet<string>, options: ToolCallParserOptions = {}) {
+    this.maxCalls = options.maxCalls ?? Infinity;
+    this.state = format === "hermes" ? "text" : "lead";
+  }
+
+  /** Adds a piece of output; returns the events it completes. */
+  push(delta: string): ToolCallEvent[] {
+    if (this.finished) throw new Error("push after finish");
+    for (const c of delta) this.step(c);
+    return this.take();
+  }
+
+  /** At the end of the output: what was held back, as content (a call cut short stays a call). */
+  finish(): ToolCallEvent[] {
+    if (this.finished) return [];
+    this.finished = true;
+    if (this.state === "object" && !this.obj!.started) this.content(this.held + this.obj!.raw);
+    else if (this.state === "text" || this.state === "open" || ((this.state === "lead" || this.state === "items") && this.calls === 0)) this.content(this.held);
+    this.held = "";
+    if (this.reported === 0 && this.space !== "") this.emit({ type: "content", text: this.space });
+    this.space = "";
+    return this.take();
+  }
+
+  private take(): ToolCallEvent[] {
+    const out = this.out;
+    this.out = [];
+    return out;
+  }
+
+  private emit(e: ToolCallEvent): void {
+    const last = this.out[this.out.length - 1];
+    if (last && last.type === e.type && e.type !== "call" && (e.type === "content" || (last as { index: number }).index === e.index)) {
+      this.out[this.out.length - 1] = { ...e, text: (last as { text: string }).text + e.text };
+      return;
+    }
+    this.out.push(e);
+  }
+
+  private content(text: string): void {
+    if (text === "") return;
+    const all = this.space + text;
+    let end = all.length;
+    while (end > 0 && isSpace(all[end - 1]!)) end--;
+    this.space = all.slice(end);
+    if (end > 0) this.emit({ type: "content", text: all.slice(0, end) });
+  }
+
+  /** Gives up on the markup held so far: it and `c` are content (`c` is looked at again). */
+  private release(next: State, c: string): void {
+    this.content(this.held);
+    this.held = "";
+    this.matched = 0;
+    this.state = next;
+    this.step(c);
+  }
+
+  private step(c: string): void {
+    switch (this.state) {
+      case "plain":
+        this.content(c);
+        return;
+      case "text":
+        if (c === HERMES_OPEN[this.matched]) {
+          this.held += c;
+          if (++this.matched === HERMES_OPEN.length) {
+            this.matched = 0;
+            this.state = "open";
+          }
+          return;
+        }
+        if (this.matched > 0) return this.release("text", c);
+        this.content(c);
+        return;
+      case "open":
+        if (isSpace(c)) this.held += c;
+        else if (c === "{") this.beginObject(c);
+        else this.release("text", c);
+        return;
+      case "close":
+        if (this.matched === 0 && isSpace(c)) return;
+        if (c === HERMES_CLOSE[this.matched]) {
+          this.held += c;
+          if (++this.matched === HERMES_CLOSE.length) {
+            this.held = "";
+            this.matched = 0;
+            this.state = "text";
+          }
+          return;
+        }
+        return this.release("text", c);
+      case "lead":
+        return this.lead(c);
+      case "items":
+        if (isSpace(c)) this.held += c;
+        else if (c === "{") this.beginObject(c);
+        else this.release("plain", c);
+        return;
+      case "between":
+        if (isSpace(c)) return;
+        if (this.format === "llama3" && c === ";") {
+          this.held = c;
+          this.state = "lead";
+          return;
+        }
+        if (this.format === "mistral" && c === ",") {
+          this.state = "items";
+          return;
+        }
+        if (this.format === "mistral" && c === "]") {
+          this.state = "plain";
+          return;
+        }
+        return this.release("plain", c);
+      case "object":
+        return this.inObject(c);
+    }
+  }
+
+  /** llama3 / mistral before a call: whitespace, then "<|python_tag|>" or "[TOOL_CALLS]" at the very start, then "{" or "[". */
+  private lead(c: string): void {
+    const tag = this.format === "llama3" ? PYTHON_TAG : MISTRAL_TAG;
+    if (this.matched >= 0 && this.calls === 0 && c === tag[this.matched]) {
+      this.held += c;
+      // -1: the tag is behind us
+      this.matched = this.matched + 1 === tag.length ? -1 : this.matched + 1;
+      return;
+    }
+    if (this.matched > 0) {
+      // mistral: that "[" opened the list, not "[TOOL_CALLS]"
+      if (this.format === "mistral" && this.matched === 1) {
+        this.matched = 0;
+        this.state = "items";
+        return this.step(c);
+      }
+      return this.release("plain", c);
+    }
+    if (isSpace(c)) {
+      this.held += c;
+      return;
+    }
+    if (this.format === "llama3" && c === "{") return this.beginObject(c);
+    if (this.format === "mistral" && c === "[" && this.calls === 0) {
+      this.held += c;
+      this.matched = 0;
+      this.state = "items";
+      return;
+    }
+    this.release("plain", c);
+  }
+
+  private beginObject(c: string): void {
+    this.matched = 0;
+    this.obj = new CallObject();
+    this.state = "object";
+    this.inObject(c);
+  }
+
+  private inObject(c: string): void {
+    const o = this.obj!;
+    const r = o.feed(c);
+    if (r === "end" && o.argsState === "bad") return this.notCall();
+    this.report(o);
+    if (r === "more") return;
+    if (r === "end") {
+      if (!o.started) return this.notCall();
+      this.held = "";
+      this.state = this.format === "hermes" ? "close" : "between";
+      return;
+    }
+    // Not JSON any more: a call already begun ends here; otherwise its text was content.
+    if (!o.started) {
+      this.content(this.held + o.raw);
+      this.held = "";
+    }
+    this.obj = null;
+    this.state = this.format === "hermes" ? "text" : "plain";
+    this.step(c);
+  }
+
+  private notCall(): void {
+    this.content(this.held + this.obj!.raw);
+    this.held = "";
+    this.obj = null;
+    this.state = this.format === "hermes" ? "text" : "plain";
+  }
+
+  private report(o: CallObject): void {
+    if (!o.started && o.argsState !== "bad" && o.ready(this.names)) {
+      o.started = true;
+      o.index = this.calls++;
+      o.silent = o.index >= this.maxCalls;
+      if (!o.silent) {
+        this.reported++;
+        this.emit({ type: "call", index: o.index, name: o.name! });
+      }
+    }
+    if (o.started) {
+      const text = o.takeArgs();
+      if (text !== "" && !o.silent) this.emit({ type: "arguments", index: o.index, text });
+    }
+  }
+}
