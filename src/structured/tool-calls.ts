@@ -72,11 +72,29 @@ const MAX_JSON_WHITESPACE = 2;
 /** A converter of its own: the compiler's instance may live elsewhere (a worker). */
 let converter: XgInstance | null = null;
 
+/** Converted schemas, by their JSON (most recently used last), so a repeated tool set converts once. */
+const converted = new Map<string, string>();
+const MAX_CONVERTED = 64;
+
 /**
  * A JSON schema as xgrammar EBNF (root rule `root`), with the same fixes grammar.ts applies
  * to the schemas it compiles (numeric ranges, control characters in strings).
  */
 async function jsonSchemaEbnf(schema: Record<string, unknown>): Promise<string> {
+  const key = JSON.stringify(schema);
+  const hit = converted.get(key);
+  if (hit !== undefined) {
+    converted.delete(key);
+    converted.set(key, hit);
+    return hit;
+  }
+  const ebnf = await convert(schema);
+  converted.set(key, ebnf);
+  if (converted.size > MAX_CONVERTED) converted.delete(converted.keys().next().value!);
+  return ebnf;
+}
+
+async function convert(schema: Record<string, unknown>): Promise<string> {
   const inst = (converter ??= loadXgrammar());
   inst.takeOutput();
   const ranges = extractRanges(schema);
