@@ -90,6 +90,27 @@ test("streaming: any cut of the output gives the same content and calls as the w
   }
 });
 
+test("streaming: random markup-like outputs parse the same whole, character by character and in random pieces", () => {
+  const bits = ["<tool_call>", "</tool_call>", "<tool", "{", "}", '"name"', ": ", '"add"', '"rm"', '"arguments"', '"parameters"', ",", "[", "]", ";", " ", "\n",
+    "x", "\\", '"', "[TOOL_CALLS]", "<|python_tag|>", "1", '{"a": [1, "}"]}', '{"name": "add", "arguments": {"a": 1}}'];
+  let x = 7;
+  const rnd = (n: number): number => Math.floor(((x = (x * 1103515245 + 12345) % 2147483648) / 2147483648) * n);
+  for (let i = 0; i < 600; i++) {
+    let text = "";
+    const len = 1 + rnd(14);
+    for (let k = 0; k < len; k++) text += bits[rnd(bits.length)];
+    for (const format of ["hermes", "llama3", "mistral"] as const) {
+      const whole = parseToolCalls(format, text, names);
+      for (const pieces of [[...text], randomPieces(text, i + 1)]) {
+        const s = streamed(format, pieces);
+        assert.deepEqual(s.calls, whole.calls, `${format}: ${JSON.stringify(text)}`);
+        assert.equal(s.content === "" && s.calls.length > 0 ? null : s.content, whole.content, `${format}: ${JSON.stringify(text)}`);
+      }
+      if (whole.calls.length === 0) assert.equal(whole.content, text, `${format}: no call, all content: ${JSON.stringify(text)}`);
+    }
+  }
+});
+
 test("streaming: a call's name goes out first, then its arguments piece by piece; no markup reaches content", () => {
   const text = OUTPUTS[0]![1];
   const s = streamed("hermes", [...text]);
