@@ -74,14 +74,41 @@ export class ToolCallParser {
     return this.take();
   }
 
-  /** At the end of the output: what was held back, as content (a call cut short stays a call). */
+  /**
+   * At the end of the output: what was held back. A call begun stays a call (its arguments cut
+   * short); an object not yet known to be a call is content, unless tool-call markup or an
+   * earlier call framed it (an output cut off by max_tokens inside a call list).
+   */
   finish(): ToolCallEvent[] {
     if (this.finished) return [];
     this.finished = true;
-    if (this.state === "object" && !this.obj!.started) this.content(this.held + this.obj!.raw);
-    else if (this.state === "text" || this.state === "open" || ((this.state === "lead" || this.state === "items") && this.calls === 0)) this.content(this.held);
+    const framed = this.calls > 0 || /<tool_call>|<\|python_tag\|>|\[TOOL_CALLS\]/.test(this.held);
+    let dropped = this.held !== "";
+    switch (this.state) {
+      case "text":
+        // a partial "<tool_call>"
+        this.content(this.held);
+        dropped = false;
+        break;
+      case "object":
+        if (!this.obj!.started && !framed) {
+          this.content(this.held + this.obj!.raw);
+          dropped = false;
+        }
+        break;
+      case "lead":
+      case "items":
+        if (!framed) {
+          this.content(this.held);
+          dropped = false;
+        }
+        break;
+      default:
+        // "open", "close", "between": markup of a call; "plain": nothing held
+        break;
+    }
     this.held = "";
-    if (this.reported === 0 && this.space !== "") this.emit({ type: "content", text: this.space });
+    if (this.reported === 0 && !dropped && this.space !== "") this.emit({ type: "content", text: this.space });
     this.space = "";
     return this.take();
   }

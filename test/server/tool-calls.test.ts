@@ -8,7 +8,13 @@ import assert from "node:assert/strict";
 import type OpenAI from "openai";
 import type { JSONSchema } from "openai/lib/jsonschema";
 import { Ajv2020 } from "ajv/dist/2020.js";
-import { MODEL_NAME, post, readSse, start, type Running } from "./harness.js";
+import fs from "node:fs";
+import path from "node:path";
+import OpenAIClient from "openai";
+import { backend, model, MODEL_NAME, post, readSse, start, type Running } from "./harness.js";
+import { Engine } from "../../src/engine/engine.js";
+import { RadixServer } from "../../src/server/http.js";
+import { SHARED_TESTDATA } from "../helpers/models.js";
 
 let srv: Running;
 before(async () => {
@@ -55,8 +61,8 @@ interface StreamedCall {
 }
 
 /** Streams a chat completion over plain HTTP and checks each tool-call delta's shape on the way. */
-async function streamRaw(body: Record<string, unknown>): Promise<{ content: string; calls: StreamedCall[]; reason: string | null }> {
-  const r = await fetch(`${srv.url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ ...body, stream: true }) });
+async function streamRaw(body: Record<string, unknown>, url = srv.url): Promise<{ content: string; calls: StreamedCall[]; reason: string | null }> {
+  const r = await fetch(`${url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ ...body, stream: true }) });
   assert.equal(r.status, 200);
   const events = await readSse(r);
   assert.equal(events[events.length - 1], "[DONE]");
@@ -196,3 +202,53 @@ test("a bad parallel_tool_calls is a 400 naming it", T, async () => {
   assert.match(r.body.error.message, /parallel_tool_calls/);
   assert.match(r.body.error.message, /boolean/);
 });
+
+/** A server over the same test model, with another model family's chat template (so its tool-call format). */
+async function startWithTemplate(file: string): Promise<{ url: string; client: OpenAIClient; close(): Promise<void> }> {
+  const m = await model();
+  const engine = await Engine.create({ model: { ...m, chatTemplate: fs.readFileSync(file, "utf8") }, backend: backend(), maxTotalTokens: 8192, checkInvariants: true });
+  const server = new RadixServer({ name: MODEL_NAME, logIntervalSeconds: 0, warn: () => {} });
+  const url = await server.listen("127.0.0.1", 0);
+  server.attach(engine);
+  const client = new OpenAIClient({ baseURL: `${url}/v1`, apiKey: "none", maxRetries: 0, timeout: 60_000 });
+  return { url, client, close: () => server.drain(0) };
+}
+
+// max_tokens: Llama 3.1's template makes a long prompt (about 1,850 tokens of the test
+// model's 2,048) with this byte-level test tokenizer.
+for (const [format, file, marker, maxTokens] of [
+  ["llama3", "meta-llama-Llama-3.1-8B-Instruct.jinja", /"parameters"|<\|python_tag\|>/, 190],
+  ["mistral", "mistralai-Mistral-Nemo-Instruct-2407.jinja", /\[TOOL_CALLS\]|"arguments"/, 600],
+] as const) {
+  test(`${format} format (${file}): several calls, whole and streamed alike, no markup in content`, T, async (t) => {
+    const tmpl = path.join(SHARED_TESTDATA, "chat-templates", file);
+    if (!fs.existsSync(tmpl)) {
+      t.skip(`no shared test data at ${tmpl}`);
+      return;
+    }
+    const s = await startWithTemplate(tmpl);
+    try {
+      const base = { model: MODEL_NAME, messages, tools, tool_choice: "required" as const, temperature: 1, max_tokens: maxTokens };
+      let found = false;
+      for (let seed = 1; seed <= 12 && !found; seed++) {
+        const r = await s.client.chat.completions.create({ ...base, seed });
+        const c = r.choices[0]!;
+        const calls = c.message.tool_calls! as OpenAI.ChatCompletionMessageFunctionToolCall[];
+        // max_tokens may cut the list short: then the calls so far, and no markup as content
+        assert.ok(c.finish_reason === "tool_calls" || (c.finish_reason === "length" && calls.length > 0), JSON.stringify(c));
+        assert.equal(c.message.content, null);
+        const complete = c.finish_reason === "tool_calls" ? calls : calls.slice(0, -1);
+        for (const call of complete) assertValid(call.function.name, call.function.arguments);
+        const streamed = await streamRaw({ ...base, seed }, s.url);
+        assert.equal(streamed.reason, c.finish_reason);
+        assert.equal(streamed.content, "");
+        assert.doesNotMatch(streamed.content, marker);
+        assert.deepEqual(streamed.calls.map((x) => [x.name, x.arguments]), calls.map((x) => [x.function.name, x.function.arguments]));
+        found = complete.length >= 2;
+      }
+      assert.ok(found, "some seed in 1..12 makes several calls");
+    } finally {
+      await s.close();
+    }
+  });
+}
