@@ -66,11 +66,11 @@ export function registerOpenAI(app: FastifyInstance, serving: () => Serving, str
       ...head,
       object: "chat.completion",
       choices: gen.choices.map((c, index) => {
-        const parsed = plan.parse ? parseToolCalls(plan.format, c.text, plan.names, plan.maxCalls) : null;
-        const calls = parsed && parsed.calls.length > 0 ? toolCallBodies(parsed.calls) : null;
+        const parsed = plan.parse ? parseToolCalls(plan.format, c.text, plan.names, plan.parser) : { content: c.text, calls: [] };
+        const calls = parsed.calls.length > 0 ? toolCallBodies(parsed.calls) : null;
         return {
           index,
-          message: calls ? { role: "assistant", content: parsed!.content, refusal: null, tool_calls: calls } : { role: "assistant", content: c.text, refusal: null },
+          message: { role: "assistant", content: parsed.content, refusal: null, ...(calls ? { tool_calls: calls } : {}) },
           logprobs: logprobs ? { content: chatLogprobs(s, c.logprobs), refusal: null } : null,
           finish_reason: calls && c.finishReason === "stop" ? "tool_calls" : c.finishReason,
         };
@@ -152,7 +152,7 @@ async function streamChat(s: Serving, gen: Generation, head: Head, includeUsage:
   // With tools, each choice's text goes through a tool-call parser: content streams as it
   // comes, markup that may open a call is held back, and a call streams as its name and then
   // its argument pieces.
-  const parsers = gen.choices.map(() => (plan.parse ? new ToolCallParser(plan.format, plan.names, { maxCalls: plan.maxCalls }) : null));
+  const parsers = gen.choices.map(() => (plan.parse ? new ToolCallParser(plan.format, plan.names, plan.parser) : null));
   const called = gen.choices.map(() => false);
   const deltasOf = (choice: number, text: string, end: boolean): ChatDelta[] => {
     const parser = parsers[choice];

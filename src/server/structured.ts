@@ -42,8 +42,8 @@ export interface ToolPlan {
   readonly names: ReadonlySet<string>;
   /** A call is required: the output is constrained to one (or, with parallel calls, one or more). */
   readonly grammar: GrammarSpec | null;
-  /** At most this many calls are returned: 1 with parallel_tool_calls false or a named function. */
-  readonly maxCalls: number;
+  /** How to parse the output: at most 1 call with parallel_tool_calls false or a named function; calls only under a grammar. */
+  readonly parser: { readonly maxCalls: number; readonly callsOnly: boolean };
 }
 
 export type ToolChoice = "none" | "auto" | "required" | { type?: string; function: { name: string } };
@@ -56,7 +56,7 @@ export async function toolPlan(s: Serving, tools: ToolSpec[] | null | undefined,
   const mode = choice ?? (list.length > 0 ? "auto" : "none");
   // OpenAI's default is parallel calls on.
   const maxCalls = parallel === false ? 1 : Infinity;
-  const base = { format, names, maxCalls };
+  const base = { format, names, parser: { maxCalls, callsOnly: false } };
   if (list.length === 0) {
     if (mode !== "none" && mode !== "auto") throw badRequest("tool_choice", "'tool_choice' needs 'tools'.");
     return { ...base, tools: undefined, parse: false, grammar: null };
@@ -71,12 +71,12 @@ export async function toolPlan(s: Serving, tools: ToolSpec[] | null | undefined,
       if (err instanceof GrammarError) throw badRequest("tool_choice", `Invalid 'tool_choice': ${err.message}`);
       throw err;
     }
-    return { ...base, tools: list, parse: true, grammar };
+    return { ...base, tools: list, parse: true, grammar, parser: { maxCalls, callsOnly: true } };
   }
   const named = list.find((t) => t.function.name === mode.function.name);
   if (!named) throw badRequest("tool_choice", `'tool_choice' names the function '${mode.function.name}', which is not among 'tools'.`);
   // As OpenAI does, a named function is called exactly once.
-  return { ...base, tools: list, parse: true, grammar: toolCallGrammar(format, [named]), maxCalls: 1 };
+  return { ...base, tools: list, parse: true, grammar: toolCallGrammar(format, [named]), parser: { maxCalls: 1, callsOnly: true } };
 }
 
 /** The native /generate constraint parameters (at most one). */

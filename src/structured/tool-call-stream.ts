@@ -44,11 +44,14 @@ type State =
 export interface ToolCallParserOptions {
   /** Calls past this many are parsed (their text is not content) but not reported. */
   readonly maxCalls?: number;
+  /** The output is constrained to calls (tool_choice "required" or named): text held at the end is markup, never content. */
+  readonly callsOnly?: boolean;
 }
 
 /** Splits a model's output, pushed as it streams, into content and tool-call events. */
 export class ToolCallParser {
   private readonly maxCalls: number;
+  private readonly callsOnly: boolean;
   private state: State;
   /** Markup consumed so far that becomes content if it turns out not to frame a call. */
   private held = "";
@@ -64,6 +67,7 @@ export class ToolCallParser {
 
   constructor(private readonly format: ToolCallFormat, private readonly names: ReadonlySet<string>, options: ToolCallParserOptions = {}) {
     this.maxCalls = options.maxCalls ?? Infinity;
+    this.callsOnly = options.callsOnly ?? false;
     this.state = format === "hermes" ? "text" : "lead";
   }
 
@@ -82,13 +86,15 @@ export class ToolCallParser {
   finish(): ToolCallEvent[] {
     if (this.finished) return [];
     this.finished = true;
-    const framed = this.calls > 0 || /<tool_call>|<\|python_tag\|>|\[TOOL_CALLS\]/.test(this.held);
+    const framed = this.callsOnly || this.calls > 0 || /<tool_call>|<\|python_tag\|>|\[TOOL_CALLS\]/.test(this.held);
     let dropped = this.held !== "";
     switch (this.state) {
       case "text":
         // a partial "<tool_call>"
-        this.content(this.held);
-        dropped = false;
+        if (!this.callsOnly) {
+          this.content(this.held);
+          dropped = false;
+        }
         break;
       case "object":
         if (!this.obj!.started && !framed) {

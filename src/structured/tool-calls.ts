@@ -12,7 +12,7 @@
 import type { ToolSpec } from "../tokenizer/chat-template.js";
 import { GrammarError, type GrammarSpec } from "./grammar.js";
 import { extractRanges, fixJsonStringRule, insertRanges } from "./json-schema.js";
-import { ToolCallParser, type ToolCallFormat } from "./tool-call-stream.js";
+import { ToolCallParser, type ToolCallFormat, type ToolCallParserOptions } from "./tool-call-stream.js";
 import { loadXgrammar, type XgInstance } from "./xgrammar-shim.js";
 
 export type { ToolCallFormat } from "./tool-call-stream.js";
@@ -125,9 +125,9 @@ export async function toolCallsGrammar(format: ToolCallFormat, tools: readonly T
   return { kind: "structural_tag", tag: { type: "structural_tag", format: { type: "tags_with_separator", tags: [tag], separator, at_least_one: true, stop_after_first: false } } };
 }
 
-/** Splits a finished output into content and tool calls (names must be among `names`; at most `maxCalls` calls). */
-export function parseToolCalls(format: ToolCallFormat, text: string, names: ReadonlySet<string>, maxCalls = Infinity): ParsedOutput {
-  const parser = new ToolCallParser(format, names, { maxCalls });
+/** Splits a finished output into content and tool calls (names must be among `names`), as the streaming parser does. */
+export function parseToolCalls(format: ToolCallFormat, text: string, names: ReadonlySet<string>, options: ToolCallParserOptions = {}): ParsedOutput {
+  const parser = new ToolCallParser(format, names, options);
   let content = "";
   const calls: { name: string; arguments: string }[] = [];
   for (const e of [...parser.push(text), ...parser.finish()]) {

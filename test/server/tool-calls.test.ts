@@ -162,6 +162,22 @@ test("a long argument streams in many pieces that add up to the whole-mode argum
   assert.deepEqual([fc.function.name, fc.function.arguments], [call.function.name, call.function.arguments]);
 });
 
+test("a call cut short by max_tokens: finish_reason length, the arguments so far, no markup in content, streamed as whole", T, async () => {
+  for (const max_tokens of [6, 40, 70]) {
+    const base = { model: MODEL_NAME, messages, tools, tool_choice: { type: "function" as const, function: { name: "write_note" } }, temperature: 1, seed: 7, max_tokens };
+    const whole = await srv.client.chat.completions.create(base);
+    const c = whole.choices[0]!;
+    assert.equal(c.finish_reason, "length");
+    assert.ok(!c.message.content, `no markup as content: ${JSON.stringify(c.message.content)}`);
+    const calls = (c.message.tool_calls ?? []) as OpenAI.ChatCompletionMessageFunctionToolCall[];
+    const streamed = await streamRaw(base);
+    assert.equal(streamed.reason, "length");
+    assert.equal(streamed.content, "");
+    assert.deepEqual(streamed.calls.map((x) => [x.name, x.arguments]), calls.map((x) => [x.function.name, x.function.arguments]));
+    if (max_tokens === 70) assert.equal(calls.length, 1, "by 70 tokens (forced text counts one a character here) the call has begun");
+  }
+});
+
 test("runTools (streamed): the client runs every call of each message and sends the results back", T, async () => {
   const ran: string[] = [];
   const runnable = Object.entries(SCHEMAS).map(([name, parameters]) => ({

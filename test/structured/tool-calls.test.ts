@@ -134,6 +134,8 @@ test("streaming: a call's name goes out first, then its arguments piece by piece
   assert.deepEqual(parseToolCalls("hermes", 'Hi <tool_call>\n{"name": "ad', names), { content: "Hi", calls: [] });
   assert.deepEqual(parseToolCalls("llama3", '{"name": "add", "parameters": {}}; {"na', names), { content: null, calls: [{ name: "add", arguments: "{}" }] });
   assert.deepEqual(parseToolCalls("llama3", '{"answer": "4', names), { content: '{"answer": "4', calls: [] });
+  assert.deepEqual(parseToolCalls("hermes", "<tool_ca", names), { content: "<tool_ca", calls: [] });
+  assert.deepEqual(parseToolCalls("hermes", "<tool_ca", names, { callsOnly: true }), { content: "", calls: [] }, "under a grammar it can only be markup");
   // Arguments before the name go out when the name is known.
   assert.deepEqual(streamed("hermes", [...OUTPUTS[3]![1]]).calls, [{ name: "add", arguments: '{"a":1}' }]);
   // A partial "<tool_call>" is held until it is known not to be one.
@@ -148,7 +150,7 @@ test("several calls per format, and at most maxCalls of them", () => {
   assert.deepEqual(m, { content: null, calls: [{ name: "get_weather", arguments: '{"city":"Oslo"}' }, { name: "add", arguments: '{"a":1,"b":1}' }] });
   const l = parseToolCalls("llama3", OUTPUTS[5]![1], names);
   assert.deepEqual(l, { content: null, calls: [{ name: "add", arguments: '{"a":3,"b":4}' }, { name: "get_weather", arguments: '{"city":"Oslo"}' }] });
-  const h = parseToolCalls("hermes", OUTPUTS[0]![1], names, 1);
+  const h = parseToolCalls("hermes", OUTPUTS[0]![1], names, { maxCalls: 1 });
   assert.deepEqual(h.calls.map((c) => c.name), ["get_weather"], "the second call is parsed and dropped");
   assert.equal(h.content, "Let me check.");
   assert.equal(streamed("llama3", [...OUTPUTS[5]![1]], 1).calls.length, 1);
