@@ -125,13 +125,13 @@ export class ToolCallParser {
     return out;
   }
 
+  /** Queues an event, joined to the one before when both are text of the same kind. */
   private emit(e: ToolCallEvent): void {
-    const last = this.out[this.out.length - 1];
-    if (last && last.type === e.type && e.type !== "call" && (e.type === "content" || (last as { index: number }).index === e.index)) {
-      this.out[this.out.length - 1] = { ...e, text: (last as { text: string }).text + e.text };
-      return;
-    }
-    this.out.push(e);
+    const n = this.out.length - 1;
+    const last = this.out[n];
+    if (last?.type === "content" && e.type === "content") this.out[n] = { type: "content", text: last.text + e.text };
+    else if (last?.type === "arguments" && e.type === "arguments" && last.index === e.index) this.out[n] = { ...e, text: last.text + e.text };
+    else this.out.push(e);
   }
 
   private content(text: string): void {
