@@ -60,37 +60,48 @@ interface StreamedCall {
   argumentDeltas: number;
 }
 
-/** Streams a chat completion over plain HTTP and checks each tool-call delta's shape on the way. */
-async function streamRaw(body: Record<string, unknown>, url = srv.url): Promise<{ content: string; calls: StreamedCall[]; reason: string | null }> {
+interface StreamedChoice {
+  content: string;
+  calls: StreamedCall[];
+  reason: string | null;
+}
+
+/** Streams a chat completion over plain HTTP and checks each tool-call delta's shape on the way; one entry per choice. */
+async function streamChoices(body: Record<string, unknown>, url = srv.url): Promise<StreamedChoice[]> {
   const r = await fetch(`${url}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ ...body, stream: true }) });
   assert.equal(r.status, 200);
   const events = await readSse(r);
   assert.equal(events[events.length - 1], "[DONE]");
-  let content = "";
-  let reason: string | null = null;
-  const calls: StreamedCall[] = [];
+  const out: StreamedChoice[] = [];
   for (const ev of events.slice(0, -1) as OpenAI.ChatCompletionChunk[]) {
     for (const ch of ev.choices) {
-      content += ch.delta.content ?? "";
-      reason = ch.finish_reason ?? reason;
+      const o = (out[ch.index] ??= { content: "", calls: [], reason: null });
+      o.content += ch.delta.content ?? "";
+      o.reason = ch.finish_reason ?? o.reason;
       for (const d of ch.delta.tool_calls ?? []) {
-        if (d.index === calls.length) {
+        if (d.index === o.calls.length) {
           // The first delta of a call: id, type and name, and empty arguments.
           assert.match(d.id ?? "", /^call_/);
           assert.equal(d.type, "function");
           assert.equal(d.function?.arguments, "");
-          calls.push({ id: d.id!, name: d.function!.name!, arguments: "", argumentDeltas: 0 });
+          o.calls.push({ id: d.id!, name: d.function!.name!, arguments: "", argumentDeltas: 0 });
         } else {
-          assert.ok(d.index < calls.length, "calls are announced in order");
+          assert.ok(d.index < o.calls.length, "calls are announced in order");
           assert.deepEqual(Object.keys(d).sort(), ["function", "index"], "later deltas carry only index and arguments");
           assert.deepEqual(Object.keys(d.function!), ["arguments"]);
-          calls[d.index]!.arguments += d.function!.arguments;
-          calls[d.index]!.argumentDeltas++;
+          o.calls[d.index]!.arguments += d.function!.arguments;
+          o.calls[d.index]!.argumentDeltas++;
         }
       }
     }
   }
-  return { content, calls, reason };
+  return out;
+}
+
+async function streamRaw(body: Record<string, unknown>, url = srv.url): Promise<StreamedChoice> {
+  const choices = await streamChoices(body, url);
+  assert.equal(choices.length, 1);
+  return choices[0]!;
 }
 
 test("parallel calls: several calls in one message, each with its own id; the stream gives the same calls piece by piece", T, async () => {
@@ -131,6 +142,22 @@ test("parallel calls: several calls in one message, each with its own id; the st
   assert.equal(oneStreamed.reason, "tool_calls");
   const fn = (one.choices[0]!.message.tool_calls![0] as OpenAI.ChatCompletionMessageFunctionToolCall).function;
   assert.deepEqual([oneStreamed.calls[0]!.name, oneStreamed.calls[0]!.arguments], [fn.name, fn.arguments]);
+});
+
+test("n = 2: each choice has its own calls, numbered from 0, streamed as whole", T, async () => {
+  const base = { model: MODEL_NAME, messages, tools, tool_choice: "required" as const, temperature: 1, max_tokens: 600, logit_bias: stopBias(), seed: 4, n: 2 };
+  const whole = await srv.client.chat.completions.create(base);
+  const streamed = await streamChoices(base);
+  assert.equal(whole.choices.length, 2);
+  assert.equal(streamed.length, 2);
+  for (const c of whole.choices) {
+    const s = streamed[c.index]!;
+    const calls = c.message.tool_calls! as OpenAI.ChatCompletionMessageFunctionToolCall[];
+    assert.equal(c.finish_reason, "tool_calls");
+    assert.equal(s.reason, "tool_calls");
+    assert.equal(s.content, "");
+    assert.deepEqual(s.calls.map((x) => [x.name, x.arguments]), calls.map((x) => [x.function.name, x.function.arguments]));
+  }
 });
 
 test("a long argument streams in many pieces that add up to the whole-mode arguments; the client's stream helper accumulates them", T, async () => {
