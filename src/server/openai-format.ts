@@ -1,6 +1,10 @@
-// Response shapes of the OpenAI API: usage, chat logprobs, legacy completion logprobs, and
-// the request-to-sampling-parameter mapping shared by both routes.
+// Response shapes of the OpenAI API: usage, chat logprobs, legacy completion logprobs, tool
+// calls (whole and as stream deltas), and the request-to-sampling-parameter mapping shared by
+// both routes.
 import type { SamplingParams } from "../sampling/params.js";
+import type { ParsedToolCall } from "../structured/tool-calls.js";
+import type { ToolCallEvent } from "../structured/tool-call-stream.js";
+import { newId } from "./generation.js";
 import type { TokenLogprob, Usage } from "../engine/stream.js";
 import type { SamplingBody } from "./schema.js";
 import type { Serving } from "./serving.js";
@@ -102,3 +106,35 @@ export function samplingFrom(b: SamplingBody): Partial<SamplingParams> {
 
 /** Engine parameter names as the OpenAI routes spell them. */
 export const OPENAI_NAMES = { max_new_tokens: "max_tokens", min_new_tokens: "min_tokens" } as const;
+
+export interface ToolCallBody {
+  id: string;
+  type: "function";
+  function: { name: string; arguments: string };
+}
+
+/** `message.tool_calls` of a whole chat completion. */
+export function toolCallBodies(calls: readonly ParsedToolCall[]): ToolCallBody[] {
+  return calls.map((c) => ({ id: newId("call_"), type: "function", function: { name: c.name, arguments: c.arguments } }));
+}
+
+/** One streamed tool-call delta: the first of a call names it, the rest carry argument pieces. */
+export type ToolCallDelta =
+  | { index: number; id: string; type: "function"; function: { name: string; arguments: string } }
+  | { index: number; function: { arguments: string } };
+
+export type ChatDelta = { content: string } | { tool_calls: ToolCallDelta[] };
+
+/** The chat stream deltas of tool-call parser events, in order (as OpenAI streams them). */
+export function chatDeltas(events: readonly ToolCallEvent[]): ChatDelta[] {
+  return events.map((e): ChatDelta => {
+    switch (e.type) {
+      case "content":
+        return { content: e.text };
+      case "call":
+        return { tool_calls: [{ index: e.index, id: newId("call_"), type: "function", function: { name: e.name, arguments: "" } }] };
+      case "arguments":
+        return { tool_calls: [{ index: e.index, function: { arguments: e.text } }] };
+    }
+  });
+}

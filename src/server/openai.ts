@@ -5,12 +5,13 @@ import type { FastifyInstance, FastifyReply } from "fastify";
 import type { SamplingParams } from "../sampling/params.js";
 import { badRequest, modelNotFound, toApiError } from "./errors.js";
 import { arrivalOf, Generation, newId } from "./generation.js";
-import { chatLogprobs, completionLogprobs, OPENAI_NAMES, samplingFrom, usageBody } from "./openai-format.js";
+import { chatDeltas, chatLogprobs, completionLogprobs, OPENAI_NAMES, samplingFrom, toolCallBodies, usageBody, type ChatDelta } from "./openai-format.js";
 import { chatSchema, completionSchema, type ChatBody, type CompletionBody } from "./schema.js";
 import type { Serving } from "./serving.js";
 import { onClientGone, SseStream } from "./sse.js";
-import { compileFor, responseFormatSpec, toolCallBodies, toolPlan, type ToolPlan } from "./structured.js";
-import { parseToolCalls, ToolCallStreamer } from "../structured/tool-calls.js";
+import { compileFor, responseFormatSpec, toolPlan, type ToolPlan } from "./structured.js";
+import { parseToolCalls } from "../structured/tool-calls.js";
+import { ToolCallParser } from "../structured/tool-call-stream.js";
 
 function checkModel(s: Serving, model: string | null | undefined): void {
   if (model !== undefined && model !== null && model !== s.name && model !== s.model.path) throw modelNotFound(model);
@@ -42,7 +43,7 @@ export function registerOpenAI(app: FastifyInstance, serving: () => Serving, str
     const b = req.body as ChatBody;
     checkModel(s, b.model);
     if ((b.top_logprobs ?? 0) > 0 && b.logprobs !== true) throw badRequest("top_logprobs", "'top_logprobs' needs 'logprobs' to be true.");
-    const plan = toolPlan(s, b.tools, b.tool_choice);
+    const plan = await toolPlan(s, b.tools, b.tool_choice, b.parallel_tool_calls);
     const format = responseFormatSpec(b.response_format);
     // A required call wins over response_format: the output is the call.
     const grammar = plan.grammar ? await compileFor(s, plan.grammar, "tool_choice")
@@ -65,11 +66,11 @@ export function registerOpenAI(app: FastifyInstance, serving: () => Serving, str
       ...head,
       object: "chat.completion",
       choices: gen.choices.map((c, index) => {
-        const parsed = plan.parse ? parseToolCalls(plan.format, c.text, plan.names) : null;
-        const calls = parsed && parsed.calls.length > 0 ? toolCallBodies(parsed.calls) : null;
+        const parsed = plan.parse ? parseToolCalls(plan.format, c.text, plan.names, plan.parser) : { content: c.text, calls: [] };
+        const calls = parsed.calls.length > 0 ? toolCallBodies(parsed.calls) : null;
         return {
           index,
-          message: calls ? { role: "assistant", content: parsed!.content, refusal: null, tool_calls: calls } : { role: "assistant", content: c.text, refusal: null },
+          message: { role: "assistant", content: parsed.content, refusal: null, ...(calls ? { tool_calls: calls } : {}) },
           logprobs: logprobs ? { content: chatLogprobs(s, c.logprobs), refusal: null } : null,
           finish_reason: calls && c.finishReason === "stop" ? "tool_calls" : c.finishReason,
         };
@@ -148,37 +149,36 @@ async function streamChat(s: Serving, gen: Generation, head: Head, includeUsage:
   const sse = new SseStream(reply, headers);
   const chunk = (choice: Record<string, unknown>): Record<string, unknown> =>
     ({ ...head, object: "chat.completion.chunk", choices: [choice], ...(includeUsage ? { usage: null } : {}) });
-  // With tools, text that may be a tool call is held back and parsed when the choice ends.
-  const streamers = gen.choices.map(() => (plan.parse ? new ToolCallStreamer(plan.format) : null));
+  // With tools, each choice's text goes through a tool-call parser: content streams as it
+  // comes, markup that may open a call is held back, and a call streams as its name and then
+  // its argument pieces.
+  const parsers = gen.choices.map(() => (plan.parse ? new ToolCallParser(plan.format, plan.names, plan.parser) : null));
+  const called = gen.choices.map(() => false);
+  const deltasOf = (choice: number, text: string, end: boolean): ChatDelta[] => {
+    const parser = parsers[choice];
+    if (!parser) return text ? [{ content: text }] : [];
+    const events = parser.push(text);
+    if (end) events.push(...parser.finish());
+    if (events.some((e) => e.type === "call")) called[choice] = true;
+    return chatDeltas(events);
+  };
   try {
     for (let i = 0; i < gen.choices.length; i++) {
       await sse.send(chunk({ index: i, delta: { role: "assistant", content: "" }, logprobs: null, finish_reason: null }));
     }
     for await (const { choice, event } of gen.events()) {
       if (sse.closed) break;
-      const streamer = streamers[choice];
-      const text = streamer ? streamer.push(event.text) : event.text;
       if (event.type === "token") {
-        if (text === "" && !event.logprob) continue;
+        const deltas = deltasOf(choice, event.text, false);
         const logprobs = event.logprob ? { content: chatLogprobs(s, [event.logprob]), refusal: null } : null;
-        await sse.send(chunk({ index: choice, delta: { content: text }, logprobs, finish_reason: null }));
+        if (deltas.length === 0 && logprobs) deltas.push({ content: "" });
+        for (const [k, delta] of deltas.entries()) await sse.send(chunk({ index: choice, delta, logprobs: k === 0 ? logprobs : null, finish_reason: null }));
         continue;
       }
-      let reason: string = event.reason;
-      let last: Record<string, unknown> = text ? { content: text } : {};
-      if (streamer) {
-        const out = streamer.finish(plan.names);
-        const content = (text) + (out.content ?? "");
-        if (out.calls.length > 0) {
-          if (content) await sse.send(chunk({ index: choice, delta: { content }, logprobs: null, finish_reason: null }));
-          const calls = toolCallBodies(out.calls).map((c, index) => ({ index, ...c }));
-          await sse.send(chunk({ index: choice, delta: { tool_calls: calls }, logprobs: null, finish_reason: null }));
-          last = {};
-          if (reason === "stop") reason = "tool_calls";
-        } else {
-          last = content ? { content } : {};
-        }
-      }
+      const deltas = deltasOf(choice, event.text, true);
+      const last = !parsers[choice] && deltas.length > 0 ? deltas.pop()! : {};
+      for (const delta of deltas) await sse.send(chunk({ index: choice, delta, logprobs: null, finish_reason: null }));
+      const reason = called[choice] && event.reason === "stop" ? "tool_calls" : event.reason;
       await sse.send(chunk({ index: choice, delta: last, logprobs: null, finish_reason: reason }));
     }
     if (includeUsage) await sse.send({ ...head, object: "chat.completion.chunk", choices: [], usage: usageBody(gen.usage) });

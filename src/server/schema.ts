@@ -122,6 +122,7 @@ export const chatSchema = {
     top_logprobs: int("an integer in [0, 20]", { minimum: 0, maximum: 20 }),
     tools: opt("array", "a list of tools", { items: tool }),
     tool_choice: toolChoice,
+    parallel_tool_calls: bool,
     response_format: responseFormat,
     chat_template_kwargs: opt("object", "an object"),
   },
@@ -181,6 +182,7 @@ export interface ChatBody extends SamplingBody {
   top_logprobs?: number | null;
   tools?: import("../tokenizer/chat-template.js").ToolSpec[] | null;
   tool_choice?: import("./structured.js").ToolChoice | null;
+  parallel_tool_calls?: boolean | null;
   response_format?: import("./structured.js").ResponseFormat | null;
   chat_template_kwargs?: Record<string, unknown> | null;
 }

@@ -4,10 +4,9 @@
 // output.
 import type { Grammar, GrammarSpec } from "../structured/grammar.js";
 import { GrammarError } from "../structured/grammar.js";
-import { toolCallFormat, toolCallGrammar, type ParsedToolCall, type ToolCallFormat } from "../structured/tool-calls.js";
+import { toolCallFormat, toolCallGrammar, toolCallsGrammar, type ToolCallFormat } from "../structured/tool-calls.js";
 import type { ToolSpec } from "../tokenizer/chat-template.js";
 import { badRequest } from "./errors.js";
-import { newId } from "./generation.js";
 import type { Serving } from "./serving.js";
 
 export interface ResponseFormat {
@@ -41,37 +40,43 @@ export interface ToolPlan {
   readonly parse: boolean;
   readonly format: ToolCallFormat;
   readonly names: ReadonlySet<string>;
-  /** A call is required: the output is constrained to one. */
+  /** A call is required: the output is constrained to one (or, with parallel calls, one or more). */
   readonly grammar: GrammarSpec | null;
+  /** How to parse the output: at most 1 call with parallel_tool_calls false or a named function; calls only under a grammar. */
+  readonly parser: { readonly maxCalls: number; readonly callsOnly: boolean };
 }
 
 export type ToolChoice = "none" | "auto" | "required" | { type?: string; function: { name: string } };
 
-export function toolPlan(s: Serving, tools: ToolSpec[] | null | undefined, choice: ToolChoice | null | undefined): ToolPlan {
+export async function toolPlan(s: Serving, tools: ToolSpec[] | null | undefined, choice: ToolChoice | null | undefined,
+  parallel: boolean | null | undefined): Promise<ToolPlan> {
   const list = tools ?? [];
   const format = toolCallFormat(s.model.chatTemplate);
   const names = new Set(list.map((t) => t.function.name));
   const mode = choice ?? (list.length > 0 ? "auto" : "none");
+  // OpenAI's default is parallel calls on.
+  const maxCalls = parallel === false ? 1 : Infinity;
+  const base = { format, names, parser: { maxCalls, callsOnly: false } };
   if (list.length === 0) {
     if (mode !== "none" && mode !== "auto") throw badRequest("tool_choice", "'tool_choice' needs 'tools'.");
-    return { tools: undefined, parse: false, format, names, grammar: null };
+    return { ...base, tools: undefined, parse: false, grammar: null };
   }
-  if (mode === "none") return { tools: undefined, parse: false, format, names, grammar: null };
-  if (mode === "auto") return { tools: list, parse: true, format, names, grammar: null };
-  if (mode === "required") return { tools: list, parse: true, format, names, grammar: toolCallGrammar(format, list) };
+  if (mode === "none") return { ...base, tools: undefined, parse: false, grammar: null };
+  if (mode === "auto") return { ...base, tools: list, parse: true, grammar: null };
+  if (mode === "required") {
+    let grammar: GrammarSpec;
+    try {
+      grammar = maxCalls === 1 ? toolCallGrammar(format, list) : await toolCallsGrammar(format, list);
+    } catch (err) {
+      if (err instanceof GrammarError) throw badRequest("tool_choice", `Invalid 'tool_choice': ${err.message}`);
+      throw err;
+    }
+    return { ...base, tools: list, parse: true, grammar, parser: { maxCalls, callsOnly: true } };
+  }
   const named = list.find((t) => t.function.name === mode.function.name);
   if (!named) throw badRequest("tool_choice", `'tool_choice' names the function '${mode.function.name}', which is not among 'tools'.`);
-  return { tools: list, parse: true, format, names, grammar: toolCallGrammar(format, [named]) };
-}
-
-export interface ToolCallBody {
-  id: string;
-  type: "function";
-  function: { name: string; arguments: string };
-}
-
-export function toolCallBodies(calls: readonly ParsedToolCall[]): ToolCallBody[] {
-  return calls.map((c) => ({ id: newId("call_"), type: "function", function: { name: c.name, arguments: c.arguments } }));
+  // As OpenAI does, a named function is called exactly once.
+  return { ...base, tools: list, parse: true, grammar: toolCallGrammar(format, [named]), parser: { maxCalls: 1, callsOnly: true } };
 }
 
 /** The native /generate constraint parameters (at most one). */

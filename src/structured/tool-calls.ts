@@ -1,16 +1,21 @@
-// Tool calls in model output: which format a model family writes, the grammar that forces a
-// valid call (tool_choice "required" or a named function), and the parsers that turn the
-// text into OpenAI `tool_calls`, whole or while it streams.
+// Tool calls in model output: which format a model family writes, the grammars that force
+// valid calls (tool_choice "required" or a named function), and the whole-output parser
+// (the streaming one is tool-call-stream.ts; this one runs it over the finished text).
 //
-// Formats:
-// - hermes (Qwen 2.5/3, Hermes, ChatML default): `<tool_call>\n{"name": ..., "arguments": {...}}\n</tool_call>`, repeated;
-// - llama3 (Llama 3.1-3.3 JSON tool calling): the whole answer is `{"name": ..., "parameters": {...}}`;
-// - mistral: `[TOOL_CALLS][{"name": ..., "arguments": {...}}, ...]` ([TOOL_CALLS] is a control
-//   token that the detokenizer drops, so a bare leading JSON array counts too).
+// Formats, and how each writes several calls in one message:
+// - hermes (Qwen 2.5/3, Hermes, ChatML default): `<tool_call>\n{"name": ..., "arguments": {...}}\n</tool_call>`,
+//   blocks one after another, "\n" between them (Qwen's template renders them so);
+// - llama3 (Llama 3.1-3.3 JSON tool calling): the answer is `{"name": ..., "parameters": {...}}`, optionally after
+//   `<|python_tag|>`; several are joined by ";" (the separator SGLang and vLLM use: Llama 3.x has no native one);
+// - mistral: `[TOOL_CALLS][{"name": ..., "arguments": {...}}, ...]`, one JSON list holding every call
+//   ([TOOL_CALLS] is a control token that the detokenizer drops, so a bare leading list counts too).
 import type { ToolSpec } from "../tokenizer/chat-template.js";
-import type { GrammarSpec } from "./grammar.js";
+import { GrammarError, type GrammarSpec } from "./grammar.js";
+import { extractRanges, fixJsonStringRule, insertRanges } from "./json-schema.js";
+import { ToolCallParser, type ToolCallFormat, type ToolCallParserOptions } from "./tool-call-stream.js";
+import { loadXgrammar, type XgInstance } from "./xgrammar-shim.js";
 
-export type ToolCallFormat = "hermes" | "llama3" | "mistral";
+export type { ToolCallFormat } from "./tool-call-stream.js";
 
 export interface ParsedToolCall {
   readonly name: string;
@@ -35,18 +40,22 @@ export function toolCallFormat(template: string | null): ToolCallFormat {
 
 const argsSchema = (t: ToolSpec): Record<string, unknown> => t.function.parameters ?? { type: "object" };
 
-/**
- * The grammar of exactly one valid call of one of `tools` (all of them for "required", the
- * named one otherwise), in the model's format.
- */
-export function toolCallGrammar(format: ToolCallFormat, tools: readonly ToolSpec[]): GrammarSpec {
+function callSchema(format: ToolCallFormat, tools: readonly ToolSpec[]): Record<string, unknown> {
   const argKey = format === "llama3" ? "parameters" : "arguments";
   const one = (t: ToolSpec): Record<string, unknown> => ({
     type: "object",
     properties: { name: { const: t.function.name }, [argKey]: argsSchema(t) },
     required: ["name", argKey],
   });
-  const call = tools.length === 1 ? one(tools[0]!) : { anyOf: tools.map(one) };
+  return tools.length === 1 ? one(tools[0]!) : { anyOf: tools.map(one) };
+}
+
+/**
+ * The grammar of exactly one valid call of one of `tools` (all of them for "required", the
+ * named one otherwise), in the model's format.
+ */
+export function toolCallGrammar(format: ToolCallFormat, tools: readonly ToolSpec[]): GrammarSpec {
+  const call = callSchema(format, tools);
   switch (format) {
     case "hermes":
       return { kind: "json_schema", schema: call, prefix: "<tool_call>\n", suffix: "\n</tool_call>" };
@@ -57,116 +66,74 @@ export function toolCallGrammar(format: ToolCallFormat, tools: readonly ToolSpec
   }
 }
 
-function asCall(v: unknown, names: ReadonlySet<string>): ParsedToolCall | null {
-  if (v === null || typeof v !== "object" || Array.isArray(v)) return null;
-  const o = v as Record<string, unknown>;
-  const args = o.arguments ?? o.parameters ?? {};
-  if (typeof o.name !== "string" || !names.has(o.name)) return null;
-  if (typeof args === "string") return { name: o.name, arguments: args };
-  if (args === null || typeof args !== "object" || Array.isArray(args)) return null;
-  return { name: o.name, arguments: JSON.stringify(args) };
+/** Same settings as grammar.ts gives its JSON schemas: at most 2 whitespace characters between tokens. */
+const MAX_JSON_WHITESPACE = 2;
+
+/** A converter of its own: the compiler's instance may live elsewhere (a worker). */
+let converter: XgInstance | null = null;
+
+/** Converted schemas, by their JSON (most recently used last), so a repeated tool set converts once. */
+const converted = new Map<string, string>();
+const MAX_CONVERTED = 64;
+
+/**
+ * A JSON schema as xgrammar EBNF (root rule `root`), with the same fixes grammar.ts applies
+ * to the schemas it compiles (numeric ranges, control characters in strings).
+ */
+async function jsonSchemaEbnf(schema: Record<string, unknown>): Promise<string> {
+  const key = JSON.stringify(schema);
+  const hit = converted.get(key);
+  if (hit !== undefined) {
+    converted.delete(key);
+    converted.set(key, hit);
+    return hit;
+  }
+  const ebnf = await convert(schema);
+  converted.set(key, ebnf);
+  if (converted.size > MAX_CONVERTED) converted.delete(converted.keys().next().value!);
+  return ebnf;
 }
 
-function parseJson(text: string): unknown {
+async function convert(schema: Record<string, unknown>): Promise<string> {
+  const inst = (converter ??= loadXgrammar());
+  inst.takeOutput();
+  const ranges = extractRanges(schema);
   try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
+    const ebnf = await inst.xg.Testings._jsonSchemaToEBNF(JSON.stringify(ranges.schema), true, -1, undefined, true, MAX_JSON_WHITESPACE);
+    return insertRanges(fixJsonStringRule(ebnf), ranges.rules);
+  } catch (err) {
+    // An aborted instance is not used again (see xgrammar-shim.ts).
+    converter = null;
+    const fatal = inst.takeOutput().find((l) => l.includes("[FATAL]"));
+    const why = fatal ? fatal.replace(/^.*\[FATAL\]\s*\S+:\d+:\s*/, "").trim() : err instanceof Error ? err.message : String(err);
+    throw new GrammarError("json_schema", `the JSON schema is not supported or not valid: ${why}`);
   }
-}
-
-const TAG_OPEN = "<tool_call>";
-const TAG_CLOSE = "</tool_call>";
-
-/** Splits a finished output into content and tool calls (names must be among `names`). */
-export function parseToolCalls(format: ToolCallFormat, text: string, names: ReadonlySet<string>): ParsedOutput {
-  const none: ParsedOutput = { content: text, calls: [] };
-  if (format === "hermes") {
-    const calls: ParsedToolCall[] = [];
-    let content = "";
-    let at = 0;
-    for (;;) {
-      const open = text.indexOf(TAG_OPEN, at);
-      if (open < 0) break;
-      const close = text.indexOf(TAG_CLOSE, open);
-      const body = text.slice(open + TAG_OPEN.length, close < 0 ? text.length : close);
-      const call = asCall(parseJson(body.trim()), names);
-      if (!call) break;
-      content += text.slice(at, open);
-      calls.push(call);
-      at = close < 0 ? text.length : close + TAG_CLOSE.length;
-    }
-    if (calls.length === 0) return none;
-    content += text.slice(at);
-    return { content: content.trim() === "" ? null : content.trim(), calls };
-  }
-  const trimmed = text.trim();
-  if (format === "mistral") {
-    const body = trimmed.startsWith("[TOOL_CALLS]") ? trimmed.slice("[TOOL_CALLS]".length).trim() : trimmed;
-    const v = parseJson(body);
-    if (!Array.isArray(v)) return none;
-    const calls = v.map((c) => asCall(c, names));
-    return calls.length > 0 && calls.every((c) => c !== null) ? { content: null, calls: calls as ParsedToolCall[] } : none;
-  }
-  const body = trimmed.startsWith("<|python_tag|>") ? trimmed.slice("<|python_tag|>".length) : trimmed;
-  const v = parseJson(body);
-  const list = Array.isArray(v) ? v : [v];
-  const calls = list.map((c) => asCall(c, names));
-  return calls.length > 0 && calls.every((c) => c !== null) ? { content: null, calls: calls as ParsedToolCall[] } : none;
 }
 
 /**
- * Streams content while no tool call can have begun, and holds the rest back for
- * parseToolCalls at the end: for hermes, from the first "<tool_call>" (or a partial one at
- * the end of the text so far); for the JSON formats, from a first non-space "{" or "[".
+ * The grammar of one or more valid calls of `tools`, in the model's format and with its
+ * separator between calls (tool_choice "required" with parallel_tool_calls).
  */
-export class ToolCallStreamer {
-  private text = "";
-  private sent = 0;
-  private held = false;
+export async function toolCallsGrammar(format: ToolCallFormat, tools: readonly ToolSpec[]): Promise<GrammarSpec> {
+  const call = callSchema(format, tools);
+  if (format === "mistral") return { kind: "json_schema", schema: { type: "array", items: call, minItems: 1 }, prefix: "[TOOL_CALLS]" };
+  const content = { type: "grammar", grammar: await jsonSchemaEbnf(call) };
+  const tag = format === "hermes"
+    ? { type: "tag", begin: "<tool_call>\n", content, end: "\n</tool_call>" }
+    : { type: "tag", begin: "", content, end: "" };
+  const separator = format === "hermes" ? "\n" : "; ";
+  return { kind: "structural_tag", tag: { type: "structural_tag", format: { type: "tags_with_separator", tags: [tag], separator, at_least_one: true, stop_after_first: false } } };
+}
 
-  constructor(private readonly format: ToolCallFormat) {}
-
-  /** Adds a text delta; returns the content that can go out now. */
-  push(delta: string): string {
-    this.text += delta;
-    if (this.held) return "";
-    if (this.format !== "hermes") {
-      const lead = this.text.trimStart();
-      if (lead === "") return "";
-      if (this.sent === 0 && (lead.startsWith("{") || lead.startsWith("[") || lead.startsWith("<|python_tag|>"))) {
-        this.held = true;
-        return "";
-      }
-      return this.release(this.text.length);
-    }
-    const open = this.text.indexOf(TAG_OPEN, this.sent);
-    if (open >= 0) {
-      this.held = true;
-      return this.release(open);
-    }
-    // Keep back a tail that could still become "<tool_call>".
-    let keep = 0;
-    for (let k = Math.min(TAG_OPEN.length - 1, this.text.length - this.sent); k > 0; k--) {
-      if (TAG_OPEN.startsWith(this.text.slice(this.text.length - k))) {
-        keep = k;
-        break;
-      }
-    }
-    return this.release(this.text.length - keep);
+/** Splits a finished output into content and tool calls (names must be among `names`), as the streaming parser does. */
+export function parseToolCalls(format: ToolCallFormat, text: string, names: ReadonlySet<string>, options: ToolCallParserOptions = {}): ParsedOutput {
+  const parser = new ToolCallParser(format, names, options);
+  let content = "";
+  const calls: { name: string; arguments: string }[] = [];
+  for (const e of [...parser.push(text), ...parser.finish()]) {
+    if (e.type === "content") content += e.text;
+    else if (e.type === "call") calls[e.index] = { name: e.name, arguments: "" };
+    else calls[e.index]!.arguments += e.text;
   }
-
-  /** At the end: the calls, and the content not yet sent (null when none). */
-  finish(names: ReadonlySet<string>): ParsedOutput {
-    const rest = this.text.slice(this.sent);
-    const parsed = parseToolCalls(this.format, rest, names);
-    if (parsed.calls.length === 0) return { content: rest === "" ? null : rest, calls: [] };
-    return parsed;
-  }
-
-  private release(end: number): string {
-    const out = this.text.slice(this.sent, end);
-    this.sent = end;
-    return out;
-  }
+  return { content: content === "" && calls.length > 0 ? null : content, calls };
 }
