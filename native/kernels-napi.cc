@@ -2,6 +2,7 @@
 //   simdPath(): string
 //   setSimdPath(name: "auto" | "scalar" | "avx2" | "neon"): boolean        (test hook)
 //   matmul(weights, ggmlType, wRows, wCols, x, xRows, threads): Float32Array [xRows x wRows]
+//   matmulGroup([[weights, ggmlType, wRows, wCols], ...], x, xRows, threads): Float32Array[]
 //   dequantizeRow(weights, ggmlType, wRows, wCols, row): Float32Array
 //   quantizeActivations(x, ggmlType, cols): Float32Array  (d * q of the 8-bit rows; tests)
 //   benchMatmul(weights, ggmlType, wRows, wCols, copies, x, xRows, threads, minSeconds): number
@@ -53,27 +54,33 @@ bool is_int(const Napi::Value& v) {
   return d >= 0 && d <= 9007199254740991.0 && d == static_cast<double>(static_cast<int64_t>(d));
 }
 
-// Reads (weights, ggmlType, wRows, wCols) at info[i..i+3] into a view over `copies`
+// Reads (weights, ggmlType, wRows, wCols) from v[0..3] into a view over `copies`
 // consecutive matrices; an empty string when they are valid, else why not.
-std::string weight_view(const Napi::CallbackInfo& info, size_t i, int64_t copies, WeightView* w) {
-  if (!info[i].IsTypedArray() || info[i].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
+std::string weight_view_of(const Napi::Value* v, int64_t copies, WeightView* w) {
+  if (!v[0].IsTypedArray() || v[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
     return "weights must be a Uint8Array";
-  for (size_t k = i + 1; k < i + 4; ++k)
-    if (!is_int(info[k])) return "ggmlType, wRows and wCols must be non-negative integers";
+  for (size_t k = 1; k < 4; ++k)
+    if (!is_int(v[k])) return "ggmlType, wRows and wCols must be non-negative integers";
   int bs = 0, bb = 0;
-  const int type = info[i + 1].As<Napi::Number>().Int32Value();
+  const int type = v[1].As<Napi::Number>().Int32Value();
   if (!wtype_info(type, &bs, &bb)) return "unsupported ggml type " + std::to_string(type);
-  const auto bytes = info[i].As<Napi::Uint8Array>();
+  const auto bytes = v[0].As<Napi::Uint8Array>();
   w->data = bytes.Data();
   w->type = static_cast<WType>(type);
-  w->rows = info[i + 2].As<Napi::Number>().Int64Value();
-  w->cols = info[i + 3].As<Napi::Number>().Int64Value();
+  w->rows = v[2].As<Napi::Number>().Int64Value();
+  w->cols = v[3].As<Napi::Number>().Int64Value();
   if (w->cols % bs != 0) return "wCols is not a whole number of blocks of " + std::to_string(bs);
   w->row_bytes = static_cast<size_t>(w->cols / bs) * static_cast<size_t>(bb);
   if (static_cast<double>(w->row_bytes) * static_cast<double>(w->rows) * static_cast<double>(copies) >
       static_cast<double>(bytes.ByteLength()))
     return "weights holds fewer bytes than wRows x wCols of this type";
   return "";
+}
+
+// The same, at info[i..i+3].
+std::string weight_view(const Napi::CallbackInfo& info, size_t i, int64_t copies, WeightView* w) {
+  const Napi::Value v[4] = {info[i], info[i + 1], info[i + 2], info[i + 3]};
+  return weight_view_of(v, copies, w);
 }
 
 std::string float_rows(const Napi::Value& v, int64_t rows, int64_t cols, const float** out) {
@@ -91,6 +98,41 @@ Napi::Value SimdPath(const Napi::CallbackInfo& info) { return Napi::String::New(
 Napi::Value SetSimdPath(const Napi::CallbackInfo& info) {
   if (!info[0].IsString()) return fail(info.Env(), "setSimdPath(name: string)");
   return Napi::Boolean::New(info.Env(), set_simd(info[0].As<Napi::String>().Utf8Value().c_str()));
+}
+
+// matmulGroup([[weights, ggmlType, wRows, wCols], ...], x, xRows, threads): one output per
+// matrix, all of the same wCols, computed as one group (the runner's q/k/v and gate/up).
+Napi::Value MatmulGroup(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsArray()) return fail(env, "matmulGroup: the first argument must be an array of weights");
+  const auto list = info[0].As<Napi::Array>();
+  const uint32_t count = list.Length();
+  if (count < 1 || count > 8) return fail(env, "matmulGroup: 1 to 8 matrices");
+  if (!is_int(info[2]) || !is_int(info[3])) return fail(env, "matmulGroup: xRows and threads must be non-negative integers");
+  const int64_t rows = info[2].As<Napi::Number>().Int64Value();
+  std::vector<WeightView> ws(count);
+  for (uint32_t j = 0; j < count; ++j) {
+    const Napi::Value e = list.Get(j);
+    if (!e.IsArray() || e.As<Napi::Array>().Length() != 4) return fail(env, "matmulGroup: each matrix is [weights, ggmlType, wRows, wCols]");
+    const auto a = e.As<Napi::Array>();
+    const Napi::Value v[4] = {a.Get(0u), a.Get(1u), a.Get(2u), a.Get(3u)};
+    const std::string err = weight_view_of(v, 1, &ws[j]);
+    if (!err.empty()) return fail(env, "matmulGroup: " + err);
+    if (ws[j].cols != ws[0].cols) return fail(env, "matmulGroup: every matrix must have the same wCols");
+  }
+  const float* x = nullptr;
+  const std::string err = float_rows(info[1], rows, ws[0].cols, &x);
+  if (!err.empty()) return fail(env, "matmulGroup: " + err);
+  auto outs = Napi::Array::New(env, count);
+  std::vector<MatmulJob> jobs(count);
+  for (uint32_t j = 0; j < count; ++j) {
+    auto out = Napi::Float32Array::New(env, static_cast<size_t>(rows * ws[j].rows));
+    outs.Set(j, out);
+    jobs[j] = MatmulJob{&ws[j], out.Data()};
+  }
+  std::lock_guard<std::mutex> lock(g_mu);
+  matmul_group(jobs.data(), static_cast<int>(count), x, rows, pool_for(info[3].As<Napi::Number>().Int32Value()), shared_scratch());
+  return outs;
 }
 
 Napi::Value Matmul(const Napi::CallbackInfo& info) {
@@ -198,6 +240,7 @@ void register_kernels(Napi::Env env, Napi::Object exports) {
   exports.Set("simdPath", Napi::Function::New(env, SimdPath));
   exports.Set("setSimdPath", Napi::Function::New(env, SetSimdPath));
   exports.Set("matmul", Napi::Function::New(env, Matmul));
+  exports.Set("matmulGroup", Napi::Function::New(env, MatmulGroup));
   exports.Set("dequantizeRow", Napi::Function::New(env, DequantizeRow));
   exports.Set("quantizeActivations", Napi::Function::New(env, QuantizeActivations));
   exports.Set("benchMatmul", Napi::Function::New(env, BenchMatmul));

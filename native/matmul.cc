@@ -50,6 +50,71 @@ GemmFn gemm_kernel(WType t, Simd s) {
   return fn ? fn : gemm_scalar(t);
 }
 
+void matmul_group(const MatmulJob* jobs, int count, const float* x, int64_t rows, ThreadPool& pool, MatmulScratch& scratch) {
+  if (rows <= 0 || count <= 0) return;
+  if (count > 8) {
+    for (int j = 0; j < count; ++j) matmul(*jobs[j].w, x, rows, jobs[j].out, pool, scratch);
+    return;
+  }
+  const Simd simd = simd_active();
+  const int64_t cols = jobs[0].w->cols;
+  // The activations in each format the jobs read: F32 as given, the others quantized once.
+  constexpr int kFormats = 3;
+  const uint8_t* act[kFormats] = {reinterpret_cast<const uint8_t*>(x), nullptr, nullptr};
+  size_t stride[kFormats] = {static_cast<size_t>(cols) * sizeof(float), 0, 0};
+  bool wanted[kFormats] = {false, false, false};
+  for (int j = 0; j < count; ++j) wanted[static_cast<int>(act_format(jobs[j].w->type))] = true;
+  size_t bytes = 0;
+  for (int f = 1; f < kFormats; ++f) {
+    if (!wanted[f]) continue;
+    stride[f] = act_row_bytes(static_cast<ActFormat>(f), cols);
+    bytes += stride[f] * static_cast<size_t>(rows);
+  }
+  if (bytes > 0) {
+    uint8_t* qx = aligned_scratch(scratch, bytes);
+    for (int f = 1; f < kFormats; ++f) {
+      if (!wanted[f]) continue;
+      act[f] = qx;
+      qx += stride[f] * static_cast<size_t>(rows);
+    }
+    const auto quantize = [&](int64_t b, int64_t e, int) {
+      for (int f = 1; f < kFormats; ++f) {
+        if (!wanted[f]) continue;
+        uint8_t* q = const_cast<uint8_t*>(act[f]);
+        for (int64_t r = b; r < e; ++r) quantize_act_row(static_cast<ActFormat>(f), x + r * cols, cols, q + r * stride[f], simd);
+      }
+    };
+    if (rows >= kParallelQuantRows) pool.run(rows, quantize);
+    else quantize(0, rows, 0);
+  }
+  // Output units of all the jobs, one after another.
+  int64_t first[9];
+  GemmFn fn[8];
+  int64_t units = 0;
+  double work = 0;
+  for (int j = 0; j < count; ++j) {
+    first[j] = units;
+    fn[j] = gemm_kernel(jobs[j].w->type, simd);
+    units += (jobs[j].w->rows + kUnit - 1) / kUnit;
+    work += static_cast<double>(jobs[j].w->row_bytes) * static_cast<double>(jobs[j].w->rows) * static_cast<double>(rows);
+  }
+  first[count] = units;
+  const auto compute = [&](int64_t b, int64_t e, int) {
+    for (int j = 0; j < count; ++j) {
+      const int64_t lo = b > first[j] ? b : first[j];
+      const int64_t hi = e < first[j + 1] ? e : first[j + 1];
+      if (lo >= hi) continue;
+      const WeightView& w = *jobs[j].w;
+      const int f = static_cast<int>(act_format(w.type));
+      const int64_t o1 = (hi - first[j]) * kUnit;
+      GemmTask task{&w, act[f], stride[f], rows, (lo - first[j]) * kUnit, o1 < w.rows ? o1 : w.rows, jobs[j].out};
+      fn[j](task);
+    }
+  };
+  if (work < kParallelBytes) compute(0, units, 0);
+  else pool.run(units, compute);
+}
+
 void matmul(const WeightView& w, const float* x, int64_t rows, float* out, ThreadPool& pool, MatmulScratch& scratch) {
   if (rows <= 0 || w.rows <= 0) return;
   const Simd simd = simd_active();

@@ -21,6 +21,20 @@ struct MatmulScratch {
 
 void matmul(const WeightView& w, const float* x, int64_t rows, float* out, ThreadPool& pool, MatmulScratch& scratch);
 
+/** One product of a group: the weights and where their outputs go (rows x w->rows). */
+struct MatmulJob {
+  const WeightView* w;
+  float* out;
+};
+
+/**
+ * Several matmuls of the same activations (a layer's q, k and v; gate and up) as one
+ * parallel region: the activations are quantized once per format, and the threads split
+ * the outputs of all the jobs together, so a decode step waits on one barrier instead of
+ * one per matrix. Every output is what matmul() gives it.
+ */
+void matmul_group(const MatmulJob* jobs, int count, const float* x, int64_t rows, ThreadPool& pool, MatmulScratch& scratch);
+
 /** Decodes row `row` of w into out[0..w.cols) (embedding lookup, reference checks). */
 void dequantize_row(const WeightView& w, int64_t row, float* out);
 

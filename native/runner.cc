@@ -17,6 +17,11 @@ namespace rlm {
 // items must stay many enough to spread over the threads.
 constexpr int kAttendRows = 8;
 
+// Below these, work runs on the calling thread instead of waking the pool: rows of the
+// per-row steps (norms, RoPE), and multiply-adds of attention.
+constexpr int64_t kInlineRows = 4;
+constexpr double kInlineAttentionMacs = 256 * 1024;
+
 void Runner::FreeDeleter::operator()(void* p) const { std::free(p); }
 
 Runner::Runner(ModelDesc desc, int64_t kv_capacity, bool kv_f16, int threads)
@@ -108,8 +113,8 @@ void Runner::reserve(int64_t n, int64_t m, int64_t max_len) {
 }
 
 void Runner::rows(int64_t n, const std::function<void(int64_t)>& fn) {
-  if (n == 1) {
-    fn(0);  // one row: skip the pool's wake-up; the arithmetic is the same
+  if (n <= kInlineRows) {
+    for (int64_t r = 0; r < n; r++) fn(r);  // a few rows: skip the pool's barrier; the arithmetic is the same
     return;
   }
   pool_.run(n, [&](int64_t b, int64_t e, int) {
@@ -139,8 +144,13 @@ void Runner::attention(const StepInput& in, int64_t n, int li) {
   // Items are (block, kv head) pairs: the query heads of one group share each K/V row read.
   // They are handed out dynamically, costliest first (the last rows of a prefill see the
   // most positions); each head's reduction is done whole by one thread.
+  // Little work (a decode step over short contexts) runs on the calling thread alone: the
+  // pool's barrier would cost more. Which thread computes an item never changes its value.
+  int64_t positions = 0;
+  for (int64_t r = 0; r < n; r++) positions += in.positions[r] + 1;
+  const bool inline_all = static_cast<double>(positions) * kvh * group * hd < kInlineAttentionMacs;
   std::atomic<int64_t> next{0};
-  pool_.run(pool_.size(), [&](int64_t, int64_t, int t) {
+  pool_.run(inline_all ? 1 : pool_.size(), [&](int64_t, int64_t, int t) {
     float* scratch = scores_.data() + static_cast<size_t>(t) * stride;
     for (;;) {
       const int64_t i = items - 1 - next.fetch_add(1, std::memory_order_relaxed);
@@ -169,9 +179,8 @@ void Runner::layer(const StepInput& in, int64_t n, int li) {
   float* x = x_.data();
   float* xn = xn_.data();
   rows(n, [&](int64_t r) { rms_norm(x + r * h, L.attn_norm.data(), h, m_.eps, xn + r * h); });
-  matmul(L.q, xn, n, q_.data(), pool_, mm_);
-  matmul(L.k, xn, n, k_.data(), pool_, mm_);
-  matmul(L.v, xn, n, v_.data(), pool_, mm_);
+  const MatmulJob qkv[3] = {{&L.q, q_.data()}, {&L.k, k_.data()}, {&L.v, v_.data()}};
+  matmul_group(qkv, 3, xn, n, pool_, mm_);
 
   uint8_t* k_store = kv_block(li, 0);
   uint8_t* v_store = kv_block(li, 1);
@@ -208,8 +217,8 @@ void Runner::layer(const StepInput& in, int64_t n, int li) {
     add_in_place(x + r * h, proj + r * h, h);
     rms_norm(x + r * h, L.ffn_norm.data(), h, m_.eps, xn + r * h);
   });
-  matmul(L.gate, xn, n, gate_.data(), pool_, mm_);
-  matmul(L.up, xn, n, up_.data(), pool_, mm_);
+  const MatmulJob gate_up[2] = {{&L.gate, gate_.data()}, {&L.up, up_.data()}};
+  matmul_group(gate_up, 2, xn, n, pool_, mm_);
   rows(n, [&](int64_t r) { silu_mul(gate_.data() + r * m_.ffn, up_.data() + r * m_.ffn, m_.ffn); });
   matmul(L.down, gate_.data(), n, proj, pool_, mm_);
   rows(n, [&](int64_t r) { add_in_place(x + r * h, proj + r * h, h); });

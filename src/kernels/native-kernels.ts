@@ -9,6 +9,7 @@ interface KernelAddon extends NativeAddon {
   simdPath(): string;
   setSimdPath(name: string): boolean;
   matmul(weights: Uint8Array, ggmlType: number, wRows: number, wCols: number, x: Float32Array, xRows: number, threads: number): Float32Array;
+  matmulGroup(list: [Uint8Array, number, number, number][], x: Float32Array, xRows: number, threads: number): Float32Array[];
   dequantizeRow(weights: Uint8Array, ggmlType: number, wRows: number, wCols: number, row: number): Float32Array;
   quantizeActivations(x: Float32Array, ggmlType: number, cols: number): Float32Array;
   benchMatmul(
@@ -42,6 +43,8 @@ export interface NativeKernels {
   setSimdPath(path: "auto" | SimdPath): boolean;
   /** out[r * w.rows + o] = sum_i x[r * w.cols + i] * W[o][i], for `rows` rows of x. */
   matmul(w: NativeWeights, x: Float32Array, rows: number, threads: number): Float32Array;
+  /** The matmuls of several matrices of the same width as one group (as the runner does q/k/v); one output each. */
+  matmulGroup(ws: readonly NativeWeights[], x: Float32Array, rows: number, threads: number): Float32Array[];
   /** Row `row` of w, decoded exactly as src/formats/quant.ts decodes it. */
   dequantizeRow(w: NativeWeights, row: number): Float32Array;
   /**
@@ -75,6 +78,7 @@ function wrap(a: KernelAddon): NativeKernels {
     simdPath: () => a.simdPath() as SimdPath,
     setSimdPath: (path) => a.setSimdPath(path),
     matmul: (w, x, rows, threads) => a.matmul(w.bytes, id(w.type), w.rows, w.cols, x, rows, threads),
+    matmulGroup: (ws, x, rows, threads) => a.matmulGroup(ws.map((w) => [w.bytes, id(w.type), w.rows, w.cols]), x, rows, threads),
     dequantizeRow: (w, row) => a.dequantizeRow(w.bytes, id(w.type), w.rows, w.cols, row),
     quantizeActivations: (t, x, cols) => a.quantizeActivations(x, id(t), cols),
     benchMatmul: (w, x, rows, threads, minSeconds, copies = 1) =>

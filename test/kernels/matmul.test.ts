@@ -243,6 +243,21 @@ for (const path of paths()) {
       });
     }
 
+    test("a group of matrices (mixed types, so mixed activation formats) gives each matrix's own matmul bits", () => {
+      use();
+      const cols = 512;
+      const types = ["q4_K", "q8_0", "f16", "q6_K", "q4_0"] as const;
+      const ws = types.map((t, i) => makeWeights(t, 19 + 7 * i, cols, 61 + i).w);
+      const x = data(9 * cols, 62);
+      for (const rows of [1, 9]) {
+        for (const threads of [1, 2]) {
+          const got = nk!.matmulGroup(ws, x, rows, threads);
+          ws.forEach((w, i) => sameBits(got[i]!, nk!.matmul(w, x, rows, 1), `${w.type} in a group, rows ${rows}, threads ${threads}`));
+        }
+      }
+      assert.throws(() => nk!.matmulGroup([ws[0]!, makeWeights("q8_0", 3, 64, 1).w], x, 1, 1), /same wCols/);
+    });
+
     test("rejects bad arguments", () => {
       use();
       const { w } = makeWeights("q8_0", 2, 64, 5);
