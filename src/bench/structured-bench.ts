@@ -40,7 +40,7 @@ async function maskCost(m: LoadedModel, e: Engine): Promise<void> {
   const ids = m.tokenizer.encode(JSON.stringify(DOC), { addSpecial: false });
   const times: number[] = [];
   for (let round = 0; round < 5; round++) {
-    const c = new Constraint(grammar, m.tokenizer, m.config.vocabSize, m.config.eosTokenIds);
+    const c = new Constraint(grammar);
     for (const id of ids) {
       const s = performance.now();
       await c.prepare();

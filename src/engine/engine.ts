@@ -117,8 +117,7 @@ export class Engine {
 
   /** Compiles a JSON schema, regex, EBNF grammar or choice list (cached); throws GrammarError when it is bad. */
   compileGrammar(spec: GrammarSpec): Promise<Grammar> {
-    const c = this.model.config;
-    this.grammars ??= new GrammarCompiler(this.model.tokenizer, c.vocabSize, c.eosTokenIds);
+    this.grammars ??= new GrammarCompiler(this.model);
     return this.grammars.compile(spec);
   }
 
@@ -223,18 +222,19 @@ export class Engine {
     // serves every step; fresh arrays per step would pile up faster than V8 collects them.
     const need = plan.logitRows.length * this.model.config.vocabSize;
     if (this.logitsBuf.length < need) this.logitsBuf = new Float32Array(Math.max(need, this.logitsBuf.length * 2));
+    // The grammar worker computes masks while the backend computes the logits.
+    const masks = this.prepareMasks(batch);
     const forward = this.runner.forward(plan, this.logitsBuf);
     // While the backend computes (off this thread, for the native one), match the waiting
     // requests for the next step's admissions.
     this.scheduler.prepare();
-    // Caught here and rethrown below, so that a failure is not an unhandled rejection meanwhile.
-    const masks = this.prepareMasks(batch).then(() => null, (err: unknown) => ({ err }));
     const logits = await forward;
-    const failed = await masks;
-    if (failed) throw failed.err;
+    for (const [req, err] of await masks) this.failStream(req, err);
     this.steps++;
     this.scheduler.complete(batch);
     const vocab = this.model.config.vocabSize;
+    /** Jump-forward of the constrained samples that go on (the grammar worker finds the forced text). */
+    const jumps: Promise<unknown>[] = [];
     let row = 0;
     for (const e of batch.entries) {
       const req = e.req;
@@ -260,13 +260,37 @@ export class Engine {
       }
       const reason = stream.onLogits(req, rowLogits);
       this.generatedTotal++;
-      if (reason) this.finish(req, reason);
+      if (reason) {
+        this.finish(req, reason);
+        continue;
+      }
+      const jump = stream.jumpForward(req);
+      if (jump) jumps.push(jump.then((why) => why && this.finish(req, why), (err: unknown) => this.failStream(req, err)));
     }
+    if (jumps.length > 0) await Promise.all(jumps);
   }
 
-  /** Grammar masks of the rows this step samples, computed while the forward pass runs. */
-  private async prepareMasks(batch: Batch): Promise<void> {
-    for (const e of batch.entries) if (e.wantLogits) await this.streams.get(e.req)?.prepare(e.req);
+  /**
+   * Grammar masks of the rows this step samples, computed by the grammar worker while the
+   * forward pass runs; the requests whose mask failed (never rejects).
+   */
+  private async prepareMasks(batch: Batch): Promise<[Request, unknown][]> {
+    const asked: Promise<[Request, unknown] | null>[] = [];
+    for (const e of batch.entries) {
+      const p = e.wantLogits ? this.streams.get(e.req)?.prepare(e.req) : null;
+      if (p) asked.push(p.then(() => null, (err: unknown) => [e.req, err]));
+    }
+    if (asked.length === 0) return [];
+    this.grammars?.flush();
+    return (await Promise.all(asked)).filter((f) => f !== null);
+  }
+
+  /** A request whose grammar failed (its worker died): the error goes to its stream, and every sample ends. */
+  private failStream(req: Request, err: unknown): void {
+    const stream = this.streams.get(req);
+    if (!stream) return;
+    stream.fail(req, err);
+    this.abortStream(stream);
   }
 
   private failBatch(batch: Batch, err: unknown): void {
@@ -327,6 +351,7 @@ export class Engine {
     for (const stream of new Set(this.streams.values())) this.abortStream(stream);
     this.kick();
     await this.loopDone;
+    await this.grammars?.close();
     this.runner.close();
   }
 }

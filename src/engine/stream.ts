@@ -59,7 +59,7 @@ class SampleState {
   readonly constraint: Constraint | undefined;
   text = "";
   finishReason: FinishReason | null = null;
-  constructor(model: LoadedModel, req: Request, index: number, grammar: Grammar | undefined) {
+  constructor(model: LoadedModel, req: Request, index: number, constraint: StreamConstraint | undefined) {
     this.sampler = new Sampler(req.params, {
       promptTokens: req.tokens.slice(0, req.promptLength),
       vocabSize: model.config.vocabSize,
@@ -68,7 +68,7 @@ class SampleState {
     });
     this.detok = new IncrementalDetokenizer(model.tokenizer, { skipSpecial: true });
     this.stop = new StopMatcher(req.params.stop ?? []);
-    this.constraint = grammar && new Constraint(grammar, model.tokenizer, model.config.vocabSize, model.config.eosTokenIds);
+    this.constraint = constraint && new Constraint(constraint.grammar, constraint.jumpForward);
   }
 }
 
@@ -89,12 +89,12 @@ export class RequestStream {
 
   private readonly prompt: { start: number; tokenIds: number[]; logprobs: number[]; sent: boolean } | null;
 
-  private readonly jumpForward: boolean;
+  private readonly jumps: boolean;
 
   constructor(model: LoadedModel, readonly requests: readonly Request[], private readonly onCancel: () => void, promptLogprobsStart = -1,
     constraint?: StreamConstraint) {
-    requests.forEach((r, i) => this.states.set(r, new SampleState(model, r, i, constraint?.grammar)));
-    this.jumpForward = constraint?.jumpForward ?? false;
+    requests.forEach((r, i) => this.states.set(r, new SampleState(model, r, i, constraint)));
+    this.jumps = constraint?.jumpForward ?? false;
     const first = requests[0]!;
     this.prompt = promptLogprobsStart < 1 ? null : {
       start: promptLogprobsStart,
@@ -139,26 +139,38 @@ export class RequestStream {
     const c = st.constraint;
     const r: SampleResult = st.sampler.sample(logits, c ? { mask: c.nextMask() } : undefined);
     const lp: TokenLogprob | undefined = req.params.logprobs ? { token: r.token, logprob: r.logprob, topLogprobs: r.topLogprobs } : undefined;
-    const reason = this.append(req, st, r.token, lp);
-    if (reason || !c || !this.jumpForward) return reason;
-    // Jump-forward: append the text the grammar forces now, as token-by-token decoding
-    // would have sampled it (each the only allowed token: log-probability 0).
-    for (;;) {
-      const forced = c.pendingForced();
-      if (forced.length === 0) return null;
-      for (const id of [...forced]) {
-        const only = req.params.logprobs ? { token: id, logprob: 0, ...((req.params.topLogprobs ?? 0) > 0 ? { topLogprobs: [{ token: id, logprob: 0 }] } : {}) } : undefined;
-        const why = this.append(req, st, id, only);
-        if (why) return why;
-      }
-    }
+    return this.append(req, st, r.token, lp);
   }
 
-  /** Appends one output token: matcher, stop checks, text, event. Returns why the request ends. */
-  private append(req: Request, st: SampleState, id: number, lp: TokenLogprob | undefined): FinishReason | null {
+  /**
+   * Jump-forward, after onLogits went on: appends the text the grammar forces now, as
+   * token-by-token decoding would have sampled it (each the only allowed token:
+   * log-probability 0). The grammar worker finds and accepts those tokens. Null when the
+   * sample does not jump forward; else why the request ends, or null to go on.
+   */
+  jumpForward(req: Request): Promise<FinishReason | null> | null {
+    const st = this.states.get(req);
+    const c = st?.constraint;
+    if (!st || !c || !this.jumps || st.finishReason || c.terminated) return null;
+    return c.takeForced(req.params.maxNewTokens - req.outputLength).then((forced) => {
+      if (st.finishReason) return null;
+      for (const id of forced) {
+        const only = req.params.logprobs ? { token: id, logprob: 0, ...((req.params.topLogprobs ?? 0) > 0 ? { topLogprobs: [{ token: id, logprob: 0 }] } : {}) } : undefined;
+        const why = this.append(req, st, id, only, false);
+        if (why) return why;
+      }
+      return null;
+    });
+  }
+
+  /**
+   * Appends one output token: matcher (unless it took the token itself), stop checks, text,
+   * event. Returns why the request ends.
+   */
+  private append(req: Request, st: SampleState, id: number, lp: TokenLogprob | undefined, toMatcher = true): FinishReason | null {
     const p = req.params;
     st.sampler.accept(id);
-    st.constraint?.accept(id);
+    if (toMatcher) st.constraint?.accept(id);
     req.tokens.push(id);
     const n = req.outputLength;
     // The sampler never picks EOS or a stop token before min_new_tokens. A grammar that is

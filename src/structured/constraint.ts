@@ -1,121 +1,117 @@
-// One sample's grammar state: an xgrammar matcher fed every output token, the mask of the
-// tokens allowed next, and the text the grammar forces from here.
-//
-// Forced text. Where the grammar allows only one continuation string (findJumpForwardString:
-// `{"name": "` after `{` in a schema whose first key is "name"), that string is tokenized
-// once, canonically, and the sample follows those tokens whatever the mode:
-// - token by token, the mask allows only the next forced token at each step;
-// - with jump-forward, the engine appends them all at once and computes them in one chunk,
-//   skipping a model call per token.
-// The tokens are the same either way, and so is everything after them (the KV of a chunk
-// equals the KV of the same tokens one by one: the kernels are batch-invariant), which is
-// why jump-forward output equals token-by-token output.
-import type { Tokenizer } from "../tokenizer/tokenizer.js";
+// One sample's grammar, on the engine's side. The matcher itself lives in the grammar worker
+// (matcher.ts: masks, forced text, jump-forward). This end sends it the sampled tokens and
+// reads its answers from memory both threads share (grammar-protocol.ts): the mask of the
+// next token, which the worker computes as soon as it has the token before it, and the
+// tokens a jump-forward took. Nothing large is copied per step.
 import type { Grammar } from "./grammar.js";
-import type { XgGrammarMatcher } from "./xgrammar-shim.js";
-import { isNarrowLead, secondByteOk, tokenFirstBytes } from "./vocab.js";
+import {
+  FORCED_COUNT, FORCED_MAX, JUMP_SEQ, MASK_SEQ, MATCHER_FAILED, matcherMemory, matcherMemoryBytes, WORKER_GONE, SEQ_NONE, type MatcherMemory,
+} from "./grammar-protocol.js";
+
+/** Atomics.waitAsync (ES2024; in Node since 16), typed here as the ES2022 library lacks it. */
+const waitAsync = (Atomics as unknown as {
+  waitAsync(a: Int32Array, index: number, value: number): { async: false; value: string } | { async: true; value: Promise<string> };
+}).waitAsync;
 
 export class Constraint {
-  private matcher: XgGrammarMatcher | null = null;
-  private mask: Uint32Array | null = null;
-  /** Forced tokens not yet emitted (their matcher state is not yet advanced). */
-  private forced: number[] = [];
-  private single: Uint32Array | null = null;
-  /** The output's last byte when it is a lead byte that narrows the next one (E0, ED, F0, F4); else -1. */
-  private lead = -1;
+  private readonly memory: MatcherMemory;
+  private readonly matcher: number;
+  /** Operations sent that move the matcher; the worker's answers carry this number. */
+  private seq = 0;
+  /** Sampled tokens not sent yet: with jump-forward they go with the jump. */
+  private unsent: number[] = [];
+  /** Whether the mask in memory is that of the next token. */
+  private ready = false;
+  private done = false;
+  private disposed = false;
 
-  constructor(readonly grammar: Grammar, private readonly tokenizer: Tokenizer, private readonly vocabSize: number,
-    private readonly stopTokenIds: readonly number[]) {}
-
-  /** Makes the matcher (first call) and the mask for the next token. Call before mask(). */
-  async prepare(): Promise<void> {
-    if (!this.matcher) {
-      this.matcher = await this.grammar.instance.xg.GrammarMatcher.createGrammarMatcher(this.grammar.compiled, [...this.stopTokenIds]);
-    }
-    if (this.mask) return;
-    if (this.forced.length === 0 && !this.matcher.isTerminated()) this.forced = this.forcedTokens();
-    if (this.forced.length > 0) {
-      this.mask = this.singleton(this.forced[0]!);
-      return;
-    }
-    const bits = await this.matcher.getNextTokenBitmask();
-    this.mask = new Uint32Array(bits.buffer, bits.byteOffset, bits.length);
-    if (this.lead >= 0) this.narrowAfterLead(this.mask, this.lead);
+  /** `jumpForward`: the engine asks takeForced() after each sampled token that does not end the sample. */
+  constructor(readonly grammar: Grammar, private readonly jumpForward = false) {
+    const w = grammar.worker;
+    const buffer = new SharedArrayBuffer(matcherMemoryBytes(w.maskWords));
+    this.memory = matcherMemory(buffer);
+    this.memory.control.fill(SEQ_NONE);
+    // Opened now: the worker computes the first mask while the prompt is prefilled.
+    this.matcher = w.open(grammar.id, buffer, this.memory.control);
   }
 
-  /** xgrammar lets any continuation byte follow a lead; UTF-8 does not (E0 80 is overlong, ...). */
-  private narrowAfterLead(mask: Uint32Array, lead: number): void {
-    const first = tokenFirstBytes(this.tokenizer, this.vocabSize);
-    for (let w = 0; w < mask.length; w++) {
-      let bits = mask[w]!;
-      if (bits === 0) continue;
-      for (let j = 0; j < 32; j++) {
-        if (((bits >>> j) & 1) === 0) continue;
-        const b = first[(w << 5) + j]!;
-        if (b >= 0 && !secondByteOk(lead, b)) bits &= ~(1 << j);
-      }
-      mask[w] = bits >>> 0;
-    }
+  /** Waits until the mask for the next token is in memory. Await it before nextMask(). */
+  async prepare(): Promise<void> {
+    if (this.ready) return;
+    this.sendUnsent();
+    await this.waitFor(MASK_SEQ);
+    this.ready = true;
   }
 
   /** The allowed-token mask (prepare() first). */
   nextMask(): Uint32Array {
-    if (!this.mask) throw new Error("constraint: prepare() was not awaited before sampling");
-    return this.mask;
+    if (!this.ready) throw new Error("constraint: prepare() was not awaited before sampling");
+    return this.memory.mask;
   }
 
-  /** Feeds a sampled token to the matcher. False: the grammar rejects it (a bug upstream). */
-  accept(token: number): boolean {
-    this.mask = null;
-    const bytes = this.tokenizer.tokenBytes(token);
-    const last = bytes.length > 0 ? bytes[bytes.length - 1]! : -1;
-    this.lead = token < this.tokenizer.vocabSize && !this.tokenizer.isSpecial(token) && isNarrowLead(last) ? last : -1;
-    if (this.forced.length > 0) {
-      if (this.forced[0] === token) {
-        this.forced.shift();
-      } else {
-        this.forced = [];
-      }
-    }
-    return this.matcher!.acceptToken(token);
+  /** Feeds a sampled token (one the current mask allows) to the matcher. */
+  accept(token: number): void {
+    // A stop token the mask allows is one the grammar can end at: the matcher takes it and
+    // terminates, as xgrammar's isTerminated() would then say.
+    if (this.ready && this.grammar.worker.stopTokenIds.has(token) && ((this.memory.mask[token >>> 5]! >>> (token & 31)) & 1) === 1) this.done = true;
+    this.ready = false;
+    this.unsent.push(token);
+    // Token by token, the worker starts on the next mask at once.
+    if (!this.jumpForward) this.sendUnsent();
   }
 
   /** Whether the matcher took a stop token (the grammar is complete and closed). */
   get terminated(): boolean {
-    return this.matcher?.isTerminated() ?? false;
+    return this.done;
   }
 
   /**
-   * The forced tokens from the current state, for jump-forward; the caller accept()s each
-   * as it appends it. Empty when nothing is forced.
+   * Jump-forward: the tokens of the text the grammar forces now (at most `budget`), which the
+   * worker's matcher accepts; empty when nothing is forced.
    */
-  pendingForced(): readonly number[] {
-    if (this.forced.length === 0 && this.matcher && !this.matcher.isTerminated()) this.forced = this.forcedTokens();
-    return this.forced;
+  async takeForced(budget: number): Promise<number[]> {
+    this.ready = false;
+    const w = this.grammar.worker;
+    this.seq++;
+    w.jump(this.matcher, this.unsent, Math.min(budget, FORCED_MAX), this.seq);
+    this.unsent = [];
+    await this.waitFor(JUMP_SEQ);
+    return Array.from(this.memory.forced.subarray(0, this.memory.control[FORCED_COUNT]));
   }
 
+  /** Frees the matcher in the worker. */
   dispose(): void {
-    this.matcher?.dispose();
-    this.matcher = null;
+    if (this.disposed) return;
+    this.disposed = true;
+    this.unsent = [];
+    this.grammar.worker.free(this.matcher);
   }
 
-  /** The canonical tokens of the forced string that the matcher accepts (then rolled back). */
-  private forcedTokens(): number[] {
-    const m = this.matcher!;
-    // The string can end inside a UTF-8 character (it is cut at a byte); drop that tail.
-    const text = m.findJumpForwardString().replace(/\uFFFD+$/, "");
-    if (text === "") return [];
-    const ids = this.tokenizer.encode(text, { addSpecial: false, parseSpecial: false });
-    let ok = 0;
-    while (ok < ids.length && m.acceptToken(ids[ok]!)) ok++;
-    if (ok > 0) m.rollBack(ok);
-    return ids.slice(0, ok);
+  private sendUnsent(): void {
+    if (this.unsent.length === 0 || this.disposed) return;
+    this.seq++;
+    this.grammar.worker.accept(this.matcher, this.unsent, this.seq);
+    this.unsent = [];
   }
 
-  private singleton(token: number): Uint32Array {
-    const words = (this.single ??= new Uint32Array((this.vocabSize + 31) >>> 5));
-    words.fill(0);
-    words[token >>> 5] = (1 << (token & 31)) >>> 0;
-    return words;
+  /** Until the worker published the current sequence number in `slot`. */
+  private async waitFor(slot: number): Promise<void> {
+    if (this.disposed) throw new Error("constraint: used after dispose()");
+    const c = this.memory.control;
+    let v = Atomics.load(c, slot);
+    if (v === this.seq) return;
+    const w = this.grammar.worker;
+    w.hold();
+    try {
+      while (v !== this.seq) {
+        if (v === MATCHER_FAILED) throw await w.matcherFailure(this.matcher);
+        if (v === WORKER_GONE) throw w.error ?? new Error("the grammar worker is gone");
+        const r = waitAsync(c, slot, v);
+        if (r.async) await r.value;
+        v = Atomics.load(c, slot);
+      }
+    } finally {
+      w.release();
+    }
   }
 }

@@ -1,114 +1,53 @@
-// What a request may be constrained by, and its compilation against the model's vocabulary.
-// One GrammarCompiler per model: it builds xgrammar's TokenizerInfo once, compiles each
-// distinct spec once (the cache holds the compiled grammar, or the error a bad spec gave)
-// and hands out Grammars that requests turn into per-sample matchers (constraint.ts).
-import type { Tokenizer } from "../tokenizer/tokenizer.js";
-import { byteLevelVocab } from "./vocab.js";
-import { extractRanges, fixJsonStringRule, insertRanges } from "./json-schema.js";
-import { loadXgrammar, type XgCompiledGrammar, type XgGrammarCompiler, type XgInstance } from "./xgrammar-shim.js";
+// Compiled grammars for one model, on the engine's side. xgrammar runs in a worker thread
+// (grammar-worker.ts), so a compile (seconds for the first one on a 150k vocabulary: the
+// TokenizerInfo) never blocks the event loop. Each distinct spec is compiled once: the cache
+// holds the grammar, or the error a bad spec gave. Requests turn a Grammar into per-sample
+// matchers (constraint.ts). If the worker dies, the next compile starts a new one.
+import fs from "node:fs";
+import type { LoadedModel } from "../model/load.js";
+import { GrammarWorker, GrammarWorkerError } from "./grammar-client.js";
+import type { TokenizerSource } from "./grammar-protocol.js";
+import { normalize, type GrammarSpec } from "./spec.js";
 
-export type GrammarSpec =
-  /** Any JSON object (OpenAI's json_object). */
-  | { readonly kind: "json_object" }
-  /** A JSON schema, as an object or as its JSON text; optionally between fixed text (a tool-call tag). */
-  | { readonly kind: "json_schema"; readonly schema: unknown; readonly prefix?: string; readonly suffix?: string }
-  /** The whole output matches this regular expression (xgrammar's regex dialect: ECMAScript-like). */
-  | { readonly kind: "regex"; readonly pattern: string }
-  /** An EBNF grammar (xgrammar / GBNF syntax), starting at rule `root`. */
-  | { readonly kind: "ebnf"; readonly grammar: string }
-  /** The output is exactly one of these strings. */
-  | { readonly kind: "choices"; readonly choices: readonly string[] }
-  /** xgrammar's structural tag (tool calls: free text, and constrained JSON after a trigger). */
-  | { readonly kind: "structural_tag"; readonly tag: Readonly<Record<string, unknown>> };
-
-/** A spec that does not compile; `param` names the request field that carried it. */
-export class GrammarError extends Error {
-  override name = "GrammarError";
-  constructor(readonly kind: GrammarSpec["kind"], message: string) {
-    super(message);
-  }
-}
+export { GrammarError, ebnfLiteral, type GrammarSpec } from "./spec.js";
+export { GrammarWorkerError } from "./grammar-client.js";
 
 /** A compiled grammar, shareable by any number of requests. */
-export interface Grammar {
-  readonly spec: GrammarSpec;
-  /** The instance the grammar lives in; its matchers are made there. */
-  readonly instance: XgInstance;
-  readonly compiled: XgCompiledGrammar;
+export class Grammar {
+  constructor(readonly spec: GrammarSpec,
+    /** The worker the grammar lives in; its matchers are made there. */
+    readonly worker: GrammarWorker,
+    /** The grammar's id in the worker. */
+    readonly id: number) {}
 }
 
-/** Aborts an instance takes before it is retired; it stops working after a few dozen. */
-const MAX_ABORTS = 8;
-
-/** Limits whitespace runs between JSON tokens, so a sampled JSON cannot spin on spaces forever. */
-const MAX_JSON_WHITESPACE = 2;
-
-interface Compiler {
-  readonly instance: XgInstance;
-  readonly compiler: XgGrammarCompiler;
-}
-
-/** EBNF string literal for `s` (xgrammar accepts C-style escapes). */
-export function ebnfLiteral(s: string): string {
-  return JSON.stringify(s);
-}
-
-/** The cache key and a first check of a spec (what can be said without xgrammar). */
-function normalize(spec: GrammarSpec): { key: string; spec: GrammarSpec } {
-  switch (spec.kind) {
-    case "json_object":
-      return { key: "json_object", spec };
-    case "json_schema": {
-      let schema = spec.schema;
-      if (typeof schema === "string") {
-        try {
-          schema = JSON.parse(schema);
-        } catch (e) {
-          throw new GrammarError("json_schema", `the JSON schema is not valid JSON: ${(e as Error).message}`);
-        }
-      }
-      if (typeof schema === "boolean") schema = schema ? {} : { not: {} };
-      if (schema === null || typeof schema !== "object" || Array.isArray(schema)) throw new GrammarError("json_schema", "the JSON schema must be an object");
-      const prefix = spec.prefix ?? "";
-      const suffix = spec.suffix ?? "";
-      return { key: `json_schema\u0000${prefix}\u0000${suffix}\u0000${JSON.stringify(schema)}`, spec: { kind: "json_schema", schema, prefix, suffix } };
-    }
-    case "regex":
-      if (typeof spec.pattern !== "string" || spec.pattern === "") throw new GrammarError("regex", "the regex must be a non-empty string");
-      return { key: `regex\u0000${spec.pattern}`, spec };
-    case "ebnf":
-      if (typeof spec.grammar !== "string" || spec.grammar.trim() === "") throw new GrammarError("ebnf", "the EBNF grammar must be a non-empty string");
-      return { key: `ebnf\u0000${spec.grammar}`, spec };
-    case "choices": {
-      const c = spec.choices;
-      if (!Array.isArray(c) || c.length === 0) throw new GrammarError("choices", "choices must be a non-empty list of strings");
-      for (const x of c) if (typeof x !== "string" || x === "") throw new GrammarError("choices", `every choice must be a non-empty string, got ${JSON.stringify(x)}`);
-      return { key: `choices\u0000${JSON.stringify(c)}`, spec };
-    }
-    case "structural_tag":
-      return { key: `structural_tag\u0000${JSON.stringify(spec.tag)}`, spec };
-  }
-}
-
-/** The message xgrammar printed before aborting, without its source location. */
-function xgMessage(lines: readonly string[], err: unknown): string {
-  const fatal = lines.find((l) => l.includes("[FATAL]"));
-  if (fatal) return fatal.replace(/^.*\[FATAL\]\s*\S+:\d+:\s*/, "").trim();
-  return err instanceof Error ? err.message : String(err);
+/** How the worker gets the tokenizer: from the model's file when it is still there (nothing large is copied). */
+function tokenizerSource(model: LoadedModel): TokenizerSource {
+  if (fs.existsSync(model.path)) return { kind: "file", path: model.path };
+  if (model.format === "gguf") return { kind: "gguf", metadata: model.tokenizer.toGGUFMetadata() };
+  return { kind: "json", ...model.tokenizer.toTokenizerJson() };
 }
 
 export class GrammarCompiler {
-  private current: Promise<Compiler> | null = null;
+  private worker: GrammarWorker | null = null;
   private readonly cache = new Map<string, Promise<Grammar>>();
-  /** Compile time of every grammar compiled so far (ms), for stats and benchmarks. */
+  private closed = false;
+  /** A grammar no request or cache entry holds any more is freed in its worker. */
+  private readonly registry = new FinalizationRegistry<{ worker: GrammarWorker; id: number }>(({ worker, id }) => worker.drop(id));
+  /** Compile time of every grammar compiled so far (ms, in the worker), for stats and benchmarks. */
   readonly compileMs: number[] = [];
 
-  constructor(private readonly tokenizer: Tokenizer, private readonly vocabSize: number, private readonly stopTokenIds: readonly number[],
-    private readonly maxCached = 256) {}
+  constructor(private readonly model: LoadedModel, private readonly maxCached = 256) {}
 
   /** Compiles (or finds in the cache) the grammar of a spec; throws GrammarError when it is bad. */
   async compile(spec: GrammarSpec): Promise<Grammar> {
+    if (this.closed) throw new GrammarWorkerError("the engine is closed");
     const n = normalize(spec);
+    if (this.worker?.failed) {
+      // Its grammars went with it.
+      this.worker = null;
+      this.cache.clear();
+    }
     let p = this.cache.get(n.key);
     if (p) {
       // Most recently used last: the map's first entry is the one to drop when full.
@@ -122,64 +61,26 @@ export class GrammarCompiler {
     return p;
   }
 
-  private compiler(): Promise<Compiler> {
-    this.current ??= (async () => {
-      const instance = loadXgrammar();
-      const vocab = byteLevelVocab(this.tokenizer, this.vocabSize);
-      const info = await instance.xg.TokenizerInfo.createTokenizerInfo(vocab, "byte_level", false, this.vocabSize, [...this.stopTokenIds]);
-      const compiler = await instance.xg.GrammarCompiler.createGrammarCompiler(info, true);
-      return { instance, compiler };
-    })();
-    return this.current;
+  /** Sends the worker what is queued (the engine, before a forward pass). */
+  flush(): void {
+    this.worker?.flush();
+  }
+
+  /** Ends the worker; its requests fail. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.worker?.close();
   }
 
   private async build(spec: GrammarSpec): Promise<Grammar> {
-    const { instance, compiler } = await this.compiler();
-    instance.takeOutput();
-    const t0 = performance.now();
-    try {
-      const compiled = await compileOn(instance, compiler, spec);
-      this.compileMs.push(performance.now() - t0);
-      return { spec, instance, compiled };
-    } catch (err) {
-      const message = xgMessage(instance.takeOutput(), err);
-      // An instance that aborted a few times is retired (see xgrammar-shim.ts); the next
-      // compile starts a fresh one, which costs a TokenizerInfo (seconds for a 150k vocab).
-      if (++instance.aborts >= MAX_ABORTS) this.current = null;
-      throw new GrammarError(spec.kind, describe(spec.kind, message));
-    }
-  }
-}
-
-function describe(kind: GrammarSpec["kind"], message: string): string {
-  const what = { json_object: "JSON", json_schema: "the JSON schema", regex: "the regex", ebnf: "the EBNF grammar", choices: "the choices", structural_tag: "the tool-call format" }[kind];
-  return `${what} is not supported or not valid: ${message}`;
-}
-
-/** A JSON schema's grammar: xgrammar's converter (compact, bounded whitespace), with the fixes of json-schema.ts. */
-async function jsonSchemaGrammar(instance: XgInstance, c: XgGrammarCompiler, schema: unknown, strict: boolean,
-  prefix = "", suffix = ""): Promise<XgCompiledGrammar> {
-  const ranges = extractRanges(schema);
-  const ebnf = insertRanges(fixJsonStringRule(
-    await instance.xg.Testings._jsonSchemaToEBNF(JSON.stringify(ranges.schema), true, -1, undefined, strict, MAX_JSON_WHITESPACE)), ranges.rules);
-  if (prefix === "" && suffix === "") return c.compileGrammar(ebnf);
-  const parts = [prefix && ebnfLiteral(prefix), "root", suffix && ebnfLiteral(suffix)].filter((p) => p !== "");
-  return c.compileGrammar(`${ebnf}\nradixlm_framed ::= ${parts.join(" ")}\n`, "radixlm_framed");
-}
-
-async function compileOn(instance: XgInstance, c: XgGrammarCompiler, spec: GrammarSpec): Promise<XgCompiledGrammar> {
-  switch (spec.kind) {
-    case "json_object":
-      return jsonSchemaGrammar(instance, c, { type: "object" }, false);
-    case "json_schema":
-      return jsonSchemaGrammar(instance, c, spec.schema, true, spec.prefix, spec.suffix);
-    case "regex":
-      return c.compileStructuralTag({ type: "structural_tag", format: { type: "regex", pattern: spec.pattern } });
-    case "ebnf":
-      return c.compileGrammar(spec.grammar);
-    case "choices":
-      return c.compileGrammar(`root ::= ${spec.choices.map(ebnfLiteral).join(" | ")}`);
-    case "structural_tag":
-      return c.compileStructuralTag({ ...spec.tag });
+    const c = this.model.config;
+    const worker = (this.worker ??= new GrammarWorker({
+      tokenizer: tokenizerSource(this.model), vocabSize: c.vocabSize, stopTokenIds: c.eosTokenIds, tokenizerVocabSize: this.model.tokenizer.vocabSize,
+    }));
+    const { grammar, ms } = await worker.compile(spec);
+    this.compileMs.push(ms);
+    const g = new Grammar(spec, worker, grammar);
+    this.registry.register(g, { worker, id: grammar });
+    return g;
   }
 }

@@ -1,0 +1,194 @@
+// The grammar worker: a thread that owns xgrammar for one engine, so that compiling a grammar
+// (seconds for the first one on a 150k vocabulary) and computing a mask (up to tens of ms)
+// never hold up the engine's event loop. It rebuilds the model's tokenizer, compiles specs,
+// keeps every sample's matcher, and runs the engine's operations one batch at a time, in
+// the order they were sent (grammar-protocol.ts).
+import { parentPort, workerData } from "node:worker_threads";
+import { loadTokenizerFile, loadTokenizerJson, tokenizerFromGGUF, type Tokenizer } from "../tokenizer/tokenizer.js";
+import { GrammarError } from "./spec.js";
+import { XgrammarCompiler, type CompiledGrammar } from "./xgrammar-compile.js";
+import { SampleMatcher } from "./matcher.js";
+import {
+  FORCED_COUNT, FORCED_MAX, JUMP_SEQ, MASK_SEQ, MATCHER_FAILED, matcherMemory,
+  type MatcherMemory, type TokenizerSource, type WorkerInit, type WorkerMessage, type WorkerOp, type WorkerReply,
+} from "./grammar-protocol.js";
+
+const init = workerData as WorkerInit;
+const port = parentPort!;
+
+async function loadTokenizer(src: TokenizerSource): Promise<Tokenizer> {
+  switch (src.kind) {
+    case "file":
+      return loadTokenizerFile(src.path);
+    case "json":
+      return loadTokenizerJson(src.tokenizer, src.config);
+    case "gguf":
+      return tokenizerFromGGUF(src.metadata);
+  }
+}
+
+const tokenizer: Promise<Tokenizer> = loadTokenizer(init.tokenizer).then((t) => {
+  if (t.vocabSize !== init.tokenizerVocabSize) {
+    throw new Error(`the grammar worker's tokenizer has ${t.vocabSize} tokens, the engine's ${init.tokenizerVocabSize} (the model file changed?)`);
+  }
+  return t;
+});
+// Failures are reported by the operations that need the tokenizer.
+tokenizer.catch(() => {});
+
+let compiler: XgrammarCompiler | null = null;
+const grammars = new Map<number, CompiledGrammar>();
+let nextGrammar = 1;
+
+interface OpenMatcher {
+  /** Made asynchronously; operations wait for it. */
+  readonly matcher: Promise<SampleMatcher>;
+  readonly memory: MatcherMemory;
+  failed: boolean;
+}
+const matchers = new Map<number, OpenMatcher>();
+
+async function open(grammarId: number, memory: MatcherMemory): Promise<SampleMatcher> {
+  const g = grammars.get(grammarId);
+  if (!g) throw new Error(`no grammar ${grammarId}`);
+  const tok = await tokenizer;
+  const xm = await g.instance.xg.GrammarMatcher.createGrammarMatcher(g.compiled, [...init.stopTokenIds]);
+  return new SampleMatcher(xm, tok, init.vocabSize, memory.mask);
+}
+
+function publish(control: Int32Array, slot: number, value: number): void {
+  Atomics.store(control, slot, value);
+  Atomics.notify(control, slot);
+}
+
+/** A matcher that cannot go on: the engine is told why, then its waits end. */
+function failMatcher(id: number, m: OpenMatcher, err: unknown): void {
+  if (m.failed) return;
+  m.failed = true;
+  port.postMessage({ replies: [], failed: [{ matcher: id, message: err instanceof Error ? err.message : String(err) }] } satisfies WorkerMessage);
+  publish(m.memory.control, JUMP_SEQ, MATCHER_FAILED);
+  publish(m.memory.control, MASK_SEQ, MATCHER_FAILED);
+  m.matcher.then((x) => x.dispose(), () => {});
+}
+
+/** Feeds sampled tokens; false when the matcher failed. */
+function acceptAll(id: number, m: OpenMatcher, x: SampleMatcher, tokens: readonly number[]): boolean {
+  for (const t of tokens) {
+    // A token the grammar refuses is the engine's bug: the sample fails with it.
+    if (!x.accept(t)) {
+      failMatcher(id, m, new Error(`the grammar refused token ${t}`));
+      return false;
+    }
+  }
+  return true;
+}
+
+/** Per batch: the matchers whose next mask is due, and the sequence number it answers. */
+type DueMasks = Map<number, number>;
+
+/** Runs one operation; the answer, when the operation has an id. */
+async function run(op: WorkerOp, due: DueMasks): Promise<WorkerReply | null> {
+  switch (op.op) {
+    case "compile": {
+      const t0 = performance.now();
+      compiler ??= new XgrammarCompiler(await tokenizer, init.vocabSize, init.stopTokenIds);
+      const compiled = await compiler.compile(op.spec);
+      const id = nextGrammar++;
+      grammars.set(id, compiled);
+      return { id: op.id, ok: true, grammar: id, ms: performance.now() - t0 };
+    }
+    case "drop":
+      grammars.get(op.grammar)?.compiled.dispose();
+      grammars.delete(op.grammar);
+      return null;
+    case "open": {
+      const memory = matcherMemory(op.memory);
+      const m: OpenMatcher = { matcher: open(op.grammar, memory), memory, failed: false };
+      matchers.set(op.matcher, m);
+      await m.matcher.catch((err: unknown) => failMatcher(op.matcher, m, err));
+      due.set(op.matcher, 0);
+      return null;
+    }
+    case "accept": {
+      const m = matchers.get(op.matcher);
+      if (!m || m.failed) return null;
+      if (acceptAll(op.matcher, m, await m.matcher, op.tokens)) due.set(op.matcher, op.seq);
+      return null;
+    }
+    case "jump": {
+      const m = matchers.get(op.matcher);
+      if (!m || m.failed) return null;
+      const x = await m.matcher;
+      if (!acceptAll(op.matcher, m, x, op.tokens)) return null;
+      const forced = x.takeForced(Math.min(op.budget, FORCED_MAX));
+      m.memory.forced.set(forced);
+      m.memory.control[FORCED_COUNT] = forced.length;
+      publish(m.memory.control, JUMP_SEQ, op.seq);
+      due.set(op.matcher, op.seq);
+      return null;
+    }
+    case "free": {
+      const m = matchers.get(op.matcher);
+      matchers.delete(op.matcher);
+      due.delete(op.matcher);
+      if (m && !m.failed) (await m.matcher).dispose();
+      return null;
+    }
+    case "stats":
+      return { id: op.id, ok: true, stats: { matchers: matchers.size, grammars: grammars.size } };
+  }
+}
+
+/** Computes the masks that are due and publishes them. */
+async function computeMasks(due: DueMasks): Promise<void> {
+  for (const [id, seq] of due) {
+    const m = matchers.get(id);
+    if (!m || m.failed) continue;
+    try {
+      await (await m.matcher).prepare();
+      publish(m.memory.control, MASK_SEQ, seq);
+    } catch (err) {
+      failMatcher(id, m, err);
+    }
+  }
+  due.clear();
+}
+
+function failure(op: WorkerOp, err: unknown): WorkerReply | null {
+  if (!("id" in op)) return null;
+  const message = err instanceof Error ? err.message : String(err);
+  return err instanceof GrammarError ? { id: op.id, ok: false, message, grammarError: err.kind } : { id: op.id, ok: false, message };
+}
+
+async function runBatch(ops: readonly WorkerOp[]): Promise<void> {
+  let replies: WorkerReply[] = [];
+  const due: DueMasks = new Map();
+  const flush = (): void => {
+    if (replies.length > 0) port.postMessage({ replies } satisfies WorkerMessage);
+    replies = [];
+  };
+  // Every sampled token and jump-forward of the batch first (the engine waits on those), then
+  // the masks, which it needs only after its next forward pass.
+  for (const op of ops) {
+    // A compile can take seconds: what is done before it is answered first.
+    if (op.op === "compile") {
+      flush();
+      await computeMasks(due);
+    }
+    let reply: WorkerReply | null;
+    try {
+      reply = await run(op, due);
+    } catch (err) {
+      reply = failure(op, err);
+    }
+    if (reply) replies.push(reply);
+    if (op.op === "compile") flush();
+  }
+  flush();
+  await computeMasks(due);
+}
+
+let chain = Promise.resolve();
+port.on("message", (ops: readonly WorkerOp[]) => {
+  chain = chain.then(() => runBatch(ops));
+});
