@@ -11,6 +11,7 @@ import { GrammarError } from "../../src/structured/grammar.js";
 import { loadModel, type LoadedModel } from "../../src/model/load.js";
 import { runnerAddon, nativeBackend } from "../../src/kernels/native.js";
 import { referenceBackend } from "../../src/kernels/reference.js";
+import type { Backend } from "../../src/kernels/backend.js";
 import { testModel } from "../helpers/models.js";
 import { SCHEMAS } from "./schemas.js";
 import { parseToolCalls, toolCallGrammar } from "../../src/structured/tool-calls.js";
@@ -21,6 +22,11 @@ let modelPromise: Promise<LoadedModel> | null = null;
 function model(): Promise<LoadedModel> {
   modelPromise ??= testModel("structured-llama", { arch: "llama", format: "gguf", dtype: "f32", seed: 3 }).then(loadModel);
   return modelPromise;
+}
+
+function nativeOrNull(): Backend | null {
+  const addon = runnerAddon();
+  return addon ? nativeBackend(addon, 2) : null;
 }
 
 let enginePromise: Promise<Engine> | null = null;
@@ -190,39 +196,40 @@ test("a compiled grammar is cached per spec", async () => {
   assert.equal(a, b);
 });
 
-test("cache transparency: constrained samples are the same with the radix cache off, alone or batched, any prefill chunk", async () => {
-  const m = await model();
-  // The reference backend, as test/engine's transparency tests use: the native one currently
-  // gives different logits for different prefill chunk sizes, with or without a grammar.
-  const mk = (opts: { disableRadixCache?: boolean; chunkedPrefillSize?: number }): Promise<Engine> =>
-    Engine.create({ model: m, backend: referenceBackend, maxTotalTokens: 8192, checkInvariants: true, ...opts });
-  const specs = [SCHEMAS.person!, SCHEMAS.refs!, SCHEMAS.union!];
-  const system = "You answer in JSON. ".repeat(6);
-  const run = async (e: Engine, concurrent: boolean): Promise<unknown[]> => {
-    const grammars = await Promise.all(specs.map((schema) => e.compileGrammar({ kind: "json_schema", schema })));
-    const inputs = Array.from({ length: 6 }, (_, i) => ({
-      prompt: `${system}Request ${i % 3}:`, n: i === 0 ? 2 : 1, jumpForward: i % 2 === 0,
-      params: { temperature: 1, seed: 40 + i, maxNewTokens: 200, logprobs: true, topLogprobs: 1 }, grammar: grammars[i % 3]!,
-    }));
-    const one = async (x: (typeof inputs)[number]): Promise<unknown> =>
-      (await e.complete(x)).samples.map((s) => ({ t: s.tokenIds, l: s.logprobs, r: s.finishReason }));
-    if (concurrent) return Promise.all(inputs.map(one));
-    const out: unknown[] = [];
-    for (const x of inputs) out.push(await one(x));
-    return out;
-  };
-  const a = await mk({});
-  const b = await mk({ disableRadixCache: true, chunkedPrefillSize: 7 });
-  try {
-    const batched = await run(a, true);
-    const alone = await run(b, false);
-    assert.deepEqual(batched, alone);
-    a.checkAccounting();
-  } finally {
-    await a.close();
-    await b.close();
-  }
-});
+for (const [label, backend] of [["reference", referenceBackend], ["native", nativeOrNull()]] as const) {
+  test(`cache transparency (${label} backend): constrained samples are the same with the radix cache off, alone or batched, any prefill chunk`,
+    { skip: backend ? false : "the native addon did not build" }, async () => {
+      const m = await model();
+      const mk = (opts: { disableRadixCache?: boolean; chunkedPrefillSize?: number }): Promise<Engine> =>
+        Engine.create({ model: m, backend: backend!, maxTotalTokens: 8192, checkInvariants: true, ...opts });
+      const specs = [SCHEMAS.person!, SCHEMAS.refs!, SCHEMAS.union!];
+      const system = "You answer in JSON. ".repeat(6);
+      const run = async (e: Engine, concurrent: boolean): Promise<unknown[]> => {
+        const grammars = await Promise.all(specs.map((schema) => e.compileGrammar({ kind: "json_schema", schema })));
+        const inputs = Array.from({ length: 6 }, (_, i) => ({
+          prompt: `${system}Request ${i % 3}:`, n: i === 0 ? 2 : 1, jumpForward: i % 2 === 0,
+          params: { temperature: 1, seed: 40 + i, maxNewTokens: 200, logprobs: true, topLogprobs: 1 }, grammar: grammars[i % 3]!,
+        }));
+        const one = async (x: (typeof inputs)[number]): Promise<unknown> =>
+          (await e.complete(x)).samples.map((s) => ({ t: s.tokenIds, l: s.logprobs, r: s.finishReason }));
+        if (concurrent) return Promise.all(inputs.map(one));
+        const out: unknown[] = [];
+        for (const x of inputs) out.push(await one(x));
+        return out;
+      };
+      const a = await mk({});
+      const b = await mk({ disableRadixCache: true, chunkedPrefillSize: 7 });
+      try {
+        const batched = await run(a, true);
+        const alone = await run(b, false);
+        assert.deepEqual(batched, alone);
+        a.checkAccounting();
+      } finally {
+        await a.close();
+        await b.close();
+      }
+    });
+}
 
 test("a forced tool call in each format parses back into a valid call of the given schema", async () => {
   const e = await engine();
