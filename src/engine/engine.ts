@@ -233,7 +233,7 @@ export class Engine {
     this.steps++;
     this.scheduler.complete(batch);
     const vocab = this.model.config.vocabSize;
-    /** Jump-forward of the constrained samples that go on (the grammar worker finds the forced text). */
+    // Jump-forward of the constrained samples that go on (the grammar worker finds the forced text).
     const jumps: Promise<unknown>[] = [];
     let row = 0;
     for (const e of batch.entries) {

@@ -153,7 +153,7 @@ export class RequestStream {
     const c = st?.constraint;
     if (!st || !c || !this.jumps || st.finishReason || c.terminated) return null;
     return c.takeForced(req.params.maxNewTokens - req.outputLength).then((forced) => {
-      if (st.finishReason) return null;
+      if (st.finishReason || req.aborted) return null;
       for (const id of forced) {
         const only = req.params.logprobs ? { token: id, logprob: 0, ...((req.params.topLogprobs ?? 0) > 0 ? { topLogprobs: [{ token: id, logprob: 0 }] } : {}) } : undefined;
         const why = this.append(req, st, id, only, false);

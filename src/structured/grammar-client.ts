@@ -55,7 +55,7 @@ export class GrammarWorker {
       this.answer(m.replies);
     });
     this.worker.on("error", (err: Error) => this.fail(`the grammar worker crashed: ${err.message}`));
-    this.worker.on("exit", (code: number) => this.fail(`the grammar worker exited (code ${code})`));
+    this.worker.on("exit", (code: number) => this.fail(`the grammar worker exited unexpectedly (code ${code})`));
   }
 
   /** Whether the worker is gone; a new one is needed for new grammars. */

@@ -127,7 +127,7 @@ test("a grammar worker that dies fails its requests with a clear error; the engi
     await grammar.worker.crashForTests();
     await assert.rejects(async () => {
       for (;;) if ((await it.next()).done) break;
-    }, (err: unknown) => err instanceof GrammarWorkerError && /grammar worker exited/.test(err.message));
+    }, (err: unknown) => err instanceof GrammarWorkerError && /grammar worker exited unexpectedly/.test(err.message));
     // The unconstrained request in the same batches is not affected.
     const p = await plain;
     assert.equal(p.samples[0]!.finishReason, "length");
