@@ -12,7 +12,7 @@
 //   the compiled function's scope), so those lines are captured and become the message of
 //   the error we throw, instead of reaching the server's stderr.
 // - Aborts. An aborted instance does not unwind its C++ stack; after a few dozen aborts it
-//   hangs. So an instance that aborted a few times is retired (grammar.ts): objects already
+//   hangs. So an instance that aborted a few times is retired (xgrammar-compile.ts): objects already
 //   made in it (compiled grammars, matchers of running requests) keep working, and the next
 //   load compiles a fresh instance.
 import fs from "node:fs";
