@@ -8,11 +8,6 @@ import {
   FORCED_COUNT, FORCED_MAX, JUMP_SEQ, MASK_SEQ, MATCHER_FAILED, matcherMemory, matcherMemoryBytes, WORKER_GONE, SEQ_NONE, type MatcherMemory,
 } from "./grammar-protocol.js";
 
-/** Atomics.waitAsync (ES2024; in Node since 16), typed here as the ES2022 library lacks it. */
-const waitAsync = (Atomics as unknown as {
-  waitAsync(a: Int32Array, index: number, value: number): { async: false; value: string } | { async: true; value: Promise<string> };
-}).waitAsync;
-
 export class Constraint {
   private readonly memory: MatcherMemory;
   private readonly matcher: number;
@@ -98,20 +93,21 @@ export class Constraint {
   private async waitFor(slot: number): Promise<void> {
     if (this.disposed) throw new Error("constraint: used after dispose()");
     const c = this.memory.control;
-    let v = Atomics.load(c, slot);
-    if (v === this.seq) return;
     const w = this.grammar.worker;
-    w.hold();
-    try {
-      while (v !== this.seq) {
-        if (v === MATCHER_FAILED) throw await w.matcherFailure(this.matcher);
-        if (v === WORKER_GONE) throw w.error ?? new Error("the grammar worker is gone");
-        const r = waitAsync(c, slot, v);
-        if (r.async) await r.value;
-        v = Atomics.load(c, slot);
+    const seq = this.seq;
+    await w.waitUntil(() => {
+      const v = Atomics.load(c, slot);
+      return v === seq || v === MATCHER_FAILED || v === WORKER_GONE;
+    });
+    const v = Atomics.load(c, slot);
+    if (v === WORKER_GONE) throw w.error ?? new Error("the grammar worker is gone");
+    if (v === MATCHER_FAILED) {
+      w.hold();
+      try {
+        throw await w.matcherFailure(this.matcher);
+      } finally {
+        w.release();
       }
-    } finally {
-      w.release();
     }
   }
 }

@@ -17,6 +17,16 @@ export class GrammarWorkerError extends Error {
 
 type Reply = Extract<WorkerReply, { ok: true }>;
 
+/** Atomics.waitAsync (ES2024; in Node since 16), typed here as the ES2022 library lacks it. */
+const waitAsync = (Atomics as unknown as {
+  waitAsync(a: Int32Array, index: number, value: number): { async: false; value: string } | { async: true; value: Promise<string> };
+}).waitAsync;
+
+interface Waiter {
+  settled(): boolean;
+  resolve(): void;
+}
+
 interface Pending {
   resolve(r: Reply): void;
   reject(err: Error): void;
@@ -43,12 +53,16 @@ export class GrammarWorker {
   private readonly failureWaiters = new Map<number, (message: string) => void>();
   /** Waits in progress (each holds the process alive). */
   private holds = 0;
+  /** Bumped by the worker after it published anything (grammar-protocol.ts). */
+  private readonly epoch = new Int32Array(new SharedArrayBuffer(4));
+  private readonly waiters: Waiter[] = [];
+  private watching = false;
 
-  constructor(init: WorkerInit) {
+  constructor(init: Omit<WorkerInit, "epoch">) {
     this.maskWords = (init.vocabSize + 31) >>> 5;
     this.stopTokenIds = new Set(init.stopTokenIds);
     // Resolved next to this file, in dist/ as in the tests' build.
-    this.worker = new Worker(new URL("./grammar-worker.js", import.meta.url), { workerData: init });
+    this.worker = new Worker(new URL("./grammar-worker.js", import.meta.url), { workerData: { ...init, epoch: this.epoch.buffer } satisfies WorkerInit });
     this.worker.unref();
     this.worker.on("message", (m: WorkerMessage) => {
       for (const f of m.failed ?? []) this.matcherFailed(f.matcher, f.message);
@@ -116,6 +130,47 @@ export class GrammarWorker {
     if (known !== undefined) return Promise.resolve(new GrammarWorkerError(`grammar worker: ${known}`));
     if (this.failure) return Promise.resolve(this.failure);
     return new Promise((resolve) => this.failureWaiters.set(matcher, (m) => resolve(new GrammarWorkerError(m))));
+  }
+
+  /**
+   * Resolves once `settled()` holds, checked whenever the worker published something. All
+   * of the engine's waits share one Atomics wait, so a step's samples cost one wake-up.
+   */
+  waitUntil(settled: () => boolean): Promise<void> {
+    if (settled()) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.waiters.push({ settled, resolve });
+      this.watch();
+    });
+  }
+
+  private watch(): void {
+    if (this.watching) return;
+    this.watching = true;
+    this.hold();
+    const step = (): void => {
+      for (;;) {
+        const seen = Atomics.load(this.epoch, 0);
+        for (let i = this.waiters.length - 1; i >= 0; i--) {
+          const w = this.waiters[i]!;
+          if (w.settled()) {
+            this.waiters.splice(i, 1);
+            w.resolve();
+          }
+        }
+        if (this.waiters.length === 0) {
+          this.watching = false;
+          this.release();
+          return;
+        }
+        const r = waitAsync(this.epoch, 0, seen);
+        if (r.async) {
+          void r.value.then(step);
+          return;
+        }
+      }
+    };
+    step();
   }
 
   /** Keeps the process alive while the engine waits on a matcher's memory (a wait alone does not). */
@@ -205,11 +260,11 @@ export class GrammarWorker {
     this.failureWaiters.clear();
     // Waits on matchers end, and see that the worker is gone.
     for (const c of this.controls.values()) {
-      for (const slot of [MASK_SEQ, JUMP_SEQ]) {
-        Atomics.store(c, slot, WORKER_GONE);
-        Atomics.notify(c, slot);
-      }
+      Atomics.store(c, MASK_SEQ, WORKER_GONE);
+      Atomics.store(c, JUMP_SEQ, WORKER_GONE);
     }
     this.controls.clear();
+    Atomics.add(this.epoch, 0, 1);
+    Atomics.notify(this.epoch, 0);
   }
 }

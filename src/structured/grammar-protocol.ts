@@ -25,6 +25,11 @@ export interface WorkerInit {
   readonly stopTokenIds: readonly number[];
   /** The engine's tokenizer's size: the worker's copy must have the same. */
   readonly tokenizerVocabSize: number;
+  /**
+   * One Int32 the worker increments, and notifies, after it published anything in a
+   * matcher's memory: the engine waits on it once for all its samples, not once per sample.
+   */
+  readonly epoch: SharedArrayBuffer;
 }
 
 export type WorkerOp =

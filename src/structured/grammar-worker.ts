@@ -3,7 +3,7 @@
 // never hold up the engine's event loop. It rebuilds the model's tokenizer, compiles specs,
 // keeps every sample's matcher, and runs the engine's operations one batch at a time, in
 // the order they were sent (grammar-protocol.ts).
-import { parentPort, workerData } from "node:worker_threads";
+import { parentPort, receiveMessageOnPort, workerData } from "node:worker_threads";
 import { loadTokenizerFile, loadTokenizerJson, tokenizerFromGGUF, type Tokenizer } from "../tokenizer/tokenizer.js";
 import { GrammarError } from "./spec.js";
 import { XgrammarCompiler, type CompiledGrammar } from "./xgrammar-compile.js";
@@ -56,9 +56,12 @@ async function open(grammarId: number, memory: MatcherMemory): Promise<SampleMat
   return new SampleMatcher(xm, tok, init.vocabSize, memory.mask);
 }
 
+const epoch = new Int32Array(init.epoch);
+
 function publish(control: Int32Array, slot: number, value: number): void {
   Atomics.store(control, slot, value);
-  Atomics.notify(control, slot);
+  Atomics.add(epoch, 0, 1);
+  Atomics.notify(epoch, 0);
 }
 
 /** A matcher that cannot go on: the engine is told why, then its waits end. */
@@ -139,19 +142,23 @@ async function run(op: WorkerOp, due: DueMasks): Promise<WorkerReply | null> {
   }
 }
 
-/** Computes the masks that are due and publishes them. */
-async function computeMasks(due: DueMasks): Promise<void> {
-  for (const [id, seq] of due) {
-    const m = matchers.get(id);
-    if (!m || m.failed) continue;
-    try {
-      await (await m.matcher).prepare();
-      publish(m.memory.control, MASK_SEQ, seq);
-    } catch (err) {
-      failMatcher(id, m, err);
-    }
+/** Computes a due mask and publishes it. */
+async function computeMask(id: number, seq: number): Promise<void> {
+  const m = matchers.get(id);
+  if (!m || m.failed) return;
+  try {
+    await (await m.matcher).prepare();
+    publish(m.memory.control, MASK_SEQ, seq);
+  } catch (err) {
+    failMatcher(id, m, err);
   }
-  due.clear();
+}
+
+async function computeMasks(due: DueMasks): Promise<void> {
+  for (const [id, seq] of [...due]) {
+    due.delete(id);
+    await computeMask(id, seq);
+  }
 }
 
 function failure(op: WorkerOp, err: unknown): WorkerReply | null {
@@ -160,17 +167,15 @@ function failure(op: WorkerOp, err: unknown): WorkerReply | null {
   return err instanceof GrammarError ? { id: op.id, ok: false, message, grammarError: err.kind } : { id: op.id, ok: false, message };
 }
 
-async function runBatch(ops: readonly WorkerOp[]): Promise<void> {
+/** Runs a batch's operations in order; the masks they make due are left in `due`. */
+async function runBatch(ops: readonly WorkerOp[], due: DueMasks): Promise<void> {
   let replies: WorkerReply[] = [];
-  const due: DueMasks = new Map();
   const flush = (): void => {
     if (replies.length > 0) port.postMessage({ replies } satisfies WorkerMessage);
     replies = [];
   };
-  // Every sampled token and jump-forward of the batch first (the engine waits on those), then
-  // the masks, which it needs only after its next forward pass.
   for (const op of ops) {
-    // A compile can take seconds: what is done before it is answered first.
+    // A compile can take seconds: what is done before it is answered first, masks included.
     if (op.op === "compile") {
       flush();
       await computeMasks(due);
@@ -185,10 +190,36 @@ async function runBatch(ops: readonly WorkerOp[]): Promise<void> {
     if (op.op === "compile") flush();
   }
   flush();
-  await computeMasks(due);
 }
 
-let chain = Promise.resolve();
+// Sampled tokens and jump-forwards come first, whenever they were sent: the engine waits on
+// them now, and on a mask only after its next forward pass. So between two masks the worker
+// takes every message that arrived (receiveMessageOnPort: without waiting for an event).
+const inbox: (readonly WorkerOp[])[] = [];
+const due: DueMasks = new Map();
+let pumping = false;
+
+async function pump(): Promise<void> {
+  pumping = true;
+  try {
+    for (;;) {
+      for (let m = receiveMessageOnPort(port); m; m = receiveMessageOnPort(port)) inbox.push(m.message as readonly WorkerOp[]);
+      const ops = inbox.shift();
+      if (ops) {
+        await runBatch(ops, due);
+        continue;
+      }
+      const next = due.entries().next();
+      if (next.done) return;
+      due.delete(next.value[0]);
+      await computeMask(next.value[0], next.value[1]);
+    }
+  } finally {
+    pumping = false;
+  }
+}
+
 port.on("message", (ops: readonly WorkerOp[]) => {
-  chain = chain.then(() => runBatch(ops));
+  inbox.push(ops);
+  if (!pumping) void pump();
 });
