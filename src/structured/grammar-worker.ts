@@ -1,8 +1,8 @@
 // The grammar worker: a thread that owns xgrammar for one engine, so that compiling a grammar
 // (seconds for the first one on a 150k vocabulary) and computing a mask (up to tens of ms)
 // never hold up the engine's event loop. It rebuilds the model's tokenizer, compiles specs,
-// keeps every sample's matcher, and runs the engine's operations one batch at a time, in
-// the order they were sent (grammar-protocol.ts).
+// keeps every sample's matcher, and runs the engine's operations in the order they were
+// sent (grammar-protocol.ts), computing masks whenever nothing else is waiting.
 import { parentPort, receiveMessageOnPort, workerData } from "node:worker_threads";
 import { loadTokenizerFile, loadTokenizerJson, tokenizerFromGGUF, type Tokenizer } from "../tokenizer/tokenizer.js";
 import { GrammarError } from "./spec.js";
