@@ -42,6 +42,8 @@ export class GrammarWorker {
   private readonly worker: Worker;
   private queued: WorkerOp[] = [];
   private flushing = false;
+  /** An operation of this tick went at once (sendEarly). */
+  private sentEarly = false;
   private readonly pending = new Map<number, Pending>();
   private nextCall = 1;
   private nextMatcher = 1;
@@ -106,16 +108,14 @@ export class GrammarWorker {
     return matcher;
   }
 
-  // Sampled tokens go at once, not at the end of the tick: the worker works on them while
-  // the engine samples the step's other rows.
+  // The first sampled token of a step goes at once, to wake the worker while the engine
+  // samples the step's other rows; those follow together at the end of the tick.
   accept(matcher: number, tokens: readonly number[], seq: number): void {
-    this.send({ op: "accept", matcher, tokens, seq });
-    this.flush();
+    this.sendEarly({ op: "accept", matcher, tokens, seq });
   }
 
   jump(matcher: number, tokens: readonly number[], budget: number, seq: number): void {
-    this.send({ op: "jump", matcher, tokens, budget, seq });
-    this.flush();
+    this.sendEarly({ op: "jump", matcher, tokens, budget, seq });
   }
 
   free(matcher: number): void {
@@ -207,6 +207,16 @@ export class GrammarWorker {
   /** Tests only: ends the worker as a crash would, without closing it. */
   async crashForTests(): Promise<void> {
     await this.worker.terminate();
+  }
+
+  private sendEarly(op: WorkerOp): void {
+    this.send(op);
+    if (this.sentEarly) return;
+    this.sentEarly = true;
+    this.flush();
+    queueMicrotask(() => {
+      this.sentEarly = false;
+    });
   }
 
   private send(op: WorkerOp): void {
