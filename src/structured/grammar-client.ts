@@ -42,8 +42,6 @@ export class GrammarWorker {
   private readonly worker: Worker;
   private queued: WorkerOp[] = [];
   private flushing = false;
-  /** An operation of this tick went at once (sendEarly). */
-  private sentEarly = false;
   private readonly pending = new Map<number, Pending>();
   private nextCall = 1;
   private nextMatcher = 1;
@@ -108,14 +106,14 @@ export class GrammarWorker {
     return matcher;
   }
 
-  // The first sampled token of a step goes at once, to wake the worker while the engine
-  // samples the step's other rows; those follow together at the end of the tick.
+  // A step's sampled tokens go together at the end of the tick: one message, one wake-up
+  // (sending each at once starts the worker earlier but costs more than it saves).
   accept(matcher: number, tokens: readonly number[], seq: number): void {
-    this.sendEarly({ op: "accept", matcher, tokens, seq });
+    this.send({ op: "accept", matcher, tokens, seq });
   }
 
   jump(matcher: number, tokens: readonly number[], budget: number, seq: number): void {
-    this.sendEarly({ op: "jump", matcher, tokens, budget, seq });
+    this.send({ op: "jump", matcher, tokens, budget, seq });
   }
 
   free(matcher: number): void {
@@ -207,16 +205,6 @@ export class GrammarWorker {
   /** Tests only: ends the worker as a crash would, without closing it. */
   async crashForTests(): Promise<void> {
     await this.worker.terminate();
-  }
-
-  private sendEarly(op: WorkerOp): void {
-    this.send(op);
-    if (this.sentEarly) return;
-    this.sentEarly = true;
-    this.flush();
-    queueMicrotask(() => {
-      this.sentEarly = false;
-    });
   }
 
   private send(op: WorkerOp): void {

@@ -58,8 +58,21 @@ async function open(grammarId: number, memory: MatcherMemory): Promise<SampleMat
 
 const epoch = new Int32Array(init.epoch);
 
+let unannounced = false;
+
+/** Writes an answer into a matcher's memory; announce() tells the engine. */
 function publish(control: Int32Array, slot: number, value: number): void {
   Atomics.store(control, slot, value);
+  unannounced = true;
+}
+
+/**
+ * Tells the engine that answers were published: once per batch of operations and once
+ * when the due masks are done, not once per answer (each notify wakes the engine's thread).
+ */
+function announce(): void {
+  if (!unannounced) return;
+  unannounced = false;
   Atomics.add(epoch, 0, 1);
   Atomics.notify(epoch, 0);
 }
@@ -71,6 +84,7 @@ function failMatcher(id: number, m: OpenMatcher, err: unknown): void {
   port.postMessage({ replies: [], failed: [{ matcher: id, message: err instanceof Error ? err.message : String(err) }] } satisfies WorkerMessage);
   publish(m.memory.control, JUMP_SEQ, MATCHER_FAILED);
   publish(m.memory.control, MASK_SEQ, MATCHER_FAILED);
+  announce();
   m.matcher.then((x) => x.dispose(), () => {});
 }
 
@@ -179,6 +193,7 @@ async function runBatch(ops: readonly WorkerOp[], due: DueMasks): Promise<void> 
     if (op.op === "compile") {
       flush();
       await computeMasks(due);
+      announce();
     }
     let reply: WorkerReply | null;
     try {
@@ -207,15 +222,18 @@ async function pump(): Promise<void> {
       const ops = inbox.shift();
       if (ops) {
         await runBatch(ops, due);
+        announce();
         continue;
       }
       const next = due.entries().next();
       if (next.done) return;
       due.delete(next.value[0]);
       await computeMask(next.value[0], next.value[1]);
+      if (due.size === 0) announce();
     }
   } finally {
     pumping = false;
+    announce();
   }
 }
 
