@@ -12,6 +12,6 @@ export type { Tokenizer } from "./tokenizer/tokenizer.js";
 export { ChatTemplate, type ChatMessage } from "./tokenizer/chat-template.js";
 export type { SamplingParams } from "./sampling/params.js";
 export { makeTestModel, type TestModelOptions } from "./model/test-model.js";
-export { GrammarError, type Grammar, type GrammarSpec } from "./structured/grammar.js";
+export { GrammarError, GrammarWorkerError, type Grammar, type GrammarSpec } from "./structured/grammar.js";
 export { parseToolCalls, toolCallFormat, toolCallGrammar, toolCallsGrammar, type ParsedToolCall, type ToolCallFormat } from "./structured/tool-calls.js";
 export { ToolCallParser, type ToolCallEvent } from "./structured/tool-call-stream.js";

@@ -66,7 +66,7 @@ export async function toolPlan(s: Serving, tools: ToolSpec[] | null | undefined,
   if (mode === "required") {
     let grammar: GrammarSpec;
     try {
-      grammar = maxCalls === 1 ? toolCallGrammar(format, list) : await toolCallsGrammar(format, list);
+      grammar = maxCalls === 1 ? toolCallGrammar(format, list) : toolCallsGrammar(format, list);
     } catch (err) {
       if (err instanceof GrammarError) throw badRequest("tool_choice", `Invalid 'tool_choice': ${err.message}`);
       throw err;

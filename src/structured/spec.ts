@@ -16,6 +16,9 @@ export type GrammarSpec =
   /** xgrammar's structural tag (tool calls: free text, and constrained JSON after a trigger). */
   | { readonly kind: "structural_tag"; readonly tag: Readonly<Record<string, unknown>> };
 
+/** A structural tag's content that is a JSON schema, compiled with the fixes json_schema specs get. */
+export const SCHEMA_CONTENT = "json_schema_fixed";
+
 /** A spec that does not compile; `param` names the request field that carried it. */
 export class GrammarError extends Error {
   override name = "GrammarError";

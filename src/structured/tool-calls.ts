@@ -10,10 +10,9 @@
 // - mistral: `[TOOL_CALLS][{"name": ..., "arguments": {...}}, ...]`, one JSON list holding every call
 //   ([TOOL_CALLS] is a control token that the detokenizer drops, so a bare leading list counts too).
 import type { ToolSpec } from "../tokenizer/chat-template.js";
-import { GrammarError, type GrammarSpec } from "./grammar.js";
-import { extractRanges, fixJsonStringRule, insertRanges } from "./json-schema.js";
+import { type GrammarSpec } from "./grammar.js";
+import { SCHEMA_CONTENT } from "./spec.js";
 import { ToolCallParser, type ToolCallFormat, type ToolCallParserOptions } from "./tool-call-stream.js";
-import { loadXgrammar, type XgInstance } from "./xgrammar-shim.js";
 
 export type { ToolCallFormat } from "./tool-call-stream.js";
 
@@ -66,58 +65,15 @@ export function toolCallGrammar(format: ToolCallFormat, tools: readonly ToolSpec
   }
 }
 
-/** Same settings as grammar.ts gives its JSON schemas: at most 2 whitespace characters between tokens. */
-const MAX_JSON_WHITESPACE = 2;
-
-/** A converter of its own: the compiler's instance may live elsewhere (a worker). */
-let converter: XgInstance | null = null;
-
-/** Converted schemas, by their JSON (most recently used last), so a repeated tool set converts once. */
-const converted = new Map<string, string>();
-const MAX_CONVERTED = 64;
-
-/**
- * A JSON schema as xgrammar EBNF (root rule `root`), with the same fixes grammar.ts applies
- * to the schemas it compiles (numeric ranges, control characters in strings).
- */
-async function jsonSchemaEbnf(schema: Record<string, unknown>): Promise<string> {
-  const key = JSON.stringify(schema);
-  const hit = converted.get(key);
-  if (hit !== undefined) {
-    converted.delete(key);
-    converted.set(key, hit);
-    return hit;
-  }
-  const ebnf = await convert(schema);
-  converted.set(key, ebnf);
-  if (converted.size > MAX_CONVERTED) converted.delete(converted.keys().next().value!);
-  return ebnf;
-}
-
-async function convert(schema: Record<string, unknown>): Promise<string> {
-  const inst = (converter ??= loadXgrammar());
-  inst.takeOutput();
-  const ranges = extractRanges(schema);
-  try {
-    const ebnf = await inst.xg.Testings._jsonSchemaToEBNF(JSON.stringify(ranges.schema), true, -1, undefined, true, MAX_JSON_WHITESPACE);
-    return insertRanges(fixJsonStringRule(ebnf), ranges.rules);
-  } catch (err) {
-    // An aborted instance is not used again (see xgrammar-shim.ts).
-    converter = null;
-    const fatal = inst.takeOutput().find((l) => l.includes("[FATAL]"));
-    const why = fatal ? fatal.replace(/^.*\[FATAL\]\s*\S+:\d+:\s*/, "").trim() : err instanceof Error ? err.message : String(err);
-    throw new GrammarError("json_schema", `the JSON schema is not supported or not valid: ${why}`);
-  }
-}
-
 /**
  * The grammar of one or more valid calls of `tools`, in the model's format and with its
  * separator between calls (tool_choice "required" with parallel_tool_calls).
  */
-export async function toolCallsGrammar(format: ToolCallFormat, tools: readonly ToolSpec[]): Promise<GrammarSpec> {
+export function toolCallsGrammar(format: ToolCallFormat, tools: readonly ToolSpec[]): GrammarSpec {
   const call = callSchema(format, tools);
   if (format === "mistral") return { kind: "json_schema", schema: { type: "array", items: call, minItems: 1 }, prefix: "[TOOL_CALLS]" };
-  const content = { type: "grammar", grammar: await jsonSchemaEbnf(call) };
+  // The grammar worker compiles the schema with the fixes json_schema specs get.
+  const content = { type: SCHEMA_CONTENT, schema: call };
   const tag = format === "hermes"
     ? { type: "tag", begin: "<tool_call>\n", content, end: "\n</tool_call>" }
     : { type: "tag", begin: "", content, end: "" };

@@ -4,7 +4,7 @@
 import type { Tokenizer } from "../tokenizer/tokenizer.js";
 import { byteLevelVocab } from "./vocab.js";
 import { extractRanges, fixJsonStringRule, insertRanges } from "./json-schema.js";
-import { describe, ebnfLiteral, GrammarError, type GrammarSpec } from "./spec.js";
+import { describe, ebnfLiteral, GrammarError, SCHEMA_CONTENT, type GrammarSpec } from "./spec.js";
 import { loadXgrammar, type XgCompiledGrammar, type XgGrammarCompiler, type XgInstance } from "./xgrammar-shim.js";
 
 /** A compiled grammar and the instance it lives in (its matchers are made there). */
@@ -63,12 +63,17 @@ export class XgrammarCompiler {
   }
 }
 
-/** A JSON schema's grammar: xgrammar's converter (compact, bounded whitespace), with the fixes of json-schema.ts. */
+/** A JSON schema as EBNF (root rule `root`): xgrammar's converter (compact, bounded whitespace), with the fixes of json-schema.ts. */
+async function jsonSchemaEbnf(instance: XgInstance, schema: unknown, strict: boolean): Promise<string> {
+  const ranges = extractRanges(schema);
+  return insertRanges(fixJsonStringRule(
+    await instance.xg.Testings._jsonSchemaToEBNF(JSON.stringify(ranges.schema), true, -1, undefined, strict, MAX_JSON_WHITESPACE)), ranges.rules);
+}
+
+/** A JSON schema's grammar, between an optional literal prefix and suffix. */
 async function jsonSchemaGrammar(instance: XgInstance, c: XgGrammarCompiler, schema: unknown, strict: boolean,
   prefix = "", suffix = ""): Promise<XgCompiledGrammar> {
-  const ranges = extractRanges(schema);
-  const ebnf = insertRanges(fixJsonStringRule(
-    await instance.xg.Testings._jsonSchemaToEBNF(JSON.stringify(ranges.schema), true, -1, undefined, strict, MAX_JSON_WHITESPACE)), ranges.rules);
+  const ebnf = await jsonSchemaEbnf(instance, schema, strict);
   if (prefix === "" && suffix === "") return c.compileGrammar(ebnf);
   const parts = [prefix && ebnfLiteral(prefix), "root", suffix && ebnfLiteral(suffix)].filter((p) => p !== "");
   return c.compileGrammar(`${ebnf}\nradixlm_framed ::= ${parts.join(" ")}\n`, "radixlm_framed");
@@ -87,6 +92,21 @@ async function compileOn(instance: XgInstance, c: XgGrammarCompiler, spec: Gramm
     case "choices":
       return c.compileGrammar(`root ::= ${spec.choices.map(ebnfLiteral).join(" | ")}`);
     case "structural_tag":
-      return c.compileStructuralTag({ ...spec.tag });
+      return c.compileStructuralTag(await withSchemaGrammars(instance, spec.tag) as Record<string, unknown>);
   }
+}
+
+/**
+ * A structural tag with each `{type: "json_schema_fixed", schema}` content (SCHEMA_CONTENT)
+ * turned into the grammar of that schema with this project's fixes; xgrammar's own
+ * json_schema content would lose them (integer ranges, bounded whitespace).
+ */
+async function withSchemaGrammars(instance: XgInstance, node: unknown): Promise<unknown> {
+  if (Array.isArray(node)) return Promise.all(node.map((n) => withSchemaGrammars(instance, n)));
+  if (node === null || typeof node !== "object") return node;
+  const o = node as Record<string, unknown>;
+  if (o.type === SCHEMA_CONTENT) return { type: "grammar", grammar: await jsonSchemaEbnf(instance, o.schema, true) };
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(o)) out[k] = await withSchemaGrammars(instance, v);
+  return out;
 }

@@ -44,7 +44,7 @@ test("one or more calls in each format: every sample is a list of valid calls, s
   const e = await engine();
   try {
     for (const format of ["hermes", "llama3", "mistral"] as const) {
-      const grammar = await e.compileGrammar(await toolCallsGrammar(format, tools));
+      const grammar = await e.compileGrammar(toolCallsGrammar(format, tools));
       const counts: number[] = [];
       for (const seed of [1, 2, 3]) {
         const r = await e.complete({ prompt: "call", n: 4, params: { temperature: 1, seed, maxNewTokens: 600, logitBias: stopBias(e, format) }, grammar });
@@ -81,9 +81,10 @@ test("exactly one call: the single-call grammar never makes a second; a bad sche
       }
     }
     const bad = [{ type: "function" as const, function: { name: "f", parameters: { type: "object", properties: { a: { type: "no-such-type" } } } } }];
-    await assert.rejects(toolCallsGrammar("hermes", bad), GrammarError);
-    // the converter still works after that
-    assert.equal((await toolCallsGrammar("llama3", tools)).kind, "structural_tag");
+    await assert.rejects(e.compileGrammar(toolCallsGrammar("hermes", bad)), GrammarError);
+    // the compiler still works after that
+    assert.equal(toolCallsGrammar("llama3", tools).kind, "structural_tag");
+    await e.compileGrammar(toolCallsGrammar("llama3", tools));
   } finally {
     await e.close();
   }
