@@ -177,52 +177,101 @@ RLM_AVX2 void weighted_v_rows_any(int nq, const float* const* w, const int64_t* 
   }
 }
 
+// kb = the K rows of positions pb..pb+7 as `slots` holds them, converted (positions from
+// `len` on, which no score keeps, read position 0's row, as attend does).
+RLM_AVX2 void load_k_block(const KVView& kv, int64_t kv_off, int hd, const int32_t* slots, int64_t len, int64_t pb, float* kb) {
+  for (int j = 0; j < 8; j++) {
+    const int64_t base = static_cast<int64_t>(slots[pb + j < len ? pb + j : 0]) * kv.stride + kv_off;
+    for (int d = 0; d < hd; d += 8) _mm256_storeu_ps(kb + j * hd + d, load_kv(kv.k, base + d, kv.f16));
+  }
+}
+
+// One query's out[0..8 or 16) accumulators, continued from `out` over positions
+// [from, to) with weights w and its own slots, in position order.
+template <bool TWO>
+RLM_AVX2 void weighted_v_more(const float* w, int64_t from, int64_t to, const KVView& kv, int64_t off, const int32_t* slots,
+                              float* out) {
+  if (from >= to) return;
+  __m256 a0 = _mm256_loadu_ps(out);
+  __m256 a1 = TWO ? _mm256_loadu_ps(out + 8) : _mm256_setzero_ps();
+  for (int64_t p = from; p < to; p++) {
+    const int64_t b = static_cast<int64_t>(slots[p]) * kv.stride + off;
+    const __m256 wq = _mm256_broadcast_ss(w + p);
+    a0 = _mm256_fmadd_ps(wq, load_kv(kv.v, b, kv.f16), a0);
+    if (TWO) a1 = _mm256_fmadd_ps(wq, load_kv(kv.v, b + 8, kv.f16), a1);
+  }
+  _mm256_storeu_ps(out, a0);
+  if (TWO) _mm256_storeu_ps(out + 8, a1);
+}
+
 }  // namespace
 
-RLM_AVX2 void attend_rows(const float* q, int64_t q_stride, int rows, int heads, int hd, const KVView& kv, int64_t kv_off,
-                          const int32_t* slots, int64_t len0, float scale, float* scratch, float* out, int64_t out_stride) {
-  const int nq = rows * heads;
-  const int64_t len_max = len0 + rows - 1;
+RLM_AVX2 void attend_group(const AttendRow* rows, int n, int heads, int hd, const KVView& kv, int64_t kv_off,
+                           int64_t shared, float scale, float* scratch) {
+  const int nq = n * heads;
+  int64_t len_max = 0, len_min = rows[0].len;
+  for (int i = 0; i < n; i++) {
+    len_max = rows[i].len > len_max ? rows[i].len : len_max;
+    len_min = rows[i].len < len_min ? rows[i].len : len_min;
+  }
   const int64_t padded = (len_max + 7) / 8 * 8;
   float* scores = scratch;                                // nq rows of `padded` scores
   float* kb = scratch + static_cast<int64_t>(nq) * padded;  // 8 K rows, converted
   const __m256 vscale = _mm256_set1_ps(scale);
   for (int64_t pb = 0; pb < padded; pb += 8) {
-    for (int j = 0; j < 8; j++) {
-      const int64_t base = static_cast<int64_t>(slots[pb + j < len_max ? pb + j : 0]) * kv.stride + kv_off;
-      for (int d = 0; d < hd; d += 8) _mm256_storeu_ps(kb + j * hd + d, load_kv(kv.k, base + d, kv.f16));
-    }
-    for (int i = 0; i < rows; i++) {
+    // A block every row reads from the same slots is converted once for all of them.
+    const bool joint = pb + 8 <= shared || shared >= len_max;
+    if (joint) load_k_block(kv, kv_off, hd, rows[0].slots, shared >= len_max ? len_max : shared, pb, kb);
+    for (int i = 0; i < n; i++) {
       // A row whose positions end before this block skips it, as attend does; its softmax
       // turns the block into zeros.
-      if (pb >= len0 + i) continue;
+      if (pb >= rows[i].len) continue;
+      if (!joint) load_k_block(kv, kv_off, hd, rows[i].slots, rows[i].len, pb, kb);
       for (int g = 0; g < heads; g++) {
-        const float* qv = q + i * q_stride + static_cast<int64_t>(g) * hd;
+        const float* qv = rows[i].q + static_cast<int64_t>(g) * hd;
         _mm256_storeu_ps(scores + (i * heads + g) * padded + pb, scores8(qv, kb, hd, vscale));
       }
     }
   }
-  for (int i = 0; i < rows; i++)
-    for (int g = 0; g < heads; g++) softmax(scores + (i * heads + g) * padded, len0 + i, padded);
+  for (int i = 0; i < n; i++)
+    for (int g = 0; g < heads; g++) softmax(scores + (i * heads + g) * padded, rows[i].len, padded);
+  // V: the positions every row reads from the same slots together, then each query goes on
+  // alone over the rest of its positions (its accumulators continue from `out`).
+  const int64_t together = shared >= len_max ? len_max : (shared < len_min ? shared : len_min);
   for (int q0 = 0; q0 < nq; q0 += 6) {
-    const int n = nq - q0 < 6 ? nq - q0 : 6;
+    const int m = nq - q0 < 6 ? nq - q0 : 6;
     const float* w[6];
     int64_t lens[6];
-    for (int k = 0; k < n; k++) {
+    for (int k = 0; k < m; k++) {
       const int qi = q0 + k;
       w[k] = scores + static_cast<int64_t>(qi) * padded;
-      lens[k] = len0 + qi / heads;
+      const int64_t len = rows[qi / heads].len;
+      lens[k] = shared >= len_max ? len : together;
     }
     for (int d0 = 0; d0 < hd; d0 += 16) {
       float* o[6];
-      for (int k = 0; k < n; k++) {
+      for (int k = 0; k < m; k++) {
         const int qi = q0 + k;
-        o[k] = out + (qi / heads) * out_stride + static_cast<int64_t>(qi % heads) * hd + d0;
+        o[k] = rows[qi / heads].out + static_cast<int64_t>(qi % heads) * hd + d0;
       }
-      if (hd - d0 >= 16) weighted_v_rows_any<true>(n, w, lens, kv, kv_off + d0, slots, o);
-      else weighted_v_rows_any<false>(n, w, lens, kv, kv_off + d0, slots, o);
+      const bool two = hd - d0 >= 16;
+      if (two) weighted_v_rows_any<true>(m, w, lens, kv, kv_off + d0, rows[0].slots, o);
+      else weighted_v_rows_any<false>(m, w, lens, kv, kv_off + d0, rows[0].slots, o);
+      if (shared >= len_max) continue;
+      for (int k = 0; k < m; k++) {
+        const AttendRow& r = rows[(q0 + k) / heads];
+        if (two) weighted_v_more<true>(w[k], together, r.len, kv, kv_off + d0, r.slots, o[k]);
+        else weighted_v_more<false>(w[k], together, r.len, kv, kv_off + d0, r.slots, o[k]);
+      }
     }
   }
+}
+
+RLM_AVX2 void attend_rows(const float* q, int64_t q_stride, int rows, int heads, int hd, const KVView& kv, int64_t kv_off,
+                          const int32_t* slots, int64_t len0, float scale, float* scratch, float* out, int64_t out_stride) {
+  AttendRow r[kMaxAttendGroup];
+  for (int i = 0; i < rows; i++) r[i] = AttendRow{q + i * q_stride, out + i * out_stride, slots, len0 + i};
+  ops_avx2::attend_group(r, rows, heads, hd, kv, kv_off, len0 + rows - 1, scale, scratch);
 }
 
 RLM_AVX2 void attend(const float* q, int heads, int hd, const KVView& kv, int64_t kv_off, const int32_t* slots, int64_t len,

@@ -55,6 +55,7 @@ void store_f16(const float*, uint16_t*, int64_t) {}
 void attend(const float*, int, int, const KVView&, int64_t, const int32_t*, int64_t, float, float*, float*) {}
 void attend_rows(const float*, int64_t, int, int, int, const KVView&, int64_t, const int32_t*, int64_t, float, float*, float*,
                  int64_t) {}
+void attend_group(const AttendRow*, int, int, int, const KVView&, int64_t, int64_t, float, float*) {}
 }  // namespace ops_avx2
 }  // namespace rlm
 

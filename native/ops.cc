@@ -197,6 +197,12 @@ void attend_rows(const float* q, int64_t q_stride, int rows, int heads, int hd, 
   }
 }
 
+void attend_group(const AttendRow* rows, int n, int heads, int hd, const KVView& kv, int64_t kv_off, int64_t shared,
+                  float scale, float* scratch) {
+  if (use_avx2 && hd % 8 == 0 && n > 1) return ops_avx2::attend_group(rows, n, heads, hd, kv, kv_off, shared, scale, scratch);
+  for (int i = 0; i < n; i++) attend(rows[i].q, heads, hd, kv, kv_off, rows[i].slots, rows[i].len, scale, scratch, rows[i].out);
+}
+
 void attend(const float* q, int heads, int hd, const KVView& kv, int64_t kv_off, const int32_t* slots, int64_t len,
             float scale, float* scratch, float* out) {
   if (use_avx2 && hd % 8 == 0) return ops_avx2::attend(q, heads, hd, kv, kv_off, slots, len, scale, scratch, out);

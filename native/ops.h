@@ -67,6 +67,27 @@ size_t attend_scratch_floats(int64_t len, int heads);
 void attend(const float* q, int heads, int hd, const KVView& kv, int64_t kv_off, const int32_t* slots, int64_t len,
             float scale, float* scratch, float* out);
 
+/** One query row of an attend_group: its query heads, its output, its positions' slots and their count. */
+struct AttendRow {
+  const float* q;
+  float* out;
+  const int32_t* slots;
+  int64_t len;
+};
+
+/** Most rows attend_rows and attend_group take at once. */
+constexpr int kMaxAttendGroup = 8;
+
+/**
+ * `attend` for up to kMaxAttendGroup rows that read the same KV slots for their first
+ * `shared` positions (sequences that share a cached prefix: the rows of one prefill chunk,
+ * or decoding requests forked from one prompt): those K/V rows are read and converted once
+ * for all of them. `shared` is at most the shortest row's len, or at least the longest's
+ * when every row reads one slot list. Each row's result is bit for bit what attend gives it.
+ */
+void attend_group(const AttendRow* rows, int n, int heads, int hd, const KVView& kv, int64_t kv_off, int64_t shared,
+                  float scale, float* scratch);
+
 /** Floats of scratch `attend_rows` needs. */
 size_t attend_rows_scratch_floats(int64_t len, int heads, int rows, int hd);
 
@@ -87,6 +108,8 @@ void attend(const float* q, int heads, int hd, const KVView& kv, int64_t kv_off,
             float scale, float* scratch, float* out);
 void attend_rows(const float* q, int64_t q_stride, int rows, int heads, int hd, const KVView& kv, int64_t kv_off,
                  const int32_t* slots, int64_t len0, float scale, float* scratch, float* out, int64_t out_stride);
+void attend_group(const AttendRow* rows, int n, int heads, int hd, const KVView& kv, int64_t kv_off, int64_t shared,
+                  float scale, float* scratch);
 }  // namespace ops_avx2
 
 }  // namespace rlm

@@ -15,7 +15,11 @@ namespace rlm {
 // Rows of one sequence whose attention runs together, sharing each K/V read. More rows
 // share more, but each adds `group` query heads of scores to a thread's scratch, and the
 // items must stay many enough to spread over the threads.
-constexpr int kAttendRows = 8;
+constexpr int kAttendRows = kMaxAttendGroup;
+
+// Decoding rows of different sequences attend together when their first this many
+// positions are in the same slots.
+constexpr int64_t kMinSharedPositions = 64;
 
 // Below these, work runs on the calling thread instead of waking the pool: rows of the
 // per-row steps (norms, RoPE), and multiply-adds of attention.
@@ -122,6 +126,41 @@ void Runner::rows(int64_t n, const std::function<void(int64_t)>& fn) {
   });
 }
 
+void Runner::find_attention_blocks(const StepInput& in, int64_t n) {
+  // Blocks of up to kAttendRows consecutive rows of one sequence (a prefill chunk's rows),
+  // which share each K/V read (shared -1: one slot list). Decoding rows of different
+  // sequences whose slot lists begin alike (requests on one cached prefix, the samples of
+  // n > 1) form blocks too, sharing the reads of that common prefix.
+  blocks_.clear();
+  block_shared_.clear();
+  const auto slots_of = [&](int64_t r) { return in.slots.data() + in.slot_offset[row_seq_[r]]; };
+  const auto decoding = [&](int64_t r) { return in.seq_count[row_seq_[r]] == 1; };
+  for (int64_t r = 0; r < n;) {
+    int64_t e = r + 1;
+    int64_t shared = -1;
+    if (e < n && row_seq_[e] == row_seq_[r]) {
+      while (e < n && e - r < kAttendRows && row_seq_[e] == row_seq_[r]) e++;
+    } else if (decoding(r)) {
+      const int32_t* first = slots_of(r);
+      shared = in.positions[r] + 1;
+      while (e < n && e - r < kAttendRows && decoding(e)) {
+        const int32_t* other = slots_of(e);
+        const int64_t lim = std::min<int64_t>(shared, in.positions[e] + 1);
+        int64_t c = 0;
+        while (c < lim && first[c] == other[c]) c++;
+        if (c < kMinSharedPositions) break;
+        shared = c;
+        e++;
+      }
+      if (e - r == 1) shared = -1;
+    }
+    blocks_.push_back(r);
+    block_shared_.push_back(shared);
+    r = e;
+  }
+  blocks_.push_back(n);
+}
+
 void Runner::attention(const StepInput& in, int64_t n, int li) {
   const KVView kv = kv_view(li);
   const int hd = m_.head_dim;
@@ -129,16 +168,8 @@ void Runner::attention(const StepInput& in, int64_t n, int li) {
   const int group = m_.heads / m_.kv_heads;
   const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(hd)));
   const size_t stride = attend_rows_scratch_floats(cap_len_, group, kAttendRows, hd);
-  // Blocks of up to kAttendRows consecutive rows of one sequence (a prefill chunk's rows),
-  // which share each K/V read; a decoding sequence is a block of one row.
-  blocks_.clear();
-  for (int64_t r = 0; r < n;) {
-    int64_t e = r + 1;
-    while (e < n && e - r < kAttendRows && row_seq_[e] == row_seq_[r]) e++;
-    blocks_.push_back(r);
-    r = e;
-  }
-  blocks_.push_back(n);
+  // The blocks are the same in every layer of a pass: found in its first.
+  if (li == 0) find_attention_blocks(in, n);
   const int64_t nblocks = static_cast<int64_t>(blocks_.size()) - 1;
   const int64_t items = nblocks * kvh;
   // Items are (block, kv head) pairs: the query heads of one group share each K/V row read.
@@ -164,9 +195,17 @@ void Runner::attention(const StepInput& in, int64_t n, int li) {
       if (rows == 1) {
         attend(q_.data() + off, group, hd, kv, static_cast<int64_t>(j) * hd, slots, in.positions[r] + 1, scale, scratch,
                att_.data() + off);
-      } else {
+      } else if (block_shared_[b] < 0) {
         attend_rows(q_.data() + off, q_dim_, rows, group, hd, kv, static_cast<int64_t>(j) * hd, slots, in.positions[r] + 1,
                     scale, scratch, att_.data() + off, q_dim_);
+      } else {
+        AttendRow g[kMaxAttendGroup];
+        for (int k = 0; k < rows; k++) {
+          const int64_t rr = r + k;
+          const int64_t o = rr * q_dim_ + static_cast<int64_t>(j) * group * hd;
+          g[k] = AttendRow{q_.data() + o, att_.data() + o, in.slots.data() + in.slot_offset[row_seq_[rr]], in.positions[rr] + 1};
+        }
+        attend_group(g, rows, group, hd, kv, static_cast<int64_t>(j) * hd, block_shared_[b], scale, scratch);
       }
     }
   });

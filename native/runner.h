@@ -71,6 +71,7 @@ class Runner {
   void reserve(int64_t n, int64_t m, int64_t max_len);
   void rows(int64_t n, const std::function<void(int64_t)>& fn);
   void attention(const StepInput& in, int64_t n, int layer);
+  void find_attention_blocks(const StepInput& in, int64_t n);
   void layer(const StepInput& in, int64_t n, int li);
   uint8_t* kv_block(int layer, int which) const;  // which: 0 = K, 1 = V
   KVView kv_view(int layer) const;
@@ -91,6 +92,7 @@ class Runner {
   std::vector<int32_t> row_seq_;      // sequence of each row
   std::vector<float> scores_;         // per thread: attend scratch
   std::vector<int64_t> blocks_;       // attention: first row of each block of rows, then n
+  std::vector<int64_t> block_shared_; // per block: positions its rows read from the same slots (-1: one slot list)
 
   // A step of more rows than kMaxPassRows runs as several passes (see forward()).
   StepInput sub_;
