@@ -53,7 +53,7 @@ GemmFn gemm_kernel(WType t, Simd s) {
 void matmul_group(const MatmulJob* jobs, int count, const float* x, int64_t rows, ThreadPool& pool, MatmulScratch& scratch) {
   if (rows <= 0 || count <= 0) return;
   if (count > 8) {
-    for (int j = 0; j < count; ++j) matmul(*jobs[j].w, x, rows, jobs[j].out, pool, scratch);
+    for (int j = 0; j < count; j += 8) matmul_group(jobs + j, count - j < 8 ? count - j : 8, x, rows, pool, scratch);
     return;
   }
   const Simd simd = simd_active();
@@ -116,32 +116,8 @@ void matmul_group(const MatmulJob* jobs, int count, const float* x, int64_t rows
 }
 
 void matmul(const WeightView& w, const float* x, int64_t rows, float* out, ThreadPool& pool, MatmulScratch& scratch) {
-  if (rows <= 0 || w.rows <= 0) return;
-  const Simd simd = simd_active();
-  const ActFormat fmt = act_format(w.type);
-  const GemmFn fn = gemm_kernel(w.type, simd);
-  const uint8_t* act = reinterpret_cast<const uint8_t*>(x);
-  size_t stride = static_cast<size_t>(w.cols) * sizeof(float);
-  if (fmt != ActFormat::F32) {
-    stride = act_row_bytes(fmt, w.cols);
-    uint8_t* qx = aligned_scratch(scratch, stride * static_cast<size_t>(rows));
-    act = qx;
-    const auto quantize = [&](int64_t b, int64_t e, int) {
-      for (int64_t r = b; r < e; ++r) quantize_act_row(fmt, x + r * w.cols, w.cols, qx + r * stride, simd);
-    };
-    if (rows >= kParallelQuantRows) pool.run(rows, quantize);
-    else quantize(0, rows, 0);
-  }
-  const int64_t units = (w.rows + kUnit - 1) / kUnit;
-  const auto compute = [&](int64_t b, int64_t e, int) {
-    GemmTask task{&w, act, stride, rows, b * kUnit, e * kUnit < w.rows ? e * kUnit : w.rows, out};
-    fn(task);
-  };
-  if (static_cast<double>(w.row_bytes) * static_cast<double>(w.rows) * static_cast<double>(rows) < kParallelBytes) {
-    compute(0, units, 0);
-  } else {
-    pool.run(units, compute);
-  }
+  const MatmulJob job{&w, out};
+  matmul_group(&job, 1, x, rows, pool, scratch);
 }
 
 const char* simd_path() { return simd_name(simd_active()); }
