@@ -1,10 +1,11 @@
 // The reference backend: the whole llama-family forward pass in plain TypeScript over a
 // KV cache addressed by token slots. It is the oracle the native kernels are checked against.
-import { ropeInvFreq, type ModelConfig } from "../model/config.js";
+import type { ModelConfig } from "../model/config.js";
 import type { WeightTensor } from "../model/weights.js";
 import { dequantize } from "../formats/quant.js";
 import { f16ToF32, f32ToF16 } from "../formats/f16.js";
 import { validatePlan, type Backend, type KVCacheOptions, type ModelRunner, type RunnerModel, type StepPlan } from "./backend.js";
+import { ropeInvFreq } from "./rope.js";
 import { addInPlace, attendHead, embeddingRow, matmul, rmsNorm, rope, siluMul, type KVRead } from "./reference-ops.js";
 
 interface Layer {

@@ -1,18 +1,5 @@
 // One normalized description of a model, whichever file format it came from.
-
-export interface Llama3RopeScaling {
-  readonly type: "llama3";
-  readonly factor: number;
-  readonly lowFreqFactor: number;
-  readonly highFreqFactor: number;
-  readonly originalMaxPositionEmbeddings: number;
-}
-
-/**
- * How Q/K pairs are rotated. HF folders keep the half-split (NeoX) form: dims i and i+d/2
- * pair up. GGUF `llama` files hold Q/K rows permuted so that dims 2i and 2i+1 pair up.
- */
-export type RopeLayout = "neox" | "interleaved";
+import type { Llama3RopeScaling, RopeLayout } from "../kernels/rope.js";
 
 export interface ModelConfig {
   /** Registry name of the family: "llama", "qwen2", "qwen3". */
@@ -36,29 +23,6 @@ export interface ModelConfig {
   readonly qkNorm: boolean;
   readonly bosTokenId: number | null;
   readonly eosTokenIds: readonly number[];
-}
-
-/** Inverse frequencies for each rotated pair, with llama3 scaling applied as HF does. */
-export function ropeInvFreq(c: ModelConfig): Float64Array {
-  const half = c.headDim / 2;
-  const inv = new Float64Array(half);
-  for (let i = 0; i < half; i++) inv[i] = 1 / Math.pow(c.ropeTheta, (2 * i) / c.headDim);
-  const s = c.ropeScaling;
-  if (!s) return inv;
-  const lowWavelen = s.originalMaxPositionEmbeddings / s.lowFreqFactor;
-  const highWavelen = s.originalMaxPositionEmbeddings / s.highFreqFactor;
-  for (let i = 0; i < half; i++) {
-    const f = inv[i]!;
-    const wavelen = (2 * Math.PI) / f;
-    if (wavelen < highWavelen) continue;
-    if (wavelen > lowWavelen) {
-      inv[i] = f / s.factor;
-    } else {
-      const smooth = (s.originalMaxPositionEmbeddings / wavelen - s.lowFreqFactor) / (s.highFreqFactor - s.lowFreqFactor);
-      inv[i] = (1 - smooth) * (f / s.factor) + smooth * f;
-    }
-  }
-  return inv;
 }
 
 export function parameterCount(c: ModelConfig): number {

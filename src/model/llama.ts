@@ -1,6 +1,7 @@
 // The llama family: Llama 2/3.x (llama3 rope scaling), Mistral, SmolLM2, TinyLlama, and the
 // Qwen2 (qkv bias) and Qwen3 (per-head q/k RMSNorm) variants of the same block.
-import type { ModelConfig, Llama3RopeScaling } from "./config.js";
+import type { ModelConfig } from "./config.js";
+import type { Llama3RopeScaling } from "../kernels/rope.js";
 import type { ArchSpec, TensorSpec } from "./arch.js";
 import type { GGUFValue, GGUFWriteValue } from "../formats/gguf.js";
 import { FormatError } from "../formats/errors.js";

@@ -10,10 +10,11 @@ import { quantize } from "../formats/quant.js";
 import { bf16ToF32Array, f16ToF32Array, f32ToBf16Array, f32ToF16Array } from "../formats/f16.js";
 import { loadTokenizerFile, loadTokenizerJson } from "../tokenizer/tokenizer.js";
 import { mulberry32, hashString } from "../util/random.js";
+import { ropeInvFreq } from "../kernels/rope.js";
 import { CHATML_TEMPLATE } from "../tokenizer/chat-template.js";
 import { ggufTokenizerValues, permuteForInterleaved, tensorType } from "./gguf-layout.js";
 import { archByName, knownArchitectures, type TensorSpec } from "./registry.js";
-import { ropeInvFreq, type ModelConfig } from "./config.js";
+import type { ModelConfig } from "./config.js";
 import { presetShape, type PresetName } from "./presets.js";
 import { buildTestTokenizer, TEST_SPECIAL_TOKENS } from "./test-tokenizer.js";
 
