@@ -1,7 +1,7 @@
 // The contract between the runtime and whatever computes the forward pass. The reference
 // backend (pure TypeScript) and the native one (C++ addon) both implement it.
-import type { ModelConfig } from "../model/config.js";
-import type { Weights } from "../model/weights.js";
+import type { RopeLayout, RopeParams } from "./rope.js";
+import type { TensorSource } from "./tensor.js";
 
 /** One sequence's part of a step. */
 export interface SeqPlan {
@@ -35,9 +35,25 @@ export interface KVCacheOptions {
   readonly dtype: KVDType;
 }
 
+/**
+ * The hyperparameters of a llama-family transformer that the forward pass reads. The
+ * kernels define it so that they need no model code; a model's own config has these fields.
+ */
+export interface ForwardConfig extends RopeParams {
+  readonly vocabSize: number;
+  readonly hiddenSize: number;
+  readonly intermediateSize: number;
+  readonly numLayers: number;
+  readonly numHeads: number;
+  readonly numKvHeads: number;
+  readonly headDim: number;
+  readonly rmsNormEps: number;
+  readonly ropeLayout: RopeLayout;
+}
+
 export interface RunnerModel {
-  readonly config: ModelConfig;
-  readonly weights: Weights;
+  readonly config: ForwardConfig;
+  readonly weights: TensorSource;
 }
 
 export interface ModelRunner {

@@ -3,12 +3,12 @@
 // in place; only the small vectors (norms, biases) are decoded here. `forward` resolves when
 // the addon's worker is done, so the event loop stays free while a step computes.
 import os from "node:os";
-import type { WeightTensor } from "../model/weights.js";
 import { dequantize } from "../formats/quant.js";
 import { dtypeInfo } from "../formats/dtype.js";
 import { loadNative, type NativeAddon } from "../native/addon.js";
 import type { Backend, KVCacheOptions, ModelRunner, RunnerModel, StepPlan } from "./backend.js";
 import { ropeInvFreq } from "./rope.js";
+import type { WeightTensor } from "./tensor.js";
 
 /** A weight matrix as the addon reads it: GGML type id, [rows, cols], bytes used in place. */
 interface NativeWeight {

@@ -2,7 +2,7 @@
 // one fixed order per output element (in float64, stored as float32), so a row's result
 // never depends on which other rows share the batch.
 import { dequantizeInto } from "../formats/quant.js";
-import type { WeightTensor } from "../model/weights.js";
+import type { WeightTensor } from "./tensor.js";
 
 /**
  * out[r*n + o] = sum_k x[r*k + i] * W[o][i] (+ bias[o]) for `rows` rows of x; W is [n, k]

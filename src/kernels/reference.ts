@@ -1,11 +1,10 @@
 // The reference backend: the whole llama-family forward pass in plain TypeScript over a
 // KV cache addressed by token slots. It is the oracle the native kernels are checked against.
-import type { ModelConfig } from "../model/config.js";
-import type { WeightTensor } from "../model/weights.js";
 import { dequantize } from "../formats/quant.js";
 import { f16ToF32, f32ToF16 } from "../formats/f16.js";
-import { validatePlan, type Backend, type KVCacheOptions, type ModelRunner, type RunnerModel, type StepPlan } from "./backend.js";
+import { validatePlan, type Backend, type ForwardConfig, type KVCacheOptions, type ModelRunner, type RunnerModel, type StepPlan } from "./backend.js";
 import { ropeInvFreq } from "./rope.js";
+import type { WeightTensor } from "./tensor.js";
 import { addInPlace, attendHead, embeddingRow, matmul, rmsNorm, rope, siluMul, type KVRead } from "./reference-ops.js";
 
 interface Layer {
@@ -26,7 +25,7 @@ function vector(t: WeightTensor): Float32Array {
 }
 
 class ReferenceRunner implements ModelRunner {
-  private readonly c: ModelConfig;
+  private readonly c: ForwardConfig;
   private readonly layers: Layer[];
   private readonly embed: WeightTensor;
   private readonly output: WeightTensor;

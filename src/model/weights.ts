@@ -4,22 +4,15 @@ import type { WeightType } from "../formats/dtype.js";
 import type { FileBytes } from "../formats/file-bytes.js";
 import type { TensorInfo } from "../formats/gguf.js";
 import { FormatError } from "../formats/errors.js";
+import type { TensorSource, WeightTensor } from "../kernels/tensor.js";
 import type { TensorSpec } from "./arch.js";
-
-export interface WeightTensor {
-  readonly name: string;
-  readonly type: WeightType;
-  /** Row-major, outermost first. */
-  readonly shape: readonly number[];
-  readonly bytes: Uint8Array;
-}
 
 interface Entry {
   readonly info: TensorInfo;
   readonly file: FileBytes;
 }
 
-export class Weights {
+export class Weights implements TensorSource {
   private readonly entries = new Map<string, Entry>();
   private readonly files = new Set<FileBytes>();
 
