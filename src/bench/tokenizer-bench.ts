@@ -6,7 +6,8 @@
 //   npm run bench:tokenizer -- --baseline    also the plain @huggingface/tokenizers encode (smaller text)
 import fs from "node:fs";
 import { Tokenizer as LibTokenizer } from "@huggingface/tokenizers";
-import { loadTokenizerFile, loadTokenizerJson, type Tokenizer } from "../tokenizer/tokenizer.js";
+import { loadTokenizerFile, loadTokenizerJson } from "../tokenizer/load.js";
+import type { Tokenizer } from "../tokenizer/tokenizer.js";
 import { findTestdataDir, qwen3TokenizerFiles, readVocabCases, variedText, vocabPath } from "../tokenizer/vocab-testdata.js";
 
 interface Target {

@@ -2,7 +2,8 @@
 // its HTTP API; prints a table, and writes JSON and an SVG chart on request.
 import fs from "node:fs";
 import type { Command } from "commander";
-import { loadTokenizerFile, type Tokenizer } from "../tokenizer/tokenizer.js";
+import { loadTokenizerFile } from "../tokenizer/load.js";
+import type { Tokenizer } from "../tokenizer/tokenizer.js";
 import { API_KINDS, type ApiKind, type ClientOptions } from "../bench/serve-client.js";
 import { benchServe, type PromptFormat } from "../bench/serve.js";
 import { formatReport } from "../bench/serve-report.js";

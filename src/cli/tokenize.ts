@@ -1,7 +1,7 @@
 // radixlm tokenize: the ids of a text as a JSON array (no BOS, special tokens not parsed).
 import fs from "node:fs";
 import type { Command } from "commander";
-import { loadTokenizerFile } from "../tokenizer/tokenizer.js";
+import { loadTokenizerFile } from "../tokenizer/load.js";
 import { UsageError } from "./errors.js";
 
 async function run(o: { model: string; text?: string; file?: string }): Promise<void> {

@@ -8,7 +8,7 @@ import { writeSafetensors } from "../formats/safetensors.js";
 import { byteSize, isFloatType, type WeightType } from "../formats/dtype.js";
 import { quantize } from "../formats/quant.js";
 import { bf16ToF32Array, f16ToF32Array, f32ToBf16Array, f32ToF16Array } from "../formats/f16.js";
-import { loadTokenizerFile, loadTokenizerJson } from "../tokenizer/tokenizer.js";
+import { loadTokenizerFile, loadTokenizerJson } from "../tokenizer/load.js";
 import { mulberry32, hashString } from "../util/random.js";
 import { ropeInvFreq } from "../kernels/rope.js";
 import { CHATML_TEMPLATE } from "../tokenizer/chat-template.js";

@@ -4,7 +4,8 @@
 // keeps every sample's matcher, and runs the engine's operations in the order they were
 // sent (grammar-protocol.ts), computing masks whenever nothing else is waiting.
 import { parentPort, receiveMessageOnPort, workerData } from "node:worker_threads";
-import { loadTokenizerFile, loadTokenizerJson, tokenizerFromGGUF, type Tokenizer } from "../tokenizer/tokenizer.js";
+import { loadTokenizerFile, loadTokenizerJson, tokenizerFromGGUF } from "../tokenizer/load.js";
+import type { Tokenizer } from "../tokenizer/tokenizer.js";
 import { GrammarError } from "./spec.js";
 import { XgrammarCompiler, type CompiledGrammar } from "./xgrammar-compile.js";
 import { SampleMatcher } from "./matcher.js";

@@ -5,7 +5,8 @@ import fs from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { loadTokenizerFile, type Tokenizer } from "./tokenizer.js";
+import { loadTokenizerFile } from "./load.js";
+import type { Tokenizer } from "./tokenizer.js";
 
 export interface VocabCase {
   text: string;

@@ -5,7 +5,8 @@ import { PromptText, wordAlphabet } from "../../src/bench/prompt-text.js";
 import { makeWorkloadFrom, DEFAULT_WORKLOAD, type WorkloadName, type WorkloadOptions } from "../../src/bench/workloads.js";
 import type { ApiKind } from "../../src/bench/serve-client.js";
 import type { ServeReport } from "../../src/bench/serve-report.js";
-import { loadTokenizerFile, type Tokenizer } from "../../src/tokenizer/tokenizer.js";
+import { loadTokenizerFile } from "../../src/tokenizer/load.js";
+import type { Tokenizer } from "../../src/tokenizer/tokenizer.js";
 import { testModel } from "../helpers/models.js";
 import { startFake, type FakeOptions, type FakeServer } from "./fake-server.js";
 

@@ -4,7 +4,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { makeWorkload, makeWorkloadFrom, DEFAULT_WORKLOAD, type WorkloadOptions, type Workload } from "../../src/bench/workloads.js";
 import { PromptText, wordAlphabet } from "../../src/bench/prompt-text.js";
-import { loadTokenizerFile } from "../../src/tokenizer/tokenizer.js";
+import { loadTokenizerFile } from "../../src/tokenizer/load.js";
 import { testModel, SHARED_TESTDATA } from "../helpers/models.js";
 
 const opts = (o: Partial<WorkloadOptions>): WorkloadOptions => ({ ...DEFAULT_WORKLOAD, seed: 7, ...o });

@@ -4,7 +4,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { cli } from "../helpers/cli.js";
 import { tempDir, testModel, SHARED_TESTDATA } from "../helpers/models.js";
-import { loadTokenizerFile } from "../../src/tokenizer/tokenizer.js";
+import { loadTokenizerFile } from "../../src/tokenizer/load.js";
 
 test("make-test-model writes a model that info describes", () => {
   const out = path.join(tempDir(), "cli-made.gguf");

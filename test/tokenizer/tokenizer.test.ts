@@ -7,7 +7,8 @@ import path from "node:path";
 import { describe, test } from "node:test";
 import { BYTE_TO_CHAR } from "../../src/tokenizer/byte-level.js";
 import { GGUF_PRE_TOKENIZERS } from "../../src/tokenizer/gguf-pre.js";
-import { loadTokenizerFile, loadTokenizerJson, tokenizerFromGGUF, type Tokenizer } from "../../src/tokenizer/tokenizer.js";
+import { loadTokenizerFile, loadTokenizerJson, tokenizerFromGGUF } from "../../src/tokenizer/load.js";
+import type { Tokenizer } from "../../src/tokenizer/tokenizer.js";
 import { referenceVocab } from "../../src/tokenizer/vocab-testdata.js";
 
 const enc = (s: string): number[] => [...new TextEncoder().encode(s)];

@@ -3,7 +3,8 @@
 // tokenizer.json and GGUF forms.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { loadTokenizerJson, tokenizerFromGGUF, type Tokenizer } from "../../src/tokenizer/tokenizer.js";
+import { loadTokenizerJson, tokenizerFromGGUF } from "../../src/tokenizer/load.js";
+import type { Tokenizer } from "../../src/tokenizer/tokenizer.js";
 import { REFERENCE_VOCABS, referenceVocab, type VocabCase } from "../../src/tokenizer/vocab-testdata.js";
 
 const NAMES = REFERENCE_VOCABS;
