@@ -1,13 +1,24 @@
 // tokenizer.json -> GGUF `tokenizer.ggml.*` keys, the inverse of gguf-vocab.ts: byte-level BPE
 // becomes model "gpt2" with the `pre` name whose pre-tokenizer behaves the same; SentencePiece-style
 // BPE (byte fallback, "▁") becomes model "llama" with scores that reproduce the merge order.
-import type { HFTokenizer } from "./hf-tokenizer.js";
 import { configTokenText, isObject, parseMerges, type Json } from "./json-fields.js";
 import { findGGUFPreName } from "./gguf-pre.js";
 import { scoresFromMerges, spmMergesFromScores, TOKEN_TYPE } from "./spm-merges.js";
-import type { GGUFTokenizerMetadata } from "./tokenizer.js";
+import type { GGUFTokenizerMetadata, Tokenizer } from "./tokenizer.js";
 
-export function jsonToGGUFMetadata(tok: HFTokenizer, json: Json, config: Json): GGUFTokenizerMetadata {
+/**
+ * What the export reads of the tokenizer built from `json`: its ids and flags, plus two facts
+ * the Tokenizer interface does not carry. An interface rather than HFTokenizer itself, so that
+ * HFTokenizer can call this without the two files importing each other.
+ */
+export interface ExportedVocab extends Pick<Tokenizer, "vocabSize" | "bosId" | "eosIds" | "addBos" | "addEos" | "idToToken" | "tokenToId" | "isSpecial"> {
+  /** Names the origin in error messages. */
+  readonly source: string;
+  /** Whether the id is an added token (special or not). */
+  isAdded(id: number): boolean;
+}
+
+export function jsonToGGUFMetadata(tok: ExportedVocab, json: Json, config: Json): GGUFTokenizerMetadata {
   const source = tok.source;
   const model = json.model as Json;
   if (model.type !== "BPE" && !(model.type === undefined && model.merges !== undefined)) {
