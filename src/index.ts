@@ -1,8 +1,9 @@
 // The package's public API.
-export { Engine, QueueFullError, type EngineOptions, type EngineStats } from "./engine/engine.js";
-export type { GenerateInput } from "./engine/input.js";
-export type { EngineEvent, GenerateResult, SampleOutput, TokenLogprob, Usage } from "./engine/stream.js";
-export type { FinishReason } from "./engine/request.js";
+export { Engine, QueueFullError, type EngineOptions, type EngineStats, type SubmitOptions } from "./engine/engine.js";
+export { InputError, type GenerateInput } from "./engine/input.js";
+export type { EngineEvent, GenerateResult, PromptLogprobs, SampleOutput, TokenLogprob, Usage, FinishReason } from "./engine/stream.js";
+export { RequestStream } from "./engine/stream.js";
+export { RequestError } from "./scheduler/request.js";
 export { loadModel, type LoadedModel } from "./model/load.js";
 export type { ModelConfig } from "./model/config.js";
 export { referenceBackend } from "./kernels/reference.js";

@@ -1,6 +1,6 @@
 // The in-process API every later layer uses: submit requests, stream their tokens, abort
-// them, read statistics. One loop owns the scheduler and the runner; each step runs one
-// batched forward pass and turns its logits into tokens and events.
+// them, read statistics. One loop owns the scheduler and the runner; each step reads top to
+// bottom: schedule, run the forward pass, sample, postprocess, emit.
 import os from "node:os";
 import { loadModel, type LoadedModel } from "../model/load.js";
 import type { Backend, KVDType, ModelRunner } from "../kernels/backend.js";
@@ -8,13 +8,17 @@ import { referenceBackend } from "../kernels/reference.js";
 import { KVPool } from "../kvcache/pool.js";
 import { RadixCache } from "../kvcache/radix-cache.js";
 import { NoCache } from "../kvcache/no-cache.js";
-import { Scheduler } from "../scheduler/scheduler.js";
-import { buildStepPlan, type Batch } from "../scheduler/plan.js";
+import { Sampler } from "../sampling/sampler.js";
+import { Scheduler, type OutputEvent, type Sampled } from "../scheduler/scheduler.js";
+import { buildStepPlan } from "../scheduler/plan.js";
+import { Request } from "../scheduler/request.js";
 import type { PolicyName } from "../scheduler/policy.js";
-import { Request, type FinishReason } from "./request.js";
-import { RequestStream, type EngineEvent, type GenerateResult } from "./stream.js";
-import { resolveParams, type GenerateInput } from "./input.js";
+import { Constraint } from "../structured/constraint.js";
 import { GrammarCompiler, type Grammar, type GrammarSpec } from "../structured/grammar.js";
+import { IncrementalDetokenizer } from "../tokenizer/detokenizer.js";
+import { RequestStream, type EngineEvent, type GenerateResult, type SampleOutput, type Usage } from "./stream.js";
+import { InputError, resolveInput, type GenerateInput, type ResolvedInput } from "./input.js";
+import { forcedLogprob, prepareMasks, sampleRows } from "./sample-step.js";
 
 export interface EngineOptions {
   /** Path of an HF folder or GGUF file, or a model already loaded. */
@@ -27,6 +31,7 @@ export interface EngineOptions {
   readonly disableRadixCache?: boolean;
   readonly chunkedPrefillSize?: number;
   readonly maxRunningRequests?: number;
+  /** Most requests (samples) waiting at once; a submission that can never fit is refused as bad input. */
   readonly maxQueuedRequests?: number;
   readonly policy?: PolicyName;
   /** A step is all prefill or all decode, prefill first (SGLang's default); by default decodes share steps with prefill chunks. */
@@ -58,8 +63,15 @@ export interface EngineStats {
   readonly retractions: number;
 }
 
+/** The queue is full now; the same request may fit later (a server answers 429). */
 export class QueueFullError extends Error {
   override name = "QueueFullError";
+}
+
+export interface SubmitOptions {
+  /** The id abort() finds the submission by; unique among those in flight. Made up when absent. */
+  readonly requestId?: string;
+  readonly signal?: AbortSignal;
 }
 
 /** Bytes of K+V per token slot. */
@@ -68,10 +80,20 @@ export function kvBytesPerToken(m: LoadedModel, dtype: KVDType): number {
   return 2 * c.numLayers * c.numKvHeads * c.headDim * (dtype === "f16" ? 2 : 4);
 }
 
+/** One submission in flight: its requests (by prompt, then sample) and the stream they report to. */
+interface Submission {
+  readonly id: string;
+  readonly parts: readonly (readonly Request[])[];
+  readonly stream: RequestStream;
+  open: number;
+  detach: () => void;
+}
+
 export class Engine {
   private readonly pool: KVPool;
   private readonly scheduler: Scheduler;
-  private readonly streams = new Map<Request, RequestStream>();
+  /** Submissions in flight, by their exact id. */
+  private readonly submissions = new Map<string, Submission>();
   private wake: (() => void) | null = null;
   private loopDone: Promise<void>;
   private closed = false;
@@ -82,17 +104,21 @@ export class Engine {
   /** Logits of the last step, reused by the next one (grown on demand). */
   private logitsBuf = new Float32Array(0);
   private grammars: GrammarCompiler | null = null;
+  /** Most tokens of prompt + output one request may hold. */
+  readonly contextLength: number;
 
   private constructor(readonly model: LoadedModel, private readonly runner: ModelRunner, private readonly opts: EngineOptions) {
     this.pool = new KVPool(runner.kv.capacity);
-    const cache = opts.disableRadixCache ? new NoCache(this.pool) : new RadixCache(this.pool);
+    const cache = opts.disableRadixCache ? new NoCache() : new RadixCache();
     this.scheduler = new Scheduler(this.pool, cache, {
       chunkedPrefillSize: opts.chunkedPrefillSize ?? 512,
       maxRunningRequests: opts.maxRunningRequests ?? 64,
       policy: opts.policy ?? "lpm",
       decodeReserveRatio: 0.3 * (opts.scheduleConservativeness ?? 1),
       mixedSteps: opts.prefillFirst !== true,
+      waitForSharedPrefill: opts.disableRadixCache !== true,
     });
+    this.contextLength = Math.min(model.config.maxPositionEmbeddings, this.pool.capacity);
     this.loopDone = this.loop();
   }
 
@@ -115,78 +141,112 @@ export class Engine {
     return this.pool.capacity;
   }
 
+  /** Submissions in flight. */
+  get inflight(): number {
+    return this.submissions.size;
+  }
+
   /** Compiles a JSON schema, regex, EBNF grammar or choice list (cached); throws GrammarError when it is bad. */
   compileGrammar(spec: GrammarSpec): Promise<Grammar> {
     this.grammars ??= new GrammarCompiler(this.model);
     return this.grammars.compile(spec);
   }
 
-  /** Streams the events of one request (all of its `n` samples). */
+  /** Streams the events of one request (all of its `n` samples); throws a failed sample's error after its events. */
   generate(input: GenerateInput, options: { signal?: AbortSignal } = {}): AsyncIterable<EngineEvent> {
-    const stream = this.submit(input, options.signal);
-    return stream.events();
+    return this.submit([input], { requestId: input.requestId, signal: options.signal }).eventsOrThrow();
   }
 
-  /** The whole result of one request. */
+  /** The whole result of one request; rejects with a failed sample's error. */
   async complete(input: GenerateInput, options: { signal?: AbortSignal } = {}): Promise<GenerateResult> {
-    return this.submit(input, options.signal).result();
+    return this.submit([input], { requestId: input.requestId, signal: options.signal }).result();
   }
 
-  private submit(input: GenerateInput, signal: AbortSignal | undefined): RequestStream {
+  /**
+   * Submits one or more prompts (each with its `n` samples) under one id, all or nothing:
+   * every input is checked first (InputError, SamplingParamError), and a queue that cannot
+   * take them all now refuses them all (QueueFullError). Events are numbered across the
+   * submission; a sample that fails finishes with reason "error" and ends its siblings.
+   */
+  submit(inputs: readonly GenerateInput[], options: SubmitOptions = {}): RequestStream {
     if (this.closed) throw new Error("engine is closed");
-    const { ids, params, n, salt, promptLogprobsStart } = resolveParams(this.model, input);
-    const limit = Math.min(this.model.config.maxPositionEmbeddings, this.pool.capacity);
-    if (ids.length + params.maxNewTokens > limit) {
-      throw new RangeError(`prompt (${ids.length} tokens) + max tokens (${params.maxNewTokens}) exceeds the limit of ${limit} tokens`);
-    }
+    if (inputs.length === 0) throw new InputError("prompt", "Give at least one prompt.");
+    const resolved = inputs.map((input, i) => resolveInput(this.model, this, input, inputs.length > 1 ? i : undefined));
+    const id = options.requestId ?? this.newId();
+    if (this.submissions.has(id)) throw new InputError("request_id", `A request with id '${id}' is already running.`, "duplicate_id");
+    const total = resolved.reduce((a, r) => a + r.n, 0);
     const max = this.opts.maxQueuedRequests ?? Infinity;
-    if (this.scheduler.waiting.length + n > max) throw new QueueFullError(`the queue is full (${max} requests waiting)`);
-    const id = input.requestId ?? `req-${this.nextId++}`;
-    const now = performance.now();
-    // Each sample derives its own seed stream from the request's seed and its index.
-    const reqs = Array.from({ length: n }, (_, i) => new Request(n === 1 ? id : `${id}-${i}`, ids, { ...params, n }, salt, now));
-    // Only the first sample computes the prompt, so only it needs the prompt's logits.
-    reqs[0]!.promptLogprobsStart = promptLogprobsStart;
-    const constraint = input.grammar && { grammar: input.grammar, jumpForward: input.jumpForward ?? !this.opts.disableJumpForward };
-    const stream = new RequestStream(this.model, reqs, () => this.abortStream(stream), promptLogprobsStart, constraint);
-    for (const r of reqs) this.streams.set(r, stream);
-    // The first sample computes the prompt; the others wait for it and reuse its KV.
-    this.scheduler.enqueue(reqs[0]!);
-    stream.parked = reqs.slice(1);
-    this.promptTotal += ids.length;
-    if (signal) {
-      if (signal.aborted) this.abortStream(stream);
-      else signal.addEventListener("abort", () => this.abortStream(stream), { once: true });
+    if (total > max) {
+      throw new InputError("n", `This request needs ${total} sequences (prompts × n), more than the server ever queues (${max}).`);
     }
-    this.kick();
-    return stream;
-  }
-
-  /** Aborts every sample of a request; its KV goes into the cache. */
-  abort(requestId: string): boolean {
-    for (const [req, stream] of this.streams) {
-      if (req.id === requestId || req.id.startsWith(`${requestId}-`)) {
-        this.abortStream(stream);
-        return true;
+    if (this.scheduler.queued + total > max) throw new QueueFullError(`the queue is full (${this.scheduler.queued} of ${max} requests waiting)`);
+    const now = performance.now();
+    let index = 0;
+    const parts = resolved.map((r, part) => Array.from({ length: r.n }, (_, i) => this.request(r, id, total === 1 ? id : `${id}-${index}`, index++, part, i, now)));
+    const sub: Submission = { id, parts, stream: new RequestStream(id, total, () => this.abortSubmission(sub)), open: total, detach: () => {} };
+    this.submissions.set(id, sub);
+    for (const [i, samples] of parts.entries()) {
+      this.scheduler.enqueue(samples);
+      this.promptTotal += resolved[i]!.ids.length;
+    }
+    const signal = options.signal;
+    if (signal) {
+      const onAbort = (): void => this.abortSubmission(sub);
+      if (signal.aborted) onAbort();
+      else {
+        signal.addEventListener("abort", onAbort, { once: true });
+        sub.detach = () => signal.removeEventListener("abort", onAbort);
       }
     }
-    return false;
-  }
-
-  private abortStream(stream: RequestStream): void {
-    for (const r of stream.requests) {
-      if (r.status === "finished") continue;
-      r.aborted = true;
-      // Waiting and parked samples hold no KV; running ones are released by the loop
-      // between steps, when no forward pass is using their slots.
-      if (r.status === "waiting") this.finish(r, "abort");
-    }
-    stream.parked = [];
     this.kick();
+    return sub.stream;
   }
 
-  private reapAborted(): void {
-    for (const r of [...this.scheduler.running]) if (r.aborted) this.finish(r, "abort");
+  private newId(): string {
+    let id: string;
+    do id = `req-${this.nextId++}`;
+    while (this.submissions.has(id));
+    return id;
+  }
+
+  /** Sample `sample` of one checked input. Only the first computes the prompt, so only it needs the prompt's logits. */
+  private request(r: ResolvedInput, parentId: string, id: string, index: number, part: number, sample: number, arrival: number): Request {
+    const jumpForward = r.grammar !== undefined && (r.jumpForward ?? !this.opts.disableJumpForward);
+    return new Request({
+      id, parentId, index, part, prompt: r.ids, params: r.params, salt: r.salt, arrival,
+      // Each sample derives its own seed stream from the request's seed and its index.
+      sampler: new Sampler(r.params, { promptTokens: r.ids, vocabSize: this.model.config.vocabSize, eosTokenIds: this.model.config.eosTokenIds, sampleIndex: sample }),
+      detokenizer: new IncrementalDetokenizer(this.model.tokenizer, { skipSpecial: true }),
+      constraint: r.grammar ? new Constraint(r.grammar, jumpForward) : null,
+      jumpForward,
+      promptLogprobsStart: sample === 0 ? r.promptLogprobsStart : -1,
+    });
+  }
+
+  /** Aborts every sample of the submission with this exact id; false when there is none. */
+  abort(requestId: string): boolean {
+    const sub = this.submissions.get(requestId);
+    if (!sub) return false;
+    this.abortSubmission(sub);
+    return true;
+  }
+
+  /** Aborts everything in flight; returns how many submissions. */
+  abortAll(): number {
+    const all = [...this.submissions.values()];
+    for (const sub of all) this.abortSubmission(sub);
+    return all.length;
+  }
+
+  private abortSubmission(sub: Submission): void {
+    const all = sub.parts.flat();
+    for (const r of all) if (r.status !== "finished") r.aborted = true;
+    // Waiting and parked samples hold no KV; running ones are released by the loop between
+    // steps, when no forward pass is using their slots.
+    const events: OutputEvent[] = [];
+    for (const r of all) if (r.status === "waiting" || r.status === "parked") events.push(...this.scheduler.finish(r, "abort"));
+    this.emit(events);
+    this.kick();
   }
 
   private kick(): void {
@@ -197,18 +257,12 @@ export class Engine {
 
   private async loop(): Promise<void> {
     for (;;) {
-      this.reapAborted();
+      this.emit(this.scheduler.reapAborted());
       if (this.closed && this.scheduler.idle) break;
-      const batch = this.scheduler.schedule();
-      if (!batch) {
+      if (!(await this.step())) {
         if (this.closed) break;
         await new Promise<void>((resolve) => (this.wake = resolve));
         continue;
-      }
-      try {
-        await this.step(batch);
-      } catch (err) {
-        this.failBatch(batch, err);
       }
       if (this.opts.checkInvariants) this.scheduler.checkAccounting();
       // Let I/O in between steps (HTTP requests, aborts, health checks).
@@ -216,97 +270,87 @@ export class Engine {
     }
   }
 
-  private async step(batch: Batch): Promise<void> {
-    const plan = buildStepPlan(batch);
-    // Steps never overlap and the previous one's logits are consumed by now, so one buffer
-    // serves every step; fresh arrays per step would pile up faster than V8 collects them.
-    const need = plan.logitRows.length * this.model.config.vocabSize;
-    if (this.logitsBuf.length < need) this.logitsBuf = new Float32Array(Math.max(need, this.logitsBuf.length * 2));
-    // The grammar worker computes masks while the backend computes the logits.
-    const masks = this.prepareMasks(batch);
-    const forward = this.runner.forward(plan, this.logitsBuf);
-    // While the backend computes (off this thread, for the native one), match the waiting
-    // requests for the next step's admissions.
+  /** One step; false when there was nothing to run. */
+  private async step(): Promise<boolean> {
+    // 1. Schedule.
+    const batch = this.scheduler.schedule();
+    if (!batch) return false;
+    const { plan, rows } = buildStepPlan(batch);
+    // 2. Forward. The grammar worker computes masks meanwhile, and the waiting requests are
+    // matched for the next step's admissions.
+    const masks = prepareMasks(rows, () => this.grammars?.flush());
+    const forward = this.runner.forward(plan, this.logitsFor(rows.length));
     this.scheduler.prepare();
-    const logits = await forward;
-    for (const [req, err] of await masks) this.failStream(req, err);
+    let logits: Float32Array;
+    try {
+      logits = await forward;
+    } catch (err) {
+      // Only the requests in this batch fail; the engine goes on with the next step.
+      await masks;
+      this.emit(this.scheduler.failBatch(batch, err));
+      return true;
+    }
     this.steps++;
     this.scheduler.complete(batch);
-    const vocab = this.model.config.vocabSize;
-    // Jump-forward of the constrained samples that go on (the grammar worker finds the forced text).
-    const jumps: Promise<unknown>[] = [];
-    let row = 0;
-    for (const e of batch.entries) {
+    // 3. Sample.
+    const s = sampleRows(rows, logits, this.model.config.vocabSize, await masks);
+    this.generatedTotal += s.sampled.length;
+    // 4. Postprocess, 5. emit.
+    const events = s.failed.flatMap((f) => this.scheduler.fail(f.req, f.error));
+    events.push(...this.scheduler.postprocess(s.sampled, s.limited));
+    this.emit(events);
+    // Jump-forward: the constrained samples that go on append the text their grammar forces now.
+    this.emit(await this.jumpForward(s.sampled));
+    return true;
+  }
+
+  /** The logits buffer, long enough for `rows` rows. */
+  private logitsFor(rows: number): Float32Array {
+    // Steps never overlap and the previous one's logits are consumed by now, so one buffer
+    // serves every step; fresh arrays per step would pile up faster than V8 collects them.
+    const need = rows * this.model.config.vocabSize;
+    if (this.logitsBuf.length < need) this.logitsBuf = new Float32Array(Math.max(need, this.logitsBuf.length * 2));
+    return this.logitsBuf;
+  }
+
+  private async jumpForward(sampled: readonly Sampled[]): Promise<OutputEvent[]> {
+    const jumps: Promise<OutputEvent[]>[] = [];
+    for (const { req } of sampled) {
+      const c = req.constraint;
+      if (!c || !req.jumpForward || req.status === "finished" || c.terminated) continue;
+      jumps.push(c.takeForced(req.params.maxNewTokens - req.outputLength).then(
+        (ids) => this.scheduler.appendForced(req, ids, (id) => forcedLogprob(req, id)),
+        (err: unknown) => this.scheduler.fail(req, err)));
+    }
+    return jumps.length === 0 ? [] : (await Promise.all(jumps)).flat();
+  }
+
+  /** Delivers what the scheduler produced to each submission's stream. */
+  private emit(events: readonly OutputEvent[]): void {
+    for (const e of events) {
       const req = e.req;
-      const stream = this.streams.get(req)!;
-      const [lo, hi] = req.promptLogitRange(e.start, e.start + e.count);
-      for (let p = lo; p < hi; p++, row++) {
-        if (!req.aborted) stream.onPromptLogits(req, p, logits.subarray(row * vocab, (row + 1) * vocab));
-      }
-      if (!e.wantLogits) {
-        if (req.aborted) this.finish(req, "abort");
+      const sub = this.submissions.get(req.parentId);
+      if (!sub) continue;
+      const samples = sub.parts[req.part]!;
+      const first = samples[0]!;
+      // The prompt's logprobs go with its first event (not with an abort or a failure).
+      const withPrompt = first.promptLogprobs !== null && !first.promptLogprobsSent &&
+        (e.kind === "token" || (req.finishReason !== "abort" && req.finishReason !== "error"));
+      if (withPrompt) first.promptLogprobsSent = true;
+      const promptLogprobs = withPrompt ? { promptLogprobs: first.promptLogprobs! } : {};
+      if (e.kind === "token") {
+        sub.stream.push({ type: "token", index: req.index, part: req.part, tokenId: e.tokenId, text: e.text, ...(e.logprob ? { logprob: e.logprob } : {}), ...promptLogprobs });
         continue;
       }
-      const rowLogits = logits.subarray(row * vocab, (row + 1) * vocab);
-      row++;
-      if (req.aborted) {
-        this.finish(req, "abort");
-        continue;
+      sub.stream.push({ type: "finish", index: req.index, part: req.part, reason: req.finishReason!, text: e.text, usage: usageOf(samples), output: outputOf(req), ...promptLogprobs });
+      sub.open--;
+      // A failure ends the whole submission: its other samples are aborted.
+      if (req.finishReason === "error") this.abortSubmission(sub);
+      if (sub.open === 0 && this.submissions.get(sub.id) === sub) {
+        this.submissions.delete(sub.id);
+        sub.detach();
       }
-      if (stream.parked.length > 0 && req.computed >= req.promptLength) {
-        // The prompt is cached now: the other samples start from it.
-        for (const p of stream.parked) this.scheduler.enqueue(p);
-        stream.parked = [];
-      }
-      const reason = stream.onLogits(req, rowLogits);
-      this.generatedTotal++;
-      if (reason) {
-        this.finish(req, reason);
-        continue;
-      }
-      const jump = stream.jumpForward(req);
-      if (jump) jumps.push(jump.then((why) => why && this.finish(req, why), (err: unknown) => this.failStream(req, err)));
     }
-    if (jumps.length > 0) await Promise.all(jumps);
-  }
-
-  /**
-   * Grammar masks of the rows this step samples, computed by the grammar worker while the
-   * forward pass runs; the requests whose mask failed (never rejects).
-   */
-  private async prepareMasks(batch: Batch): Promise<[Request, unknown][]> {
-    const asked: Promise<[Request, unknown] | null>[] = [];
-    for (const e of batch.entries) {
-      const p = e.wantLogits ? this.streams.get(e.req)?.prepare(e.req) : null;
-      if (p) asked.push(p.then(() => null, (err: unknown) => [e.req, err]));
-    }
-    if (asked.length === 0) return [];
-    this.grammars?.flush();
-    return (await Promise.all(asked)).filter((f) => f !== null);
-  }
-
-  /** A request whose grammar failed (its worker died): the error goes to its stream, and every sample ends. */
-  private failStream(req: Request, err: unknown): void {
-    const stream = this.streams.get(req);
-    if (!stream) return;
-    stream.fail(req, err);
-    this.abortStream(stream);
-  }
-
-  private failBatch(batch: Batch, err: unknown): void {
-    for (const e of batch.entries) {
-      const stream = this.streams.get(e.req);
-      stream?.fail(e.req, err);
-      this.finish(e.req, "abort");
-    }
-  }
-
-  private finish(req: Request, reason: FinishReason): void {
-    if (req.status === "finished") return;
-    this.scheduler.release(req);
-    const stream = this.streams.get(req);
-    this.streams.delete(req);
-    stream?.onFinish(req, reason);
   }
 
   stats(): EngineStats {
@@ -314,7 +358,7 @@ export class Engine {
     const used = this.pool.capacity - this.pool.freeCount - s.evictableTokens;
     return {
       running: this.scheduler.running.length,
-      queued: this.scheduler.waiting.length,
+      queued: this.scheduler.queued,
       kvCapacity: this.pool.capacity,
       kvFree: this.pool.freeCount,
       kvUsage: used / this.pool.capacity,
@@ -339,19 +383,29 @@ export class Engine {
 
   /** Drops every cached entry no request is using; false while requests run (as SGLang). */
   flushCache(): boolean {
-    if (!this.scheduler.idle) return false;
-    this.scheduler.cache.flush();
-    return true;
+    return this.scheduler.flushCache();
   }
 
   /** Stops taking requests, aborts what is left, and waits for the loop to end. */
   async close(): Promise<void> {
     if (this.closed) return this.loopDone;
     this.closed = true;
-    for (const stream of new Set(this.streams.values())) this.abortStream(stream);
+    this.abortAll();
     this.kick();
     await this.loopDone;
     await this.grammars?.close();
     this.runner.close();
   }
+}
+
+function usageOf(samples: readonly Request[]): Usage {
+  let completion = 0;
+  for (const r of samples) completion += r.outputLength - (r.endedOnStopToken ? 1 : 0);
+  const first = samples[0]!;
+  return { promptTokens: first.promptLength, completionTokens: completion, cachedTokens: Math.max(0, first.cachedPromptTokens) };
+}
+
+function outputOf(req: Request): SampleOutput {
+  const out = { text: req.text, tokenIds: req.outputIds, finishReason: req.finishReason!, logprobs: req.logprobs };
+  return req.error ? { ...out, error: req.error } : out;
 }

@@ -1,18 +1,29 @@
-// What a caller submits to the engine, and its resolution into ids and full parameters.
+// What a caller submits to the engine, and its one check. Everything a request asks for is
+// validated here, at the engine boundary, before anything is queued: the prompt, the
+// sampling parameters, n, and the limits (context length, max tokens). Nothing downstream
+// checks again. A bad input throws InputError or SamplingParamError, each naming the
+// parameter, which a server turns into a 400.
 import type { LoadedModel } from "../model/load.js";
 import type { Grammar } from "../structured/grammar.js";
-import { checkSamplingParams, DEFAULT_SAMPLING, type SamplingParams } from "../sampling/params.js";
+import { checkSamplingParams, DEFAULT_SAMPLING, SamplingParamError, type SamplingParams } from "../sampling/params.js";
 
 export interface GenerateInput {
   /** Raw prompt text (BOS added as the model wants, special tokens parsed). */
   readonly prompt?: string;
   /** Or the prompt as token ids. */
   readonly inputIds?: readonly number[];
+  /** Sampling parameters; without maxNewTokens, `defaultMaxNewTokens`. */
   readonly params?: Partial<SamplingParams>;
+  /**
+   * max_new_tokens when params leave it out (default 128), cut to what the context leaves;
+   * Infinity: all of it.
+   */
+  readonly defaultMaxNewTokens?: number;
   /** Parallel samples sharing the prompt's KV (OpenAI `n`). */
   readonly n?: number;
   /** Cache namespace: requests with different salts never share KV. */
   readonly cacheSalt?: string;
+  /** The id to abort the request by (unique among requests in flight); one is made up when absent. */
   readonly requestId?: string;
   /**
    * Also return the logprob of every prompt token from this position on (at least 1: the
@@ -27,6 +38,26 @@ export interface GenerateInput {
   readonly jumpForward?: boolean;
 }
 
+/** A bad input other than a sampling parameter. `part`: which input of a submission, when it had several. */
+export class InputError extends Error {
+  override name = "InputError";
+  constructor(readonly param: string, message: string, readonly code = "invalid_value", readonly part?: number) {
+    super(message);
+  }
+}
+
+/** The prompt, or the prompt and max_new_tokens, do not fit the context. */
+export class ContextLengthError extends InputError {
+  override name = "ContextLengthError";
+  constructor(readonly limit: number, readonly promptTokens: number, readonly maxNewTokens: number | null, part?: number) {
+    super(maxNewTokens === null ? "prompt" : "max_new_tokens",
+      maxNewTokens === null
+        ? `prompt (${promptTokens} tokens) leaves no room for output below the limit of ${limit} tokens`
+        : `prompt (${promptTokens} tokens) + max tokens (${maxNewTokens}) exceeds the limit of ${limit} tokens`,
+      "context_length_exceeded", part);
+  }
+}
+
 export interface ResolvedInput {
   readonly ids: number[];
   readonly params: SamplingParams;
@@ -34,25 +65,51 @@ export interface ResolvedInput {
   readonly salt: string;
   /** Position of the first prompt token to return a logprob for; -1 for none. */
   readonly promptLogprobsStart: number;
+  readonly grammar: Grammar | undefined;
+  readonly jumpForward: boolean | undefined;
 }
 
-export function resolveParams(model: LoadedModel, input: GenerateInput): ResolvedInput {
-  if ((input.prompt === undefined) === (input.inputIds === undefined)) throw new TypeError("give exactly one of prompt and inputIds");
+export interface InputLimits {
+  /** Most tokens of prompt + output one request may hold. */
+  readonly contextLength: number;
+}
+
+/** Checks one input and fills in its defaults; throws InputError or SamplingParamError. */
+export function resolveInput(model: LoadedModel, limits: InputLimits, input: GenerateInput, part?: number): ResolvedInput {
+  const fail = (param: string, message: string, code?: string): never => {
+    throw new InputError(param, message, code, part);
+  };
+  if ((input.prompt === undefined) === (input.inputIds === undefined)) fail("prompt", "Give exactly one of prompt and inputIds.");
+  if (input.prompt !== undefined && typeof input.prompt !== "string") fail("prompt", "The prompt must be a string.");
   const ids = input.inputIds
     ? [...input.inputIds]
     : model.tokenizer.encode(input.prompt!, { addSpecial: true, parseSpecial: true });
-  if (ids.length === 0) throw new RangeError("the prompt is empty");
+  if (ids.length === 0) fail("prompt", "The prompt is empty (no tokens).");
   const vocab = model.config.vocabSize;
-  for (const t of ids) if (!Number.isInteger(t) || t < 0 || t >= vocab) throw new RangeError(`input id ${t} is outside the vocabulary (${vocab})`);
-  const params: SamplingParams = { ...DEFAULT_SAMPLING, ...input.params };
-  checkSamplingParams(params);
+  for (const t of ids) {
+    if (!Number.isInteger(t) || t < 0 || t >= vocab) fail("prompt", `The prompt has token id ${t}, outside the vocabulary (size ${vocab}).`);
+  }
+  const limit = limits.contextLength;
+  if (ids.length >= limit) throw new ContextLengthError(limit, ids.length, null, part);
+  const room = limit - ids.length;
+  const asked = input.params?.maxNewTokens;
+  const maxNewTokens = asked ?? Math.min(input.defaultMaxNewTokens ?? DEFAULT_SAMPLING.maxNewTokens, room);
   const n = input.n ?? 1;
-  if (!Number.isInteger(n) || n < 1 || n > 128) throw new RangeError(`n must be an integer from 1 to 128, got ${n}`);
+  const params: SamplingParams = { ...DEFAULT_SAMPLING, ...input.params, maxNewTokens, n };
+  try {
+    checkSamplingParams(params, vocab);
+  } catch (err) {
+    if (err instanceof SamplingParamError && part !== undefined) throw new InputError(err.param, err.message, "invalid_value", part);
+    throw err;
+  }
+  if (maxNewTokens > room) throw new ContextLengthError(limit, ids.length, maxNewTokens, part);
   let start = -1;
   if (input.promptLogprobsStart !== undefined) {
     start = input.promptLogprobsStart;
-    if (!Number.isInteger(start) || start < 1) throw new RangeError(`promptLogprobsStart must be an integer of at least 1, got ${start}`);
+    if (!Number.isInteger(start) || start < 1) fail("prompt_logprobs_start", `promptLogprobsStart must be an integer of at least 1, got ${start}.`);
     start = Math.min(start, ids.length);
   }
-  return { ids, params, n, salt: input.cacheSalt ?? "", promptLogprobsStart: start };
+  const salt = input.cacheSalt ?? "";
+  if (typeof salt !== "string") fail("cache_salt", "The cache salt must be a string.");
+  return { ids, params, n, salt, promptLogprobsStart: start, grammar: input.grammar, jumpForward: input.jumpForward };
 }

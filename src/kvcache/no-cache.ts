@@ -1,30 +1,28 @@
-// The no-reuse cache (--disable-radix-cache): nothing is kept, so every insert frees the
-// slots at once and every match is empty. Same interface and accounting as RadixCache.
-import type { KVPool } from "./pool.js";
+// The no-reuse cache (--disable-radix-cache): nothing is kept, so every match is empty and
+// every insert leaves all its slots with the caller. Same interface and accounting as
+// RadixCache.
 import type { CacheHandle, CacheStats, InsertResult, MatchResult, PrefixCache } from "./prefix-cache.js";
 
 const NONE: CacheHandle = { id: 0 };
+const EMPTY = new Int32Array(0);
 
 export class NoCache implements PrefixCache {
-  readonly keepsEntries = false;
   readonly version = 0;
   private queried = 0;
-  constructor(private readonly pool: KVPool) {}
   match(): MatchResult {
-    return { slots: new Int32Array(0), handle: NONE };
+    return { slots: EMPTY, handle: NONE };
   }
-  insert(_ids: ArrayLike<number>, slots: Int32Array): InsertResult {
-    this.pool.free(slots);
-    // Nothing was cached, and the slots are already freed: the caller has none to free.
-    return { alreadyCached: 0, handle: NONE };
+  insert(): InsertResult {
+    return { alreadyCached: 0, cached: 0 };
   }
   lock(): void {}
   unlock(): void {}
-  evict(): number {
-    return 0;
+  evict(): Int32Array {
+    return EMPTY;
   }
-  flush(): void {
+  flush(): Int32Array {
     this.queried = 0;
+    return EMPTY;
   }
   recordQuery(queried: number): void {
     this.queried += queried;

@@ -1,6 +1,18 @@
 // The contract the scheduler uses for prefix reuse. RadixCache keeps every finished
-// sequence's KV; NoCache keeps nothing (--disable-radix-cache). Both account for slots the
-// same way, so the scheduler never knows which one it has.
+// sequence's KV; NoCache keeps nothing (--disable-radix-cache). Neither frees a slot: the
+// slots an insert does not keep and the slots eviction drops go back to the caller, which
+// returns them to the pool. So the scheduler treats both the same and is the pool's only
+// freer.
+
+/**
+ * What a cached sequence is looked up by: its token ids in a namespace. Requests with
+ * different salts never share KV, so the salt travels with the ids, never on its own
+ * (SGLang's RadixKey). The shared namespace is the empty salt, given explicitly.
+ */
+export interface CacheKey {
+  readonly ids: ArrayLike<number>;
+  readonly salt: string;
+}
 
 /** Opaque position in the cache that a match or insert ended at. */
 export interface CacheHandle {
@@ -8,7 +20,7 @@ export interface CacheHandle {
 }
 
 export interface MatchResult {
-  /** KV slots of the longest cached prefix of the query, in position order. */
+  /** KV slots of the longest cached prefix of the key, in position order. */
   readonly slots: Int32Array;
   /**
    * Where the match ended. Lock it before using `slots`, or they may be evicted; unlock
@@ -19,12 +31,16 @@ export interface MatchResult {
 
 export interface InsertResult {
   /**
-   * Leading tokens that were already cached. The caller's slots between the end of its own
-   * matched prefix and this length are duplicates: the caller frees them (the tree keeps
-   * its own). Slots the caller got from match() are the tree's and are never freed by it.
+   * Leading tokens that were cached before the insert. The caller's slots between the end
+   * of its own matched prefix and this length are duplicates of the cache's: the caller
+   * frees them. Slots the caller got from match() are the cache's and never freed by it.
    */
   readonly alreadyCached: number;
-  readonly handle: CacheHandle;
+  /**
+   * Leading tokens the cache holds for the key after the insert: it owns their slots now
+   * (the whole key for RadixCache, none for NoCache). The caller still owns the rest.
+   */
+  readonly cached: number;
 }
 
 export interface CacheStats {
@@ -43,21 +59,35 @@ export interface CacheStats {
 }
 
 export interface PrefixCache {
-  /** False for the no-reuse cache: inserting a still-running request would free its slots. */
-  readonly keepsEntries: boolean;
   /** Changes whenever entries are added or dropped, so a match taken earlier may be stale. */
   readonly version: number;
-  /** Longest cached prefix of `ids` in namespace `salt`. */
-  match(ids: ArrayLike<number>, salt?: string): MatchResult;
-  /** Takes ownership of `slots` (one per id) beyond what was already cached. */
-  insert(ids: ArrayLike<number>, slots: Int32Array, salt?: string): InsertResult;
+  /** Longest cached prefix of the key. */
+  match(key: CacheKey): MatchResult;
+  /** Takes ownership of the slots (one per id) of the key's tokens it keeps; see InsertResult. */
+  insert(key: CacheKey, slots: Int32Array): InsertResult;
   lock(handle: CacheHandle): void;
   unlock(handle: CacheHandle): void;
-  /** Frees at least `tokens` slots of unlocked entries, least recently used first; returns how many. */
-  evict(tokens: number): number;
-  /** Drops every unlocked entry. */
-  flush(): void;
+  /**
+   * Drops unlocked entries, least recently used first, until at least `tokens` slots are
+   * dropped or none is left; returns their slots for the caller to free.
+   */
+  evict(tokens: number): Int32Array;
+  /** Drops every unlocked entry; returns their slots for the caller to free. */
+  flush(): Int32Array;
   stats(): CacheStats;
   /** Records that `matched` of `queried` tokens came from the cache (for the hit rate). */
   recordQuery(queried: number, matched: number): void;
+}
+
+/** The slots of several runs as one array. */
+export function concatSlots(parts: readonly Int32Array[]): Int32Array {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Int32Array(n);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
 }

@@ -2,9 +2,9 @@
 // query or an insert diverges mid-run. Every path from a namespace root spells a cached
 // token sequence and its slots. Nodes on a running request's path are locked; unlocked
 // leaves are evicted least recently used first, and a parent becomes a leaf (and so
-// evictable) when its last child goes.
-import type { KVPool } from "./pool.js";
-import type { CacheHandle, CacheStats, InsertResult, MatchResult, PrefixCache } from "./prefix-cache.js";
+// evictable) when its last child goes. The tree never frees a slot: evicted slots go back
+// to the caller.
+import { concatSlots, type CacheHandle, type CacheKey, type CacheStats, type InsertResult, type MatchResult, type PrefixCache } from "./prefix-cache.js";
 
 class Node implements CacheHandle {
   readonly children = new Map<number, Node>();
@@ -26,7 +26,6 @@ function commonPrefix(a: Int32Array, b: ArrayLike<number>, bStart: number): numb
 }
 
 export class RadixCache implements PrefixCache {
-  readonly keepsEntries = true;
   private readonly roots = new Map<string, Node>();
   private nextId = 1;
   private clock = 0;
@@ -36,8 +35,6 @@ export class RadixCache implements PrefixCache {
   private queried = 0;
   private evicted = 0;
   version = 0;
-
-  constructor(private readonly pool: KVPool) {}
 
   private root(salt: string): Node {
     let r = this.roots.get(salt);
@@ -88,29 +85,24 @@ export class RadixCache implements PrefixCache {
     return { node, pos };
   }
 
-  match(ids: ArrayLike<number>, salt = ""): MatchResult {
+  match(key: CacheKey): MatchResult {
     const parts: Int32Array[] = [];
-    const { node, pos } = this.walk(ids, salt, parts);
-    const slots = new Int32Array(pos);
-    let o = 0;
-    for (const p of parts) {
-      slots.set(p, o);
-      o += p.length;
-    }
-    return { slots, handle: node };
+    const { node } = this.walk(key.ids, key.salt, parts);
+    return { slots: concatSlots(parts), handle: node };
   }
 
-  insert(ids: ArrayLike<number>, slots: Int32Array, salt = ""): InsertResult {
+  insert(key: CacheKey, slots: Int32Array): InsertResult {
+    const ids = key.ids;
     if (slots.length !== ids.length) throw new Error(`radix insert: ${ids.length} ids but ${slots.length} slots`);
-    const { node, pos } = this.walk(ids, salt, null);
-    if (pos === ids.length) return { alreadyCached: pos, handle: node };
-    const key = Int32Array.from({ length: ids.length - pos }, (_, i) => ids[pos + i]!);
-    const leaf = new Node(this.nextId++, node, key, slots.slice(pos));
+    const { node, pos } = this.walk(ids, key.salt, null);
+    if (pos === ids.length) return { alreadyCached: pos, cached: pos };
+    const run = Int32Array.from({ length: ids.length - pos }, (_, i) => ids[pos + i]!);
+    const leaf = new Node(this.nextId++, node, run, slots.slice(pos));
     leaf.lastAccess = this.clock;
-    node.children.set(key[0]!, leaf);
-    this.evictable += key.length;
+    node.children.set(run[0]!, leaf);
+    this.evictable += run.length;
     this.version++;
-    return { alreadyCached: pos, handle: leaf };
+    return { alreadyCached: pos, cached: ids.length };
   }
 
   lock(handle: CacheHandle): void {
@@ -134,13 +126,13 @@ export class RadixCache implements PrefixCache {
     }
   }
 
-  evict(tokens: number): number {
-    const n = this.dropUnlocked(tokens);
-    this.evicted += n;
-    return n;
+  evict(tokens: number): Int32Array {
+    const slots = this.dropUnlocked(tokens);
+    this.evicted += slots.length;
+    return slots;
   }
 
-  private dropUnlocked(tokens = Number.POSITIVE_INFINITY): number {
+  private dropUnlocked(tokens = Number.POSITIVE_INFINITY): Int32Array {
     // Unlocked leaves, oldest first. The tree is walked once; leaves that appear as their
     // children go are merged into the sorted queue.
     const leaves: Node[] = [];
@@ -154,11 +146,12 @@ export class RadixCache implements PrefixCache {
     for (const r of this.roots.values()) walk(r);
     const heap = new MinHeap<Node>((a, b) => a.lastAccess - b.lastAccess || a.id - b.id);
     for (const l of leaves) heap.push(l);
+    const dropped: Int32Array[] = [];
     let freed = 0;
     while (freed < tokens) {
       const leaf = heap.pop();
       if (!leaf) break;
-      this.pool.free(leaf.slots);
+      dropped.push(leaf.slots);
       freed += leaf.key.length;
       this.evictable -= leaf.key.length;
       const parent = leaf.parent!;
@@ -167,13 +160,14 @@ export class RadixCache implements PrefixCache {
       if (parent.parent && parent.children.size === 0 && parent.lockRef === 0) heap.push(parent);
     }
     if (freed > 0) this.version++;
-    return freed;
+    return concatSlots(dropped);
   }
 
-  flush(): void {
-    this.dropUnlocked();
+  flush(): Int32Array {
+    const slots = this.dropUnlocked();
     this.hits = 0;
     this.queried = 0;
+    return slots;
   }
 
   recordQuery(queried: number, matched: number): void {

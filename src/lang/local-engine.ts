@@ -74,7 +74,9 @@ class LocalEngineBackend implements LangBackend {
     try {
       for await (const e of events) {
         if (e.text !== "") yield { type: "text", text: e.text };
-        if (e.type === "finish") yield { type: "finish", reason: e.reason, usage: usageOf(e.usage) };
+        if (e.type !== "finish") continue;
+        if (e.reason === "error") throw e.output.error ?? new Error("the request failed");
+        yield { type: "finish", reason: e.reason, usage: usageOf(e.usage) };
       }
     } catch (err) {
       throw new LangError(`the engine failed: ${errorText(err)}`, { cause: err });

@@ -25,7 +25,7 @@
 import { mulberry32 } from "../util/random.js";
 import { logSumExp, topLogprobs, type TokenLogprob } from "./logprobs.js";
 import { drawCut, reserve, argmax, applyMask } from "./select.js";
-import { checkSamplingParams, logitBiasEntries, type SamplingParams } from "./params.js";
+import { logitBiasEntries, type SamplingParams } from "./params.js";
 
 /** Below this temperature sampling is greedy (as in vLLM and SGLang). */
 export const GREEDY_TEMPERATURE = 1e-5;
@@ -79,6 +79,14 @@ export function uniformAt(seed: number, k: number): number {
   return mulberry32((seed + Math.imul(k, 0x6d2b79f5)) >>> 0)();
 }
 
+/** Mask and bias left no token with a finite logit: the request cannot go on. */
+export class NoTokenAllowedError extends Error {
+  override name = "NoTokenAllowedError";
+  constructor(readonly position: number) {
+    super(`no token is allowed at output position ${position} (every logit is -Infinity or NaN after the grammar's mask and logit_bias)`);
+  }
+}
+
 export class Sampler {
   readonly seed: number;
   private readonly vocabSize: number | undefined;
@@ -103,8 +111,8 @@ export class Sampler {
   private readonly outCounts: number[] = [];
   private count = 0;
 
+  /** `params` come checked (checkSamplingParams): the engine checks a request once, at its boundary. */
   constructor(readonly params: SamplingParams, opts: SamplerOptions = {}) {
-    checkSamplingParams(params, opts.vocabSize);
     const index = opts.sampleIndex ?? 0;
     if (!Number.isInteger(index) || index < 0 || index >= (params.n ?? 1)) {
       throw new Error(`sampler: sample index ${index} is outside 0..${(params.n ?? 1) - 1}`);
@@ -178,7 +186,7 @@ export class Sampler {
       for (let j = 0; j < this.stopIds.length; j++) x[this.stopIds[j]!] = this.stash[j]!;
       best = argmax(x, n);
     }
-    if (best < 0) throw new Error("sampler: no token is allowed (every logit is -Infinity or NaN after mask and bias)");
+    if (best < 0) throw new NoTokenAllowedError(this.count);
     const max = x[best]!;
     const token = this.greedy ? best : drawCut(x, n, max, this.params.temperature, this.minP, this.topK, this.params.topP, uniformAt(this.seed, this.count));
     if (this.params.logprobs !== true) return { token, logprob: NaN };

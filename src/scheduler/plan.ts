@@ -1,6 +1,7 @@
-// Flattens one scheduled batch into the StepPlan a backend runs.
+// Flattens one scheduled batch into the StepPlan a backend runs, with the map from each
+// row of logits back to its request: sampling reads this map, nothing recomputes it.
 import type { StepPlan } from "../kernels/backend.js";
-import type { Request } from "../engine/request.js";
+import type { Request } from "./request.js";
 
 export interface BatchEntry {
   readonly req: Request;
@@ -18,11 +19,26 @@ export interface Batch {
   readonly decodeTokens: number;
 }
 
-export function buildStepPlan(batch: Batch): StepPlan {
+/** One row of the step's logits: a prompt position whose logprob is wanted, or the row a request samples from. */
+export interface LogitRow {
+  readonly req: Request;
+  /** The position whose logits these are (they predict the token at position + 1). */
+  readonly position: number;
+  readonly sample: boolean;
+}
+
+export interface PlannedStep {
+  readonly plan: StepPlan;
+  /** `rows[i]` is the request and position of logits row i. */
+  readonly rows: readonly LogitRow[];
+}
+
+export function buildStepPlan(batch: Batch): PlannedStep {
   const n = batch.entries.reduce((a, e) => a + e.count, 0);
   const tokens = new Int32Array(n);
   const positions = new Int32Array(n);
   const logitRows: number[] = [];
+  const rows: LogitRow[] = [];
   let row = 0;
   const seqs = batch.entries.map((e) => {
     const start = row;
@@ -33,9 +49,15 @@ export function buildStepPlan(batch: Batch): StepPlan {
     }
     // Rows whose logits give prompt logprobs come first, then the sampled row.
     const [lo, hi] = e.req.promptLogitRange(e.start, e.start + e.count);
-    for (let p = lo; p < hi; p++) logitRows.push(start + p - e.start);
-    if (e.wantLogits) logitRows.push(row - 1);
+    for (let p = lo; p < hi; p++) {
+      logitRows.push(start + p - e.start);
+      rows.push({ req: e.req, position: p, sample: false });
+    }
+    if (e.wantLogits) {
+      logitRows.push(row - 1);
+      rows.push({ req: e.req, position: e.start + e.count - 1, sample: true });
+    }
     return { start, count: e.count, kvSlots: e.req.slots.subarray(0, e.start + e.count) };
   });
-  return { tokens, positions, seqs, logitRows: Int32Array.from(logitRows) };
+  return { plan: { tokens, positions, seqs, logitRows: Int32Array.from(logitRows) }, rows };
 }

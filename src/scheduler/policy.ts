@@ -1,5 +1,5 @@
 // The order in which waiting requests are considered for admission.
-import type { Request } from "../engine/request.js";
+import type { Request } from "./request.js";
 
 export type PolicyName = "lpm" | "fcfs" | "dfs-weight";
 

@@ -1,11 +1,18 @@
-// Continuous batching over a shared KV pool with prefix reuse. Each step: one token for
-// every decoding request, then chunks of prefills (running ones first, then admissions in
-// policy order) within the token budget. When the pool is short, unlocked cache entries
-// are evicted; when that is not enough, the most recently admitted request is retracted:
-// its progress goes into the cache and it waits again, resuming from the cache later.
+// Continuous batching over a shared KV pool with prefix reuse. The scheduler owns every
+// request from admission to release.
+//
+// schedule(): one token for every decoding request, then chunks of prefills (running ones
+// first, then admissions in policy order) within the token budget. When the pool is short,
+// unlocked cache entries are evicted; when that is not enough, the most recently admitted
+// request is retracted: its progress goes into the cache and it waits again.
+// complete(): the step's tokens are computed; prefill progress goes into the cache, and the
+// parked samples of an n > 1 request start once their prompt is cached.
+// postprocess(): sampled tokens are appended and finish conditions checked; a finished
+// request's KV goes into the cache and it is released.
 import type { KVPool } from "../kvcache/pool.js";
 import type { PrefixCache } from "../kvcache/prefix-cache.js";
-import type { Request } from "../engine/request.js";
+import type { FinishReason, Request, TokenLogprob } from "./request.js";
+import { appendToken, flushOutput } from "./output.js";
 import { orderCandidates, type Candidate, type PolicyName } from "./policy.js";
 import type { Batch, BatchEntry } from "./plan.js";
 
@@ -26,11 +33,32 @@ export interface SchedulerOptions {
    * mixing buys smoother streams at the price of time to first token.
    */
   readonly mixedSteps?: boolean;
+  /**
+   * A request that shares more than the cached prefix with a prefill under way waits for it
+   * (default true). Only worth it when the cache keeps what that prefill computes.
+   */
+  readonly waitForSharedPrefill?: boolean;
+}
+
+/** What a step, an abort or a failure produced for one request, in order. */
+export type OutputEvent =
+  | { readonly kind: "token"; readonly req: Request; readonly tokenId: number; readonly text: string; readonly logprob?: TokenLogprob }
+  /** The request is released; `text` is what was held back until now. */
+  | { readonly kind: "finish"; readonly req: Request; readonly text: string };
+
+/** The token sampled for a request this step. */
+export interface Sampled {
+  readonly req: Request;
+  readonly token: number;
+  readonly logprob?: TokenLogprob;
 }
 
 export class Scheduler {
   readonly waiting: Request[] = [];
   readonly running: Request[] = [];
+  /** Samples of n > 1 waiting for their first sibling to cache the prompt, by that sibling. */
+  private readonly parked = new Map<Request, Request[]>();
+  private parkedCount = 0;
   /** Requests retracted for memory since the start (statistics). */
   retractions = 0;
   /** Admission candidates matched while the previous step's forward pass ran. */
@@ -40,12 +68,27 @@ export class Scheduler {
 
   constructor(private readonly pool: KVPool, readonly cache: PrefixCache, private readonly opts: SchedulerOptions) {}
 
-  enqueue(req: Request): void {
-    this.waiting.push(req);
+  /**
+   * Queues the samples of one prompt. The first computes the prompt; the others park until
+   * it is cached, then start from the cache.
+   */
+  enqueue(samples: readonly Request[]): void {
+    const [first, ...rest] = samples;
+    if (!first) return;
+    this.waiting.push(first);
+    if (rest.length === 0) return;
+    for (const r of rest) r.status = "parked";
+    this.parked.set(first, rest);
+    this.parkedCount += rest.length;
+  }
+
+  /** Requests not yet admitted: waiting and parked. */
+  get queued(): number {
+    return this.waiting.length + this.parkedCount;
   }
 
   get idle(): boolean {
-    return this.waiting.length === 0 && this.running.length === 0;
+    return this.waiting.length === 0 && this.running.length === 0 && this.parkedCount === 0;
   }
 
   /** The next batch, with every slot it writes allocated; null when there is nothing to run. */
@@ -116,7 +159,7 @@ export class Scheduler {
   }
 
   private candidate(req: Request): Candidate {
-    const m = this.cache.match(req.tokens.slice(0, req.matchLimit), req.salt);
+    const m = this.cache.match(req.key(req.matchLimit));
     return { req, matched: m.slots.length, node: m.handle.id };
   }
 
@@ -136,7 +179,7 @@ export class Scheduler {
    * of computing it again (SGLang's in-batch prefix check).
    */
   private sharesUncachedPrefix(c: Candidate): boolean {
-    if (!this.cache.keepsEntries) return false;
+    if (this.opts.waitForSharedPrefill === false) return false;
     for (const r of this.running) {
       if (r.computed >= r.promptLength || r.salt !== c.req.salt) continue;
       let n = 0;
@@ -163,7 +206,7 @@ export class Scheduler {
     // Match again: earlier admissions in this step may have evicted or added entries.
     // Always leave one token to compute so there are logits to sample from (and every row
     // whose logits give prompt logprobs).
-    const m = this.cache.match(req.tokens.slice(0, req.matchLimit), req.salt);
+    const m = this.cache.match(req.key(req.matchLimit));
     const matched = m.slots.length;
     const count = Math.min(req.tokens.length - matched, budget);
     const reserve = this.reserved() + this.decodeReserve(req);
@@ -212,67 +255,175 @@ export class Scheduler {
 
   private alloc(n: number): Int32Array | null {
     const short = n - this.pool.freeCount;
-    if (short > 0) this.cache.evict(short);
+    if (short > 0) this.free(this.cache.evict(short));
     return this.pool.alloc(n);
   }
 
-  /** After a step: the computed tokens are in the pool; chunk progress goes into the cache. */
+  /** The one place slots go back to the pool. */
+  private free(slots: Int32Array): void {
+    if (slots.length > 0) this.pool.free(slots);
+  }
+
+  /** After a step: the computed tokens are in the pool; prefill progress goes into the cache. */
   complete(batch: Batch): void {
     for (const e of batch.entries) {
       const req = e.req;
       req.computed = e.start + e.count;
       // Prefill progress is cached at once, so requests sharing this prefix (the other
       // samples of n > 1, a burst of same-prompt requests) reuse it while this one runs.
-      if (this.cache.keepsEntries && !req.aborted && e.start < req.promptLength) this.cacheProgress(req);
+      if (req.aborted || e.start >= req.promptLength) continue;
+      this.cacheRequest(req, false);
+      if (req.computed >= req.promptLength) this.unpark(req);
     }
   }
 
-  /** Inserts a running request's computed tokens and re-points its prefix at the cache's slots. */
-  private cacheProgress(req: Request): void {
-    const ids = req.tokens.slice(0, req.computed);
-    const r = this.cache.insert(ids, req.slots.slice(0, req.computed), req.salt);
-    if (r.alreadyCached > req.prefixLength) this.pool.free(req.slots.subarray(req.prefixLength, r.alreadyCached));
-    const m = this.cache.match(ids, req.salt);
-    this.cache.lock(m.handle);
+  /** The samples parked behind `req` start: its prompt is cached (or it is gone, and they compute it). */
+  private unpark(req: Request): void {
+    const rest = this.parked.get(req);
+    if (!rest) return;
+    this.parked.delete(req);
+    this.parkedCount -= rest.length;
+    for (const r of rest) {
+      r.status = "waiting";
+      this.waiting.push(r);
+    }
+  }
+
+  /**
+   * Puts a running request's computed tokens into the cache. Finished: its slots go to the
+   * cache or back to the pool, and it holds nothing. Saving progress: it keeps running on the
+   * cache's slots for what the cache holds, locked, and on its own for the rest.
+   */
+  private cacheRequest(req: Request, finished: boolean): void {
+    const n = req.computed;
+    const r = this.cache.insert(req.key(n), req.slots.subarray(0, n));
+    // The slots of tokens someone else cached meanwhile are duplicates.
+    if (r.alreadyCached > req.prefixLength) this.free(req.slots.subarray(req.prefixLength, r.alreadyCached));
     if (req.handle) this.cache.unlock(req.handle);
+    req.handle = null;
+    if (finished) {
+      // What the cache did not keep, and slots of tokens never computed (a failed step).
+      this.free(req.slots.subarray(Math.max(r.cached, r.alreadyCached, req.prefixLength), req.allocated));
+      req.prefixLength = 0;
+      req.computed = 0;
+      req.allocated = 0;
+      return;
+    }
+    const m = this.cache.match(req.key(n));
+    this.cache.lock(m.handle);
     req.handle = m.handle;
     req.slots.set(m.slots, 0);
     req.prefixLength = m.slots.length;
   }
 
-  /** Releases a request that is done (finished or aborted): its KV goes into the cache. */
-  release(req: Request): void {
-    const i = this.running.indexOf(req);
-    if (i >= 0) {
-      this.running.splice(i, 1);
-      this.saveAndUnlock(req);
-    } else {
-      const w = this.waiting.indexOf(req);
-      if (w >= 0) this.waiting.splice(w, 1);
-    }
-    req.status = "finished";
-  }
-
-  private saveAndUnlock(req: Request): void {
-    // Slots allocated for tokens that never got computed (a step that failed) go back as is.
-    if (req.allocated > req.computed) this.pool.free(req.slots.subarray(req.computed, req.allocated));
-    const r = this.cache.insert(req.tokens.slice(0, req.computed), req.slots.slice(0, req.computed), req.salt);
-    if (this.cache.keepsEntries && r.alreadyCached > req.prefixLength) {
-      this.pool.free(req.slots.subarray(req.prefixLength, r.alreadyCached));
-    }
-    if (req.handle) this.cache.unlock(req.handle);
-    req.handle = null;
-    req.prefixLength = 0;
-    req.computed = 0;
-    req.allocated = 0;
-  }
-
   private retract(req: Request): void {
     this.running.splice(this.running.indexOf(req), 1);
-    this.saveAndUnlock(req);
+    this.cacheRequest(req, true);
     req.status = "waiting";
     this.waiting.unshift(req);
     this.retractions++;
+  }
+
+  /**
+   * Appends each request's sampled token and checks whether it is done; done requests are
+   * released. `limited`: requests that reached max_new_tokens without sampling (asked for 0).
+   */
+  postprocess(sampled: readonly Sampled[], limited: readonly Request[] = []): OutputEvent[] {
+    const out: OutputEvent[] = [];
+    for (const req of limited) out.push(...this.finish(req, "length"));
+    for (const s of sampled) this.append(s.req, s.token, s.logprob, true, out);
+    return out;
+  }
+
+  /** Appends tokens a grammar forced (jump-forward: its matcher took them already). */
+  appendForced(req: Request, ids: readonly number[], logprobs: (id: number) => TokenLogprob | undefined): OutputEvent[] {
+    const out: OutputEvent[] = [];
+    for (const id of ids) if (!this.append(req, id, logprobs(id), false, out)) break;
+    return out;
+  }
+
+  /** Appends one token; returns whether the request goes on. */
+  private append(req: Request, id: number, logprob: TokenLogprob | undefined, toMatcher: boolean, out: OutputEvent[]): boolean {
+    if (req.status === "finished") return false;
+    if (req.aborted) {
+      out.push(...this.finish(req, "abort"));
+      return false;
+    }
+    let r;
+    try {
+      r = appendToken(req, id, logprob, toMatcher);
+    } catch (err) {
+      out.push(...this.fail(req, err));
+      return false;
+    }
+    if (r.shown) out.push({ kind: "token", req, tokenId: id, text: r.text, ...(logprob ? { logprob } : {}) });
+    if (!r.finish) return true;
+    out.push(...this.finish(req, r.finish));
+    return false;
+  }
+
+  /** Ends a request for its own failure: only it (the caller decides about its siblings). */
+  fail(req: Request, err: unknown): OutputEvent[] {
+    req.error = err instanceof Error ? err : new Error(String(err));
+    return this.finish(req, "error");
+  }
+
+  /**
+   * Releases a request, wherever it is: a running one's KV goes into the cache (call this
+   * between steps, never while a forward pass uses its slots). Returns its finish event.
+   */
+  finish(req: Request, reason: FinishReason): OutputEvent[] {
+    if (req.status === "finished") return [];
+    if (req.status === "running") {
+      this.running.splice(this.running.indexOf(req), 1);
+      this.cacheRequest(req, true);
+    } else if (req.status === "waiting") {
+      this.waiting.splice(this.waiting.indexOf(req), 1);
+    } else {
+      this.unparkOne(req);
+    }
+    // Samples still parked behind it compute the prompt themselves.
+    this.unpark(req);
+    req.status = "finished";
+    req.finishReason = reason;
+    req.constraint?.dispose();
+    let text = "";
+    try {
+      text = flushOutput(req);
+    } catch {
+      // A detokenizer that fails at the end costs only the held-back tail.
+    }
+    return [{ kind: "finish", req, text }];
+  }
+
+  private unparkOne(req: Request): void {
+    for (const [first, rest] of this.parked) {
+      const i = rest.indexOf(req);
+      if (i < 0) continue;
+      rest.splice(i, 1);
+      this.parkedCount--;
+      if (rest.length === 0) this.parked.delete(first);
+      return;
+    }
+  }
+
+  /** Releases the aborted requests (between steps); their finish events. */
+  reapAborted(): OutputEvent[] {
+    const out: OutputEvent[] = [];
+    for (const r of [...this.running, ...this.waiting]) if (r.aborted) out.push(...this.finish(r, "abort"));
+    return out;
+  }
+
+  /** A forward pass failed: every request in it fails; the rest go on. */
+  failBatch(batch: Batch, err: unknown): OutputEvent[] {
+    return batch.entries.flatMap((e) => this.fail(e.req, err));
+  }
+
+  /** Drops every cached entry no request is using; false while requests run (as SGLang). */
+  flushCache(): boolean {
+    if (!this.idle) return false;
+    this.free(this.cache.flush());
+    return true;
   }
 
   /** Slots held by running requests outside the cache. */

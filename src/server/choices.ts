@@ -5,6 +5,8 @@
 // KV through the radix cache (the first to prefill caches it, the others match it).
 import type { FastifyReply } from "fastify";
 import type { SamplingParams } from "../sampling/params.js";
+import type { GenerateInput } from "../engine/input.js";
+import type { ParamNames } from "./errors.js";
 import { Generation } from "./generation.js";
 import type { Serving } from "./serving.js";
 import { onClientGone } from "./sse.js";
@@ -22,35 +24,41 @@ export interface ChoicesRequest {
   readonly choices: readonly string[];
   readonly cacheSalt?: string;
   readonly arrival: number;
+  /** Engine parameter names as the route spells them. */
+  readonly names: ParamNames;
 }
 
 export async function generateChoices(s: Serving, r: ChoicesRequest, reply: FastifyReply): Promise<ChoiceOutput[]> {
   const grammars = await Promise.all(r.choices.map((c) => compileFor(s, { kind: "choices", choices: [c] }, "sampling_params.choices")));
-  const gens = r.choices.map((c, i) => {
+  // One submission, all or nothing: option i of prompt p is input i * prompts + p.
+  const inputs = r.choices.flatMap((c, i) => {
     // The option's tokens, then EOS, which its grammar allows only once the option is complete.
     const room = s.model.tokenizer.encode(c, { addSpecial: false }).length + 1;
-    let maxNewTokens = Infinity;
-    for (const p of r.prompts) maxNewTokens = Math.min(maxNewTokens, s.maxNewTokens(p.length, undefined, room, "text", "max_new_tokens"));
-    const params: Partial<SamplingParams> = { temperature: 0, maxNewTokens, logprobs: true, logprobsMode: "raw" };
-    return new Generation(s, { id: `${r.id}-c${i}`, prompts: r.prompts, params, n: 1, cacheSalt: r.cacheSalt, arrival: r.arrival, grammar: grammars[i], jumpForward: false });
+    const params: Partial<SamplingParams> = { temperature: 0, logprobs: true, logprobsMode: "raw" };
+    return r.prompts.map((ids): GenerateInput => ({ inputIds: ids, params, defaultMaxNewTokens: room, cacheSalt: r.cacheSalt, grammar: grammars[i], jumpForward: false }));
   });
-  onClientGone(reply, () => gens.forEach((g) => g.abort()));
-  await Promise.all(gens.map((g) => g.run()));
+  const gen = new Generation(s, { id: r.id, inputs, arrival: r.arrival }, r.names);
+  onClientGone(reply, () => gen.abort());
+  await gen.run();
+  const failure = gen.failure();
+  if (failure) throw failure;
+  const P = r.prompts.length;
   return r.prompts.map((prompt, p) => {
-    const scores = gens.map((g) => g.choices[p]!.logprobs.reduce((a, t) => a + t.logprob, 0));
+    const outs = r.choices.map((_, i) => gen.outputs[i * P + p]!);
+    const scores = outs.map((o) => o.logprobs.reduce((a, t) => a + t.logprob, 0));
     let best = 0;
     for (let i = 1; i < scores.length; i++) if (scores[i]! > scores[best]!) best = i;
-    const c = gens[best]!.choices[p]!;
-    const aborted = gens.some((g) => g.choices[p]!.finishReason === "abort");
+    const c = outs[best]!;
+    const aborted = outs.some((o) => o.finishReason === "abort");
     return {
       text: aborted ? "" : r.choices[best]!,
       output_ids: c.tokenIds,
       meta_info: {
-        id: r.prompts.length === 1 ? r.id : `${r.id}-${p}`,
+        id: P === 1 ? r.id : `${r.id}-${p}`,
         finish_reason: { type: aborted ? "abort" : "stop" },
         prompt_tokens: prompt.length,
         completion_tokens: c.tokenIds.length,
-        cached_tokens: gens[best]!.promptUsage(p).cachedTokens,
+        cached_tokens: gen.promptUsage(best * P + p).cachedTokens,
         choice_logprobs: scores,
         e2e_latency: (performance.now() - r.arrival) / 1000,
       },

@@ -4,6 +4,8 @@
 // fastify (bad JSON, body too large, schema validation) and anything unexpected throw.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { QueueFullError } from "../engine/engine.js";
+import { ContextLengthError, InputError } from "../engine/input.js";
+import { RequestError } from "../scheduler/request.js";
 import { SamplingParamError } from "../sampling/params.js";
 import { ChatTemplateError } from "../tokenizer/chat-template.js";
 
@@ -103,12 +105,18 @@ function validationError(errors: readonly AjvError[], body: unknown): ApiError {
 /** Whatever was thrown, as an API error (500 for the unexpected). */
 export function toApiError(err: unknown, names: ParamNames = {}, body?: unknown): ApiError {
   if (err instanceof ApiError) return err;
-  if (err instanceof SamplingParamError) {
+  if (err instanceof ContextLengthError) return contextLengthError(err, names);
+  if (err instanceof SamplingParamError || err instanceof InputError) {
     let message = err.message;
     for (const [engineName, apiName] of Object.entries(names)) message = message.replaceAll(engineName, apiName);
-    return badRequest(names[err.param] ?? err.param, message);
+    let param = names[err.param] ?? err.param;
+    // Of several prompts, the one at fault.
+    if (err instanceof InputError && err.part !== undefined && err.param === "prompt") param = `${param}[${err.part}]`;
+    return badRequest(param, message, err instanceof InputError ? err.code : "invalid_value");
   }
   if (err instanceof QueueFullError) return new ApiError(429, `${err.message}; retry later`, "rate_limit_error", null, "rate_limit_exceeded", { "retry-after": "1" });
+  // A request that failed by its own doing (its grammar allows no token).
+  if (err instanceof RequestError) return badRequest(null, err.message, "request_failed");
   if (err instanceof ChatTemplateError) return badRequest("messages", `The chat template rejected the messages: ${err.message}`);
   const fe = err as Partial<FastifyError> & { validation?: AjvError[] };
   if (fe.validation) return validationError(fe.validation, body);
@@ -118,10 +126,20 @@ export function toApiError(err: unknown, names: ParamNames = {}, body?: unknown)
   if (typeof fe.statusCode === "number" && fe.statusCode >= 400 && fe.statusCode < 500) {
     return new ApiError(fe.statusCode, fe.message ?? "bad request", "invalid_request_error");
   }
-  // The engine's own input checks throw RangeError (ids outside the vocabulary, a prompt
-  // longer than the pool); the routes check these first, so this is a fallback.
-  if (err instanceof RangeError) return badRequest(null, err.message);
   return new ApiError(500, `Internal error: ${err instanceof Error ? err.message : String(err)}`, "server_error");
+}
+
+/** The engine's context check in OpenAI's words, naming the route's own parameters. */
+function contextLengthError(e: ContextLengthError, names: ParamNames): ApiError {
+  const prompt = names.prompt ?? "prompt";
+  const max = names.max_new_tokens ?? "max_new_tokens";
+  const param = e.maxNewTokens === null ? (e.part !== undefined ? `${prompt}[${e.part}]` : prompt) : max;
+  const head = `This model's maximum context length is ${e.limit} tokens. However, `;
+  const message = e.maxNewTokens === null
+    ? `${head}your ${prompt} resulted in ${e.promptTokens} tokens. Please reduce the length of the ${prompt}.`
+    : `${head}you requested ${e.promptTokens + e.maxNewTokens} tokens (${e.promptTokens} in the ${prompt}, ${e.maxNewTokens} in the completion). ` +
+      `Please reduce the length of the ${prompt} or ${max}.`;
+  return badRequest(param, message, "context_length_exceeded");
 }
 
 export function sendError(reply: FastifyReply, e: ApiError): FastifyReply {

@@ -1,38 +1,21 @@
-// One HTTP request's engine work: one or more prompts, each with n samples, submitted under
-// one abort signal. Events of all prompts come out merged and numbered by choice
-// (prompt * n + sample); each choice's text, tokens and logprobs accumulate as they pass,
+// One HTTP request's engine work: one or more prompts, each with n samples, submitted to
+// the engine as one all-or-nothing submission under the request's id. Its events come out
+// numbered by choice (prompt * n + sample); each finish carries its choice's whole output,
 // and the request's latencies go to the metrics.
 import { randomUUID } from "node:crypto";
 import type { FastifyReply } from "fastify";
-import { DEFAULT_SAMPLING, checkSamplingParams, type SamplingParams } from "../sampling/params.js";
-import type { FinishReason } from "../engine/request.js";
-import type { EngineEvent, PromptLogprobs, TokenLogprob, Usage } from "../engine/stream.js";
-import { badRequest, toApiError, type ParamNames } from "./errors.js";
+import type { GenerateInput } from "../engine/input.js";
+import type { EngineEvent, FinishReason, PromptLogprobs, RequestStream, SampleOutput, Usage } from "../engine/stream.js";
+import { ApiError, toApiError, type ParamNames } from "./errors.js";
 import type { Serving } from "./serving.js";
-import type { Grammar } from "../structured/grammar.js";
 
 export interface GenerationSpec {
-  /** Request id: /abort_request takes it; the engine ids derive from it. */
+  /** Request id: /abort_request takes it. */
   readonly id: string;
-  readonly prompts: readonly (readonly number[])[];
-  readonly params: Partial<SamplingParams>;
-  readonly n: number;
-  readonly cacheSalt?: string;
+  /** One engine input per prompt, each with its ids, parameters, n, salt and grammar. */
+  readonly inputs: readonly GenerateInput[];
   /** performance.now() when the HTTP request arrived (TTFT and end-to-end latency start here). */
   readonly arrival: number;
-  /** Return the logprobs of each prompt's tokens from this position on (>= 1). */
-  readonly promptLogprobsStart?: number;
-  /** Constrains every choice's output. */
-  readonly grammar?: Grammar;
-  /** With a grammar: whether forced text skips model calls (default: the engine's setting). */
-  readonly jumpForward?: boolean;
-}
-
-export interface ChoiceState {
-  text: string;
-  readonly tokenIds: number[];
-  readonly logprobs: TokenLogprob[];
-  finishReason: FinishReason | null;
 }
 
 export interface ChoiceEvent {
@@ -41,42 +24,40 @@ export interface ChoiceEvent {
   readonly event: EngineEvent;
 }
 
-type Pulled = { i: number; r?: IteratorResult<EngineEvent>; err?: unknown };
-
 export class Generation {
-  readonly choices: ChoiceState[];
+  /** Each choice's whole output, once it finished. */
+  readonly outputs: (SampleOutput | undefined)[];
   private readonly usages: Usage[];
   /** Per prompt, when asked for. */
   readonly promptLogprobs: (PromptLogprobs | undefined)[];
   private readonly controller = new AbortController();
-  private readonly iters: AsyncIterator<EngineEvent>[] = [];
+  private readonly stream: RequestStream;
+  private readonly iter: AsyncGenerator<EngineEvent>;
   private readonly lastToken: number[];
   private readonly firstSeen: boolean[];
+  private head: IteratorResult<EngineEvent> | null = null;
   private started = false;
+  private readonly untrack: () => void;
 
-  /** Submits every prompt; throws an ApiError (and leaves nothing running) when the engine refuses. */
+  /** Submits every prompt; throws an ApiError (and leaves nothing queued) when the engine refuses any. */
   constructor(private readonly serving: Serving, readonly spec: GenerationSpec, names: ParamNames = {}) {
-    const count = spec.prompts.length * spec.n;
-    this.choices = Array.from({ length: count }, () => ({ text: "", tokenIds: [], logprobs: [], finishReason: null }));
-    this.usages = spec.prompts.map((p) => ({ promptTokens: p.length, completionTokens: 0, cachedTokens: 0 }));
-    this.lastToken = new Array<number>(count).fill(-1);
-    this.promptLogprobs = spec.prompts.map(() => undefined);
-    this.firstSeen = new Array<boolean>(spec.prompts.length).fill(false);
-    if (serving.inflight.has(spec.id)) throw badRequest("rid", `A request with id '${spec.id}' is already running.`);
     try {
-      checkSamplingParams({ ...DEFAULT_SAMPLING, ...spec.params, n: spec.n }, serving.model.config.vocabSize);
-      const engine = serving.engine;
-      spec.prompts.forEach((ids, i) => {
-        const requestId = spec.prompts.length === 1 ? spec.id : `${spec.id}-p${i}`;
-        const input = { inputIds: ids, params: spec.params, n: spec.n, cacheSalt: spec.cacheSalt, requestId, promptLogprobsStart: spec.promptLogprobsStart,
-          grammar: spec.grammar, jumpForward: spec.jumpForward };
-        this.iters.push(engine.generate(input, { signal: this.controller.signal })[Symbol.asyncIterator]());
-      });
+      this.stream = serving.engine.submit(spec.inputs, { requestId: spec.id, signal: this.controller.signal });
     } catch (err) {
-      this.controller.abort();
       throw toApiError(err, names);
     }
-    serving.register(spec.id, this);
+    this.iter = this.stream.events();
+    this.outputs = new Array<SampleOutput | undefined>(this.stream.outputs).fill(undefined);
+    this.usages = spec.inputs.map(() => ({ promptTokens: 0, completionTokens: 0, cachedTokens: 0 }));
+    this.promptLogprobs = spec.inputs.map(() => undefined);
+    this.lastToken = new Array<number>(this.stream.outputs).fill(-1);
+    this.firstSeen = new Array<boolean>(spec.inputs.length).fill(false);
+    this.untrack = serving.track(this);
+  }
+
+  /** Choices in all (prompts x n). */
+  get count(): number {
+    return this.outputs.length;
   }
 
   get aborted(): boolean {
@@ -106,36 +87,43 @@ export class Generation {
     return { promptTokens, completionTokens, cachedTokens };
   }
 
+  /**
+   * Waits for the first event, so a stream opens only once something went right: a request
+   * that fails before anything was sent throws its ApiError (400 or 500), as a whole
+   * response does.
+   */
+  async firstEvent(): Promise<void> {
+    if (this.head || this.started) return;
+    this.head = await this.iter.next();
+    const e = this.head.done ? null : this.head.value;
+    if (e?.type === "finish" && e.output.error) {
+      const err = toApiError(e.output.error);
+      await this.run();
+      throw err;
+    }
+  }
+
   /** The events of all prompts as they come. Stopping early aborts what is left. */
   async *events(): AsyncGenerator<ChoiceEvent> {
     if (this.started) throw new Error("a generation's events can be read once");
     this.started = true;
-    const pending = new Map<number, Promise<Pulled>>();
-    // Never rejects: a failure is carried as a value, so no rejection goes unhandled.
-    const pull = (i: number): void => {
-      pending.set(i, this.iters[i]!.next().then((r) => ({ i, r }), (err: unknown) => ({ i, err })));
-    };
-    this.iters.forEach((_, i) => pull(i));
     let completed = false;
     try {
-      while (pending.size > 0) {
-        const p = await Promise.race(pending.values());
-        pending.delete(p.i);
-        if (p.err !== undefined) throw toApiError(p.err);
-        if (p.r!.done) continue;
-        pull(p.i);
-        const event = p.r!.value;
-        const choice = p.i * this.spec.n + event.index;
-        this.account(p.i, choice, event);
-        yield { choice, prompt: p.i, event };
+      for (;;) {
+        const r = this.head ?? (await this.iter.next());
+        this.head = null;
+        if (r.done) break;
+        const event = r.value;
+        this.account(event);
+        yield { choice: event.index, prompt: event.part, event };
       }
       completed = true;
     } finally {
       if (!completed) {
         this.abort();
-        for (const it of this.iters) it.return?.().catch(() => undefined);
+        await this.iter.return(undefined);
       }
-      this.serving.unregister(this.spec.id);
+      this.untrack();
       this.serving.metrics.observeRequest(performance.now() - this.spec.arrival, this.worstReason(completed));
     }
   }
@@ -147,32 +135,35 @@ export class Generation {
     }
   }
 
-  private account(prompt: number, choice: number, e: EngineEvent): void {
+  /** After run(): the first failed choice's error as the API answers it, or null. */
+  failure(): ApiError | null {
+    const failed = this.outputs.find((o) => o?.error);
+    return failed ? toApiError(failed.error) : null;
+  }
+
+  private account(e: EngineEvent): void {
     const now = performance.now();
-    const c = this.choices[choice]!;
     const metrics = this.serving.metrics;
-    if (!this.firstSeen[prompt]) {
-      this.firstSeen[prompt] = true;
+    if (!this.firstSeen[e.part]) {
+      this.firstSeen[e.part] = true;
       metrics.observeTtft(now - this.spec.arrival);
-    } else if (e.type === "token" && this.lastToken[choice]! >= 0) {
-      metrics.observeItl(now - this.lastToken[choice]!);
+    } else if (e.type === "token" && this.lastToken[e.index]! >= 0) {
+      metrics.observeItl(now - this.lastToken[e.index]!);
     }
-    if (e.promptLogprobs) this.promptLogprobs[prompt] = e.promptLogprobs;
+    if (e.promptLogprobs) this.promptLogprobs[e.part] = e.promptLogprobs;
     if (e.type === "token") {
-      this.lastToken[choice] = now;
-      c.text += e.text;
-      c.tokenIds.push(e.tokenId);
-      if (e.logprob) c.logprobs.push(e.logprob);
+      this.lastToken[e.index] = now;
     } else {
-      c.text += e.text;
-      c.finishReason = e.reason;
-      this.usages[prompt] = e.usage;
+      this.outputs[e.index] = e.output;
+      this.usages[e.part] = e.usage;
     }
   }
 
   private worstReason(completed: boolean): FinishReason {
-    if (!completed || this.choices.some((c) => c.finishReason === "abort" || c.finishReason === null)) return "abort";
-    return this.choices.some((c) => c.finishReason === "length") ? "length" : "stop";
+    const reasons = this.outputs.map((o) => o?.finishReason);
+    if (reasons.includes("error")) return "error";
+    if (!completed || reasons.includes("abort") || reasons.includes(undefined)) return "abort";
+    return reasons.includes("length") ? "length" : "stop";
   }
 }
 

@@ -144,7 +144,7 @@ export class RadixServer {
     this.current = "draining";
     this.app.server.closeIdleConnections();
     const s = this.serving;
-    if (s && s.inflight.size > 0) {
+    if (s && s.sending > 0) {
       let timer: NodeJS.Timeout | undefined;
       const expired = new Promise<boolean>((r) => (timer = setTimeout(() => r(true), graceMs)));
       const late = await Promise.race([s.idle().then(() => false), expired]);

@@ -3,7 +3,7 @@
 // latencies are observed per request by the HTTP layer.
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { Engine, EngineStats } from "../engine/engine.js";
-import type { FinishReason } from "../engine/request.js";
+import type { FinishReason } from "../engine/stream.js";
 
 const TTFT_BUCKETS = [0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 15, 20, 30, 60];
 const ITL_BUCKETS = [0.002, 0.004, 0.006, 0.008, 0.01, 0.015, 0.02, 0.025, 0.03, 0.04, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1, 2];

@@ -3,9 +3,9 @@
 // /get_server_info, /abort_request, and /metrics.
 import type { FastifyInstance, FastifyReply } from "fastify";
 import type { SamplingParams } from "../sampling/params.js";
-import type { EngineEvent } from "../engine/stream.js";
+import type { EngineEvent, FinishReason, TokenLogprob } from "../engine/stream.js";
 import { ApiError, badRequest, toApiError, unavailable } from "./errors.js";
-import { arrivalOf, Generation, newId, type ChoiceState } from "./generation.js";
+import { arrivalOf, Generation, newId } from "./generation.js";
 import { defined } from "./openai-format.js";
 import { chatSchema, type ChatBody } from "./schema.js";
 import type { Serving } from "./serving.js";
@@ -108,14 +108,22 @@ function samplingParams(sp: Record<string, unknown>): Partial<SamplingParams> {
   });
 }
 
+/** What one choice of /generate shows: its whole output, or (streaming) its output so far. */
+interface ChoiceView {
+  readonly text: string;
+  readonly tokenIds: readonly number[];
+  readonly logprobs: readonly TokenLogprob[];
+  readonly finishReason: FinishReason | null;
+  readonly error?: Error;
+}
+
 /** One choice of /generate as SGLang shows it. */
-function output(s: Serving, gen: Generation, c: ChoiceState, i: number, withLogprobs: boolean, logprobStart: number): Record<string, unknown> {
-  const prompt = Math.floor(i / gen.spec.n);
-  const reason = c.finishReason === null ? null : c.finishReason === "length" ? { type: "length", length: c.tokenIds.length } : { type: c.finishReason };
+function output(s: Serving, gen: Generation, c: ChoiceView, i: number, prompts: readonly number[][], withLogprobs: boolean, logprobStart: number): Record<string, unknown> {
+  const prompt = Math.floor(i / (gen.count / prompts.length));
   const meta: Record<string, unknown> = {
-    id: gen.spec.n * gen.spec.prompts.length === 1 ? gen.spec.id : `${gen.spec.id}-${i}`,
-    finish_reason: reason,
-    prompt_tokens: gen.spec.prompts[prompt]!.length,
+    id: gen.count === 1 ? gen.spec.id : `${gen.spec.id}-${i}`,
+    finish_reason: finishReason(c),
+    prompt_tokens: prompts[prompt]!.length,
     completion_tokens: c.tokenIds.length,
     cached_tokens: gen.promptUsage(prompt).cachedTokens,
     e2e_latency: (performance.now() - gen.spec.arrival) / 1000,
@@ -125,7 +133,7 @@ function output(s: Serving, gen: Generation, c: ChoiceState, i: number, withLogp
     meta.output_top_logprobs = c.logprobs.map((t) => (t.topLogprobs ?? []).map((a) => [a.logprob, a.token, s.tokenString(a.token)]));
     const p = gen.promptLogprobs[prompt];
     if (logprobStart >= 0 && p) {
-      const ids = gen.spec.prompts[prompt]!;
+      const ids = prompts[prompt]!;
       const rows: [number | null, number, string][] = [];
       if (logprobStart === 0) rows.push([null, ids[0]!, s.tokenString(ids[0]!)]);
       p.logprobs.forEach((lp, k) => rows.push([lp, p.tokenIds[k]!, s.tokenString(p.tokenIds[k]!)]));
@@ -135,29 +143,41 @@ function output(s: Serving, gen: Generation, c: ChoiceState, i: number, withLogp
   return { text: c.text, output_ids: c.tokenIds, meta_info: meta };
 }
 
+/** SGLang's finish_reason object; a failed choice says why, with the status a whole response would have had. */
+function finishReason(c: ChoiceView): Record<string, unknown> | null {
+  if (c.finishReason === null) return null;
+  if (c.finishReason === "length") return { type: "length", length: c.tokenIds.length };
+  if (c.finishReason === "error") {
+    const e = toApiError(c.error);
+    return { type: "error", message: e.message, status_code: e.status };
+  }
+  return { type: c.finishReason };
+}
+
+/** Engine parameter names as /generate spells them. */
+const NATIVE_NAMES = { request_id: "rid" } as const;
+
 async function generate(s: Serving, b: GenerateBody, reply: FastifyReply): Promise<unknown> {
   const arrival = arrivalOf(reply);
   if ((b.text == null) === (b.input_ids == null)) throw badRequest("text", "Give exactly one of 'text' and 'input_ids'.");
   let prompts: number[][];
   if (b.text != null) prompts = (typeof b.text === "string" ? [b.text] : b.text).map((t) => s.textIds(t));
-  else {
-    prompts = typeof b.input_ids![0] === "number" ? [b.input_ids as number[]] : (b.input_ids as number[][]);
-    prompts.forEach((p, i) => s.checkIds(p, prompts.length === 1 ? "input_ids" : `input_ids[${i}]`));
-  }
+  else prompts = typeof b.input_ids![0] === "number" ? [b.input_ids as number[]] : (b.input_ids as number[][]);
+  const names = { ...NATIVE_NAMES, prompt: b.text != null ? "text" : "input_ids" };
   const sp = b.sampling_params ?? {};
-  const requested = typeof sp.max_new_tokens === "number" ? sp.max_new_tokens : undefined;
-  let maxNewTokens = Infinity;
-  for (const p of prompts) maxNewTokens = Math.min(maxNewTokens, s.maxNewTokens(p.length, requested, 128, b.text != null ? "text" : "input_ids", "max_new_tokens"));
   const withLogprobs = b.return_logprob === true;
-  const params = { ...samplingParams(sp), maxNewTokens, ...(withLogprobs ? { logprobs: true, topLogprobs: b.top_logprobs_num ?? 0 } : {}) };
+  const params = { ...samplingParams(sp), ...(typeof sp.max_new_tokens === "number" ? { maxNewTokens: sp.max_new_tokens } : {}),
+    ...(withLogprobs ? { logprobs: true, topLogprobs: b.top_logprobs_num ?? 0 } : {}) };
   const n = typeof sp.n === "number" ? sp.n : 1;
   // SGLang's logprob_start_len: input token logprobs from that position (-1: none). The
   // first token has no logprob (null), so the engine starts at 1 at the earliest.
   const logprobStart = withLogprobs && b.logprob_start_len != null && b.logprob_start_len >= 0 ? b.logprob_start_len : -1;
   const promptLogprobsStart = logprobStart >= 0 ? Math.max(1, logprobStart) : undefined;
   const constraint = nativeSpec(sp);
+  const id = b.rid ?? newId("");
+  const cacheSalt = b.cache_salt ?? undefined;
   if (constraint?.spec.kind === "choices") {
-    const outs = await generateChoices(s, { id: b.rid ?? newId(""), prompts, choices: constraint.spec.choices, cacheSalt: b.cache_salt ?? undefined, arrival }, reply);
+    const outs = await generateChoices(s, { id, prompts, choices: constraint.spec.choices, cacheSalt, arrival, names }, reply);
     const body = prompts.length === 1 ? outs[0] : outs;
     if (!b.stream) return body;
     const sse = new SseStream(reply);
@@ -166,20 +186,36 @@ async function generate(s: Serving, b: GenerateBody, reply: FastifyReply): Promi
     return undefined;
   }
   const grammar = constraint ? await compileFor(s, constraint.spec, constraint.param) : undefined;
-  const gen = new Generation(s, { id: b.rid ?? newId(""), prompts, params, n, cacheSalt: b.cache_salt ?? undefined, arrival, promptLogprobsStart, grammar });
+  const inputs = prompts.map((ids) => ({ inputIds: ids, params, n, cacheSalt, promptLogprobsStart, grammar, defaultMaxNewTokens: 128 }));
+  const gen = new Generation(s, { id, inputs, arrival }, names);
   onClientGone(reply, () => gen.abort());
-  const single = prompts.length * n === 1;
+  const single = gen.count === 1;
   if (!b.stream) {
     await gen.run();
-    const outs = gen.choices.map((c, i) => output(s, gen, c, i, withLogprobs, logprobStart));
+    const failure = gen.failure();
+    if (failure) throw failure;
+    const outs = gen.outputs.map((c, i) => output(s, gen, c!, i, prompts, withLogprobs, logprobStart));
     return single ? outs[0] : outs;
   }
+  await gen.firstEvent();
   const sse = new SseStream(reply);
+  // SGLang streams each choice's output so far: its text and ids grow chunk by chunk.
+  const sofar = gen.outputs.map(() => ({ text: "", tokenIds: [] as number[], logprobs: [] as TokenLogprob[] }));
   try {
     for await (const { choice, event } of gen.events()) {
       if (sse.closed) break;
       if (!shouldSend(event)) continue;
-      const out = output(s, gen, gen.choices[choice]!, choice, withLogprobs, logprobStart);
+      const c = sofar[choice]!;
+      let view: ChoiceView;
+      if (event.type === "token") {
+        c.text += event.text;
+        c.tokenIds.push(event.tokenId);
+        if (event.logprob) c.logprobs.push(event.logprob);
+        view = { ...c, finishReason: null };
+      } else {
+        view = event.output;
+      }
+      const out = output(s, gen, view, choice, prompts, withLogprobs, logprobStart);
       await sse.send(single ? out : { ...out, index: choice });
     }
     sse.done();
@@ -270,7 +306,7 @@ export function registerNativeApi(app: FastifyInstance, deps: NativeApiDeps): vo
   app.get("/get_server_info", async () => {
     const s = serving();
     return { ...deps.serverInfo(), state: deps.state(), served_model_name: s.name, context_length: s.contextLength,
-      inflight_requests: s.inflight.size, stats: s.engine.stats(), gen_throughput: metrics.genThroughput() };
+      inflight_requests: s.engine.inflight, stats: s.engine.stats(), gen_throughput: metrics.genThroughput() };
   });
 
   app.post("/abort_request", {
@@ -280,11 +316,7 @@ export function registerNativeApi(app: FastifyInstance, deps: NativeApiDeps): vo
     const b = req.body as { rid?: string | null; abort_all?: boolean | null };
     if (b.abort_all) return { aborted: s.abortAll() };
     if (!b.rid) throw badRequest("rid", "Give 'rid' (or 'abort_all': true).", "missing_required_parameter");
-    const g = s.inflight.get(b.rid);
-    if (g) {
-      g.abort();
-      return { aborted: 1 };
-    }
+    // The exact id a request was submitted under: all of its choices go (never a prefix match).
     return { aborted: s.engine.abort(b.rid) ? 1 : 0 };
   });
 }

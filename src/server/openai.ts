@@ -10,6 +10,8 @@ import { chatSchema, completionSchema, type ChatBody, type CompletionBody } from
 import type { Serving } from "./serving.js";
 import { onClientGone, SseStream } from "./sse.js";
 import { compileFor, responseFormatSpec, toolPlan, type ToolPlan } from "./structured.js";
+import type { GenerateInput } from "../engine/input.js";
+import type { EngineEvent, SampleOutput } from "../engine/stream.js";
 import { parseToolCalls } from "../structured/tool-calls.js";
 import { ToolCallParser } from "../structured/tool-call-stream.js";
 
@@ -50,22 +52,20 @@ export function registerOpenAI(app: FastifyInstance, serving: () => Serving, str
       : format ? await compileFor(s, format, "response_format") : undefined;
     const ids = s.chatIds(b.messages, plan.tools, b.chat_template_kwargs ?? undefined);
     const maxParam = b.max_completion_tokens != null ? "max_completion_tokens" : "max_tokens";
-    const maxNewTokens = s.maxNewTokens(ids.length, b.max_completion_tokens ?? b.max_tokens ?? undefined, undefined, "messages", maxParam);
     const logprobs = b.logprobs === true;
-    const params: Partial<SamplingParams> = {
-      ...samplingFrom(b), maxNewTokens,
-      ...(logprobs ? { logprobs: true, topLogprobs: b.top_logprobs ?? 0 } : {}),
-    };
-    const gen = new Generation(s, { id: newId("chatcmpl-"), prompts: [ids], params, n: b.n ?? 1, cacheSalt: b.cache_salt ?? undefined, arrival, grammar },
-      { ...OPENAI_NAMES, max_new_tokens: maxParam });
+    const params = withMax({ ...samplingFrom(b), ...(logprobs ? { logprobs: true, topLogprobs: b.top_logprobs ?? 0 } : {}) },
+      b.max_completion_tokens ?? b.max_tokens);
+    // Without max_tokens a chat completion may fill the context, as OpenAI's does.
+    const input: GenerateInput = { inputIds: ids, params, n: b.n ?? 1, cacheSalt: b.cache_salt ?? undefined, grammar, defaultMaxNewTokens: Infinity };
+    const gen = new Generation(s, { id: newId("chatcmpl-"), inputs: [input], arrival }, { ...OPENAI_NAMES, max_new_tokens: maxParam, prompt: "messages" });
     onClientGone(reply, () => gen.abort());
     const head = { id: gen.spec.id, created: unix(), model: s.name, system_fingerprint: null };
     if (b.stream) return streamChat(s, gen, head, b.stream_options?.include_usage === true, reply, streamHeaders(), plan);
-    await gen.run();
+    const choices = await wholeOutputs(gen);
     return {
       ...head,
       object: "chat.completion",
-      choices: gen.choices.map((c, index) => {
+      choices: choices.map((c, index) => {
         const parsed = plan.parse ? parseToolCalls(plan.format, c.text, plan.names, plan.parser) : { content: c.text, calls: [] };
         const calls = parsed.calls.length > 0 ? toolCallBodies(parsed.calls) : null;
         return {
@@ -90,21 +90,19 @@ export function registerOpenAI(app: FastifyInstance, serving: () => Serving, str
     const k = b.logprobs ?? null;
     if (b.echo && k !== null) throw badRequest("echo", "'echo' with 'logprobs' needs prompt log-probabilities, which this server does not compute yet.");
     const prompts = completionPrompts(s, b.prompt);
-    let maxNewTokens = Infinity;
-    for (const p of prompts) maxNewTokens = Math.min(maxNewTokens, s.maxNewTokens(p.ids.length, b.max_tokens ?? undefined, 16, "prompt", "max_tokens"));
-    const params: Partial<SamplingParams> = { ...samplingFrom(b), maxNewTokens, ...(k !== null ? { logprobs: true, topLogprobs: k } : {}) };
+    const params = withMax({ ...samplingFrom(b), ...(k !== null ? { logprobs: true, topLogprobs: k } : {}) }, b.max_tokens);
     const format = responseFormatSpec(b.response_format);
     const grammar = format ? await compileFor(s, format, "response_format") : undefined;
-    const gen = new Generation(s, { id: newId("cmpl-"), prompts: prompts.map((p) => p.ids), params, n, cacheSalt: b.cache_salt ?? undefined, arrival, grammar },
-      { ...OPENAI_NAMES, top_logprobs: "logprobs" });
+    const inputs = prompts.map((p): GenerateInput => ({ inputIds: p.ids, params, n, cacheSalt: b.cache_salt ?? undefined, grammar, defaultMaxNewTokens: 16 }));
+    const gen = new Generation(s, { id: newId("cmpl-"), inputs, arrival }, { ...OPENAI_NAMES, top_logprobs: "logprobs" });
     onClientGone(reply, () => gen.abort());
     const echoes = prompts.map((p) => (b.echo ? (p.text ?? s.model.tokenizer.decode(p.ids, { skipSpecial: true })) : ""));
     const head = { id: gen.spec.id, object: "text_completion", created: unix(), model: s.name, system_fingerprint: null };
     if (b.stream) return streamCompletion(s, gen, head, echoes, k !== null, b.stream_options?.include_usage === true, reply, streamHeaders());
-    await gen.run();
+    const choices = await wholeOutputs(gen);
     return {
       ...head,
-      choices: gen.choices.map((c, index) => {
+      choices: choices.map((c, index) => {
         const echo = echoes[Math.floor(index / n)]!;
         return {
           index,
@@ -125,15 +123,21 @@ interface PromptIn {
 
 function completionPrompts(s: Serving, prompt: CompletionBody["prompt"]): PromptIn[] {
   if (typeof prompt === "string") return [{ ids: s.textIds(prompt), text: prompt }];
-  if (typeof prompt[0] === "number") {
-    s.checkIds(prompt as number[], "prompt");
-    return [{ ids: prompt as number[] }];
-  }
-  return (prompt as (string | number[])[]).map((p, i) => {
-    if (typeof p === "string") return { ids: s.textIds(p), text: p };
-    s.checkIds(p, `prompt[${i}]`);
-    return { ids: p };
-  });
+  if (typeof prompt[0] === "number") return [{ ids: prompt as number[] }];
+  return (prompt as (string | number[])[]).map((p) => (typeof p === "string" ? { ids: s.textIds(p), text: p } : { ids: p }));
+}
+
+/** The sampling parameters with max_new_tokens when the body gives one. */
+function withMax(params: Partial<SamplingParams>, max: number | null | undefined): Partial<SamplingParams> {
+  return max === null || max === undefined ? params : { ...params, maxNewTokens: max };
+}
+
+/** Every choice's output, for a response sent whole; a failed choice fails the response (400 or 500). */
+async function wholeOutputs(gen: Generation): Promise<SampleOutput[]> {
+  await gen.run();
+  const failure = gen.failure();
+  if (failure) throw failure;
+  return gen.outputs.map((o) => o!);
 }
 
 type Head = Record<string, unknown>;
@@ -144,16 +148,28 @@ async function failStream(sse: SseStream, err: unknown): Promise<void> {
   sse.done();
 }
 
+/** A choice that failed mid-stream: its error as the stream's last event (the others are aborted with it). */
+class ChoiceFailed extends Error {
+  constructor(readonly failure: unknown) {
+    super("a choice failed");
+  }
+}
+
+function failureOf(event: EngineEvent): ChoiceFailed | null {
+  return event.type === "finish" && event.output.error ? new ChoiceFailed(event.output.error) : null;
+}
+
 async function streamChat(s: Serving, gen: Generation, head: Head, includeUsage: boolean, reply: FastifyReply, headers: Record<string, string>,
   plan: ToolPlan): Promise<void> {
+  await gen.firstEvent();
   const sse = new SseStream(reply, headers);
   const chunk = (choice: Record<string, unknown>): Record<string, unknown> =>
     ({ ...head, object: "chat.completion.chunk", choices: [choice], ...(includeUsage ? { usage: null } : {}) });
   // With tools, each choice's text goes through a tool-call parser: content streams as it
   // comes, markup that may open a call is held back, and a call streams as its name and then
   // its argument pieces.
-  const parsers = gen.choices.map(() => (plan.parse ? new ToolCallParser(plan.format, plan.names, plan.parser) : null));
-  const called = gen.choices.map(() => false);
+  const parsers = gen.outputs.map(() => (plan.parse ? new ToolCallParser(plan.format, plan.names, plan.parser) : null));
+  const called = gen.outputs.map(() => false);
   const deltasOf = (choice: number, text: string, end: boolean): ChatDelta[] => {
     const parser = parsers[choice];
     if (!parser) return text ? [{ content: text }] : [];
@@ -163,11 +179,13 @@ async function streamChat(s: Serving, gen: Generation, head: Head, includeUsage:
     return chatDeltas(events);
   };
   try {
-    for (let i = 0; i < gen.choices.length; i++) {
+    for (let i = 0; i < gen.count; i++) {
       await sse.send(chunk({ index: i, delta: { role: "assistant", content: "" }, logprobs: null, finish_reason: null }));
     }
     for await (const { choice, event } of gen.events()) {
       if (sse.closed) break;
+      const failed = failureOf(event);
+      if (failed) throw failed;
       if (event.type === "token") {
         const deltas = deltasOf(choice, event.text, false);
         const logprobs = event.logprob ? { content: chatLogprobs(s, [event.logprob]), refusal: null } : null;
@@ -184,24 +202,27 @@ async function streamChat(s: Serving, gen: Generation, head: Head, includeUsage:
     if (includeUsage) await sse.send({ ...head, object: "chat.completion.chunk", choices: [], usage: usageBody(gen.usage) });
     sse.done();
   } catch (err) {
-    await failStream(sse, err);
+    await failStream(sse, err instanceof ChoiceFailed ? err.failure : err);
   }
 }
 
 async function streamCompletion(s: Serving, gen: Generation, head: Head, echoes: string[], withLogprobs: boolean, includeUsage: boolean,
   reply: FastifyReply, headers: Record<string, string>): Promise<void> {
+  await gen.firstEvent();
   const sse = new SseStream(reply, headers);
-  const n = gen.spec.n;
-  const offsets = gen.choices.map((_, i) => echoes[Math.floor(i / n)]!.length);
+  const n = gen.count / echoes.length;
+  const offsets = gen.outputs.map((_, i) => echoes[Math.floor(i / n)]!.length);
   const chunk = (choice: Record<string, unknown>): Record<string, unknown> =>
     ({ ...head, choices: [choice], ...(includeUsage ? { usage: null } : {}) });
   try {
-    for (let i = 0; i < gen.choices.length; i++) {
+    for (let i = 0; i < gen.count; i++) {
       const echo = echoes[Math.floor(i / n)]!;
       if (echo) await sse.send(chunk({ index: i, text: echo, logprobs: null, finish_reason: null }));
     }
     for await (const { choice, event } of gen.events()) {
       if (sse.closed) break;
+      const failed = failureOf(event);
+      if (failed) throw failed;
       if (event.type === "token") {
         if (event.text === "" && !event.logprob) continue;
         let logprobs = null;
@@ -218,6 +239,6 @@ async function streamCompletion(s: Serving, gen: Generation, head: Head, echoes:
     if (includeUsage) await sse.send({ ...head, choices: [], usage: usageBody(gen.usage) });
     sse.done();
   } catch (err) {
-    await failStream(sse, err);
+    await failStream(sse, err instanceof ChoiceFailed ? err.failure : err);
   }
 }

@@ -1,12 +1,16 @@
 // What the routes share once the model is loaded: the engine, the served name, the context
-// limit, the chat template, token strings for logprobs, and the registry of in-flight
-// generations (for /abort_request and for draining).
+// limit, the chat template, token strings for logprobs, and the generations still sending
+// (for draining). Requests are found by id in the engine, not here.
 import type { Engine } from "../engine/engine.js";
 import type { LoadedModel } from "../model/load.js";
 import { ChatTemplate, CHATML_TEMPLATE, ChatTemplateError, type ChatMessage, type ToolSpec } from "../tokenizer/chat-template.js";
 import { badRequest } from "./errors.js";
 import type { Metrics } from "./metrics.js";
-import type { Generation } from "./generation.js";
+
+/** A generation still sending its response. */
+export interface Active {
+  abort(): void;
+}
 
 const fatalUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
@@ -15,14 +19,14 @@ export class Serving {
   /** Most tokens of prompt + output one request may use. */
   readonly contextLength: number;
   readonly chatTemplate: ChatTemplate;
-  /** Generations in flight, by request id. */
-  readonly inflight = new Map<string, Generation>();
+  /** Generations still sending. */
+  private readonly active = new Set<Active>();
   private readonly tokenStrings = new Map<number, string>();
   private idleWaiters: (() => void)[] = [];
 
   constructor(readonly engine: Engine, readonly name: string, readonly metrics: Metrics, warn: (line: string) => void = () => {}) {
     this.model = engine.model;
-    this.contextLength = Math.min(this.model.config.maxPositionEmbeddings, engine.kvCapacity);
+    this.contextLength = engine.contextLength;
     this.chatTemplate = makeTemplate(this.model, warn);
   }
 
@@ -51,26 +55,6 @@ export class Serving {
     }
   }
 
-  /**
-   * The number of new tokens a request may ask for; with none asked, what fits the context
-   * (or `fallback`, when it fits). Throws the 400 OpenAI gives for a prompt that is too long.
-   */
-  maxNewTokens(promptLength: number, requested: number | undefined, fallback: number | undefined, promptParam: string, maxParam: string): number {
-    const limit = this.contextLength;
-    if (promptLength === 0) throw badRequest(promptParam, `The ${promptParam} is empty (no tokens).`);
-    if (promptLength >= limit) {
-      throw badRequest(promptParam, `This model's maximum context length is ${limit} tokens. However, your ${promptParam} resulted in ${promptLength} tokens. ` +
-        "Please reduce the length of the prompt.", "context_length_exceeded");
-    }
-    if (requested === undefined) return Math.min(fallback ?? Infinity, limit - promptLength);
-    if (promptLength + requested > limit) {
-      throw badRequest(maxParam, `This model's maximum context length is ${limit} tokens. However, you requested ${promptLength + requested} tokens ` +
-        `(${promptLength} in the ${promptParam}, ${requested} in the completion). Please reduce the length of the ${promptParam} or ${maxParam}.`,
-        "context_length_exceeded");
-    }
-    return requested;
-  }
-
   /** A token as OpenAI shows it: its text, or `bytes:\xNN...` when its bytes are not whole UTF-8. */
   tokenString(id: number): string {
     let s = this.tokenStrings.get(id);
@@ -90,29 +74,32 @@ export class Serving {
     return Array.from(this.model.tokenizer.tokenBytes(id));
   }
 
-  register(id: string, g: Generation): void {
-    this.inflight.set(id, g);
-  }
-
-  unregister(id: string): void {
-    this.inflight.delete(id);
-    if (this.inflight.size === 0) {
+  /** Counts a generation in until the returned function is called. */
+  track(g: Active): () => void {
+    this.active.add(g);
+    return () => {
+      if (!this.active.delete(g) || this.active.size > 0) return;
       const w = this.idleWaiters;
       this.idleWaiters = [];
       for (const f of w) f();
-    }
+    };
   }
 
-  /** Resolves when no generation is in flight. */
+  /** Generations still sending. */
+  get sending(): number {
+    return this.active.size;
+  }
+
+  /** Resolves when no generation is sending. */
   idle(): Promise<void> {
-    if (this.inflight.size === 0) return Promise.resolve();
+    if (this.active.size === 0) return Promise.resolve();
     return new Promise((r) => this.idleWaiters.push(r));
   }
 
+  /** Aborts everything in flight; returns how many requests. */
   abortAll(): number {
-    const all = [...this.inflight.values()];
-    for (const g of all) g.abort();
-    return all.length;
+    for (const g of this.active) g.abort();
+    return this.engine.abortAll();
   }
 }
 

@@ -3,8 +3,17 @@ import assert from "node:assert/strict";
 import { KVPool } from "../../src/kvcache/pool.js";
 import { RadixCache } from "../../src/kvcache/radix-cache.js";
 import { NoCache } from "../../src/kvcache/no-cache.js";
-import type { CacheHandle, PrefixCache } from "../../src/kvcache/prefix-cache.js";
+import type { CacheHandle, CacheKey, PrefixCache } from "../../src/kvcache/prefix-cache.js";
 import { mulberry32 } from "../../src/util/random.js";
+
+const key = (ids: ArrayLike<number>, salt: string): CacheKey => ({ ids, salt });
+
+/** Evicts from the cache and frees what it hands back (as the scheduler does); returns how many. */
+function evict(cache: PrefixCache, pool: KVPool, tokens: number): number {
+  const slots = cache.evict(tokens);
+  pool.free(slots);
+  return slots.length;
+}
 
 test("pool hands out each slot once and refuses a double free", () => {
   const pool = new KVPool(8);
@@ -19,66 +28,68 @@ test("pool hands out each slot once and refuses a double free", () => {
 
 test("match, split on a partial match, insert returns what was already cached", () => {
   const pool = new KVPool(64);
-  const cache = new RadixCache(pool);
+  const cache = new RadixCache();
   const s1 = pool.alloc(5)!;
-  const r1 = cache.insert([1, 2, 3, 4, 5], s1);
+  const r1 = cache.insert(key([1, 2, 3, 4, 5], ""), s1);
   assert.equal(r1.alreadyCached, 0);
-  const m = cache.match([1, 2, 3, 9]);
+  const m = cache.match(key([1, 2, 3, 9], ""));
   assert.deepEqual([...m.slots], [...s1.subarray(0, 3)]);
   // a sibling branch after the split point
   const s2 = pool.alloc(4)!;
-  const r2 = cache.insert([1, 2, 3, 9], s2);
+  const r2 = cache.insert(key([1, 2, 3, 9], ""), s2);
   assert.equal(r2.alreadyCached, 3);
   pool.free(s2.subarray(0, 3));
-  assert.deepEqual([...cache.match([1, 2, 3, 9, 9]).slots], [...s1.subarray(0, 3), s2[3]!]);
-  assert.deepEqual([...cache.match([1, 2, 3, 4, 5, 6]).slots], [...s1]);
-  assert.equal(cache.match([7]).slots.length, 0);
+  assert.deepEqual([...cache.match(key([1, 2, 3, 9, 9], "")).slots], [...s1.subarray(0, 3), s2[3]!]);
+  assert.deepEqual([...cache.match(key([1, 2, 3, 4, 5, 6], "")).slots], [...s1]);
+  assert.equal(cache.match(key([7], "")).slots.length, 0);
   assert.equal(cache.stats().cachedTokens, 6);
   // namespaces never share
-  assert.equal(cache.match([1, 2, 3], "tenant-b").slots.length, 0);
+  assert.equal(cache.match(key([1, 2, 3], "tenant-b")).slots.length, 0);
 });
 
 test("locked paths survive eviction; parents become evictable when children go", () => {
   const pool = new KVPool(32);
-  const cache = new RadixCache(pool);
+  const cache = new RadixCache();
   const a = pool.alloc(6)!;
-  cache.insert([1, 2, 3, 4, 5, 6], a);
+  cache.insert(key([1, 2, 3, 4, 5, 6], ""), a);
   const b = pool.alloc(6)!;
-  const rb = cache.insert([1, 2, 3, 7, 8, 9], b);
+  const rb = cache.insert(key([1, 2, 3, 7, 8, 9], ""), b);
   pool.free(b.subarray(0, 3));
-  const m = cache.match([1, 2, 3, 4, 5, 6]);
+  const m = cache.match(key([1, 2, 3, 4, 5, 6], ""));
   cache.lock(m.handle);
   assert.equal(cache.stats().protectedTokens, 6);
   assert.equal(cache.stats().evictableTokens, 3);
-  assert.equal(cache.evict(100), 3);
-  assert.deepEqual([...cache.match([1, 2, 3, 4, 5, 6]).slots], [...a]);
-  assert.equal(cache.match([1, 2, 3, 7]).slots.length, 3);
+  assert.equal(evict(cache, pool, 100), 3);
+  assert.deepEqual([...cache.match(key([1, 2, 3, 4, 5, 6], "")).slots], [...a]);
+  assert.equal(cache.match(key([1, 2, 3, 7], "")).slots.length, 3);
   cache.unlock(m.handle);
   assert.throws(() => cache.unlock(m.handle), /not locked/);
   assert.equal(rb.alreadyCached, 3);
-  assert.equal(cache.evict(1), 3); // one leaf is enough
-  assert.equal(cache.evict(100), 3); // then its parent, now a leaf
+  assert.equal(evict(cache, pool, 1), 3); // one leaf is enough
+  assert.equal(evict(cache, pool, 100), 3); // then its parent, now a leaf
   assert.equal(cache.stats().cachedTokens, 0);
   assert.equal(pool.freeCount, 32);
 });
 
 test("eviction is least recently used first", () => {
   const pool = new KVPool(32);
-  const cache = new RadixCache(pool);
-  for (const seq of [[1, 1], [2, 2], [3, 3]]) cache.insert(seq, pool.alloc(2)!);
-  cache.match([1, 1]); // touch the oldest
-  cache.evict(2);
-  assert.equal(cache.match([2, 2]).slots.length, 0);
-  assert.equal(cache.match([1, 1]).slots.length, 2);
-  assert.equal(cache.match([3, 3]).slots.length, 2);
+  const cache = new RadixCache();
+  for (const seq of [[1, 1], [2, 2], [3, 3]]) cache.insert(key(seq, ""), pool.alloc(2)!);
+  cache.match(key([1, 1], "")); // touch the oldest
+  evict(cache, pool, 2);
+  assert.equal(cache.match(key([2, 2], "")).slots.length, 0);
+  assert.equal(cache.match(key([1, 1], "")).slots.length, 2);
+  assert.equal(cache.match(key([3, 3], "")).slots.length, 2);
 });
 
-test("no-reuse cache frees on insert and never matches", () => {
+test("no-reuse cache keeps nothing on insert (the caller frees) and never matches", () => {
   const pool = new KVPool(8);
-  const cache: PrefixCache = new NoCache(pool);
-  cache.insert([1, 2, 3], pool.alloc(3)!);
-  assert.equal(pool.freeCount, 8);
-  assert.equal(cache.match([1, 2, 3]).slots.length, 0);
+  const cache: PrefixCache = new NoCache();
+  const r = cache.insert(key([1, 2, 3], ""), pool.alloc(3)!);
+  assert.deepEqual(r, { alreadyCached: 0, cached: 0 });
+  assert.equal(cache.stats().cachedTokens, 0);
+  assert.equal(evict(cache, pool, 8), 0);
+  assert.equal(cache.match(key([1, 2, 3], "")).slots.length, 0);
 });
 
 // Property test: the tree against a naive model (every cached prefix -> its slot) under
@@ -89,9 +100,9 @@ test("radix cache agrees with a naive model under random operations", () => {
     const int = (n: number): number => Math.floor(rnd() * n);
     const capacity = 200;
     const pool = new KVPool(capacity);
-    const cache = new RadixCache(pool);
+    const cache = new RadixCache();
     const model = new Map<string, number>(); // salt|prefix -> slot of its last token
-    const key = (salt: string, ids: number[], n: number): string => salt + "|" + ids.slice(0, n).join(",");
+    const modelKey = (salt: string, ids: number[], n: number): string => salt + "|" + ids.slice(0, n).join(",");
     const locks: { handle: CacheHandle; ids: number[]; salt: string; slots: number[] }[] = [];
     const randomSeq = (): number[] => {
       // Few distinct tokens so prefixes collide and split often.
@@ -103,50 +114,50 @@ test("radix cache agrees with a naive model under random operations", () => {
       const salt = int(5) === 0 ? "s2" : "";
       const ids = randomSeq();
       if (op < 4) {
-        const m = cache.match(ids, salt);
+        const m = cache.match(key(ids, salt));
         // the match is a prefix the model knows, with the same slots
-        for (let i = 0; i < m.slots.length; i++) assert.equal(m.slots[i], model.get(key(salt, ids, i + 1)), `seed ${seed} step ${step}`);
+        for (let i = 0; i < m.slots.length; i++) assert.equal(m.slots[i], model.get(modelKey(salt, ids, i + 1)), `seed ${seed} step ${step}`);
         if (m.slots.length < ids.length) {
           // and nothing longer is cached (evicted entries are dropped from the model below)
-          assert.equal(model.has(key(salt, ids, m.slots.length + 1)), false, `seed ${seed} step ${step}: match too short`);
+          assert.equal(model.has(modelKey(salt, ids, m.slots.length + 1)), false, `seed ${seed} step ${step}: match too short`);
         }
         if (int(2) === 0 && m.slots.length > 0) {
           cache.lock(m.handle);
           locks.push({ handle: m.handle, ids: ids.slice(0, m.slots.length), salt, slots: [...m.slots] });
         }
       } else if (op < 7) {
-        const m = cache.match(ids, salt);
+        const m = cache.match(key(ids, salt));
         const need = ids.length - m.slots.length;
-        if (need > pool.freeCount) cache.evict(need - pool.freeCount);
+        if (need > pool.freeCount) evict(cache, pool, need - pool.freeCount);
         const fresh = pool.alloc(need);
         if (!fresh) continue;
         const slots = new Int32Array(ids.length);
         slots.set(m.slots, 0);
         slots.set(fresh, m.slots.length);
-        const r = cache.insert(ids, slots, salt);
+        const r = cache.insert(key(ids, salt), slots);
         assert.equal(r.alreadyCached, m.slots.length);
-        for (let i = r.alreadyCached; i < ids.length; i++) model.set(key(salt, ids, i + 1), slots[i]!);
+        for (let i = r.alreadyCached; i < ids.length; i++) model.set(modelKey(salt, ids, i + 1), slots[i]!);
       } else if (op < 8 && locks.length > 0) {
         const l = locks.splice(int(locks.length), 1)[0]!;
         cache.unlock(l.handle);
       } else {
-        cache.evict(1 + int(20));
+        evict(cache, pool, 1 + int(20));
         // drop from the model what the tree no longer has
         for (const k of [...model.keys()]) {
           const [s, body] = k.split("|") as [string, string];
           const seq = body.split(",").map(Number);
-          if (cache.match(seq, s).slots.length < seq.length) model.delete(k);
+          if (cache.match(key(seq, s)).slots.length < seq.length) model.delete(k);
         }
       }
       // locked paths are intact
-      for (const l of locks) assert.deepEqual([...cache.match(l.ids, l.salt).slots], l.slots);
+      for (const l of locks) assert.deepEqual([...cache.match(key(l.ids, l.salt)).slots], l.slots);
       // accounting: every slot is free or cached, exactly once
       const st = cache.stats();
       assert.equal(pool.freeCount + st.cachedTokens, capacity, `seed ${seed} step ${step}: accounting`);
       assert.equal(st.cachedTokens, model.size, `seed ${seed} step ${step}: model size`);
     }
     for (const l of locks) cache.unlock(l.handle);
-    cache.flush();
+    pool.free(cache.flush());
     assert.equal(pool.freeCount, capacity);
   }
 });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { DEFAULT_SAMPLING, type SamplingParams } from "../../src/sampling/params.js";
+import { checkSamplingParams, DEFAULT_SAMPLING, type SamplingParams } from "../../src/sampling/params.js";
 import { deriveSeed, Sampler, uniformAt, type SamplerOptions } from "../../src/sampling/sampler.js";
 import { expNeg } from "../../src/sampling/logprobs.js";
 import { mulberry32 } from "../../src/util/random.js";
@@ -459,7 +459,8 @@ test("logprobs describe the processed logits, before temperature and the cuts", 
 
 test("vocabulary size and sample index are checked", () => {
   assert.throws(() => sampler({}, { vocabSize: 5 }).sample(new Float32Array(6)), /6 entries, the vocabulary 5/);
-  assert.throws(() => sampler({ logitBias: { "9": 1 } }, { vocabSize: 5 }), /logit_bias has token id 9/);
+  // Parameters are checked once, at the engine boundary, not again by the sampler.
+  assert.throws(() => checkSamplingParams(params({ logitBias: { "9": 1 } }), 5), /logit_bias has token id 9/);
   assert.throws(() => sampler({}, { sampleIndex: 1 }), /sample index 1/);
 });
 
@@ -476,5 +477,5 @@ test("logprobs_mode raw: the log-softmax of the model's logits, whatever mask, b
   // processed (default): the same token has log-probability 0 when the mask allows it alone
   const only = sampler({ temperature: 0, logprobs: true }).sample(x, { mask: Uint32Array.of(0b1) });
   assert.equal(only.logprob, 0);
-  assert.throws(() => sampler({ logprobsMode: "cooked" as "raw" }), /logprobs_mode/);
+  assert.throws(() => checkSamplingParams(params({ logprobsMode: "cooked" as "raw" })), /logprobs_mode/);
 });
