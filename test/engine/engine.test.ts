@@ -10,6 +10,7 @@ import { referenceBackend } from "../../src/kernels/reference.js";
 import { nativeBackend, runnerAddon } from "../../src/kernels/native.js";
 import { logSumExp } from "../../src/sampling/logprobs.js";
 import { logitsByChunks, range } from "../helpers/run.js";
+import { RequestError } from "../../src/scheduler/request.js";
 
 let modelPromise: Promise<LoadedModel> | null = null;
 function model(): Promise<LoadedModel> {
@@ -94,6 +95,48 @@ test("cache transparency: identical tokens and logprobs with the radix cache on 
         assert.ok(st.retractions > 0, "small pool exercised retraction");
       }
       if (cfg.maxTotalTokens === 4096) assert.ok(st.hitTokens > 0, "the cache was used");
+      return r;
+    });
+    assert.deepEqual(got, base, `config ${JSON.stringify(cfg)}`);
+  }
+});
+
+test("cache transparency holds with a request that fails on purpose in every batch; the failures cost only themselves", async () => {
+  const inputs = workload(1, 24);
+  const order = inputs.map((_, i) => i);
+  const base = await withEngine({ disableRadixCache: true, maxTotalTokens: 4096 }, (e) => runAll(e, inputs, order));
+  const configs: Omit<EngineOptions, "model">[] = [
+    { maxTotalTokens: 4096 },
+    { maxTotalTokens: 4096, chunkedPrefillSize: 7, policy: "fcfs" },
+    { maxTotalTokens: 4096, chunkedPrefillSize: 24, prefillFirst: true },
+    { maxTotalTokens: 90, chunkedPrefillSize: 32, scheduleConservativeness: 0 },
+    { maxTotalTokens: 4096, disableRadixCache: true },
+  ];
+  for (const cfg of configs) {
+    const got = await withEngine(cfg, async (e) => {
+      // A grammar that allows no token: each of these requests prefills, then fails at its first sample.
+      const nothing = await e.compileGrammar({ kind: "ebnf", grammar: "root ::= root" });
+      let go = true;
+      let failures = 0;
+      const saboteur = (async () => {
+        for (let i = 0; go; i++) {
+          const input = { inputIds: [5 + (i % 7), 9, 11 + (i % 13)], params: { maxNewTokens: 3, logprobs: true }, grammar: nothing };
+          await assert.rejects(e.complete(input), (err: unknown) => err instanceof RequestError && /no token is allowed at output position 0/.test(err.message));
+          failures++;
+        }
+      })();
+      const steps = e.stats().steps;
+      const r = await runAll(e, inputs, order);
+      go = false;
+      await saboteur;
+      const st = e.stats();
+      // With room in the budget and the pool, every step has one; small chunks, a tiny pool or
+      // prefill-first steps admit it less often.
+      const every = cfg === configs[0];
+      assert.ok(every ? failures >= st.steps - steps - 1 : failures >= 3, `${failures} failures in ${st.steps - steps} steps`);
+      assert.equal(st.running + st.queued, 0);
+      assert.equal(st.protectedTokens, 0, "nothing stays locked");
+      assert.equal(st.kvFree + st.evictableTokens, st.kvCapacity, "no slot leaked");
       return r;
     });
     assert.deepEqual(got, base, `config ${JSON.stringify(cfg)}`);
