@@ -1,0 +1,197 @@
+// A request's life in the scheduler, driven without a model: each step is schedule(), then
+// complete() and postprocess() with tokens the test picks, as the engine does around its
+// forward pass and sampling. The KV accounting is checked after every call that moves slots.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { KVPool } from "../../src/kvcache/pool.js";
+import { RadixCache } from "../../src/kvcache/radix-cache.js";
+import type { PrefixCache } from "../../src/kvcache/prefix-cache.js";
+import { Scheduler, type OutputEvent, type Sampled, type SchedulerOptions } from "../../src/scheduler/scheduler.js";
+import type { Batch } from "../../src/scheduler/plan.js";
+import type { Request } from "../../src/scheduler/request.js";
+import type { SamplingParams } from "../../src/sampling/params.js";
+import { eosId, makeRequest } from "../helpers/requests.js";
+
+function setup(capacity: number, opts: Partial<SchedulerOptions> = {}, cache: PrefixCache = new RadixCache()) {
+  const pool = new KVPool(capacity);
+  const s = new Scheduler(pool, cache, { chunkedPrefillSize: 64, maxRunningRequests: 8, policy: "fcfs", decodeReserveRatio: 0, ...opts });
+  return { pool, cache, s };
+}
+
+/** `n` token ids from `from` on (keep them below 97 for prompts: letters are output). */
+const ids = (from: number, n: number): number[] => Array.from({ length: n }, (_, i) => from + i);
+
+/** "a" for a request's first output token, "b" for its second, ... */
+const nextLetter = (req: Request): number => 97 + (req.outputLength % 26);
+
+/** schedule(), accounting checked: the batch's requests now hold their step's slots too. */
+function schedule(s: Scheduler): Batch | null {
+  const b = s.schedule();
+  s.checkAccounting();
+  return b;
+}
+
+/**
+ * The forward pass is done: complete the batch, then sample the rows that want logits as
+ * the engine does (none for aborted requests; those at max_new_tokens already are `limited`).
+ */
+function finishStep(s: Scheduler, b: Batch, pick: (req: Request) => number = nextLetter): OutputEvent[] {
+  s.complete(b);
+  s.checkAccounting();
+  const sampled: Sampled[] = [];
+  const limited: Request[] = [];
+  for (const { req, wantLogits } of b.entries) {
+    if (!wantLogits || req.aborted || req.status === "finished") continue;
+    if (req.outputLength >= req.params.maxNewTokens) limited.push(req);
+    else sampled.push({ req, token: pick(req) });
+  }
+  const events = s.postprocess(sampled, limited);
+  s.checkAccounting();
+  return events;
+}
+
+/** Whole steps until nothing is left to run; their events. */
+function drain(s: Scheduler, pick: (req: Request) => number = nextLetter): OutputEvent[] {
+  const events: OutputEvent[] = [];
+  for (let i = 0; i < 200; i++) {
+    const b = schedule(s);
+    if (!b) return events;
+    events.push(...finishStep(s, b, pick));
+  }
+  throw new Error("drain: still running after 200 steps");
+}
+
+/** A batch as [id, start, count] rows. */
+const rows = (b: Batch | null): [string, number, number][] => (b?.entries ?? []).map((e) => [e.req.id, e.start, e.count]);
+
+/** Events as [id, token id or "finish", text]. */
+const shown = (events: readonly OutputEvent[]): [string, number | "finish", string][] =>
+  events.map((e) => [e.req.id, e.kind === "token" ? e.tokenId : "finish", e.text]);
+
+/** Cached length of a token sequence (in the shared namespace). */
+const cachedLength = (cache: PrefixCache, tokens: readonly number[]): number => cache.match({ ids: tokens, salt: "" }).slots.length;
+
+/** Nothing runs and nothing is held: every slot is free or an unlocked cache entry. */
+function assertReleased(s: Scheduler, pool: KVPool, cache: PrefixCache): void {
+  s.checkAccounting();
+  assert.equal(s.running.length, 0);
+  assert.equal(s.ownedSlots(), 0);
+  assert.equal(cache.stats().protectedTokens, 0);
+  assert.equal(pool.freeCount + cache.stats().evictableTokens, pool.capacity);
+}
+
+// --- Retraction ---------------------------------------------------------------------------
+
+test("retraction: the most recently admitted request waits again and resumes from what the cache kept", () => {
+  // Three 8-token prompts in a 30-slot pool: after three decode steps the pool is full.
+  const { pool, cache, s } = setup(30);
+  const a = makeRequest("a", ids(1, 8), 0);
+  const b = makeRequest("b", ids(11, 8), 1);
+  const c = makeRequest("c", ids(21, 8), 2, { params: { maxNewTokens: 6 } });
+  for (const r of [a, b, c]) s.enqueue([r]);
+  for (let i = 0; i < 3; i++) finishStep(s, schedule(s)!);
+  assert.equal(pool.freeCount, 0);
+  assert.equal(s.retractions, 0);
+
+  // a needs a slot: c, admitted last, is retracted. Its computed tokens (prompt and two
+  // outputs) go into the cache; the two outputs, the newest leaf, are evicted at once for
+  // a's and b's slots. c cannot come back in this step: nothing is left for it.
+  const b4 = schedule(s)!;
+  assert.deepEqual(rows(b4), [["a", 10, 1], ["b", 10, 1]]);
+  assert.equal(s.retractions, 1);
+  assert.deepEqual(s.waiting, [c]);
+  assert.deepEqual(s.running, [a, b]);
+  assert.equal(c.status, "waiting");
+  assert.deepEqual([c.computed, c.allocated, c.prefixLength, c.handle], [0, 0, 0, null]);
+  assert.equal(cachedLength(cache, c.tokens), 8);
+  finishStep(s, b4);
+  assert.deepEqual([a.finishReason, b.finishReason], ["length", "length"]);
+
+  // c resumes from its cached prompt, recomputes its outputs, and goes on to finish.
+  const b5 = schedule(s)!;
+  assert.deepEqual(rows(b5), [["c", 8, 3]]);
+  finishStep(s, b5);
+  drain(s);
+  assert.equal(c.finishReason, "length");
+  assert.equal(c.text, "abcdef");
+  assert.equal(s.retractions, 1);
+  assertReleased(s, pool, cache);
+});
+
+// --- Finish conditions --------------------------------------------------------------------
+
+/** Runs one request (prompt 1..4) to its finish, sampling `tokens` in order. */
+function generate(params: Partial<SamplingParams>, tokens: readonly number[]) {
+  const { pool, cache, s } = setup(64);
+  const r = makeRequest("r", ids(1, 4), 0, { params });
+  s.enqueue([r]);
+  const left = [...tokens];
+  const events = drain(s, () => left.shift() ?? assert.fail("sampled more tokens than the test gave"));
+  assert.equal(left.length, 0, "every token was appended");
+  assert.equal(r.status, "finished");
+  assertReleased(s, pool, cache);
+  return { r, cache, events: shown(events) };
+}
+
+test("finish: max_new_tokens ends the request with 'length', every token counted", () => {
+  const { r, events } = generate({ maxNewTokens: 3 }, [97, 98, 99]);
+  assert.deepEqual(events, [["r", 97, "a"], ["r", 98, "b"], ["r", 99, "c"], ["r", "finish", ""]]);
+  assert.equal(r.finishReason, "length");
+  assert.deepEqual(r.outputIds, [97, 98, 99]);
+  assert.equal(r.outputLength, 3);
+  assert.equal(r.text, "abc");
+  assert.equal(r.endedOnStopToken, false);
+});
+
+test("finish: a stop_token_id ends the request with 'stop'; the stop token is neither shown nor computed", () => {
+  const { r, cache, events } = generate({ maxNewTokens: 8, stopTokenIds: [100] }, [97, 98, 100]);
+  assert.deepEqual(events, [["r", 97, "a"], ["r", 98, "b"], ["r", "finish", ""]]);
+  assert.equal(r.finishReason, "stop");
+  assert.ok(r.endedOnStopToken);
+  assert.deepEqual(r.outputIds, [97, 98]);
+  assert.equal(r.tokens.at(-1), 100);
+  assert.equal(r.text, "ab");
+  assert.equal(cachedLength(cache, r.tokens), 6, "prompt and shown output cached, not the stop token");
+});
+
+test("finish: EOS ends the request with 'stop'", () => {
+  const { r, events } = generate({ maxNewTokens: 8 }, [97, eosId()]);
+  assert.deepEqual(events, [["r", 97, "a"], ["r", "finish", ""]]);
+  assert.equal(r.finishReason, "stop");
+  assert.ok(r.endedOnStopToken);
+  assert.deepEqual(r.outputIds, [97]);
+});
+
+test("finish: with ignore_eos, EOS is an ordinary token and the request goes on", () => {
+  const { r, events } = generate({ maxNewTokens: 3, ignoreEos: true }, [97, eosId(), 98]);
+  assert.deepEqual(events, [["r", 97, "a"], ["r", eosId(), ""], ["r", 98, "b"], ["r", "finish", ""]]);
+  assert.equal(r.finishReason, "length");
+  assert.equal(r.endedOnStopToken, false);
+  assert.deepEqual(r.outputIds, [97, eosId(), 98]);
+  assert.equal(r.text, "ab");
+});
+
+test("finish: a stop string across two tokens ends the request with 'stop', the stop cut from the text", () => {
+  const { r, events } = generate({ maxNewTokens: 8, stop: ["cd"] }, [97, 98, 99, 100]);
+  // "c" may start the stop: held back, then dropped when "d" completes it.
+  assert.deepEqual(events, [["r", 97, "a"], ["r", 98, "b"], ["r", 99, ""], ["r", 100, ""], ["r", "finish", ""]]);
+  assert.equal(r.finishReason, "stop");
+  assert.equal(r.text, "ab");
+  assert.equal(r.endedOnStopToken, false);
+  assert.deepEqual(r.outputIds, [97, 98, 99, 100]);
+});
+
+test("finish: text held back for a possible stop string is released by the finish event", () => {
+  const { r, events } = generate({ maxNewTokens: 3, stop: ["cd"] }, [97, 98, 99]);
+  assert.deepEqual(events, [["r", 97, "a"], ["r", 98, "b"], ["r", 99, ""], ["r", "finish", "c"]]);
+  assert.equal(r.finishReason, "length");
+  assert.equal(r.text, "abc");
+});
+
+test("finish: max_new_tokens 0 finishes with 'length' after the prefill, with no output", () => {
+  const { r, events } = generate({ maxNewTokens: 0 }, []);
+  assert.deepEqual(events, [["r", "finish", ""]]);
+  assert.equal(r.finishReason, "length");
+  assert.deepEqual(r.outputIds, []);
+  assert.equal(r.text, "");
+});
