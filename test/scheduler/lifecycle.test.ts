@@ -195,3 +195,161 @@ test("finish: max_new_tokens 0 finishes with 'length' after the prefill, with no
   assert.deepEqual(r.outputIds, []);
   assert.equal(r.text, "");
 });
+
+// --- Abort --------------------------------------------------------------------------------
+
+test("abort while queued: finish() drops the waiting request; nothing was held", () => {
+  const { pool, cache, s } = setup(64);
+  const a = makeRequest("a", ids(1, 8), 0);
+  s.enqueue([a]);
+  a.aborted = true;
+  assert.deepEqual(shown(s.finish(a, "abort")), [["a", "finish", ""]]);
+  assert.deepEqual([a.status, a.finishReason], ["finished", "abort"]);
+  assert.ok(s.idle);
+  assert.equal(s.queued, 0);
+  assert.equal(schedule(s), null);
+  assert.equal(pool.freeCount, pool.capacity);
+  assertReleased(s, pool, cache);
+});
+
+test("abort mid chunked prefill: reapAborted releases the request; its computed chunk stays cached, unlocked", () => {
+  const { pool, cache, s } = setup(64, { chunkedPrefillSize: 16 });
+  const a = makeRequest("a", ids(1, 40), 0);
+  s.enqueue([a]);
+  finishStep(s, schedule(s)!);
+  assert.deepEqual([a.status, a.computed], ["running", 16]);
+  a.aborted = true;
+  assert.deepEqual(shown(s.reapAborted()), [["a", "finish", ""]]);
+  assert.equal(a.finishReason, "abort");
+  assert.ok(s.idle);
+  assert.equal(s.queued, 0);
+  assertReleased(s, pool, cache);
+  assert.equal(cache.stats().evictableTokens, 16);
+  assert.equal(cachedLength(cache, a.tokens), 16);
+});
+
+test("abort while decoding, during the forward pass: no token is sampled, and reapAborted releases it after the step", () => {
+  const { pool, cache, s } = setup(64);
+  const a = makeRequest("a", ids(1, 8), 0, { params: { maxNewTokens: 10 } });
+  const other = makeRequest("other", ids(30, 8), 1, { params: { maxNewTokens: 10 } });
+  s.enqueue([a]);
+  s.enqueue([other]);
+  finishStep(s, schedule(s)!);
+  finishStep(s, schedule(s)!);
+  const b = schedule(s)!;
+  assert.deepEqual(rows(b), [["a", 9, 1], ["other", 9, 1]]);
+  a.aborted = true;
+  assert.deepEqual(shown(finishStep(s, b)), [["other", 99, "c"]]);
+  assert.deepEqual(a.outputIds, [97, 98]);
+  assert.deepEqual(shown(s.reapAborted()), [["a", "finish", ""]]);
+  assert.deepEqual([a.status, a.finishReason], ["finished", "abort"]);
+  assert.deepEqual(s.running, [other]);
+  s.checkAccounting();
+  assert.equal(cachedLength(cache, a.tokens), 10, "prompt and both outputs, computed in the aborted step");
+  drain(s);
+  assert.equal(other.finishReason, "length");
+  assert.ok(s.idle);
+  assertReleased(s, pool, cache);
+});
+
+test("abort of a parked sample: it never enters waiting; its sibling runs on", () => {
+  const { pool, cache, s } = setup(64);
+  const a = makeRequest("a", ids(1, 8), 0, { params: { n: 2 } });
+  const b = makeRequest("b", ids(1, 8), 0, { sample: 1, params: { n: 2 }, parentId: "a" });
+  s.enqueue([a, b]);
+  assert.equal(b.status, "parked");
+  assert.equal(s.queued, 2);
+  b.aborted = true;
+  assert.deepEqual(shown(s.finish(b, "abort")), [["b", "finish", ""]]);
+  assert.equal(s.queued, 1);
+  // a computes the prompt: nothing is unparked behind it.
+  finishStep(s, schedule(s)!);
+  assert.deepEqual(s.waiting, []);
+  assert.equal(s.queued, 0);
+  drain(s);
+  assert.deepEqual([a.finishReason, b.finishReason], ["length", "abort"]);
+  assert.equal(b.cachedPromptTokens, -1, "b was never admitted");
+  assert.ok(s.idle);
+  assertReleased(s, pool, cache);
+});
+
+test("abort of a first sample: the sample parked behind it is not lost", () => {
+  // Aborted while waiting: the parked sample waits in its place and computes the prompt.
+  {
+    const { pool, cache, s } = setup(64);
+    const a = makeRequest("a", ids(1, 8), 0, { params: { n: 2 } });
+    const b = makeRequest("b", ids(1, 8), 0, { sample: 1, params: { n: 2 }, parentId: "a" });
+    s.enqueue([a, b]);
+    a.aborted = true;
+    s.finish(a, "abort");
+    assert.deepEqual(s.waiting, [b]);
+    assert.equal(b.status, "waiting");
+    assert.equal(s.queued, 1);
+    assert.deepEqual(rows(schedule(s)), [["b", 0, 8]]);
+    drain(s);
+    assert.equal(b.finishReason, "length");
+    assertReleased(s, pool, cache);
+  }
+  // Aborted mid chunked prefill: the parked sample starts from the chunk it cached.
+  {
+    const { pool, cache, s } = setup(64, { chunkedPrefillSize: 16 });
+    const a = makeRequest("a", ids(1, 40), 0, { params: { n: 2 } });
+    const b = makeRequest("b", ids(1, 40), 0, { sample: 1, params: { n: 2 }, parentId: "a" });
+    s.enqueue([a, b]);
+    finishStep(s, schedule(s)!);
+    a.aborted = true;
+    assert.deepEqual(shown(s.reapAborted()), [["a", "finish", ""]]);
+    assert.deepEqual(s.waiting, [b]);
+    assert.equal(s.queued, 1);
+    assertReleased(s, pool, cache);
+    assert.deepEqual(rows(schedule(s)), [["b", 16, 16]]);
+    drain(s);
+    assert.equal(b.finishReason, "length");
+    assertReleased(s, pool, cache);
+  }
+  // The whole submission aborted while queued (as the engine does): both released in turn.
+  {
+    const { pool, cache, s } = setup(64);
+    const a = makeRequest("a", ids(1, 8), 0, { params: { n: 2 } });
+    const b = makeRequest("b", ids(1, 8), 0, { sample: 1, params: { n: 2 }, parentId: "a" });
+    s.enqueue([a, b]);
+    for (const r of [a, b]) r.aborted = true;
+    const events = [a, b].flatMap((r) => (r.status === "waiting" || r.status === "parked" ? s.finish(r, "abort") : []));
+    assert.deepEqual(shown(events), [["a", "finish", ""], ["b", "finish", ""]]);
+    assert.ok(s.idle);
+    assert.equal(s.queued, 0);
+    assert.equal(schedule(s), null);
+    assertReleased(s, pool, cache);
+  }
+});
+
+// --- n > 1 --------------------------------------------------------------------------------
+
+test("n > 1: the parked samples wait until the first one's prompt is cached, then match all of it but the last token", () => {
+  const { pool, cache, s } = setup(128, { chunkedPrefillSize: 16 });
+  const prompt = ids(1, 40);
+  const samples = [0, 1, 2].map((i) => makeRequest(`s${i}`, prompt, 0, { sample: i, params: { n: 3 }, parentId: "p" }));
+  const [first, ...rest] = samples as [Request, Request, Request];
+  s.enqueue(samples);
+  assert.deepEqual(rest.map((r) => r.status), ["parked", "parked"]);
+  assert.deepEqual(s.waiting, [first]);
+  assert.equal(s.queued, 3);
+  for (const [start, count] of [[0, 16], [16, 16], [32, 8]]) {
+    const b = schedule(s)!;
+    assert.deepEqual(rows(b), [["s0", start, count]]);
+    // Still parked while the prompt is being computed, including during its last chunk.
+    assert.deepEqual(rest.map((r) => r.status), ["parked", "parked"]);
+    assert.deepEqual(s.waiting, []);
+    assert.equal(s.queued, 2);
+    finishStep(s, b);
+  }
+  // The prompt is cached: the samples wait, and match everything but the token they compute.
+  assert.deepEqual(s.waiting, rest);
+  assert.deepEqual(rest.map((r) => r.status), ["waiting", "waiting"]);
+  for (const r of rest) assert.equal(cachedLength(cache, r.key(r.matchLimit).ids as number[]), 39);
+  assert.deepEqual(rows(schedule(s)), [["s0", 40, 1], ["s1", 39, 1], ["s2", 39, 1]]);
+  assert.deepEqual(rest.map((r) => r.cachedPromptTokens), [39, 39]);
+  drain(s);
+  assert.deepEqual(samples.map((r) => r.finishReason), ["length", "length", "length"]);
+  assertReleased(s, pool, cache);
+});
