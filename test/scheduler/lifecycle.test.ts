@@ -353,3 +353,67 @@ test("n > 1: the parked samples wait until the first one's prompt is cached, the
   assert.deepEqual(samples.map((r) => r.finishReason), ["length", "length", "length"]);
   assertReleased(s, pool, cache);
 });
+
+// --- Admission ----------------------------------------------------------------------------
+
+test("decode reserve: a second admission waits while free + evictable cannot cover its prompt and the reserve", () => {
+  // a (max 100 new tokens) runs; b (8 tokens, max 4) arrives after a's first token. With
+  // ratio 0.5 b needs 8 + ceil(99 * 0.5) + ceil(4 * 0.5) = 60 slots; after a's decode slot,
+  // 68 - 9 = 59 are free.
+  const admitted = (capacity: number, decodeReserveRatio: number): boolean => {
+    const { s } = setup(capacity, { decodeReserveRatio });
+    const a = makeRequest("a", ids(1, 8), 0, { params: { maxNewTokens: 100 } });
+    s.enqueue([a]);
+    finishStep(s, schedule(s)!);
+    s.enqueue([makeRequest("b", ids(20, 8), 1)]);
+    const b = schedule(s)!;
+    return rows(b).some(([id]) => id === "b");
+  };
+  assert.equal(admitted(68, 0.5), false);
+  assert.equal(admitted(69, 0.5), true);
+  assert.equal(admitted(68, 0), true);
+
+  // Held back, b is admitted once a finishes.
+  const { pool, cache, s } = setup(68, { decodeReserveRatio: 0.5 });
+  const a = makeRequest("a", ids(1, 8), 0, { params: { maxNewTokens: 100 } });
+  s.enqueue([a]);
+  finishStep(s, schedule(s)!);
+  s.enqueue([makeRequest("b", ids(20, 8), 1)]);
+  const held = schedule(s)!;
+  assert.deepEqual(rows(held), [["a", 8, 1]]);
+  finishStep(s, held, () => eosId());
+  assert.equal(a.finishReason, "stop");
+  assert.deepEqual(rows(schedule(s)), [["b", 0, 8]]);
+  drain(s);
+  assertReleased(s, pool, cache);
+});
+
+test("in-batch prefix wait: a request sharing a prefix being prefilled waits and then starts from the cache", () => {
+  // A 48-token budget leaves room after a's 42-token prompt in the first step: with a
+  // 16-token budget the prefix would take the whole budget of every step but the last,
+  // whose remaining chunk is under the 32-token threshold, so the rule would never apply.
+  const prefix = ids(1, 40);
+  const start = (waitForSharedPrefill: boolean) => {
+    const { pool, cache, s } = setup(256, { chunkedPrefillSize: 48, waitForSharedPrefill });
+    s.enqueue([makeRequest("a", [...prefix, 91, 92], 0)]);
+    s.enqueue([makeRequest("b", [...prefix, 93, 94], 1)]);
+    s.enqueue([makeRequest("c", ids(50, 4), 2)]);
+    const first = schedule(s)!;
+    finishStep(s, first);
+    const second = schedule(s)!;
+    finishStep(s, second);
+    drain(s);
+    assertReleased(s, pool, cache);
+    return [rows(first), rows(second)];
+  };
+  // b waits for a (c, sharing nothing, goes ahead), then reuses the 40 tokens a cached.
+  assert.deepEqual(start(true), [
+    [["a", 0, 42], ["c", 0, 4]],
+    [["a", 42, 1], ["c", 4, 1], ["b", 40, 2]],
+  ]);
+  // Without the wait b is admitted at once and computes the prefix again.
+  assert.deepEqual(start(false), [
+    [["a", 0, 42], ["b", 0, 6]],
+    [["a", 42, 1], ["b", 6, 36], ["c", 0, 4]],
+  ]);
+});
