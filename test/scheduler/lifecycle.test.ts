@@ -5,6 +5,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { KVPool } from "../../src/kvcache/pool.js";
 import { RadixCache } from "../../src/kvcache/radix-cache.js";
+import { NoCache } from "../../src/kvcache/no-cache.js";
 import type { PrefixCache } from "../../src/kvcache/prefix-cache.js";
 import { Scheduler, type OutputEvent, type Sampled, type SchedulerOptions } from "../../src/scheduler/scheduler.js";
 import type { Batch } from "../../src/scheduler/plan.js";
@@ -115,6 +116,30 @@ test("retraction: the most recently admitted request waits again and resumes fro
   assert.equal(c.finishReason, "length");
   assert.equal(c.text, "abcdef");
   assert.equal(s.retractions, 1);
+  assertReleased(s, pool, cache);
+});
+
+test("admission: a prompt that does not fit beside the running requests waits; it never retracts them (no livelock)", () => {
+  // Two 16-token prompts, a 24-slot pool, 8-token chunks, prefill-first steps, no cache.
+  // b's first chunk fits beside a, its whole prompt does not: admitted on its first chunk,
+  // its second would retract a, which (caching nothing) starts over and retracts b in turn.
+  const { pool, cache, s } = setup(24, { chunkedPrefillSize: 8, mixedSteps: false }, new NoCache());
+  const a = makeRequest("a", ids(1, 16), 0, { params: { maxNewTokens: 2 } });
+  const b = makeRequest("b", ids(40, 16), 1, { params: { maxNewTokens: 2 } });
+  s.enqueue([a]);
+  s.enqueue([b]);
+  const steps: [string, number, number][][] = [];
+  for (let i = 0; i < 12 && !s.idle; i++) {
+    const batch = schedule(s)!;
+    steps.push(rows(batch));
+    finishStep(s, batch);
+  }
+  assert.deepEqual(steps, [
+    [["a", 0, 8]], [["a", 8, 8]], [["a", 16, 1]],
+    [["b", 0, 8]], [["b", 8, 8]], [["b", 16, 1]],
+  ]);
+  assert.equal(s.retractions, 0);
+  assert.deepEqual([a.finishReason, b.finishReason], ["length", "length"]);
   assertReleased(s, pool, cache);
 });
 
@@ -416,4 +441,69 @@ test("in-batch prefix wait: a request sharing a prefix being prefilled waits and
     [["a", 0, 42], ["b", 0, 6]],
     [["a", 42, 1], ["b", 6, 36], ["c", 0, 4]],
   ]);
+});
+
+// --- No-reuse cache -----------------------------------------------------------------------
+
+test("no-reuse cache: a chunked prefill keeps its own slots, a finished request frees them all, nothing is matched", () => {
+  const { pool, cache, s } = setup(64, { chunkedPrefillSize: 16 }, new NoCache());
+  const r = makeRequest("r", ids(1, 40), 0, { params: { maxNewTokens: 2 } });
+  s.enqueue([r]);
+  const own = (n: number): number[] => Array.from(r.slots.subarray(0, n));
+  for (const [start, count] of [[0, 16], [16, 16], [32, 8]]) {
+    const before = own(start);
+    const b = schedule(s)!;
+    assert.deepEqual(rows(b), [["r", start, count]]);
+    finishStep(s, b);
+    assert.deepEqual(own(start), before, "the slots of earlier chunks are kept");
+    assert.equal(r.prefixLength, 0);
+    assert.equal(s.ownedSlots(), r.allocated);
+    assert.equal(pool.freeCount, 64 - r.allocated);
+  }
+  assert.deepEqual(own(40), ids(0, 40));
+  drain(s);
+  assert.equal(r.finishReason, "length");
+  assert.equal(pool.freeCount, pool.capacity);
+  assert.equal(cache.stats().cachedTokens, 0);
+  assertReleased(s, pool, cache);
+
+  const again = makeRequest("again", ids(1, 40), 1, { params: { maxNewTokens: 2 } });
+  s.enqueue([again]);
+  assert.deepEqual(rows(schedule(s)), [["again", 0, 16]]);
+});
+
+// --- A failed step ------------------------------------------------------------------------
+
+test("failBatch: every request of the batch fails and frees its slots, the step's too; the others go on", () => {
+  // Prefill-only steps, so that the decoding request c is not in the failed prefill step.
+  const { pool, cache, s } = setup(128, { chunkedPrefillSize: 16, mixedSteps: false });
+  const c = makeRequest("c", ids(1, 4), 0, { params: { maxNewTokens: 3 } });
+  s.enqueue([c]);
+  finishStep(s, schedule(s)!);
+  const a = makeRequest("a", ids(20, 24), 1);
+  s.enqueue([a]);
+  finishStep(s, schedule(s)!);
+  const b = makeRequest("b", ids(50, 6), 2);
+  s.enqueue([b]);
+  const failed = schedule(s)!;
+  assert.deepEqual(rows(failed), [["a", 16, 8], ["b", 0, 6]]);
+  assert.equal(pool.freeCount, 128 - 4 - 24 - 6);
+
+  const events = s.failBatch(failed, new Error("forward failed"));
+  assert.deepEqual(shown(events), [["a", "finish", ""], ["b", "finish", ""]]);
+  for (const r of [a, b]) {
+    assert.deepEqual([r.status, r.finishReason, r.error?.message], ["finished", "error", "forward failed"]);
+  }
+  assert.deepEqual(s.running, [c]);
+  s.checkAccounting();
+  // a's first chunk stays cached; the slots of the failed step are free again.
+  assert.equal(cachedLength(cache, a.tokens), 16);
+  assert.equal(cache.stats().evictableTokens, 16);
+  assert.equal(pool.freeCount, 128 - 4 - 16);
+
+  assert.deepEqual(rows(schedule(s)), [["c", 4, 1]]);
+  drain(s);
+  assert.deepEqual(c.outputIds, [97, 98, 99]);
+  assert.equal(c.finishReason, "length");
+  assertReleased(s, pool, cache);
 });
