@@ -211,8 +211,10 @@ export class Scheduler {
     const count = Math.min(req.tokens.length - matched, budget);
     const reserve = this.reserved() + this.decodeReserve(req);
     this.cache.lock(m.handle);
+    // All it has left to compute must fit, not just this chunk: a later chunk that does not
+    // retracts a running request, which (with nothing cached) may do the same in turn.
     const available = this.pool.freeCount + this.cache.stats().evictableTokens;
-    if (available < count + reserve && this.running.length > 0) {
+    if (available < req.tokens.length - matched + reserve && this.running.length > 0) {
       this.cache.unlock(m.handle);
       return null;
     }
