@@ -134,6 +134,8 @@ export const completionSchema: Schema = {
   description: "a JSON object",
   properties: {
     ...sampling,
+    // 0 only computes (and caches) the prompt, as SGLang and OpenAI's legacy completions allow.
+    max_tokens: int("an integer >= 0", { minimum: 0 }),
     prompt: {
       anyOf: [
         { type: "string" },
