@@ -19,6 +19,12 @@ import type { Batch, BatchEntry } from "./plan.js";
 /** Shared tokens beyond the cached ones that make a request wait for another's prefill. */
 const IN_BATCH_PREFIX_THRESHOLD = 32;
 
+/**
+ * Prefill-first steps in a row while requests wait to decode; then one decode step. A steady
+ * stream of arrivals (or a client that submits in a loop) cannot starve decoding.
+ */
+const MAX_DECODE_WAIT = 8;
+
 export interface SchedulerOptions {
   /** Most tokens computed in one step (prefill chunks included). */
   readonly chunkedPrefillSize: number;
@@ -65,6 +71,8 @@ export class Scheduler {
   private prepared: Candidate[] | null = null;
   /** The cache's version when `prepared` was matched. */
   private preparedVersion = -1;
+  /** Prefill-first: prefill steps in a row that left decoding requests waiting. */
+  private decodeWait = 0;
 
   constructor(private readonly pool: KVPool, readonly cache: PrefixCache, private readonly opts: SchedulerOptions) {}
 
@@ -101,6 +109,11 @@ export class Scheduler {
     const mixed = this.opts.mixedSteps ?? true;
     // 1. Decoding requests: one token each, retracting others when memory runs out.
     if (mixed) decodeTokens = this.scheduleDecodes(entries, inBatch);
+    else if (this.decodeWait >= MAX_DECODE_WAIT) {
+      this.decodeWait = 0;
+      decodeTokens = this.scheduleDecodes(entries, inBatch);
+      if (entries.length > 0) return { entries, prefillTokens: 0, decodeTokens };
+    }
     budget -= decodeTokens;
     // 2. Prefills already under way (chunked), oldest first.
     let prefillTokens = 0;
@@ -127,8 +140,9 @@ export class Scheduler {
         prefillTokens += e.count;
       }
     }
-    // Prefill first: decoding waits for a step with no prefill work.
+    // Prefill first: decoding waits for a step with no prefill work (or for too many of them).
     if (!mixed && entries.length === 0) decodeTokens = this.scheduleDecodes(entries, inBatch);
+    else if (!mixed) this.decodeWait = this.running.some((r) => r.pending === 1 && !inBatch.has(r)) ? this.decodeWait + 1 : 0;
     if (entries.length === 0) return null;
     return { entries, prefillTokens, decodeTokens };
   }
@@ -412,7 +426,8 @@ export class Scheduler {
   /** Releases the aborted requests (between steps); their finish events. */
   reapAborted(): OutputEvent[] {
     const out: OutputEvent[] = [];
-    for (const r of [...this.running, ...this.waiting]) if (r.aborted) out.push(...this.finish(r, "abort"));
+    const parked = [...this.parked.values()].flat();
+    for (const r of [...this.running, ...this.waiting, ...parked]) if (r.aborted) out.push(...this.finish(r, "abort"));
     return out;
   }
 

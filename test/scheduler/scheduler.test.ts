@@ -109,3 +109,24 @@ test("a long prompt is prefilled in chunks of the budget, progress cached as it 
   s.checkAccounting();
   assert.equal(cache.stats().protectedTokens, 0);
 });
+
+test("prefill first: a request arriving every step does not starve decoding", () => {
+  const pool = new KVPool(4096);
+  const cache = new RadixCache();
+  const s = new Scheduler(pool, cache, { chunkedPrefillSize: 64, maxRunningRequests: 1000, policy: "fcfs", decodeReserveRatio: 0, mixedSteps: false });
+  const a = makeRequest("a", [1, 2, 3, 4], 0, { params: { maxNewTokens: 100 } });
+  s.enqueue([a]);
+  const decodedAt: number[] = [];
+  for (let step = 0; step < 40; step++) {
+    // A new short prompt every step: there is always prefill work.
+    s.enqueue([makeRequest(`x${step}`, [500 + step, 7, 8], step + 1, { params: { maxNewTokens: 1000 } })]);
+    const b = s.schedule()!;
+    s.complete(b);
+    const sampled = b.entries.filter((e) => e.wantLogits).map((e) => ({ req: e.req, token: 97 }));
+    if (b.entries.some((e) => e.req === a && e.count === 1)) decodedAt.push(step);
+    s.postprocess(sampled);
+    s.checkAccounting();
+  }
+  assert.ok(decodedAt.length >= 4, `a decoded at steps ${decodedAt.join()}`);
+  for (let i = 1; i < decodedAt.length; i++) assert.ok(decodedAt[i]! - decodedAt[i - 1]! <= 9, `a decoded at steps ${decodedAt.join()}`);
+});
