@@ -16,7 +16,8 @@ import type { PolicyName } from "../scheduler/policy.js";
 import { Constraint } from "../structured/constraint.js";
 import { GrammarCompiler, type Grammar, type GrammarSpec } from "../structured/grammar.js";
 import { IncrementalDetokenizer } from "../tokenizer/detokenizer.js";
-import { RequestStream, type EngineEvent, type GenerateResult, type SampleOutput, type Usage } from "./stream.js";
+import type { EngineEvent, GenerateResult, RequestStream } from "./stream.js";
+import { Submission } from "./submission.js";
 import { InputError, resolveInput, type GenerateInput, type ResolvedInput } from "./input.js";
 import { forcedLogprob, prepareMasks, sampleRows } from "./sample-step.js";
 
@@ -78,15 +79,6 @@ export interface SubmitOptions {
 export function kvBytesPerToken(m: LoadedModel, dtype: KVDType): number {
   const c = m.config;
   return 2 * c.numLayers * c.numKvHeads * c.headDim * (dtype === "f16" ? 2 : 4);
-}
-
-/** One submission in flight: its requests (by prompt, then sample) and the stream they report to. */
-interface Submission {
-  readonly id: string;
-  readonly parts: readonly (readonly Request[])[];
-  readonly stream: RequestStream;
-  open: number;
-  detach: () => void;
 }
 
 export class Engine {
@@ -183,7 +175,7 @@ export class Engine {
     const now = performance.now();
     let index = 0;
     const parts = resolved.map((r, part) => Array.from({ length: r.n }, (_, i) => this.request(r, id, total === 1 ? id : `${id}-${index}`, index++, part, i, now)));
-    const sub: Submission = { id, parts, stream: new RequestStream(id, total, () => this.abortSubmission(sub)), open: total, detach: () => {} };
+    const sub: Submission = new Submission(id, parts, () => this.abortSubmission(sub));
     this.submissions.set(id, sub);
     for (const [i, samples] of parts.entries()) {
       this.scheduler.enqueue(samples);
@@ -239,7 +231,7 @@ export class Engine {
   }
 
   private abortSubmission(sub: Submission): void {
-    const all = sub.parts.flat();
+    const all = sub.requests;
     for (const r of all) if (r.status !== "finished") r.aborted = true;
     // Waiting and parked samples hold no KV; running ones are released by the loop between
     // steps, when no forward pass is using their slots.
@@ -328,25 +320,13 @@ export class Engine {
   /** Delivers what the scheduler produced to each submission's stream. */
   private emit(events: readonly OutputEvent[]): void {
     for (const e of events) {
-      const req = e.req;
-      const sub = this.submissions.get(req.parentId);
+      const sub = this.submissions.get(e.req.parentId);
       if (!sub) continue;
-      const samples = sub.parts[req.part]!;
-      const first = samples[0]!;
-      // The prompt's logprobs go with its first event (not with an abort or a failure).
-      const withPrompt = first.promptLogprobs !== null && !first.promptLogprobsSent &&
-        (e.kind === "token" || (req.finishReason !== "abort" && req.finishReason !== "error"));
-      if (withPrompt) first.promptLogprobsSent = true;
-      const promptLogprobs = withPrompt ? { promptLogprobs: first.promptLogprobs! } : {};
-      if (e.kind === "token") {
-        sub.stream.push({ type: "token", index: req.index, part: req.part, tokenId: e.tokenId, text: e.text, ...(e.logprob ? { logprob: e.logprob } : {}), ...promptLogprobs });
-        continue;
-      }
-      sub.stream.push({ type: "finish", index: req.index, part: req.part, reason: req.finishReason!, text: e.text, usage: usageOf(samples), output: outputOf(req), ...promptLogprobs });
-      sub.open--;
+      sub.deliver(e);
+      if (e.kind !== "finish") continue;
       // A failure ends the whole submission: its other samples are aborted.
-      if (req.finishReason === "error") this.abortSubmission(sub);
-      if (sub.open === 0 && this.submissions.get(sub.id) === sub) {
+      if (e.req.finishReason === "error") this.abortSubmission(sub);
+      if (sub.done && this.submissions.get(sub.id) === sub) {
         this.submissions.delete(sub.id);
         sub.detach();
       }
@@ -354,7 +334,7 @@ export class Engine {
   }
 
   stats(): EngineStats {
-    const s = this.scheduler.cache.stats();
+    const s = this.scheduler.cacheStats();
     const used = this.pool.capacity - this.pool.freeCount - s.evictableTokens;
     return {
       running: this.scheduler.running.length,
@@ -396,16 +376,4 @@ export class Engine {
     await this.grammars?.close();
     this.runner.close();
   }
-}
-
-function usageOf(samples: readonly Request[]): Usage {
-  let completion = 0;
-  for (const r of samples) completion += r.outputLength - (r.endedOnStopToken ? 1 : 0);
-  const first = samples[0]!;
-  return { promptTokens: first.promptLength, completionTokens: completion, cachedTokens: Math.max(0, first.cachedPromptTokens) };
-}
-
-function outputOf(req: Request): SampleOutput {
-  const out = { text: req.text, tokenIds: req.outputIds, finishReason: req.finishReason!, logprobs: req.logprobs };
-  return req.error ? { ...out, error: req.error } : out;
 }

@@ -10,7 +10,8 @@
 // postprocess(): sampled tokens are appended and finish conditions checked; a finished
 // request's KV goes into the cache and it is released.
 import type { KVPool } from "../kvcache/pool.js";
-import type { PrefixCache } from "../kvcache/prefix-cache.js";
+import type { CacheStats, PrefixCache } from "../kvcache/prefix-cache.js";
+import { CacheManager } from "./cache-manager.js";
 import type { FinishReason, Request, TokenLogprob } from "./request.js";
 import { appendToken, flushOutput } from "./output.js";
 import { orderCandidates, type Candidate, type PolicyName } from "./policy.js";
@@ -74,7 +75,11 @@ export class Scheduler {
   /** Prefill-first: prefill steps in a row that left decoding requests waiting. */
   private decodeWait = 0;
 
-  constructor(private readonly pool: KVPool, readonly cache: PrefixCache, private readonly opts: SchedulerOptions) {}
+  private readonly kv: CacheManager;
+
+  constructor(pool: KVPool, cache: PrefixCache, private readonly opts: SchedulerOptions) {
+    this.kv = new CacheManager(pool, cache);
+  }
 
   /**
    * Queues the samples of one prompt. The first computes the prompt; the others park until
@@ -169,17 +174,17 @@ export class Scheduler {
    */
   prepare(): void {
     this.prepared = this.waiting.map((req) => this.candidate(req));
-    this.preparedVersion = this.cache.version;
+    this.preparedVersion = this.kv.version;
   }
 
   private candidate(req: Request): Candidate {
-    const m = this.cache.match(req.key(req.matchLimit));
+    const m = this.kv.match(req);
     return { req, matched: m.slots.length, node: m.handle.id };
   }
 
   private takeCandidates(): Candidate[] {
     const waiting = new Set(this.waiting);
-    const fresh = this.prepared !== null && this.preparedVersion === this.cache.version;
+    const fresh = this.prepared !== null && this.preparedVersion === this.kv.version;
     const ready = fresh ? this.prepared!.filter((c) => waiting.has(c.req)) : [];
     this.prepared = null;
     const seen = new Set(ready.map((c) => c.req));
@@ -220,35 +225,16 @@ export class Scheduler {
     // Match again: earlier admissions in this step may have evicted or added entries.
     // Always leave one token to compute so there are logits to sample from (and every row
     // whose logits give prompt logprobs).
-    const m = this.cache.match(req.key(req.matchLimit));
+    const m = this.kv.match(req);
     const matched = m.slots.length;
     const count = Math.min(req.tokens.length - matched, budget);
     const reserve = this.reserved() + this.decodeReserve(req);
-    this.cache.lock(m.handle);
     // All it has left to compute must fit, not just this chunk: a later chunk that does not
-    // retracts a running request, which (with nothing cached) may do the same in turn.
-    const available = this.pool.freeCount + this.cache.stats().evictableTokens;
-    if (available < req.tokens.length - matched + reserve && this.running.length > 0) {
-      this.cache.unlock(m.handle);
-      return null;
-    }
-    const fresh = this.alloc(count);
-    if (!fresh) {
-      this.cache.unlock(m.handle);
-      return null;
-    }
+    // retracts a running request, which (with nothing cached) may do the same in turn. Alone,
+    // it goes ahead and relies on retraction.
+    const room = this.running.length > 0 ? req.tokens.length - matched - count + reserve : 0;
+    if (!this.kv.attach(req, m, count, room)) return null;
     this.waiting.splice(this.waiting.indexOf(req), 1);
-    req.ensureSlots(matched + count);
-    req.slots.set(m.slots, 0);
-    req.slots.set(fresh, matched);
-    req.prefixLength = matched;
-    req.computed = matched;
-    req.allocated = matched + count;
-    req.handle = m.handle;
-    if (req.cachedPromptTokens < 0) {
-      req.cachedPromptTokens = Math.min(matched, req.promptLength);
-      this.cache.recordQuery(req.promptLength, req.cachedPromptTokens);
-    }
     req.status = "running";
     this.running.push(req);
     return { req, start: matched, count, wantLogits: matched + count === req.tokens.length };
@@ -256,28 +242,12 @@ export class Scheduler {
 
   /** Allocates `n` more slots for a running request, retracting others if needed. */
   private grow(req: Request, n: number, inBatch: Set<Request>): boolean {
-    let fresh = this.alloc(n);
-    while (!fresh) {
+    while (!this.kv.grow(req, n)) {
       const victim = [...this.running].reverse().find((r) => r !== req && !inBatch.has(r));
       if (!victim) return false;
       this.retract(victim);
-      fresh = this.alloc(n);
     }
-    req.ensureSlots(req.allocated + n);
-    req.slots.set(fresh, req.allocated);
-    req.allocated += n;
     return true;
-  }
-
-  private alloc(n: number): Int32Array | null {
-    const short = n - this.pool.freeCount;
-    if (short > 0) this.free(this.cache.evict(short));
-    return this.pool.alloc(n);
-  }
-
-  /** The one place slots go back to the pool. */
-  private free(slots: Int32Array): void {
-    if (slots.length > 0) this.pool.free(slots);
   }
 
   /** After a step: the computed tokens are in the pool; prefill progress goes into the cache. */
@@ -288,7 +258,7 @@ export class Scheduler {
       // Prefill progress is cached at once, so requests sharing this prefix (the other
       // samples of n > 1, a burst of same-prompt requests) reuse it while this one runs.
       if (req.aborted || e.start >= req.promptLength) continue;
-      this.cacheRequest(req, false);
+      this.kv.cacheRequest(req, false);
       if (req.computed >= req.promptLength) this.unpark(req);
     }
   }
@@ -305,36 +275,9 @@ export class Scheduler {
     }
   }
 
-  /**
-   * Puts a running request's computed tokens into the cache. Finished: its slots go to the
-   * cache or back to the pool, and it holds nothing. Saving progress: it keeps running on the
-   * cache's slots for what the cache holds, locked, and on its own for the rest.
-   */
-  private cacheRequest(req: Request, finished: boolean): void {
-    const n = req.computed;
-    const r = this.cache.insert(req.key(n), req.slots.subarray(0, n));
-    // The slots of tokens someone else cached meanwhile are duplicates.
-    if (r.alreadyCached > req.prefixLength) this.free(req.slots.subarray(req.prefixLength, r.alreadyCached));
-    if (req.handle) this.cache.unlock(req.handle);
-    req.handle = null;
-    if (finished) {
-      // What the cache did not keep, and slots of tokens never computed (a failed step).
-      this.free(req.slots.subarray(Math.max(r.cached, r.alreadyCached, req.prefixLength), req.allocated));
-      req.prefixLength = 0;
-      req.computed = 0;
-      req.allocated = 0;
-      return;
-    }
-    const m = this.cache.match(req.key(n));
-    this.cache.lock(m.handle);
-    req.handle = m.handle;
-    req.slots.set(m.slots, 0);
-    req.prefixLength = m.slots.length;
-  }
-
   private retract(req: Request): void {
     this.running.splice(this.running.indexOf(req), 1);
-    this.cacheRequest(req, true);
+    this.kv.cacheRequest(req, true);
     req.status = "waiting";
     this.waiting.unshift(req);
     this.retractions++;
@@ -392,7 +335,7 @@ export class Scheduler {
     if (req.status === "finished") return [];
     if (req.status === "running") {
       this.running.splice(this.running.indexOf(req), 1);
-      this.cacheRequest(req, true);
+      this.kv.cacheRequest(req, true);
     } else if (req.status === "waiting") {
       this.waiting.splice(this.waiting.indexOf(req), 1);
     } else {
@@ -439,8 +382,12 @@ export class Scheduler {
   /** Drops every cached entry no request is using; false while requests run (as SGLang). */
   flushCache(): boolean {
     if (!this.idle) return false;
-    this.free(this.cache.flush());
+    this.kv.flush();
     return true;
+  }
+
+  cacheStats(): CacheStats {
+    return this.kv.stats();
   }
 
   /** Slots held by running requests outside the cache. */
@@ -452,10 +399,6 @@ export class Scheduler {
 
   /** free + evictable + protected + owned == capacity; throws when it does not hold. */
   checkAccounting(): void {
-    const s = this.cache.stats();
-    const total = this.pool.freeCount + s.evictableTokens + s.protectedTokens + this.ownedSlots();
-    if (total !== this.pool.capacity) {
-      throw new Error(`KV accounting broken: free ${this.pool.freeCount} + evictable ${s.evictableTokens} + protected ${s.protectedTokens} + owned ${this.ownedSlots()} != ${this.pool.capacity}`);
-    }
+    this.kv.checkAccounting(this.running);
   }
 }
