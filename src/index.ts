@@ -1,6 +1,6 @@
 // The package's public API.
 export { Engine, QueueFullError, type EngineOptions, type EngineStats, type SubmitOptions } from "./engine/engine.js";
-export { InputError, type GenerateInput } from "./engine/input.js";
+export { ContextLengthError, InputError, type GenerateInput } from "./engine/input.js";
 export type { EngineEvent, GenerateResult, PromptLogprobs, SampleOutput, TokenLogprob, Usage, FinishReason } from "./engine/stream.js";
 export { RequestStream } from "./engine/stream.js";
 export { RequestError } from "./scheduler/request.js";
