@@ -7,6 +7,7 @@ import { loadModel, type LoadedModel } from "../../src/model/load.js";
 import { mulberry32 } from "../../src/util/random.js";
 import { testModel } from "../helpers/models.js";
 import { referenceBackend } from "../../src/kernels/reference.js";
+import type { Backend } from "../../src/kernels/backend.js";
 import { nativeBackend, runnerAddon } from "../../src/kernels/native.js";
 import { logSumExp } from "../../src/sampling/logprobs.js";
 import { logitsByChunks, range } from "../helpers/run.js";
@@ -141,6 +142,42 @@ test("cache transparency holds with a request that fails on purpose in every bat
     });
     assert.deepEqual(got, base, `config ${JSON.stringify(cfg)}`);
   }
+});
+
+test("a forward pass that fails fails only the requests in its batch; the engine goes on", async () => {
+  const victim = [999, 5, 6, 7];
+  // The reference backend, failing every step that computes the victim's first token.
+  const faulty: Backend = {
+    name: "faulty",
+    createRunner(rm, kv) {
+      const inner = referenceBackend.createRunner(rm, kv);
+      return {
+        kv: inner.kv,
+        close: () => inner.close(),
+        forward: (plan, into) => (plan.tokens.includes(999) ? Promise.reject(new Error("injected kernel failure")) : inner.forward(plan, into)),
+      };
+    },
+  };
+  const a = { inputIds: [1, 2, 3], params: { maxNewTokens: 30, ignoreEos: true, logprobs: true } };
+  const c = { inputIds: [4, 8, 15, 16, 23, 42], params: { maxNewTokens: 8, ignoreEos: true, logprobs: true } };
+  const alone = await withEngine({ maxTotalTokens: 512 }, (e) => e.complete(c));
+  await withEngine({ backend: faulty, maxTotalTokens: 512, maxRunningRequests: 2 }, async (e) => {
+    const events = e.generate(a)[Symbol.asyncIterator]();
+    assert.equal((await events.next()).done, false); // a is decoding
+    const v = e.complete({ inputIds: victim, params: { maxNewTokens: 4 } });
+    const waiting = e.complete(c); // queued behind the two running requests: not in the failed batch
+    await assert.rejects(v, /injected kernel failure/);
+    await assert.rejects(async () => {
+      for (;;) if ((await events.next()).done) break;
+    }, /injected kernel failure/);
+    assert.deepEqual(strip(await waiting), strip(alone));
+    // And the engine goes on.
+    assert.deepEqual(strip(await e.complete(c)), strip(alone));
+    const st = e.stats();
+    assert.equal(st.running + st.queued, 0);
+    assert.equal(st.protectedTokens, 0);
+    assert.equal(st.kvFree + st.evictableTokens, st.kvCapacity);
+  });
 });
 
 test("aborts at any moment leave no slot behind", async () => {
