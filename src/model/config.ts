@@ -1,20 +1,10 @@
 // One normalized description of a model, whichever file format it came from.
-import type { Llama3RopeScaling, RopeLayout } from "../kernels/rope.js";
+import type { ForwardConfig } from "../kernels/backend.js";
 
-export interface ModelConfig {
+/** The forward pass's hyperparameters (the kernels define them), and what else a model says of itself. */
+export interface ModelConfig extends ForwardConfig {
   /** Registry name of the family: "llama", "qwen2", "qwen3". */
   readonly arch: string;
-  readonly vocabSize: number;
-  readonly hiddenSize: number;
-  readonly intermediateSize: number;
-  readonly numLayers: number;
-  readonly numHeads: number;
-  readonly numKvHeads: number;
-  readonly headDim: number;
-  readonly rmsNormEps: number;
-  readonly ropeTheta: number;
-  readonly ropeScaling: Llama3RopeScaling | null;
-  readonly ropeLayout: RopeLayout;
   readonly maxPositionEmbeddings: number;
   readonly tieWordEmbeddings: boolean;
   /** Q, K and V projections carry a bias (qwen2). */
