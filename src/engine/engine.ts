@@ -19,7 +19,14 @@ import { IncrementalDetokenizer } from "../tokenizer/detokenizer.js";
 import type { EngineEvent, GenerateResult, RequestStream } from "./stream.js";
 import { Submission } from "./submission.js";
 import { InputError, resolveInput, type GenerateInput, type ResolvedInput } from "./input.js";
-import { forcedLogprob, prepareMasks, sampleRows } from "./sample-step.js";
+import { forcedLogprob, prepareMasks, sampleOne, sampleRows, settleMasks, type PendingMask, type SampledStep } from "./sample-step.js";
+
+/**
+ * How long a step waits for grammar masks after its forward pass. Masks are computed while
+ * the forward pass runs and are normally in by then; one that is later than this (its worker
+ * is compiling) is sampled when it comes, without holding up the batch.
+ */
+const MASK_GRACE_MS = 50;
 
 export interface EngineOptions {
   /** Path of an HF folder or GGUF file, or a model already loaded. */
@@ -96,6 +103,8 @@ export class Engine {
   /** Logits of the last step, reused by the next one (grown on demand). */
   private logitsBuf = new Float32Array(0);
   private grammars: GrammarCompiler | null = null;
+  /** Requests whose mask was late, with the logits they will sample from. */
+  private readonly late = new Map<Request, { readonly logits: Float32Array; readonly mask: PendingMask }>();
   /** Most tokens of prompt + output one request may hold. */
   readonly contextLength: number;
 
@@ -264,9 +273,12 @@ export class Engine {
 
   /** One step; false when there was nothing to run. */
   private async step(): Promise<boolean> {
+    // 0. Requests whose mask came late take their token first.
+    const late = this.takeLate();
+    if (late) await this.postprocess(late);
     // 1. Schedule.
     const batch = this.scheduler.schedule();
-    if (!batch) return false;
+    if (!batch) return late !== null;
     const { plan, rows } = buildStepPlan(batch);
     // 2. Forward. The grammar worker computes masks meanwhile, and the waiting requests are
     // matched for the next step's admissions.
@@ -278,22 +290,46 @@ export class Engine {
       logits = await forward;
     } catch (err) {
       // Only the requests in this batch fail; the engine goes on with the next step.
-      await masks;
       this.emit(this.scheduler.failBatch(batch, err));
       return true;
     }
     this.steps++;
     this.scheduler.complete(batch);
-    // 3. Sample.
-    const s = sampleRows(rows, logits, this.model.config.vocabSize, await masks);
-    this.generatedTotal += s.sampled.length;
+    // 3. Sample. A mask that is late (its grammar worker is busy compiling) does not hold up
+    // the batch: that request keeps its logits and is sampled when the mask comes.
+    await settleMasks(masks, MASK_GRACE_MS);
+    const s = sampleRows(rows, logits, this.model.config.vocabSize, masks);
+    for (const h of s.held) {
+      const mask = masks.get(h.req)!;
+      this.late.set(h.req, { logits: h.logits, mask });
+      void mask.done.then(() => this.kick());
+    }
     // 4. Postprocess, 5. emit.
+    await this.postprocess(s);
+    return true;
+  }
+
+  /** The late requests whose mask is in now, sampled from their kept logits; null when none. */
+  private takeLate(): SampledStep | null {
+    if (this.late.size === 0) return null;
+    const out: SampledStep = { sampled: [], limited: [], failed: [], held: [] };
+    for (const [req, l] of this.late) {
+      if (!l.mask.settled && req.status === "running" && !req.aborted) continue;
+      this.late.delete(req);
+      // Aborted or released (retracted: it computes its last token again) meanwhile.
+      if (req.status !== "running" || req.aborted || req.pending !== 0) continue;
+      sampleOne(req, l.logits, l.mask, out);
+    }
+    return out.sampled.length + out.failed.length > 0 ? out : null;
+  }
+
+  private async postprocess(s: SampledStep): Promise<void> {
+    this.generatedTotal += s.sampled.length;
     const events = s.failed.flatMap((f) => this.scheduler.fail(f.req, f.error));
     events.push(...this.scheduler.postprocess(s.sampled, s.limited));
     this.emit(events);
     // Jump-forward: the constrained samples that go on append the text their grammar forces now.
     this.emit(await this.jumpForward(s.sampled));
-    return true;
   }
 
   /** The logits buffer, long enough for `rows` rows. */

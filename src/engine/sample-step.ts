@@ -1,18 +1,30 @@
 // The sampling stage of a step. Grammar masks are asked for before the forward pass and
 // computed by the grammar worker while it runs; then each sampled row of logits gives its
 // request one token, and each prompt row the logprob of the prompt token after it. A
-// request whose mask or sampling fails is reported alone: nothing here fails the batch.
+// request whose mask or sampling fails is reported alone, and one whose mask is late (its
+// grammar worker is busy) is held with its logits, to be sampled when the mask comes:
+// nothing here fails or stalls the batch.
 import { logSumExp } from "../sampling/logprobs.js";
 import { NoTokenAllowedError } from "../sampling/sampler.js";
 import type { LogitRow } from "../scheduler/plan.js";
 import { RequestError, type Request, type TokenLogprob } from "../scheduler/request.js";
 import type { Sampled } from "../scheduler/scheduler.js";
 
+/** A mask on its way from the grammar worker. */
+export interface PendingMask {
+  /** Resolves (never rejects) when the mask is in or failed. */
+  done: Promise<void>;
+  settled: boolean;
+  error: unknown;
+}
+
 export interface SampledStep {
   readonly sampled: Sampled[];
   /** Requests at max_new_tokens already (they asked for none): nothing to sample. */
   readonly limited: Request[];
   readonly failed: { readonly req: Request; readonly error: unknown }[];
+  /** Requests whose mask is late, with a copy of their row of logits. */
+  readonly held: { readonly req: Request; readonly logits: Float32Array }[];
 }
 
 /** Whether the row's request wants a token from it. */
@@ -20,26 +32,34 @@ function wantsToken(row: LogitRow): boolean {
   return row.sample && !row.req.aborted && row.req.outputLength < row.req.params.maxNewTokens;
 }
 
-/**
- * Starts the masks of the constrained rows to be sampled; resolves to the requests whose
- * mask failed (never rejects). `flush` sends what was queued for the grammar worker.
- */
-export async function prepareMasks(rows: readonly LogitRow[], flush: () => void): Promise<Map<Request, unknown>> {
-  const failed = new Map<Request, unknown>();
-  const asked: Promise<void>[] = [];
+/** Asks for the masks of the constrained rows to be sampled. `flush` sends what was queued for the grammar worker. */
+export function prepareMasks(rows: readonly LogitRow[], flush: () => void): Map<Request, PendingMask> {
+  const masks = new Map<Request, PendingMask>();
   for (const row of rows) {
     const c = wantsToken(row) ? row.req.constraint : null;
-    if (c) asked.push(c.prepare().catch((err: unknown) => void failed.set(row.req, err)));
+    if (!c) continue;
+    const m: PendingMask = { done: Promise.resolve(), settled: false, error: undefined };
+    m.done = c.prepare().then(() => void (m.settled = true), (err: unknown) => {
+      m.settled = true;
+      m.error = err ?? new Error("the grammar mask failed");
+    });
+    masks.set(row.req, m);
   }
-  if (asked.length === 0) return failed;
-  flush();
-  await Promise.all(asked);
-  return failed;
+  if (masks.size > 0) flush();
+  return masks;
+}
+
+/** Waits until every mask is in, or `ms` passed; late ones are held, not waited for. */
+export async function settleMasks(masks: ReadonlyMap<Request, PendingMask>, ms: number): Promise<void> {
+  if ([...masks.values()].every((m) => m.settled)) return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([Promise.all([...masks.values()].map((m) => m.done)), new Promise<void>((r) => (timer = setTimeout(r, ms)))]);
+  clearTimeout(timer);
 }
 
 /** One token per sampled row (and the prompt logprobs of prompt rows) from `logits`, `vocab` per row. */
-export function sampleRows(rows: readonly LogitRow[], logits: Float32Array, vocab: number, maskFailures: ReadonlyMap<Request, unknown>): SampledStep {
-  const out: SampledStep = { sampled: [], limited: [], failed: [] };
+export function sampleRows(rows: readonly LogitRow[], logits: Float32Array, vocab: number, masks: ReadonlyMap<Request, PendingMask>): SampledStep {
+  const out: SampledStep = { sampled: [], limited: [], failed: [], held: [] };
   rows.forEach((row, i) => {
     const req = row.req;
     if (req.aborted || req.status === "finished") return;
@@ -52,21 +72,30 @@ export function sampleRows(rows: readonly LogitRow[], logits: Float32Array, voca
       out.limited.push(req);
       return;
     }
-    const maskError = maskFailures.get(req);
-    if (maskError !== undefined) {
-      out.failed.push({ req, error: maskError });
+    const mask = masks.get(req);
+    if (mask && !mask.settled) {
+      out.held.push({ req, logits: x.slice() });
       return;
     }
-    try {
-      const c = req.constraint;
-      const r = req.sampler.sample(x, c ? { mask: c.nextMask() } : undefined);
-      const logprob: TokenLogprob | undefined = req.params.logprobs ? { token: r.token, logprob: r.logprob, topLogprobs: r.topLogprobs } : undefined;
-      out.sampled.push(logprob ? { req, token: r.token, logprob } : { req, token: r.token });
-    } catch (err) {
-      out.failed.push({ req, error: err instanceof NoTokenAllowedError ? new RequestError(`The request cannot go on: ${err.message}.`) : err });
-    }
+    sampleOne(req, x, mask, out);
   });
   return out;
+}
+
+/** Samples one request's token from its row of logits, its mask (if any) in. */
+export function sampleOne(req: Request, x: Float32Array, mask: PendingMask | undefined, out: SampledStep): void {
+  if (mask?.error !== undefined) {
+    out.failed.push({ req, error: mask.error });
+    return;
+  }
+  try {
+    const c = req.constraint;
+    const r = req.sampler.sample(x, c ? { mask: c.nextMask() } : undefined);
+    const logprob: TokenLogprob | undefined = req.params.logprobs ? { token: r.token, logprob: r.logprob, topLogprobs: r.topLogprobs } : undefined;
+    out.sampled.push(logprob ? { req, token: r.token, logprob } : { req, token: r.token });
+  } catch (err) {
+    out.failed.push({ req, error: err instanceof NoTokenAllowedError ? new RequestError(`The request cannot go on: ${err.message}.`) : err });
+  }
 }
 
 /** The logits of prompt position `pos`: the logprob of the token after it. */

@@ -14,6 +14,7 @@ import { RadixServer } from "../../src/server/http.js";
 import { qwen3TokenizerFiles } from "../../src/tokenizer/vocab-testdata.js";
 import { testModel } from "../helpers/models.js";
 import { SCHEMAS } from "./schemas.js";
+import { toolCallsGrammar } from "../../src/structured/tool-calls.js";
 
 function backend(): Backend {
   const addon = runnerAddon();
@@ -139,6 +140,44 @@ test("a grammar worker that dies fails its requests with a clear error; the engi
     assert.notEqual(again.worker, grammar.worker);
     const r = await e.complete({ prompt: "x", params: { temperature: 1, seed: 1, maxNewTokens: 10 }, grammar: again });
     assert.match(r.samples[0]!.text, /^ok[0-9]$/);
+    e.checkAccounting();
+  } finally {
+    await e.close();
+  }
+});
+
+test("a busy grammar worker holds up only its own requests: others keep decoding while a big grammar compiles", async () => {
+  const e = await engine();
+  try {
+    const letters = await e.compileGrammar({ kind: "regex", pattern: "[a-z]{60}" });
+    const free = await e.complete({ prompt: "plain", params: { temperature: 1, seed: 4, maxNewTokens: 300, ignoreEos: true } });
+    const constrainedAlone = await e.complete({ prompt: "letters", params: { temperature: 1, seed: 5, maxNewTokens: 80 }, grammar: letters, jumpForward: false });
+    // Both again, while the same worker compiles a grammar that takes seconds.
+    const gaps: number[] = [];
+    let last = 0;
+    let compiling = true;
+    const plain = (async () => {
+      const ids: number[] = [];
+      for await (const ev of e.generate({ prompt: "plain", params: { temperature: 1, seed: 4, maxNewTokens: 300, ignoreEos: true } })) {
+        const now = performance.now();
+        if (compiling && last > 0 && ev.type === "token") gaps.push(now - last);
+        last = now;
+        if (ev.type === "token") ids.push(ev.tokenId);
+      }
+      return ids;
+    })();
+    const constrained = e.complete({ prompt: "letters", params: { temperature: 1, seed: 5, maxNewTokens: 80 }, grammar: letters, jumpForward: false });
+    const tools = Array.from({ length: 120 }, (_, i) => ({ type: "function" as const, function: { name: `tool_${i}`, parameters: { type: "object", properties: { a: { type: "string" }, b: { type: "integer" } }, required: ["a"] } } }));
+    const t0 = performance.now();
+    await e.compileGrammar(toolCallsGrammar("hermes", tools));
+    const compileMs = performance.now() - t0;
+    compiling = false;
+    assert.ok(compileMs > 1000, `the compile took ${compileMs.toFixed(0)} ms`);
+    assert.ok(gaps.length > 20, `the plain stream went on during the compile (${gaps.length} tokens)`);
+    assert.ok(Math.max(...gaps) < 500, `longest pause ${Math.max(...gaps).toFixed(0)} ms while compiling for ${compileMs.toFixed(0)} ms`);
+    // Held or not, each produces exactly its tokens.
+    assert.deepEqual(await plain, free.samples[0]!.tokenIds);
+    assert.deepEqual((await constrained).samples[0]!.tokenIds, constrainedAlone.samples[0]!.tokenIds);
     e.checkAccounting();
   } finally {
     await e.close();
