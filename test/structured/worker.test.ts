@@ -14,6 +14,7 @@ import { RadixServer } from "../../src/server/http.js";
 import { qwen3TokenizerFiles } from "../../src/tokenizer/vocab-testdata.js";
 import { testModel } from "../helpers/models.js";
 import { SCHEMAS } from "./schemas.js";
+import type { EngineEvent } from "../../src/engine/stream.js";
 import { toolCallsGrammar } from "../../src/structured/tool-calls.js";
 
 function backend(): Backend {
@@ -149,35 +150,48 @@ test("a grammar worker that dies fails its requests with a clear error; the engi
 test("a busy grammar worker holds up only its own requests: others keep decoding while a big grammar compiles", async () => {
   const e = await engine();
   try {
-    const letters = await e.compileGrammar({ kind: "regex", pattern: "[a-z]{60}" });
-    const free = await e.complete({ prompt: "plain", params: { temperature: 1, seed: 4, maxNewTokens: 300, ignoreEos: true } });
-    const constrainedAlone = await e.complete({ prompt: "letters", params: { temperature: 1, seed: 5, maxNewTokens: 80 }, grammar: letters, jumpForward: false });
-    // Both again, while the same worker compiles a grammar that takes seconds.
+    const letters = await e.compileGrammar({ kind: "regex", pattern: "[a-z ]+" });
+    const plainInput = { prompt: "plain", params: { temperature: 1, seed: 4, maxNewTokens: 1500, ignoreEos: true } };
+    const constrainedInput = { prompt: "letters", params: { temperature: 1, seed: 5, maxNewTokens: 600, ignoreEos: true }, grammar: letters, jumpForward: false };
+    const plainAlone = await e.complete(plainInput);
+    const constrainedAlone = await e.complete(constrainedInput);
+    // Both again, while the worker that serves the constrained one compiles a grammar that takes seconds.
     const gaps: number[] = [];
     let last = 0;
-    let compiling = true;
-    const plain = (async () => {
+    let compiling = false;
+    let constrainedDuring = 0;
+    const collect = async (events: AsyncIterable<EngineEvent>, timed: boolean, started: () => void): Promise<number[]> => {
       const ids: number[] = [];
-      for await (const ev of e.generate({ prompt: "plain", params: { temperature: 1, seed: 4, maxNewTokens: 300, ignoreEos: true } })) {
+      for await (const ev of events) {
         const now = performance.now();
-        if (compiling && last > 0 && ev.type === "token") gaps.push(now - last);
-        last = now;
+        if (timed && compiling && last > 0 && ev.type === "token") gaps.push(now - last);
+        if (timed) last = now;
+        else if (compiling && ev.type === "token") constrainedDuring++;
         if (ev.type === "token") ids.push(ev.tokenId);
+        if (ids.length === 5) started();
       }
       return ids;
-    })();
-    const constrained = e.complete({ prompt: "letters", params: { temperature: 1, seed: 5, maxNewTokens: 80 }, grammar: letters, jumpForward: false });
+    };
+    let plainStarted!: () => void;
+    let constrainedStarted!: () => void;
+    const both = [new Promise<void>((r) => (plainStarted = r)), new Promise<void>((r) => (constrainedStarted = r))];
+    const plain = collect(e.generate(plainInput), true, plainStarted);
+    const constrained = collect(e.generate(constrainedInput), false, constrainedStarted);
+    await Promise.all(both);
     const tools = Array.from({ length: 120 }, (_, i) => ({ type: "function" as const, function: { name: `tool_${i}`, parameters: { type: "object", properties: { a: { type: "string" }, b: { type: "integer" } }, required: ["a"] } } }));
+    compiling = true;
     const t0 = performance.now();
     await e.compileGrammar(toolCallsGrammar("hermes", tools));
     const compileMs = performance.now() - t0;
     compiling = false;
     assert.ok(compileMs > 1000, `the compile took ${compileMs.toFixed(0)} ms`);
+    // The constrained request waited for its worker (this is what the test is about)...
+    assert.ok(constrainedDuring <= 3, `${constrainedDuring} constrained tokens during the compile`);
     assert.ok(gaps.length > 20, `the plain stream went on during the compile (${gaps.length} tokens)`);
     assert.ok(Math.max(...gaps) < 500, `longest pause ${Math.max(...gaps).toFixed(0)} ms while compiling for ${compileMs.toFixed(0)} ms`);
-    // Held or not, each produces exactly its tokens.
-    assert.deepEqual(await plain, free.samples[0]!.tokenIds);
-    assert.deepEqual((await constrained).samples[0]!.tokenIds, constrainedAlone.samples[0]!.tokenIds);
+    // ...and held or not, each produces exactly its tokens.
+    assert.deepEqual(await plain, plainAlone.samples[0]!.tokenIds);
+    assert.deepEqual(await constrained, constrainedAlone.samples[0]!.tokenIds);
     e.checkAccounting();
   } finally {
     await e.close();
