@@ -14,7 +14,7 @@ import { buildStepPlan } from "../scheduler/plan.js";
 import { Request } from "../scheduler/request.js";
 import type { PolicyName } from "../scheduler/policy.js";
 import { Constraint } from "../structured/constraint.js";
-import { GrammarCompiler, type Grammar, type GrammarSpec } from "../structured/grammar.js";
+import { Grammar, GrammarCompiler, type GrammarLimits, type GrammarSpec } from "../structured/grammar.js";
 import { IncrementalDetokenizer } from "../tokenizer/detokenizer.js";
 import type { EngineEvent, GenerateResult, RequestStream } from "./stream.js";
 import { Submission } from "./submission.js";
@@ -46,6 +46,8 @@ export interface EngineOptions {
   readonly prefillFirst?: boolean;
   /** Scales the decode room held back when admitting (SGLang's schedule_conservativeness); 0 admits greedily and relies on retraction. */
   readonly scheduleConservativeness?: number;
+  /** Bounds on grammar compiles: time, spec size, compiles at once. */
+  readonly grammarLimits?: GrammarLimits;
   /** Decode grammar-forced text token by token instead of appending it at once. */
   readonly disableJumpForward?: boolean;
   /** Check pool accounting after every step (tests). */
@@ -103,6 +105,8 @@ export class Engine {
   /** Logits of the last step, reused by the next one (grown on demand). */
   private logitsBuf = new Float32Array(0);
   private grammars: GrammarCompiler | null = null;
+  /** Requests waiting for their grammar to compile. */
+  private readonly compiling = new Set<Request>();
   /** Requests whose mask was late, with the logits they will sample from. */
   private readonly late = new Map<Request, { readonly logits: Float32Array; readonly mask: PendingMask }>();
   /** Most tokens of prompt + output one request may hold. */
@@ -148,9 +152,13 @@ export class Engine {
   }
 
   /** Compiles a JSON schema, regex, EBNF grammar or choice list (cached); throws GrammarError when it is bad. */
-  compileGrammar(spec: GrammarSpec): Promise<Grammar> {
-    this.grammars ??= new GrammarCompiler(this.model);
-    return this.grammars.compile(spec);
+  compileGrammar(spec: GrammarSpec, signal?: AbortSignal): Promise<Grammar> {
+    return this.compiler().compile(spec, signal);
+  }
+
+  private compiler(): GrammarCompiler {
+    this.grammars ??= new GrammarCompiler(this.model, this.opts.grammarLimits);
+    return this.grammars;
   }
 
   /** Streams the events of one request (all of its `n` samples); throws a failed sample's error after its events. */
@@ -173,6 +181,8 @@ export class Engine {
     if (this.closed) throw new Error("engine is closed");
     if (inputs.length === 0) throw new InputError("prompt", "Give at least one prompt.");
     const resolved = inputs.map((input, i) => resolveInput(this.model, this, input, inputs.length > 1 ? i : undefined));
+    // A grammar given as a spec is checked (form, size) now; it compiles once queued.
+    for (const r of resolved) if (r.grammar && !(r.grammar instanceof Grammar)) this.compiler().check(r.grammar);
     const id = options.requestId ?? this.newId();
     if (this.submissions.has(id)) throw new InputError("request_id", `A request with id '${id}' is already running.`, "duplicate_id");
     const total = resolved.reduce((a, r) => a + r.n, 0);
@@ -180,15 +190,18 @@ export class Engine {
     if (total > max) {
       throw new InputError("n", `This request needs ${total} sequences (prompts × n), more than the server ever queues (${max}).`);
     }
-    if (this.scheduler.queued + total > max) throw new QueueFullError(`the queue is full (${this.scheduler.queued} of ${max} requests waiting)`);
+    const queued = this.scheduler.queued + this.compiling.size;
+    if (queued + total > max) throw new QueueFullError(`the queue is full (${queued} of ${max} requests waiting)`);
     const now = performance.now();
     let index = 0;
     const parts = resolved.map((r, part) => Array.from({ length: r.n }, (_, i) => this.request(r, id, total === 1 ? id : `${id}-${index}`, index++, part, i, now)));
     const sub: Submission = new Submission(id, parts, () => this.abortSubmission(sub));
     this.submissions.set(id, sub);
     for (const [i, samples] of parts.entries()) {
-      this.scheduler.enqueue(samples);
       this.promptTotal += resolved[i]!.ids.length;
+      const grammar = resolved[i]!.grammar;
+      if (grammar instanceof Grammar || grammar === undefined) this.enqueue(samples, grammar);
+      else this.compileThenEnqueue(sub, samples, grammar);
     }
     const signal = options.signal;
     if (signal) {
@@ -210,6 +223,37 @@ export class Engine {
     return id;
   }
 
+  /** Queues one prompt's samples, each with its own matcher of the grammar. */
+  private enqueue(samples: readonly Request[], grammar: Grammar | undefined): void {
+    if (grammar) for (const r of samples) r.constraint = new Constraint(grammar, r.jumpForward);
+    this.scheduler.enqueue(samples);
+  }
+
+  /**
+   * The samples wait, outside every queue and batch, for their grammar to compile; an abort
+   * of the submission stops a compile no one else waits for; a grammar that does not compile
+   * (bad, too complex, too slow) fails them.
+   */
+  private compileThenEnqueue(sub: Submission, samples: readonly Request[], spec: GrammarSpec): void {
+    for (const r of samples) {
+      r.status = "compiling";
+      this.compiling.add(r);
+    }
+    const done = (): boolean => {
+      for (const r of samples) this.compiling.delete(r);
+      return samples.every((r) => r.status === "compiling" && !r.aborted);
+    };
+    this.compiler().compile(spec, sub.cancelled).then((grammar) => {
+      if (!done() || this.closed) return;
+      for (const r of samples) r.status = "waiting";
+      this.enqueue(samples, grammar);
+      this.kick();
+    }, (err: unknown) => {
+      if (!done()) return;
+      this.emit(samples.flatMap((r) => this.scheduler.fail(r, err)));
+    });
+  }
+
   /** Sample `sample` of one checked input. Only the first computes the prompt, so only it needs the prompt's logits. */
   private request(r: ResolvedInput, parentId: string, id: string, index: number, part: number, sample: number, arrival: number): Request {
     const jumpForward = r.grammar !== undefined && (r.jumpForward ?? !this.opts.disableJumpForward);
@@ -218,7 +262,6 @@ export class Engine {
       // Each sample derives its own seed stream from the request's seed and its index.
       sampler: new Sampler(r.params, { promptTokens: r.ids, vocabSize: this.model.config.vocabSize, eosTokenIds: this.model.config.eosTokenIds, sampleIndex: sample }),
       detokenizer: new IncrementalDetokenizer(this.model.tokenizer, { skipSpecial: true }),
-      constraint: r.grammar ? new Constraint(r.grammar, jumpForward) : null,
       jumpForward,
       promptLogprobsStart: sample === 0 ? r.promptLogprobsStart : -1,
     });
@@ -245,7 +288,12 @@ export class Engine {
     // Waiting and parked samples hold no KV; running ones are released by the loop between
     // steps, when no forward pass is using their slots.
     const events: OutputEvent[] = [];
-    for (const r of all) if (r.status === "waiting" || r.status === "parked") events.push(...this.scheduler.finish(r, "abort"));
+    for (const r of all) {
+      if (r.status === "running" || r.status === "finished") continue;
+      this.compiling.delete(r);
+      events.push(...this.scheduler.finish(r, "abort"));
+    }
+    sub.cancel();
     this.emit(events);
     this.kick();
   }
@@ -374,7 +422,7 @@ export class Engine {
     const used = this.pool.capacity - this.pool.freeCount - s.evictableTokens;
     return {
       running: this.scheduler.running.length,
-      queued: this.scheduler.queued,
+      queued: this.scheduler.queued + this.compiling.size,
       kvCapacity: this.pool.capacity,
       kvFree: this.pool.freeCount,
       kvUsage: used / this.pool.capacity,

@@ -4,7 +4,7 @@
 // checks again. A bad input throws InputError or SamplingParamError, each naming the
 // parameter, which a server turns into a 400.
 import type { LoadedModel } from "../model/load.js";
-import type { Grammar } from "../structured/grammar.js";
+import type { Grammar, GrammarSpec } from "../structured/grammar.js";
 import { checkSamplingParams, DEFAULT_SAMPLING, SamplingParamError, type SamplingParams } from "../sampling/params.js";
 
 export interface GenerateInput {
@@ -32,8 +32,11 @@ export interface GenerateInput {
    * must be computed.
    */
   readonly promptLogprobsStart?: number;
-  /** Constrains every sample's output (compile it with Engine.compileGrammar). */
-  readonly grammar?: Grammar;
+  /**
+   * Constrains every sample's output: a grammar compiled with Engine.compileGrammar, or a
+   * spec, which the engine compiles while the request waits outside every batch.
+   */
+  readonly grammar?: Grammar | GrammarSpec;
   /** With a grammar: append forced text without a model call per token (default: the engine's setting). */
   readonly jumpForward?: boolean;
 }
@@ -65,7 +68,7 @@ export interface ResolvedInput {
   readonly salt: string;
   /** Position of the first prompt token to return a logprob for; -1 for none. */
   readonly promptLogprobsStart: number;
-  readonly grammar: Grammar | undefined;
+  readonly grammar: Grammar | GrammarSpec | undefined;
   readonly jumpForward: boolean | undefined;
 }
 

@@ -9,10 +9,20 @@ export class Submission {
   private open: number;
   /** Undoes what tied the submission to its caller (an abort signal's listener). */
   detach: () => void = () => {};
+  private readonly controller = new AbortController();
 
   constructor(readonly id: string, readonly parts: readonly (readonly Request[])[], onCancel: () => void) {
     this.open = parts.reduce((a, p) => a + p.length, 0);
     this.stream = new RequestStream(id, this.open, onCancel);
+  }
+
+  /** Aborts when the submission is aborted (a grammar compile for it stops then). */
+  get cancelled(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  cancel(): void {
+    this.controller.abort();
   }
 
   get requests(): Request[] {

@@ -9,7 +9,8 @@ import { StopMatcher } from "../sampling/stop.js";
 import type { Constraint } from "../structured/constraint.js";
 import type { IncrementalDetokenizer } from "../tokenizer/detokenizer.js";
 
-export type RequestStatus = "waiting" | "parked" | "running" | "finished";
+/** "compiling": submitted, waiting (outside every queue) for its grammar to compile. */
+export type RequestStatus = "compiling" | "waiting" | "parked" | "running" | "finished";
 /** "error": this request alone failed (its grammar, its sampling, a failed step); see Request.error. */
 export type FinishReason = "stop" | "length" | "abort" | "error";
 
@@ -51,7 +52,7 @@ export interface RequestInit {
   readonly sampler: Sampler;
   readonly detokenizer: IncrementalDetokenizer;
   readonly constraint?: Constraint | null;
-  /** With a constraint: append forced text without a model call per token. */
+  /** With a grammar: append forced text without a model call per token. */
   readonly jumpForward?: boolean;
   /** First prompt position whose token logprob is wanted (-1 or absent: none). */
   readonly promptLogprobsStart?: number;
@@ -85,7 +86,8 @@ export class Request {
 
   // Output, appended by the scheduler's postprocess.
   readonly sampler: Sampler;
-  readonly constraint: Constraint | null;
+  /** Its grammar's matcher; set once the grammar is compiled. */
+  constraint: Constraint | null;
   readonly jumpForward: boolean;
   readonly detokenizer: IncrementalDetokenizer;
   readonly stop: StopMatcher;
@@ -118,7 +120,7 @@ export class Request {
     this.sampler = init.sampler;
     this.detokenizer = init.detokenizer;
     this.constraint = init.constraint ?? null;
-    this.jumpForward = this.constraint !== null && init.jumpForward === true;
+    this.jumpForward = init.jumpForward === true;
     this.stop = new StopMatcher(init.params.stop ?? []);
     const start = init.promptLogprobsStart ?? -1;
     this.promptLogprobsStart = start >= 1 ? Math.min(start, this.promptLength) : -1;

@@ -337,8 +337,9 @@ export class Scheduler {
       this.running.splice(this.running.indexOf(req), 1);
       this.kv.cacheRequest(req, true);
     } else if (req.status === "waiting") {
-      this.waiting.splice(this.waiting.indexOf(req), 1);
-    } else {
+      const i = this.waiting.indexOf(req);
+      if (i >= 0) this.waiting.splice(i, 1);
+    } else if (req.status === "parked") {
       this.unparkOne(req);
     }
     // Samples still parked behind it compute the prompt themselves.

@@ -10,7 +10,6 @@ import type { ParamNames } from "./errors.js";
 import { Generation } from "./generation.js";
 import type { Serving } from "./serving.js";
 import { onClientGone } from "./sse.js";
-import { compileFor } from "./structured.js";
 
 export interface ChoiceOutput {
   readonly text: string;
@@ -29,13 +28,12 @@ export interface ChoicesRequest {
 }
 
 export async function generateChoices(s: Serving, r: ChoicesRequest, reply: FastifyReply): Promise<ChoiceOutput[]> {
-  const grammars = await Promise.all(r.choices.map((c) => compileFor(s, { kind: "choices", choices: [c] }, "sampling_params.choices")));
   // One submission, all or nothing: option i of prompt p is input i * prompts + p.
   const inputs = r.choices.flatMap((c, i) => {
     // The option's tokens, then EOS, which its grammar allows only once the option is complete.
     const room = s.model.tokenizer.encode(c, { addSpecial: false }).length + 1;
     const params: Partial<SamplingParams> = { temperature: 0, logprobs: true, logprobsMode: "raw" };
-    return r.prompts.map((ids): GenerateInput => ({ inputIds: ids, params, defaultMaxNewTokens: room, cacheSalt: r.cacheSalt, grammar: grammars[i], jumpForward: false }));
+    return r.prompts.map((ids): GenerateInput => ({ inputIds: ids, params, defaultMaxNewTokens: room, cacheSalt: r.cacheSalt, grammar: { kind: "choices", choices: [c] }, jumpForward: false }));
   });
   const gen = new Generation(s, { id: r.id, inputs, arrival: r.arrival }, r.names);
   onClientGone(reply, () => gen.abort());

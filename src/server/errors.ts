@@ -7,6 +7,7 @@ import { QueueFullError } from "../engine/engine.js";
 import { ContextLengthError, InputError } from "../engine/input.js";
 import { RequestError } from "../scheduler/request.js";
 import { SamplingParamError } from "../sampling/params.js";
+import { GrammarError } from "../structured/grammar.js";
 import { ChatTemplateError } from "../tokenizer/chat-template.js";
 
 export type ErrorType = "invalid_request_error" | "not_found_error" | "rate_limit_error" | "server_error";
@@ -115,6 +116,11 @@ export function toApiError(err: unknown, names: ParamNames = {}, body?: unknown)
     return badRequest(param, message, err instanceof InputError ? err.code : "invalid_value");
   }
   if (err instanceof QueueFullError) return new ApiError(429, `${err.message}; retry later`, "rate_limit_error", null, "rate_limit_exceeded", { "retry-after": "1" });
+  // The request's grammar: `names.grammar` is the parameter that carried it.
+  if (err instanceof GrammarError) {
+    const param = names.grammar ?? null;
+    return badRequest(param, param ? `Invalid '${param}': ${err.message}` : err.message);
+  }
   // A request that failed by its own doing (its grammar allows no token).
   if (err instanceof RequestError) return badRequest(null, err.message, "request_failed");
   if (err instanceof ChatTemplateError) return badRequest("messages", `The chat template rejected the messages: ${err.message}`);

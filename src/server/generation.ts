@@ -40,7 +40,7 @@ export class Generation {
   private readonly untrack: () => void;
 
   /** Submits every prompt; throws an ApiError (and leaves nothing queued) when the engine refuses any. */
-  constructor(private readonly serving: Serving, readonly spec: GenerationSpec, names: ParamNames = {}) {
+  constructor(private readonly serving: Serving, readonly spec: GenerationSpec, private readonly names: ParamNames = {}) {
     try {
       this.stream = serving.engine.submit(spec.inputs, { requestId: spec.id, signal: this.controller.signal });
     } catch (err) {
@@ -97,7 +97,7 @@ export class Generation {
     this.head = await this.iter.next();
     const e = this.head.done ? null : this.head.value;
     if (e?.type === "finish" && e.output.error) {
-      const err = toApiError(e.output.error);
+      const err = toApiError(e.output.error, this.names);
       await this.run();
       throw err;
     }
@@ -138,7 +138,7 @@ export class Generation {
   /** After run(): the first failed choice's error as the API answers it, or null. */
   failure(): ApiError | null {
     const failed = this.outputs.find((o) => o?.error);
-    return failed ? toApiError(failed.error) : null;
+    return failed ? toApiError(failed.error, this.names) : null;
   }
 
   private account(e: EngineEvent): void {

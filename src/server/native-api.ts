@@ -10,7 +10,7 @@ import { defined } from "./openai-format.js";
 import { chatSchema, type ChatBody } from "./schema.js";
 import type { Serving } from "./serving.js";
 import { onClientGone, SseStream } from "./sse.js";
-import { compileFor, nativeSpec } from "./structured.js";
+import { nativeSpec } from "./structured.js";
 import { generateChoices } from "./choices.js";
 import type { Metrics } from "./metrics.js";
 
@@ -177,7 +177,7 @@ async function generate(s: Serving, b: GenerateBody, reply: FastifyReply): Promi
   const id = b.rid ?? newId("");
   const cacheSalt = b.cache_salt ?? undefined;
   if (constraint?.spec.kind === "choices") {
-    const outs = await generateChoices(s, { id, prompts, choices: constraint.spec.choices, cacheSalt, arrival, names }, reply);
+    const outs = await generateChoices(s, { id, prompts, choices: constraint.spec.choices, cacheSalt, arrival, names: { ...names, grammar: constraint.param } }, reply);
     const body = prompts.length === 1 ? outs[0] : outs;
     if (!b.stream) return body;
     const sse = new SseStream(reply);
@@ -185,9 +185,9 @@ async function generate(s: Serving, b: GenerateBody, reply: FastifyReply): Promi
     sse.done();
     return undefined;
   }
-  const grammar = constraint ? await compileFor(s, constraint.spec, constraint.param) : undefined;
+  const grammar = constraint?.spec;
   const inputs = prompts.map((ids) => ({ inputIds: ids, params, n, cacheSalt, promptLogprobsStart, grammar, defaultMaxNewTokens: 128 }));
-  const gen = new Generation(s, { id, inputs, arrival }, names);
+  const gen = new Generation(s, { id, inputs, arrival }, constraint ? { ...names, grammar: constraint.param } : names);
   onClientGone(reply, () => gen.abort());
   const single = gen.count === 1;
   if (!b.stream) {

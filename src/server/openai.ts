@@ -9,7 +9,7 @@ import { chatDeltas, chatLogprobs, completionLogprobs, OPENAI_NAMES, samplingFro
 import { chatSchema, completionSchema, type ChatBody, type CompletionBody } from "./schema.js";
 import type { Serving } from "./serving.js";
 import { onClientGone, SseStream } from "./sse.js";
-import { compileFor, responseFormatSpec, toolPlan, type ToolPlan } from "./structured.js";
+import { responseFormatSpec, toolPlan, type ToolPlan } from "./structured.js";
 import type { GenerateInput } from "../engine/input.js";
 import type { EngineEvent, SampleOutput } from "../engine/stream.js";
 import { parseToolCalls } from "../structured/tool-calls.js";
@@ -48,8 +48,9 @@ export function registerOpenAI(app: FastifyInstance, serving: () => Serving, str
     const plan = await toolPlan(s, b.tools, b.tool_choice, b.parallel_tool_calls);
     const format = responseFormatSpec(b.response_format);
     // A required call wins over response_format: the output is the call.
-    const grammar = plan.grammar ? await compileFor(s, plan.grammar, "tool_choice")
-      : format ? await compileFor(s, format, "response_format") : undefined;
+    // The engine compiles it once the request is queued (the context check comes first).
+    const grammar = plan.grammar ?? format ?? undefined;
+    const grammarParam = plan.grammar ? "tool_choice" : "response_format";
     const ids = s.chatIds(b.messages, plan.tools, b.chat_template_kwargs ?? undefined);
     const maxParam = b.max_completion_tokens != null ? "max_completion_tokens" : "max_tokens";
     const logprobs = b.logprobs === true;
@@ -57,7 +58,7 @@ export function registerOpenAI(app: FastifyInstance, serving: () => Serving, str
       b.max_completion_tokens ?? b.max_tokens);
     // Without max_tokens a chat completion may fill the context, as OpenAI's does.
     const input: GenerateInput = { inputIds: ids, params, n: b.n ?? 1, cacheSalt: b.cache_salt ?? undefined, grammar, defaultMaxNewTokens: Infinity };
-    const gen = new Generation(s, { id: newId("chatcmpl-"), inputs: [input], arrival }, { ...OPENAI_NAMES, max_new_tokens: maxParam, prompt: "messages" });
+    const gen = new Generation(s, { id: newId("chatcmpl-"), inputs: [input], arrival }, { ...OPENAI_NAMES, max_new_tokens: maxParam, prompt: "messages", grammar: grammarParam });
     onClientGone(reply, () => gen.abort());
     const head = { id: gen.spec.id, created: unix(), model: s.name, system_fingerprint: null };
     if (b.stream) return streamChat(s, gen, head, b.stream_options?.include_usage === true, reply, streamHeaders(), plan);
@@ -92,9 +93,9 @@ export function registerOpenAI(app: FastifyInstance, serving: () => Serving, str
     const prompts = completionPrompts(s, b.prompt);
     const params = withMax({ ...samplingFrom(b), ...(k !== null ? { logprobs: true, topLogprobs: k } : {}) }, b.max_tokens);
     const format = responseFormatSpec(b.response_format);
-    const grammar = format ? await compileFor(s, format, "response_format") : undefined;
+    const grammar = format ?? undefined;
     const inputs = prompts.map((p): GenerateInput => ({ inputIds: p.ids, params, n, cacheSalt: b.cache_salt ?? undefined, grammar, defaultMaxNewTokens: 16 }));
-    const gen = new Generation(s, { id: newId("cmpl-"), inputs, arrival }, { ...OPENAI_NAMES, top_logprobs: "logprobs" });
+    const gen = new Generation(s, { id: newId("cmpl-"), inputs, arrival }, { ...OPENAI_NAMES, top_logprobs: "logprobs", grammar: "response_format" });
     onClientGone(reply, () => gen.abort());
     const echoes = prompts.map((p) => (b.echo ? (p.text ?? s.model.tokenizer.decode(p.ids, { skipSpecial: true })) : ""));
     const head = { id: gen.spec.id, object: "text_completion", created: unix(), model: s.name, system_fingerprint: null };

@@ -1,8 +1,8 @@
 // The structured-output parts of a request: response_format, tools / tool_choice, and the
-// native json_schema / regex / ebnf / choices parameters, turned into a compiled grammar
-// (a bad one is a 400 naming the parameter) and a plan for parsing tool calls out of the
-// output.
-import type { Grammar, GrammarSpec } from "../structured/grammar.js";
+// native json_schema / regex / ebnf / choices parameters, turned into a grammar spec (the
+// engine compiles it; a bad one is a 400 naming the parameter) and a plan for parsing tool
+// calls out of the output.
+import type { GrammarSpec } from "../structured/grammar.js";
 import { GrammarError } from "../structured/grammar.js";
 import { toolCallFormat, toolCallGrammar, toolCallsGrammar, type ToolCallFormat } from "../structured/tool-calls.js";
 import type { ToolSpec } from "../tokenizer/chat-template.js";
@@ -21,16 +21,6 @@ export function responseFormatSpec(rf: ResponseFormat | null | undefined): Gramm
   const schema = rf.json_schema?.schema;
   if (schema === undefined) throw badRequest("response_format.json_schema.schema", "response_format of type 'json_schema' needs 'json_schema.schema'.", "missing_required_parameter");
   return { kind: "json_schema", schema };
-}
-
-/** Compiles a grammar; a bad one is a 400 naming `param`. */
-export async function compileFor(s: Serving, spec: GrammarSpec, param: string): Promise<Grammar> {
-  try {
-    return await s.engine.compileGrammar(spec);
-  } catch (err) {
-    if (err instanceof GrammarError) throw badRequest(param, `Invalid '${param}': ${err.message}`);
-    throw err;
-  }
 }
 
 export interface ToolPlan {

@@ -77,6 +77,21 @@ export class GrammarWorker {
     return this.failure !== null;
   }
 
+  /** Matchers open in this worker (requests it serves). */
+  get openMatchers(): number {
+    return this.controls.size;
+  }
+
+  /**
+   * Ends the worker now, whatever it is doing (a compile that ran past its limit, or one no
+   * request waits for any more): its calls and matchers fail with `message`.
+   */
+  async terminate(message: string): Promise<void> {
+    if (this.failure) return;
+    this.fail(message);
+    await this.worker.terminate();
+  }
+
   /** Why the worker is gone (null while it runs). */
   get error(): GrammarWorkerError | null {
     return this.failure;
