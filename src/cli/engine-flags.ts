@@ -3,7 +3,7 @@ import type { Command } from "commander";
 import type { EngineOptions } from "../engine/engine.js";
 import type { LoadedModel } from "../model/load.js";
 import type { PolicyName } from "../scheduler/policy.js";
-import { parseIntArg, UsageError } from "./errors.js";
+import { parseFloatArg, parseIntArg, UsageError } from "./errors.js";
 import { selectBackend } from "../kernels/select.js";
 
 export interface EngineFlagValues {
@@ -18,6 +18,9 @@ export interface EngineFlagValues {
   maxQueuedRequests?: string;
   schedulePolicy?: string;
   prefillFirst?: boolean;
+  grammarCompileTimeout?: string;
+  maxGrammarChars?: string;
+  grammarWorkers?: string;
 }
 
 export function engineFlags(c: Command): Command {
@@ -32,7 +35,10 @@ export function engineFlags(c: Command): Command {
     .option("--max-running-requests <n>", "most requests in one batch", "64")
     .option("--max-queued-requests <n>", "most requests waiting; more are rejected")
     .option("--schedule-policy <name>", "lpm, fcfs or dfs-weight", "lpm")
-    .option("--prefill-first", "steps are all prefill or all decode, prefill first (SGLang's default); otherwise decodes ride along with prefill chunks");
+    .option("--prefill-first", "steps are all prefill or all decode, prefill first (SGLang's default); otherwise decodes ride along with prefill chunks")
+    .option("--grammar-compile-timeout <seconds>", "longest a grammar (json_schema, regex, ebnf, tools) may compile; past it the request gets a 400", "10")
+    .option("--max-grammar-chars <n>", "largest grammar spec compiled (characters of its JSON or text); larger is a 400", String(64 * 1024))
+    .option("--grammar-workers <n>", "grammar compiles at once, each in its own worker thread", "2");
 }
 
 export async function engineOptionsFrom(o: EngineFlagValues, _model: LoadedModel): Promise<Omit<EngineOptions, "model">> {
@@ -54,5 +60,10 @@ export async function engineOptionsFrom(o: EngineFlagValues, _model: LoadedModel
     maxQueuedRequests: o.maxQueuedRequests === undefined ? undefined : parseIntArg("--max-queued-requests", o.maxQueuedRequests, 1),
     policy: policy as PolicyName,
     prefillFirst: o.prefillFirst === true,
+    grammarLimits: {
+      compileTimeoutMs: 1000 * parseFloatArg("--grammar-compile-timeout", o.grammarCompileTimeout ?? "10", 0.001),
+      maxSpecChars: parseIntArg("--max-grammar-chars", o.maxGrammarChars ?? String(64 * 1024), 1),
+      workers: parseIntArg("--grammar-workers", o.grammarWorkers ?? "2", 1),
+    },
   };
 }

@@ -22,8 +22,9 @@ export function parseIntArg(name: string, v: string, min = 0): number {
   return n;
 }
 
-export function parseFloatArg(name: string, v: string): number {
+export function parseFloatArg(name: string, v: string, min = -Infinity): number {
   const n = Number(v);
   if (!Number.isFinite(n)) throw new UsageError(`${name} must be a number, got "${v}"`);
+  if (n < min) throw new UsageError(`${name} must be at least ${min}, got "${v}"`);
   return n;
 }

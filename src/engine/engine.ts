@@ -71,6 +71,9 @@ export interface EngineStats {
   readonly generatedTokensTotal: number;
   readonly steps: number;
   readonly retractions: number;
+  /** Grammar compiles running now, and the workers they run in. */
+  readonly grammarCompiles: number;
+  readonly grammarWorkers: number;
 }
 
 /** The queue is full now; the same request may fit later (a server answers 429). */
@@ -437,6 +440,8 @@ export class Engine {
       generatedTokensTotal: this.generatedTotal,
       steps: this.steps,
       retractions: this.scheduler.retractions,
+      grammarCompiles: this.grammars?.compiling ?? 0,
+      grammarWorkers: this.grammars?.workerCount ?? 0,
     };
   }
 
