@@ -46,6 +46,7 @@ export class GrammarWorker {
   private nextCall = 1;
   private nextMatcher = 1;
   private failure: GrammarWorkerError | null = null;
+  private warmed: Promise<void> | null = null;
   /** The control slots of open matchers (woken when the worker dies). */
   private readonly controls = new Map<number, Int32Array>();
   /** Why matchers failed, from the worker; waiters of the failure not yet told. */
@@ -102,6 +103,12 @@ export class GrammarWorker {
     const r = await this.call({ op: "compile", spec });
     if (!("grammar" in r)) throw new Error("grammar worker: bad answer to compile");
     return { grammar: r.grammar, ms: r.ms };
+  }
+
+  /** Resolves once the worker has its tokenizer and xgrammar's vocabulary (done once). */
+  warm(): Promise<void> {
+    this.warmed ??= this.call({ op: "warm" }).then(() => undefined);
+    return this.warmed;
   }
 
   drop(grammar: number): void {

@@ -34,6 +34,8 @@ export interface WorkerInit {
 
 export type WorkerOp =
   | { readonly op: "compile"; readonly id: number; readonly spec: GrammarSpec }
+  /** Loads the tokenizer and xgrammar's vocabulary (seconds for a large one); answered when done. */
+  | { readonly op: "warm"; readonly id: number }
   /** A compiled grammar no handle refers to any more. */
   | { readonly op: "drop"; readonly grammar: number }
   /** A sample's matcher, answering in `memory` (see matcherMemory); its first mask has sequence number 0. */
@@ -56,6 +58,7 @@ export interface WorkerStats {
 
 export type WorkerReply =
   | { readonly id: number; readonly ok: true; readonly grammar: number; readonly ms: number }
+  | { readonly id: number; readonly ok: true; readonly warm: true }
   | { readonly id: number; readonly ok: true; readonly stats: WorkerStats }
   /** `grammarError`: the spec is bad (a GrammarError of that kind); otherwise the worker failed. */
   | { readonly id: number; readonly ok: false; readonly message: string; readonly grammarError?: GrammarSpec["kind"] };

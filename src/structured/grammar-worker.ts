@@ -107,6 +107,10 @@ type DueMasks = Map<number, number>;
 /** Runs one operation; the answer, when the operation has an id. */
 async function run(op: WorkerOp, due: DueMasks): Promise<WorkerReply | null> {
   switch (op.op) {
+    case "warm":
+      compiler ??= new XgrammarCompiler(await tokenizer, init.vocabSize, init.stopTokenIds);
+      await compiler.warm();
+      return { id: op.id, ok: true, warm: true };
     case "compile": {
       const t0 = performance.now();
       compiler ??= new XgrammarCompiler(await tokenizer, init.vocabSize, init.stopTokenIds);
@@ -190,8 +194,8 @@ async function runBatch(ops: readonly WorkerOp[], due: DueMasks): Promise<void> 
     replies = [];
   };
   for (const op of ops) {
-    // A compile can take seconds: what is done before it is answered first, masks included.
-    if (op.op === "compile") {
+    // A compile (or a warm-up) can take seconds: what is done before it is answered first, masks included.
+    if (op.op === "compile" || op.op === "warm") {
       flush();
       await computeMasks(due);
       announce();
@@ -203,7 +207,7 @@ async function runBatch(ops: readonly WorkerOp[], due: DueMasks): Promise<void> 
       reply = failure(op, err);
     }
     if (reply) replies.push(reply);
-    if (op.op === "compile") flush();
+    if (op.op === "compile" || op.op === "warm") flush();
   }
   flush();
 }

@@ -169,6 +169,12 @@ export class GrammarCompiler {
   private run(job: Job, worker: GrammarWorker): void {
     job.worker = worker;
     this.running.set(worker, job);
+    // The time limit is the compile's own: a new worker first loads its vocabulary.
+    worker.warm().then(() => this.compileOn(job, worker), (err: unknown) => this.settle(job, null, err instanceof Error ? err : new Error(String(err))));
+  }
+
+  private compileOn(job: Job, worker: GrammarWorker): void {
+    if (job.settled) return;
     const limit = this.limits.compileTimeoutMs;
     const timer = setTimeout(() => {
       this.settle(job, null, new GrammarError(job.spec.kind, `compiling the grammar took longer than ${limit / 1000} s (--grammar-compile-timeout); it is too complex`));

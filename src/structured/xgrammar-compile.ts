@@ -51,6 +51,11 @@ export class XgrammarCompiler {
     }
   }
 
+  /** Builds xgrammar's vocabulary now rather than on the first compile. */
+  async warm(): Promise<void> {
+    await this.compiler();
+  }
+
   private compiler(): Promise<Compiler> {
     this.current ??= (async () => {
       const instance = loadXgrammar();

@@ -57,24 +57,24 @@ let srv: Running;
 after(() => srv?.close());
 
 test("a compile past the time limit is a 400 saying so, its worker is replaced, and other requests keep streaming", T, async () => {
-  srv = await start({ grammarLimits: { compileTimeoutMs: 400, workers: 2 } });
+  srv = await start({ grammarLimits: { compileTimeoutMs: 1000, workers: 2 } });
   let status = 0;
   let message = "";
   let param: string | null = null;
   const b = await bystander(srv, async () => {
     const t0 = performance.now();
-    const r = await post(`${srv.url}/v1/completions`, constrained(schema(900)));
+    const r = await post(`${srv.url}/v1/completions`, constrained(schema(1500)));
     status = r.status;
     ({ message, param } = envelope(r.body));
-    assert.ok(performance.now() - t0 < 3000, `refused after ${(performance.now() - t0).toFixed(0)} ms`);
+    assert.ok(performance.now() - t0 < 5000, `refused after ${(performance.now() - t0).toFixed(0)} ms`);
   });
   assert.equal(status, 400);
   assert.equal(param, "response_format");
-  assert.match(message, /took longer than 0.4 s/);
+  assert.match(message, /took longer than 1 s/);
   assert.ok(b.tokens > 5 && b.gap < 1000, `the bystander stream: ${b.tokens} tokens, longest gap ${b.gap.toFixed(0)} ms`);
   // The same spec again is refused at once (the error is cached); the worker was replaced.
   const t1 = performance.now();
-  const again = await post(`${srv.url}/v1/completions`, constrained(schema(900)));
+  const again = await post(`${srv.url}/v1/completions`, constrained(schema(1500)));
   assert.equal(again.status, 400);
   assert.ok(performance.now() - t1 < 300);
   const ok = await post(`${srv.url}/v1/completions`, constrained(schema(2)));
@@ -121,7 +121,7 @@ test("compiles run in parallel up to the bound; a cached compile answers at once
   let peak = 0;
   const watch = setInterval(() => (peak = Math.max(peak, srv.engine.stats().grammarCompiles)), 10);
   const one = async (tag: string): Promise<void> => {
-    const r = await post(`${srv.url}/v1/completions`, constrained(schema(600, tag)));
+    const r = await post(`${srv.url}/v1/completions`, constrained(schema(300, tag)));
     assert.equal(r.status, 200, JSON.stringify(r.body));
   };
   await one("a");
