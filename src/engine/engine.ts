@@ -57,6 +57,8 @@ export interface EngineStats {
   readonly hitTokens: number;
   readonly queriedTokens: number;
   readonly evictedTokens: number;
+  /** Cache namespaces (distinct cache salts) holding entries. */
+  readonly cacheNamespaces: number;
   readonly cacheHitRate: number;
   readonly promptTokensTotal: number;
   readonly generatedTokensTotal: number;
@@ -348,6 +350,7 @@ export class Engine {
       hitTokens: s.hitTokens,
       queriedTokens: s.queriedTokens,
       evictedTokens: s.evictedTokens,
+      cacheNamespaces: s.namespaces,
       cacheHitRate: s.queriedTokens > 0 ? s.hitTokens / s.queriedTokens : 0,
       promptTokensTotal: this.promptTotal,
       generatedTokensTotal: this.generatedTotal,
