@@ -18,7 +18,7 @@ import { GrammarCompiler, type Grammar, type GrammarSpec } from "../structured/g
 import { IncrementalDetokenizer } from "../tokenizer/detokenizer.js";
 import type { EngineEvent, GenerateResult, RequestStream } from "./stream.js";
 import { Submission } from "./submission.js";
-import { InputError, resolveInput, type GenerateInput, type ResolvedInput } from "./input.js";
+import { checkSequenceCount, InputError, resolveInput, type GenerateInput, type ResolvedInput } from "./input.js";
 import { forcedLogprob, prepareMasks, sampleRows } from "./sample-step.js";
 
 export interface EngineOptions {
@@ -170,9 +170,7 @@ export class Engine {
     if (this.submissions.has(id)) throw new InputError("request_id", `A request with id '${id}' is already running.`, "duplicate_id");
     const total = resolved.reduce((a, r) => a + r.n, 0);
     const max = this.opts.maxQueuedRequests ?? Infinity;
-    if (total > max) {
-      throw new InputError("n", `This request needs ${total} sequences (prompts × n), more than the server ever queues (${max}).`);
-    }
+    checkSequenceCount(total, max);
     if (this.scheduler.queued + total > max) throw new QueueFullError(`the queue is full (${this.scheduler.queued} of ${max} requests waiting)`);
     const now = performance.now();
     let index = 0;

@@ -7,6 +7,14 @@ import type { LoadedModel } from "../model/load.js";
 import type { Grammar } from "../structured/grammar.js";
 import { checkSamplingParams, DEFAULT_SAMPLING, SamplingParamError, type SamplingParams } from "../sampling/params.js";
 
+/** Longest cache salt, in characters: each distinct salt is kept as a cache namespace while it holds entries. */
+export const MAX_CACHE_SALT_LENGTH = 256;
+/**
+ * Most sequences (prompts × n) one submission may start, whatever the queue allows: each is a
+ * request the scheduler carries, so one HTTP request must not become tens of thousands.
+ */
+export const MAX_SEQUENCES_PER_REQUEST = 1024;
+
 export interface GenerateInput {
   /** Raw prompt text (BOS added as the model wants, special tokens parsed). */
   readonly prompt?: string;
@@ -81,6 +89,10 @@ export function resolveInput(model: LoadedModel, limits: InputLimits, input: Gen
   };
   if ((input.prompt === undefined) === (input.inputIds === undefined)) fail("prompt", "Give exactly one of prompt and inputIds.");
   if (input.prompt !== undefined && typeof input.prompt !== "string") fail("prompt", "The prompt must be a string.");
+  // The cheap checks before the prompt is tokenized.
+  const salt = input.cacheSalt ?? "";
+  if (typeof salt !== "string") fail("cache_salt", "The cache salt must be a string.");
+  if (salt.length > MAX_CACHE_SALT_LENGTH) fail("cache_salt", `The cache salt must be at most ${MAX_CACHE_SALT_LENGTH} characters long, got ${salt.length}.`);
   const ids = input.inputIds
     ? [...input.inputIds]
     : model.tokenizer.encode(input.prompt!, { addSpecial: true, parseSpecial: true });
@@ -109,7 +121,16 @@ export function resolveInput(model: LoadedModel, limits: InputLimits, input: Gen
     if (!Number.isInteger(start) || start < 1) fail("prompt_logprobs_start", `promptLogprobsStart must be an integer of at least 1, got ${start}.`);
     start = Math.min(start, ids.length);
   }
-  const salt = input.cacheSalt ?? "";
-  if (typeof salt !== "string") fail("cache_salt", "The cache salt must be a string.");
   return { ids, params, n, salt, promptLogprobsStart: start, grammar: input.grammar, jumpForward: input.jumpForward };
+}
+
+/**
+ * Checks how many sequences (prompts × n) a submission starts: at most
+ * MAX_SEQUENCES_PER_REQUEST, and at most what the queue ever holds (`maxQueued`).
+ */
+export function checkSequenceCount(total: number, maxQueued: number): void {
+  const max = Math.min(MAX_SEQUENCES_PER_REQUEST, maxQueued);
+  if (total <= max) return;
+  const why = maxQueued < MAX_SEQUENCES_PER_REQUEST ? `more than the server ever queues (${maxQueued})` : `more than one request may have (${MAX_SEQUENCES_PER_REQUEST})`;
+  throw new InputError("n", `This request needs ${total} sequences (prompts × n), ${why}.`);
 }

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Engine, QueueFullError, type EngineOptions } from "../../src/engine/engine.js";
-import type { GenerateInput } from "../../src/engine/input.js";
+import { InputError, MAX_CACHE_SALT_LENGTH, MAX_SEQUENCES_PER_REQUEST, type GenerateInput } from "../../src/engine/input.js";
 import type { GenerateResult } from "../../src/engine/stream.js";
 import { loadModel, type LoadedModel } from "../../src/model/load.js";
 import { mulberry32 } from "../../src/util/random.js";
@@ -259,6 +259,22 @@ test("the queue limit rejects clearly, and bad input is refused before queueing"
     assert.throws(() => e.generate({ inputIds: [1, 2], params: { maxNewTokens: 1000 } }), /exceeds/);
     assert.throws(() => e.generate({ inputIds: [99999] }), /outside the vocabulary/);
     assert.throws(() => e.generate({ inputIds: [1], params: { temperature: -1 } }), /temperature/);
+  });
+});
+
+test("a cache salt is at most 256 characters; a submission starts at most 1,024 sequences, queue limit or not", async () => {
+  await withEngine({ maxTotalTokens: 256 }, async (e) => {
+    const refused = (inputs: GenerateInput[], param: string, pattern: RegExp): void =>
+      assert.throws(() => e.submit(inputs), (err: unknown) => err instanceof InputError && err.param === param && pattern.test(err.message));
+    refused([{ inputIds: [1, 2], cacheSalt: "s".repeat(MAX_CACHE_SALT_LENGTH + 1) }], "cache_salt", /at most 256 characters/);
+    const one = { inputIds: [1, 2], params: { maxNewTokens: 0 } };
+    refused(Array.from({ length: 9 }, () => ({ ...one, n: 128 })), "n", /1152 sequences .*one request may have \(1024\)/);
+    refused(Array.from({ length: MAX_SEQUENCES_PER_REQUEST + 1 }, () => one), "n", /1025 sequences/);
+    assert.equal(e.inflight, 0);
+    assert.equal(e.stats().queued, 0);
+    // exactly the bound is taken (max_new_tokens 0: only the shared prompt is computed)
+    const r = await e.submit([{ ...one, cacheSalt: "s".repeat(MAX_CACHE_SALT_LENGTH) }, ...Array.from({ length: 7 }, () => ({ ...one, n: 128 })), { ...one, n: 127 }]).result();
+    assert.equal(r.samples.length, MAX_SEQUENCES_PER_REQUEST);
   });
 });
 
