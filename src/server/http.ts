@@ -12,7 +12,7 @@ import type { AddressInfo } from "node:net";
 import Fastify, { type FastifyInstance, type FastifyRequest } from "fastify";
 import type { Engine } from "../engine/engine.js";
 import { checkApiKey } from "./auth.js";
-import { badRequest, installErrorHandlers, unavailable } from "./errors.js";
+import { badRequest, clientErrorHandler, installErrorHandlers, unavailable } from "./errors.js";
 import { Metrics, statusLine } from "./metrics.js";
 import { registerNativeApi } from "./native-api.js";
 import { registerOpenAI } from "./openai.js";
@@ -62,6 +62,7 @@ export class RadixServer {
       bodyLimit: opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
       return503OnClosing: false,
       forceCloseConnections: "idle",
+      clientErrorHandler,
       ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allowUnionTypes: true, verbose: true } },
     });
     // Any content type is read as JSON (curl -d sends form encoding); an empty body is none.

@@ -7,7 +7,7 @@ import type { EngineEvent, FinishReason, TokenLogprob } from "../engine/stream.j
 import { ApiError, badRequest, toApiError, unavailable } from "./errors.js";
 import { arrivalOf, Generation, newId } from "./generation.js";
 import { defined } from "./openai-format.js";
-import { chatSchema, type ChatBody } from "./schema.js";
+import { chatSchema, MAX_PROMPTS, MAX_RID_LENGTH, type ChatBody } from "./schema.js";
 import type { Serving } from "./serving.js";
 import { onClientGone, SseStream } from "./sse.js";
 import { compileFor, nativeSpec } from "./structured.js";
@@ -22,8 +22,8 @@ const generateSchema: Schema = {
   type: "object",
   description: "a JSON object",
   properties: {
-    text: { anyOf: [{ type: "string" }, { type: "array", minItems: 1, maxItems: 128, items: { type: "string" } }, { type: "null" }], description: "a string or a list of strings" },
-    input_ids: { anyOf: [{ ...ids, minItems: 1 }, { type: "array", minItems: 1, maxItems: 128, items: { ...ids, minItems: 1 } }, { type: "null" }], description: "a list of token ids or a list of them" },
+    text: { anyOf: [{ type: "string" }, { type: "array", minItems: 1, maxItems: MAX_PROMPTS, items: { type: "string" } }, { type: "null" }], description: "a string or a list of strings" },
+    input_ids: { anyOf: [{ ...ids, minItems: 1 }, { type: "array", minItems: 1, maxItems: MAX_PROMPTS, items: { ...ids, minItems: 1 } }, { type: "null" }], description: "a list of token ids or a list of them" },
     sampling_params: opt("object", "an object", {
       properties: {
         max_new_tokens: opt("integer", "an integer >= 0", { minimum: 0 }),
@@ -52,7 +52,7 @@ const generateSchema: Schema = {
     return_logprob: opt("boolean", "a boolean"),
     top_logprobs_num: opt("integer", "an integer in [0, 20]", { minimum: 0, maximum: 20 }),
     logprob_start_len: opt("integer", "an integer >= -1", { minimum: -1 }),
-    rid: opt("string", "a string"),
+    rid: opt("string", `a string of at most ${MAX_RID_LENGTH} characters`, { maxLength: MAX_RID_LENGTH }),
     cache_salt: opt("string", "a string"),
   },
 };
@@ -73,8 +73,8 @@ const tokenizeSchema: Schema = {
   type: "object",
   description: "a JSON object",
   properties: {
-    prompt: { anyOf: [{ type: "string" }, { type: "array", items: { type: "string" } }], description: "a string or a list of strings" },
-    text: { anyOf: [{ type: "string" }, { type: "array", items: { type: "string" } }], description: "a string or a list of strings" },
+    prompt: { anyOf: [{ type: "string" }, { type: "array", maxItems: MAX_PROMPTS, items: { type: "string" } }], description: `a string or a list of at most ${MAX_PROMPTS} strings` },
+    text: { anyOf: [{ type: "string" }, { type: "array", maxItems: MAX_PROMPTS, items: { type: "string" } }], description: `a string or a list of at most ${MAX_PROMPTS} strings` },
     messages: chatSchema.properties.messages,
     tools: chatSchema.properties.tools,
     add_special_tokens: opt("boolean", "a boolean"),
@@ -310,7 +310,8 @@ export function registerNativeApi(app: FastifyInstance, deps: NativeApiDeps): vo
   });
 
   app.post("/abort_request", {
-    schema: { body: { type: "object", description: "a JSON object", properties: { rid: opt("string", "a string"), abort_all: opt("boolean", "a boolean") } } },
+    schema: { body: { type: "object", description: "a JSON object", properties: {
+      rid: opt("string", `a string of at most ${MAX_RID_LENGTH} characters`, { maxLength: MAX_RID_LENGTH }), abort_all: opt("boolean", "a boolean") } } },
   }, async (req) => {
     const s = serving();
     const b = req.body as { rid?: string | null; abort_all?: boolean | null };
