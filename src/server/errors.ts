@@ -148,7 +148,7 @@ function contextLengthError(e: ContextLengthError, names: ParamNames): ApiError 
   const param = e.maxNewTokens === null ? (e.part !== undefined ? `${prompt}[${e.part}]` : prompt) : max;
   const head = `This model's maximum context length is ${e.limit} tokens. However, `;
   const message = e.maxNewTokens === null
-    ? `${head}your ${prompt} resulted in ${e.promptTokens} tokens. Please reduce the length of the ${prompt}.`
+    ? `${head}your ${prompt} resulted in ${e.atLeast ? "at least " : ""}${e.promptTokens} tokens. Please reduce the length of the ${prompt}.`
     : `${head}you requested ${e.promptTokens + e.maxNewTokens} tokens (${e.promptTokens} in the ${prompt}, ${e.maxNewTokens} in the completion). ` +
       `Please reduce the length of the ${prompt} or ${max}.`;
   return badRequest(param, message, "context_length_exceeded");
