@@ -39,6 +39,10 @@ export function badRequest(param: string | null, message: string, code: string |
   return new ApiError(400, message, "invalid_request_error", param, code);
 }
 
+export function bodyTooLarge(): ApiError {
+  return new ApiError(413, "The request body is larger than this server accepts (see --max-body-bytes).", "invalid_request_error", null, "request_too_large");
+}
+
 export function unavailable(message: string): ApiError {
   return new ApiError(503, message, "server_error", null, "service_unavailable", { "retry-after": "5" });
 }
@@ -132,9 +136,7 @@ export function toApiError(err: unknown, names: ParamNames = {}, body?: unknown)
   if (err instanceof ChatTemplateError) return badRequest("messages", `The chat template rejected the messages: ${err.message}`);
   const fe = err as Partial<FastifyError> & { validation?: AjvError[] };
   if (fe.validation) return validationError(fe.validation, body);
-  if (fe.code === "FST_ERR_CTP_BODY_TOO_LARGE") {
-    return new ApiError(413, "The request body is larger than this server accepts (see --max-body-bytes).", "invalid_request_error", null, "request_too_large");
-  }
+  if (fe.code === "FST_ERR_CTP_BODY_TOO_LARGE") return bodyTooLarge();
   if (typeof fe.statusCode === "number" && fe.statusCode >= 400 && fe.statusCode < 500) {
     return new ApiError(fe.statusCode, fe.message ?? "bad request", "invalid_request_error");
   }

@@ -161,7 +161,7 @@ async function generate(s: Serving, b: GenerateBody, reply: FastifyReply): Promi
   const arrival = arrivalOf(reply);
   if ((b.text == null) === (b.input_ids == null)) throw badRequest("text", "Give exactly one of 'text' and 'input_ids'.");
   let prompts: number[][];
-  if (b.text != null) prompts = (typeof b.text === "string" ? [b.text] : b.text).map((t) => s.textIds(t));
+  if (b.text != null) prompts = await s.promptIds(typeof b.text === "string" ? [b.text] : b.text, { prompt: "text" });
   else prompts = typeof b.input_ids![0] === "number" ? [b.input_ids as number[]] : (b.input_ids as number[][]);
   const names = { ...NATIVE_NAMES, prompt: b.text != null ? "text" : "input_ids" };
   const sp = b.sampling_params ?? {};
@@ -263,13 +263,13 @@ export function registerNativeApi(app: FastifyInstance, deps: NativeApiDeps): vo
     const s = serving();
     const b = req.body as { prompt?: string | string[]; text?: string | string[]; messages?: ChatBody["messages"]; tools?: ChatBody["tools"]; add_special_tokens?: boolean | null };
     const addSpecial = b.add_special_tokens ?? true;
-    const encode = (t: string): number[] => s.model.tokenizer.encode(t, { addSpecial, parseSpecial: true });
+    const encode = (t: string): Promise<number[]> => s.tokenize(t, { addSpecial, parseSpecial: true });
     let tokens: number[] | number[][];
-    if (b.messages) tokens = s.chatIds(b.messages, b.tools ?? undefined);
+    if (b.messages) tokens = await s.tokenize(s.renderChat(b.messages, b.tools ?? undefined), { addSpecial: false, parseSpecial: true });
     else {
       const input = b.prompt ?? b.text;
       if (input === undefined) throw badRequest("prompt", "Give 'prompt' (or 'text', or 'messages').", "missing_required_parameter");
-      tokens = typeof input === "string" ? encode(input) : input.map(encode);
+      tokens = typeof input === "string" ? await encode(input) : await Promise.all(input.map(encode));
     }
     const count = typeof tokens[0] === "number" || tokens.length === 0 ? tokens.length : (tokens as number[][]).reduce((a, t) => a + t.length, 0);
     return { tokens, count, max_model_len: s.contextLength };
