@@ -1,6 +1,7 @@
 // Big bodies do not hold up the server: while 30 MB and 10 MB prompts arrive, a bystander
-// /health answers within 200 ms and a bystander stream keeps streaming, and the server's
-// memory stays bounded. A prompt that cannot fit is refused by its size at once (a tokenizer
+// /health answers within 200 ms (beyond what it takes without them; on a loaded machine,
+// scaled by its load) and a bystander stream keeps streaming, and the server's memory stays
+// bounded. A prompt that cannot fit is refused by its size at once (a tokenizer
 // with a bound: text-bound.ts), or tokenized on the tokenizer thread and then refused (one
 // without); a body over --max-body-bytes is a 413. The server runs in a process of its own,
 // so that the test's own work (building and sending the bodies) is not measured.
@@ -9,6 +10,7 @@ import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
+import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { buildTestTokenizer } from "../../src/model/test-tokenizer.js";
@@ -129,6 +131,13 @@ function longestGap(times: readonly number[], from: number, to: number): number 
 interface Round {
   readonly answers: Answer[];
   readonly health: number[];
+  /** The worst /health latency beside the same stream before the bodies came (the machine's own noise). */
+  readonly idleHealth: number;
+  /**
+   * Runnable threads per core (1-minute load average, at least 1): on a shared machine every
+   * piece of work the server does takes that many times longer, however short it is.
+   */
+  readonly contention: number;
   readonly streamGap: number;
   readonly rssGrowth: number;
 }
@@ -139,6 +148,8 @@ async function round(srv: Child, bodies: { route: string; body: string }[]): Pro
   const stream = await bystander(srv.url, 2000);
   // the stream is under way before the bodies come
   for (let i = 0; i < 500 && stream.times.length < 3; i++) await new Promise((r) => setTimeout(r, 10));
+  // what /health costs on this machine now, with the stream running and no big body
+  const idleHealth = Math.max(...(await probeHealth(srv.url, new Promise((r) => setTimeout(r, 1000)))));
   const start = performance.now();
   const sends = Promise.all(bodies.map((b) => send(`${srv.url}${b.route}`, b.body)));
   const health = await probeHealth(srv.url, sends);
@@ -152,19 +163,25 @@ async function round(srv: Child, bodies: { route: string; body: string }[]): Pro
   const reason = await stream.done;
   assert.ok(reason === "abort" || reason === "length", `the bystander stream ended with ${reason}`);
   const after = await srv.stats();
-  return { answers, health, streamGap, rssGrowth: after.maxRss - before.rss };
+  const contention = Math.max(1, os.loadavg()[0]! / os.availableParallelism());
+  return { answers, health, idleHealth, contention, streamGap, rssGrowth: after.maxRss - before.rss };
 }
 
-function assertResponsive(r: Round, label: string, limits: { healthMs: number; rss: number }): void {
+/**
+ * /health and the stream waited at most `waitMs` (times the machine's contention) more than
+ * they do without big bodies, and RSS grew by less than `rss`.
+ */
+function assertResponsive(r: Round, label: string, limits: { waitMs: number; rss: number }): void {
   const worst = Math.max(...r.health);
+  const allowed = limits.waitMs * r.contention + r.idleHealth;
   assert.ok(r.health.length >= 2, `${label}: /health was probed ${r.health.length} times`);
-  assert.ok(worst < limits.healthMs, `${label}: /health took ${worst.toFixed(0)} ms (${r.health.length} probes)`);
-  assert.ok(r.streamGap < Math.max(2 * HEALTH_MS, limits.healthMs), `${label}: the bystander stream stalled ${r.streamGap.toFixed(0)} ms`);
+  assert.ok(worst < allowed, `${label}: /health took ${worst.toFixed(0)} ms, more than ${allowed.toFixed(0)} (${report(r)})`);
+  assert.ok(r.streamGap < 2 * allowed, `${label}: the bystander stream stalled ${r.streamGap.toFixed(0)} ms (${report(r)})`);
   assert.ok(r.rssGrowth < limits.rss, `${label}: RSS grew ${(r.rssGrowth / MiB).toFixed(0)} MiB`);
 }
 
 function report(r: Round): string {
-  return `/health worst ${Math.max(...r.health).toFixed(0)} ms over ${r.health.length} probes; stream gap ${r.streamGap.toFixed(0)} ms; RSS +${(r.rssGrowth / MiB).toFixed(0)} MiB`;
+  return `/health worst ${Math.max(...r.health).toFixed(0)} ms over ${r.health.length} probes (${r.idleHealth.toFixed(0)} ms without big bodies, contention ${r.contention.toFixed(1)}); stream gap ${r.streamGap.toFixed(0)} ms; RSS +${(r.rssGrowth / MiB).toFixed(0)} MiB`;
 }
 
 describe("a tokenizer with a byte bound: a prompt too big to fit is refused by its size", () => {
@@ -195,7 +212,7 @@ describe("a tokenizer with a byte bound: a prompt too big to fit is refused by i
     assert.equal(chat!.error.param, "messages");
     assert.equal(generate!.error.param, "text[1]");
     // Each body is held a couple of times over (raw, parsed), briefly.
-    assertResponsive(r, "bounded", { healthMs: HEALTH_MS, rss: 512 * MiB });
+    assertResponsive(r, "bounded", { waitMs: HEALTH_MS, rss: 512 * MiB });
   });
 
   test("eight 30 MB prompts at once: all refused within seconds, memory bounded", T, async (t) => {
@@ -206,7 +223,7 @@ describe("a tokenizer with a byte bound: a prompt too big to fit is refused by i
     for (const a of r.answers) assert.equal(envelope(a.body).code, "context_length_exceeded");
     // Once 16.9 s and 2.0 GB. What is left on the event loop is JSON.parse of each body
     // (some 50 ms for 30 MB), so /health may wait for several in a row.
-    assertResponsive(r, "eight bodies", { healthMs: 1000, rss: 1536 * MiB });
+    assertResponsive(r, "eight bodies", { waitMs: 1000, rss: 1536 * MiB });
   });
 
   test("a body over --max-body-bytes is a 413 in the envelope, before the body is read", T, async () => {
@@ -267,7 +284,7 @@ describe("a tokenizer without a byte bound: big prompts are tokenized off the ev
     }
     // The tokenizer thread takes one text at a time; tokenizing 30 MB takes some 30 times
     // that while it runs (the words and ids of a 30 MB text), and gives it back after.
-    assertResponsive(r, "unbounded", { healthMs: HEALTH_MS, rss: 1536 * MiB });
+    assertResponsive(r, "unbounded", { waitMs: HEALTH_MS, rss: 1536 * MiB });
   });
 
   test("a long prompt that fits, and /tokenize of a long text, get the ids of the main thread's tokenizer", T, async () => {
