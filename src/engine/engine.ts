@@ -18,7 +18,7 @@ import { Grammar, GrammarCompiler, type GrammarLimits, type GrammarSpec } from "
 import { IncrementalDetokenizer } from "../tokenizer/detokenizer.js";
 import type { EngineEvent, GenerateResult, RequestStream } from "./stream.js";
 import { Submission } from "./submission.js";
-import { InputError, resolveInput, type GenerateInput, type ResolvedInput } from "./input.js";
+import { checkSequenceCount, InputError, resolveInput, type GenerateInput, type ResolvedInput } from "./input.js";
 import { forcedLogprob, prepareMasks, sampleOne, sampleRows, settleMasks, type PendingMask, type SampledStep } from "./sample-step.js";
 
 /**
@@ -66,6 +66,8 @@ export interface EngineStats {
   readonly hitTokens: number;
   readonly queriedTokens: number;
   readonly evictedTokens: number;
+  /** Cache namespaces (distinct cache salts) holding entries. */
+  readonly cacheNamespaces: number;
   readonly cacheHitRate: number;
   readonly promptTokensTotal: number;
   readonly generatedTokensTotal: number;
@@ -190,9 +192,7 @@ export class Engine {
     if (this.submissions.has(id)) throw new InputError("request_id", `A request with id '${id}' is already running.`, "duplicate_id");
     const total = resolved.reduce((a, r) => a + r.n, 0);
     const max = this.opts.maxQueuedRequests ?? Infinity;
-    if (total > max) {
-      throw new InputError("n", `This request needs ${total} sequences (prompts × n), more than the server ever queues (${max}).`);
-    }
+    checkSequenceCount(total, max);
     const queued = this.scheduler.queued + this.compiling.size;
     if (queued + total > max) throw new QueueFullError(`the queue is full (${queued} of ${max} requests waiting)`);
     const now = performance.now();
@@ -435,6 +435,7 @@ export class Engine {
       hitTokens: s.hitTokens,
       queriedTokens: s.queriedTokens,
       evictedTokens: s.evictedTokens,
+      cacheNamespaces: s.namespaces,
       cacheHitRate: s.queriedTokens > 0 ? s.hitTokens / s.queriedTokens : 0,
       promptTokensTotal: this.promptTotal,
       generatedTokensTotal: this.generatedTotal,

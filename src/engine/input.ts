@@ -5,7 +5,16 @@
 // parameter, which a server turns into a 400.
 import type { LoadedModel } from "../model/load.js";
 import type { Grammar, GrammarSpec } from "../structured/grammar.js";
+import type { Tokenizer } from "../tokenizer/tokenizer.js";
 import { checkSamplingParams, DEFAULT_SAMPLING, SamplingParamError, type SamplingParams } from "../sampling/params.js";
+
+/** Longest cache salt, in characters: each distinct salt is kept as a cache namespace while it holds entries. */
+export const MAX_CACHE_SALT_LENGTH = 256;
+/**
+ * Most sequences (prompts × n) one submission may start, whatever the queue allows: each is a
+ * request the scheduler carries, so one HTTP request must not become tens of thousands.
+ */
+export const MAX_SEQUENCES_PER_REQUEST = 1024;
 
 export interface GenerateInput {
   /** Raw prompt text (BOS added as the model wants, special tokens parsed). */
@@ -49,16 +58,34 @@ export class InputError extends Error {
   }
 }
 
-/** The prompt, or the prompt and max_new_tokens, do not fit the context. */
+/**
+ * The prompt, or the prompt and max_new_tokens, do not fit the context. `atLeast`: the prompt
+ * was refused by its length in bytes before it was tokenized (checkTextFits), and
+ * `promptTokens` is the fewest tokens it can have.
+ */
 export class ContextLengthError extends InputError {
   override name = "ContextLengthError";
-  constructor(readonly limit: number, readonly promptTokens: number, readonly maxNewTokens: number | null, part?: number) {
+  constructor(readonly limit: number, readonly promptTokens: number, readonly maxNewTokens: number | null, part?: number, readonly atLeast = false) {
     super(maxNewTokens === null ? "prompt" : "max_new_tokens",
       maxNewTokens === null
-        ? `prompt (${promptTokens} tokens) leaves no room for output below the limit of ${limit} tokens`
+        ? `prompt (${atLeast ? "at least " : ""}${promptTokens} tokens) leaves no room for output below the limit of ${limit} tokens`
         : `prompt (${promptTokens} tokens) + max tokens (${maxNewTokens}) exceeds the limit of ${limit} tokens`,
       "context_length_exceeded", part);
   }
+}
+
+/**
+ * Refuses, before tokenizing it, a text that cannot fit: every token stands for at most
+ * tokenizer.maxTextBytesPerToken() bytes, so a text of B bytes has at least B / that many
+ * tokens; from `limit` on it leaves no room for output. Costs one pass over the text's UTF-16
+ * units, where tokenizing a long text costs seconds.
+ */
+export function checkTextFits(tokenizer: Tokenizer, limit: number, text: string, part?: number): void {
+  const most = tokenizer.maxTextBytesPerToken();
+  // Cheap first: no string has more UTF-8 bytes than 3 per UTF-16 unit.
+  if (!Number.isFinite(most) || text.length * 3 <= (limit - 1) * most) return;
+  const bytes = Buffer.byteLength(text, "utf8");
+  if (bytes > (limit - 1) * most) throw new ContextLengthError(limit, Math.ceil(bytes / most), null, part, true);
 }
 
 export interface ResolvedInput {
@@ -84,6 +111,13 @@ export function resolveInput(model: LoadedModel, limits: InputLimits, input: Gen
   };
   if ((input.prompt === undefined) === (input.inputIds === undefined)) fail("prompt", "Give exactly one of prompt and inputIds.");
   if (input.prompt !== undefined && typeof input.prompt !== "string") fail("prompt", "The prompt must be a string.");
+  // The cheap checks before the prompt is tokenized.
+  const salt = input.cacheSalt ?? "";
+  if (typeof salt !== "string") fail("cache_salt", "The cache salt must be a string.");
+  if (salt.length > MAX_CACHE_SALT_LENGTH) fail("cache_salt", `The cache salt must be at most ${MAX_CACHE_SALT_LENGTH} characters long, got ${salt.length}.`);
+  if (input.prompt !== undefined) checkTextFits(model.tokenizer, limits.contextLength, input.prompt, part);
+  // Ids that cannot fit are refused before they are copied and checked one by one (millions, from a big body).
+  if (input.inputIds && input.inputIds.length >= limits.contextLength) throw new ContextLengthError(limits.contextLength, input.inputIds.length, null, part);
   const ids = input.inputIds
     ? [...input.inputIds]
     : model.tokenizer.encode(input.prompt!, { addSpecial: true, parseSpecial: true });
@@ -112,7 +146,16 @@ export function resolveInput(model: LoadedModel, limits: InputLimits, input: Gen
     if (!Number.isInteger(start) || start < 1) fail("prompt_logprobs_start", `promptLogprobsStart must be an integer of at least 1, got ${start}.`);
     start = Math.min(start, ids.length);
   }
-  const salt = input.cacheSalt ?? "";
-  if (typeof salt !== "string") fail("cache_salt", "The cache salt must be a string.");
   return { ids, params, n, salt, promptLogprobsStart: start, grammar: input.grammar, jumpForward: input.jumpForward };
+}
+
+/**
+ * Checks how many sequences (prompts × n) a submission starts: at most
+ * MAX_SEQUENCES_PER_REQUEST, and at most what the queue ever holds (`maxQueued`).
+ */
+export function checkSequenceCount(total: number, maxQueued: number): void {
+  const max = Math.min(MAX_SEQUENCES_PER_REQUEST, maxQueued);
+  if (total <= max) return;
+  const why = maxQueued < MAX_SEQUENCES_PER_REQUEST ? `more than the server ever queues (${maxQueued})` : `more than one request may have (${MAX_SEQUENCES_PER_REQUEST})`;
+  throw new InputError("n", `This request needs ${total} sequences (prompts × n), ${why}.`);
 }

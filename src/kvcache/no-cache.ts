@@ -28,6 +28,6 @@ export class NoCache implements PrefixCache {
     this.queried += queried;
   }
   stats(): CacheStats {
-    return { cachedTokens: 0, evictableTokens: 0, protectedTokens: 0, hitTokens: 0, queriedTokens: this.queried, evictedTokens: 0 };
+    return { cachedTokens: 0, evictableTokens: 0, protectedTokens: 0, hitTokens: 0, queriedTokens: this.queried, evictedTokens: 0, namespaces: 0 };
   }
 }

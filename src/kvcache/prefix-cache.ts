@@ -56,6 +56,8 @@ export interface CacheStats {
   readonly queriedTokens: number;
   /** Tokens evicted to make room since the start. */
   readonly evictedTokens: number;
+  /** Cache namespaces (distinct salts) holding entries; an emptied one is dropped. */
+  readonly namespaces: number;
 }
 
 export interface PrefixCache {

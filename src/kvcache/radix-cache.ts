@@ -3,7 +3,9 @@
 // token sequence and its slots. Nodes on a running request's path are locked; unlocked
 // leaves are evicted least recently used first, and a parent becomes a leaf (and so
 // evictable) when its last child goes. The tree never frees a slot: evicted slots go back
-// to the caller.
+// to the caller. A namespace (salt) has a root only while it holds entries: one that eviction
+// or a flush leaves empty is dropped, so a stream of distinct salts costs nothing once their
+// entries are gone.
 import { concatSlots, type CacheHandle, type CacheKey, type CacheStats, type InsertResult, type MatchResult, type PrefixCache } from "./prefix-cache.js";
 
 class Node implements CacheHandle {
@@ -25,7 +27,11 @@ function commonPrefix(a: Int32Array, b: ArrayLike<number>, bStart: number): numb
   return i;
 }
 
+/** What a match in a namespace with no entries ends at: no parent, so lock and unlock pass it by. */
+const EMPTY_NAMESPACE = new Node(0, null, new Int32Array(0), new Int32Array(0));
+
 export class RadixCache implements PrefixCache {
+  /** Namespace roots by salt; a root with no children is never kept. */
   private readonly roots = new Map<string, Node>();
   private nextId = 1;
   private clock = 0;
@@ -86,6 +92,8 @@ export class RadixCache implements PrefixCache {
   }
 
   match(key: CacheKey): MatchResult {
+    // A lookup never makes a namespace: only an insert does.
+    if (!this.roots.has(key.salt)) return { slots: new Int32Array(0), handle: EMPTY_NAMESPACE };
     const parts: Int32Array[] = [];
     const { node } = this.walk(key.ids, key.salt, parts);
     return { slots: concatSlots(parts), handle: node };
@@ -94,6 +102,7 @@ export class RadixCache implements PrefixCache {
   insert(key: CacheKey, slots: Int32Array): InsertResult {
     const ids = key.ids;
     if (slots.length !== ids.length) throw new Error(`radix insert: ${ids.length} ids but ${slots.length} slots`);
+    if (ids.length === 0) return { alreadyCached: 0, cached: 0 };
     const { node, pos } = this.walk(ids, key.salt, null);
     if (pos === ids.length) return { alreadyCached: pos, cached: pos };
     const run = Int32Array.from({ length: ids.length - pos }, (_, i) => ids[pos + i]!);
@@ -160,6 +169,9 @@ export class RadixCache implements PrefixCache {
       if (parent.parent && parent.children.size === 0 && parent.lockRef === 0) heap.push(parent);
     }
     if (freed > 0) this.version++;
+    // Namespaces left empty go (a request that matched nothing in one may still hold its
+    // root as its handle: lock and unlock pass roots by, and an insert makes a new one).
+    for (const [salt, r] of this.roots) if (r.children.size === 0) this.roots.delete(salt);
     return concatSlots(dropped);
   }
 
@@ -183,6 +195,7 @@ export class RadixCache implements PrefixCache {
       hitTokens: this.hits,
       queriedTokens: this.queried,
       evictedTokens: this.evicted,
+      namespaces: this.roots.size,
     };
   }
 }

@@ -25,7 +25,10 @@ export interface SamplingParams {
   readonly logitBias?: LogitBias;
   /** Seed of the request's own random stream; undefined draws one. Any safe integer. */
   readonly seed?: number;
-  /** Stop strings (at most MAX_STOP_STRINGS, non-empty); matched by StopMatcher, not in the output. */
+  /**
+   * Stop strings (at most MAX_STOP_STRINGS, each non-empty and at most MAX_STOP_STRING_LENGTH
+   * characters, MAX_STOP_TOTAL_LENGTH in all); matched by StopMatcher, not in the output.
+   */
   readonly stop?: readonly string[];
   /** Token ids that end the sequence like EOS. */
   readonly stopTokenIds?: readonly number[];
@@ -49,6 +52,10 @@ export interface SamplingParams {
 export const DEFAULT_SAMPLING: SamplingParams = { temperature: 0, topK: 0, topP: 1, maxNewTokens: 128 };
 
 export const MAX_STOP_STRINGS = 16;
+// Every generated token is checked against every stop string's prefixes (StopMatcher), at a
+// cost that grows with the square of a string's length: these keep it small per token.
+export const MAX_STOP_STRING_LENGTH = 256;
+export const MAX_STOP_TOTAL_LENGTH = 1024;
 export const MAX_TOP_LOGPROBS = 20;
 export const MAX_N = 128;
 
@@ -128,7 +135,13 @@ export function checkSamplingParams(p: SamplingParams, vocabSize?: number): void
   if (p.stop !== undefined) {
     if (!Array.isArray(p.stop)) fail("stop", "must be a list of strings");
     if (p.stop.length > MAX_STOP_STRINGS) fail("stop", `allows at most ${MAX_STOP_STRINGS} strings, got ${p.stop.length}`);
-    for (const s of p.stop) if (typeof s !== "string" || s.length === 0) fail("stop", `strings must be non-empty, got ${JSON.stringify(s)}`);
+    let total = 0;
+    for (const s of p.stop) {
+      if (typeof s !== "string" || s.length === 0) fail("stop", `strings must be non-empty, got ${JSON.stringify(s)}`);
+      if (s.length > MAX_STOP_STRING_LENGTH) fail("stop", `strings must be at most ${MAX_STOP_STRING_LENGTH} characters long, got one of ${s.length}`);
+      total += s.length;
+    }
+    if (total > MAX_STOP_TOTAL_LENGTH) fail("stop", `strings may have at most ${MAX_STOP_TOTAL_LENGTH} characters in all, got ${total}`);
   }
   if (p.stopTokenIds !== undefined) {
     if (!Array.isArray(p.stopTokenIds)) fail("stop_token_ids", "must be a list of token ids");

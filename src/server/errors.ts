@@ -2,6 +2,7 @@
 //   {"error": {"message": "...", "type": "...", "param": "..." | null, "code": "..." | null}}
 // ApiError carries status and envelope; toApiError() maps what the engine, the chat template,
 // fastify (bad JSON, body too large, schema validation) and anything unexpected throw.
+import type { Socket } from "node:net";
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { QueueFullError } from "../engine/engine.js";
 import { ContextLengthError, InputError } from "../engine/input.js";
@@ -37,6 +38,10 @@ export class ApiError extends Error {
 
 export function badRequest(param: string | null, message: string, code: string | null = "invalid_value"): ApiError {
   return new ApiError(400, message, "invalid_request_error", param, code);
+}
+
+export function bodyTooLarge(): ApiError {
+  return new ApiError(413, "The request body is larger than this server accepts (see --max-body-bytes).", "invalid_request_error", null, "request_too_large");
 }
 
 export function unavailable(message: string): ApiError {
@@ -87,6 +92,10 @@ function validationError(errors: readonly AjvError[], body: unknown): ApiError {
   let e = errors[errors.length - 1]!;
   const depth = (x: AjvError): number => x.instancePath.split("/").length + (x.keyword === "required" ? 1 : 0);
   for (const x of errors) if (depth(x) > depth(e)) e = x;
+  // A size bound that a branch of the right shape broke (a list of 129 strings) says more than
+  // a branch of another shape failing deeper in (its first item is not an integer).
+  const bound = errors.find((x) => (x.keyword === "maxItems" || x.keyword === "maxLength") && (e.instancePath + "/").startsWith(x.instancePath + "/"));
+  if (bound) e = bound;
   if (e.keyword === "required") {
     const param = paramPath(e.instancePath, body, String(e.params.missingProperty));
     return badRequest(param, `Missing required parameter: '${param}'.`, "missing_required_parameter");
@@ -100,7 +109,14 @@ function validationError(errors: readonly AjvError[], body: unknown): ApiError {
     return badRequest(param, `Invalid type for ${name}: expected ${what ?? String(e.params.type)}, but got ${describe(value)} instead.`, "invalid_type");
   }
   const why = what ? `expected ${what}` : (e.message ?? "invalid value");
-  return badRequest(param, `Invalid value for ${name}: ${why}, got ${JSON.stringify(value)?.slice(0, 100) ?? "nothing"}.`, "invalid_value");
+  return badRequest(param, `Invalid value for ${name}: ${why}, got ${preview(value)}.`, "invalid_value");
+}
+
+/** A short view of a bad value; a long list or string is not written out whole first (it may be megabytes). */
+function preview(value: unknown): string {
+  if (Array.isArray(value) && value.length > 16) return `a list of ${value.length} items`;
+  if (typeof value === "string" && value.length > 100) return `${JSON.stringify(value.slice(0, 100))}... (${value.length} characters)`;
+  return JSON.stringify(value)?.slice(0, 100) ?? "nothing";
 }
 
 /** Whatever was thrown, as an API error (500 for the unexpected). */
@@ -126,9 +142,7 @@ export function toApiError(err: unknown, names: ParamNames = {}, body?: unknown)
   if (err instanceof ChatTemplateError) return badRequest("messages", `The chat template rejected the messages: ${err.message}`);
   const fe = err as Partial<FastifyError> & { validation?: AjvError[] };
   if (fe.validation) return validationError(fe.validation, body);
-  if (fe.code === "FST_ERR_CTP_BODY_TOO_LARGE") {
-    return new ApiError(413, "The request body is larger than this server accepts (see --max-body-bytes).", "invalid_request_error", null, "request_too_large");
-  }
+  if (fe.code === "FST_ERR_CTP_BODY_TOO_LARGE") return bodyTooLarge();
   if (typeof fe.statusCode === "number" && fe.statusCode >= 400 && fe.statusCode < 500) {
     return new ApiError(fe.statusCode, fe.message ?? "bad request", "invalid_request_error");
   }
@@ -142,7 +156,7 @@ function contextLengthError(e: ContextLengthError, names: ParamNames): ApiError 
   const param = e.maxNewTokens === null ? (e.part !== undefined ? `${prompt}[${e.part}]` : prompt) : max;
   const head = `This model's maximum context length is ${e.limit} tokens. However, `;
   const message = e.maxNewTokens === null
-    ? `${head}your ${prompt} resulted in ${e.promptTokens} tokens. Please reduce the length of the ${prompt}.`
+    ? `${head}your ${prompt} resulted in ${e.atLeast ? "at least " : ""}${e.promptTokens} tokens. Please reduce the length of the ${prompt}.`
     : `${head}you requested ${e.promptTokens + e.maxNewTokens} tokens (${e.promptTokens} in the ${prompt}, ${e.maxNewTokens} in the completion). ` +
       `Please reduce the length of the ${prompt} or ${max}.`;
   return badRequest(param, message, "context_length_exceeded");
@@ -161,4 +175,25 @@ export function installErrorHandlers(app: FastifyInstance, log: (line: string) =
   });
   app.setNotFoundHandler((req: FastifyRequest, reply: FastifyReply) =>
     sendError(reply, new ApiError(404, `Invalid URL (${req.method} ${req.url.split("?")[0]})`, "not_found_error", null, "unknown_url")));
+}
+
+/**
+ * Errors the HTTP parser meets before there is a request to answer (headers or a URL over
+ * Node's 16 KiB limit, a malformed request line, a request that came too slowly), in the
+ * same envelope: fastify's own answer to these is its own JSON, and Node's a bare status line.
+ */
+export function clientErrorHandler(err: Error & { code?: string }, socket: Socket): void {
+  // A reset connection has no one to answer.
+  if (err.code === "ECONNRESET" || socket.destroyed) return;
+  const e = err.code === "HPE_HEADER_OVERFLOW"
+    ? new ApiError(431, "The request's headers (its URL included) are larger than this server accepts.", "invalid_request_error", null, "request_header_fields_too_large")
+    : err.code === "ERR_HTTP_REQUEST_TIMEOUT"
+      ? new ApiError(408, "The request did not arrive in time.", "invalid_request_error", null, "request_timeout")
+      : new ApiError(400, `The request is not valid HTTP: ${err.message}`, "invalid_request_error", null, "bad_request");
+  if (socket.writable) {
+    const body = JSON.stringify(e.body());
+    const reason = { 400: "Bad Request", 408: "Request Timeout", 431: "Request Header Fields Too Large" }[e.status as 400 | 408 | 431];
+    socket.write(`HTTP/1.1 ${e.status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  }
+  socket.destroy();
 }

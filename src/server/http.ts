@@ -8,11 +8,13 @@
 //
 // The HTTP layer never computes: a route validates, tokenizes and submits to the engine, whose
 // loop yields to I/O between steps (and, on the native backend, computes off this thread).
+// Bodies are decoded as they arrive; long prompts are tokenized on a thread of their own.
 import type { AddressInfo } from "node:net";
-import Fastify, { type FastifyInstance, type FastifyRequest } from "fastify";
+import Fastify, { type FastifyInstance } from "fastify";
 import type { Engine } from "../engine/engine.js";
 import { checkApiKey } from "./auth.js";
-import { badRequest, installErrorHandlers, unavailable } from "./errors.js";
+import { clientErrorHandler, installErrorHandlers, unavailable } from "./errors.js";
+import { jsonBodyParser } from "./json-body.js";
 import { Metrics, statusLine } from "./metrics.js";
 import { registerNativeApi } from "./native-api.js";
 import { registerOpenAI } from "./openai.js";
@@ -39,11 +41,6 @@ export interface ServerOptions {
 
 export const DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024;
 
-/** JSON.parse, dropping `__proto__` keys (prototype poisoning through later merges). */
-function parseJson(text: string): unknown {
-  return text.includes("__proto__") ? JSON.parse(text, (k, v: unknown) => (k === "__proto__" ? undefined : v)) : JSON.parse(text);
-}
-
 export class RadixServer {
   readonly app: FastifyInstance;
   readonly metrics: Metrics;
@@ -62,19 +59,12 @@ export class RadixServer {
       bodyLimit: opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
       return503OnClosing: false,
       forceCloseConnections: "idle",
+      clientErrorHandler,
       ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allowUnionTypes: true, verbose: true } },
     });
-    // Any content type is read as JSON (curl -d sends form encoding); an empty body is none.
+    // Any content type is read as JSON, decoded as it arrives (json-body.ts).
     this.app.removeAllContentTypeParsers();
-    this.app.addContentTypeParser("*", { parseAs: "string" }, (_req: FastifyRequest, body: string | Buffer, done: (err: Error | null, body?: unknown) => void) => {
-      const text = typeof body === "string" ? body : body.toString("utf8");
-      if (text.trim() === "") return done(null, undefined);
-      try {
-        done(null, parseJson(text));
-      } catch (err) {
-        done(badRequest(null, `The request body is not valid JSON: ${(err as Error).message}`, "invalid_json"));
-      }
-    });
+    this.app.addContentTypeParser("*", jsonBodyParser(opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES));
     installErrorHandlers(this.app, warn);
     this.app.addHook("onRequest", async (req, reply) => {
       if (opts.apiKey !== undefined) checkApiKey(req, opts.apiKey);
@@ -160,7 +150,7 @@ export class RadixServer {
     const forced = setTimeout(() => this.app.server.closeAllConnections(), 2000);
     await closing;
     clearTimeout(forced);
-    if (s) await s.engine.close();
+    if (s) await Promise.all([s.engine.close(), s.close()]);
     this.current = "closed";
   }
 

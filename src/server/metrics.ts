@@ -67,6 +67,7 @@ export class Metrics {
     gauge("radixlm:num_used_tokens", "KV slots held by running requests and locked cache entries.", (s) => Math.round(s.kvUsage * s.kvCapacity));
     gauge("radixlm:max_total_num_tokens", "KV pool capacity in tokens.", (s) => s.kvCapacity);
     gauge("radixlm:radix_cache_tokens", "Tokens held in the radix cache (reusable prefixes).", (s) => s.cachedTokens);
+    gauge("radixlm:cache_namespaces", "Radix cache namespaces (distinct cache_salt values) holding entries.", (s) => s.cacheNamespaces);
     const window = this.window;
     new Gauge({ name: "radixlm:gen_throughput", help: "Generated tokens per second over the last 5 seconds.", registers, collect() { this.set(window.rate()); } });
     this.ttft = new Histogram({ name: "radixlm:time_to_first_token_seconds", help: "Time to first token.", buckets: TTFT_BUCKETS, registers });

@@ -7,7 +7,7 @@ import type { EngineEvent, FinishReason, TokenLogprob } from "../engine/stream.j
 import { ApiError, badRequest, toApiError, unavailable } from "./errors.js";
 import { arrivalOf, Generation, newId } from "./generation.js";
 import { defined } from "./openai-format.js";
-import { chatSchema, type ChatBody } from "./schema.js";
+import { chatSchema, MAX_PROMPTS, MAX_RID_LENGTH, type ChatBody } from "./schema.js";
 import type { Serving } from "./serving.js";
 import { onClientGone, SseStream } from "./sse.js";
 import { nativeSpec } from "./structured.js";
@@ -22,8 +22,8 @@ const generateSchema: Schema = {
   type: "object",
   description: "a JSON object",
   properties: {
-    text: { anyOf: [{ type: "string" }, { type: "array", minItems: 1, maxItems: 128, items: { type: "string" } }, { type: "null" }], description: "a string or a list of strings" },
-    input_ids: { anyOf: [{ ...ids, minItems: 1 }, { type: "array", minItems: 1, maxItems: 128, items: { ...ids, minItems: 1 } }, { type: "null" }], description: "a list of token ids or a list of them" },
+    text: { anyOf: [{ type: "string" }, { type: "array", minItems: 1, maxItems: MAX_PROMPTS, items: { type: "string" } }, { type: "null" }], description: "a string or a list of strings" },
+    input_ids: { anyOf: [{ ...ids, minItems: 1 }, { type: "array", minItems: 1, maxItems: MAX_PROMPTS, items: { ...ids, minItems: 1 } }, { type: "null" }], description: "a list of token ids or a list of them" },
     sampling_params: opt("object", "an object", {
       properties: {
         max_new_tokens: opt("integer", "an integer >= 0", { minimum: 0 }),
@@ -52,7 +52,7 @@ const generateSchema: Schema = {
     return_logprob: opt("boolean", "a boolean"),
     top_logprobs_num: opt("integer", "an integer in [0, 20]", { minimum: 0, maximum: 20 }),
     logprob_start_len: opt("integer", "an integer >= -1", { minimum: -1 }),
-    rid: opt("string", "a string"),
+    rid: opt("string", `a string of at most ${MAX_RID_LENGTH} characters`, { maxLength: MAX_RID_LENGTH }),
     cache_salt: opt("string", "a string"),
   },
 };
@@ -73,8 +73,8 @@ const tokenizeSchema: Schema = {
   type: "object",
   description: "a JSON object",
   properties: {
-    prompt: { anyOf: [{ type: "string" }, { type: "array", items: { type: "string" } }], description: "a string or a list of strings" },
-    text: { anyOf: [{ type: "string" }, { type: "array", items: { type: "string" } }], description: "a string or a list of strings" },
+    prompt: { anyOf: [{ type: "string" }, { type: "array", maxItems: MAX_PROMPTS, items: { type: "string" } }], description: `a string or a list of at most ${MAX_PROMPTS} strings` },
+    text: { anyOf: [{ type: "string" }, { type: "array", maxItems: MAX_PROMPTS, items: { type: "string" } }], description: `a string or a list of at most ${MAX_PROMPTS} strings` },
     messages: chatSchema.properties.messages,
     tools: chatSchema.properties.tools,
     add_special_tokens: opt("boolean", "a boolean"),
@@ -161,7 +161,7 @@ async function generate(s: Serving, b: GenerateBody, reply: FastifyReply): Promi
   const arrival = arrivalOf(reply);
   if ((b.text == null) === (b.input_ids == null)) throw badRequest("text", "Give exactly one of 'text' and 'input_ids'.");
   let prompts: number[][];
-  if (b.text != null) prompts = (typeof b.text === "string" ? [b.text] : b.text).map((t) => s.textIds(t));
+  if (b.text != null) prompts = await s.promptIds(typeof b.text === "string" ? [b.text] : b.text, { prompt: "text" });
   else prompts = typeof b.input_ids![0] === "number" ? [b.input_ids as number[]] : (b.input_ids as number[][]);
   const names = { ...NATIVE_NAMES, prompt: b.text != null ? "text" : "input_ids" };
   const sp = b.sampling_params ?? {};
@@ -263,13 +263,13 @@ export function registerNativeApi(app: FastifyInstance, deps: NativeApiDeps): vo
     const s = serving();
     const b = req.body as { prompt?: string | string[]; text?: string | string[]; messages?: ChatBody["messages"]; tools?: ChatBody["tools"]; add_special_tokens?: boolean | null };
     const addSpecial = b.add_special_tokens ?? true;
-    const encode = (t: string): number[] => s.model.tokenizer.encode(t, { addSpecial, parseSpecial: true });
+    const encode = (t: string): Promise<number[]> => s.tokenize(t, { addSpecial, parseSpecial: true });
     let tokens: number[] | number[][];
-    if (b.messages) tokens = s.chatIds(b.messages, b.tools ?? undefined);
+    if (b.messages) tokens = await s.tokenize(s.renderChat(b.messages, b.tools ?? undefined), { addSpecial: false, parseSpecial: true });
     else {
       const input = b.prompt ?? b.text;
       if (input === undefined) throw badRequest("prompt", "Give 'prompt' (or 'text', or 'messages').", "missing_required_parameter");
-      tokens = typeof input === "string" ? encode(input) : input.map(encode);
+      tokens = typeof input === "string" ? await encode(input) : await Promise.all(input.map(encode));
     }
     const count = typeof tokens[0] === "number" || tokens.length === 0 ? tokens.length : (tokens as number[][]).reduce((a, t) => a + t.length, 0);
     return { tokens, count, max_model_len: s.contextLength };
@@ -310,7 +310,8 @@ export function registerNativeApi(app: FastifyInstance, deps: NativeApiDeps): vo
   });
 
   app.post("/abort_request", {
-    schema: { body: { type: "object", description: "a JSON object", properties: { rid: opt("string", "a string"), abort_all: opt("boolean", "a boolean") } } },
+    schema: { body: { type: "object", description: "a JSON object", properties: {
+      rid: opt("string", `a string of at most ${MAX_RID_LENGTH} characters`, { maxLength: MAX_RID_LENGTH }), abort_all: opt("boolean", "a boolean") } } },
   }, async (req) => {
     const s = serving();
     const b = req.body as { rid?: string | null; abort_all?: boolean | null };

@@ -51,7 +51,7 @@ export function registerOpenAI(app: FastifyInstance, serving: () => Serving, str
     // The engine compiles it once the request is queued (the context check comes first).
     const grammar = plan.grammar ?? format ?? undefined;
     const grammarParam = plan.grammar ? "tool_choice" : "response_format";
-    const ids = s.chatIds(b.messages, plan.tools, b.chat_template_kwargs ?? undefined);
+    const ids = await s.chatIds(b.messages, plan.tools, b.chat_template_kwargs ?? undefined);
     const maxParam = b.max_completion_tokens != null ? "max_completion_tokens" : "max_tokens";
     const logprobs = b.logprobs === true;
     const params = withMax({ ...samplingFrom(b), ...(logprobs ? { logprobs: true, topLogprobs: b.top_logprobs ?? 0 } : {}) },
@@ -90,7 +90,7 @@ export function registerOpenAI(app: FastifyInstance, serving: () => Serving, str
     if (b.suffix) throw badRequest("suffix", "'suffix' is not supported.");
     const k = b.logprobs ?? null;
     if (b.echo && k !== null) throw badRequest("echo", "'echo' with 'logprobs' needs prompt log-probabilities, which this server does not compute yet.");
-    const prompts = completionPrompts(s, b.prompt);
+    const prompts = await completionPrompts(s, b.prompt);
     const params = withMax({ ...samplingFrom(b), ...(k !== null ? { logprobs: true, topLogprobs: k } : {}) }, b.max_tokens);
     const format = responseFormatSpec(b.response_format);
     const grammar = format ?? undefined;
@@ -122,10 +122,14 @@ interface PromptIn {
   readonly text?: string;
 }
 
-function completionPrompts(s: Serving, prompt: CompletionBody["prompt"]): PromptIn[] {
-  if (typeof prompt === "string") return [{ ids: s.textIds(prompt), text: prompt }];
+async function completionPrompts(s: Serving, prompt: CompletionBody["prompt"]): Promise<PromptIn[]> {
   if (typeof prompt[0] === "number") return [{ ids: prompt as number[] }];
-  return (prompt as (string | number[])[]).map((p) => (typeof p === "string" ? { ids: s.textIds(p), text: p } : { ids: p }));
+  // The schema allows a string, or a list of strings, or of token id lists, never a mix.
+  const list = (typeof prompt === "string" ? [prompt] : prompt) as string[] | number[][];
+  if (typeof list[0] !== "string") return (list as number[][]).map((ids) => ({ ids }));
+  const texts = list as string[];
+  const ids = await s.promptIds(texts, OPENAI_NAMES);
+  return texts.map((text, i) => ({ ids: ids[i]!, text }));
 }
 
 /** The sampling parameters with max_new_tokens when the body gives one. */

@@ -5,6 +5,22 @@
 
 type Schema = Record<string, unknown>;
 
+// Bounds of what a body may hold, beyond the body size (--max-body-bytes) and the engine's own
+// checks (context length, cache_salt, stop strings, prompts × n): each is a 400 naming the
+// parameter. The README's Serving section lists them.
+/** Messages in one chat request (far above any real conversation). */
+export const MAX_MESSAGES = 10_000;
+/** Tools in one chat request. */
+export const MAX_TOOLS = 512;
+/** Prompts in one request (a list of texts or of token id lists). */
+export const MAX_PROMPTS = 128;
+/** Characters of a request id (`rid`): kept while the request runs and echoed in its output. */
+export const MAX_RID_LENGTH = 256;
+/** Characters of `model`: echoed in the 404 for an unknown one (a served name or the model's path). */
+export const MAX_MODEL_LENGTH = 4096;
+/** Roles a chat message may have, as OpenAI's API accepts them. */
+export const CHAT_ROLES = ["system", "developer", "user", "assistant", "tool", "function"] as const;
+
 const opt = (type: string, description: string, extra: Schema = {}): Schema => ({ type: [type, "null"], description, ...extra });
 const num = (description: string, extra: Schema = {}): Schema => opt("number", description, extra);
 const int = (description: string, extra: Schema = {}): Schema => opt("integer", description, extra);
@@ -13,7 +29,7 @@ const str = opt("string", "a string");
 
 /** Sampling fields shared by the OpenAI routes (SGLang's extras included). */
 const sampling: Schema = {
-  model: str,
+  model: opt("string", `a string of at most ${MAX_MODEL_LENGTH} characters`, { maxLength: MAX_MODEL_LENGTH }),
   temperature: num("a number >= 0", { minimum: 0 }),
   top_p: num("a number in (0, 1]", { exclusiveMinimum: 0, maximum: 1 }),
   top_k: int("an integer >= -1 (0 or -1: no cut)", { minimum: -1 }),
@@ -71,7 +87,7 @@ const message: Schema = {
   required: ["role"],
   description: "a message object",
   properties: {
-    role: { type: "string", description: "a string" },
+    role: { type: "string", enum: CHAT_ROLES, description: `one of ${CHAT_ROLES.join(", ")}` },
     content: {
       anyOf: [{ type: "string" }, { type: "null" }, { type: "array", items: contentPart }],
       description: "a string, null or a list of content parts",
@@ -116,11 +132,11 @@ export const chatSchema = {
   description: "a JSON object",
   properties: {
     ...sampling,
-    messages: { type: "array", minItems: 1, items: message, description: "a non-empty list of messages" },
+    messages: { type: "array", minItems: 1, maxItems: MAX_MESSAGES, items: message, description: `a non-empty list of at most ${MAX_MESSAGES} messages` },
     max_completion_tokens: int("an integer >= 1", { minimum: 1 }),
     logprobs: bool,
     top_logprobs: int("an integer in [0, 20]", { minimum: 0, maximum: 20 }),
-    tools: opt("array", "a list of tools", { items: tool }),
+    tools: opt("array", `a list of at most ${MAX_TOOLS} tools`, { items: tool, maxItems: MAX_TOOLS }),
     tool_choice: toolChoice,
     parallel_tool_calls: bool,
     response_format: responseFormat,
@@ -139,11 +155,11 @@ export const completionSchema: Schema = {
     prompt: {
       anyOf: [
         { type: "string" },
-        { type: "array", minItems: 1, maxItems: 128, items: { type: "string" } },
+        { type: "array", minItems: 1, maxItems: MAX_PROMPTS, items: { type: "string" } },
         { type: "array", minItems: 1, items: { type: "integer" } },
-        { type: "array", minItems: 1, maxItems: 128, items: { type: "array", minItems: 1, items: { type: "integer" } } },
+        { type: "array", minItems: 1, maxItems: MAX_PROMPTS, items: { type: "array", minItems: 1, items: { type: "integer" } } },
       ],
-      description: "a string, a list of strings, a list of token ids or a list of token id lists",
+      description: `a string, a list of strings, a list of token ids or a list of token id lists (at most ${MAX_PROMPTS} prompts)`,
     },
     logprobs: int("an integer in [0, 20]", { minimum: 0, maximum: 20 }),
     echo: bool,

@@ -1,10 +1,13 @@
 // What the routes share once the model is loaded: the engine, the served name, the context
-// limit, the chat template, token strings for logprobs, and the generations still sending
-// (for draining). Requests are found by id in the engine, not here.
+// limit, the chat template, prompt text to ids (prompt-encoder.ts: long texts off the event
+// loop), token strings for logprobs, and the generations still sending (for draining).
+// Requests are found by id in the engine, not here.
 import type { Engine } from "../engine/engine.js";
 import type { LoadedModel } from "../model/load.js";
 import { ChatTemplate, CHATML_TEMPLATE, ChatTemplateError, type ChatMessage, type ToolSpec } from "../tokenizer/chat-template.js";
-import { badRequest } from "./errors.js";
+import type { EncodeOptions } from "../tokenizer/tokenizer.js";
+import { badRequest, type ParamNames } from "./errors.js";
+import { PromptEncoder } from "./prompt-encoder.js";
 import type { Metrics } from "./metrics.js";
 
 /** A generation still sending its response. */
@@ -19,6 +22,8 @@ export class Serving {
   /** Most tokens of prompt + output one request may use. */
   readonly contextLength: number;
   readonly chatTemplate: ChatTemplate;
+  /** Prompt text to ids, long texts off the event loop. */
+  private readonly prompts: PromptEncoder;
   /** Generations still sending. */
   private readonly active = new Set<Active>();
   private readonly tokenStrings = new Map<number, string>();
@@ -28,23 +33,42 @@ export class Serving {
     this.model = engine.model;
     this.contextLength = engine.contextLength;
     this.chatTemplate = makeTemplate(this.model, warn);
+    this.prompts = new PromptEncoder(this.model, this.contextLength, warn);
   }
 
   /**
-   * The prompt ids of a chat conversation, rendered by the model's template with the
-   * generation prompt. OpenAI's "developer" role is the system role to open models' templates;
-   * a message without content has null content.
+   * A chat conversation rendered by the model's template with the generation prompt. OpenAI's
+   * "developer" role is the system role to open models' templates; a message without content
+   * has null content.
    */
-  chatIds(messages: readonly ChatMessage[], tools?: ToolSpec[], extra?: Record<string, unknown>): number[] {
+  renderChat(messages: readonly ChatMessage[], tools?: ToolSpec[], extra?: Record<string, unknown>): string {
     const shaped = messages.map((m) => ({ ...m, role: m.role === "developer" ? "system" : m.role, content: m.content ?? null }));
-    const text = this.chatTemplate.render(shaped, { addGenerationPrompt: true, tools, extra });
-    // The template writes BOS itself where the model wants one, as HF's apply_chat_template does.
-    return this.model.tokenizer.encode(text, { addSpecial: false, parseSpecial: true });
+    return this.chatTemplate.render(shaped, { addGenerationPrompt: true, tools, extra });
   }
 
-  /** The ids of a raw text prompt: BOS as the model wants it, special tokens parsed (as the engine does). */
-  textIds(text: string): number[] {
-    return this.model.tokenizer.encode(text, { addSpecial: true, parseSpecial: true });
+  /** The prompt ids of a chat conversation (renderChat); one that cannot fit the context is a 400 naming `messages`. */
+  async chatIds(messages: readonly ChatMessage[], tools?: ToolSpec[], extra?: Record<string, unknown>): Promise<number[]> {
+    const text = this.renderChat(messages, tools, extra);
+    const fit = { names: { prompt: "messages" } };
+    this.prompts.checkFits(text, fit);
+    // The template writes BOS itself where the model wants one, as HF's apply_chat_template does.
+    return this.prompts.encode(text, { addSpecial: false, parseSpecial: true }, fit);
+  }
+
+  /**
+   * The ids of raw text prompts: BOS as the model wants it, special tokens parsed (as the
+   * engine does). All are measured against the context before any is tokenized; one that
+   * cannot fit is a 400 naming `names.prompt` (and which, of several).
+   */
+  async promptIds(texts: readonly string[], names: ParamNames): Promise<number[][]> {
+    const fits = texts.map((_, i) => ({ names, part: texts.length > 1 ? i : undefined }));
+    texts.forEach((t, i) => this.prompts.checkFits(t, fits[i]!));
+    return Promise.all(texts.map((t, i) => this.prompts.encode(t, { addSpecial: true, parseSpecial: true }, fits[i])));
+  }
+
+  /** The ids of any text (/tokenize), with no context limit; long texts off the event loop. */
+  tokenize(text: string, options: EncodeOptions): Promise<number[]> {
+    return this.prompts.encode(text, options);
   }
 
   /** Checks caller-given ids against the vocabulary; `param` names them in the error. */
@@ -94,6 +118,11 @@ export class Serving {
   idle(): Promise<void> {
     if (this.active.size === 0) return Promise.resolve();
     return new Promise((r) => this.idleWaiters.push(r));
+  }
+
+  /** Ends the tokenizer thread (when the server closes). */
+  close(): Promise<void> {
+    return this.prompts.close();
   }
 
   /** Aborts everything in flight; returns how many requests. */

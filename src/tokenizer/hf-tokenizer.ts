@@ -11,6 +11,7 @@ import { jsonToGGUFMetadata } from "./gguf-export.js";
 import { libDecoder, libNormalizer, libTokenizer, type LibDecoder, type LibModel, type LibNormalizer } from "./library.js";
 import { configTokenText, isObject, parseAddedTokens, parseMerges, parseVocab, type Json } from "./json-fields.js";
 import { planPreTokenizer, type PreTokenizerPlan } from "./pretokenize.js";
+import { maxTextBytesPerToken } from "./text-bound.js";
 import type { DecodeOptions, EncodeOptions, GGUFTokenizerMetadata, Tokenizer, TokenizerJsonPair } from "./tokenizer.js";
 
 export interface HFTokenizerOptions {
@@ -56,6 +57,7 @@ export class HFTokenizer implements Tokenizer {
   private readonly cache = new Map<string, number[]>();
   private readonly bytesCache: (Uint8Array | undefined)[] = [];
   private libraryDecoder: LibDecoder | undefined;
+  private textBound: number | undefined;
 
   constructor(tokenizerJson: object, tokenizerConfig: object, opts: HFTokenizerOptions) {
     const source = (this.source = opts.source);
@@ -204,6 +206,23 @@ export class HFTokenizer implements Tokenizer {
   pieceBytes(id: number, first: boolean): Uint8Array {
     const bytes = this.tokenBytes(id);
     return first ? firstPieceBytes(this.scheme, this.idToTokenTable[id] ?? "", bytes) : bytes;
+  }
+
+  maxTextBytesPerToken(): number {
+    this.textBound ??= maxTextBytesPerToken({
+      vocabSize: this.vocabSize,
+      model: this.json.model as Json,
+      plainBpe: this.bpe !== null,
+      normalizer: this.json.normalizer,
+      preTokenizer: this.json.pre_tokenizer,
+      added: [...this.added.values()],
+      normalize: (t) => (this.normalizer ? this.normalizer.normalize(t) : t),
+      idToToken: (id) => this.idToToken(id),
+      tokenToId: (t) => this.tokenToId(t),
+      tokenBytes: (id) => this.tokenBytes(id),
+      isAdded: (id) => this.isAdded(id),
+    });
+    return this.textBound;
   }
 
   toTokenizerJson(): TokenizerJsonPair {

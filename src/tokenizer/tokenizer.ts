@@ -50,6 +50,12 @@ export interface Tokenizer {
    * decoded sequence may lose the leading space its encoder added (SentencePiece's "▁").
    */
   pieceBytes(id: number, first: boolean): Uint8Array;
+  /**
+   * The most bytes of UTF-8 text one token of encode() can stand for, so that a text of B bytes
+   * has at least B / this many tokens (text-bound.ts); Infinity where the tokenizer can drop
+   * or shrink text without limit. Computed once.
+   */
+  maxTextBytesPerToken(): number;
   /** This tokenizer as tokenizer.json + tokenizer_config.json. Treat the objects as read-only. */
   toTokenizerJson(): TokenizerJsonPair;
   /** This tokenizer as GGUF `tokenizer.ggml.*` metadata. */

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Engine, QueueFullError, type EngineOptions } from "../../src/engine/engine.js";
-import type { GenerateInput } from "../../src/engine/input.js";
+import { ContextLengthError, InputError, MAX_CACHE_SALT_LENGTH, MAX_SEQUENCES_PER_REQUEST, type GenerateInput } from "../../src/engine/input.js";
 import type { GenerateResult } from "../../src/engine/stream.js";
 import { loadModel, type LoadedModel } from "../../src/model/load.js";
 import { mulberry32 } from "../../src/util/random.js";
@@ -259,6 +259,57 @@ test("the queue limit rejects clearly, and bad input is refused before queueing"
     assert.throws(() => e.generate({ inputIds: [1, 2], params: { maxNewTokens: 1000 } }), /exceeds/);
     assert.throws(() => e.generate({ inputIds: [99999] }), /outside the vocabulary/);
     assert.throws(() => e.generate({ inputIds: [1], params: { temperature: -1 } }), /temperature/);
+  });
+});
+
+test("a prompt text that cannot fit is refused by its size before it is tokenized, and its count is a true lower bound", async () => {
+  await withEngine({ maxTotalTokens: 256 }, async (e) => {
+    const bound = e.model.tokenizer.maxTextBytesPerToken();
+    assert.ok(Number.isFinite(bound));
+    const limit = e.contextLength;
+    const refusal = (input: GenerateInput): ContextLengthError => {
+      let caught: unknown;
+      try {
+        e.submit([input]);
+      } catch (err) {
+        caught = err;
+      }
+      assert.ok(caught instanceof ContextLengthError, String(caught));
+      return caught;
+    };
+    const refused = (prompt: string): ContextLengthError => refusal({ prompt, params: { maxNewTokens: 1 } });
+    // one byte more than (limit - 1) tokens of the longest kind can hold
+    const over = "z".repeat((limit - 1) * bound + 1);
+    const err = refused(over);
+    assert.equal(err.atLeast, true);
+    assert.equal(err.promptTokens, limit);
+    assert.ok(e.model.tokenizer.encode(over, { addSpecial: true, parseSpecial: true }).length >= err.promptTokens);
+    assert.match(err.message, /at least 256 tokens/);
+    // 30 MB: refused the same way, the tokenizer never called
+    const huge = refused("word ".repeat(6 * 2 ** 20));
+    assert.equal(huge.atLeast, true);
+    // below the byte bound the tokens are counted
+    const counted = refused("z".repeat((limit - 1) * bound));
+    assert.equal(counted.atLeast, false);
+    // millions of ids are refused before they are copied
+    assert.equal(refusal({ inputIds: new Array<number>(5_000_000).fill(1) }).promptTokens, 5_000_000);
+    assert.equal(e.inflight, 0);
+  });
+});
+
+test("a cache salt is at most 256 characters; a submission starts at most 1,024 sequences, queue limit or not", async () => {
+  await withEngine({ maxTotalTokens: 256 }, async (e) => {
+    const refused = (inputs: GenerateInput[], param: string, pattern: RegExp): void =>
+      assert.throws(() => e.submit(inputs), (err: unknown) => err instanceof InputError && err.param === param && pattern.test(err.message));
+    refused([{ inputIds: [1, 2], cacheSalt: "s".repeat(MAX_CACHE_SALT_LENGTH + 1) }], "cache_salt", /at most 256 characters/);
+    const one = { inputIds: [1, 2], params: { maxNewTokens: 0 } };
+    refused(Array.from({ length: 9 }, () => ({ ...one, n: 128 })), "n", /1152 sequences .*one request may have \(1024\)/);
+    refused(Array.from({ length: MAX_SEQUENCES_PER_REQUEST + 1 }, () => one), "n", /1025 sequences/);
+    assert.equal(e.inflight, 0);
+    assert.equal(e.stats().queued, 0);
+    // exactly the bound is taken (max_new_tokens 0: only the shared prompt is computed)
+    const r = await e.submit([{ ...one, cacheSalt: "s".repeat(MAX_CACHE_SALT_LENGTH) }, ...Array.from({ length: 7 }, () => ({ ...one, n: 128 })), { ...one, n: 127 }]).result();
+    assert.equal(r.samples.length, MAX_SEQUENCES_PER_REQUEST);
   });
 });
 

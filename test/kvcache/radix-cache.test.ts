@@ -92,6 +92,50 @@ test("no-reuse cache keeps nothing on insert (the caller frees) and never matche
   assert.equal(cache.match(key([1, 2, 3], "")).slots.length, 0);
 });
 
+test("a namespace lives only while it holds entries: 1,000 salts leave nothing once evicted or flushed", () => {
+  const pool = new KVPool(4096);
+  const cache = new RadixCache();
+  const salt = (i: number): string => `tenant-${i}-`.padEnd(256, "x");
+  // looking up unknown namespaces makes none
+  for (let i = 0; i < 1000; i++) assert.equal(cache.match(key([1, 2, 3], salt(i))).slots.length, 0);
+  assert.equal(cache.stats().namespaces, 0);
+  for (let i = 0; i < 1000; i++) cache.insert(key([1, 2, 3], salt(i)), pool.alloc(3)!);
+  assert.equal(cache.stats().namespaces, 1000);
+  // eviction empties them one by one, and each empty one goes
+  assert.equal(evict(cache, pool, 1500), 1500);
+  assert.equal(cache.stats().namespaces, 500);
+  assert.equal(evict(cache, pool, 10_000), 1500);
+  assert.deepEqual({ namespaces: cache.stats().namespaces, cached: cache.stats().cachedTokens }, { namespaces: 0, cached: 0 });
+  // the same through a flush, the shared namespace included; a locked entry keeps its namespace
+  for (let i = 0; i < 1000; i++) cache.insert(key([4, 5], salt(i)), pool.alloc(2)!);
+  cache.insert(key([4, 5], ""), pool.alloc(2)!);
+  const held = cache.match(key([4, 5], salt(7)));
+  cache.lock(held.handle);
+  assert.equal(cache.stats().namespaces, 1001);
+  pool.free(cache.flush());
+  assert.equal(cache.stats().namespaces, 1);
+  cache.unlock(held.handle);
+  pool.free(cache.flush());
+  assert.equal(cache.stats().namespaces, 0);
+  assert.equal(pool.freeCount, 4096);
+});
+
+test("a handle on a namespace root that was dropped stays usable", () => {
+  const pool = new KVPool(16);
+  const cache = new RadixCache();
+  cache.insert(key([1, 2], "a"), pool.alloc(2)!);
+  // matches nothing below the root: the handle is the root itself
+  const m = cache.match(key([9], "a"));
+  cache.lock(m.handle);
+  pool.free(cache.flush());
+  assert.equal(cache.stats().namespaces, 0);
+  cache.unlock(m.handle);
+  const slots = pool.alloc(3)!;
+  assert.deepEqual(cache.insert(key([9, 8, 7], "a"), slots), { alreadyCached: 0, cached: 3 });
+  assert.deepEqual([...cache.match(key([9, 8, 7], "a")).slots], [...slots]);
+  assert.equal(cache.stats().namespaces, 1);
+});
+
 // Property test: the tree against a naive model (every cached prefix -> its slot) under
 // long random sequences of match/insert/lock/unlock/evict.
 test("radix cache agrees with a naive model under random operations", () => {
@@ -155,6 +199,8 @@ test("radix cache agrees with a naive model under random operations", () => {
       const st = cache.stats();
       assert.equal(pool.freeCount + st.cachedTokens, capacity, `seed ${seed} step ${step}: accounting`);
       assert.equal(st.cachedTokens, model.size, `seed ${seed} step ${step}: model size`);
+      // a namespace exists exactly while it holds entries
+      assert.equal(st.namespaces, new Set([...model.keys()].map((k) => k.split("|")[0])).size, `seed ${seed} step ${step}: namespaces`);
     }
     for (const l of locks) cache.unlock(l.handle);
     pool.free(cache.flush());

@@ -65,6 +65,8 @@ test("each bad value is rejected with an error naming its parameter", () => {
   rejects({ seed: 2 ** 60 }, "seed");
   rejects({ stop: [""] }, "stop");
   rejects({ stop: Array.from({ length: 17 }, (_, i) => `s${i}`) }, "stop");
+  rejects({ stop: ["x".repeat(257)] }, "stop");
+  rejects({ stop: Array.from({ length: 5 }, () => "x".repeat(205)) }, "stop");
   rejects({ stopTokenIds: [-1] }, "stop_token_ids");
   rejects({ stopTokenIds: [9] }, "stop_token_ids", 9);
   rejects({ maxNewTokens: -1 }, "max_new_tokens");
@@ -77,6 +79,8 @@ test("each bad value is rejected with an error naming its parameter", () => {
   rejects({ n: 0 }, "n");
   rejects({ n: 129 }, "n");
   rejects({ n: 1.5 }, "n");
+  // the bounds themselves pass
+  checkSamplingParams({ ...DEFAULT_SAMPLING, stop: ["x".repeat(256), ...Array.from({ length: 3 }, () => "y".repeat(256))] });
   // samplingParams() checks too
   assert.throws(() => samplingParams({ topP: 2 }), /^SamplingParamError: top_p must be in \(0, 1\], got 2$/);
 });
