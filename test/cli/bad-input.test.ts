@@ -81,7 +81,7 @@ test("unknown tensor type", () => {
   const len = Buffer.alloc(8);
   len.writeBigUInt64LE(BigInt(header.length));
   fs.writeFileSync(path.join(dir, "model.safetensors"), Buffer.concat([len, header, Buffer.alloc(16)]));
-  assertCleanError(cli(["info", "--model", dir]), "model.safetensors", "unsupported dtype I64");
+  assertCleanError(cli(["info", "--model", dir]), "model.safetensors", "unsupported dtype \"I64\"");
 });
 
 test("malformed tokenizer.json", async () => {
