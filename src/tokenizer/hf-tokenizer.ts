@@ -11,6 +11,7 @@ import { jsonToGGUFMetadata } from "./gguf-export.js";
 import { libDecoder, libNormalizer, libTokenizer, type LibDecoder, type LibModel, type LibNormalizer } from "./library.js";
 import { configTokenText, isObject, parseAddedTokens, parseMerges, parseVocab, type Json } from "./json-fields.js";
 import { planPreTokenizer, type PreTokenizerPlan } from "./pretokenize.js";
+import { quote } from "../formats/errors.js";
 import type { DecodeOptions, EncodeOptions, GGUFTokenizerMetadata, Tokenizer, TokenizerJsonPair } from "./tokenizer.js";
 
 export interface HFTokenizerOptions {
@@ -27,6 +28,8 @@ const END_OF_GENERATION = ["<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>
 /** Words longer than this are not cached (and SentencePiece text is first cut at safe places). */
 const MAX_CACHED_WORD = 128;
 const MAX_CACHE_ENTRIES = 1 << 16;
+/** Far above any real vocabulary (a few hundred thousand ids). */
+const MAX_TOKEN_ID = 1 << 24;
 
 const UTF8 = new TextDecoder("utf-8", { ignoreBOM: true });
 
@@ -80,9 +83,23 @@ export class HFTokenizer implements Tokenizer {
       this.tokenIds.set(t.content, t.id);
     }
     const texts = opts.tokenTexts ?? [];
+    // The id table is sized by the largest id: bound it before a corrupt id sizes it.
+    if (maxId >= MAX_TOKEN_ID) throw new Error(`${source}: token id ${maxId} is over the limit of ${MAX_TOKEN_ID}`);
     this.idToTokenTable = new Array<string | undefined>(Math.max(maxId + 1, texts.length));
-    for (const [token, id] of vocab) if (this.idToTokenTable[id] === undefined) this.idToTokenTable[id] = token;
-    for (const t of addedList) this.idToTokenTable[t.id] = t.content;
+    // Two strings for one id, in model.vocab or between model.vocab and added_tokens: encoding
+    // one of them gives the other's id, and decoding cannot give both back.
+    for (const [token, id] of vocab) {
+      const had = this.idToTokenTable[id];
+      if (had !== undefined) throw new Error(`${source}: model.vocab: tokens ${quote(had)} and ${quote(token)} both have id ${id}`);
+      this.idToTokenTable[id] = token;
+    }
+    addedList.forEach((t, i) => {
+      const had = this.idToTokenTable[t.id];
+      if (had !== undefined && had !== t.content) {
+        throw new Error(`${source}: added_tokens[${i}]: id ${t.id} of ${quote(t.content)} is already the id of ${quote(had)}`);
+      }
+      this.idToTokenTable[t.id] = t.content;
+    });
     texts.forEach((t, id) => (this.idToTokenTable[id] ??= t));
     this.vocabSize = this.idToTokenTable.length;
 
