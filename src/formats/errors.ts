@@ -6,8 +6,9 @@
  * because problems often quote the file: see `quote` and `escapeControls`.
  */
 export class FormatError extends Error {
-  constructor(readonly path: string, readonly problem: string, readonly field: string | null = null) {
-    super(escapeControls(`${path}: ${field === null ? "" : `${field}: `}${problem}`));
+  /** `cause`: the library error this one stands for, when a library failed on the file. */
+  constructor(readonly path: string, readonly problem: string, readonly field: string | null = null, cause?: unknown) {
+    super(escapeControls(`${path}: ${field === null ? "" : `${field}: `}${problem}`), cause === undefined ? undefined : { cause });
     this.name = "FormatError";
   }
 }

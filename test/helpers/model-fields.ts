@@ -23,6 +23,8 @@ export interface GGUFKV {
   readonly type: number;
   /** Position of the value (of an array: its element type). */
   readonly valueAt: number;
+  /** A string value, as a field that setGGUFStringField can rewrite. */
+  readonly text?: GGUFStringField;
   /** Array element type and the position of the u64 element count. */
   readonly arrayType?: number;
   readonly countAt?: number;
@@ -74,8 +76,8 @@ export function ggufFields(b: Buffer): GGUFFields {
     p += 4;
     const valueAt = p;
     if (type === GGUF_STRING) {
-      str();
-      kvs.push({ key, typeAt, type, valueAt, end: p });
+      const text = str();
+      kvs.push({ key, typeAt, type, valueAt, text, end: p });
     } else if (type === GGUF_ARRAY) {
       const arrayType = b.readUInt32LE(p);
       const countAt = p + 4;
@@ -160,6 +162,34 @@ export function setGGUFNumber(b: Buffer, key: string, v: number | bigint): Buffe
   return writeScalar(b, kv.valueAt, kv.type, v);
 }
 
+/** Bytes of one GGUF scalar of type `type`. */
+export function scalarBytes(type: number, v: number | bigint): Buffer {
+  return writeScalar(Buffer.alloc(SCALAR_BYTES[type]!), 0, type, v);
+}
+
+/** A metadata scalar stored as type `type` (it may change size: the header is re-padded). */
+export function setGGUFScalar(b: Buffer, key: string, type: number, v: number | bigint): Buffer {
+  const kv = ggufKV(ggufFields(b), key);
+  const tag = Buffer.alloc(4);
+  tag.writeUInt32LE(type);
+  return spliceGGUFHeader(b, kv.typeAt, kv.end - kv.typeAt, Buffer.concat([tag, scalarBytes(type, v)]));
+}
+
+/** One more element at the end of a metadata array (`element`: its encoded bytes). */
+export function appendGGUFArray(b: Buffer, key: string, element: Uint8Array): Buffer {
+  const kv = ggufKV(ggufFields(b), key);
+  const out = spliceGGUFHeader(b, kv.end, 0, element);
+  return writeU64(out, kv.countAt!, kv.elementsAt!.length + 1);
+}
+
+/** A GGUF string as stored (u64 length, then the bytes). */
+export function ggufString(s: string | Uint8Array): Buffer {
+  const bytes = typeof s === "string" ? Buffer.from(s, "utf8") : Buffer.from(s);
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(bytes.length));
+  return Buffer.concat([len, bytes]);
+}
+
 /**
  * Replaces header bytes [at, at + oldLength) with `bytes` and re-pads the header, so the data
  * section keeps its bytes and stays aligned: a string of any new length, a tensor renamed.
@@ -173,11 +203,8 @@ export function spliceGGUFHeader(b: Buffer, at: number, oldLength: number, bytes
 
 /** A length-prefixed GGUF string field rewritten to `s` (any length). */
 export function setGGUFStringField(b: Buffer, field: GGUFStringField, s: string | Uint8Array): Buffer {
-  const bytes = typeof s === "string" ? Buffer.from(s, "utf8") : Buffer.from(s);
-  const len = Buffer.alloc(8);
-  len.writeBigUInt64LE(BigInt(bytes.length));
   const oldLength = 8 + Buffer.byteLength(field.value, "utf8");
-  return spliceGGUFHeader(b, field.at, oldLength, Buffer.concat([len, bytes]));
+  return spliceGGUFHeader(b, field.at, oldLength, ggufString(s));
 }
 
 // ---- safetensors ----
