@@ -28,6 +28,7 @@ const END_OF_GENERATION = ["<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>
 /** Words longer than this are not cached (and SentencePiece text is first cut at safe places). */
 const MAX_CACHED_WORD = 128;
 const MAX_CACHE_ENTRIES = 1 << 16;
+const MODEL_TYPES = ["BPE", "WordPiece", "WordLevel", "Unigram"];
 /** Far above any real vocabulary (a few hundred thousand ids). */
 const MAX_TOKEN_ID = 1 << 24;
 
@@ -70,6 +71,9 @@ export class HFTokenizer implements Tokenizer {
     const model = tokenizerJson.model;
     if (!isObject(model)) throw new Error(`${source}: missing "model" object`);
     const type = model.type ?? (model.merges !== undefined ? "BPE" : undefined);
+    if (type !== undefined && !MODEL_TYPES.includes(type as string)) {
+      throw new Error(`${source}: model.type: ${typeof type === "string" ? quote(type, 32) : String(type)} is not a tokenizer model (${MODEL_TYPES.join(", ")} are)`);
+    }
 
     // Vocabulary: model.vocab, then added_tokens on top.
     const vocab = parseVocab(model.vocab, type, source);
@@ -131,9 +135,16 @@ export class HFTokenizer implements Tokenizer {
     }
     this.canSafeSplit = this.bpe !== null && !this.plan.byteLevelTail && model.ignore_merges !== true;
     this.scheme = decodeScheme(tokenizerJson.decoder);
+    // Built now, not at the first decode, so a decoder the library cannot build fails the load.
+    if (this.scheme.kind === "library" && isObject(tokenizerJson.decoder)) this.libraryDecoder = libDecoder(tokenizerJson.decoder);
 
     // BOS/EOS.
     const layout = specialLayout(tokenizerJson.post_processor, tokenizerConfig, (t) => this.tokenIds.get(t));
+    for (const id of [...layout.prefix, ...layout.suffix]) {
+      if (!Number.isInteger(id) || id < 0 || id >= this.vocabSize) {
+        throw new Error(`${source}: post_processor: special token id ${describeId(id)} is not in the vocabulary (${this.vocabSize} tokens)`);
+      }
+    }
     this.prefixIds = layout.prefix;
     this.suffixIds = layout.suffix;
     this.addBos = layout.prefix.length > 0;
@@ -275,6 +286,8 @@ export class HFTokenizer implements Tokenizer {
     for (let i = 0; i < ids.length; i++) out.push(ids[i]);
   }
 }
+
+const describeId = (id: unknown): string => (typeof id === "string" ? quote(id, 32) : String(id));
 
 interface SpecialLayout {
   prefix: number[];
