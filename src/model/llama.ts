@@ -61,6 +61,9 @@ function attentionShape(r: ConfigFields, keys: { hidden: string; heads: string; 
   return { heads, kvHeads, headDim, hidden };
 }
 
+/** Positions are int32 throughout the engine. */
+const MAX_CONTEXT = 0x7fffffff;
+
 /**
  * The vocab size is the embedding's row count. Checked here, before token ids are checked
  * against it, so a wrong vocab size is reported as such and not as an id out of range.
@@ -100,6 +103,10 @@ function makeSpec(v: Variant): ArchSpec {
       const r = new ConfigFields(path, (k) => j[k]);
       const a = attentionShape(r, { hidden: "hidden_size", heads: "num_attention_heads", kvHeads: "num_key_value_heads", headDim: ["head_dim"] });
       const vocab = vocabFits(r, "vocab_size", r.int("vocab_size", { min: 1 }), extent);
+      // The kernels run a SiLU-gated MLP without biases; anything else would run, wrongly.
+      const act = r.raw("hidden_act");
+      if (act !== undefined && act !== null && act !== "silu" && act !== "swish") throw r.fail("hidden_act", `${describe(act)} is not supported (silu is)`);
+      if (r.raw("mlp_bias") === true) throw r.fail("mlp_bias", "MLP biases are not supported");
       return {
         arch: v.name,
         vocabSize: vocab,
@@ -113,7 +120,7 @@ function makeSpec(v: Variant): ArchSpec {
         ropeTheta: r.positive("rope_theta", 10000),
         ropeScaling: hfRopeScaling(r),
         ropeLayout: "neox",
-        maxPositionEmbeddings: r.int("max_position_embeddings", { min: 1, fallback: 4096 }),
+        maxPositionEmbeddings: r.int("max_position_embeddings", { min: 1, max: MAX_CONTEXT, fallback: 4096 }),
         tieWordEmbeddings: j.tie_word_embeddings === true,
         qkvBias: v.qkvBias || j.attention_bias === true,
         qkNorm: v.qkNorm,
@@ -145,12 +152,13 @@ function makeSpec(v: Variant): ArchSpec {
         numHeads: a.heads,
         numKvHeads: a.kvHeads,
         headDim: a.headDim,
-        rmsNormEps: r.positive(p + "attention.layer_norm_rms_epsilon", 1e-6),
+        // Required, as llama.cpp requires them: a default would silently change the model.
+        rmsNormEps: r.positive(p + "attention.layer_norm_rms_epsilon"),
         ropeTheta: r.positive(p + "rope.freq_base", 10000),
         // llama3 scaling travels as the rope_freqs tensor in GGUF files.
         ropeScaling: null,
         ropeLayout: v.name === "llama" ? "interleaved" : "neox",
-        maxPositionEmbeddings: r.int(p + "context_length", { min: 1, fallback: 4096 }),
+        maxPositionEmbeddings: r.int(p + "context_length", { min: 1, max: MAX_CONTEXT }),
         // Settled from the tensors the file has (settle below).
         tieWordEmbeddings: false,
         qkvBias: v.qkvBias,

@@ -68,8 +68,12 @@ async function loadHF(dir: string): Promise<LoadedModel> {
     }
     const tensorCount = hf.shards.reduce((n, s) => n + s.tensors.size, 0);
     let config = spec.fromHF(hf.config, configPath, { tensorCount, shapeOf: (n) => weights.shapeOf(n) });
+    // An untied model without its output matrix would run on the embedding instead.
+    if (hf.config.tie_word_embeddings === false && !weights.has("output.weight")) {
+      throw fieldError(dir, `tensor ${quote(spec.hfName("output.weight"))}`, "missing (config.json says tie_word_embeddings: false)");
+    }
     config = spec.settle(config, weights.names());
-    weights.check(spec.tensors(config), { path: dir, fileName: (n) => spec.hfName(n), configName: "config.json" });
+    weights.check(spec.tensors(config), { path: dir, fileName: (n) => spec.hfName(n), configName: "config.json", onlyKnown: false });
     const tokenizerPath = `${dir}/tokenizer.json`;
     if (!hf.tokenizerJson) throw new FormatError(dir, "no tokenizer.json in the model folder");
     checkTokenizerJsonIds(hf.tokenizerJson, config.vocabSize, tokenizerPath, "vocab_size in config.json");
@@ -111,7 +115,7 @@ async function loadGGUF(path: string): Promise<LoadedModel> {
     for (const [name, info] of f.tensors) weights.add(name, info, f.bytes);
     let config = spec.fromGGUF(f.metadata, path, { tensorCount: f.tensors.size, shapeOf: (n) => weights.shapeOf(n) });
     config = spec.settle(config, weights.names());
-    weights.check(spec.tensors(config), { path, fileName: (n) => n, configName: "the GGUF metadata" });
+    weights.check(spec.tensors(config), { path, fileName: (n) => n, configName: "the GGUF metadata", onlyKnown: true });
     checkGGUFTokenCount(f.metadata, config.vocabSize, path);
     let tokenizer: Tokenizer;
     try {

@@ -15,6 +15,11 @@ export interface WeightsOrigin {
   fileName(internal: string): string;
   /** Where the expected shapes come from ("config.json", "the GGUF metadata"). */
   readonly configName: string;
+  /**
+   * Refuse tensors the architecture does not name (GGUF, as llama.cpp does: a renamed tensor
+   * must not pass as an absent one). HF checkpoints carry extra buffers, so they may not.
+   */
+  readonly onlyKnown: boolean;
 }
 
 interface Entry {
@@ -90,6 +95,11 @@ export class Weights implements TensorSource {
       if (s.isVector && !isFloatType(e.info.type)) {
         throw fieldError(e.file.path, `${field} type`, `${e.info.type}, but norm and bias vectors must be f32, f16 or bf16`);
       }
+    }
+    if (!origin.onlyKnown) return;
+    const known = new Set(specs.map((s) => s.name));
+    for (const [name, e] of this.entries) {
+      if (!known.has(name)) throw fieldError(e.file.path, `tensor ${quote(e.info.name)}`, "not a tensor of this architecture and config");
     }
   }
 

@@ -13,7 +13,7 @@ import { tempDir, testModel } from "../helpers/models.js";
 import { rejectsWithFormatError } from "../helpers/format-error.js";
 import { IsolatedLoader } from "../helpers/isolated-load.js";
 import {
-  appendGGUFArray, editJson, ggufFields, ggufKV, ggufString, scalarBytes, setGGUFNumber, setGGUFScalar, setGGUFStringField,
+  appendGGUFArray, editJson, editSafetensors, ggufFields, ggufKV, ggufString, scalarBytes, setGGUFNumber, setGGUFScalar, setGGUFStringField,
 } from "../helpers/model-fields.js";
 
 const U32 = 4, I32 = 5, F32 = 6;
@@ -116,6 +116,49 @@ test("tokenizer.json ids beyond the embedding, and ids given to two tokens", asy
     const dir = await hfWith("tokenizer.json", edit);
     await rejectsWithFormatError(loadModel(dir), path.join(dir, "tokenizer.json"), needle);
   }
+});
+
+test("tokenizer.json parts that would only fail at the first encode or decode fail the load", async () => {
+  const cases: [(j: Record<string, unknown>) => void, string][] = [
+    [(j) => { j.decoder = { type: "X" }; }, "Unknown Decoder type: X"],
+    [(j) => { (j.model as Record<string, unknown>).type = "Unigram"; }, "model.vocab must be a list of [piece, score] for a Unigram model"],
+    [(j) => { (j.model as Record<string, unknown>).type = "X"; }, 'model.type: "X" is not a tokenizer model'],
+  ];
+  for (const [edit, needle] of cases) {
+    const dir = await hfWith("tokenizer.json", edit);
+    await rejectsWithFormatError(loadModel(dir), path.join(dir, "tokenizer.json"), needle);
+  }
+  // Special tokens the post-processor adds must be in the vocabulary (tokenizer_config.json
+  // then leaves BOS to the post-processor).
+  const dir = await hfWith("tokenizer.json", (j) => {
+    j.post_processor = { type: "TemplateProcessing", single: [{ SpecialToken: { id: "<x>", type_id: 0 } }, { Sequence: { id: "A", type_id: 0 } }],
+      special_tokens: { "<x>": { id: "<x>", ids: [99999], tokens: ["<x>"] } } };
+  });
+  const cfg = path.join(dir, "tokenizer_config.json");
+  fs.writeFileSync(cfg, editJson(fs.readFileSync(cfg), (j) => { delete j.add_bos_token; }));
+  await rejectsWithFormatError(loadModel(dir), path.join(dir, "tokenizer.json"), "post_processor: special token id 99999 is not in the vocabulary");
+});
+
+test("what llama.cpp would refuse too: an unknown GGUF tensor, a missing required key; and what HF would not run", async () => {
+  const b = fs.readFileSync(await ggufPath());
+  const f = ggufFields(b);
+  const renamed = writeGGUFBytes(setGGUFStringField(b, f.tensors[f.tensors.length - 1]!.name, "output.weight.renamed"), "renamed");
+  await rejectsWithFormatError(loadModel(renamed), renamed, 'tensor "output.weight.renamed": not a tensor of this architecture');
+  for (const key of ["llama.attention.layer_norm_rms_epsilon", "llama.context_length", "llama.block_count"]) {
+    const p = writeGGUFBytes(setGGUFStringField(b, ggufKV(f, key).key, `${key}.x`), `no-${key}`);
+    await rejectsWithFormatError(loadModel(p), p, `${key}: missing`);
+  }
+  const untied = await hfWith("config.json", (j) => { j.tie_word_embeddings = false; });
+  fs.rmSync(path.join(untied, "model.safetensors"));
+  fs.writeFileSync(path.join(untied, "model.safetensors"), editSafetensors(fs.readFileSync(path.join(await hfPath(), "model.safetensors")), (h) => {
+    h["lm_head.unused"] = h["lm_head.weight"];
+    delete h["lm_head.weight"];
+  }));
+  await rejectsWithFormatError(loadModel(untied), untied, 'tensor "lm_head.weight": missing (config.json says tie_word_embeddings: false)');
+  const gelu = await hfWith("config.json", (j) => { j.hidden_act = "gelu"; });
+  await rejectsWithFormatError(loadModel(gelu), path.join(gelu, "config.json"), 'hidden_act: "gelu" is not supported');
+  const mlpBias = await hfWith("config.json", (j) => { j.mlp_bias = true; });
+  await rejectsWithFormatError(loadModel(mlpBias), path.join(mlpBias, "config.json"), "mlp_bias: MLP biases are not supported");
 });
 
 /** The test GGUF rewritten, consistently laid out, with tensors changed by `edit`. */
