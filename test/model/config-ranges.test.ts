@@ -55,6 +55,7 @@ test("GGUF hyperparameters out of range name their key", async () => {
     ["llama.rope.dimension_count", U32, 32, "32 differs from the head dim 64"],
     ["llama.vocab_size", U32, 1000, "1000 tokens, but the token embedding has 1024 rows"],
     ["tokenizer.ggml.eos_token_id", U32, 5000, "5000 is not a token of the model's vocabulary (1024 tokens)"],
+    ["tokenizer.ggml.padding_token_id", U32, 1024, "1024 is not a token id (the vocabulary has 1024 tokens)"],
   ];
   for (const [key, type, value, needle] of cases) {
     const p = writeGGUFBytes(setGGUFScalar(b, key, type, value), key);
