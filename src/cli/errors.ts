@@ -1,5 +1,6 @@
 // How the CLI reports failure: one line on stderr, exit code 2, no stack trace (unless
 // RADIXLM_DEBUG is set).
+import { escapeControls } from "../formats/errors.js";
 
 export class UsageError extends Error {
   override name = "UsageError";
@@ -7,7 +8,8 @@ export class UsageError extends Error {
 
 export function failLine(err: unknown): string {
   const msg = err instanceof Error ? err.message : String(err);
-  return `radixlm: error: ${msg.split("\n")[0]}`;
+  // Messages quote files and arguments; nothing in them may act on the terminal.
+  return `radixlm: error: ${escapeControls(msg.split("\n")[0]!)}`;
 }
 
 export function reportAndExit(err: unknown): never {

@@ -62,3 +62,22 @@ export function byteSize(t: WeightType, n: number): number {
   }
   return (n / info.blockSize) * info.blockBytes;
 }
+
+/**
+ * Bytes a tensor of type `t` and row-major `shape` takes, or, as a string, why no such tensor
+ * can be stored: a dimension below `minDim`, a row that is not whole blocks, or more than
+ * `limit` bytes. The product is bounded as it grows, so a corrupt shape cannot overflow it.
+ */
+export function tensorByteSize(t: WeightType, shape: readonly number[], limit: number, minDim = 1): number | string {
+  const info = dtypeInfo(t);
+  const inner = shape[shape.length - 1] ?? 1;
+  let n = 1;
+  for (let i = 0; i < shape.length; i++) {
+    const d = shape[i]!;
+    if (!Number.isSafeInteger(d) || d < minDim) return `dimension ${i} is ${d}`;
+    n *= d;
+    if ((n / info.blockSize) * info.blockBytes > limit) return `[${shape.join(", ")}] of ${t} needs more bytes than the file has`;
+  }
+  if (inner % info.blockSize !== 0) return `a row of ${inner} elements is not a whole number of ${t} blocks of ${info.blockSize}`;
+  return (n / info.blockSize) * info.blockBytes;
+}

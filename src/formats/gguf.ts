@@ -1,23 +1,14 @@
-// GGUF v2/v3: metadata and tensor directory through @huggingface/gguf, tensor bytes read by
-// us from the memory-mapped file. Also a streaming writer for the models we generate.
+// GGUF v2/v3: the header and tensor directory read and checked by gguf-header.ts and
+// gguf-tensors.ts, tensor bytes read in place from the memory-mapped file. Also a streaming
+// writer for the models we generate.
 import fs from "node:fs";
-import { gguf, GGUFValueType } from "@huggingface/gguf";
-import { dtypeFromGgml, byteSize, dtypeInfo, type WeightType } from "./dtype.js";
+import { byteSize, dtypeInfo, type WeightType } from "./dtype.js";
 import { openFileBytes, type FileBytes } from "./file-bytes.js";
-import { FormatError } from "./errors.js";
+import { GGUF_MAGIC, readGGUFHeaderFrom, VALUE_TYPE, type GGUFValue } from "./gguf-header.js";
+import { DEFAULT_ALIGNMENT, ggufTensors, type TensorInfo } from "./gguf-tensors.js";
 
-export type GGUFScalar = string | number | bigint | boolean;
-export type GGUFValue = GGUFScalar | GGUFValue[];
-
-export interface TensorInfo {
-  readonly name: string;
-  readonly type: WeightType;
-  /** Row-major shape, outermost first ([rows, cols] for a matrix): GGUF's ne[] reversed. */
-  readonly shape: readonly number[];
-  /** Absolute byte offset in the file. */
-  readonly offset: number;
-  readonly byteLength: number;
-}
+export type { GGUFScalar, GGUFValue } from "./gguf-header.js";
+export type { TensorInfo } from "./gguf-tensors.js";
 
 export interface GGUFFile {
   readonly path: string;
@@ -27,88 +18,32 @@ export interface GGUFFile {
   readonly bytes: FileBytes;
 }
 
-const MAGIC = 0x46554747; // "GGUF" little-endian
-const DEFAULT_ALIGNMENT = 32;
-
 export function isGGUFFile(path: string): boolean {
   try {
     const fd = fs.openSync(path, "r");
     const head = Buffer.alloc(4);
     const n = fs.readSync(fd, head, 0, 4, 0);
     fs.closeSync(fd);
-    return n === 4 && head.readUInt32LE(0) === MAGIC;
+    return n === 4 && head.readUInt32LE(0) === GGUF_MAGIC;
   } catch {
     return false;
   }
 }
 
-function checkHeader(path: string): number {
-  let st: fs.Stats;
-  try {
-    st = fs.statSync(path);
-  } catch {
-    throw new FormatError(path, "no such file");
-  }
-  if (!st.isFile()) throw new FormatError(path, "not a regular file");
-  if (st.size < 24) throw new FormatError(path, `truncated GGUF file (${st.size} bytes, too short for a header)`);
-  const fd = fs.openSync(path, "r");
-  const head = Buffer.alloc(8);
-  fs.readSync(fd, head, 0, 8, 0);
-  fs.closeSync(fd);
-  if (head.readUInt32LE(0) !== MAGIC) {
-    throw new FormatError(path, `not a GGUF file (bad magic 0x${head.readUInt32LE(0).toString(16).padStart(8, "0")})`);
-  }
-  const version = head.readUInt32LE(4);
-  if (version !== 2 && version !== 3) throw new FormatError(path, `unsupported GGUF version ${version} (2 and 3 are)`);
-  return st.size;
-}
-
 /** Reads the header and tensor directory; tensor data stays in the file until sliced. */
 export async function readGGUF(path: string): Promise<GGUFFile> {
-  const header = await readGGUFHeader(path);
+  const header = readGGUFHeader(path);
   return { ...header, bytes: openFileBytes(path) };
 }
 
 /** Only the metadata (vocab-only GGUFs, tokenizers, chat templates). */
 export async function readGGUFMetadata(path: string): Promise<Record<string, GGUFValue>> {
-  return { ...(await readGGUFHeader(path)).metadata };
+  return { ...readGGUFHeader(path).metadata };
 }
 
-async function readGGUFHeader(path: string): Promise<Omit<GGUFFile, "bytes">> {
-  const size = checkHeader(path);
-  let parsed: Awaited<ReturnType<typeof gguf>>;
-  try {
-    parsed = await gguf(path, { allowLocalFile: true });
-  } catch (err) {
-    const why = err instanceof Error ? err.message.split("\n")[0] : String(err);
-    throw new FormatError(path, `truncated or malformed GGUF header (${why})`);
-  }
-  const metadata: Record<string, GGUFValue> = {};
-  for (const [k, v] of Object.entries(parsed.metadata)) metadata[k] = v as GGUFValue;
-  const version = Number(metadata.version);
-  const alignment = Number(metadata["general.alignment"] ?? DEFAULT_ALIGNMENT);
-  const dataStart = Number(parsed.tensorDataOffset);
-  if (alignment <= 0 || dataStart % alignment !== 0) {
-    throw new FormatError(path, `tensor data offset ${dataStart} is not aligned to ${alignment}`);
-  }
-  const tensors = new Map<string, TensorInfo>();
-  for (const t of parsed.tensorInfos) {
-    const info = dtypeFromGgml(Number(t.dtype));
-    if (!info) throw new FormatError(path, `tensor ${t.name} has unsupported type id ${Number(t.dtype)}`);
-    const shape = t.shape.map((d) => Number(d)).reverse();
-    const n = shape.reduce((a, b) => a * b, 1);
-    const inner = shape[shape.length - 1] ?? 1;
-    if (inner % info.blockSize !== 0) {
-      throw new FormatError(path, `tensor ${t.name} row of ${inner} is not a whole number of ${info.name} blocks`);
-    }
-    const offset = dataStart + Number(t.offset);
-    const byteLength = byteSize(info.name, n);
-    if (offset + byteLength > size) {
-      throw new FormatError(path, `tensor ${t.name} data (${byteLength} bytes at ${offset}) lies beyond the end of the file (${size} bytes)`);
-    }
-    tensors.set(t.name, { name: t.name, type: info.name, shape, offset, byteLength });
-  }
-  return { path, version, metadata, tensors };
+function readGGUFHeader(path: string): Omit<GGUFFile, "bytes"> {
+  const header = readGGUFHeaderFrom(path);
+  return { path, version: header.version, metadata: header.metadata, tensors: ggufTensors(path, header) };
 }
 
 // ---- writer ----
@@ -166,38 +101,38 @@ class ByteSink {
 
 function writeValue(sink: ByteSink, v: GGUFWriteValue): void {
   if (typeof v === "string") {
-    sink.u32(GGUFValueType.STRING);
+    sink.u32(VALUE_TYPE.STRING);
     sink.str(v);
   } else if (typeof v === "boolean") {
-    sink.u32(GGUFValueType.BOOL);
+    sink.u32(VALUE_TYPE.BOOL);
     sink.push(Buffer.from([v ? 1 : 0]));
   } else if (typeof v === "bigint") {
-    sink.u32(GGUFValueType.UINT64);
+    sink.u32(VALUE_TYPE.UINT64);
     sink.u64(v);
   } else if (typeof v === "number") {
     if (Number.isInteger(v) && v >= 0 && v <= 0xffffffff) {
-      sink.u32(GGUFValueType.UINT32);
+      sink.u32(VALUE_TYPE.UINT32);
       sink.u32(v);
     } else if (Number.isInteger(v) && v < 0 && v >= -0x80000000) {
-      sink.u32(GGUFValueType.INT32);
+      sink.u32(VALUE_TYPE.INT32);
       sink.i32(v);
     } else {
-      sink.u32(GGUFValueType.FLOAT32);
+      sink.u32(VALUE_TYPE.FLOAT32);
       sink.f32(v);
     }
   } else if (Array.isArray(v)) {
-    sink.u32(GGUFValueType.ARRAY);
-    sink.u32(GGUFValueType.STRING);
+    sink.u32(VALUE_TYPE.ARRAY);
+    sink.u32(VALUE_TYPE.STRING);
     sink.u64(v.length);
     for (const s of v) sink.str(s);
   } else if (v instanceof Float32Array || v instanceof Int32Array || v instanceof Uint32Array) {
-    sink.u32(GGUFValueType.ARRAY);
-    const t = v instanceof Float32Array ? GGUFValueType.FLOAT32 : v instanceof Int32Array ? GGUFValueType.INT32 : GGUFValueType.UINT32;
+    sink.u32(VALUE_TYPE.ARRAY);
+    const t = v instanceof Float32Array ? VALUE_TYPE.FLOAT32 : v instanceof Int32Array ? VALUE_TYPE.INT32 : VALUE_TYPE.UINT32;
     sink.u32(t);
     sink.u64(v.length);
     sink.push(Buffer.from(v.buffer, v.byteOffset, v.byteLength));
   } else {
-    const tag = { u32: GGUFValueType.UINT32, i32: GGUFValueType.INT32, f32: GGUFValueType.FLOAT32, u64: GGUFValueType.UINT64 }[v.type];
+    const tag = { u32: VALUE_TYPE.UINT32, i32: VALUE_TYPE.INT32, f32: VALUE_TYPE.FLOAT32, u64: VALUE_TYPE.UINT64 }[v.type];
     sink.u32(tag);
     if (v.type === "u32") sink.u32(Number(v.value));
     else if (v.type === "i32") sink.i32(Number(v.value));
@@ -212,7 +147,7 @@ const pad = (n: number, a: number): number => (a - (n % a)) % a;
 export function writeGGUF(path: string, metadata: Record<string, GGUFWriteValue>, tensors: readonly TensorToWrite[]): void {
   const alignment = DEFAULT_ALIGNMENT;
   const head = new ByteSink();
-  head.u32(MAGIC);
+  head.u32(GGUF_MAGIC);
   head.u32(3);
   head.u64(tensors.length);
   head.u64(Object.keys(metadata).length);

@@ -3,7 +3,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { readSafetensors, type SafetensorsFile } from "./safetensors.js";
-import { FormatError } from "./errors.js";
+import { fieldError, FormatError, quote } from "./errors.js";
 
 export interface HFDir {
   readonly path: string;
@@ -33,7 +33,8 @@ export function readJsonFile(file: string): Record<string, unknown> {
   try {
     v = JSON.parse(text);
   } catch (err) {
-    const why = err instanceof Error ? err.message.split("\n")[0] : "parse error";
+    // V8's message quotes the text around the error; FormatError escapes it, this keeps it short.
+    const why = err instanceof Error ? err.message.split("\n")[0]!.slice(0, 120) : "parse error";
     throw new FormatError(file, `not valid JSON (${why})`);
   }
   if (typeof v !== "object" || v === null || Array.isArray(v)) throw new FormatError(file, "expected a JSON object");
@@ -49,11 +50,15 @@ function shardFiles(dir: string): string[] {
   if (fs.existsSync(index)) {
     const j = readJsonFile(index);
     const map = j.weight_map;
-    if (typeof map !== "object" || map === null) throw new FormatError(index, "missing weight_map");
-    const names = new Set(Object.values(map as Record<string, unknown>).map(String));
-    for (const n of names) {
+    if (typeof map !== "object" || map === null || Array.isArray(map)) throw fieldError(index, "weight_map", "missing, or not an object");
+    const names = new Set<string>();
+    for (const [tensor, n] of Object.entries(map as Record<string, unknown>)) {
+      if (typeof n !== "string") throw fieldError(index, `weight_map[${quote(tensor)}]`, "not a file name");
       // The index comes with the model, but never let it point outside the folder.
-      if (n.includes("/") || n.includes("\\") || n === ".." ) throw new FormatError(index, `shard name ${n} is not a plain file name`);
+      if (n.includes("/") || n.includes("\\") || n === ".." || n === ".") {
+        throw fieldError(index, `weight_map[${quote(tensor)}]`, `shard name ${quote(n)} is not a plain file name`);
+      }
+      names.add(n);
     }
     return [...names].sort().map((n) => path.join(dir, n));
   }

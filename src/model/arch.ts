@@ -13,13 +13,23 @@ export interface TensorSpec {
   readonly optional?: boolean;
 }
 
+/** What the weight files hold, to bound the config's counts before anything is built from them. */
+export interface WeightsExtent {
+  readonly tensorCount: number;
+  /** The shape of a tensor (by internal name) when the files have it. */
+  shapeOf(name: string): readonly number[] | undefined;
+}
+
 export interface ArchSpec {
   /** Registry name, also the GGUF `general.architecture`. */
   readonly name: string;
   /** `architectures` entries of HF config.json that map to this family. */
   readonly hfArchitectures: readonly string[];
-  fromHF(config: Record<string, unknown>, path: string): ModelConfig;
-  fromGGUF(metadata: Readonly<Record<string, GGUFValue>>, path: string): ModelConfig;
+  /** The config, every field checked for type and range; errors name the file's own keys. */
+  fromHF(config: Record<string, unknown>, path: string, extent: WeightsExtent): ModelConfig;
+  fromGGUF(metadata: Readonly<Record<string, GGUFValue>>, path: string, extent: WeightsExtent): ModelConfig;
+  /** The config as the file's tensors settle it (tied embeddings, biases, q/k norms present). */
+  settle(config: ModelConfig, tensorNames: readonly string[]): ModelConfig;
   toHF(config: ModelConfig): Record<string, unknown>;
   toGGUF(config: ModelConfig): Record<string, GGUFWriteValue>;
   tensors(config: ModelConfig): TensorSpec[];

@@ -1,10 +1,9 @@
 // The llama family: Llama 2/3.x (llama3 rope scaling), Mistral, SmolLM2, TinyLlama, and the
 // Qwen2 (qkv bias) and Qwen3 (per-head q/k RMSNorm) variants of the same block.
-import type { ModelConfig } from "./config.js";
 import type { Llama3RopeScaling } from "../kernels/rope.js";
-import type { ArchSpec, TensorSpec } from "./arch.js";
-import type { GGUFValue, GGUFWriteValue } from "../formats/gguf.js";
-import { FormatError } from "../formats/errors.js";
+import type { ArchSpec, TensorSpec, WeightsExtent } from "./arch.js";
+import type { GGUFWriteValue } from "../formats/gguf.js";
+import { ConfigFields, describe } from "./config-fields.js";
 
 interface Variant {
   name: "llama" | "qwen2" | "qwen3";
@@ -44,44 +43,54 @@ const HF_GLOBAL: Record<string, string> = {
 const INTERNAL_LAYER = Object.fromEntries(Object.entries(HF_LAYER).map(([a, b]) => [b, a]));
 const INTERNAL_GLOBAL = Object.fromEntries(Object.entries(HF_GLOBAL).map(([a, b]) => [b, a]));
 
-function num(v: unknown, key: string, path: string, fallback?: number): number {
-  if (v === undefined || v === null) {
-    if (fallback !== undefined) return fallback;
-    throw new FormatError(path, `missing ${key}`);
+/** The attention shape: heads divide into KV groups, head_dim is even (RoPE rotates pairs). */
+function attentionShape(r: ConfigFields, keys: { hidden: string; heads: string; kvHeads: string; headDim: string[] }): { heads: number; kvHeads: number; headDim: number; hidden: number } {
+  const hidden = r.int(keys.hidden, { min: 1 });
+  const heads = r.int(keys.heads, { min: 1, max: hidden, maxWhy: `${keys.hidden} is ${hidden}` });
+  const given = keys.headDim.find((k) => r.has(k));
+  let headDim: number;
+  if (given !== undefined) {
+    headDim = r.int(given, { min: 2 });
+  } else {
+    if (hidden % heads !== 0) throw r.fail(keys.heads, `${heads} heads do not divide ${keys.hidden} (${hidden}), and no ${keys.headDim[0]} is given`);
+    headDim = hidden / heads;
   }
-  const n = typeof v === "bigint" ? Number(v) : v;
-  if (typeof n !== "number" || !Number.isFinite(n)) throw new FormatError(path, `${key} is not a number`);
-  return n;
+  if (headDim % 2 !== 0) throw r.fail(given ?? keys.heads, `head dim ${headDim} is odd (RoPE rotates pairs of dimensions)`);
+  const kvHeads = r.int(keys.kvHeads, { min: 1, fallback: heads });
+  if (heads % kvHeads !== 0) throw r.fail(keys.kvHeads, `${kvHeads} does not divide ${keys.heads} (${heads})`);
+  return { heads, kvHeads, headDim, hidden };
 }
 
-function ids(v: unknown): number[] {
-  if (v === undefined || v === null) return [];
-  if (Array.isArray(v)) return v.map((x) => Number(x)).filter((x) => Number.isInteger(x));
-  const n = Number(v);
-  return Number.isInteger(n) ? [n] : [];
+/** Positions are int32 throughout the engine. */
+const MAX_CONTEXT = 0x7fffffff;
+
+/**
+ * The vocab size is the embedding's row count. Checked here, before token ids are checked
+ * against it, so a wrong vocab size is reported as such and not as an id out of range.
+ */
+function vocabFits(r: ConfigFields, key: string, vocab: number, extent: WeightsExtent): number {
+  const rows = extent.shapeOf("token_embd.weight")?.[0];
+  if (rows !== undefined && rows !== vocab) throw r.fail(key, `${vocab} tokens, but the token embedding has ${rows} rows`);
+  if (vocab < 1) throw r.fail(key, "the vocabulary is empty");
+  return vocab;
 }
 
-function positiveInt(c: ModelConfig, path: string): ModelConfig {
-  for (const k of ["vocabSize", "hiddenSize", "intermediateSize", "numLayers", "numHeads", "numKvHeads", "headDim"] as const) {
-    if (!Number.isInteger(c[k]) || c[k] <= 0) throw new FormatError(path, `${k} must be a positive integer, got ${c[k]}`);
-  }
-  if (c.numHeads % c.numKvHeads !== 0) throw new FormatError(path, `${c.numHeads} attention heads is not a multiple of ${c.numKvHeads} KV heads`);
-  if (c.headDim % 2 !== 0) throw new FormatError(path, `head dim ${c.headDim} is odd`);
-  return c;
-}
-
-function hfRopeScaling(v: unknown, path: string): Llama3RopeScaling | null {
-  if (v === undefined || v === null) return null;
-  const r = v as Record<string, unknown>;
-  const type = r.rope_type ?? r.type;
+function hfRopeScaling(r: ConfigFields): Llama3RopeScaling | null {
+  const s = r.child("rope_scaling");
+  if (!s) return null;
+  const type = s.raw("rope_type") ?? s.raw("type");
   if (type === "default") return null;
-  if (type !== "llama3") throw new FormatError(path, `unsupported rope_scaling type ${String(type)} (llama3 is supported)`);
+  if (type !== "llama3") throw s.fail("rope_type", `unsupported rope_scaling type ${describe(type)} (llama3 is supported)`);
+  const low = s.positive("low_freq_factor", 1);
+  const high = s.positive("high_freq_factor", 4);
+  // The smoothing between the two divides by their difference.
+  if (!(high > low)) throw s.fail("high_freq_factor", `${high} must be above low_freq_factor (${low})`);
   return {
     type: "llama3",
-    factor: num(r.factor, "rope_scaling.factor", path),
-    lowFreqFactor: num(r.low_freq_factor, "rope_scaling.low_freq_factor", path, 1),
-    highFreqFactor: num(r.high_freq_factor, "rope_scaling.high_freq_factor", path, 4),
-    originalMaxPositionEmbeddings: num(r.original_max_position_embeddings, "rope_scaling.original_max_position_embeddings", path, 8192),
+    factor: s.positive("factor"),
+    lowFreqFactor: low,
+    highFreqFactor: high,
+    originalMaxPositionEmbeddings: s.int("original_max_position_embeddings", { min: 1, fallback: 8192 }),
   };
 }
 
@@ -90,60 +99,85 @@ function makeSpec(v: Variant): ArchSpec {
     name: v.name,
     hfArchitectures: v.hfArchitectures,
 
-    fromHF(j, path) {
-      const hidden = num(j.hidden_size, "hidden_size", path);
-      const heads = num(j.num_attention_heads, "num_attention_heads", path);
-      const headDim = num(j.head_dim, "head_dim", path, hidden / heads);
-      return positiveInt({
+    fromHF(j, path, extent) {
+      const r = new ConfigFields(path, (k) => j[k]);
+      const a = attentionShape(r, { hidden: "hidden_size", heads: "num_attention_heads", kvHeads: "num_key_value_heads", headDim: ["head_dim"] });
+      const vocab = vocabFits(r, "vocab_size", r.int("vocab_size", { min: 1 }), extent);
+      // The kernels run a SiLU-gated MLP without biases; anything else would run, wrongly.
+      const act = r.raw("hidden_act");
+      if (act !== undefined && act !== null && act !== "silu" && act !== "swish") throw r.fail("hidden_act", `${describe(act)} is not supported (silu is)`);
+      if (r.raw("mlp_bias") === true) throw r.fail("mlp_bias", "MLP biases are not supported");
+      return {
         arch: v.name,
-        vocabSize: num(j.vocab_size, "vocab_size", path),
-        hiddenSize: hidden,
-        intermediateSize: num(j.intermediate_size, "intermediate_size", path),
-        numLayers: num(j.num_hidden_layers, "num_hidden_layers", path),
-        numHeads: heads,
-        numKvHeads: num(j.num_key_value_heads, "num_key_value_heads", path, heads),
-        headDim,
-        rmsNormEps: num(j.rms_norm_eps, "rms_norm_eps", path, 1e-6),
-        ropeTheta: num(j.rope_theta, "rope_theta", path, 10000),
-        ropeScaling: hfRopeScaling(j.rope_scaling, path),
+        vocabSize: vocab,
+        hiddenSize: a.hidden,
+        intermediateSize: r.int("intermediate_size", { min: 1 }),
+        numLayers: r.int("num_hidden_layers", { min: 1, max: extent.tensorCount, maxWhy: `the weights hold only ${extent.tensorCount} tensors` }),
+        numHeads: a.heads,
+        numKvHeads: a.kvHeads,
+        headDim: a.headDim,
+        rmsNormEps: r.positive("rms_norm_eps", 1e-6),
+        ropeTheta: r.positive("rope_theta", 10000),
+        ropeScaling: hfRopeScaling(r),
         ropeLayout: "neox",
-        maxPositionEmbeddings: num(j.max_position_embeddings, "max_position_embeddings", path, 4096),
+        maxPositionEmbeddings: r.int("max_position_embeddings", { min: 1, max: MAX_CONTEXT, fallback: 4096 }),
         tieWordEmbeddings: j.tie_word_embeddings === true,
         qkvBias: v.qkvBias || j.attention_bias === true,
         qkNorm: v.qkNorm,
-        bosTokenId: ids(j.bos_token_id)[0] ?? null,
-        eosTokenIds: ids(j.eos_token_id),
-      }, path);
+        bosTokenId: r.tokenIds("bos_token_id", vocab)[0] ?? null,
+        eosTokenIds: r.tokenIds("eos_token_id", vocab),
+      };
     },
 
-    fromGGUF(m, path) {
-      const k = (s: string): GGUFValue | undefined => m[`${v.name}.${s}`];
-      const hidden = num(k("embedding_length"), `${v.name}.embedding_length`, path);
-      const heads = num(k("attention.head_count"), `${v.name}.attention.head_count`, path);
+    fromGGUF(m, path, extent) {
+      const r = new ConfigFields(path, (k) => m[k]);
+      const p = `${v.name}.`;
+      const a = attentionShape(r, {
+        hidden: p + "embedding_length", heads: p + "attention.head_count", kvHeads: p + "attention.head_count_kv",
+        headDim: [p + "attention.key_length", p + "rope.dimension_count"],
+      });
+      // Our kernels rotate the whole head and use one head size for K and V.
+      for (const k of [p + "rope.dimension_count", p + "attention.value_length"]) {
+        if (r.has(k) && r.int(k, { min: 1 }) !== a.headDim) throw r.fail(k, `${r.number(k)} differs from the head dim ${a.headDim}`);
+      }
       const tokens = m["tokenizer.ggml.tokens"];
-      const vocab = num(k("vocab_size") ?? (Array.isArray(tokens) ? tokens.length : undefined), `${v.name}.vocab_size`, path);
-      return positiveInt({
+      const vocabKey = r.has(p + "vocab_size") || !Array.isArray(tokens) ? p + "vocab_size" : "tokenizer.ggml.tokens";
+      const vocab = vocabFits(r, vocabKey, vocabKey === "tokenizer.ggml.tokens" ? (tokens as unknown[]).length : r.int(vocabKey, { min: 1 }), extent);
+      return {
         arch: v.name,
         vocabSize: vocab,
-        hiddenSize: hidden,
-        intermediateSize: num(k("feed_forward_length"), `${v.name}.feed_forward_length`, path),
-        numLayers: num(k("block_count"), `${v.name}.block_count`, path),
-        numHeads: heads,
-        numKvHeads: num(k("attention.head_count_kv"), `${v.name}.attention.head_count_kv`, path, heads),
-        headDim: num(k("attention.key_length") ?? k("rope.dimension_count"), `${v.name}.attention.key_length`, path, hidden / heads),
-        rmsNormEps: num(k("attention.layer_norm_rms_epsilon"), `${v.name}.attention.layer_norm_rms_epsilon`, path, 1e-6),
-        ropeTheta: num(k("rope.freq_base"), `${v.name}.rope.freq_base`, path, 10000),
+        hiddenSize: a.hidden,
+        intermediateSize: r.int(p + "feed_forward_length", { min: 1 }),
+        numLayers: r.int(p + "block_count", { min: 1, max: extent.tensorCount, maxWhy: `the file holds only ${extent.tensorCount} tensors` }),
+        numHeads: a.heads,
+        numKvHeads: a.kvHeads,
+        headDim: a.headDim,
+        // Required, as llama.cpp requires them: a default would silently change the model.
+        rmsNormEps: r.positive(p + "attention.layer_norm_rms_epsilon"),
+        ropeTheta: r.positive(p + "rope.freq_base", 10000),
         // llama3 scaling travels as the rope_freqs tensor in GGUF files.
         ropeScaling: null,
         ropeLayout: v.name === "llama" ? "interleaved" : "neox",
-        maxPositionEmbeddings: num(k("context_length"), `${v.name}.context_length`, path, 4096),
-        // Tied when the file has no separate output matrix; the loader settles this.
+        maxPositionEmbeddings: r.int(p + "context_length", { min: 1, max: MAX_CONTEXT }),
+        // Settled from the tensors the file has (settle below).
         tieWordEmbeddings: false,
         qkvBias: v.qkvBias,
         qkNorm: v.qkNorm,
-        bosTokenId: ids(m["tokenizer.ggml.bos_token_id"])[0] ?? null,
-        eosTokenIds: [...ids(m["tokenizer.ggml.eos_token_id"]), ...ids(m["tokenizer.ggml.eot_token_id"])],
-      }, path);
+        bosTokenId: r.tokenIds("tokenizer.ggml.bos_token_id", vocab)[0] ?? null,
+        eosTokenIds: [...r.tokenIds("tokenizer.ggml.eos_token_id", vocab), ...r.tokenIds("tokenizer.ggml.eot_token_id", vocab)],
+      };
+    },
+
+    settle(c, names) {
+      // The kernels use an output matrix, biases and q/k norms wherever the file has them, so
+      // the config follows the file and every one of them is checked against its shape.
+      const has = (re: RegExp): boolean => names.some((n) => re.test(n));
+      return {
+        ...c,
+        tieWordEmbeddings: !names.includes("output.weight"),
+        qkvBias: c.qkvBias || has(/^blk\.\d+\.attn_[qkv]\.bias$/),
+        qkNorm: c.qkNorm || has(/^blk\.\d+\.attn_[qk]_norm\.weight$/),
+      };
     },
 
     toHF(c) {
@@ -201,7 +235,8 @@ function makeSpec(v: Variant): ArchSpec {
       const q = c.numHeads * c.headDim;
       const kv = c.numKvHeads * c.headDim;
       const out: TensorSpec[] = [{ name: "token_embd.weight", shape: [c.vocabSize, h], isVector: false }];
-      if (c.ropeScaling) out.push({ name: "rope_freqs.weight", shape: [c.headDim / 2], isVector: true, optional: true });
+      // GGUF's form of llama3 scaling; the kernels apply it wherever a file has it.
+      out.push({ name: "rope_freqs.weight", shape: [c.headDim / 2], isVector: true, optional: true });
       for (let i = 0; i < c.numLayers; i++) {
         const b = `blk.${i}.`;
         out.push({ name: b + "attn_norm.weight", shape: [h], isVector: true });

@@ -3,11 +3,13 @@
 import fs from "node:fs";
 import { readGGUF } from "../formats/gguf.js";
 import { readHFDir, isHFDir } from "../formats/hf-dir.js";
-import { FormatError } from "../formats/errors.js";
+import { fieldError, FormatError, quote } from "../formats/errors.js";
 import { loadTokenizerJson, tokenizerFromGGUF } from "../tokenizer/load.js";
 import type { Tokenizer } from "../tokenizer/tokenizer.js";
 import { archByHFArchitecture, archByName, knownArchitectures } from "./registry.js";
 import type { ModelConfig } from "./config.js";
+import { ConfigFields, describe } from "./config-fields.js";
+import { checkGGUFTokenCount, checkTokenizerJsonIds, tokenizerError } from "./vocab-fit.js";
 import { Weights } from "./weights.js";
 
 export interface LoadedModel {
@@ -32,7 +34,7 @@ function chatTemplateOf(cfg: Record<string, unknown> | null): string | null {
   const t = cfg?.chat_template;
   if (typeof t === "string") return t;
   if (Array.isArray(t)) {
-    const named = t as { name?: unknown; template?: unknown }[];
+    const named = t.filter((x): x is { name?: unknown; template?: unknown } => typeof x === "object" && x !== null);
     const d = named.find((x) => x.name === "default") ?? named[0];
     return typeof d?.template === "string" ? d.template : null;
   }
@@ -43,80 +45,96 @@ function uniq(ids: readonly number[]): number[] {
   return [...new Set(ids)];
 }
 
+const known = (): string => knownArchitectures().join(", ");
+
 async function loadHF(dir: string): Promise<LoadedModel> {
   const hf = readHFDir(dir);
-  const archs = Array.isArray(hf.config.architectures) ? hf.config.architectures.map(String) : [];
-  const spec = archs.map(archByHFArchitecture).find((s) => s !== undefined);
-  if (!spec) {
-    throw new FormatError(`${dir}/config.json`, `unknown architecture ${archs.join(", ") || "(none given)"} (supported: ${knownArchitectures().join(", ")})`);
-  }
-  let config = spec.fromHF(hf.config, `${dir}/config.json`);
   const weights = new Weights();
-  for (const shard of hf.shards) {
-    for (const [name, info] of shard.tensors) {
-      const internal = spec.internalName(name);
-      if (internal) weights.add(internal, info, shard.bytes);
-    }
-  }
-  if (!weights.has("output.weight") && !config.tieWordEmbeddings) config = { ...config, tieWordEmbeddings: true };
-  weights.check(spec.tensors(config), dir);
-  if (!hf.tokenizerJson) throw new FormatError(dir, "no tokenizer.json in the model folder");
-  let tokenizer: Tokenizer;
   try {
-    tokenizer = loadTokenizerJson(hf.tokenizerJson, hf.tokenizerConfig ?? undefined);
+    const configPath = `${dir}/config.json`;
+    const archs = Array.isArray(hf.config.architectures) ? hf.config.architectures : [];
+    const spec = archs.map((a) => (typeof a === "string" ? archByHFArchitecture(a) : undefined)).find((s) => s !== undefined);
+    if (!spec) {
+      const named = archs.map((a) => (typeof a === "string" ? quote(a, 40) : describe(a))).join(", ") || "(none given)";
+      throw fieldError(configPath, "architectures", `unknown architecture ${named} (supported: ${known()})`);
+    }
+    for (const shard of hf.shards) {
+      for (const [name, info] of shard.tensors) {
+        const internal = spec.internalName(name);
+        if (!internal) continue;
+        if (weights.has(internal)) throw fieldError(shard.path, `tensor ${quote(name)}`, "another shard holds it too");
+        weights.add(internal, info, shard.bytes);
+      }
+    }
+    const tensorCount = hf.shards.reduce((n, s) => n + s.tensors.size, 0);
+    let config = spec.fromHF(hf.config, configPath, { tensorCount, shapeOf: (n) => weights.shapeOf(n) });
+    // An untied model without its output matrix would run on the embedding instead.
+    if (hf.config.tie_word_embeddings === false && !weights.has("output.weight")) {
+      throw fieldError(dir, `tensor ${quote(spec.hfName("output.weight"))}`, "missing (config.json says tie_word_embeddings: false)");
+    }
+    config = spec.settle(config, weights.names());
+    weights.check(spec.tensors(config), { path: dir, fileName: (n) => spec.hfName(n), configName: "config.json", onlyKnown: false });
+    const tokenizerPath = `${dir}/tokenizer.json`;
+    if (!hf.tokenizerJson) throw new FormatError(dir, "no tokenizer.json in the model folder");
+    checkTokenizerJsonIds(hf.tokenizerJson, config.vocabSize, tokenizerPath, "vocab_size in config.json");
+    let tokenizer: Tokenizer;
+    try {
+      tokenizer = loadTokenizerJson(hf.tokenizerJson, hf.tokenizerConfig ?? undefined, { source: tokenizerPath });
+    } catch (err) {
+      throw tokenizerError(err, tokenizerPath);
+    }
+    const gen = hf.generationConfig;
+    const genEos = gen ? new ConfigFields(`${dir}/generation_config.json`, (k) => gen[k]).tokenIds("eos_token_id", config.vocabSize) : [];
+    const eos = uniq([...genEos, ...config.eosTokenIds, ...tokenizer.eosIds]);
+    config = { ...config, eosTokenIds: eos, bosTokenId: config.bosTokenId ?? tokenizer.bosId ?? null };
+    return {
+      path: dir, format: "hf", config, weights, tokenizer,
+      chatTemplate: chatTemplateOf(hf.tokenizerConfig),
+      close: () => weights.close(),
+    };
   } catch (err) {
-    if (err instanceof FormatError) throw err;
-    throw new FormatError(`${dir}/tokenizer.json`, err instanceof Error ? err.message : String(err));
+    weights.close();
+    for (const s of hf.shards) s.bytes.close();
+    throw err;
   }
-  const genEos = hf.generationConfig?.eos_token_id;
-  const eos = uniq([
-    ...(Array.isArray(genEos) ? genEos.map(Number) : typeof genEos === "number" ? [genEos] : []),
-    ...config.eosTokenIds,
-    ...tokenizer.eosIds,
-  ]);
-  config = { ...config, eosTokenIds: eos, bosTokenId: config.bosTokenId ?? tokenizer.bosId ?? null };
-  return {
-    path: dir, format: "hf", config, weights, tokenizer,
-    chatTemplate: chatTemplateOf(hf.tokenizerConfig),
-    close: () => weights.close(),
-  };
 }
 
 async function loadGGUF(path: string): Promise<LoadedModel> {
   const f = await readGGUF(path);
-  if (f.tensors.size === 0) {
-    f.bytes.close();
-    throw new FormatError(path, "the file holds no tensors (a vocabulary-only GGUF is a tokenizer, not a runnable model)");
-  }
-  const archName = String(f.metadata["general.architecture"] ?? "");
-  const spec = archByName(archName);
-  if (!spec) {
-    f.bytes.close();
-    throw new FormatError(path, `unknown architecture ${archName || "(none given)"} (supported: ${knownArchitectures().join(", ")})`);
-  }
-  let config = spec.fromGGUF(f.metadata, path);
-  const weights = new Weights();
-  for (const [name, info] of f.tensors) weights.add(name, info, f.bytes);
-  config = { ...config, tieWordEmbeddings: !weights.has("output.weight") };
   try {
-    weights.check(spec.tensors(config), path);
+    if (f.tensors.size === 0) {
+      throw new FormatError(path, "the file holds no tensors (a vocabulary-only GGUF is a tokenizer, not a runnable model)");
+    }
+    const arch = f.metadata["general.architecture"];
+    const spec = typeof arch === "string" ? archByName(arch) : undefined;
+    if (!spec) {
+      const named = arch === undefined ? "(none given)" : describe(arch);
+      throw fieldError(path, "general.architecture", `unknown architecture ${named} (supported: ${known()})`);
+    }
+    const weights = new Weights();
+    for (const [name, info] of f.tensors) weights.add(name, info, f.bytes);
+    let config = spec.fromGGUF(f.metadata, path, { tensorCount: f.tensors.size, shapeOf: (n) => weights.shapeOf(n) });
+    config = spec.settle(config, weights.names());
+    weights.check(spec.tensors(config), { path, fileName: (n) => n, configName: "the GGUF metadata", onlyKnown: true });
+    checkGGUFTokenCount(f.metadata, config.vocabSize, path);
+    let tokenizer: Tokenizer;
+    try {
+      tokenizer = tokenizerFromGGUF(f.metadata, { source: path });
+    } catch (err) {
+      throw tokenizerError(err, path);
+    }
+    if (tokenizer.vocabSize > config.vocabSize) {
+      throw fieldError(path, "tokenizer", `token id ${tokenizer.vocabSize - 1} is beyond token_embd.weight's ${config.vocabSize} rows`);
+    }
+    config = { ...config, eosTokenIds: uniq([...config.eosTokenIds, ...tokenizer.eosIds]) };
+    const tmpl = f.metadata["tokenizer.chat_template"];
+    return {
+      path, format: "gguf", config, weights, tokenizer,
+      chatTemplate: typeof tmpl === "string" ? tmpl : null,
+      close: () => weights.close(),
+    };
   } catch (err) {
-    weights.close();
+    f.bytes.close();
     throw err;
   }
-  let tokenizer: Tokenizer;
-  try {
-    tokenizer = tokenizerFromGGUF(f.metadata);
-  } catch (err) {
-    weights.close();
-    if (err instanceof FormatError) throw err;
-    throw new FormatError(path, `bad tokenizer metadata: ${err instanceof Error ? err.message : String(err)}`);
-  }
-  config = { ...config, eosTokenIds: uniq([...config.eosTokenIds, ...tokenizer.eosIds]) };
-  const tmpl = f.metadata["tokenizer.chat_template"];
-  return {
-    path, format: "gguf", config, weights, tokenizer,
-    chatTemplate: typeof tmpl === "string" ? tmpl : null,
-    close: () => weights.close(),
-  };
 }

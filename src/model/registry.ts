@@ -2,7 +2,7 @@
 import type { ArchSpec } from "./arch.js";
 import { llamaFamily } from "./llama.js";
 
-export type { ArchSpec, TensorSpec } from "./arch.js";
+export type { ArchSpec, TensorSpec, WeightsExtent } from "./arch.js";
 
 const families: readonly ArchSpec[] = [...llamaFamily];
 

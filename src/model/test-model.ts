@@ -146,7 +146,8 @@ export async function makeTestModel(opts: TestModelOptions): Promise<TestModelRe
   fs.mkdirSync(opts.format === "hf" ? opts.out : path.dirname(path.resolve(opts.out)), { recursive: true });
 
   if (opts.format === "gguf") {
-    const tensors: TensorToWrite[] = specs.map((s) => {
+    // rope_freqs is GGUF's form of llama3 scaling: written only for a model that has it.
+    const tensors: TensorToWrite[] = specs.filter((s) => s.name !== "rope_freqs.weight" || config.ropeScaling !== null).map((s) => {
       const type: WeightType = s.isVector ? "f32" : tensorType(opts.dtype, s.shape[s.shape.length - 1]!);
       return {
         name: s.name, type, shape: s.shape,

@@ -1,11 +1,26 @@
 // One view of a model's tensors under the internal (GGUF-style) names, whichever file
 // format holds them. Tensor bytes are views into the mapped files, never copies.
-import type { WeightType } from "../formats/dtype.js";
+import { isFloatType, type WeightType } from "../formats/dtype.js";
 import type { FileBytes } from "../formats/file-bytes.js";
 import type { TensorInfo } from "../formats/gguf.js";
-import { FormatError } from "../formats/errors.js";
+import { fieldError, quote } from "../formats/errors.js";
 import type { TensorSource, WeightTensor } from "../kernels/tensor.js";
 import type { TensorSpec } from "./arch.js";
+
+/** Where the tensors came from, for error messages. */
+export interface WeightsOrigin {
+  /** The file or folder (for a missing tensor). */
+  readonly path: string;
+  /** The tensor's name in the files (HF names in a safetensors folder). */
+  fileName(internal: string): string;
+  /** Where the expected shapes come from ("config.json", "the GGUF metadata"). */
+  readonly configName: string;
+  /**
+   * Refuse tensors the architecture does not name (GGUF, as llama.cpp does: a renamed tensor
+   * must not pass as an absent one). HF checkpoints carry extra buffers, so they may not.
+   */
+  readonly onlyKnown: boolean;
+}
 
 interface Entry {
   readonly info: TensorInfo;
@@ -21,8 +36,16 @@ export class Weights implements TensorSource {
     this.files.add(file);
   }
 
+  get size(): number {
+    return this.entries.size;
+  }
+
   has(name: string): boolean {
     return this.entries.has(name);
+  }
+
+  shapeOf(name: string): readonly number[] | undefined {
+    return this.entries.get(name)?.info.shape;
   }
 
   names(): string[] {
@@ -54,16 +77,29 @@ export class Weights implements TensorSource {
     return m;
   }
 
-  /** Every tensor the architecture needs is present with its shape. */
-  check(specs: readonly TensorSpec[], path: string): void {
+  /**
+   * Every tensor the architecture needs is present with the shape the config gives it, and
+   * vectors (norms, biases) hold floats; optional ones are checked when present. Errors name
+   * the file holding the tensor and the tensor by that file's name for it.
+   */
+  check(specs: readonly TensorSpec[], origin: WeightsOrigin): void {
     for (const s of specs) {
       const e = this.entries.get(s.name);
       if (!e && s.optional) continue;
-      if (!e) throw new FormatError(path, `missing tensor ${s.name}`);
+      if (!e) throw fieldError(origin.path, `tensor ${quote(origin.fileName(s.name))}`, "missing (the architecture needs it)");
+      const field = `tensor ${quote(e.info.name)}`;
       const got = e.info.shape;
       if (got.length !== s.shape.length || got.some((d, i) => d !== s.shape[i])) {
-        throw new FormatError(path, `tensor ${s.name} has shape [${got.join(", ")}], expected [${s.shape.join(", ")}]`);
+        throw fieldError(e.file.path, `${field} shape`, `[${got.join(", ")}], but ${origin.configName} makes it [${s.shape.join(", ")}]`);
       }
+      if (s.isVector && !isFloatType(e.info.type)) {
+        throw fieldError(e.file.path, `${field} type`, `${e.info.type}, but norm and bias vectors must be f32, f16 or bf16`);
+      }
+    }
+    if (!origin.onlyKnown) return;
+    const known = new Set(specs.map((s) => s.name));
+    for (const [name, e] of this.entries) {
+      if (!known.has(name)) throw fieldError(e.file.path, `tensor ${quote(e.info.name)}`, "not a tensor of this architecture and config");
     }
   }
 

@@ -9,6 +9,7 @@ import { HFTokenizer } from "./hf-tokenizer.js";
 import { preTokenizerForGGUF } from "./gguf-pre.js";
 import { spmMergesFromScores, TOKEN_TYPE } from "./spm-merges.js";
 import type { GGUFMetadataValue, GGUFTokenizerMetadata, Tokenizer } from "./tokenizer.js";
+import { quote } from "../formats/errors.js";
 
 export interface GGUFLoadOptions {
   /** Names the file in error messages. */
@@ -46,10 +47,16 @@ function ggufToTokenizerJson(md: Record<string, unknown>, source: string, needVo
   const n = tokens?.length ?? 0;
   const types = numberArray(md, "tokenizer.ggml.token_type", source, n);
   const scores = numberArray(md, "tokenizer.ggml.scores", source, n);
+  // A special id outside the vocabulary would be dropped silently (an end-of-turn id never
+  // seen, an unknown-token id never used): refuse it.
   const id = (key: string): number | undefined => {
     const v = md[`tokenizer.ggml.${key}`];
+    if (v === undefined) return undefined;
     const x = typeof v === "bigint" ? Number(v) : v;
-    return typeof x === "number" && Number.isInteger(x) && x >= 0 && x < n ? x : undefined;
+    if (typeof x !== "number" || !Number.isInteger(x) || x < 0 || (tokens && x >= n)) {
+      throw new Error(`${source}: tokenizer.ggml.${key}: ${typeof v === "string" ? quote(v, 32) : String(v)} is not a token id (the vocabulary has ${n} tokens)`);
+    }
+    return x;
   };
   const flag = (key: string): boolean | undefined => {
     const v = md[`tokenizer.ggml.${key}`];

@@ -12,6 +12,7 @@ import { libDecoder, libNormalizer, libTokenizer, type LibDecoder, type LibModel
 import { configTokenText, isObject, parseAddedTokens, parseMerges, parseVocab, type Json } from "./json-fields.js";
 import { planPreTokenizer, type PreTokenizerPlan } from "./pretokenize.js";
 import { maxTextBytesPerToken } from "./text-bound.js";
+import { quote } from "../formats/errors.js";
 import type { DecodeOptions, EncodeOptions, GGUFTokenizerMetadata, Tokenizer, TokenizerJsonPair } from "./tokenizer.js";
 
 export interface HFTokenizerOptions {
@@ -28,6 +29,9 @@ const END_OF_GENERATION = ["<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>
 /** Words longer than this are not cached (and SentencePiece text is first cut at safe places). */
 const MAX_CACHED_WORD = 128;
 const MAX_CACHE_ENTRIES = 1 << 16;
+const MODEL_TYPES = ["BPE", "WordPiece", "WordLevel", "Unigram"];
+/** Far above any real vocabulary (a few hundred thousand ids). */
+const MAX_TOKEN_ID = 1 << 24;
 
 const UTF8 = new TextDecoder("utf-8", { ignoreBOM: true });
 
@@ -69,6 +73,9 @@ export class HFTokenizer implements Tokenizer {
     const model = tokenizerJson.model;
     if (!isObject(model)) throw new Error(`${source}: missing "model" object`);
     const type = model.type ?? (model.merges !== undefined ? "BPE" : undefined);
+    if (type !== undefined && !MODEL_TYPES.includes(type as string)) {
+      throw new Error(`${source}: model.type: ${typeof type === "string" ? quote(type, 32) : String(type)} is not a tokenizer model (${MODEL_TYPES.join(", ")} are)`);
+    }
 
     // Vocabulary: model.vocab, then added_tokens on top.
     const vocab = parseVocab(model.vocab, type, source);
@@ -82,9 +89,23 @@ export class HFTokenizer implements Tokenizer {
       this.tokenIds.set(t.content, t.id);
     }
     const texts = opts.tokenTexts ?? [];
+    // The id table is sized by the largest id: bound it before a corrupt id sizes it.
+    if (maxId >= MAX_TOKEN_ID) throw new Error(`${source}: token id ${maxId} is over the limit of ${MAX_TOKEN_ID}`);
     this.idToTokenTable = new Array<string | undefined>(Math.max(maxId + 1, texts.length));
-    for (const [token, id] of vocab) if (this.idToTokenTable[id] === undefined) this.idToTokenTable[id] = token;
-    for (const t of addedList) this.idToTokenTable[t.id] = t.content;
+    // Two strings for one id, in model.vocab or between model.vocab and added_tokens: encoding
+    // one of them gives the other's id, and decoding cannot give both back.
+    for (const [token, id] of vocab) {
+      const had = this.idToTokenTable[id];
+      if (had !== undefined) throw new Error(`${source}: model.vocab: tokens ${quote(had)} and ${quote(token)} both have id ${id}`);
+      this.idToTokenTable[id] = token;
+    }
+    addedList.forEach((t, i) => {
+      const had = this.idToTokenTable[t.id];
+      if (had !== undefined && had !== t.content) {
+        throw new Error(`${source}: added_tokens[${i}]: id ${t.id} of ${quote(t.content)} is already the id of ${quote(had)}`);
+      }
+      this.idToTokenTable[t.id] = t.content;
+    });
     texts.forEach((t, id) => (this.idToTokenTable[id] ??= t));
     this.vocabSize = this.idToTokenTable.length;
 
@@ -116,9 +137,16 @@ export class HFTokenizer implements Tokenizer {
     }
     this.canSafeSplit = this.bpe !== null && !this.plan.byteLevelTail && model.ignore_merges !== true;
     this.scheme = decodeScheme(tokenizerJson.decoder);
+    // Built now, not at the first decode, so a decoder the library cannot build fails the load.
+    if (this.scheme.kind === "library" && isObject(tokenizerJson.decoder)) this.libraryDecoder = libDecoder(tokenizerJson.decoder);
 
     // BOS/EOS.
     const layout = specialLayout(tokenizerJson.post_processor, tokenizerConfig, (t) => this.tokenIds.get(t));
+    for (const id of [...layout.prefix, ...layout.suffix]) {
+      if (!Number.isInteger(id) || id < 0 || id >= this.vocabSize) {
+        throw new Error(`${source}: post_processor: special token id ${describeId(id)} is not in the vocabulary (${this.vocabSize} tokens)`);
+      }
+    }
     this.prefixIds = layout.prefix;
     this.suffixIds = layout.suffix;
     this.addBos = layout.prefix.length > 0;
@@ -277,6 +305,8 @@ export class HFTokenizer implements Tokenizer {
     for (let i = 0; i < ids.length; i++) out.push(ids[i]);
   }
 }
+
+const describeId = (id: unknown): string => (typeof id === "string" ? quote(id, 32) : String(id));
 
 interface SpecialLayout {
   prefix: number[];

@@ -1,5 +1,6 @@
 // Reading the parts of a tokenizer.json / tokenizer_config.json, with one-line errors that name the file.
 import type { AddedTokenSpec } from "./added-tokens.js";
+import { quote } from "../formats/errors.js";
 
 export type Json = Record<string, unknown>;
 
@@ -17,7 +18,9 @@ export function parseVocab(vocab: unknown, type: unknown, source: string): Map<s
     });
     return out;
   }
-  if (!isObject(vocab)) throw new Error(`${source}: model.vocab must be an object mapping tokens to ids (model type ${String(type)})`);
+  // The library reads a Unigram vocabulary as a list whatever it is given.
+  if (type === "Unigram") throw new Error(`${source}: model.vocab must be a list of [piece, score] for a Unigram model`);
+  if (!isObject(vocab)) throw new Error(`${source}: model.vocab must be an object mapping tokens to ids (model type ${typeof type === "string" ? quote(type, 32) : String(type)})`);
   const tokens = Object.keys(vocab); // faster than Object.entries on 150k-entry objects
   for (let i = 0; i < tokens.length; i++) {
     const id = vocab[tokens[i]];

@@ -6,6 +6,7 @@ import path from "node:path";
 import { cli } from "../helpers/cli.js";
 import { tempDir, testModel } from "../helpers/models.js";
 import { writeGGUF } from "../../src/formats/gguf.js";
+import { ggufFields, ggufKV, setGGUFNumber, setGGUFStringField, writeU32 } from "../helpers/model-fields.js";
 
 function assertCleanError(r: { code: number | null; stderr: string; stdout: string }, ...needles: string[]): void {
   assert.equal(r.code, 2, `exit code (stderr: ${r.stderr})`);
@@ -53,7 +54,7 @@ test("unknown architecture", () => {
   writeGGUF(p, { "general.architecture": "mamba9000" }, [
     { name: "token_embd.weight", type: "f32", shape: [4, 32], data: () => new Uint8Array(4 * 32 * 4) },
   ]);
-  assertCleanError(cli(["info", "--model", p]), p, "unknown architecture mamba9000");
+  assertCleanError(cli(["info", "--model", p]), p, "unknown architecture \"mamba9000\"");
   const dir = path.join(tempDir(), "unknown-arch-hf");
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(path.join(dir, "config.json"), JSON.stringify({ architectures: ["GPTBigCodeForCausalLM"] }));
@@ -81,7 +82,7 @@ test("unknown tensor type", () => {
   const len = Buffer.alloc(8);
   len.writeBigUInt64LE(BigInt(header.length));
   fs.writeFileSync(path.join(dir, "model.safetensors"), Buffer.concat([len, header, Buffer.alloc(16)]));
-  assertCleanError(cli(["info", "--model", dir]), "model.safetensors", "unsupported dtype I64");
+  assertCleanError(cli(["info", "--model", dir]), "model.safetensors", "unsupported dtype \"I64\"");
 });
 
 test("malformed tokenizer.json", async () => {
@@ -112,4 +113,40 @@ test("a vocab-only GGUF is a tokenizer, not a runnable model", async () => {
   const vocab = path.resolve(process.cwd(), "../shared/testdata/vocab/ggml-vocab-gpt-2.gguf");
   if (!fs.existsSync(vocab)) return;
   assertCleanError(cli(["info", "--model", vocab]), vocab, "no tensors");
+});
+
+test("file content in an error line is escaped: no terminal control sequence reaches stderr", async () => {
+  const good = fs.readFileSync(await testModel("llama-gguf-f32", { arch: "llama", format: "gguf", dtype: "f32", seed: 7 }));
+  const evil = "\u001b]0;owned\u0007\u001b[2J\u009b1m\u202e" + "A".repeat(300);
+  const f = ggufFields(good);
+  // A metadata string: the architecture's name.
+  const arch = write("evil-arch.gguf", setGGUFStringField(good, ggufKV(f, "general.architecture").text!, evil));
+  // A tensor name (the tensor then has a type we do not know, so the message quotes it).
+  const renamed = setGGUFStringField(good, f.tensors[3]!.name, evil);
+  const tensor = write("evil-tensor.gguf", writeU32(renamed, ggufFields(renamed).tensors[3]!.typeAt, 99));
+  // A metadata key (whose value then has a type we do not know, so the message quotes it).
+  const rekeyed = setGGUFStringField(good, f.kvs[2]!.key, "\n second line" + evil);
+  const key = write("evil-key.gguf", writeU32(rekeyed, ggufFields(rekeyed).kvs[2]!.typeAt, 13));
+  // JSON that does not parse, with escapes near the error (V8's message quotes the text there).
+  const dir = path.join(tempDir(), "evil-config-hf");
+  fs.cpSync(await testModel("llama-hf-f32", { arch: "llama", format: "hf", dtype: "f32", seed: 7 }), dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, "config.json"), JSON.stringify({ architectures: ["\u001b[31mLlama\u0007"] }));
+  const dir2 = path.join(tempDir(), "evil-json-hf");
+  fs.cpSync(dir, dir2, { recursive: true });
+  fs.writeFileSync(path.join(dir2, "config.json"), `{"a": 1, \u001b[2J\u001b]0;x\u0007 }`);
+  for (const [model, needle] of [[arch, "\\u001b]0;owned\\u0007\\u001b[2J\\u009b1m\\u202e"], [tensor, "unsupported type id 99"], [key, "\\n second line"],
+    [dir, "\\u001b[31mLlama\\u0007"], [dir2, "not valid JSON"]] as const) {
+    const r = cli(["info", "--model", model]);
+    assertCleanError(r, needle);
+    assert.doesNotMatch(r.stderr.trimEnd(), /[\u0000-\u001f\u007f-\u009f\u202e]/, "no raw control characters");
+    assert.ok(r.stderr.length < 400, `short: ${r.stderr}`);
+  }
+});
+
+test("block_count 0xFFFFFFFF: one line and exit 2, at once", async () => {
+  const good = fs.readFileSync(await testModel("llama-gguf-f32", { arch: "llama", format: "gguf", dtype: "f32", seed: 7 }));
+  const p = write("block-count.gguf", setGGUFNumber(good, "llama.block_count", 0xffffffff));
+  const t0 = performance.now();
+  assertCleanError(cli(["generate", "--model", p, "--prompt", "hi"], {}, 20_000), p, "llama.block_count: 4294967295 is too large");
+  assert.ok(performance.now() - t0 < 10_000);
 });

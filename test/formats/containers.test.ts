@@ -76,7 +76,7 @@ test("safetensors round-trip, and a lying header is caught", () => {
   const len = Buffer.alloc(8);
   len.writeBigUInt64LE(BigInt(header.length));
   fs.writeFileSync(bad, Buffer.concat([len, header, Buffer.alloc(12)]));
-  assert.throws(() => readSafetensors(bad), /lying\.safetensors: tensor a spans 12 bytes but its shape needs 16/);
+  assert.throws(() => readSafetensors(bad), /lying\.safetensors: tensor "a" data_offsets: \[0, 12\] span 12 bytes, but F32 \[4\] needs 16/);
 });
 
 test("file bytes: the mapped path and the range-read fallback return the same bytes", () => {
