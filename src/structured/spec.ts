@@ -32,6 +32,21 @@ export function ebnfLiteral(s: string): string {
   return JSON.stringify(s);
 }
 
+/** Deepest nesting of objects and arrays a JSON schema may have (xgrammar's converter recurses). */
+export const MAX_SCHEMA_DEPTH = 64;
+
+/** Whether `v` nests objects and arrays deeper than `max` (iterative: a hostile value cannot overflow the stack here). */
+function deeperThan(v: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[v, 1]];
+  while (stack.length > 0) {
+    const [x, d] = stack.pop()!;
+    if (x === null || typeof x !== "object") continue;
+    if (d > max) return true;
+    for (const c of Array.isArray(x) ? x : Object.values(x as Record<string, unknown>)) stack.push([c, d + 1]);
+  }
+  return false;
+}
+
 /** The cache key and a first check of a spec; throws GrammarError. */
 export function normalize(spec: GrammarSpec): { key: string; spec: GrammarSpec } {
   switch (spec.kind) {
@@ -48,6 +63,7 @@ export function normalize(spec: GrammarSpec): { key: string; spec: GrammarSpec }
       }
       if (typeof schema === "boolean") schema = schema ? {} : { not: {} };
       if (schema === null || typeof schema !== "object" || Array.isArray(schema)) throw new GrammarError("json_schema", "the JSON schema must be an object");
+      if (deeperThan(schema, MAX_SCHEMA_DEPTH)) throw new GrammarError("json_schema", `the JSON schema nests deeper than ${MAX_SCHEMA_DEPTH} levels`);
       const prefix = spec.prefix ?? "";
       const suffix = spec.suffix ?? "";
       return { key: `json_schema\u0000${prefix}\u0000${suffix}\u0000${JSON.stringify(schema)}`, spec: { kind: "json_schema", schema, prefix, suffix } };
@@ -65,6 +81,7 @@ export function normalize(spec: GrammarSpec): { key: string; spec: GrammarSpec }
       return { key: `choices\u0000${JSON.stringify(c)}`, spec };
     }
     case "structural_tag":
+      if (deeperThan(spec.tag, MAX_SCHEMA_DEPTH + 8)) throw new GrammarError("structural_tag", `a tool's parameters nest deeper than ${MAX_SCHEMA_DEPTH} levels`);
       return { key: `structural_tag\u0000${JSON.stringify(spec.tag)}`, spec };
   }
 }

@@ -137,3 +137,23 @@ test("compiles run in parallel up to the bound; a cached compile answers at once
   assert.equal(peak, 0, "a cached grammar is not compiled again");
   await srv.close();
 });
+
+test("a schema nested 1,000 deep is a 400 saying so, before any compile", T, async () => {
+  srv = await start();
+  let deep: Record<string, unknown> = { type: "string" };
+  for (let i = 0; i < 1000; i++) deep = { type: "object", properties: { a: deep }, required: ["a"] };
+  const r = await post(`${srv.url}/v1/completions`, constrained(deep));
+  assert.equal(r.status, 400);
+  const e = envelope(r.body);
+  assert.equal(e.param, "response_format");
+  assert.match(e.message, /nests deeper than 64 levels/);
+  const g = await post(`${srv.url}/generate`, { text: "json:", sampling_params: { max_new_tokens: 4, json_schema: deep } });
+  assert.equal(g.status, 400);
+  assert.equal(envelope(g.body).param, "sampling_params.json_schema");
+  // 60 levels are fine.
+  let ok: Record<string, unknown> = { type: "integer" };
+  for (let i = 0; i < 20; i++) ok = { type: "object", properties: { a: ok }, required: ["a"] };
+  assert.equal((await post(`${srv.url}/v1/completions`, constrained(ok))).status, 200);
+  assert.equal(srv.engine.stats().grammarCompiles, 0);
+  await srv.close();
+});
