@@ -6,6 +6,7 @@ import { readHFDir, isHFDir } from "../formats/hf-dir.js";
 import { fieldError, FormatError, quote } from "../formats/errors.js";
 import { loadTokenizerJson, tokenizerFromGGUF } from "../tokenizer/load.js";
 import type { Tokenizer } from "../tokenizer/tokenizer.js";
+import type { TokenizerSource } from "../tokenizer/source.js";
 import { archByHFArchitecture, archByName, knownArchitectures } from "./registry.js";
 import type { ModelConfig } from "./config.js";
 import { ConfigFields, describe } from "./config-fields.js";
@@ -137,4 +138,11 @@ async function loadGGUF(path: string): Promise<LoadedModel> {
     f.bytes.close();
     throw err;
   }
+}
+
+/** How a worker thread gets the model's tokenizer: from the model's file when it is still there (nothing large is copied). */
+export function tokenizerSource(model: LoadedModel): TokenizerSource {
+  if (fs.existsSync(model.path)) return { kind: "file", path: model.path };
+  if (model.format === "gguf") return { kind: "gguf", metadata: model.tokenizer.toGGUFMetadata() };
+  return { kind: "json", ...model.tokenizer.toTokenizerJson() };
 }

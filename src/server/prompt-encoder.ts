@@ -4,22 +4,14 @@
 // some milliseconds and up to seconds of work) on the tokenizer thread, which gives the same
 // ids. If that thread fails, the text is tokenized here after all, and the next long one
 // starts a new thread.
-import fs from "node:fs";
-import type { LoadedModel } from "../model/load.js";
+import { tokenizerSource, type LoadedModel } from "../model/load.js";
 import { checkTextFits, ContextLengthError } from "../engine/input.js";
-import { EncoderThread, EncoderThreadError, type Encoded, type TokenizerSource } from "../tokenizer/encoder-thread.js";
+import { EncoderThread, EncoderThreadError, type Encoded } from "../tokenizer/encoder-thread.js";
 import type { EncodeOptions } from "../tokenizer/tokenizer.js";
 import { toApiError, type ParamNames } from "./errors.js";
 
 /** Texts of this many UTF-16 characters and more are tokenized off the event loop. */
 export const OFF_THREAD_CHARS = 64 * 1024;
-
-/** How the tokenizer thread gets the tokenizer: from the model's file when it is still there (nothing large is copied). */
-function tokenizerSource(model: LoadedModel): TokenizerSource {
-  if (fs.existsSync(model.path)) return { kind: "file", path: model.path };
-  if (model.format === "gguf") return { kind: "gguf", metadata: model.tokenizer.toGGUFMetadata() };
-  return { kind: "json", ...model.tokenizer.toTokenizerJson() };
-}
 
 /** A prompt as the route names it: `names.prompt` (default "prompt"), and which of several it is. */
 export interface PromptName {

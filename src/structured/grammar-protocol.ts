@@ -8,13 +8,8 @@
 // with the forward pass, right after it was sent the sampled token.
 import type { GrammarSpec } from "./spec.js";
 
-/** Where the worker finds the model's tokenizer (rebuilt there, so that nothing large is copied). */
-export type TokenizerSource =
-  /** The model's file or folder, read again by the worker (the usual case). */
-  | { readonly kind: "file"; readonly path: string }
-  /** The tokenizer itself, for a model whose file is gone. */
-  | { readonly kind: "json"; readonly tokenizer: Record<string, unknown>; readonly config: Record<string, unknown> }
-  | { readonly kind: "gguf"; readonly metadata: Record<string, unknown> };
+export type { TokenizerSource } from "../tokenizer/source.js";
+import type { TokenizerSource } from "../tokenizer/source.js";
 
 /** The worker's `workerData`. */
 export interface WorkerInit {

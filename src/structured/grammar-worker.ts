@@ -4,31 +4,20 @@
 // keeps every sample's matcher, and runs the engine's operations in the order they were
 // sent (grammar-protocol.ts), computing masks whenever nothing else is waiting.
 import { parentPort, receiveMessageOnPort, workerData } from "node:worker_threads";
-import { loadTokenizerFile, loadTokenizerJson, tokenizerFromGGUF } from "../tokenizer/load.js";
+import { loadTokenizerSource } from "../tokenizer/source.js";
 import type { Tokenizer } from "../tokenizer/tokenizer.js";
 import { GrammarError } from "./spec.js";
 import { XgrammarCompiler, type CompiledGrammar } from "./xgrammar-compile.js";
 import { SampleMatcher } from "./matcher.js";
 import {
   FORCED_COUNT, FORCED_MAX, JUMP_SEQ, MASK_SEQ, MATCHER_FAILED, matcherMemory,
-  type MatcherMemory, type TokenizerSource, type WorkerInit, type WorkerMessage, type WorkerOp, type WorkerReply,
+  type MatcherMemory, type WorkerInit, type WorkerMessage, type WorkerOp, type WorkerReply,
 } from "./grammar-protocol.js";
 
 const init = workerData as WorkerInit;
 const port = parentPort!;
 
-async function loadTokenizer(src: TokenizerSource): Promise<Tokenizer> {
-  switch (src.kind) {
-    case "file":
-      return loadTokenizerFile(src.path);
-    case "json":
-      return loadTokenizerJson(src.tokenizer, src.config);
-    case "gguf":
-      return tokenizerFromGGUF(src.metadata);
-  }
-}
-
-const tokenizer: Promise<Tokenizer> = loadTokenizer(init.tokenizer).then((t) => {
+const tokenizer: Promise<Tokenizer> = loadTokenizerSource(init.tokenizer).then((t) => {
   if (t.vocabSize !== init.tokenizerVocabSize) {
     throw new Error(`the grammar worker's tokenizer has ${t.vocabSize} tokens, the engine's ${init.tokenizerVocabSize} (the model file changed?)`);
   }

@@ -7,10 +7,8 @@
 // worker), the rest queue. Each distinct spec is compiled once: the cache holds the grammar,
 // or the error a bad spec gave, and answers at once. A worker that dies takes its grammars
 // with it; the next compile of those specs starts afresh.
-import fs from "node:fs";
-import type { LoadedModel } from "../model/load.js";
+import { tokenizerSource, type LoadedModel } from "../model/load.js";
 import { GrammarWorker, GrammarWorkerError } from "./grammar-client.js";
-import type { TokenizerSource } from "./grammar-protocol.js";
 import { GrammarError, normalize, type GrammarSpec } from "./spec.js";
 
 export { GrammarError, ebnfLiteral, type GrammarSpec } from "./spec.js";
@@ -35,13 +33,6 @@ export interface GrammarLimits {
 }
 
 export const DEFAULT_GRAMMAR_LIMITS: Required<GrammarLimits> = { compileTimeoutMs: 10_000, maxSpecChars: 64 * 1024, workers: 2 };
-
-/** How the worker gets the tokenizer: from the model's file when it is still there (nothing large is copied). */
-function tokenizerSource(model: LoadedModel): TokenizerSource {
-  if (fs.existsSync(model.path)) return { kind: "file", path: model.path };
-  if (model.format === "gguf") return { kind: "gguf", metadata: model.tokenizer.toGGUFMetadata() };
-  return { kind: "json", ...model.tokenizer.toTokenizerJson() };
-}
 
 /** One compile: the callers waiting for it, and the worker running it once started. */
 interface Job {

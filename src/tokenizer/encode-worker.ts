@@ -3,25 +3,14 @@
 // as an Int32Array whose memory is transferred, not copied; past the caller's limit only
 // their count does.
 import { parentPort, workerData } from "node:worker_threads";
-import { loadTokenizerFile, loadTokenizerJson, tokenizerFromGGUF } from "./load.js";
+import { loadTokenizerSource } from "./source.js";
 import type { Tokenizer } from "./tokenizer.js";
-import type { EncodeReply, EncodeRequest, EncoderInit, TokenizerSource } from "./encoder-thread.js";
+import type { EncodeReply, EncodeRequest, EncoderInit } from "./encoder-thread.js";
 
 const init = workerData as EncoderInit;
 const port = parentPort!;
 
-async function load(src: TokenizerSource): Promise<Tokenizer> {
-  switch (src.kind) {
-    case "file":
-      return loadTokenizerFile(src.path);
-    case "json":
-      return loadTokenizerJson(src.tokenizer, src.config);
-    case "gguf":
-      return tokenizerFromGGUF(src.metadata);
-  }
-}
-
-const tokenizer: Promise<Tokenizer> = load(init.source).then((t) => {
+const tokenizer: Promise<Tokenizer> = loadTokenizerSource(init.source).then((t) => {
   if (t.vocabSize !== init.vocabSize) {
     throw new Error(`the tokenizer thread's tokenizer has ${t.vocabSize} tokens, the server's ${init.vocabSize} (the model file changed?)`);
   }

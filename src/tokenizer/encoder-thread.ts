@@ -6,13 +6,8 @@
 import { Worker } from "node:worker_threads";
 import type { EncodeOptions } from "./tokenizer.js";
 
-/** Where the worker finds the tokenizer (rebuilt there, so nothing large is copied at start). */
-export type TokenizerSource =
-  /** A model file or folder, or a tokenizer.json, read again by the worker (the usual case). */
-  | { readonly kind: "file"; readonly path: string }
-  /** The tokenizer itself, for a model whose file is gone. */
-  | { readonly kind: "json"; readonly tokenizer: Record<string, unknown>; readonly config: Record<string, unknown> }
-  | { readonly kind: "gguf"; readonly metadata: Record<string, unknown> };
+export type { TokenizerSource } from "./source.js";
+import type { TokenizerSource } from "./source.js";
 
 /** The worker's `workerData`. */
 export interface EncoderInit {
