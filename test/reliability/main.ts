@@ -10,6 +10,7 @@ import { fileURLToPath } from "node:url";
 import { start } from "../server/harness.js";
 import type { PartResult } from "./common.js";
 import { fuzz } from "./fuzz.js";
+import { soak } from "./soak.js";
 
 export interface SuiteOptions {
   seed: number;
@@ -66,6 +67,7 @@ export async function runSuite(o: SuiteOptions, log: (s: string) => void): Promi
   const srv = needsServer ? await start() : null;
   try {
     if (srv && o.only.has("fuzz")) report(await fuzz({ url: srv.url, seed: o.seed, requests: o.requests }));
+    if (srv && o.only.has("soak")) report(await soak({ url: srv.url, seed: o.seed, requests: o.soak, salts: o.salts }));
   } finally {
     await srv?.close();
   }
