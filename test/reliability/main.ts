@@ -11,6 +11,7 @@ import { start } from "../server/harness.js";
 import type { PartResult } from "./common.js";
 import { fuzz } from "./fuzz.js";
 import { soak } from "./soak.js";
+import { modelMutations } from "./mutations.js";
 
 export interface SuiteOptions {
   seed: number;
@@ -71,6 +72,7 @@ export async function runSuite(o: SuiteOptions, log: (s: string) => void): Promi
   } finally {
     await srv?.close();
   }
+  if (o.only.has("mutations")) report(await modelMutations({ seed: o.seed, count: o.mutations }));
   return results;
 }
 
