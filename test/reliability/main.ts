@@ -12,6 +12,7 @@ import type { PartResult } from "./common.js";
 import { fuzz } from "./fuzz.js";
 import { soak } from "./soak.js";
 import { modelMutations } from "./mutations.js";
+import { stalls } from "./stalls.js";
 
 export interface SuiteOptions {
   seed: number;
@@ -69,6 +70,7 @@ export async function runSuite(o: SuiteOptions, log: (s: string) => void): Promi
   try {
     if (srv && o.only.has("fuzz")) report(await fuzz({ url: srv.url, seed: o.seed, requests: o.requests }));
     if (srv && o.only.has("soak")) report(await soak({ url: srv.url, seed: o.seed, requests: o.soak, salts: o.salts }));
+    if (srv && o.only.has("stalls")) report(await stalls({ url: srv.url }));
   } finally {
     await srv?.close();
   }
