@@ -185,6 +185,7 @@ export async function fuzz(opts: FuzzOptions): Promise<PartResult> {
   const timeoutMs = opts.timeoutMs ?? 30_000;
   const rss0 = rssMb();
   let slowest = 0;
+  const codes = new Map<number, number>();
   await pool(opts.requests, opts.concurrency ?? 16, async (i) => {
     const c = fuzzCase(opts.seed, i);
     const label = `fuzz seed ${opts.seed} #${i} ${c.method} ${c.path} (${c.what})`;
@@ -195,6 +196,7 @@ export async function fuzz(opts: FuzzOptions): Promise<PartResult> {
       const ms = performance.now() - t0;
       slowest = Math.max(slowest, ms);
       tally.count(`${Math.floor(res.status / 100)}xx`);
+      codes.set(res.status, (codes.get(res.status) ?? 0) + 1);
       if (res.status >= 500) tally.fail(`${label}: ${res.status} ${textBody.slice(0, 300)}`);
       else if (res.status >= 400) {
         let parsed: unknown = null;
@@ -225,6 +227,7 @@ export async function fuzz(opts: FuzzOptions): Promise<PartResult> {
   });
   await checkIdle(opts.url, tally, "fuzz");
   const grown = rssMb() - rss0;
+  notes.push(`statuses ${[...codes].sort(([a], [b]) => a - b).map(([k, v]) => `${k}:${v}`).join(" ")}`);
   notes.push(`slowest ${slowest.toFixed(0)} ms, RSS ${rss0.toFixed(0)} -> ${rssMb().toFixed(0)} MB`);
   if (grown > (opts.rssGrowthMb ?? 512)) tally.fail(`fuzz: RSS grew by ${grown.toFixed(0)} MB`);
   return { part: "fuzz", tally, notes };

@@ -82,7 +82,7 @@ export async function soak(opts: SoakOptions): Promise<PartResult> {
           tally.count("disconnected");
         } else {
           const text = await res.text();
-          if (res.status >= 200 && res.status < 300) tally.count(abortByRid ? "2xx (abort_request sent)" : "2xx");
+          if (res.status >= 200 && res.status < 300) tally.count(abortByRid ? (/"abort"/.test(text) ? "2xx aborted by rid" : "2xx (abort_request too late)") : "2xx");
           else tally.fail(`${label}: ${res.status} ${text.slice(0, 300)}`);
           if (stream && res.ok && !text.includes("data: [DONE]") && kind !== "generate") tally.fail(`${label}: stream without [DONE]`);
         }
