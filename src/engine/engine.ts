@@ -3,7 +3,7 @@
 // bottom: schedule, run the forward pass, sample, postprocess, emit.
 import os from "node:os";
 import { loadModel, type LoadedModel } from "../model/load.js";
-import type { Backend, KVDType, ModelRunner } from "../kernels/backend.js";
+import type { ModelRunner } from "../kernels/backend.js";
 import { referenceBackend } from "../kernels/reference.js";
 import { KVPool } from "../kvcache/pool.js";
 import { RadixCache } from "../kvcache/radix-cache.js";
@@ -12,11 +12,13 @@ import { Sampler } from "../sampling/sampler.js";
 import { Scheduler, type OutputEvent, type Sampled } from "../scheduler/scheduler.js";
 import { buildStepPlan } from "../scheduler/plan.js";
 import { Request } from "../scheduler/request.js";
-import type { PolicyName } from "../scheduler/policy.js";
 import { Constraint } from "../structured/constraint.js";
-import { Grammar, GrammarCompiler, type GrammarLimits, type GrammarSpec } from "../structured/grammar.js";
+import { Grammar, GrammarCompiler, type GrammarSpec } from "../structured/grammar.js";
 import { IncrementalDetokenizer } from "../tokenizer/detokenizer.js";
 import type { EngineEvent, GenerateResult, RequestStream } from "./stream.js";
+import { kvBytesPerToken, QueueFullError, type EngineOptions, type EngineStats, type SubmitOptions } from "./options.js";
+
+export { kvBytesPerToken, QueueFullError, type EngineOptions, type EngineStats, type SubmitOptions } from "./options.js";
 import { Submission } from "./submission.js";
 import { checkSequenceCount, InputError, resolveInput, type GenerateInput, type ResolvedInput } from "./input.js";
 import { forcedLogprob, prepareMasks, sampleOne, sampleRows, settleMasks, type PendingMask, type SampledStep } from "./sample-step.js";
@@ -27,73 +29,6 @@ import { forcedLogprob, prepareMasks, sampleOne, sampleRows, settleMasks, type P
  * is compiling) is sampled when it comes, without holding up the batch.
  */
 const MASK_GRACE_MS = 50;
-
-export interface EngineOptions {
-  /** Path of an HF folder or GGUF file, or a model already loaded. */
-  readonly model: string | LoadedModel;
-  readonly backend?: Backend;
-  /** KV pool size in tokens (default: from kvCacheMemory, else a share of free RAM). */
-  readonly maxTotalTokens?: number;
-  readonly kvCacheMemory?: number;
-  readonly kvCacheDtype?: KVDType;
-  readonly disableRadixCache?: boolean;
-  readonly chunkedPrefillSize?: number;
-  readonly maxRunningRequests?: number;
-  /** Most requests (samples) waiting at once; a submission that can never fit is refused as bad input. */
-  readonly maxQueuedRequests?: number;
-  readonly policy?: PolicyName;
-  /** A step is all prefill or all decode, prefill first (SGLang's default); by default decodes share steps with prefill chunks. */
-  readonly prefillFirst?: boolean;
-  /** Scales the decode room held back when admitting (SGLang's schedule_conservativeness); 0 admits greedily and relies on retraction. */
-  readonly scheduleConservativeness?: number;
-  /** Bounds on grammar compiles: time, spec size, compiles at once. */
-  readonly grammarLimits?: GrammarLimits;
-  /** Decode grammar-forced text token by token instead of appending it at once. */
-  readonly disableJumpForward?: boolean;
-  /** Check pool accounting after every step (tests). */
-  readonly checkInvariants?: boolean;
-}
-
-export interface EngineStats {
-  readonly running: number;
-  readonly queued: number;
-  readonly kvCapacity: number;
-  readonly kvFree: number;
-  readonly kvUsage: number;
-  readonly cachedTokens: number;
-  readonly evictableTokens: number;
-  readonly protectedTokens: number;
-  readonly hitTokens: number;
-  readonly queriedTokens: number;
-  readonly evictedTokens: number;
-  /** Cache namespaces (distinct cache salts) holding entries. */
-  readonly cacheNamespaces: number;
-  readonly cacheHitRate: number;
-  readonly promptTokensTotal: number;
-  readonly generatedTokensTotal: number;
-  readonly steps: number;
-  readonly retractions: number;
-  /** Grammar compiles running now, and the workers they run in. */
-  readonly grammarCompiles: number;
-  readonly grammarWorkers: number;
-}
-
-/** The queue is full now; the same request may fit later (a server answers 429). */
-export class QueueFullError extends Error {
-  override name = "QueueFullError";
-}
-
-export interface SubmitOptions {
-  /** The id abort() finds the submission by; unique among those in flight. Made up when absent. */
-  readonly requestId?: string;
-  readonly signal?: AbortSignal;
-}
-
-/** Bytes of K+V per token slot. */
-export function kvBytesPerToken(m: LoadedModel, dtype: KVDType): number {
-  const c = m.config;
-  return 2 * c.numLayers * c.numKvHeads * c.headDim * (dtype === "f16" ? 2 : 4);
-}
 
 export class Engine {
   private readonly pool: KVPool;

@@ -1,0 +1,73 @@
+// What an engine is made with, what it reports, and how a submission is refused: the
+// engine's option and result records.
+import type { LoadedModel } from "../model/load.js";
+import type { Backend, KVDType } from "../kernels/backend.js";
+import type { PolicyName } from "../scheduler/policy.js";
+import type { GrammarLimits } from "../structured/grammar.js";
+
+export interface EngineOptions {
+  /** Path of an HF folder or GGUF file, or a model already loaded. */
+  readonly model: string | LoadedModel;
+  readonly backend?: Backend;
+  /** KV pool size in tokens (default: from kvCacheMemory, else a share of free RAM). */
+  readonly maxTotalTokens?: number;
+  readonly kvCacheMemory?: number;
+  readonly kvCacheDtype?: KVDType;
+  readonly disableRadixCache?: boolean;
+  readonly chunkedPrefillSize?: number;
+  readonly maxRunningRequests?: number;
+  /** Most requests (samples) waiting at once; a submission that can never fit is refused as bad input. */
+  readonly maxQueuedRequests?: number;
+  readonly policy?: PolicyName;
+  /** A step is all prefill or all decode, prefill first (SGLang's default); by default decodes share steps with prefill chunks. */
+  readonly prefillFirst?: boolean;
+  /** Scales the decode room held back when admitting (SGLang's schedule_conservativeness); 0 admits greedily and relies on retraction. */
+  readonly scheduleConservativeness?: number;
+  /** Bounds on grammar compiles: time, spec size, compiles at once. */
+  readonly grammarLimits?: GrammarLimits;
+  /** Decode grammar-forced text token by token instead of appending it at once. */
+  readonly disableJumpForward?: boolean;
+  /** Check pool accounting after every step (tests). */
+  readonly checkInvariants?: boolean;
+}
+
+export interface EngineStats {
+  readonly running: number;
+  readonly queued: number;
+  readonly kvCapacity: number;
+  readonly kvFree: number;
+  readonly kvUsage: number;
+  readonly cachedTokens: number;
+  readonly evictableTokens: number;
+  readonly protectedTokens: number;
+  readonly hitTokens: number;
+  readonly queriedTokens: number;
+  readonly evictedTokens: number;
+  /** Cache namespaces (distinct cache salts) holding entries. */
+  readonly cacheNamespaces: number;
+  readonly cacheHitRate: number;
+  readonly promptTokensTotal: number;
+  readonly generatedTokensTotal: number;
+  readonly steps: number;
+  readonly retractions: number;
+  /** Grammar compiles running now, and the workers they run in. */
+  readonly grammarCompiles: number;
+  readonly grammarWorkers: number;
+}
+
+/** The queue is full now; the same request may fit later (a server answers 429). */
+export class QueueFullError extends Error {
+  override name = "QueueFullError";
+}
+
+export interface SubmitOptions {
+  /** The id abort() finds the submission by; unique among those in flight. Made up when absent. */
+  readonly requestId?: string;
+  readonly signal?: AbortSignal;
+}
+
+/** Bytes of K+V per token slot. */
+export function kvBytesPerToken(m: LoadedModel, dtype: KVDType): number {
+  const c = m.config;
+  return 2 * c.numLayers * c.numKvHeads * c.headDim * (dtype === "f16" ? 2 : 4);
+}
