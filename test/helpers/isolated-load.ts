@@ -12,6 +12,36 @@ export type LoadOutcome =
   /** The worker died: out of memory, or a crash. */
   | { readonly kind: "crashed"; readonly ms: number; readonly message: string };
 
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+const INTERNAL = new Set(["TypeError", "RangeError", "ReferenceError", "InternalError"]);
+
+/**
+ * Why a mutated file's outcome is not acceptable, or null when it is: it must load and generate
+ * finite logits, or be refused with one FormatError line that names the file (no internal
+ * error, no raw control characters, not overlong).
+ */
+export function loadProblem(o: LoadOutcome, model: string, timeoutMs: number): string | null {
+  switch (o.kind) {
+    case "generated":
+      return null;
+    case "refused":
+      if (!o.formatError) return `${o.name} instead of a FormatError: ${o.message}`;
+      if (o.causeName !== null && INTERNAL.has(o.causeName)) return `an internal ${o.causeName} reported as the file's fault: ${o.message}`;
+      if (!o.message.startsWith(`${model}: `) && !o.message.startsWith(`${model}/`)) return `does not name the model's file: ${o.message}`;
+      if (CONTROL.test(o.message)) return `raw control characters: ${JSON.stringify(o.message)}`;
+      if (o.message.length > 600) return `${o.message.length} characters long`;
+      return null;
+    case "nonfinite":
+      return "generated with non-finite logits";
+    case "failed after load":
+      return `loaded, then generation failed: ${o.name}: ${o.message}`;
+    case "timeout":
+      return `no answer within ${timeoutMs} ms`;
+    case "crashed":
+      return `the worker died: ${o.message}`;
+  }
+}
+
 export interface IsolatedLoaderOptions {
   /** Old-generation heap of the worker (default 256 MB). */
   readonly heapMb?: number;

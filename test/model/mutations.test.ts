@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { tempDir, testModel } from "../helpers/models.js";
-import { IsolatedLoader, type LoadOutcome } from "../helpers/isolated-load.js";
+import { IsolatedLoader, loadProblem } from "../helpers/isolated-load.js";
 import { mutations, type Mutation } from "../helpers/mutate-model.js";
 
 const SEED = Number(process.env.RADIXLM_MUTATION_SEED ?? 1);
@@ -24,31 +24,6 @@ const hf = (): Promise<string> => testModel("mutations-qwen2-hf-f16", { arch: "q
 const loader = new IsolatedLoader({ heapMb: 256 });
 after(() => loader.close());
 
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
-const INTERNAL = new Set(["TypeError", "RangeError", "ReferenceError", "InternalError"]);
-
-/** Why this outcome is not acceptable, or null when it is. */
-function problem(o: LoadOutcome, model: string): string | null {
-  switch (o.kind) {
-    case "generated":
-      return null;
-    case "refused":
-      if (!o.formatError) return `${o.name} instead of a FormatError: ${o.message}`;
-      if (o.causeName !== null && INTERNAL.has(o.causeName)) return `an internal ${o.causeName} reported as the file's fault: ${o.message}`;
-      if (!o.message.startsWith(`${model}: `) && !o.message.startsWith(`${model}/`)) return `does not name the model's file: ${o.message}`;
-      if (CONTROL.test(o.message)) return `raw control characters: ${JSON.stringify(o.message)}`;
-      if (o.message.length > 600) return `${o.message.length} characters long`;
-      return null;
-    case "nonfinite":
-      return "loaded, but the logits are not finite";
-    case "failed after load":
-      return `loaded, then generation failed: ${o.name}: ${o.message}`;
-    case "timeout":
-      return `no answer within ${TIME_LIMIT_MS} ms`;
-    case "crashed":
-      return `the worker died: ${o.message}`;
-  }
-}
 
 interface Tally {
   generated: number;
@@ -68,7 +43,7 @@ async function run(source: string, file: string, place: (m: Mutation, dir: strin
     tally.slowest = Math.max(tally.slowest, o.ms);
     if (o.kind === "generated") tally.generated++;
     if (o.kind === "refused") tally.refused++;
-    const why = problem(o, model);
+    const why = loadProblem(o, model, TIME_LIMIT_MS);
     if (why) tally.failures.push(`seed ${m.seed} #${m.index} (${m.description}): ${why}`);
     fs.rmSync(dir, { recursive: true, force: true });
   }

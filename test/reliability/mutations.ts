@@ -7,7 +7,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { tempDir, testModel } from "../helpers/models.js";
-import { IsolatedLoader, type LoadOutcome } from "../helpers/isolated-load.js";
+import { IsolatedLoader, loadProblem } from "../helpers/isolated-load.js";
 import { mutations, type Mutation } from "../helpers/mutate-model.js";
 import { Tally, type PartResult } from "./common.js";
 
@@ -19,31 +19,6 @@ export interface MutationOptions {
 }
 
 const sizes = { vocabSize: 320, hiddenSize: 64, intermediateSize: 128, numLayers: 2, numHeads: 2, numKvHeads: 1, headDim: 32 };
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
-const INTERNAL = new Set(["TypeError", "RangeError", "ReferenceError", "InternalError"]);
-
-/** Why this outcome is not acceptable, or null when it is. */
-export function problem(o: LoadOutcome, model: string, timeoutMs: number): string | null {
-  switch (o.kind) {
-    case "generated":
-      return null;
-    case "refused":
-      if (!o.formatError) return `${o.name} instead of a FormatError: ${o.message}`;
-      if (o.causeName !== null && INTERNAL.has(o.causeName)) return `an internal ${o.causeName} reported as the file's fault: ${o.message}`;
-      if (!o.message.startsWith(`${model}: `) && !o.message.startsWith(`${model}/`)) return `does not name the model's file: ${o.message}`;
-      if (CONTROL.test(o.message)) return `raw control characters: ${JSON.stringify(o.message)}`;
-      if (o.message.length > 600) return `${o.message.length} characters long`;
-      return null;
-    case "nonfinite":
-      return "generated with non-finite logits";
-    case "failed after load":
-      return `loaded, then generation failed: ${o.name}: ${o.message}`;
-    case "timeout":
-      return `no answer within ${timeoutMs} ms`;
-    case "crashed":
-      return `the worker died: ${o.message}`;
-  }
-}
 
 function hfFolder(original: string, name: string, m: Mutation, dir: string): string {
   for (const f of fs.readdirSync(original)) {
@@ -80,7 +55,7 @@ export async function modelMutations(opts: MutationOptions): Promise<PartResult>
           const o = await loader.load(model, timeoutMs);
           slowest = Math.max(slowest, o.ms);
           tally.count(`${name} ${o.kind}`);
-          const why = problem(o, model, timeoutMs);
+          const why = loadProblem(o, model, timeoutMs);
           if (why) tally.fail(`${name} seed ${m.seed} #${m.index} (${m.description}): ${why}`);
         } finally {
           fs.rmSync(dir, { recursive: true, force: true });
