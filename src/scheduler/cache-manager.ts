@@ -85,8 +85,9 @@ export class CacheManager {
     if (req.handle) this.cache.unlock(req.handle);
     req.handle = null;
     if (finished) {
-      // What the cache did not keep, and slots of tokens never computed (a failed step).
-      this.free(req.slots.subarray(Math.max(r.cached, r.alreadyCached, req.prefixLength), req.allocated));
+      // What the cache did not keep (everything, for NoCache), and slots of tokens never
+      // computed (a failed step). The cache keeps at least what was cached before.
+      this.free(req.slots.subarray(r.cached, req.allocated));
       req.prefixLength = 0;
       req.computed = 0;
       req.allocated = 0;

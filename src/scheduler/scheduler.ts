@@ -369,10 +369,11 @@ export class Scheduler {
 
   /** Releases the aborted requests (between steps); their finish events. */
   reapAborted(): OutputEvent[] {
-    const out: OutputEvent[] = [];
-    const parked = [...this.parked.values()].flat();
-    for (const r of [...this.running, ...this.waiting, ...parked]) if (r.aborted) out.push(...this.finish(r, "abort"));
-    return out;
+    // Called before every step: collect first (finishing changes the queues), copy nothing when none is aborted.
+    const aborted = this.running.filter((r) => r.aborted);
+    for (const r of this.waiting) if (r.aborted) aborted.push(r);
+    for (const rest of this.parked.values()) for (const r of rest) if (r.aborted) aborted.push(r);
+    return aborted.flatMap((r) => this.finish(r, "abort"));
   }
 
   /** A forward pass failed: every request in it fails; the rest go on. */

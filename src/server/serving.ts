@@ -10,10 +10,6 @@ import { badRequest, type ParamNames } from "./errors.js";
 import { PromptEncoder } from "./prompt-encoder.js";
 import type { Metrics } from "./metrics.js";
 
-/** A generation still sending its response. */
-export interface Active {
-  abort(): void;
-}
 
 const fatalUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
@@ -25,7 +21,7 @@ export class Serving {
   /** Prompt text to ids, long texts off the event loop. */
   private readonly prompts: PromptEncoder;
   /** Generations still sending. */
-  private readonly active = new Set<Active>();
+  private readonly active = new Set<object>();
   private readonly tokenStrings = new Map<number, string>();
   private idleWaiters: (() => void)[] = [];
 
@@ -99,7 +95,7 @@ export class Serving {
   }
 
   /** Counts a generation in until the returned function is called. */
-  track(g: Active): () => void {
+  track(g: object): () => void {
     this.active.add(g);
     return () => {
       if (!this.active.delete(g) || this.active.size > 0) return;
@@ -127,7 +123,7 @@ export class Serving {
 
   /** Aborts everything in flight; returns how many requests. */
   abortAll(): number {
-    for (const g of this.active) g.abort();
+    // Their streams end with the abort; each generation then finishes its response.
     return this.engine.abortAll();
   }
 }
