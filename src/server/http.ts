@@ -15,6 +15,7 @@ import type { Engine } from "../engine/engine.js";
 import { checkApiKey } from "./auth.js";
 import { clientErrorHandler, installErrorHandlers, unavailable } from "./errors.js";
 import { jsonBodyParser } from "./json-body.js";
+import { JsonThread } from "./json-thread.js";
 import { Metrics, statusLine } from "./metrics.js";
 import { registerNativeApi } from "./native-api.js";
 import { registerOpenAI } from "./openai.js";
@@ -49,6 +50,7 @@ export class RadixServer {
   private readonly ticker: NodeJS.Timeout;
   private drained: Promise<void> | null = null;
   private readonly warn: (line: string) => void;
+  private readonly jsonThread = new JsonThread();
 
   constructor(private readonly opts: ServerOptions) {
     const warn = opts.warn ?? ((line: string) => process.stderr.write(line + "\n"));
@@ -64,7 +66,7 @@ export class RadixServer {
     });
     // Any content type is read as JSON, decoded as it arrives (json-body.ts).
     this.app.removeAllContentTypeParsers();
-    this.app.addContentTypeParser("*", jsonBodyParser(opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES));
+    this.app.addContentTypeParser("*", jsonBodyParser(opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES, this.jsonThread));
     installErrorHandlers(this.app, warn);
     this.app.addHook("onRequest", async (req, reply) => {
       if (opts.apiKey !== undefined) checkApiKey(req, opts.apiKey);
@@ -151,6 +153,7 @@ export class RadixServer {
     await closing;
     clearTimeout(forced);
     if (s) await Promise.all([s.engine.close(), s.close()]);
+    await this.jsonThread.close();
     this.current = "closed";
   }
 

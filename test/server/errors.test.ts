@@ -5,6 +5,8 @@ import assert from "node:assert/strict";
 import OpenAI from "openai";
 import { Engine } from "../../src/engine/engine.js";
 import { RadixServer } from "../../src/server/http.js";
+import { THREAD_PARSE_BYTES } from "../../src/server/json-body.js";
+import { JsonSyntaxError, JsonThread } from "../../src/server/json-thread.js";
 import { MODEL_NAME, backend, envelope, get, model, post, start, until, type Running } from "./harness.js";
 
 let srv: Running;
@@ -103,6 +105,45 @@ test("400: malformed JSON, wrong body types, empty bodies; any content type is r
   const proto = await post(`${srv.url}/v1/completions`, "{\"prompt\": \"hi\", \"max_tokens\": 1, \"__proto__\": {\"polluted\": 1}}");
   assert.equal(proto.status, 200);
   assert.equal(({} as Record<string, unknown>).polluted, undefined);
+});
+
+test("big bodies are parsed on the JSON thread with the same rules", T, async (t) => {
+  const srv = await start();
+  t.after(() => srv.close());
+  const pad = " ".repeat(THREAD_PARSE_BYTES);
+  const bad = await post(`${srv.url}/v1/chat/completions`, `{"messages": [${pad}`);
+  assert.equal(bad.status, 400);
+  assert.equal(envelope(bad.body).code, "invalid_json");
+  const blank = await post(`${srv.url}/v1/completions`, pad);
+  assert.equal(blank.status, 400);
+  envelope(blank.body);
+  const proto = await post(`${srv.url}/v1/completions`, `{"prompt": "hi", "max_tokens": 1, ${pad} "__proto__": {"polluted": 1}}`);
+  assert.equal(proto.status, 200);
+  assert.equal(({} as Record<string, unknown>).polluted, undefined);
+  // a prompt of two-byte characters: some fall across the socket's chunks
+  const text = "é".repeat(THREAD_PARSE_BYTES);
+  const tok = await post(`${srv.url}/tokenize`, { prompt: text, add_special_tokens: false });
+  assert.equal(tok.status, 200);
+  const back = await post(`${srv.url}/detokenize`, { tokens: tok.body.tokens });
+  assert.equal(back.body.prompt, text);
+});
+
+test("the JSON thread: chunks in order, a split character, errors, and a new worker after close", T, async () => {
+  const thread = new JsonThread();
+  const bytes = Buffer.from(JSON.stringify({ a: "é€😀", b: [1, 2] }));
+  const chunks = Array.from(bytes, (_, i) => bytes.subarray(i, i + 1));
+  assert.deepEqual(await thread.parse(chunks), { a: "é€😀", b: [1, 2] });
+  assert.equal(await thread.parse([Buffer.from(" \n\t ")]), undefined);
+  await assert.rejects(thread.parse([Buffer.from("{\"a\":")]), JsonSyntaxError);
+  const poisoned = (await thread.parse([Buffer.from('{"__proto__": {"x": 1}, "y": 2}')])) as Record<string, unknown>;
+  assert.equal(Object.getPrototypeOf(poisoned), Object.prototype);
+  assert.equal(poisoned.x, undefined);
+  assert.equal(poisoned.y, 2);
+  const pending = assert.rejects(thread.parse([Buffer.from("[1]")]), /closed/);
+  await thread.close();
+  await pending;
+  assert.deepEqual(await thread.parse([Buffer.from("[2]")]), [2]);
+  await thread.close();
 });
 
 test("404: unknown routes and unknown models", T, async () => {
