@@ -8,6 +8,7 @@ export { loadModel, type LoadedModel } from "./model/load.js";
 export type { ModelConfig } from "./model/config.js";
 export { referenceBackend } from "./kernels/reference.js";
 export { selectBackend } from "./kernels/select.js";
+export { loadedAddonPath } from "./native/addon.js";
 export type { Backend, ModelRunner, StepPlan, SeqPlan, KVCacheOptions } from "./kernels/backend.js";
 export type { Tokenizer } from "./tokenizer/tokenizer.js";
 export { ChatTemplate, type ChatMessage } from "./tokenizer/chat-template.js";

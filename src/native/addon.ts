@@ -1,27 +1,32 @@
-// Loads the C++ addon once. When it is missing or disabled (RADIXLM_NO_NATIVE=1), callers
-// fall back to pure TypeScript paths; a single warning line says so.
+// Loads the C++ addon once: a build from source (build/Release, what node-gyp makes in a
+// checkout) when there is one, else the prebuilt binary for this platform and CPU
+// architecture (prebuilds/<platform>-<arch>/, node-gyp-build's layout; N-API, so one binary
+// serves every Node version). Each binary picks its SIMD kernels at run time. When none
+// loads, or RADIXLM_NO_NATIVE=1, callers fall back to pure TypeScript paths; a single
+// warning line says so.
 import { createRequire } from "node:module";
-import { existsSync } from "node:fs";
-import { fileURLToPath } from "node:url";
-import path from "node:path";
+import { packageRoot } from "../util/package-root.js";
 
 export interface NativeAddon {
   mapFile(path: string): ArrayBuffer;
 }
 
 let cached: NativeAddon | null | undefined;
+let loadedFrom: string | null = null;
 let warned = false;
+const require = createRequire(import.meta.url);
 
-function addonPath(): string {
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  // dist/native/addon.js and dist-test/src/native/addon.js both sit below the package root.
-  let dir = here;
-  for (let i = 0; i < 5; i++) {
-    const candidate = path.join(dir, "build", "Release", "radixlm_native.node");
-    if (existsSync(candidate)) return candidate;
-    dir = path.dirname(dir);
-  }
-  return path.join(here, "..", "..", "build", "Release", "radixlm_native.node");
+interface NodeGypBuild {
+  (dir: string): unknown;
+  resolve(dir: string): string;
+}
+
+/**
+ * The addon binary node-gyp-build picks in the package folder `root`: build/Release, then
+ * the most specific matching prebuild. Throws, naming this platform, when none matches.
+ */
+export function addonPath(root: string = packageRoot()): string {
+  return (require("node-gyp-build") as NodeGypBuild).resolve(root);
 }
 
 export function nativeDisabled(): boolean {
@@ -37,8 +42,9 @@ export function loadNative(): NativeAddon | null {
     return cached;
   }
   try {
-    const require = createRequire(import.meta.url);
-    cached = require(addonPath()) as NativeAddon;
+    const file = addonPath();
+    cached = require(file) as NativeAddon;
+    loadedFrom = file;
   } catch (err) {
     cached = null;
     if (!warned) {
@@ -48,4 +54,10 @@ export function loadNative(): NativeAddon | null {
     }
   }
   return cached;
+}
+
+/** The file the addon was loaded from (a build from source or a prebuild), or null when it was not. */
+export function loadedAddonPath(): string | null {
+  loadNative();
+  return loadedFrom;
 }
