@@ -81,9 +81,15 @@ export class FakeHub {
     return commit;
   }
 
-  /** Requests for a file's data (resolve or CDN). */
-  dataRequests(file: string): SeenRequest[] {
-    return this.requests.filter((q) => q.url.includes("/resolve/") && decodeURIComponent(q.url).endsWith(`/${file}`) || q.url.includes(`/cdn/`) && q.url.endsWith(`?file=${encodeURIComponent(file)}`));
+  /** Requests for the data of one of `repo`'s files: to /resolve/, and for LFS files to the CDN it redirects to. */
+  dataRequests(repo: string, file: string): SeenRequest[] {
+    const cdn = `?repo=${encodeURIComponent(repo)}&file=${encodeURIComponent(file)}`;
+    return this.requests.filter((q) => decodeURIComponent(q.url).startsWith(`/${repo}/resolve/`) && decodeURIComponent(q.url).endsWith(`/${file}`) || q.url.startsWith("/cdn/") && q.url.endsWith(cdn));
+  }
+
+  /** Only the CDN requests for an LFS file's data (where Range requests go). */
+  cdnRequests(repo: string, file: string): SeenRequest[] {
+    return this.dataRequests(repo, file).filter((q) => q.url.startsWith("/cdn/"));
   }
 
   async stop(): Promise<void> {
@@ -138,7 +144,7 @@ export class FakeHub {
     const common = { "X-Repo-Commit": commit };
     if (file.lfs) {
       res.writeHead(302, {
-        ...common, Location: `/cdn/${sha256(file.data)}?file=${encodeURIComponent(file.path)}`,
+        ...common, Location: `/cdn/${sha256(file.data)}?repo=${encodeURIComponent(repoId!)}&file=${encodeURIComponent(file.path)}`,
         "X-Linked-Etag": `"${sha256(file.data)}"`, "X-Linked-Size": String(file.data.length), ETag: `"${gitOid(file.data)}"`,
       });
       return void res.end();
