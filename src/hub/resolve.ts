@@ -77,7 +77,9 @@ function fromCache(ref: RepoRef, folder: string): string | null {
 export async function resolveModel(arg: string, opts: ResolveOptions = {}): Promise<string> {
   if (fs.existsSync(arg)) return resolvePath(arg);
   const ref = parseRepoRef(arg);
-  if (!ref) throw new FormatError(arg, "no such file or folder");
+  // `dir/model.gguf` reads as a repo id too, but is surely a file that is not there.
+  const fileLike = ref !== null && !ref.download && ref.file === null && /\.(gguf|json|safetensors)$/i.test(ref.repo);
+  if (!ref || fileLike) throw new FormatError(arg, "no such file or folder");
   const s = hubSettings(opts.env ?? process.env);
   const folder = repoFolder(s.cacheDir, ref.repo);
   const cached = fromCache(ref, folder);

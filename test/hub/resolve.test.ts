@@ -116,6 +116,7 @@ test("a repo id is looked up in the cache, by revision, with the environment's p
   assert.match(await message(resolveModel("org/tiny", { env: { HF_HUB_CACHE: b.cache } })), /not in the Hugging Face cache/);
   // anything else that is neither a path nor a repo id
   assert.equal(await message(resolveModel("no-such-model.gguf")), "no-such-model.gguf: no such file or folder");
+  assert.equal(await message(resolveModel("models/no-such.gguf")), "models/no-such.gguf: no such file or folder");
 });
 
 test("a local path wins over a repo id of the same name", async () => {
