@@ -8,7 +8,6 @@ import { FormatError } from "../formats/errors.js";
 import { parseSplitName, splitPartName } from "../formats/gguf-split.js";
 import { findSnapshot, isRepoFolder, repoFolder } from "./cache-layout.js";
 import { HubError } from "./errors.js";
-import { fetchFromHub } from "./fetch-repo.js";
 import { filesUnder, ggufChoices, ggufComplete, hfFolderComplete, pickGGUF } from "./model-files.js";
 import type { ProgressStream } from "./progress.js";
 import { downloadForm, parseRepoRef, type RepoRef } from "./repo-ref.js";
@@ -88,6 +87,8 @@ export async function resolveModel(arg: string, opts: ResolveOptions = {}): Prom
     throw new HubError(`${arg}: no such file or folder, and not in the Hugging Face cache (looked in ${folder}${ref.revision !== null ? ` for revision ${ref.revision}` : ""}); to download it, use ${downloadForm(ref)}`);
   }
   if (s.offline) throw new HubError(`${arg}: not in the Hugging Face cache (looked in ${folder}), and HF_HUB_OFFLINE is set`);
+  // Loaded only for a download: @huggingface/hub costs every other start about 40 ms.
+  const { fetchFromHub } = await import("./fetch-repo.js");
   return fetchFromHub(ref, s, {
     progress: opts.progress ?? null,
     retries: opts.retries ?? 3,
