@@ -5,6 +5,9 @@ export type { EngineEvent, GenerateResult, PromptLogprobs, SampleOutput, TokenLo
 export { RequestStream } from "./engine/stream.js";
 export { RequestError } from "./scheduler/request.js";
 export { loadModel, type LoadedModel } from "./model/load.js";
+export { resolveModel, type ResolveOptions } from "./hub/resolve.js";
+export { HubError } from "./hub/errors.js";
+export { hubCacheDir } from "./hub/settings.js";
 export type { ModelConfig } from "./model/config.js";
 export { referenceBackend } from "./kernels/reference.js";
 export { selectBackend } from "./kernels/select.js";

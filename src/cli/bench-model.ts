@@ -11,6 +11,8 @@ import { nativeKernels } from "../kernels/native-kernels.js";
 import { nativeOrWarn, selectBackend } from "../kernels/select.js";
 import { mulberry32 } from "../util/random.js";
 import { parseIntArg, UsageError } from "./errors.js";
+import { MODEL_HELP, modelPath } from "./model-arg.js";
+import { splitParts } from "../formats/gguf-split.js";
 
 interface Options {
   model: string;
@@ -111,7 +113,7 @@ async function run(o: Options): Promise<void> {
   const pp = parseIntArg("--pp", o.pp, 1);
   const tg = parseIntArg("--tg", o.tg, 1);
   const backend = selectBackend(o.backend, threads);
-  const model = await loadModel(o.model);
+  const model = await loadModel(await modelPath(o.model));
   // The runner's own memory (weights paged in, KV pool, activations) is what has to fit
   // in file + KV + 15%; the loader's (tokenizer, metadata) is counted apart.
   const loadedPeak = peakRss();
@@ -132,7 +134,7 @@ async function run(o: Options): Promise<void> {
         process.stdout.write(JSON.stringify(out) + "\n");
         return;
       }
-      const fileBytes = fs.statSync(o.model).isFile() ? fs.statSync(o.model).size : model.weights.totalBytes();
+      const fileBytes = model.format === "gguf" ? splitParts(model.path).reduce((n, p) => n + fs.statSync(p).size, 0) : model.weights.totalBytes();
       const info = runner instanceof NativeModelRunner ? runner.info() : null;
       const kvBytes = info?.kvBytes ?? runner.kv.capacity * model.config.numLayers * model.config.numKvHeads * model.config.headDim * 2 * (o.kvDtype === "f16" ? 2 : 4);
       const paths = info ? ` (matmul ${info.matmul}, ops ${info.ops})` : "";
@@ -160,7 +162,7 @@ export function register(bench: Command): void {
   bench
     .command("model")
     .description("prefill (pp) and decode (tg) tokens/s of a model, as llama-bench measures them")
-    .requiredOption("--model <path>", "HF model folder or GGUF file")
+    .requiredOption("--model <path>", MODEL_HELP)
     .option("--threads <n>", "compute threads (default: the number of cores)")
     .option("--backend <name>", "native or reference", "native")
     .option("--kv-dtype <type>", "KV cache storage: f16 or f32", "f16")

@@ -5,6 +5,7 @@ import { benchOffline, formatOffline } from "../bench/offline.js";
 import { DEFAULT_WORKLOAD, makeWorkload, WORKLOAD_NAMES, type WorkloadName, type WorkloadOptions } from "../bench/workloads.js";
 import { parseIntArg, UsageError } from "./errors.js";
 import { engineFlags, engineOptionsFrom, type EngineFlagValues } from "./engine-flags.js";
+import { MODEL_HELP, modelPath } from "./model-arg.js";
 
 /** The workload flags as commander gives them (shared with bench serve). */
 export type WorkloadFlagValues = Partial<Record<keyof WorkloadOptions, string>>;
@@ -33,7 +34,7 @@ export function workloadOptions(o: WorkloadFlagValues): WorkloadOptions {
 async function run(o: Options): Promise<void> {
   if (!WORKLOAD_NAMES.includes(o.workload as WorkloadName)) throw new UsageError(`unknown workload "${o.workload}" (${WORKLOAD_NAMES.join(", ")})`);
   const wopts = workloadOptions(o);
-  const model = await loadModel(o.model);
+  const model = await loadModel(await modelPath(o.model));
   try {
     // Ordinary tokens only: skip ids the tokenizer marks special.
     let hi = model.config.vocabSize;
@@ -64,7 +65,7 @@ export function register(bench: Command): void {
   const c = bench
     .command("offline")
     .description("run a workload through the engine in-process, with and without the radix cache")
-    .requiredOption("--model <path>", "HF model folder or GGUF file");
+    .requiredOption("--model <path>", MODEL_HELP);
   workloadFlags(c, "workload seed")
     .option("--json", "print one JSON object");
   engineFlags(c);

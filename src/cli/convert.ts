@@ -3,6 +3,7 @@ import type { Command } from "commander";
 import { convertToGGUF } from "../model/convert.js";
 import { isWeightType, WEIGHT_TYPES } from "../formats/dtype.js";
 import { UsageError } from "./errors.js";
+import { MODEL_HELP, modelPath } from "./model-arg.js";
 
 interface Options {
   model: string;
@@ -14,7 +15,7 @@ interface Options {
 async function run(o: Options): Promise<void> {
   if (!isWeightType(o.dtype)) throw new UsageError(`unknown --dtype "${o.dtype}" (${WEIGHT_TYPES.join(", ")})`);
   const t0 = performance.now();
-  const r = await convertToGGUF({ src: o.model, out: o.out, dtype: o.dtype, name: o.name });
+  const r = await convertToGGUF({ src: await modelPath(o.model), out: o.out, dtype: o.dtype, name: o.name });
   const c = r.config;
   process.stdout.write(
     `wrote ${r.path}: ${c.arch} gguf ${o.dtype}, ${c.numLayers} layers, hidden ${c.hiddenSize}, vocab ${c.vocabSize}, ` +
@@ -26,7 +27,7 @@ export function register(program: Command): void {
   program
     .command("convert")
     .description("convert a model (HF folder or GGUF) into a GGUF file of the given weight type")
-    .requiredOption("--model <path>", "HF model folder or GGUF file to read")
+    .requiredOption("--model <path>", `${MODEL_HELP}: the model to read`)
     .requiredOption("--out <file>", "GGUF file to write")
     .option("--dtype <type>", `weight type: ${WEIGHT_TYPES.join(", ")}`, "q8_0")
     .option("--name <text>", "general.name in the output (default: the source's name)")

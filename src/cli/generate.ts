@@ -8,7 +8,7 @@ import { Engine } from "../engine/engine.js";
 import { checkSamplingParams, type SamplingParams } from "../sampling/params.js";
 import { parseFloatArg, parseIntArg, UsageError } from "./errors.js";
 import type { LoadedModel } from "../model/load.js";
-import { defaultModelPath } from "./default-model.js";
+import { MODEL_HELP, modelPath } from "./model-arg.js";
 
 interface GenerateOptions {
   model?: string;
@@ -56,7 +56,7 @@ async function run(o: GenerateOptions): Promise<void> {
     maxNewTokens: parseIntArg("--max-tokens", o.maxTokens),
   };
   checkSamplingParams(params);
-  const model = await loadModel(o.model ?? defaultModelPath());
+  const model = await loadModel(await modelPath(o.model));
   try {
     const ids = promptIds(model, o);
     if (ids.length + params.maxNewTokens > model.config.maxPositionEmbeddings) {
@@ -94,7 +94,7 @@ export function register(program: Command): void {
   program
     .command("generate")
     .description("stream a completion of --prompt, or of a chat turn with --chat, to stdout")
-    .option("--model <path>", "HF model folder or GGUF file (default: the bundled demo model)")
+    .option("--model <path>", `${MODEL_HELP} (default: the bundled demo model)`)
     .option("--prompt <text>", "raw prompt text (BOS added as the model wants)")
     .option("--chat <text>", "a user message, rendered through the model's chat template")
     .option("--system <text>", "a system message for --chat")

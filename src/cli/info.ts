@@ -2,9 +2,10 @@
 import type { Command } from "commander";
 import { loadModel } from "../model/load.js";
 import { parameterCount } from "../model/config.js";
+import { MODEL_HELP, modelPath } from "./model-arg.js";
 
 async function run(o: { model: string; json?: boolean }): Promise<void> {
-  const m = await loadModel(o.model);
+  const m = await loadModel(await modelPath(o.model));
   try {
     const c = m.config;
     const types = [...m.weights.typeCounts()].map(([t, n]) => `${t} x${n}`).join(", ");
@@ -60,7 +61,7 @@ export function register(program: Command): void {
   program
     .command("info")
     .description("print a model's architecture, size, tensor types, context length and chat template presence")
-    .requiredOption("--model <path>", "HF model folder or GGUF file")
+    .requiredOption("--model <path>", MODEL_HELP)
     .option("--json", "print one JSON object")
     .action(run);
 }

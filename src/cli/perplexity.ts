@@ -6,7 +6,7 @@ import { perplexity } from "../model/perplexity.js";
 import { defaultThreads } from "../kernels/native.js";
 import { isBackendName, selectBackend } from "../kernels/select.js";
 import { parseIntArg, UsageError } from "./errors.js";
-import { defaultModelPath } from "./default-model.js";
+import { MODEL_HELP, modelPath } from "./model-arg.js";
 
 interface Options {
   model?: string;
@@ -22,7 +22,7 @@ async function run(o: Options): Promise<void> {
   if (!fs.existsSync(o.file)) throw new UsageError(`${o.file}: no such file`);
   const window = parseIntArg("--window", o.window, 2);
   const threads = o.threads === undefined ? defaultThreads() : parseIntArg("--threads", o.threads, 1);
-  const model = await loadModel(o.model ?? defaultModelPath());
+  const model = await loadModel(await modelPath(o.model));
   try {
     if (window > model.config.maxPositionEmbeddings) {
       throw new UsageError(`--window ${window} exceeds the model's context length ${model.config.maxPositionEmbeddings}`);
@@ -45,7 +45,7 @@ export function register(program: Command): void {
   program
     .command("perplexity")
     .description("perplexity of a model on a text file (windows of --window tokens, each from position 0)")
-    .option("--model <path>", "HF model folder or GGUF file (default: the bundled demo model)")
+    .option("--model <path>", `${MODEL_HELP} (default: the bundled demo model)`)
     .requiredOption("--file <path>", "UTF-8 text; special tokens written in it are parsed as such")
     .option("--window <n>", "tokens per window", "256")
     .option("--backend <name>", "auto (native when the addon loads), native or reference", "auto")

@@ -9,7 +9,8 @@ import { loadModel } from "../model/load.js";
 import { DEFAULT_MAX_BODY_BYTES, RadixServer } from "../server/http.js";
 import { engineFlags, engineOptionsFrom, type EngineFlagValues } from "./engine-flags.js";
 import { parseFloatArg, parseIntArg, UsageError } from "./errors.js";
-import { defaultModelPath, DEMO_MODEL_NAME } from "./default-model.js";
+import { DEMO_MODEL_NAME } from "./default-model.js";
+import { MODEL_HELP, modelPath, repoIdOf } from "./model-arg.js";
 
 interface ServeOptions extends EngineFlagValues {
   model?: string;
@@ -81,10 +82,11 @@ async function run(o: ServeOptions): Promise<void> {
   const logInterval = parseFloatArg("--log-interval", o.logInterval);
   if (graceMs < 0) throw new UsageError(`--grace-period must be >= 0, got "${o.gracePeriod}"`);
   if (logInterval < 0) throw new UsageError(`--log-interval must be >= 0, got "${o.logInterval}"`);
-  const modelPath = o.model ?? defaultModelPath();
-  const name = o.servedModelName ?? (o.model === undefined ? DEMO_MODEL_NAME : defaultName(o.model));
+  // Resolved (downloaded, for an hf: reference) before the server listens: /get_model_info names the local path.
+  const localPath = await modelPath(o.model);
+  const name = o.servedModelName ?? (o.model === undefined ? DEMO_MODEL_NAME : repoIdOf(o.model) ?? defaultName(o.model));
 
-  const info: Record<string, unknown> = { model_path: modelPath, host: o.host, port, api_key: apiKey !== undefined, max_body_bytes: maxBodyBytes };
+  const info: Record<string, unknown> = { model_path: localPath, host: o.host, port, api_key: apiKey !== undefined, max_body_bytes: maxBodyBytes };
   const server = new RadixServer({ name, apiKey, maxBodyBytes, logIntervalSeconds: logInterval, info });
   let engine: Engine | null = null;
   let signals = 0;
@@ -111,10 +113,10 @@ async function run(o: ServeOptions): Promise<void> {
   } catch (err) {
     throw new UsageError(`cannot listen on ${o.host}:${port}: ${err instanceof Error ? err.message : String(err)}`);
   }
-  const progress = new Progress(path.basename(modelPath), o.warmup ? 3 : 2);
+  const progress = new Progress(path.basename(localPath), o.warmup ? 3 : 2);
   try {
     progress.phase("reading the model");
-    const model = await loadModel(modelPath);
+    const model = await loadModel(localPath);
     progress.next();
     progress.phase("preparing the backend and KV pool");
     const engineOpts = await engineOptionsFrom(o, model);
@@ -143,7 +145,7 @@ export function register(program: Command): void {
   const c = program
     .command("serve")
     .description("serve a model over HTTP: OpenAI-compatible /v1 routes and SGLang-style native routes")
-    .option("--model <path>", "HF model folder or GGUF file (default: the bundled demo model)")
+    .option("--model <path>", `${MODEL_HELP} (default: the bundled demo model)`)
     .option("--host <addr>", "address to bind (0.0.0.0 for every interface)", "127.0.0.1")
     .option("--port <n>", "port (0: any free port)", "30000")
     .option("--api-key <key>", "require `Authorization: Bearer KEY` (default: $RADIXLM_API_KEY)")

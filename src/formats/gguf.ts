@@ -52,7 +52,7 @@ function readGGUFHeader(path: string): Omit<GGUFFile, "bytes"> {
 export type GGUFWriteValue =
   | string | boolean | number | bigint
   | string[] | Float32Array | Int32Array | Uint32Array
-  | { type: "u32" | "i32" | "f32" | "u64"; value: number | bigint };
+  | { type: "u16" | "u32" | "i32" | "f32" | "u64"; value: number | bigint };
 
 export interface TensorToWrite {
   readonly name: string;
@@ -68,6 +68,11 @@ class ByteSink {
   push(b: Buffer): void {
     this.chunks.push(b);
     this.length += b.length;
+  }
+  u16(v: number): void {
+    const b = Buffer.alloc(2);
+    b.writeUInt16LE(v);
+    this.push(b);
   }
   u32(v: number): void {
     const b = Buffer.alloc(4);
@@ -132,9 +137,10 @@ function writeValue(sink: ByteSink, v: GGUFWriteValue): void {
     sink.u64(v.length);
     sink.push(Buffer.from(v.buffer, v.byteOffset, v.byteLength));
   } else {
-    const tag = { u32: VALUE_TYPE.UINT32, i32: VALUE_TYPE.INT32, f32: VALUE_TYPE.FLOAT32, u64: VALUE_TYPE.UINT64 }[v.type];
+    const tag = { u16: VALUE_TYPE.UINT16, u32: VALUE_TYPE.UINT32, i32: VALUE_TYPE.INT32, f32: VALUE_TYPE.FLOAT32, u64: VALUE_TYPE.UINT64 }[v.type];
     sink.u32(tag);
-    if (v.type === "u32") sink.u32(Number(v.value));
+    if (v.type === "u16") sink.u16(Number(v.value));
+    else if (v.type === "u32") sink.u32(Number(v.value));
     else if (v.type === "i32") sink.i32(Number(v.value));
     else if (v.type === "f32") sink.f32(Number(v.value));
     else sink.u64(v.value);

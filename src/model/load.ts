@@ -1,7 +1,7 @@
 // Opens a model from an HF folder or a GGUF file: config, weights (mapped in place),
 // tokenizer and chat template, all validated so that a broken file fails here, clearly.
 import fs from "node:fs";
-import { readGGUF } from "../formats/gguf.js";
+import { readGGUFModel } from "../formats/gguf-split.js";
 import { readHFDir, isHFDir } from "../formats/hf-dir.js";
 import { fieldError, FormatError, quote } from "../formats/errors.js";
 import { loadTokenizerJson, tokenizerFromGGUF } from "../tokenizer/load.js";
@@ -100,10 +100,12 @@ async function loadHF(dir: string): Promise<LoadedModel> {
   }
 }
 
-async function loadGGUF(path: string): Promise<LoadedModel> {
-  const f = await readGGUF(path);
+async function loadGGUF(file: string): Promise<LoadedModel> {
+  // A split model is opened from any of its parts and named by its first.
+  const f = await readGGUFModel(file);
+  const path = f.path;
   try {
-    if (f.tensors.size === 0) {
+    if (f.tensorCount === 0) {
       throw new FormatError(path, "the file holds no tensors (a vocabulary-only GGUF is a tokenizer, not a runnable model)");
     }
     const arch = f.metadata["general.architecture"];
@@ -113,8 +115,8 @@ async function loadGGUF(path: string): Promise<LoadedModel> {
       throw fieldError(path, "general.architecture", `unknown architecture ${named} (supported: ${known()})`);
     }
     const weights = new Weights();
-    for (const [name, info] of f.tensors) weights.add(name, info, f.bytes);
-    let config = spec.fromGGUF(f.metadata, path, { tensorCount: f.tensors.size, shapeOf: (n) => weights.shapeOf(n) });
+    for (const part of f.parts) for (const [name, info] of part.tensors) weights.add(name, info, part.bytes);
+    let config = spec.fromGGUF(f.metadata, path, { tensorCount: f.tensorCount, shapeOf: (n) => weights.shapeOf(n) });
     config = spec.settle(config, weights.names());
     weights.check(spec.tensors(config), { path, fileName: (n) => n, configName: "the GGUF metadata", onlyKnown: true });
     checkGGUFTokenCount(f.metadata, config.vocabSize, path);
@@ -132,10 +134,14 @@ async function loadGGUF(path: string): Promise<LoadedModel> {
     return {
       path, format: "gguf", config, weights, tokenizer,
       chatTemplate: typeof tmpl === "string" ? tmpl : null,
-      close: () => weights.close(),
+      // f.close() too: a part that holds no tensors (gguf-split --no-tensor-first-split) is not in weights.
+      close: () => {
+        weights.close();
+        f.close();
+      },
     };
   } catch (err) {
-    f.bytes.close();
+    f.close();
     throw err;
   }
 }

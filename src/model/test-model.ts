@@ -4,6 +4,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { writeGGUF, readGGUFMetadata, isGGUFFile, type GGUFWriteValue, type TensorToWrite } from "../formats/gguf.js";
+import { writeGGUFSplit } from "../formats/gguf-split.js";
 import { writeSafetensors } from "../formats/safetensors.js";
 import { byteSize, isFloatType, type WeightType } from "../formats/dtype.js";
 import { quantize } from "../formats/quant.js";
@@ -33,6 +34,11 @@ export interface TestModelOptions {
   readonly seed?: number;
   /** Split HF safetensors into shards of about this many bytes (with an index). */
   readonly maxShardBytes?: number;
+  /**
+   * Write a GGUF as a split model (gguf-split's layout) of at most this many tensors per part;
+   * `out` is then the path without `-00001-of-0000N.gguf` and the result's path the first part.
+   */
+  readonly splitMaxTensors?: number;
 }
 
 export interface TestModelResult {
@@ -170,6 +176,10 @@ export async function makeTestModel(opts: TestModelOptions): Promise<TestModelRe
       "general.quantization_version": 2,
       ...tok.gguf,
     };
+    if (opts.splitMaxTensors !== undefined) {
+      const parts = writeGGUFSplit(opts.out.replace(/\.gguf$/, ""), meta, tensors, opts.splitMaxTensors);
+      return { path: parts[0]!, config, bytes: parts.reduce((n, p) => n + fs.statSync(p).size, 0) };
+    }
     writeGGUF(opts.out, meta, tensors);
     return { path: opts.out, config, bytes: fs.statSync(opts.out).size };
   }

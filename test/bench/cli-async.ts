@@ -6,9 +6,9 @@ import type { CliResult } from "../helpers/cli.js";
 
 const BIN = path.resolve(process.cwd(), "bin/radixlm.js");
 
-export function cliAsync(args: string[], timeoutMs = 120_000): Promise<CliResult> {
+export function cliAsync(args: string[], timeoutMs = 120_000, env: Record<string, string> = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [BIN, ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));

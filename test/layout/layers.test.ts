@@ -6,7 +6,7 @@ import fs from "node:fs";
 import path from "node:path";
 
 /** Stages in order; folders in one stage may import each other's files. */
-const STAGES = [["native", "util"], ["formats", "tokenizer"], ["kernels"], ["model"], ["kvcache"], ["sampling", "structured"],
+const STAGES = [["native", "util"], ["formats", "tokenizer"], ["hub"], ["kernels"], ["model"], ["kvcache"], ["sampling", "structured"],
   ["scheduler"], ["engine"], ["server", "lang", "bench"], ["cli"]];
 const stageOf = new Map(STAGES.flatMap((folders, i) => folders.map((f): [string, number] => [f, i])));
 
