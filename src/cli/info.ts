@@ -2,9 +2,11 @@
 import type { Command } from "commander";
 import { loadModel } from "../model/load.js";
 import { parameterCount } from "../model/config.js";
+import { describeGenerationDefaults, generationDefaultsJson } from "../model/generation-defaults.js";
+import { defaultModelPath } from "./default-model.js";
 
-async function run(o: { model: string; json?: boolean }): Promise<void> {
-  const m = await loadModel(o.model);
+async function run(o: { model?: string; json?: boolean }): Promise<void> {
+  const m = await loadModel(o.model ?? defaultModelPath());
   try {
     const c = m.config;
     const types = [...m.weights.typeCounts()].map(([t, n]) => `${t} x${n}`).join(", ");
@@ -31,6 +33,7 @@ async function run(o: { model: string; json?: boolean }): Promise<void> {
       bos_token_id: c.bosTokenId,
       eos_token_ids: c.eosTokenIds,
       chat_template: m.chatTemplate !== null,
+      generation_defaults: generationDefaultsJson(m.generationDefaults),
     };
     if (o.json) {
       process.stdout.write(JSON.stringify(info, null, 2) + "\n");
@@ -49,6 +52,7 @@ async function run(o: { model: string; json?: boolean }): Promise<void> {
       `features       ${[c.tieWordEmbeddings ? "tied embeddings" : "untied embeddings", c.qkvBias ? "qkv bias" : "", c.qkNorm ? "q/k norm" : ""].filter(Boolean).join(", ")}`,
       `special tokens bos ${c.bosTokenId ?? "none"}, eos ${c.eosTokenIds.join(", ") || "none"}`,
       `chat template  ${info.chat_template ? "yes" : "no"}`,
+      `sampling       ${describeGenerationDefaults(m.generationDefaults) || "no defaults"}`,
     ];
     process.stdout.write(lines.join("\n") + "\n");
   } finally {
@@ -60,7 +64,7 @@ export function register(program: Command): void {
   program
     .command("info")
     .description("print a model's architecture, size, tensor types, context length and chat template presence")
-    .requiredOption("--model <path>", "HF model folder or GGUF file")
+    .option("--model <path>", "HF model folder or GGUF file (default: the bundled demo model)")
     .option("--json", "print one JSON object")
     .action(run);
 }
