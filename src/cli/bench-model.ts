@@ -11,9 +11,10 @@ import { nativeKernels } from "../kernels/native-kernels.js";
 import { nativeOrWarn, selectBackend } from "../kernels/select.js";
 import { mulberry32 } from "../util/random.js";
 import { parseIntArg, UsageError } from "./errors.js";
+import { defaultModelPath } from "./default-model.js";
 
 interface Options {
-  model: string;
+  model?: string;
   threads?: string;
   backend: string;
   kvDtype: string;
@@ -111,7 +112,12 @@ async function run(o: Options): Promise<void> {
   const pp = parseIntArg("--pp", o.pp, 1);
   const tg = parseIntArg("--tg", o.tg, 1);
   const backend = selectBackend(o.backend, threads);
-  const model = await loadModel(o.model);
+  const modelPath = o.model ?? defaultModelPath();
+  const model = await loadModel(modelPath);
+  if (pp > model.config.maxPositionEmbeddings || 8 + tg > model.config.maxPositionEmbeddings) {
+    model.close();
+    throw new UsageError(`--pp ${pp} and 8 + --tg ${tg} must each fit the model's context of ${model.config.maxPositionEmbeddings} tokens`);
+  }
   // The runner's own memory (weights paged in, KV pool, activations) is what has to fit
   // in file + KV + 15%; the loader's (tokenizer, metadata) is counted apart.
   const loadedPeak = peakRss();
@@ -132,13 +138,13 @@ async function run(o: Options): Promise<void> {
         process.stdout.write(JSON.stringify(out) + "\n");
         return;
       }
-      const fileBytes = fs.statSync(o.model).isFile() ? fs.statSync(o.model).size : model.weights.totalBytes();
+      const fileBytes = fs.statSync(modelPath).isFile() ? fs.statSync(modelPath).size : model.weights.totalBytes();
       const info = runner instanceof NativeModelRunner ? runner.info() : null;
       const kvBytes = info?.kvBytes ?? runner.kv.capacity * model.config.numLayers * model.config.numKvHeads * model.config.headDim * 2 * (o.kvDtype === "f16" ? 2 : 4);
       const paths = info ? ` (matmul ${info.matmul}, ops ${info.ops})` : "";
       const bw = bandwidth === null ? "bandwidth not measured" : `machine ${bandwidth.toFixed(1)} GB/s: ${((100 * r.decodeGBps) / bandwidth).toFixed(0)}%`;
       const lines = [
-        `model      ${o.model}: ${model.config.arch}, ${mb(fileBytes)} file, ${mb(r.weightBytes)} of weights read per token`,
+        `model      ${modelPath}: ${model.config.arch}, ${mb(fileBytes)} file, ${mb(r.weightBytes)} of weights read per token`,
         `backend    ${backend.name}${paths}, ${usedThreads} thread${usedThreads === 1 ? "" : "s"}`,
         `pp${pp}`.padEnd(11) + `${r.ppTokS.toFixed(1)} tok/s`,
         `tg${tg}`.padEnd(11) + `${r.tgTokS.toFixed(1)} tok/s`,
@@ -160,7 +166,7 @@ export function register(bench: Command): void {
   bench
     .command("model")
     .description("prefill (pp) and decode (tg) tokens/s of a model, as llama-bench measures them")
-    .requiredOption("--model <path>", "HF model folder or GGUF file")
+    .option("--model <path>", "HF model folder or GGUF file (default: the bundled demo model)")
     .option("--threads <n>", "compute threads (default: the number of cores)")
     .option("--backend <name>", "native or reference", "native")
     .option("--kv-dtype <type>", "KV cache storage: f16 or f32", "f16")

@@ -2,7 +2,8 @@
 import type { Command } from "commander";
 import { loadModel } from "../model/load.js";
 import { benchOffline, formatOffline } from "../bench/offline.js";
-import { DEFAULT_WORKLOAD, makeWorkload, WORKLOAD_NAMES, type WorkloadName, type WorkloadOptions } from "../bench/workloads.js";
+import { DEFAULT_WORKLOAD, longestChain, makeWorkload, WORKLOAD_NAMES, type WorkloadName, type WorkloadOptions } from "../bench/workloads.js";
+import { defaultModelPath } from "./default-model.js";
 import { parseIntArg, UsageError } from "./errors.js";
 import { engineFlags, engineOptionsFrom, type EngineFlagValues } from "./engine-flags.js";
 
@@ -10,7 +11,7 @@ import { engineFlags, engineOptionsFrom, type EngineFlagValues } from "./engine-
 export type WorkloadFlagValues = Partial<Record<keyof WorkloadOptions, string>>;
 
 interface Options extends EngineFlagValues, WorkloadFlagValues {
-  model: string;
+  model?: string;
   workload: string;
   json?: boolean;
 }
@@ -30,15 +31,47 @@ export function workloadOptions(o: WorkloadFlagValues): WorkloadOptions {
   };
 }
 
+const LENGTHS = ["systemPromptLen", "questionLen", "outputLen"] as const;
+const FLAG = { systemPromptLen: "--system-prompt-len", questionLen: "--question-len", outputLen: "--output-len" } as const;
+
+/**
+ * The workload's lengths with the ones the flags left to their defaults scaled down, together,
+ * so that its longest chain fits `context` tokens (the defaults' 1,120-token requests do not fit
+ * a small model such as the bundled one, 512). Lengths given as flags are kept; if the workload
+ * cannot fit even so, a UsageError says which figure is too large.
+ */
+export function fitLengths(name: WorkloadName, o: WorkloadOptions, given: WorkloadFlagValues, context: number): WorkloadOptions {
+  const longest = (x: WorkloadOptions): number => longestChain(makeWorkload(name, x, 0, 2));
+  const scalable = LENGTHS.filter((k) => given[k] === undefined);
+  let fitted = o;
+  if (longest(o) > context && scalable.length > 0) {
+    const fixed = longest({ ...o, ...Object.fromEntries(scalable.map((k) => [k, 0])) });
+    const f = (context - fixed) / (longest(o) - fixed);
+    if (f > 0) fitted = { ...o, ...Object.fromEntries(scalable.map((k) => [k, Math.max(k === "systemPromptLen" ? 0 : 1, Math.floor(o[k] * f))])) };
+  }
+  const need = longest(fitted);
+  if (need > context) {
+    const figures = LENGTHS.map((k) => `${FLAG[k]} ${fitted[k]}`).join(", ");
+    throw new UsageError(`the workload's longest chain needs ${need} tokens (${figures}, --turns ${fitted.turns}), more than the model's context of ${context}`);
+  }
+  return fitted;
+}
+
 async function run(o: Options): Promise<void> {
   if (!WORKLOAD_NAMES.includes(o.workload as WorkloadName)) throw new UsageError(`unknown workload "${o.workload}" (${WORKLOAD_NAMES.join(", ")})`);
-  const wopts = workloadOptions(o);
-  const model = await loadModel(o.model);
+  const name = o.workload as WorkloadName;
+  const asked = workloadOptions(o);
+  const model = await loadModel(o.model ?? defaultModelPath());
   try {
+    const wopts = fitLengths(name, asked, o, model.config.maxPositionEmbeddings);
+    if (LENGTHS.some((k) => wopts[k] !== asked[k])) {
+      const figures = LENGTHS.map((k) => `${FLAG[k]} ${wopts[k]}`).join(", ");
+      process.stderr.write(`radixlm: default lengths scaled to fit the model's context of ${model.config.maxPositionEmbeddings} tokens: ${figures}\n`);
+    }
     // Ordinary tokens only: skip ids the tokenizer marks special.
     let hi = model.config.vocabSize;
     while (hi > 1 && model.tokenizer.isSpecial(hi - 1)) hi--;
-    const w = makeWorkload(o.workload as WorkloadName, wopts, Math.min(10, hi - 1), hi);
+    const w = makeWorkload(name, wopts, Math.min(10, hi - 1), hi);
     const report = await benchOffline(model, w, await engineOptionsFrom(o, model));
     process.stdout.write(o.json ? JSON.stringify(report) + "\n" : formatOffline(report) + "\n");
   } finally {
@@ -64,7 +97,7 @@ export function register(bench: Command): void {
   const c = bench
     .command("offline")
     .description("run a workload through the engine in-process, with and without the radix cache")
-    .requiredOption("--model <path>", "HF model folder or GGUF file");
+    .option("--model <path>", "HF model folder or GGUF file (default: the bundled demo model)");
   workloadFlags(c, "workload seed")
     .option("--json", "print one JSON object");
   engineFlags(c);
