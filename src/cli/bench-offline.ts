@@ -35,24 +35,30 @@ const LENGTHS = ["systemPromptLen", "questionLen", "outputLen"] as const;
 const FLAG = { systemPromptLen: "--system-prompt-len", questionLen: "--question-len", outputLen: "--output-len" } as const;
 
 /**
- * The workload's lengths with the ones the flags left to their defaults scaled down, together,
- * so that its longest chain fits `context` tokens (the defaults' 1,120-token requests do not fit
- * a small model such as the bundled one, 512). Lengths given as flags are kept; if the workload
- * cannot fit even so, a UsageError says which figure is too large.
+ * The workload's lengths with the ones the flags left to their defaults cut down so that its
+ * longest chain fits `context` tokens (the defaults' 1,120-token requests do not fit a small
+ * model such as the bundled one, 512): the shared system prompt first, then questions and
+ * outputs together, in proportion. Lengths given as flags are kept; if the workload cannot fit
+ * even so, a UsageError says which figures are too large.
  */
 export function fitLengths(name: WorkloadName, o: WorkloadOptions, given: WorkloadFlagValues, context: number): WorkloadOptions {
   const longest = (x: WorkloadOptions): number => longestChain(makeWorkload(name, x, 0, 2));
-  const scalable = LENGTHS.filter((k) => given[k] === undefined);
   let fitted = o;
-  if (longest(o) > context && scalable.length > 0) {
-    const fixed = longest({ ...o, ...Object.fromEntries(scalable.map((k) => [k, 0])) });
-    const f = (context - fixed) / (longest(o) - fixed);
-    if (f > 0) fitted = { ...o, ...Object.fromEntries(scalable.map((k) => [k, Math.max(k === "systemPromptLen" ? 0 : 1, Math.floor(o[k] * f))])) };
+  // Every chain holds the system prompt once, so each token cut from it is one token less.
+  if (given.systemPromptLen === undefined && longest(fitted) > context) {
+    fitted = { ...fitted, systemPromptLen: Math.max(0, fitted.systemPromptLen - (longest(fitted) - context)) };
+  }
+  const rest = (["questionLen", "outputLen"] as const).filter((k) => given[k] === undefined);
+  if (rest.length > 0 && longest(fitted) > context) {
+    const fixed = longest({ ...fitted, ...Object.fromEntries(rest.map((k) => [k, 0])) });
+    const f = (context - fixed) / (longest(fitted) - fixed);
+    if (f > 0) fitted = { ...fitted, ...Object.fromEntries(rest.map((k) => [k, Math.max(1, Math.floor(fitted[k] * f))])) };
   }
   const need = longest(fitted);
   if (need > context) {
     const figures = LENGTHS.map((k) => `${FLAG[k]} ${fitted[k]}`).join(", ");
-    throw new UsageError(`the workload's longest chain needs ${need} tokens (${figures}, --turns ${fitted.turns}), more than the model's context of ${context}`);
+    const turns = name === "multi-turn" || name === "agent-loop" ? `, --turns ${fitted.turns}` : "";
+    throw new UsageError(`the workload's longest chain needs ${need} tokens (${figures}${turns}), more than the model's context of ${context}`);
   }
   return fitted;
 }
