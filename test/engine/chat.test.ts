@@ -3,6 +3,7 @@
 // request's unset sampling fields take the model's own defaults unless generationConfig is "none".
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { Engine } from "../../src/engine/engine.js";
 import { InputError, type GenerateInput } from "../../src/engine/input.js";
 import type { ChatMessage, ToolSpec } from "../../src/tokenizer/chat-template.js";
@@ -104,4 +105,13 @@ test("a request's unset sampling fields take the model's defaults; its own value
   // An explicit undefined leaves the default in place.
   assert.deepEqual(await run({}, { ...hot, params: { ...hot.params, topK: undefined } }), greedy);
   await assert.rejects(Engine.create({ model: withDefaults, generationConfig: "vllm" as "auto" }), /generationConfig must be "auto" or "none"/);
+});
+
+test("examples/chat.mjs chats with the demo model through the engine", { timeout: 120_000 }, () => {
+  const r = spawnSync(process.execPath, ["examples/chat.mjs"], { encoding: "utf8", timeout: 100_000 });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^model defaults: \{ temperature: 0 \}\n/);
+  assert.match(r.stdout, /cat/);
+  assert.doesNotMatch(r.stdout, /<\|im_|assistant\n/);
+  assert.match(r.stdout, /\[\d+ of \d+ prompt tokens cached\]/);
 });
