@@ -87,6 +87,13 @@ function buildWorkload(name: WorkloadName, o: WorkloadOptions, draw: (r: number)
   return { name, chains };
 }
 
+/** Tokens the longest chain holds at its end: every step's new tokens and output. Its last request needs that much context. */
+export function longestChain(w: Workload): number {
+  let most = 0;
+  for (const chain of w.chains) most = Math.max(most, chain.reduce((a, s) => a + s.tokens.length + s.outputLen, 0));
+  return most;
+}
+
 function shuffle<T>(a: T[], rnd: () => number): void {
   for (let i = a.length - 1; i > 0; i--) {
     const j = Math.floor(rnd() * (i + 1));

@@ -15,7 +15,7 @@ import { MODEL_HELP, modelPath } from "./model-arg.js";
 import { splitParts } from "../formats/gguf-split.js";
 
 interface Options {
-  model: string;
+  model?: string;
   threads?: string;
   backend: string;
   kvDtype: string;
@@ -114,6 +114,10 @@ async function run(o: Options): Promise<void> {
   const tg = parseIntArg("--tg", o.tg, 1);
   const backend = selectBackend(o.backend, threads);
   const model = await loadModel(await modelPath(o.model));
+  if (pp > model.config.maxPositionEmbeddings || 8 + tg > model.config.maxPositionEmbeddings) {
+    model.close();
+    throw new UsageError(`--pp ${pp} and 8 + --tg ${tg} must each fit the model's context of ${model.config.maxPositionEmbeddings} tokens`);
+  }
   // The runner's own memory (weights paged in, KV pool, activations) is what has to fit
   // in file + KV + 15%; the loader's (tokenizer, metadata) is counted apart.
   const loadedPeak = peakRss();
@@ -140,7 +144,7 @@ async function run(o: Options): Promise<void> {
       const paths = info ? ` (matmul ${info.matmul}, ops ${info.ops})` : "";
       const bw = bandwidth === null ? "bandwidth not measured" : `machine ${bandwidth.toFixed(1)} GB/s: ${((100 * r.decodeGBps) / bandwidth).toFixed(0)}%`;
       const lines = [
-        `model      ${o.model}: ${model.config.arch}, ${mb(fileBytes)} file, ${mb(r.weightBytes)} of weights read per token`,
+        `model      ${model.path}: ${model.config.arch}, ${mb(fileBytes)} file, ${mb(r.weightBytes)} of weights read per token`,
         `backend    ${backend.name}${paths}, ${usedThreads} thread${usedThreads === 1 ? "" : "s"}`,
         `pp${pp}`.padEnd(11) + `${r.ppTokS.toFixed(1)} tok/s`,
         `tg${tg}`.padEnd(11) + `${r.tgTokS.toFixed(1)} tok/s`,
@@ -162,7 +166,7 @@ export function register(bench: Command): void {
   bench
     .command("model")
     .description("prefill (pp) and decode (tg) tokens/s of a model, as llama-bench measures them")
-    .requiredOption("--model <path>", MODEL_HELP)
+    .option("--model <path>", `${MODEL_HELP} (default: the bundled demo model)`)
     .option("--threads <n>", "compute threads (default: the number of cores)")
     .option("--backend <name>", "native or reference", "native")
     .option("--kv-dtype <type>", "KV cache storage: f16 or f32", "f16")

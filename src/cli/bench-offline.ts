@@ -2,7 +2,7 @@
 import type { Command } from "commander";
 import { loadModel } from "../model/load.js";
 import { benchOffline, formatOffline } from "../bench/offline.js";
-import { DEFAULT_WORKLOAD, makeWorkload, WORKLOAD_NAMES, type WorkloadName, type WorkloadOptions } from "../bench/workloads.js";
+import { DEFAULT_WORKLOAD, longestChain, makeWorkload, WORKLOAD_NAMES, type WorkloadName, type WorkloadOptions } from "../bench/workloads.js";
 import { parseIntArg, UsageError } from "./errors.js";
 import { engineFlags, engineOptionsFrom, type EngineFlagValues } from "./engine-flags.js";
 import { MODEL_HELP, modelPath } from "./model-arg.js";
@@ -11,7 +11,7 @@ import { MODEL_HELP, modelPath } from "./model-arg.js";
 export type WorkloadFlagValues = Partial<Record<keyof WorkloadOptions, string>>;
 
 interface Options extends EngineFlagValues, WorkloadFlagValues {
-  model: string;
+  model?: string;
   workload: string;
   json?: boolean;
 }
@@ -31,15 +31,53 @@ export function workloadOptions(o: WorkloadFlagValues): WorkloadOptions {
   };
 }
 
+const LENGTHS = ["systemPromptLen", "questionLen", "outputLen"] as const;
+const FLAG = { systemPromptLen: "--system-prompt-len", questionLen: "--question-len", outputLen: "--output-len" } as const;
+
+/**
+ * The workload's lengths with the ones the flags left to their defaults cut down so that its
+ * longest chain fits `context` tokens (the defaults' 1,120-token requests do not fit a small
+ * model such as the bundled one, 512): the shared system prompt first, then questions and
+ * outputs together, in proportion. Lengths given as flags are kept; if the workload cannot fit
+ * even so, a UsageError says which figures are too large.
+ */
+export function fitLengths(name: WorkloadName, o: WorkloadOptions, given: WorkloadFlagValues, context: number): WorkloadOptions {
+  const longest = (x: WorkloadOptions): number => longestChain(makeWorkload(name, x, 0, 2));
+  let fitted = o;
+  // Every chain holds the system prompt once, so each token cut from it is one token less.
+  if (given.systemPromptLen === undefined && longest(fitted) > context) {
+    fitted = { ...fitted, systemPromptLen: Math.max(0, fitted.systemPromptLen - (longest(fitted) - context)) };
+  }
+  const rest = (["questionLen", "outputLen"] as const).filter((k) => given[k] === undefined);
+  if (rest.length > 0 && longest(fitted) > context) {
+    const fixed = longest({ ...fitted, ...Object.fromEntries(rest.map((k) => [k, 0])) });
+    const f = (context - fixed) / (longest(fitted) - fixed);
+    if (f > 0) fitted = { ...fitted, ...Object.fromEntries(rest.map((k) => [k, Math.max(1, Math.floor(fitted[k] * f))])) };
+  }
+  const need = longest(fitted);
+  if (need > context) {
+    const figures = LENGTHS.map((k) => `${FLAG[k]} ${fitted[k]}`).join(", ");
+    const turns = name === "multi-turn" || name === "agent-loop" ? `, --turns ${fitted.turns}` : "";
+    throw new UsageError(`the workload's longest chain needs ${need} tokens (${figures}${turns}), more than the model's context of ${context}`);
+  }
+  return fitted;
+}
+
 async function run(o: Options): Promise<void> {
   if (!WORKLOAD_NAMES.includes(o.workload as WorkloadName)) throw new UsageError(`unknown workload "${o.workload}" (${WORKLOAD_NAMES.join(", ")})`);
-  const wopts = workloadOptions(o);
+  const name = o.workload as WorkloadName;
+  const asked = workloadOptions(o);
   const model = await loadModel(await modelPath(o.model));
   try {
+    const wopts = fitLengths(name, asked, o, model.config.maxPositionEmbeddings);
+    if (LENGTHS.some((k) => wopts[k] !== asked[k])) {
+      const figures = LENGTHS.map((k) => `${FLAG[k]} ${wopts[k]}`).join(", ");
+      process.stderr.write(`radixlm: default lengths scaled to fit the model's context of ${model.config.maxPositionEmbeddings} tokens: ${figures}\n`);
+    }
     // Ordinary tokens only: skip ids the tokenizer marks special.
     let hi = model.config.vocabSize;
     while (hi > 1 && model.tokenizer.isSpecial(hi - 1)) hi--;
-    const w = makeWorkload(o.workload as WorkloadName, wopts, Math.min(10, hi - 1), hi);
+    const w = makeWorkload(name, wopts, Math.min(10, hi - 1), hi);
     const report = await benchOffline(model, w, await engineOptionsFrom(o, model));
     process.stdout.write(o.json ? JSON.stringify(report) + "\n" : formatOffline(report) + "\n");
   } finally {
@@ -65,7 +103,7 @@ export function register(bench: Command): void {
   const c = bench
     .command("offline")
     .description("run a workload through the engine in-process, with and without the radix cache")
-    .requiredOption("--model <path>", MODEL_HELP);
+    .option("--model <path>", `${MODEL_HELP} (default: the bundled demo model)`);
   workloadFlags(c, "workload seed")
     .option("--json", "print one JSON object");
   engineFlags(c);

@@ -21,6 +21,7 @@ export interface EngineFlagValues {
   grammarCompileTimeout?: string;
   maxGrammarChars?: string;
   grammarWorkers?: string;
+  generationConfig?: string;
 }
 
 export function engineFlags(c: Command): Command {
@@ -38,7 +39,8 @@ export function engineFlags(c: Command): Command {
     .option("--prefill-first", "steps are all prefill or all decode, prefill first (SGLang's default); otherwise decodes ride along with prefill chunks")
     .option("--grammar-compile-timeout <seconds>", "longest a grammar (json_schema, regex, ebnf, tools) may compile; past it the request gets a 400", "10")
     .option("--max-grammar-chars <n>", "largest grammar spec compiled (characters of its JSON or text); larger is a 400", String(64 * 1024))
-    .option("--grammar-workers <n>", "grammar compiles at once, each in its own worker thread", "2");
+    .option("--grammar-workers <n>", "grammar compiles at once, each in its own worker thread", "2")
+    .option("--generation-config <mode>", "auto: a request's unset sampling fields take the model's defaults (generation_config.json, GGUF general.sampling.*); none: radixlm's", "auto");
 }
 
 export async function engineOptionsFrom(o: EngineFlagValues, _model: LoadedModel): Promise<Omit<EngineOptions, "model">> {
@@ -49,6 +51,8 @@ export async function engineOptionsFrom(o: EngineFlagValues, _model: LoadedModel
   const backendName = o.backend ?? "auto";
   if (!["auto", "native", "reference"].includes(backendName)) throw new UsageError(`--backend must be auto, native or reference, got "${backendName}"`);
   const threads = o.threads === undefined ? undefined : parseIntArg("--threads", o.threads, 1);
+  const generationConfig = o.generationConfig ?? "auto";
+  if (generationConfig !== "auto" && generationConfig !== "none") throw new UsageError(`--generation-config must be auto or none, got "${generationConfig}"`);
   return {
     backend: selectBackend(backendName as "auto" | "native" | "reference", threads),
     maxTotalTokens: o.maxTotalTokens === undefined ? undefined : parseIntArg("--max-total-tokens", o.maxTotalTokens, 16),
@@ -60,6 +64,7 @@ export async function engineOptionsFrom(o: EngineFlagValues, _model: LoadedModel
     maxQueuedRequests: o.maxQueuedRequests === undefined ? undefined : parseIntArg("--max-queued-requests", o.maxQueuedRequests, 1),
     policy: policy as PolicyName,
     prefillFirst: o.prefillFirst === true,
+    generationConfig,
     grammarLimits: {
       compileTimeoutMs: 1000 * parseFloatArg("--grammar-compile-timeout", o.grammarCompileTimeout ?? "10", 0.001),
       maxSpecChars: parseIntArg("--max-grammar-chars", o.maxGrammarChars ?? String(64 * 1024), 1),

@@ -3,9 +3,10 @@ import type { Command } from "commander";
 import { loadModel } from "../model/load.js";
 import { defaultThreads } from "../kernels/native.js";
 import { isBackendName, selectBackend } from "../kernels/select.js";
-import { ChatTemplate, CHATML_TEMPLATE, type ChatMessage } from "../tokenizer/chat-template.js";
+import type { ChatMessage } from "../tokenizer/chat-template.js";
 import { Engine } from "../engine/engine.js";
-import { checkSamplingParams, type SamplingParams } from "../sampling/params.js";
+import { ChatRenderer } from "../engine/chat.js";
+import { checkSamplingParams, DEFAULT_SAMPLING, type SamplingParams } from "../sampling/params.js";
 import { parseFloatArg, parseIntArg, UsageError } from "./errors.js";
 import type { LoadedModel } from "../model/load.js";
 import { MODEL_HELP, modelPath } from "./model-arg.js";
@@ -16,9 +17,10 @@ interface GenerateOptions {
   chat?: string;
   system?: string;
   maxTokens: string;
-  temperature: string;
-  topK: string;
-  topP: string;
+  temperature?: string;
+  topK?: string;
+  topP?: string;
+  generationConfig: string;
   seed?: string;
   kvDtype: string;
   backend: string;
@@ -32,12 +34,7 @@ export function promptIds(model: LoadedModel, o: { prompt?: string; chat?: strin
   const messages: ChatMessage[] = [];
   if (o.system !== undefined) messages.push({ role: "system", content: o.system });
   messages.push({ role: "user", content: o.chat });
-  const name = (id: number | null | undefined): string | undefined => (id === null || id === undefined ? undefined : tok.idToToken(id));
-  const template = new ChatTemplate(model.chatTemplate ?? CHATML_TEMPLATE, {
-    bosToken: name(model.config.bosTokenId),
-    eosToken: name(model.config.eosTokenIds[0]),
-  });
-  const text = template.render(messages, { addGenerationPrompt: true });
+  const text = new ChatRenderer(model).render(messages);
   // The template writes BOS itself where the model wants one, as HF's apply_chat_template does.
   return tok.encode(text, { addSpecial: false, parseSpecial: true });
 }
@@ -48,14 +45,16 @@ async function run(o: GenerateOptions): Promise<void> {
   if (o.kvDtype !== "f16" && o.kvDtype !== "f32") throw new UsageError(`--kv-dtype must be f16 or f32, got "${o.kvDtype}"`);
   if (!isBackendName(o.backend)) throw new UsageError(`--backend must be auto, native or reference, got "${o.backend}"`);
   const threads = o.threads === undefined ? defaultThreads() : parseIntArg("--threads", o.threads, 1);
-  const params: SamplingParams = {
-    temperature: parseFloatArg("--temperature", o.temperature),
-    topK: parseIntArg("--top-k", o.topK),
-    topP: parseFloatArg("--top-p", o.topP),
-    seed: o.seed === undefined ? undefined : parseIntArg("--seed", o.seed),
+  if (o.generationConfig !== "auto" && o.generationConfig !== "none") throw new UsageError(`--generation-config must be auto or none, got "${o.generationConfig}"`);
+  // Only the flags given: the engine fills the rest from the model's defaults (or radixlm's).
+  const params: Partial<SamplingParams> & { maxNewTokens: number } = {
+    ...(o.temperature === undefined ? {} : { temperature: parseFloatArg("--temperature", o.temperature) }),
+    ...(o.topK === undefined ? {} : { topK: parseIntArg("--top-k", o.topK) }),
+    ...(o.topP === undefined ? {} : { topP: parseFloatArg("--top-p", o.topP) }),
+    ...(o.seed === undefined ? {} : { seed: parseIntArg("--seed", o.seed) }),
     maxNewTokens: parseIntArg("--max-tokens", o.maxTokens),
   };
-  checkSamplingParams(params);
+  checkSamplingParams({ ...DEFAULT_SAMPLING, ...params });
   const model = await loadModel(await modelPath(o.model));
   try {
     const ids = promptIds(model, o);
@@ -64,6 +63,7 @@ async function run(o: GenerateOptions): Promise<void> {
     }
     const engine = await Engine.create({
       model, backend: selectBackend(o.backend, threads), maxTotalTokens: ids.length + params.maxNewTokens, kvCacheDtype: o.kvDtype,
+      generationConfig: o.generationConfig,
     });
     const t0 = performance.now();
     let first = 0;
@@ -99,9 +99,10 @@ export function register(program: Command): void {
     .option("--chat <text>", "a user message, rendered through the model's chat template")
     .option("--system <text>", "a system message for --chat")
     .option("--max-tokens <n>", "tokens to generate at most", "128")
-    .option("--temperature <t>", "0 is greedy", "0")
-    .option("--top-k <k>", "keep the k most likely tokens (0: all)", "0")
-    .option("--top-p <p>", "nucleus sampling mass", "1")
+    .option("--temperature <t>", "0 is greedy (default: the model's, else 0)")
+    .option("--top-k <k>", "keep the k most likely tokens, 0: all (default: the model's, else 0)")
+    .option("--top-p <p>", "nucleus sampling mass (default: the model's, else 1)")
+    .option("--generation-config <mode>", "auto: flags not given take the model's sampling defaults; none: radixlm's", "auto")
     .option("--seed <s>", "random seed for sampling")
     .option("--kv-dtype <type>", "KV cache storage: f16 or f32", "f16")
     .option("--backend <name>", "auto (native when the addon loads), native or reference", "auto")

@@ -2,9 +2,10 @@
 import type { Command } from "commander";
 import { loadModel } from "../model/load.js";
 import { parameterCount } from "../model/config.js";
+import { describeGenerationDefaults, generationDefaultsJson } from "../model/generation-defaults.js";
 import { MODEL_HELP, modelPath } from "./model-arg.js";
 
-async function run(o: { model: string; json?: boolean }): Promise<void> {
+async function run(o: { model?: string; json?: boolean }): Promise<void> {
   const m = await loadModel(await modelPath(o.model));
   try {
     const c = m.config;
@@ -32,6 +33,7 @@ async function run(o: { model: string; json?: boolean }): Promise<void> {
       bos_token_id: c.bosTokenId,
       eos_token_ids: c.eosTokenIds,
       chat_template: m.chatTemplate !== null,
+      generation_defaults: generationDefaultsJson(m.generationDefaults),
     };
     if (o.json) {
       process.stdout.write(JSON.stringify(info, null, 2) + "\n");
@@ -50,6 +52,7 @@ async function run(o: { model: string; json?: boolean }): Promise<void> {
       `features       ${[c.tieWordEmbeddings ? "tied embeddings" : "untied embeddings", c.qkvBias ? "qkv bias" : "", c.qkNorm ? "q/k norm" : ""].filter(Boolean).join(", ")}`,
       `special tokens bos ${c.bosTokenId ?? "none"}, eos ${c.eosTokenIds.join(", ") || "none"}`,
       `chat template  ${info.chat_template ? "yes" : "no"}`,
+      `sampling       ${describeGenerationDefaults(m.generationDefaults) || "no defaults"}`,
     ];
     process.stdout.write(lines.join("\n") + "\n");
   } finally {
@@ -61,7 +64,7 @@ export function register(program: Command): void {
   program
     .command("info")
     .description("print a model's architecture, size, tensor types, context length and chat template presence")
-    .requiredOption("--model <path>", MODEL_HELP)
+    .option("--model <path>", `${MODEL_HELP} (default: the bundled demo model)`)
     .option("--json", "print one JSON object")
     .action(run);
 }

@@ -5,7 +5,8 @@
 import path from "node:path";
 import type { Command } from "commander";
 import { Engine } from "../engine/engine.js";
-import { loadModel } from "../model/load.js";
+import { loadModel, type LoadedModel } from "../model/load.js";
+import { describeGenerationDefaults } from "../model/generation-defaults.js";
 import { DEFAULT_MAX_BODY_BYTES, RadixServer } from "../server/http.js";
 import { engineFlags, engineOptionsFrom, type EngineFlagValues } from "./engine-flags.js";
 import { parseFloatArg, parseIntArg, UsageError } from "./errors.js";
@@ -72,6 +73,15 @@ function curlExample(url: string, name: string, withKey: boolean): string {
   return `curl -s ${url}/v1/chat/completions -H 'Content-Type: application/json'${auth} -d '${body.replaceAll("'", "'\\''")}'`;
 }
 
+/** The startup line that says which sampling defaults came from the model, and where from. */
+export function generationDefaultsLine(model: LoadedModel, used: boolean): string {
+  const given = describeGenerationDefaults(model.generationDefaults);
+  const where = model.format === "hf" ? "generation_config.json" : "general.sampling.* keys";
+  if (!given) return "radixlm: sampling defaults: the model sets none (a request without temperature gets 1)";
+  if (!used) return `radixlm: sampling defaults: the model's (${where}: ${given}) are ignored (--generation-config none)`;
+  return `radixlm: sampling defaults from the model (${where}): ${given}; a request's own values win`;
+}
+
 async function run(o: ServeOptions): Promise<void> {
   const port = parseIntArg("--port", o.port, 0);
   if (port > 65535) throw new UsageError(`--port must be at most 65535, got "${o.port}"`);
@@ -133,6 +143,7 @@ async function run(o: ServeOptions): Promise<void> {
     const backend = engineOpts.backend?.name ?? "reference";
     process.stdout.write(`radixlm: serving ${name} at ${server.url} (backend ${backend}, KV pool ${engine.kvCapacity} tokens, ` +
       `context ${Math.min(model.config.maxPositionEmbeddings, engine.kvCapacity)})\n`);
+    process.stdout.write(generationDefaultsLine(model, engineOpts.generationConfig !== "none") + "\n");
     process.stdout.write(`radixlm: try: ${curlExample(server.url, name, apiKey !== undefined)}\n`);
   } catch (err) {
     progress.done();

@@ -20,6 +20,8 @@ import { kvBytesPerToken, QueueFullError, type EngineOptions, type EngineStats, 
 
 export { kvBytesPerToken, QueueFullError, type EngineOptions, type EngineStats, type SubmitOptions } from "./options.js";
 import { Submission } from "./submission.js";
+import { ChatRenderer } from "./chat.js";
+import type { GenerationDefaults } from "../model/generation-defaults.js";
 import { checkSequenceCount, InputError, resolveInput, type GenerateInput, type ResolvedInput } from "./input.js";
 import { forcedLogprob, prepareMasks, sampleOne, sampleRows, settleMasks, type PendingMask, type SampledStep } from "./sample-step.js";
 
@@ -51,6 +53,10 @@ export class Engine {
   private readonly late = new Map<Request, { readonly logits: Float32Array; readonly mask: PendingMask }>();
   /** Most tokens of prompt + output one request may hold. */
   readonly contextLength: number;
+  /** The sampling fields a request gets when it leaves them out: the model's, or none (generationConfig "none"). */
+  readonly generationDefaults: GenerationDefaults;
+  /** The model's chat template, which renders `messages` inputs (and the server's chat requests). */
+  readonly chat: ChatRenderer;
 
   private constructor(readonly model: LoadedModel, private readonly runner: ModelRunner, private readonly opts: EngineOptions) {
     this.pool = new KVPool(runner.kv.capacity);
@@ -64,10 +70,15 @@ export class Engine {
       waitForSharedPrefill: opts.disableRadixCache !== true,
     });
     this.contextLength = Math.min(model.config.maxPositionEmbeddings, this.pool.capacity);
+    this.generationDefaults = opts.generationConfig === "none" ? {} : model.generationDefaults;
+    this.chat = new ChatRenderer(model);
     this.loopDone = this.loop();
   }
 
   static async create(opts: EngineOptions): Promise<Engine> {
+    if (opts.generationConfig !== undefined && opts.generationConfig !== "auto" && opts.generationConfig !== "none") {
+      throw new TypeError(`generationConfig must be "auto" or "none", got ${JSON.stringify(opts.generationConfig)}`);
+    }
     const model = typeof opts.model === "string" ? await loadModel(opts.model) : opts.model;
     const dtype = opts.kvCacheDtype ?? "f16";
     const perToken = kvBytesPerToken(model, dtype);

@@ -4,6 +4,9 @@
 // checks again. A bad input throws InputError or SamplingParamError, each naming the
 // parameter, which a server turns into a 400.
 import type { LoadedModel } from "../model/load.js";
+import type { GenerationDefaults } from "../model/generation-defaults.js";
+import { ChatTemplateError, type ChatMessage, type ToolSpec } from "../tokenizer/chat-template.js";
+import { messagesProblem, toolsProblem, type ChatRenderer } from "./chat.js";
 import type { Grammar, GrammarSpec } from "../structured/grammar.js";
 import type { Tokenizer } from "../tokenizer/tokenizer.js";
 import { checkSamplingParams, DEFAULT_SAMPLING, SamplingParamError, type SamplingParams } from "../sampling/params.js";
@@ -21,7 +24,20 @@ export interface GenerateInput {
   readonly prompt?: string;
   /** Or the prompt as token ids. */
   readonly inputIds?: readonly number[];
-  /** Sampling parameters; without maxNewTokens, `defaultMaxNewTokens`. */
+  /**
+   * Or a chat conversation (OpenAI-shaped), rendered by the model's chat template with the
+   * generation prompt, exactly as the server's /v1/chat/completions renders it.
+   */
+  readonly messages?: readonly ChatMessage[];
+  /** With messages: tool definitions the template shows the model (OpenAI `tools`). */
+  readonly tools?: readonly ToolSpec[];
+  /** With messages: further template variables (`enable_thinking`, ...), as the server's `chat_template_kwargs`. */
+  readonly chatTemplateKwargs?: Readonly<Record<string, unknown>>;
+  /**
+   * Sampling parameters; without maxNewTokens, `defaultMaxNewTokens`. A field left out takes
+   * the model's default (its generation_config.json or general.sampling.* keys) unless the
+   * engine was made with generationConfig "none", then radixlm's (greedy, no cuts).
+   */
   readonly params?: Partial<SamplingParams>;
   /**
    * max_new_tokens when params leave it out (default 128), cut to what the context leaves;
@@ -99,28 +115,47 @@ export interface ResolvedInput {
   readonly jumpForward: boolean | undefined;
 }
 
-export interface InputLimits {
+/** What an input is checked and completed against: the engine's limits, defaults and chat template. */
+export interface InputContext {
   /** Most tokens of prompt + output one request may hold. */
   readonly contextLength: number;
+  /** Sampling fields a request gets when its params leave them out. */
+  readonly generationDefaults: GenerationDefaults;
+  /** Renders `messages` inputs. */
+  readonly chat: ChatRenderer;
+}
+
+/** The fields that are set: an explicit undefined must not hide a default. */
+function setFields<T extends object>(o: T | undefined): Partial<T> {
+  const out: Partial<T> = {};
+  if (o) for (const [k, v] of Object.entries(o)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
+  return out;
 }
 
 /** Checks one input and fills in its defaults; throws InputError or SamplingParamError. */
-export function resolveInput(model: LoadedModel, limits: InputLimits, input: GenerateInput, part?: number): ResolvedInput {
+export function resolveInput(model: LoadedModel, limits: InputContext, input: GenerateInput, part?: number): ResolvedInput {
   const fail = (param: string, message: string, code?: string): never => {
     throw new InputError(param, message, code, part);
   };
-  if ((input.prompt === undefined) === (input.inputIds === undefined)) fail("prompt", "Give exactly one of prompt and inputIds.");
+  const given = [input.prompt, input.inputIds, input.messages].filter((x) => x !== undefined).length;
+  if (given !== 1) fail("prompt", "Give exactly one of prompt, inputIds and messages.");
   if (input.prompt !== undefined && typeof input.prompt !== "string") fail("prompt", "The prompt must be a string.");
+  if (input.messages === undefined && (input.tools !== undefined || input.chatTemplateKwargs !== undefined)) {
+    fail(input.tools !== undefined ? "tools" : "chat_template_kwargs", "tools and chatTemplateKwargs go with messages.");
+  }
+  const chatText = input.messages !== undefined ? renderMessages(limits.chat, input, fail) : undefined;
   // The cheap checks before the prompt is tokenized.
   const salt = input.cacheSalt ?? "";
   if (typeof salt !== "string") fail("cache_salt", "The cache salt must be a string.");
   if (salt.length > MAX_CACHE_SALT_LENGTH) fail("cache_salt", `The cache salt must be at most ${MAX_CACHE_SALT_LENGTH} characters long, got ${salt.length}.`);
-  if (input.prompt !== undefined) checkTextFits(model.tokenizer, limits.contextLength, input.prompt, part);
+  const text = input.prompt ?? chatText;
+  if (text !== undefined) checkTextFits(model.tokenizer, limits.contextLength, text, part);
   // Ids that cannot fit are refused before they are copied and checked one by one (millions, from a big body).
   if (input.inputIds && input.inputIds.length >= limits.contextLength) throw new ContextLengthError(limits.contextLength, input.inputIds.length, null, part);
+  // A rendered conversation has its BOS from the template, as HF's apply_chat_template does.
   const ids = input.inputIds
     ? [...input.inputIds]
-    : model.tokenizer.encode(input.prompt!, { addSpecial: true, parseSpecial: true });
+    : model.tokenizer.encode(text!, { addSpecial: chatText === undefined, parseSpecial: true });
   if (ids.length === 0) fail("prompt", "The prompt is empty (no tokens).");
   const vocab = model.config.vocabSize;
   for (const t of ids) {
@@ -132,7 +167,7 @@ export function resolveInput(model: LoadedModel, limits: InputLimits, input: Gen
   const asked = input.params?.maxNewTokens;
   const maxNewTokens = asked ?? Math.min(input.defaultMaxNewTokens ?? DEFAULT_SAMPLING.maxNewTokens, room);
   const n = input.n ?? 1;
-  const params: SamplingParams = { ...DEFAULT_SAMPLING, ...input.params, maxNewTokens, n };
+  const params: SamplingParams = { ...DEFAULT_SAMPLING, ...limits.generationDefaults, ...setFields(input.params), maxNewTokens, n };
   try {
     checkSamplingParams(params, vocab);
   } catch (err) {
@@ -147,6 +182,24 @@ export function resolveInput(model: LoadedModel, limits: InputLimits, input: Gen
     start = Math.min(start, ids.length);
   }
   return { ids, params, n, salt, promptLogprobsStart: start, grammar: input.grammar, jumpForward: input.jumpForward };
+}
+
+/** The prompt text of a `messages` input; bad messages, tools or kwargs, or a conversation the template rejects, fail naming them. */
+function renderMessages(chat: ChatRenderer, input: GenerateInput, fail: (param: string, message: string) => never): string {
+  const problem = messagesProblem(input.messages);
+  if (problem) fail("messages", `${problem}.`);
+  if (input.tools !== undefined) {
+    const bad = toolsProblem(input.tools);
+    if (bad) fail("tools", `${bad}.`);
+  }
+  const kwargs = input.chatTemplateKwargs;
+  if (kwargs !== undefined && (typeof kwargs !== "object" || kwargs === null || Array.isArray(kwargs))) fail("chat_template_kwargs", "chatTemplateKwargs must be an object.");
+  try {
+    return chat.render(input.messages!, input.tools, kwargs);
+  } catch (err) {
+    if (err instanceof ChatTemplateError) fail("messages", `The chat template rejected the messages: ${err.message}`);
+    throw err;
+  }
 }
 
 /**

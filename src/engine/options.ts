@@ -27,6 +27,12 @@ export interface EngineOptions {
   readonly grammarLimits?: GrammarLimits;
   /** Decode grammar-forced text token by token instead of appending it at once. */
   readonly disableJumpForward?: boolean;
+  /**
+   * Where a request's sampling defaults come from (vLLM's --generation-config): "auto" (the
+   * default), the model's generation_config.json or GGUF general.sampling.* keys under the
+   * request's own fields; "none", radixlm's alone (greedy, no cuts).
+   */
+  readonly generationConfig?: "auto" | "none";
   /** Check pool accounting after every step (tests). */
   readonly checkInvariants?: boolean;
 }

@@ -1,6 +1,6 @@
 // Converts a model (an HF folder, or a GGUF) into a GGUF file of a chosen weight type, as
 // llama.cpp's converter lays it out: Q/K rows of llama models permuted for interleaved RoPE,
-// norm vectors kept in f32, the tokenizer and chat template in the metadata. The bundled
+// norm vectors kept in f32, the tokenizer, chat template and sampling defaults in the metadata. The bundled
 // demo model's q8_0 GGUF is made this way from its safetensors folder.
 import fs from "node:fs";
 import path from "node:path";
@@ -10,6 +10,7 @@ import { dequantize, quantize } from "../formats/quant.js";
 import { loadModel } from "./load.js";
 import { archByName } from "./registry.js";
 import type { ModelConfig } from "./config.js";
+import { generationDefaultsToGGUF } from "./generation-defaults.js";
 import { ggufTokenizerValues, permuteForInterleaved, tensorType } from "./gguf-layout.js";
 
 export interface ConvertOptions {
@@ -60,6 +61,8 @@ export async function convertToGGUF(opts: ConvertOptions): Promise<ConvertResult
       "general.name": opts.name ?? path.basename(path.resolve(opts.src)).replace(/\.gguf$/, ""),
       "general.quantization_version": 2,
       ...ggufTokenizerValues(model.tokenizer.toGGUFMetadata()),
+      // The sampling defaults of generation_config.json, as llama.cpp's converter writes them.
+      ...generationDefaultsToGGUF(model.generationDefaults),
     };
     if (model.chatTemplate !== null) meta["tokenizer.chat_template"] = model.chatTemplate;
     fs.mkdirSync(path.dirname(path.resolve(opts.out)), { recursive: true });

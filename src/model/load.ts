@@ -10,6 +10,7 @@ import type { TokenizerSource } from "../tokenizer/source.js";
 import { archByHFArchitecture, archByName, knownArchitectures } from "./registry.js";
 import type { ModelConfig } from "./config.js";
 import { ConfigFields, describe } from "./config-fields.js";
+import { generationDefaultsFromGGUF, generationDefaultsFromHF, type GenerationDefaults } from "./generation-defaults.js";
 import { checkGGUFTokenCount, checkTokenizerJsonIds, tokenizerError } from "./vocab-fit.js";
 import { Weights } from "./weights.js";
 
@@ -21,6 +22,8 @@ export interface LoadedModel {
   readonly tokenizer: Tokenizer;
   /** Jinja source of the chat template, or null when the model ships none. */
   readonly chatTemplate: string | null;
+  /** The sampling defaults the model ships with (generation_config.json, general.sampling.*); {} when none. */
+  readonly generationDefaults: GenerationDefaults;
   close(): void;
 }
 
@@ -85,12 +88,14 @@ async function loadHF(dir: string): Promise<LoadedModel> {
       throw tokenizerError(err, tokenizerPath);
     }
     const gen = hf.generationConfig;
-    const genEos = gen ? new ConfigFields(`${dir}/generation_config.json`, (k) => gen[k]).tokenIds("eos_token_id", config.vocabSize) : [];
+    const genPath = `${dir}/generation_config.json`;
+    const genEos = gen ? new ConfigFields(genPath, (k) => gen[k]).tokenIds("eos_token_id", config.vocabSize) : [];
     const eos = uniq([...genEos, ...config.eosTokenIds, ...tokenizer.eosIds]);
     config = { ...config, eosTokenIds: eos, bosTokenId: config.bosTokenId ?? tokenizer.bosId ?? null };
     return {
       path: dir, format: "hf", config, weights, tokenizer,
       chatTemplate: chatTemplateOf(hf.tokenizerConfig),
+      generationDefaults: gen ? generationDefaultsFromHF(gen, genPath) : {},
       close: () => weights.close(),
     };
   } catch (err) {
@@ -134,6 +139,7 @@ async function loadGGUF(file: string): Promise<LoadedModel> {
     return {
       path, format: "gguf", config, weights, tokenizer,
       chatTemplate: typeof tmpl === "string" ? tmpl : null,
+      generationDefaults: generationDefaultsFromGGUF(f.metadata, path),
       // f.close() too: a part that holds no tensors (gguf-split --no-tensor-first-split) is not in weights.
       close: () => {
         weights.close();

@@ -13,6 +13,7 @@ import { onClientGone, SseStream } from "./sse.js";
 import { nativeSpec } from "./structured.js";
 import { generateChoices } from "./choices.js";
 import type { Metrics } from "./metrics.js";
+import { generationDefaultsJson } from "../model/generation-defaults.js";
 
 type Schema = Record<string, unknown>;
 const opt = (type: string, description: string, extra: Schema = {}): Schema => ({ type: [type, "null"], description, ...extra });
@@ -88,11 +89,11 @@ const detokenizeSchema: Schema = {
   properties: { tokens: { ...ids, description: "a list of token ids" } },
 };
 
-function samplingParams(sp: Record<string, unknown>): Partial<SamplingParams> {
+function samplingParams(sp: Record<string, unknown>, defaultTemperature: number): Partial<SamplingParams> {
   const v = <T>(k: string): T | undefined => (sp[k] === null ? undefined : (sp[k] as T | undefined));
   const stop = v<string | string[]>("stop");
   return defined({
-    temperature: v<number>("temperature") ?? 1,
+    temperature: v<number>("temperature") ?? defaultTemperature,
     topP: v<number>("top_p"),
     topK: v<number>("top_k"),
     minP: v<number>("min_p"),
@@ -166,7 +167,7 @@ async function generate(s: Serving, b: GenerateBody, reply: FastifyReply): Promi
   const names = { ...NATIVE_NAMES, prompt: b.text != null ? "text" : "input_ids" };
   const sp = b.sampling_params ?? {};
   const withLogprobs = b.return_logprob === true;
-  const params = { ...samplingParams(sp), ...(typeof sp.max_new_tokens === "number" ? { maxNewTokens: sp.max_new_tokens } : {}),
+  const params = { ...samplingParams(sp, s.defaultTemperature), ...(typeof sp.max_new_tokens === "number" ? { maxNewTokens: sp.max_new_tokens } : {}),
     ...(withLogprobs ? { logprobs: true, topLogprobs: b.top_logprobs_num ?? 0 } : {}) };
   const n = typeof sp.n === "number" ? sp.n : 1;
   // SGLang's logprob_start_len: input token logprobs from that position (-1: none). The
@@ -300,6 +301,10 @@ export function registerNativeApi(app: FastifyInstance, deps: NativeApiDeps): vo
       bos_token_id: c.bosTokenId, eos_token_ids: c.eosTokenIds, has_chat_template: s.model.chatTemplate !== null,
       // The template clients (radixlm/lang's endpoint) render role turns with.
       chat_template: s.chatTemplate.source,
+      // What a request gets for a sampling field it leaves out: the model's own defaults
+      // (empty with --generation-config none), temperature 1 when they set none.
+      model_generation_defaults: generationDefaultsJson(s.model.generationDefaults),
+      default_sampling_params: { temperature: s.defaultTemperature, ...generationDefaultsJson(s.engine.generationDefaults) },
     };
   });
 

@@ -85,10 +85,13 @@ export function defined<T extends object>(o: T): Partial<T> {
 
 const orUndef = <T>(x: T | null | undefined): T | undefined => (x === null ? undefined : x);
 
-/** The sampling fields of an OpenAI body; OpenAI's default temperature is 1. */
-export function samplingFrom(b: SamplingBody): Partial<SamplingParams> {
+/**
+ * The sampling fields of an OpenAI body. Without a temperature, `defaultTemperature`: the
+ * model's default, else OpenAI's 1; the engine fills the model's other defaults.
+ */
+export function samplingFrom(b: SamplingBody, defaultTemperature: number): Partial<SamplingParams> {
   return defined({
-    temperature: b.temperature ?? 1,
+    temperature: b.temperature ?? defaultTemperature,
     topP: orUndef(b.top_p),
     topK: orUndef(b.top_k),
     minP: orUndef(b.min_p),

@@ -54,7 +54,7 @@ export function registerOpenAI(app: FastifyInstance, serving: () => Serving, str
     const ids = await s.chatIds(b.messages, plan.tools, b.chat_template_kwargs ?? undefined);
     const maxParam = b.max_completion_tokens != null ? "max_completion_tokens" : "max_tokens";
     const logprobs = b.logprobs === true;
-    const params = withMax({ ...samplingFrom(b), ...(logprobs ? { logprobs: true, topLogprobs: b.top_logprobs ?? 0 } : {}) },
+    const params = withMax({ ...samplingFrom(b, s.defaultTemperature), ...(logprobs ? { logprobs: true, topLogprobs: b.top_logprobs ?? 0 } : {}) },
       b.max_completion_tokens ?? b.max_tokens);
     // Without max_tokens a chat completion may fill the context, as OpenAI's does.
     const input: GenerateInput = { inputIds: ids, params, n: b.n ?? 1, cacheSalt: b.cache_salt ?? undefined, grammar, defaultMaxNewTokens: Infinity };
@@ -91,7 +91,7 @@ export function registerOpenAI(app: FastifyInstance, serving: () => Serving, str
     const k = b.logprobs ?? null;
     if (b.echo && k !== null) throw badRequest("echo", "'echo' with 'logprobs' needs prompt log-probabilities, which this server does not compute yet.");
     const prompts = await completionPrompts(s, b.prompt);
-    const params = withMax({ ...samplingFrom(b), ...(k !== null ? { logprobs: true, topLogprobs: k } : {}) }, b.max_tokens);
+    const params = withMax({ ...samplingFrom(b, s.defaultTemperature), ...(k !== null ? { logprobs: true, topLogprobs: k } : {}) }, b.max_tokens);
     const format = responseFormatSpec(b.response_format);
     const grammar = format ?? undefined;
     const inputs = prompts.map((p): GenerateInput => ({ inputIds: p.ids, params, n, cacheSalt: b.cache_salt ?? undefined, grammar, defaultMaxNewTokens: 16 }));

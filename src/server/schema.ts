@@ -2,6 +2,7 @@
 // parameter carries a `description` of what it may be: errors.ts quotes it, so a bad value
 // gets a message naming the parameter and what it should have been. Unknown fields are
 // ignored, as OpenAI does; null is accepted wherever a field is optional.
+import { CHAT_ROLES } from "../engine/chat.js";
 
 type Schema = Record<string, unknown>;
 
@@ -18,8 +19,8 @@ export const MAX_PROMPTS = 128;
 export const MAX_RID_LENGTH = 256;
 /** Characters of `model`: echoed in the 404 for an unknown one (a served name or the model's path). */
 export const MAX_MODEL_LENGTH = 4096;
-/** Roles a chat message may have, as OpenAI's API accepts them. */
-export const CHAT_ROLES = ["system", "developer", "user", "assistant", "tool", "function"] as const;
+/** Roles a chat message may have (the engine checks its own `messages` inputs against the same list). */
+export { CHAT_ROLES };
 
 const opt = (type: string, description: string, extra: Schema = {}): Schema => ({ type: [type, "null"], description, ...extra });
 const num = (description: string, extra: Schema = {}): Schema => opt("number", description, extra);

@@ -4,12 +4,11 @@
 // Requests are found by id in the engine, not here.
 import type { Engine } from "../engine/engine.js";
 import type { LoadedModel } from "../model/load.js";
-import { ChatTemplate, CHATML_TEMPLATE, ChatTemplateError, type ChatMessage, type ToolSpec } from "../tokenizer/chat-template.js";
+import type { ChatTemplate, ChatMessage, ToolSpec } from "../tokenizer/chat-template.js";
 import type { EncodeOptions } from "../tokenizer/tokenizer.js";
 import { badRequest, type ParamNames } from "./errors.js";
 import { PromptEncoder } from "./prompt-encoder.js";
 import type { Metrics } from "./metrics.js";
-
 
 const fatalUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
@@ -18,6 +17,8 @@ export class Serving {
   /** Most tokens of prompt + output one request may use. */
   readonly contextLength: number;
   readonly chatTemplate: ChatTemplate;
+  /** The temperature of a request that sets none: the model's default, else OpenAI's 1. */
+  readonly defaultTemperature: number;
   /** Prompt text to ids, long texts off the event loop. */
   private readonly prompts: PromptEncoder;
   /** Generations still sending. */
@@ -28,18 +29,15 @@ export class Serving {
   constructor(readonly engine: Engine, readonly name: string, readonly metrics: Metrics, warn: (line: string) => void = () => {}) {
     this.model = engine.model;
     this.contextLength = engine.contextLength;
-    this.chatTemplate = makeTemplate(this.model, warn);
+    if (engine.chat.fallbackReason) warn(`radixlm: warning: ${engine.chat.fallbackReason}`);
+    this.chatTemplate = engine.chat.template;
+    this.defaultTemperature = engine.generationDefaults.temperature ?? 1;
     this.prompts = new PromptEncoder(this.model, this.contextLength, warn);
   }
 
-  /**
-   * A chat conversation rendered by the model's template with the generation prompt. OpenAI's
-   * "developer" role is the system role to open models' templates; a message without content
-   * has null content.
-   */
+  /** A chat conversation rendered by the model's template with the generation prompt (the engine's own rendering, engine/chat.ts). */
   renderChat(messages: readonly ChatMessage[], tools?: ToolSpec[], extra?: Record<string, unknown>): string {
-    const shaped = messages.map((m) => ({ ...m, role: m.role === "developer" ? "system" : m.role, content: m.content ?? null }));
-    return this.chatTemplate.render(shaped, { addGenerationPrompt: true, tools, extra });
+    return this.engine.chat.render(messages, tools, extra);
   }
 
   /** The prompt ids of a chat conversation (renderChat); one that cannot fit the context is a 400 naming `messages`. */
@@ -126,19 +124,4 @@ export class Serving {
     // Their streams end with the abort; each generation then finishes its response.
     return this.engine.abortAll();
   }
-}
-
-function makeTemplate(model: LoadedModel, warn: (line: string) => void): ChatTemplate {
-  const tok = model.tokenizer;
-  const name = (id: number | null | undefined): string | undefined => (id === null || id === undefined ? undefined : tok.idToToken(id));
-  const tokens = { bosToken: name(model.config.bosTokenId), eosToken: name(model.config.eosTokenIds[0]) };
-  if (model.chatTemplate !== null) {
-    try {
-      return new ChatTemplate(model.chatTemplate, tokens);
-    } catch (err) {
-      if (!(err instanceof ChatTemplateError)) throw err;
-      warn(`radixlm: warning: the model's chat template does not parse (${err.message}); using ChatML`);
-    }
-  }
-  return new ChatTemplate(CHATML_TEMPLATE, tokens);
 }

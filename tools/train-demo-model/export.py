@@ -57,8 +57,11 @@ def main():
     }
     with open(os.path.join(args.out, "config.json"), "w") as f:
         json.dump(config, f, indent=2)
+    # Greedy by default: sampled, the model sometimes opens a new turn (<|im_start|>) right away
+    # on a prompt unlike its training chats ("Hi" without "!"), and the role name after that
+    # control token shows up as text. Greedy never picks it there.
     with open(os.path.join(args.out, "generation_config.json"), "w") as f:
-        json.dump({"eos_token_id": [im_end, eot], "pad_token_id": eot, "do_sample": True, "temperature": 0.7, "top_p": 0.9}, f, indent=2)
+        json.dump({"eos_token_id": [im_end, eot], "pad_token_id": eot, "do_sample": False}, f, indent=2)
     for name in ("tokenizer.json", "tokenizer_config.json"):
         shutil.copy(os.path.join(args.train, name), os.path.join(args.out, name))
     print(f"wrote {args.out}: step {ck['step']}, {ck['tokens']} tokens, "
