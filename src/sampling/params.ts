@@ -56,6 +56,10 @@ export const MAX_STOP_STRINGS = 16;
 // cost that grows with the square of a string's length: these keep it small per token.
 export const MAX_STOP_STRING_LENGTH = 256;
 export const MAX_STOP_TOTAL_LENGTH = 1024;
+// Each entry costs every step of the request: bounded like the stop strings (OpenAI takes 300
+// logit_bias entries; this is more generous, and far below a vocabulary's size).
+export const MAX_LOGIT_BIAS = 1024;
+export const MAX_STOP_TOKEN_IDS = 1024;
 export const MAX_TOP_LOGPROBS = 20;
 export const MAX_N = 128;
 
@@ -127,6 +131,8 @@ export function checkSamplingParams(p: SamplingParams, vocabSize?: number): void
   }
   checkRange("frequency_penalty", p.frequencyPenalty, -2, 2);
   checkRange("presence_penalty", p.presencePenalty, -2, 2);
+  const biasCount = p.logitBias === undefined ? 0 : p.logitBias instanceof Map ? p.logitBias.size : Object.keys(p.logitBias).length;
+  if (biasCount > MAX_LOGIT_BIAS) fail("logit_bias", `allows at most ${MAX_LOGIT_BIAS} entries, got ${biasCount}`);
   for (const [id, value] of biasPairs(p.logitBias)) {
     checkTokenId("logit_bias", id, vocabSize);
     if (!(typeof value === "number" && value >= -100 && value <= 100)) fail("logit_bias", `value for token ${id} must be in [-100, 100], got ${value}`);
@@ -145,6 +151,7 @@ export function checkSamplingParams(p: SamplingParams, vocabSize?: number): void
   }
   if (p.stopTokenIds !== undefined) {
     if (!Array.isArray(p.stopTokenIds)) fail("stop_token_ids", "must be a list of token ids");
+    if (p.stopTokenIds.length > MAX_STOP_TOKEN_IDS) fail("stop_token_ids", `allows at most ${MAX_STOP_TOKEN_IDS} token ids, got ${p.stopTokenIds.length}`);
     for (const id of p.stopTokenIds) checkTokenId("stop_token_ids", id, vocabSize);
   }
   checkInt("max_new_tokens", p.maxNewTokens, 0, Infinity);

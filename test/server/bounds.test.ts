@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import net from "node:net";
 import OpenAI from "openai";
 import { MAX_CACHE_SALT_LENGTH, MAX_SEQUENCES_PER_REQUEST } from "../../src/engine/input.js";
-import { MAX_STOP_STRING_LENGTH, MAX_STOP_STRINGS, MAX_STOP_TOTAL_LENGTH } from "../../src/sampling/params.js";
+import { MAX_LOGIT_BIAS, MAX_STOP_STRING_LENGTH, MAX_STOP_STRINGS, MAX_STOP_TOKEN_IDS, MAX_STOP_TOTAL_LENGTH } from "../../src/sampling/params.js";
 import { CHAT_ROLES, MAX_MESSAGES, MAX_MODEL_LENGTH, MAX_PROMPTS, MAX_RID_LENGTH, MAX_TOOLS } from "../../src/server/schema.js";
 import { MODEL_NAME, envelope, get, post, start, until, withExtra, type Running } from "./harness.js";
 
@@ -64,6 +64,22 @@ test("stop: at most 16 strings of at most 256 characters, 1,024 in all", T, asyn
   await expect400("/generate", { text: "x", sampling_params: { stop: each + "z" } }, "stop");
   const total = Array.from({ length: MAX_STOP_TOTAL_LENGTH / MAX_STOP_STRING_LENGTH + 1 }, (_, i) => each.slice(i));
   await expect400("/v1/chat/completions", chat({ stop: total }), "stop", /1024 characters in all/);
+  await settled();
+});
+
+test("logit_bias: at most 1,024 entries; stop_token_ids: at most 1,024 ids; /detokenize: at most 262,144 tokens", T, async () => {
+  const bias = (n: number): Record<string, number> => Object.fromEntries(Array.from({ length: n }, (_, i) => [String(i % 1000), i >= 1000 ? 0 : -1]));
+  await expect200("/v1/chat/completions", chat({ logit_bias: bias(1000) }));
+  const over = { ...bias(1000), ...Object.fromEntries(Array.from({ length: MAX_LOGIT_BIAS + 1 - 1000 }, (_, i) => [String(100_000 + i), 1])) };
+  await expect400("/v1/chat/completions", chat({ logit_bias: over }), "logit_bias", /at most 1024 entries/);
+  await expect400("/v1/completions", { prompt: "x", max_tokens: 1, logit_bias: over }, "logit_bias");
+  await expect400("/generate", { text: "x", sampling_params: { max_new_tokens: 1, logit_bias: over } }, "logit_bias");
+  const ids = (n: number): number[] => Array.from({ length: n }, (_, i) => i % 1000);
+  await expect200("/generate", { text: "x", sampling_params: { max_new_tokens: 1, stop_token_ids: ids(MAX_STOP_TOKEN_IDS) } });
+  await expect400("/generate", { text: "x", sampling_params: { max_new_tokens: 1, stop_token_ids: ids(MAX_STOP_TOKEN_IDS + 1) } }, "stop_token_ids", /at most 1024 token ids/);
+  await expect400("/v1/completions", { prompt: "x", max_tokens: 1, stop_token_ids: ids(MAX_STOP_TOKEN_IDS + 1) }, "stop_token_ids");
+  await expect200("/detokenize", { tokens: ids(262_144) });
+  await expect400("/detokenize", { tokens: ids(262_145) }, "tokens");
   await settled();
 });
 
