@@ -68,6 +68,11 @@ function choose(ref: RepoRef, files: ReadonlyMap<string, ListFileEntry>, revisio
   return { wanted: [...wanted], target };
 }
 
+/** A relative path of plain segments: no "", ".", "..", backslash, drive colon or control character. */
+export function safeRepoPath(p: string): boolean {
+  return p.length > 0 && p.length <= 1024 && p.split("/").every((seg) => seg !== "" && seg !== "." && seg !== ".." && !/[\\:\u0000-\u001f]/.test(seg));
+}
+
 function checkFreeSpace(ref: RepoRef, dir: string, need: number): void {
   let free: number;
   try {
@@ -97,7 +102,8 @@ export async function fetchFromHub(ref: RepoRef, s: HubSettings, o: FetchOptions
   const files = await api(ref, s, `file list for ${ref.repo} at ${commit}`, async () => {
     const out = new Map<string, ListFileEntry>();
     for await (const e of listFiles({ repo: ref.repo, revision: commit, recursive: true, hubUrl: s.endpoint, fetch: authFetch })) {
-      if (e.type === "file") out.set(e.path, e);
+      // A name that could step out of the snapshot folder is not a file we would ever want.
+      if (e.type === "file" && safeRepoPath(e.path)) out.set(e.path, e);
     }
     return out;
   });
@@ -108,7 +114,8 @@ export async function fetchFromHub(ref: RepoRef, s: HubSettings, o: FetchOptions
   const requests: BlobRequest[] = wanted.map((file) => {
     const e = files.get(file)!;
     const etag = e.lfs?.oid ?? e.oid;
-    if (etag === undefined) throw new HubError(`${ref.text}: the hub lists no hash for ${file}`);
+    // The hash names the blob's file: only a git (40) or sha256 (64) hex digest will do.
+    if (etag === undefined || !/^(?:[0-9a-f]{40}|[0-9a-f]{64})$/.test(etag)) throw new HubError(`${ref.text}: the hub lists no valid hash for ${file}`);
     return {
       url: `${s.endpoint}/${ref.repo}/resolve/${commit}/${file.split("/").map(encodeURIComponent).join("/")}`,
       file, label: `${ref.text}: ${file}`, blob: blobPath(folder, etag), size: e.lfs?.size ?? e.size,

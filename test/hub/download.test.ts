@@ -191,6 +191,26 @@ test("missing repos, revisions and files are one line each", async () => {
     `hf:org/gguf-two: cannot reach the hub at ${goneUrl} (ECONNREFUSED); check the connection or HF_ENDPOINT, or set HF_HUB_OFFLINE=1 to use only the cache`);
 });
 
+test("a hub that lists paths stepping out of the snapshot gets nothing written outside the cache", async () => {
+  const h = await hub();
+  const gguf = filesOf(await testModel("tiny-gguf-q8", { arch: "qwen2", format: "gguf", dtype: "q8_0", seed: 2 }))[0]!.data;
+  h.publish("org/escape", [
+    { path: "../escape-Q8_0.gguf", data: gguf, lfs: true },
+    { path: "sub/../../up-Q8_0.gguf", data: gguf, lfs: true },
+    { path: "ok-Q8_0.gguf", data: gguf, lfs: true },
+  ]);
+  const { home, opts } = await setup();
+  // the unsafe names are not offered, as if the hub had not listed them
+  assert.equal(await message(resolveModel("hf:org/escape:escape", opts)),
+    "hf:org/escape:escape: no GGUF file has \"escape\" in its name (there are: hf:org/escape/ok-Q8_0.gguf)");
+  const file = await resolveModel("hf:org/escape", opts);
+  assert.equal(path.basename(file), "ok-Q8_0.gguf");
+  const hubDir = path.join(home, "hub");
+  const outside = fs.readdirSync(path.dirname(home)).filter((f) => /escape|up-Q8/.test(f));
+  assert.deepEqual(outside, []);
+  assert.deepEqual(fs.readdirSync(hubDir), ["models--org--escape"]);
+});
+
 test("a private repo needs HF_TOKEN, and is fetched with it", async () => {
   const h = await hub();
   h.publish("org/private", await hfRepoFiles(), { token: "hf_secret" });
