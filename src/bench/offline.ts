@@ -5,6 +5,8 @@ import type { LoadedModel } from "../model/load.js";
 import { IdealHitRate, type Workload } from "./workloads.js";
 import { summarize, type Summary } from "./stats.js";
 import { idealRatios } from "./ideal-schedule.js";
+import { formatBound, measureKernelCosts, workloadBound, type KernelShape, type WorkloadBound } from "./bound.js";
+import { referenceBackend } from "../kernels/reference.js";
 
 export interface OfflineRun {
   readonly requests: number;
@@ -18,6 +20,8 @@ export interface OfflineRun {
   /** Time to first token, milliseconds. */
   readonly ttft: Summary;
   readonly hitRate: number;
+  /** Prompt tokens the engine computed (not served by the cache). */
+  readonly computedPromptTokens: number;
 }
 
 export interface OfflineReport {
@@ -31,6 +35,9 @@ export interface OfflineReport {
   readonly ideal_throughput_ratio: number;
   /** The mean TTFT ratio of the best orders if every computed token cost the same; null for multi-step chains. */
   readonly ideal_ttft_ratio: number | null;
+  /** The cache run's bound at this machine's kernel speed (bound.ts), and how close it came. */
+  readonly bound: WorkloadBound;
+  readonly bound_fraction: number;
 }
 
 async function runOnce(model: LoadedModel, w: Workload, engineOpts: Omit<EngineOptions, "model">, ideal: IdealHitRate | null): Promise<OfflineRun> {
@@ -69,25 +76,43 @@ async function runOnce(model: LoadedModel, w: Workload, engineOpts: Omit<EngineO
       totalThroughput: (promptTokens + outputTokens) / seconds,
       ttft: summarize(ttfts),
       hitRate: st.cacheHitRate,
+      computedPromptTokens: st.promptTokensTotal - st.hitTokens,
     };
   } finally {
     await engine.close();
   }
 }
 
+/** The cache run's typical step shapes: its prefill chunk and cached prefix, its decode batch and context. */
+function kernelShape(w: Workload, run: OfflineRun, o: Omit<EngineOptions, "model">): KernelShape {
+  const steps = w.chains.flat();
+  const outputLen = steps.reduce((n, s) => n + s.outputLen, 0) / Math.max(1, steps.length);
+  const meanPrompt = run.promptTokens / Math.max(1, run.requests);
+  return {
+    chunk: o.chunkedPrefillSize ?? 512,
+    perRequest: Math.max(1, Math.round(run.computedPromptTokens / Math.max(1, run.requests))),
+    prefix: Math.round((run.promptTokens - run.computedPromptTokens) / Math.max(1, run.requests)),
+    batch: Math.min(o.maxRunningRequests ?? 64, w.chains.length),
+    context: Math.round(meanPrompt + outputLen / 2),
+  };
+}
+
 export async function benchOffline(model: LoadedModel, w: Workload, engineOpts: Omit<EngineOptions, "model">): Promise<OfflineReport> {
   const ideal = new IdealHitRate();
   const cache = await runOnce(model, w, { ...engineOpts, disableRadixCache: false }, ideal);
   const nocache = await runOnce(model, w, { ...engineOpts, disableRadixCache: true }, null);
-  const bound = idealRatios(w, ideal.queriedTokens, ideal.hitTokens, cache.outputTokens);
+  const ideals = idealRatios(w, ideal.queriedTokens, ideal.hitTokens, cache.outputTokens);
+  const bound = workloadBound(cache.computedPromptTokens, cache.outputTokens, await measureKernelCosts(model, engineOpts.backend ?? referenceBackend, kernelShape(w, cache, engineOpts), engineOpts.kvCacheDtype));
   return {
     cache, nocache,
     throughput_ratio: cache.throughput / nocache.throughput,
     ttft_ratio: nocache.ttft.mean / cache.ttft.mean,
     hit_rate: cache.hitRate,
     ideal_hit_rate: ideal.rate,
-    ideal_throughput_ratio: bound.throughput,
-    ideal_ttft_ratio: bound.ttft,
+    ideal_throughput_ratio: ideals.throughput,
+    ideal_ttft_ratio: ideals.ttft,
+    bound,
+    bound_fraction: bound.seconds / cache.seconds,
   };
 }
 
@@ -104,5 +129,6 @@ export function formatOffline(r: OfflineReport): string {
       `hit rate ${(r.hit_rate * 100).toFixed(1)}% of an ideal ${(r.ideal_hit_rate * 100).toFixed(1)}% (${((r.hit_rate / (r.ideal_hit_rate || 1)) * 100).toFixed(1)}%)`,
     `if every computed token cost the same (as on a CPU): throughput ratio at most ${r.ideal_throughput_ratio.toFixed(2)}x` +
       (r.ideal_ttft_ratio === null ? "" : `, mean TTFT ratio about ${r.ideal_ttft_ratio.toFixed(2)}x (best orders, prefill only)`),
+    formatBound(r.bound, r.cache.seconds),
   ].join("\n");
 }
