@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define RLM_PAUSE() _mm_pause()
@@ -52,26 +53,27 @@ bool spin_until(int us, F done) {
 
 }  // namespace
 
-// Ranges are claimed, not owned. The T fixed ranges of
-// a job are taken from an atomic counter by whichever thread asks first (the caller
-// included), so a worker that the OS has not scheduled yet delays nothing: the others run
-// its range. fn still gets (begin, end, range index), and each range runs on one thread.
-void ThreadPool::claim_and_run() {
+// Ranges are claimed, not owned: taken from an atomic counter by whichever thread asks
+// first (the caller included), so a worker that the OS has not scheduled yet, or has parked
+// for another process, delays nothing but the one range it holds.
+void ThreadPool::claim_and_run(int thread) {
   for (;;) {
-    const int t = next_.fetch_add(1, std::memory_order_acq_rel);
-    if (t >= nthreads_) return;
+    const uint64_t v = claim_.fetch_add(1, std::memory_order_acq_rel);
+    const int64_t count = static_cast<int64_t>(v >> 32);
+    const int64_t c = static_cast<int64_t>(v & 0xffffffffu);
+    if (c >= count) return;
     const int64_t n = job_n_;
-    const int64_t b = range_begin(n, t, nthreads_);
-    const int64_t e = range_begin(n, t + 1, nthreads_);
-    if (b < e) (*job_)(b, e, t);
-    if (done_.fetch_add(1) + 1 == nthreads_ && caller_sleeping_.load()) {
+    const int64_t b = range_begin(n, c, count);
+    const int64_t e = range_begin(n, c + 1, count);
+    if (b < e) (*job_)(b, e, thread);
+    if (done_.fetch_add(1) + 1 == count && caller_sleeping_.load()) {
       std::lock_guard<std::mutex> lk(mu_);
       done_cv_.notify_one();
     }
   }
 }
 
-void ThreadPool::worker(int /*index*/) {
+void ThreadPool::worker(int index) {
   uint64_t seen = 0;
   for (;;) {
     const auto fresh = [&] { return generation_.load(std::memory_order_acquire) != seen; };
@@ -83,7 +85,7 @@ void ThreadPool::worker(int /*index*/) {
     }
     seen = generation_.load(std::memory_order_acquire);
     if (stop_.load()) return;
-    claim_and_run();
+    claim_and_run(index);
   }
 }
 
@@ -96,19 +98,21 @@ void ThreadPool::run(int64_t n, const std::function<void(int64_t, int64_t, int)>
   std::lock_guard<std::mutex> run_lock(run_mu_);
   job_ = &fn;
   job_n_ = n;
+  job_ranges_ = ranges(n);
   done_.store(0);
-  next_.store(0, std::memory_order_release);
+  claim_.store(static_cast<uint64_t>(job_ranges_) << 32, std::memory_order_release);
   generation_.fetch_add(1);
   if (sleepers_.load() > 0) {
     std::lock_guard<std::mutex> lk(mu_);
     start_cv_.notify_all();
   }
-  claim_and_run();
-  const auto finished = [&] { return done_.load(std::memory_order_acquire) == nthreads_; };
+  claim_and_run(0);
+  const int64_t count = job_ranges_;
+  const auto finished = [&] { return done_.load(std::memory_order_acquire) == count; };
   if (!spin_until(spin_us_.load(std::memory_order_relaxed), finished)) {
     std::unique_lock<std::mutex> lk(mu_);
     caller_sleeping_.store(true);
-    done_cv_.wait(lk, [&] { return done_.load() == nthreads_; });
+    done_cv_.wait(lk, [&] { return done_.load() == count; });
     caller_sleeping_.store(false);
   }
   job_ = nullptr;
