@@ -132,11 +132,35 @@ function setFields<T extends object>(o: T | undefined): Partial<T> {
   return out;
 }
 
+// Every field an input and its params may have: a JavaScript caller's misspelt field
+// (`sampling` for `params`, `max_tokens` for `maxNewTokens`) is an error, not a silent default.
+const INPUT_FIELDS = {
+  prompt: true, inputIds: true, messages: true, tools: true, chatTemplateKwargs: true, params: true, defaultMaxNewTokens: true,
+  n: true, cacheSalt: true, requestId: true, promptLogprobsStart: true, grammar: true, jumpForward: true,
+} satisfies Record<keyof GenerateInput, true>;
+const PARAM_FIELDS = {
+  temperature: true, topK: true, topP: true, minP: true, repetitionPenalty: true, frequencyPenalty: true, presencePenalty: true,
+  logitBias: true, seed: true, stop: true, stopTokenIds: true, maxNewTokens: true, minNewTokens: true, ignoreEos: true,
+  logprobs: true, topLogprobs: true, logprobsMode: true, n: true,
+} satisfies Record<keyof SamplingParams, true>;
+
+function unknownField(o: object, known: object): string | undefined {
+  return Object.keys(o).find((k) => !Object.hasOwn(known, k));
+}
+
 /** Checks one input and fills in its defaults; throws InputError or SamplingParamError. */
 export function resolveInput(model: LoadedModel, limits: InputContext, input: GenerateInput, part?: number): ResolvedInput {
   const fail = (param: string, message: string, code?: string): never => {
     throw new InputError(param, message, code, part);
   };
+  if (typeof input !== "object" || input === null) fail("input", "An input must be an object.");
+  const stray = unknownField(input, INPUT_FIELDS);
+  if (stray !== undefined) fail(stray, `Unknown input field '${stray}' (known: ${Object.keys(INPUT_FIELDS).join(", ")}).`, "unknown_parameter");
+  if (input.params !== undefined) {
+    if (typeof input.params !== "object" || input.params === null) fail("params", "params must be an object.");
+    const p = unknownField(input.params, PARAM_FIELDS);
+    if (p !== undefined) fail(`params.${p}`, `Unknown sampling parameter '${p}' (known: ${Object.keys(PARAM_FIELDS).join(", ")}).`, "unknown_parameter");
+  }
   const given = [input.prompt, input.inputIds, input.messages].filter((x) => x !== undefined).length;
   if (given !== 1) fail("prompt", "Give exactly one of prompt, inputIds and messages.");
   if (input.prompt !== undefined && typeof input.prompt !== "string") fail("prompt", "The prompt must be a string.");

@@ -297,6 +297,21 @@ test("a prompt text that cannot fit is refused by its size before it is tokenize
   });
 });
 
+test("an unknown field of an input or of its params is an InputError naming it, not a silent default", async () => {
+  await withEngine({ maxTotalTokens: 256 }, async (e) => {
+    const refused = (input: unknown, param: string, pattern: RegExp): void =>
+      assert.throws(() => e.submit([input as GenerateInput]), (err: unknown) => err instanceof InputError && err.param === param && pattern.test(err.message));
+    refused({ prompt: "hi", sampling: { maxTokens: 8 } }, "sampling", /Unknown input field 'sampling' \(known: prompt, inputIds, messages, /);
+    refused({ prompt: "hi", params: { max_tokens: 8 } }, "params.max_tokens", /Unknown sampling parameter 'max_tokens' \(known: temperature, topK, /);
+    refused({ prompt: "hi", params: 3 }, "params", /must be an object/);
+    refused(null, "input", /must be an object/);
+    assert.equal(e.inflight, 0);
+    // every known field, and explicit undefineds, are taken
+    const r = await e.complete({ prompt: "hi", params: { maxNewTokens: 2, temperature: 0, seed: undefined }, n: 1, cacheSalt: undefined });
+    assert.equal(r.samples[0]!.tokenIds.length, 2);
+  });
+});
+
 test("a cache salt is at most 256 characters; a submission starts at most 1,024 sequences, queue limit or not", async () => {
   await withEngine({ maxTotalTokens: 256 }, async (e) => {
     const refused = (inputs: GenerateInput[], param: string, pattern: RegExp): void =>
