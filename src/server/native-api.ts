@@ -1,6 +1,7 @@
 // SGLang's native endpoints: /generate (text or input_ids, sampling_params, streaming),
 // /tokenize, /detokenize, /health, /health_generate, /flush_cache, /get_model_info,
 // /get_server_info, /abort_request, and /metrics.
+import { Readable } from "node:stream";
 import type { FastifyInstance, FastifyReply } from "fastify";
 import type { SamplingParams } from "../sampling/params.js";
 import type { EngineEvent, FinishReason, TokenLogprob } from "../engine/stream.js";
@@ -263,20 +264,36 @@ export function registerNativeApi(app: FastifyInstance, deps: NativeApiDeps): vo
 
   app.post("/generate", { schema: { body: generateSchema } }, async (req, reply) => generate(serving(), req.body as GenerateBody, reply));
 
-  app.post("/tokenize", { schema: { body: tokenizeSchema } }, async (req) => {
+  // The answer is written from each prompt's ids as JSON bytes, made (for a long text) on the
+  // tokenizer thread: millions of ids cost JSON.stringify half a second, and writing them as a
+  // string as much again in encoding.
+  app.post("/tokenize", { schema: { body: tokenizeSchema } }, async (req, reply) => {
     const s = serving();
     const b = req.body as { prompt?: string | string[]; text?: string | string[]; messages?: ChatBody["messages"]; tools?: ChatBody["tools"]; add_special_tokens?: boolean | null };
     const addSpecial = b.add_special_tokens ?? true;
-    const encode = (t: string): Promise<number[]> => s.tokenize(t, { addSpecial, parseSpecial: true });
-    let tokens: number[] | number[][];
-    if (b.messages) tokens = await s.tokenize(s.renderChat(b.messages, b.tools ?? undefined), { addSpecial: false, parseSpecial: true });
-    else {
+    let parts: Uint8Array[];
+    let count: number;
+    if (b.messages) {
+      const r = await s.tokenizeJson(s.renderChat(b.messages, b.tools ?? undefined), { addSpecial: false, parseSpecial: true });
+      parts = [r.json];
+      count = r.count;
+    } else {
       const input = b.prompt ?? b.text;
       if (input === undefined) throw badRequest("prompt", "Give 'prompt' (or 'text', or 'messages').", "missing_required_parameter");
-      tokens = typeof input === "string" ? await encode(input) : await Promise.all(input.map(encode));
+      const encode = (t: string): ReturnType<typeof s.tokenizeJson> => s.tokenizeJson(t, { addSpecial, parseSpecial: true });
+      if (typeof input === "string") {
+        const r = await encode(input);
+        parts = [r.json];
+        count = r.count;
+      } else {
+        const each = await Promise.all(input.map(encode));
+        parts = [Buffer.from("["), ...each.flatMap((e, i) => (i === 0 ? [e.json] : [Buffer.from(","), e.json])), Buffer.from("]")];
+        count = each.reduce((a, e) => a + e.count, 0);
+      }
     }
-    const count = typeof tokens[0] === "number" || tokens.length === 0 ? tokens.length : (tokens as number[][]).reduce((a, t) => a + t.length, 0);
-    return { tokens, count, max_model_len: s.contextLength };
+    const body = [Buffer.from('{"tokens":'), ...parts, Buffer.from(`,"count":${count},"max_model_len":${s.contextLength}}`)];
+    reply.type("application/json; charset=utf-8").header("content-length", body.reduce((n, p) => n + p.byteLength, 0));
+    return reply.send(Readable.from(body));
   });
 
   app.post("/detokenize", { schema: { body: detokenizeSchema } }, async (req) => {

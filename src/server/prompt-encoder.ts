@@ -6,7 +6,7 @@
 // starts a new thread.
 import { tokenizerSource, type LoadedModel } from "../model/load.js";
 import { checkTextFits, ContextLengthError } from "../engine/input.js";
-import { EncoderThread, EncoderThreadError, type Encoded } from "../tokenizer/encoder-thread.js";
+import { EncoderThread, EncoderThreadError, type Encoded, type EncodedJson } from "../tokenizer/encoder-thread.js";
 import type { EncodeOptions } from "../tokenizer/tokenizer.js";
 import { toApiError, type ParamNames } from "./errors.js";
 
@@ -44,12 +44,9 @@ export class PromptEncoder {
    */
   async encode(text: string, options: EncodeOptions, fit?: PromptName): Promise<number[]> {
     if (text.length < this.offThreadChars) return this.model.tokenizer.encode(text, options);
-    if (!this.thread || this.thread.failed) {
-      this.thread = new EncoderThread({ source: tokenizerSource(this.model), vocabSize: this.model.tokenizer.vocabSize });
-    }
     let r: Encoded;
     try {
-      r = await this.thread.encode(text, options, fit ? this.contextLength : Infinity);
+      r = await this.encoder().encode(text, options, fit ? this.contextLength : Infinity);
     } catch (err) {
       if (!(err instanceof EncoderThreadError)) throw err;
       this.warn(`radixlm: warning: ${err.message}; tokenizing on the event loop instead`);
@@ -57,6 +54,29 @@ export class PromptEncoder {
     }
     if (r.ids) return r.ids;
     throw toApiError(new ContextLengthError(this.contextLength, r.count, null, fit?.part), fit?.names);
+  }
+
+  /** The ids of `text` as the UTF-8 bytes of a JSON array (for /tokenize), a long text's made off the event loop. */
+  async encodeJson(text: string, options: EncodeOptions): Promise<EncodedJson> {
+    const here = (): EncodedJson => {
+      const ids = this.model.tokenizer.encode(text, options);
+      return { json: Buffer.from(JSON.stringify(ids)), count: ids.length };
+    };
+    if (text.length < this.offThreadChars) return here();
+    try {
+      return await this.encoder().encodeJson(text, options);
+    } catch (err) {
+      if (!(err instanceof EncoderThreadError)) throw err;
+      this.warn(`radixlm: warning: ${err.message}; tokenizing on the event loop instead`);
+      return here();
+    }
+  }
+
+  private encoder(): EncoderThread {
+    if (!this.thread || this.thread.failed) {
+      this.thread = new EncoderThread({ source: tokenizerSource(this.model), vocabSize: this.model.tokenizer.vocabSize });
+    }
+    return this.thread;
   }
 
   async close(): Promise<void> {

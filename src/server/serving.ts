@@ -5,6 +5,7 @@
 import type { Engine } from "../engine/engine.js";
 import type { LoadedModel } from "../model/load.js";
 import type { ChatTemplate, ChatMessage, ToolSpec } from "../tokenizer/chat-template.js";
+import type { EncodedJson } from "../tokenizer/encoder-thread.js";
 import type { EncodeOptions } from "../tokenizer/tokenizer.js";
 import { badRequest, type ParamNames } from "./errors.js";
 import { PromptEncoder } from "./prompt-encoder.js";
@@ -63,6 +64,11 @@ export class Serving {
   /** The ids of any text (/tokenize), with no context limit; long texts off the event loop. */
   tokenize(text: string, options: EncodeOptions): Promise<number[]> {
     return this.prompts.encode(text, options);
+  }
+
+  /** The same ids as the UTF-8 bytes of a JSON array, a long text's serialized off the event loop too. */
+  tokenizeJson(text: string, options: EncodeOptions): Promise<EncodedJson> {
+    return this.prompts.encodeJson(text, options);
   }
 
   /** Checks caller-given ids against the vocabulary; `param` names them in the error. */

@@ -26,6 +26,11 @@ port.on("message", (r: EncodeRequest) => {
       port.postMessage({ id: r.id, count: list.length } satisfies EncodeReply);
       return;
     }
+    if (r.json === true) {
+      const json = new TextEncoder().encode(JSON.stringify(list));
+      port.postMessage({ id: r.id, json, count: list.length } satisfies EncodeReply, [json.buffer]);
+      return;
+    }
     const ids = Int32Array.from(list);
     port.postMessage({ id: r.id, ids } satisfies EncodeReply, [ids.buffer]);
   }).catch((err: unknown) => {
