@@ -47,6 +47,17 @@ function deeperThan(v: unknown, max: number): boolean {
   return false;
 }
 
+/**
+ * A schema that plainly admits no value (`false`, `{"not": {}}`, `{"enum": []}`, an empty
+ * `anyOf`/`oneOf`). xgrammar's converter ignores these and would let anything through.
+ */
+function allowsNothing(schema: Record<string, unknown>): boolean {
+  const not = schema.not;
+  const emptyList = (k: string): boolean => Array.isArray(schema[k]) && (schema[k] as unknown[]).length === 0;
+  return not === true || (typeof not === "object" && not !== null && !Array.isArray(not) && Object.keys(not).length === 0) ||
+    emptyList("enum") || emptyList("anyOf") || emptyList("oneOf");
+}
+
 /** The cache key and a first check of a spec; throws GrammarError. */
 export function normalize(spec: GrammarSpec): { key: string; spec: GrammarSpec } {
   switch (spec.kind) {
@@ -64,6 +75,7 @@ export function normalize(spec: GrammarSpec): { key: string; spec: GrammarSpec }
       if (typeof schema === "boolean") schema = schema ? {} : { not: {} };
       if (schema === null || typeof schema !== "object" || Array.isArray(schema)) throw new GrammarError("json_schema", "the JSON schema must be an object");
       if (deeperThan(schema, MAX_SCHEMA_DEPTH)) throw new GrammarError("json_schema", `the JSON schema nests deeper than ${MAX_SCHEMA_DEPTH} levels`);
+      if (allowsNothing(schema as Record<string, unknown>)) throw new GrammarError("json_schema", "the JSON schema allows no value at all, so nothing can be generated");
       const prefix = spec.prefix ?? "";
       const suffix = spec.suffix ?? "";
       return { key: `json_schema\u0000${prefix}\u0000${suffix}\u0000${JSON.stringify(schema)}`, spec: { kind: "json_schema", schema, prefix, suffix } };

@@ -113,6 +113,7 @@ test("a bad schema, regex or grammar is a 400 naming the parameter and the probl
     ["/generate", { text: "x", sampling_params: { regex: "[a-" } }, "sampling_params.regex", /regex/i],
     ["/generate", { text: "x", sampling_params: { ebnf: "root ::= undefined_rule" } }, "sampling_params.ebnf", /undefined_rule/],
     ["/generate", { text: "x", sampling_params: { json_schema: "{oops" } }, "sampling_params.json_schema", /not valid JSON/],
+    ["/v1/chat/completions", { messages: user, response_format: { type: "json_schema", json_schema: { name: "x", schema: { not: {} } } } }, "response_format", /allows no value/],
     ["/generate", { text: "x", sampling_params: { regex: "a", ebnf: 'root ::= "a"' } }, "sampling_params.ebnf", /at most one/],
     ["/v1/chat/completions", { messages: user, tools: [{ type: "function", function: { name: "f" } }], tool_choice: { type: "function", function: { name: "g" } } }, "tool_choice", /'g'/],
   ];

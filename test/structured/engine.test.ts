@@ -176,6 +176,11 @@ test("bad schema, regex and grammar are GrammarErrors naming the problem; the co
     [{ kind: "regex", pattern: "a(b" }, /parenthesis/],
     [{ kind: "ebnf", grammar: 'root ::= "a" missing' }, /missing/],
     [{ kind: "choices", choices: [] }, /non-empty/],
+    // schemas that admit nothing (xgrammar's converter would let anything through)
+    [{ kind: "json_schema", schema: false }, /allows no value/],
+    [{ kind: "json_schema", schema: { not: {} } }, /allows no value/],
+    [{ kind: "json_schema", schema: { enum: [] } }, /allows no value/],
+    [{ kind: "json_schema", schema: { anyOf: [] } }, /allows no value/],
   ];
   for (const [spec, msg] of bad) {
     await assert.rejects(e.compileGrammar(spec), (err: unknown) => err instanceof GrammarError && msg.test(err.message));
