@@ -271,26 +271,18 @@ export function registerNativeApi(app: FastifyInstance, deps: NativeApiDeps): vo
     const s = serving();
     const b = req.body as { prompt?: string | string[]; text?: string | string[]; messages?: ChatBody["messages"]; tools?: ChatBody["tools"]; add_special_tokens?: boolean | null };
     const addSpecial = b.add_special_tokens ?? true;
-    let parts: Uint8Array[];
-    let count: number;
-    if (b.messages) {
-      const r = await s.tokenizeJson(s.renderChat(b.messages, b.tools ?? undefined), { addSpecial: false, parseSpecial: true });
-      parts = [r.json];
-      count = r.count;
-    } else {
+    let texts: string | string[];
+    if (b.messages) texts = s.renderChat(b.messages, b.tools ?? undefined);
+    else {
       const input = b.prompt ?? b.text;
       if (input === undefined) throw badRequest("prompt", "Give 'prompt' (or 'text', or 'messages').", "missing_required_parameter");
-      const encode = (t: string): ReturnType<typeof s.tokenizeJson> => s.tokenizeJson(t, { addSpecial, parseSpecial: true });
-      if (typeof input === "string") {
-        const r = await encode(input);
-        parts = [r.json];
-        count = r.count;
-      } else {
-        const each = await Promise.all(input.map(encode));
-        parts = [Buffer.from("["), ...each.flatMap((e, i) => (i === 0 ? [e.json] : [Buffer.from(","), e.json])), Buffer.from("]")];
-        count = each.reduce((a, e) => a + e.count, 0);
-      }
+      texts = input;
     }
+    // a rendered conversation has its BOS from the template
+    const options = { addSpecial: b.messages ? false : addSpecial, parseSpecial: true };
+    const each = await Promise.all((typeof texts === "string" ? [texts] : texts).map((t) => s.tokenizeJson(t, options)));
+    const count = each.reduce((a, e) => a + e.count, 0);
+    const parts = typeof texts === "string" ? [each[0]!.json] : [Buffer.from("["), ...each.flatMap((e, i) => (i === 0 ? [e.json] : [Buffer.from(","), e.json])), Buffer.from("]")];
     const body = [Buffer.from('{"tokens":'), ...parts, Buffer.from(`,"count":${count},"max_model_len":${s.contextLength}}`)];
     reply.type("application/json; charset=utf-8").header("content-length", body.reduce((n, p) => n + p.byteLength, 0));
     return reply.send(Readable.from(body));
@@ -320,7 +312,7 @@ export function registerNativeApi(app: FastifyInstance, deps: NativeApiDeps): vo
       vocab_size: c.vocabSize, hidden_size: c.hiddenSize, num_layers: c.numLayers, num_heads: c.numHeads, num_kv_heads: c.numKvHeads,
       bos_token_id: c.bosTokenId, eos_token_ids: c.eosTokenIds, has_chat_template: s.model.chatTemplate !== null,
       // The template clients (radixlm/lang's endpoint) render role turns with.
-      chat_template: s.chatTemplate.source,
+      chat_template: s.engine.chat.template.source,
       // What a request gets for a sampling field it leaves out: the model's own defaults
       // (empty with --generation-config none), temperature 1 when they set none.
       model_generation_defaults: generationDefaultsJson(s.model.generationDefaults),

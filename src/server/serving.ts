@@ -4,7 +4,7 @@
 // Requests are found by id in the engine, not here.
 import type { Engine } from "../engine/engine.js";
 import type { LoadedModel } from "../model/load.js";
-import type { ChatTemplate, ChatMessage, ToolSpec } from "../tokenizer/chat-template.js";
+import type { ChatMessage, ToolSpec } from "../tokenizer/chat-template.js";
 import type { EncodedJson } from "../tokenizer/encoder-thread.js";
 import type { EncodeOptions } from "../tokenizer/tokenizer.js";
 import { badRequest, type ParamNames } from "./errors.js";
@@ -17,7 +17,6 @@ export class Serving {
   readonly model: LoadedModel;
   /** Most tokens of prompt + output one request may use. */
   readonly contextLength: number;
-  readonly chatTemplate: ChatTemplate;
   /** The temperature of a request that sets none: the model's default, else OpenAI's 1. */
   readonly defaultTemperature: number;
   /** Prompt text to ids, long texts off the event loop. */
@@ -31,7 +30,6 @@ export class Serving {
     this.model = engine.model;
     this.contextLength = engine.contextLength;
     if (engine.chat.fallbackReason) warn(`radixlm: warning: ${engine.chat.fallbackReason}`);
-    this.chatTemplate = engine.chat.template;
     this.defaultTemperature = engine.generationDefaults.temperature ?? 1;
     this.prompts = new PromptEncoder(this.model, this.contextLength, warn);
   }
@@ -61,12 +59,7 @@ export class Serving {
     return Promise.all(texts.map((t, i) => this.prompts.encode(t, { addSpecial: true, parseSpecial: true }, fits[i])));
   }
 
-  /** The ids of any text (/tokenize), with no context limit; long texts off the event loop. */
-  tokenize(text: string, options: EncodeOptions): Promise<number[]> {
-    return this.prompts.encode(text, options);
-  }
-
-  /** The same ids as the UTF-8 bytes of a JSON array, a long text's serialized off the event loop too. */
+  /** The ids of any text (/tokenize), with no context limit, as the UTF-8 bytes of a JSON array; a long text's made off the event loop. */
   tokenizeJson(text: string, options: EncodeOptions): Promise<EncodedJson> {
     return this.prompts.encodeJson(text, options);
   }
