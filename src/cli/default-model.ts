@@ -8,7 +8,7 @@ export const DEMO_MODEL_NAME = "radixlm-demo";
 export const DEMO_GGUF = "radixlm-demo-q8_0.gguf";
 export const DEMO_HF_DIR = "hf";
 
-/** models/demo: the HF folder, the q8_0 GGUF, the held-out text and its recorded perplexity. */
+/** models/demo: the q8_0 GGUF; in a checkout also the HF folder, the held-out text and its recorded perplexity (the package ships the GGUF only). */
 export function demoModelDir(): string {
   return path.join(packageRoot(), "models", "demo");
 }
