@@ -14,13 +14,22 @@ enum class WType : int {
 /** Elements per block and bytes per block of a weight type; false for unknown ids. */
 bool wtype_info(int ggml_type, int* block_size, int* block_bytes);
 
-/** A [rows x cols] row-major weight matrix of any type, used in place. */
+/**
+ * How a matrix's bytes are laid out: Rows, one row after another as in the file; Rows16,
+ * repacked at load (repack.h) into groups of 16 rows whose blocks are interleaved, so that
+ * one vector load brings the same bytes of 16 rows.
+ */
+enum class Layout : uint8_t { Rows = 0, Rows16 = 1 };
+
+/** A [rows x cols] weight matrix of any type, used in place. */
 struct WeightView {
   const uint8_t* data = nullptr;
   WType type = WType::F32;
   int64_t rows = 0;
   int64_t cols = 0;
-  size_t row_bytes = 0;
+  size_t row_bytes = 0;      // bytes of one row in the file's layout
+  Layout layout = Layout::Rows;
+  size_t group_bytes = 0;    // Rows16: bytes of one group of 16 rows
 };
 
 }  // namespace rlm

@@ -34,6 +34,9 @@ Simd detect() {
   unsigned a = 0, b = 0, c = 0, d = 0;
   const bool f16c = __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29)) != 0;
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && f16c) {
+    if (vnni_form() == VnniForm::Evex && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")) {
+      return Simd::Avx512;
+    }
     return vnni_form() != VnniForm::None ? Simd::Avx2Vnni : Simd::Avx2;
   }
 #endif
@@ -75,7 +78,11 @@ bool set_simd(const char* name) {
     g_override.store(static_cast<int>(Simd::Avx2));
     return true;
   }
-  if (std::strcmp(name, "avx2-vnni") == 0 && simd_detected() == Simd::Avx2Vnni) {
+  if (std::strcmp(name, "avx512") == 0 && simd_detected() == Simd::Avx512) {
+    g_override.store(static_cast<int>(Simd::Avx512));
+    return true;
+  }
+  if (std::strcmp(name, "avx2-vnni") == 0 && has_vnni(simd_detected())) {
     g_override.store(static_cast<int>(Simd::Avx2Vnni));
     return true;
   }
@@ -90,6 +97,7 @@ const char* simd_name(Simd s) {
   switch (s) {
     case Simd::Avx2: return "avx2";
     case Simd::Avx2Vnni: return "avx2-vnni";
+    case Simd::Avx512: return "avx512";
     case Simd::Neon: return "neon";
     case Simd::Scalar: return "scalar";
   }

@@ -1,9 +1,11 @@
 // dequantize_row: the reference decoders of every weight type, operation for operation
 // those of src/formats/quant*.ts (ggml's dequantize_row_*), so both give the same floats.
 #include <cstring>
+#include <vector>
 
 #include "f16.h"
 #include "matmul.h"
+#include "repack.h"
 
 namespace rlm {
 namespace {
@@ -115,6 +117,16 @@ void deq_q6_k(const uint8_t* b, int64_t nb, float* y) {
 }  // namespace
 
 void dequantize_row(const WeightView& w, int64_t row, float* out) {
+  if (w.layout != Layout::Rows) {
+    thread_local std::vector<uint8_t> bytes;  // embedding lookups run per row, on any thread
+    if (bytes.size() < w.row_bytes) bytes.resize(w.row_bytes);
+    unpack_row(w, row, bytes.data());
+    WeightView one = w;
+    one.data = bytes.data();
+    one.layout = Layout::Rows;
+    dequantize_row(one, 0, out);
+    return;
+  }
   const uint8_t* p = w.data + row * w.row_bytes;
   const int64_t n = w.cols;
   switch (w.type) {

@@ -21,6 +21,7 @@
 #include "cpu.h"
 #include "matmul.h"
 #include "quantize-act.h"
+#include "repack.h"
 
 namespace rlm {
 namespace {
@@ -93,6 +94,14 @@ std::string float_rows(const Napi::Value& v, int64_t rows, int64_t cols, const f
   return "";
 }
 
+// The layout the runner would give w on the active path: repacked where the path wants it
+// (the copy is held by `packed`), else w itself.
+const WeightView& as_runner_loads(const WeightView& w, PackedMatrix* packed, ThreadPool& pool) {
+  if (!repack_wanted(w.type, simd_active())) return w;
+  *packed = repack_rows16(w, &pool);
+  return packed->view();
+}
+
 Napi::Value SimdPath(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), simd_path()); }
 
 Napi::Value SetSimdPath(const Napi::CallbackInfo& info) {
@@ -125,13 +134,15 @@ Napi::Value MatmulGroup(const Napi::CallbackInfo& info) {
   if (!err.empty()) return fail(env, "matmulGroup: " + err);
   auto outs = Napi::Array::New(env, count);
   std::vector<MatmulJob> jobs(count);
+  std::vector<PackedMatrix> packed(count);
+  std::lock_guard<std::mutex> lock(g_mu);
+  ThreadPool& pool = pool_for(info[3].As<Napi::Number>().Int32Value());
   for (uint32_t j = 0; j < count; ++j) {
     auto out = Napi::Float32Array::New(env, static_cast<size_t>(rows * ws[j].rows));
     outs.Set(j, out);
-    jobs[j] = MatmulJob{&ws[j], out.Data()};
+    jobs[j] = MatmulJob{&as_runner_loads(ws[j], &packed[j], pool), out.Data()};
   }
-  std::lock_guard<std::mutex> lock(g_mu);
-  matmul_group(jobs.data(), static_cast<int>(count), x, rows, pool_for(info[3].As<Napi::Number>().Int32Value()), shared_scratch());
+  matmul_group(jobs.data(), static_cast<int>(count), x, rows, pool, shared_scratch());
   return outs;
 }
 
@@ -146,7 +157,9 @@ Napi::Value Matmul(const Napi::CallbackInfo& info) {
   if (!err.empty()) return fail(env, "matmul: " + err);
   auto out = Napi::Float32Array::New(env, static_cast<size_t>(rows * w.rows));
   std::lock_guard<std::mutex> lock(g_mu);
-  matmul(w, x, rows, out.Data(), pool_for(info[6].As<Napi::Number>().Int32Value()), shared_scratch());
+  ThreadPool& pool = pool_for(info[6].As<Napi::Number>().Int32Value());
+  PackedMatrix packed;
+  matmul(as_runner_loads(w, &packed, pool), x, rows, out.Data(), pool, shared_scratch());
   return out;
 }
 
@@ -202,11 +215,13 @@ Napi::Value BenchMatmul(const Napi::CallbackInfo& info) {
   const double min_s = info[8].As<Napi::Number>().DoubleValue();
   std::vector<float> out(static_cast<size_t>(rows * w.rows));
   const size_t stride = w.row_bytes * static_cast<size_t>(w.rows);
-  const uint8_t* base = w.data;
-  auto call = [&](int64_t k) {
-    w.data = base + static_cast<size_t>(k % copies) * stride;
-    matmul(w, x, rows, out.data(), pool, shared_scratch());
-  };
+  std::vector<WeightView> views(static_cast<size_t>(copies), w);
+  std::vector<PackedMatrix> packed(static_cast<size_t>(copies));
+  for (int64_t k = 0; k < copies; ++k) {
+    views[k].data = w.data + static_cast<size_t>(k) * stride;
+    views[k] = as_runner_loads(views[k], &packed[k], pool);
+  }
+  auto call = [&](int64_t k) { matmul(views[k % copies], x, rows, out.data(), pool, shared_scratch()); };
   for (int64_t k = 0; k < copies; ++k) call(k);  // warm-up pass
   // Windows of about a tenth of the time each; the best window's mean, since on a shared
   // machine the slow ones measure the neighbours.

@@ -28,6 +28,9 @@ using GemmFn = void (*)(const GemmTask&);
 /** The kernel for weight type t on path s (the scalar one when s has none). */
 GemmFn gemm_kernel(WType t, Simd s);
 
+/** The kernel for w: by its layout first (a repacked matrix has one), else gemm_kernel. */
+GemmFn gemm_kernel_for(const WeightView& w, Simd s);
+
 // One family each; null for types the family does not cover.
 GemmFn gemm_scalar(WType t);
 GemmFn gemm_float_avx2(WType t);
@@ -35,6 +38,7 @@ GemmFn gemm_q32_avx2(WType t);
 GemmFn gemm_k_avx2(WType t);
 GemmFn gemm_q32_vnni(WType t, VnniForm form);
 GemmFn gemm_k_vnni(WType t, VnniForm form);
+GemmFn gemm_x16_avx512(WType t);  // Layout::Rows16 matrices (repack.h)
 #if defined(__aarch64__) && defined(__ARM_NEON)
 GemmFn gemm_float_neon(WType t);
 GemmFn gemm_q32_neon(WType t);

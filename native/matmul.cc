@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "kernels.h"
+#include "repack.h"
 
 namespace rlm {
 namespace {
@@ -14,6 +15,7 @@ namespace {
 // Outputs are handed to threads in units of this many rows, so that each thread's range is
 // mostly whole register tiles.
 constexpr int64_t kUnit = 16;
+static_assert(kUnit % kGroupRows == 0, "a thread's range never splits a repacked group");
 
 // Below this many rows the caller quantizes the activations alone.
 constexpr int64_t kParallelQuantRows = 8;
@@ -35,8 +37,8 @@ GemmFn gemm_kernel(WType t, Simd s) {
   GemmFn fn = nullptr;
   if (is_avx2(s)) {
     fn = gemm_float_avx2(t);
-    if (!fn && s == Simd::Avx2Vnni) fn = gemm_q32_vnni(t, vnni_form());
-    if (!fn && s == Simd::Avx2Vnni) fn = gemm_k_vnni(t, vnni_form());
+    if (!fn && has_vnni(s)) fn = gemm_q32_vnni(t, vnni_form());
+    if (!fn && has_vnni(s)) fn = gemm_k_vnni(t, vnni_form());
     if (!fn) fn = gemm_q32_avx2(t);
     if (!fn) fn = gemm_k_avx2(t);
   }
@@ -48,6 +50,11 @@ GemmFn gemm_kernel(WType t, Simd s) {
   }
 #endif
   return fn ? fn : gemm_scalar(t);
+}
+
+GemmFn gemm_kernel_for(const WeightView& w, Simd s) {
+  if (w.layout == Layout::Rows16) return gemm_x16_avx512(w.type);
+  return gemm_kernel(w.type, s);
 }
 
 void matmul_group(const MatmulJob* jobs, int count, const float* x, int64_t rows, ThreadPool& pool, MatmulScratch& scratch) {
@@ -94,7 +101,7 @@ void matmul_group(const MatmulJob* jobs, int count, const float* x, int64_t rows
   double work = 0;
   for (int j = 0; j < count; ++j) {
     first[j] = units;
-    fn[j] = gemm_kernel(jobs[j].w->type, simd);
+    fn[j] = gemm_kernel_for(*jobs[j].w, simd);
     units += (jobs[j].w->rows + kUnit - 1) / kUnit;
     work += static_cast<double>(jobs[j].w->row_bytes) * static_cast<double>(jobs[j].w->rows) * static_cast<double>(rows);
   }

@@ -44,6 +44,7 @@ void quantize_row_neon(ActFormat f, const float* x, int64_t cols, const ActRow& 
   if (f == ActFormat::Q8_32) {
     float* s = const_cast<float*>(a.s);
     int16_t* ps = const_cast<int16_t*>(a.ps);
+    int32_t* sy = const_cast<int32_t*>(a.sy);
     for (int64_t b = 0; b < cols / 32; ++b) {
       int8_t* q = qs + 32 * b;
       d[b] = quantize_block(x + 32 * b, 32, q);
@@ -52,6 +53,7 @@ void quantize_row_neon(ActFormat f, const float* x, int64_t cols, const ActRow& 
       vst1q_s16(ps + 16 * b, p0);
       vst1q_s16(ps + 16 * b + 8, p1);
       const int32_t sum = vaddlvq_s16(p0) + vaddlvq_s16(p1);
+      sy[b] = sum;
       s[b] = d[b] * static_cast<float>(sum);
     }
   } else if (f == ActFormat::Q8_K) {

@@ -92,10 +92,13 @@ RLM_AVX2 void quantize_row_avx2(ActFormat f, const float* x, int64_t cols, const
   if (f == ActFormat::Q8_32) {
     float* s = const_cast<float*>(a.s);
     int16_t* ps = const_cast<int16_t*>(a.ps);
+    int32_t* sy = const_cast<int32_t*>(a.sy);
     for (int64_t b = 0; b < cols / 32; ++b) {
       d[b] = quantize_block_avx2(x + 32 * b, 32, qs + 32 * b, ps + 16 * b);
       const __m256i sums = _mm256_madd_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(ps + 16 * b)), _mm256_set1_epi16(1));
-      s[b] = d[b] * static_cast<float>(hsum_epi32(sums));
+      const int sum = hsum_epi32(sums);
+      sy[b] = sum;
+      s[b] = d[b] * static_cast<float>(sum);
     }
   } else {
     int16_t* bsums = const_cast<int16_t*>(a.bsums);
@@ -154,7 +157,7 @@ size_t act_row_bytes(ActFormat f, int64_t cols) {
   switch (f) {
     case ActFormat::Q8_32: {
       const size_t nb = n / 32;
-      return align64(n) + 2 * align64(nb * 4) + align64(nb * 32);
+      return align64(n) + 3 * align64(nb * 4) + align64(nb * 32);
     }
     case ActFormat::Q8_K: {
       const size_t nb = n / 256;
@@ -187,9 +190,11 @@ void quantize_act_row(ActFormat f, const float* x, int64_t cols, uint8_t* row, S
   if (f == ActFormat::Q8_32) {
     float* s = const_cast<float*>(a.s);
     int16_t* ps = const_cast<int16_t*>(a.ps);
+    int32_t* sy = const_cast<int32_t*>(a.sy);
     for (int64_t b = 0; b < cols / 32; ++b) {
       d[b] = quantize_block_scalar(x + 32 * b, 32, qs + 32 * b);
-      s[b] = d[b] * static_cast<float>(sum_q(qs + 32 * b, 32));
+      sy[b] = sum_q(qs + 32 * b, 32);
+      s[b] = d[b] * static_cast<float>(sy[b]);
       for (int k = 0; k < 16; ++k) ps[16 * b + k] = static_cast<int16_t>(qs[32 * b + 2 * k] + qs[32 * b + 2 * k + 1]);
     }
   } else {

@@ -199,6 +199,8 @@ class NativeRunner : public Napi::ObjectWrap<NativeRunner> {
     o.Set("threads", runner_ ? runner_->threads() : 0);
     o.Set("kvBytes", static_cast<double>(runner_ ? runner_->kv_bytes() : 0));
     o.Set("matmul", simd_path());
+    o.Set("packedBytes", static_cast<double>(runner_ ? runner_->packed_bytes() : 0));
+    o.Set("releasedBytes", static_cast<double>(runner_ ? runner_->released_bytes() : 0));
     o.Set("ops", ops_path());
     return o;
   }

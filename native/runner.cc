@@ -3,6 +3,8 @@
 // reads them back from it, so a chunked prefill sees exactly the values a whole one does.
 #include "runner.h"
 
+#include "file-pages.h"
+
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -41,6 +43,28 @@ Runner::Runner(ModelDesc desc, int64_t kv_capacity, bool kv_f16, int threads)
   void* p = std::calloc(kv_bytes_ > 0 ? kv_bytes_ : 1, 1);
   if (p == nullptr) throw std::bad_alloc();
   kv_.reset(static_cast<uint8_t*>(p));
+  repack_weights();
+}
+
+// Repacks, one matrix at a time, those the active path reads repacked, and releases each
+// original's file pages as soon as its copy is made: memory never holds the weights twice,
+// only one matrix of them for a moment. A tied output matrix is repacked too and the
+// embedding lookups read their rows back out of the groups (dequantize_row).
+void Runner::repack_weights() {
+  const Simd simd = simd_active();
+  const auto pack = [&](WeightView& w) {
+    if (w.layout != Layout::Rows || !repack_wanted(w.type, simd)) return;
+    packed_.push_back(repack_rows16(w, &pool_));
+    released_bytes_ += release_file_pages(w.data, w.row_bytes * static_cast<size_t>(w.rows));
+    packed_bytes_ += packed_.back().bytes();
+    w = packed_.back().view();
+  };
+  for (LayerDesc& L : m_.layers) {
+    for (WeightView* w : {&L.q, &L.k, &L.v, &L.o, &L.gate, &L.up, &L.down}) pack(*w);
+  }
+  const bool tied = m_.output.data == m_.embed.data;
+  pack(m_.output);
+  if (tied) m_.embed = m_.output;
 }
 
 uint8_t* Runner::kv_block(int layer, int which) const {

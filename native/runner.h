@@ -15,6 +15,7 @@
 #include "common.h"
 #include "matmul.h"
 #include "ops.h"
+#include "repack.h"
 #include "thread-pool.h"
 
 namespace rlm {
@@ -60,6 +61,9 @@ class Runner {
 
   int threads() const { return pool_.size(); }
   size_t kv_bytes() const { return kv_bytes_; }
+  /** Bytes of the matrices repacked at construction, and of their file pages released. */
+  size_t packed_bytes() const { return packed_bytes_; }
+  size_t released_bytes() const { return released_bytes_; }
   const ModelDesc& model() const { return m_; }
 
  private:
@@ -67,6 +71,7 @@ class Runner {
     void operator()(void* p) const;
   };
 
+  void repack_weights();
   void pass(const StepInput& in, float* logits);
   void reserve(int64_t n, int64_t m, int64_t max_len);
   void rows(int64_t n, const std::function<void(int64_t)>& fn);
@@ -84,6 +89,8 @@ class Runner {
   std::unique_ptr<uint8_t, FreeDeleter> kv_;   // [layer][K|V][slot][kv_dim]
   ThreadPool pool_;
   MatmulScratch mm_;
+  std::vector<PackedMatrix> packed_;  // the repacked matrices m_'s views point into
+  size_t packed_bytes_ = 0, released_bytes_ = 0;
 
   // Activations, grown on demand and reused from step to step.
   int64_t cap_rows_ = 0, cap_logit_rows_ = 0, cap_len_ = 0;

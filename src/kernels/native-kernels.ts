@@ -34,7 +34,7 @@ export interface NativeWeights {
   readonly bytes: Uint8Array;
 }
 
-export type SimdPath = "avx2" | "avx2-vnni" | "neon" | "scalar";
+export type SimdPath = "avx512" | "avx2" | "avx2-vnni" | "neon" | "scalar";
 
 export interface NativeKernels {
   /** The SIMD path the kernels take now. */

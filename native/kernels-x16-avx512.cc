@@ -1,0 +1,148 @@
+// AVX-512 kernels for matrices repacked into 16-row groups (repack.h), against Q8_32
+// activations. Lane i of a vector is output row i of the group, from the first block to the
+// last: per block, the int32 dot of each lane comes from vpdpbusd over the interleaved
+// quants with the activation's 4 bytes broadcast (exact, so any order), starting from
+// -offset * (sum of the activation block) to undo the weights' unsigned offset; then
+//   acc = fma(d_w * d_y, float(dot), acc)
+// in block order. No horizontal sum, and every (row, output) pair takes that one sequence
+// in any tile, for one activation row (decode) or many (prefill).
+#if defined(__GNUC__) && !defined(__clang__)
+// GCC 12 warns inside its own avx512fintrin.h (the _mm512_undefined_ps of cvtph_ps, cvtepi32_ps).
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+#include "gemm-tiles.h"
+#include "kernels.h"
+#include "quantize-act.h"
+#include "repack.h"
+#include "simd-avx2.h"
+
+namespace rlm {
+
+#ifdef RLM_HAVE_AVX2
+namespace {
+
+#define RLM_AVX512 __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")))
+
+RLM_AVX512 inline __m512i bcast32(const int8_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return _mm512_set1_epi32(v);
+}
+
+// Per type: the quant bytes of a group's block and how they meet one activation block.
+// dots() adds into acc[0][j] and, for few rows, acc[1][j] too: two dependency chains in
+// place of one when a tile has little else to overlap (the sums are exact integers, so the
+// split changes nothing).
+template <int N>
+constexpr int kChains = N <= 2 ? 2 : 1;
+
+struct Q4_0x16 {
+  static constexpr int kOffset = 8;
+  static constexpr size_t kBlock = 32 + 256;
+  template <int N>
+  RLM_AVX512 static void dots(const uint8_t* q, const int8_t* const* y, __m512i (*acc)[N]) {
+    const __m512i m4 = _mm512_set1_epi8(0x0f);
+    for (int c = 0; c < 4; ++c) {
+      const __m512i w = _mm512_loadu_si512(q + 64 * c);
+      const __m512i lo = _mm512_and_si512(w, m4);
+      const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(w, 4), m4);
+      for (int j = 0; j < N; ++j) {
+        acc[0][j] = _mm512_dpbusd_epi32(acc[0][j], lo, bcast32(y[j] + 4 * c));
+        acc[kChains<N> - 1][j] = _mm512_dpbusd_epi32(acc[kChains<N> - 1][j], hi, bcast32(y[j] + 16 + 4 * c));
+      }
+    }
+  }
+};
+
+struct Q8_0x16 {
+  static constexpr int kOffset = 128;
+  static constexpr size_t kBlock = 32 + 512;
+  template <int N>
+  RLM_AVX512 static void dots(const uint8_t* q, const int8_t* const* y, __m512i (*acc)[N]) {
+    for (int c = 0; c < 8; ++c) {
+      const __m512i w = _mm512_loadu_si512(q + 64 * c);
+      for (int j = 0; j < N; ++j) {
+        __m512i& a = acc[c % kChains<N>][j];
+        a = _mm512_dpbusd_epi32(a, w, bcast32(y[j] + 4 * c));
+      }
+    }
+  }
+};
+
+template <class W>
+struct Tiles {
+  // Group g's outputs for activation rows r..r+N-1.
+  template <int N>
+  RLM_AVX512 static void tile(const GemmTask& t, int64_t g, int64_t r) {
+    const WeightView& w = *t.w;
+    const int64_t nb = w.cols / 32;
+    const uint8_t* base = w.data + static_cast<size_t>(g) * w.group_bytes;
+    ActRow a[N];
+    for (int j = 0; j < N; ++j) a[j] = act_row(ActFormat::Q8_32, t.act + (r + j) * t.act_stride, w.cols);
+    __m512 acc[N];
+    for (int j = 0; j < N; ++j) acc[j] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; ++b) {
+      const uint8_t* blk = base + b * W::kBlock;
+      _mm_prefetch(reinterpret_cast<const char*>(blk + 1024), _MM_HINT_T0);
+      const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk)));
+      __m512i dot[kChains<N>][N];
+      const int8_t* y[N];
+      for (int j = 0; j < N; ++j) {
+        dot[0][j] = _mm512_set1_epi32(-W::kOffset * a[j].sy[b]);
+        if constexpr (kChains<N> > 1) dot[1][j] = _mm512_setzero_si512();
+        y[j] = a[j].qs + 32 * b;
+      }
+      W::template dots<N>(blk + 32, y, dot);
+      for (int j = 0; j < N; ++j) {
+        __m512i sum = dot[0][j];
+        if constexpr (kChains<N> > 1) sum = _mm512_add_epi32(sum, dot[1][j]);
+        const __m512 scale = _mm512_mul_ps(dw, _mm512_set1_ps(a[j].d[b]));
+        acc[j] = _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(sum), acc[j]);
+      }
+    }
+    const int64_t o = g * kGroupRows;
+    const int64_t valid = w.rows - o < kGroupRows ? w.rows - o : kGroupRows;
+    const __mmask16 mask = static_cast<__mmask16>((1u << valid) - 1);
+    for (int j = 0; j < N; ++j) _mm512_mask_storeu_ps(t.out + (r + j) * w.rows + o, mask, acc[j]);
+  }
+};
+
+using GroupTileFn = void (*)(const GemmTask&, int64_t, int64_t);
+
+template <class K, int N, int... I>
+constexpr std::array<GroupTileFn, N> make_table(std::integer_sequence<int, I...>) {
+  return {{&K::template tile<I + 1>...}};
+}
+
+// Groups in panels of about kPanelBytes (kept in L2 while every activation row passes over
+// them), activation rows N at a time.
+template <class W, int N>
+void gemm_x16(const GemmTask& t) {
+  static constexpr std::array<GroupTileFn, N> table = make_table<Tiles<W>, N>(std::make_integer_sequence<int, N>());
+  const int64_t g0 = t.o0 / kGroupRows;
+  const int64_t g1 = (t.o1 + kGroupRows - 1) / kGroupRows;
+  int64_t panel = static_cast<int64_t>(kPanelBytes / (t.w->group_bytes > 0 ? t.w->group_bytes : 1));
+  if (panel < 1) panel = 1;
+  for (int64_t pb = g0; pb < g1; pb += panel) {
+    const int64_t pe = pb + panel < g1 ? pb + panel : g1;
+    for (int64_t r = 0; r < t.rows; r += N) {
+      const int n = static_cast<int>(t.rows - r < N ? t.rows - r : N);
+      for (int64_t g = pb; g < pe; ++g) table[n - 1](t, g, r);
+    }
+  }
+}
+
+}  // namespace
+
+GemmFn gemm_x16_avx512(WType t) {
+  switch (t) {
+    case WType::Q4_0: return &gemm_x16<Q4_0x16, 8>;
+    case WType::Q8_0: return &gemm_x16<Q8_0x16, 8>;
+    default: return nullptr;
+  }
+}
+#else
+GemmFn gemm_x16_avx512(WType) { return nullptr; }
+#endif
+
+}  // namespace rlm
