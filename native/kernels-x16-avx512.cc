@@ -29,6 +29,21 @@ RLM_AVX512 inline __m512i bcast32(const int8_t* p) {
   return _mm512_set1_epi32(v);
 }
 
+RLM_AVX512 inline __mmask64 mask64(const uint8_t* p) {
+  uint64_t v;
+  std::memcpy(&v, p, 8);
+  return _cvtu64_mask64(v);
+}
+
+// Group g's outputs of activation rows r..r+N-1: lane i to output 16g + i, where it exists.
+template <int N>
+RLM_AVX512 inline void store(const GemmTask& t, int64_t g, int64_t r, const __m512* acc) {
+  const int64_t o = g * kGroupRows;
+  const int64_t valid = t.w->rows - o < kGroupRows ? t.w->rows - o : kGroupRows;
+  const __mmask16 mask = static_cast<__mmask16>((1u << valid) - 1);
+  for (int j = 0; j < N; ++j) _mm512_mask_storeu_ps(t.out + (r + j) * t.w->rows + o, mask, acc[j]);
+}
+
 // Per type: the quant bytes of a group's block and how they meet one activation block.
 // dots() adds into acc[0][j] and, for few rows, acc[1][j] too: two dependency chains in
 // place of one when a tile has little else to overlap (the sums are exact integers, so the
@@ -54,6 +69,28 @@ struct Q4_0x16 {
   }
 };
 
+// q5_0: q4_0's nibbles plus 16 where the chunk's masks (after the 4 chunks) say.
+struct Q5_0x16 {
+  static constexpr int kOffset = 16;
+  static constexpr size_t kBlock = 32 + 256 + 64;
+  template <int N>
+  RLM_AVX512 static void dots(const uint8_t* q, const int8_t* const* y, __m512i (*acc)[N]) {
+    const __m512i m4 = _mm512_set1_epi8(0x0f);
+    const __m512i b4 = _mm512_set1_epi8(0x10);
+    for (int c = 0; c < 4; ++c) {
+      const __m512i w = _mm512_loadu_si512(q + 64 * c);
+      __m512i lo = _mm512_and_si512(w, m4);
+      __m512i hi = _mm512_and_si512(_mm512_srli_epi16(w, 4), m4);
+      lo = _mm512_mask_add_epi8(lo, mask64(q + 256 + 16 * c), lo, b4);
+      hi = _mm512_mask_add_epi8(hi, mask64(q + 256 + 16 * c + 8), hi, b4);
+      for (int j = 0; j < N; ++j) {
+        acc[0][j] = _mm512_dpbusd_epi32(acc[0][j], lo, bcast32(y[j] + 4 * c));
+        acc[kChains<N> - 1][j] = _mm512_dpbusd_epi32(acc[kChains<N> - 1][j], hi, bcast32(y[j] + 16 + 4 * c));
+      }
+    }
+  }
+};
+
 struct Q8_0x16 {
   static constexpr int kOffset = 128;
   static constexpr size_t kBlock = 32 + 512;
@@ -70,7 +107,7 @@ struct Q8_0x16 {
 };
 
 template <class W>
-struct Tiles {
+struct Q32Tiles {
   // Group g's outputs for activation rows r..r+N-1.
   template <int N>
   RLM_AVX512 static void tile(const GemmTask& t, int64_t g, int64_t r) {
@@ -100,10 +137,81 @@ struct Tiles {
         acc[j] = _mm512_fmadd_ps(scale, _mm512_cvtepi32_ps(sum), acc[j]);
       }
     }
-    const int64_t o = g * kGroupRows;
-    const int64_t valid = w.rows - o < kGroupRows ? w.rows - o : kGroupRows;
-    const __mmask16 mask = static_cast<__mmask16>((1u << valid) - 1);
-    for (int j = 0; j < N; ++j) _mm512_mask_storeu_ps(t.out + (r + j) * w.rows + o, mask, acc[j]);
+    store<N>(t, g, r, acc);
+  }
+};
+
+// q4_K and q5_K super-blocks: per sub-block s an exact int32 dot isum_s (nibbles, plus the
+// fifth bit for q5_K), then per lane
+//   dot = sum_s sc_s * isum_s,  mins = sum_s mn_s * (sum of the activations of s)
+//   acc = fma(d_w * d_y, float(dot), acc); acc = acc - (dmin_w * d_y) * float(mins)
+// in super-block order (the integers are exact; their conversion to float rounds the same
+// way in every tile).
+template <bool kFive>
+struct KTiles {
+  static constexpr size_t kHead = 64 + 256;
+  static constexpr size_t kBlock = kHead + 2048 + (kFive ? 512 : 0);
+
+  template <int N>
+  RLM_AVX512 static void tile(const GemmTask& t, int64_t g, int64_t r) {
+    const WeightView& w = *t.w;
+    const int64_t nb = w.cols / 256;
+    const uint8_t* base = w.data + static_cast<size_t>(g) * w.group_bytes;
+    ActRow a[N];
+    for (int j = 0; j < N; ++j) a[j] = act_row(ActFormat::Q8_K, t.act + (r + j) * t.act_stride, w.cols);
+    const __m512i m4 = _mm512_set1_epi8(0x0f);
+    const __m512i b4 = _mm512_set1_epi8(0x10);
+    __m512 acc[N];
+    for (int j = 0; j < N; ++j) acc[j] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; ++b) {
+      const uint8_t* blk = base + b * kBlock;
+      _mm_prefetch(reinterpret_cast<const char*>(blk + kBlock), _MM_HINT_T0);
+      const uint8_t* q = blk + kHead;
+      __m512i dot[N];
+      for (int j = 0; j < N; ++j) dot[j] = _mm512_setzero_si512();
+      for (int p = 0; p < 4; ++p) {
+        __m512i lo[N], hi[N];
+        for (int j = 0; j < N; ++j) lo[j] = hi[j] = _mm512_setzero_si512();
+        for (int c = 0; c < 8; ++c) {
+          const int chunk = 8 * p + c;
+          const __m512i v = _mm512_loadu_si512(q + 64 * chunk);
+          __m512i l = _mm512_and_si512(v, m4);
+          __m512i h = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
+          if constexpr (kFive) {
+            l = _mm512_mask_add_epi8(l, mask64(q + 2048 + 16 * chunk), l, b4);
+            h = _mm512_mask_add_epi8(h, mask64(q + 2048 + 16 * chunk + 8), h, b4);
+          }
+          for (int j = 0; j < N; ++j) {
+            const int8_t* y = a[j].qs + 256 * b + 64 * p + 4 * c;
+            lo[j] = _mm512_dpbusd_epi32(lo[j], l, bcast32(y));
+            hi[j] = _mm512_dpbusd_epi32(hi[j], h, bcast32(y + 32));
+          }
+        }
+        const __m512i s0 = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 64 + 32 * p)));
+        const __m512i s1 = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 64 + 32 * p + 16)));
+        for (int j = 0; j < N; ++j) {
+          dot[j] = _mm512_add_epi32(dot[j], _mm512_add_epi32(_mm512_mullo_epi32(lo[j], s0), _mm512_mullo_epi32(hi[j], s1)));
+        }
+      }
+      // The mins: (mn_s, mn_s) int16 pairs against the activations' two 16-element sums of s.
+      __m512i mins[N];
+      for (int j = 0; j < N; ++j) mins[j] = _mm512_setzero_si512();
+      for (int s = 0; s < 8; ++s) {
+        __m512i mv = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 192 + 16 * s)));
+        mv = _mm512_or_si512(mv, _mm512_slli_epi32(mv, 16));
+        for (int j = 0; j < N; ++j) {
+          mins[j] = _mm512_dpwssd_epi32(mins[j], mv, bcast32(reinterpret_cast<const int8_t*>(a[j].bsums + 16 * b + 2 * s)));
+        }
+      }
+      const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk)));
+      const __m512 dm = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 32)));
+      for (int j = 0; j < N; ++j) {
+        const __m512 dy = _mm512_set1_ps(a[j].d[b]);
+        acc[j] = _mm512_fmadd_ps(_mm512_mul_ps(dw, dy), _mm512_cvtepi32_ps(dot[j]), acc[j]);
+        acc[j] = _mm512_fnmadd_ps(_mm512_mul_ps(dm, dy), _mm512_cvtepi32_ps(mins[j]), acc[j]);
+      }
+    }
+    store<N>(t, g, r, acc);
   }
 };
 
@@ -116,9 +224,9 @@ constexpr std::array<GroupTileFn, N> make_table(std::integer_sequence<int, I...>
 
 // Groups in panels of about kPanelBytes (kept in L2 while every activation row passes over
 // them), activation rows N at a time.
-template <class W, int N>
+template <class K, int N>
 void gemm_x16(const GemmTask& t) {
-  static constexpr std::array<GroupTileFn, N> table = make_table<Tiles<W>, N>(std::make_integer_sequence<int, N>());
+  static constexpr std::array<GroupTileFn, N> table = make_table<K, N>(std::make_integer_sequence<int, N>());
   const int64_t g0 = t.o0 / kGroupRows;
   const int64_t g1 = (t.o1 + kGroupRows - 1) / kGroupRows;
   int64_t panel = static_cast<int64_t>(kPanelBytes / (t.w->group_bytes > 0 ? t.w->group_bytes : 1));
@@ -136,8 +244,11 @@ void gemm_x16(const GemmTask& t) {
 
 GemmFn gemm_x16_avx512(WType t) {
   switch (t) {
-    case WType::Q4_0: return &gemm_x16<Q4_0x16, 8>;
-    case WType::Q8_0: return &gemm_x16<Q8_0x16, 8>;
+    case WType::Q4_0: return &gemm_x16<Q32Tiles<Q4_0x16>, 8>;
+    case WType::Q5_0: return &gemm_x16<Q32Tiles<Q5_0x16>, 8>;
+    case WType::Q8_0: return &gemm_x16<Q32Tiles<Q8_0x16>, 8>;
+    case WType::Q4_K: return &gemm_x16<KTiles<false>, 4>;
+    case WType::Q5_K: return &gemm_x16<KTiles<true>, 4>;
     default: return nullptr;
   }
 }

@@ -8,38 +8,104 @@
 namespace rlm {
 namespace {
 
-// One type's block as the two layouts hold it.
+constexpr int64_t G = kGroupRows;
+
+// A type's block in a file row and in a group (see repack.h for the group layouts).
 struct Form {
-  int block_bytes;   // bytes of a block in a file row
-  int quant_bytes;   // quant bytes of a block (after its f16 scale)
-  uint8_t flip;      // xor applied to every quant byte (q8_0: w + 128)
+  int elems = 0;         // elements per block
+  int block_bytes = 0;   // bytes of a block in a file row
+  int quant_at = 0;      // where a file block's quant bytes start
+  int quant_bytes = 0;   // quant bytes of a file block (nibbles, or q8_0's bytes)
+  uint8_t flip = 0;      // xor on every quant byte (q8_0: w + 128)
+  bool five = false;     // high bits (q5_0, q5_K): a lo and a hi 64-bit mask per chunk
+  bool k = false;        // super-block: d, dmin, scales and mins ahead of the quants
+  size_t group_block = 0;
 };
 
 bool form_of(WType t, Form* f) {
   switch (t) {
-    case WType::Q4_0: *f = {18, 16, 0x00}; return true;
-    case WType::Q8_0: *f = {34, 32, 0x80}; return true;
+    case WType::Q4_0: *f = {32, 18, 2, 16, 0x00, false, false, 0}; break;
+    case WType::Q5_0: *f = {32, 22, 6, 16, 0x00, true, false, 0}; break;
+    case WType::Q8_0: *f = {32, 34, 2, 32, 0x80, false, false, 0}; break;
+    case WType::Q4_K: *f = {256, 144, 16, 128, 0x00, false, true, 0}; break;
+    case WType::Q5_K: *f = {256, 176, 48, 128, 0x00, true, true, 0}; break;
     default: return false;
+  }
+  const size_t head = f->k ? 2 * 2 * G + 2 * 8 * G : 2 * G;
+  const size_t masks = f->five ? static_cast<size_t>(f->quant_bytes / 4) * 16 : 0;
+  f->group_block = head + static_cast<size_t>(f->quant_bytes) * G + masks;
+  return true;
+}
+
+size_t quants_at(const Form& f) { return f.k ? 2 * 2 * G + 2 * 8 * G : 2 * G; }
+size_t masks_at(const Form& f) { return quants_at(f) + static_cast<size_t>(f.quant_bytes) * G; }
+
+// q5_0: the high bit of quant byte q's low nibble (hi: its high nibble) in a file block.
+bool high_bit(const Form& f, const uint8_t* blk, int q, bool hi) {
+  if (f.k) {  // q5_K: qh[32] at 16; byte q of pair p = q / 32 holds sub-blocks 2p (lo) and 2p + 1 (hi)
+    const int p = q / 32, l = q % 32;
+    return (blk[16 + l] >> (2 * p + (hi ? 1 : 0))) & 1;
+  }
+  uint32_t qh;
+  std::memcpy(&qh, blk + 2, 4);
+  return (qh >> (q + (hi ? 16 : 0))) & 1;
+}
+
+void set_high_bit(const Form& f, uint8_t* blk, int q, bool hi) {
+  if (f.k) {
+    const int p = q / 32, l = q % 32;
+    blk[16 + l] |= static_cast<uint8_t>(1u << (2 * p + (hi ? 1 : 0)));
+    return;
+  }
+  blk[2 + (q + (hi ? 16 : 0)) / 8] |= static_cast<uint8_t>(1u << ((q + (hi ? 16 : 0)) % 8));
+}
+
+// q4_K/q5_K's 6-bit scale and min of sub-block j (get_scale_min_k4) and back.
+void k_scale_min(const uint8_t* s, int j, uint8_t* sc, uint8_t* mn) {
+  if (j < 4) {
+    *sc = s[j] & 63;
+    *mn = s[j + 4] & 63;
+  } else {
+    *sc = static_cast<uint8_t>((s[j + 4] & 15) | ((s[j - 4] >> 6) << 4));
+    *mn = static_cast<uint8_t>((s[j + 4] >> 4) | ((s[j] >> 6) << 4));
   }
 }
 
-size_t group_block_bytes(const Form& f) { return 2 * kGroupRows + static_cast<size_t>(f.quant_bytes) * kGroupRows; }
+void k_encode(const uint8_t* sc, const uint8_t* mn, uint8_t* s) {
+  for (int j = 0; j < 4; ++j) {
+    s[j] = static_cast<uint8_t>((sc[j] & 63) | ((sc[j + 4] >> 4) << 6));
+    s[j + 4] = static_cast<uint8_t>((mn[j] & 63) | ((mn[j + 4] >> 4) << 6));
+    s[j + 8] = static_cast<uint8_t>((sc[j + 4] & 15) | ((mn[j + 4] & 15) << 4));
+  }
+}
 
 void pack_group(const WeightView& w, const Form& f, int64_t g, uint8_t* dst) {
-  const int64_t nb = w.cols / 32;
-  const size_t gb = group_block_bytes(f);
+  const int64_t nb = w.cols / f.elems;
   const int chunks = f.quant_bytes / 4;
-  std::memset(dst, 0, gb * static_cast<size_t>(nb));
-  for (int64_t i = 0; i < kGroupRows; ++i) {
-    const int64_t row = g * kGroupRows + i;
+  std::memset(dst, 0, f.group_block * static_cast<size_t>(nb));
+  for (int64_t i = 0; i < G; ++i) {
+    const int64_t row = g * G + i;
     if (row >= w.rows) break;
     const uint8_t* src = w.data + static_cast<size_t>(row) * w.row_bytes;
     for (int64_t b = 0; b < nb; ++b) {
       const uint8_t* blk = src + b * f.block_bytes;
-      uint8_t* out = dst + b * gb;
+      uint8_t* out = dst + b * f.group_block;
       std::memcpy(out + 2 * i, blk, 2);
+      if (f.k) {
+        std::memcpy(out + 2 * G + 2 * i, blk + 2, 2);
+        for (int j = 0; j < 8; ++j) k_scale_min(blk + 4, j, out + 4 * G + G * j + i, out + 12 * G + G * j + i);
+      }
+      uint8_t* q = out + quants_at(f);
+      uint8_t* m = out + masks_at(f);
       for (int c = 0; c < chunks; ++c) {
-        for (int k = 0; k < 4; ++k) out[2 * kGroupRows + 64 * c + 4 * i + k] = blk[2 + 4 * c + k] ^ f.flip;
+        for (int k = 0; k < 4; ++k) {
+          const int qb = 4 * c + k;
+          q[64 * c + 4 * i + k] = blk[f.quant_at + qb] ^ f.flip;
+          if (!f.five) continue;
+          const int bit = static_cast<int>(4 * i + k);
+          if (high_bit(f, blk, qb, false)) m[16 * c + bit / 8] |= static_cast<uint8_t>(1u << (bit % 8));
+          if (high_bit(f, blk, qb, true)) m[16 * c + 8 + bit / 8] |= static_cast<uint8_t>(1u << (bit % 8));
+        }
       }
     }
   }
@@ -48,7 +114,7 @@ void pack_group(const WeightView& w, const Form& f, int64_t g, uint8_t* dst) {
 }  // namespace
 
 bool repack_wanted(WType t, Simd s) {
-  Form f{};
+  Form f;
   return s == Simd::Avx512 && form_of(t, &f);
 }
 
@@ -65,13 +131,15 @@ PackedMatrix& PackedMatrix::operator=(PackedMatrix&& o) noexcept {
 PackedMatrix::~PackedMatrix() { std::free(bytes_); }
 
 PackedMatrix repack_rows16(const WeightView& w, ThreadPool* pool) {
-  Form f{};
-  if (!form_of(w.type, &f) || w.layout != Layout::Rows) throw std::invalid_argument("repack_rows16: not a type the 16-row kernels cover");
-  const int64_t groups = (w.rows + kGroupRows - 1) / kGroupRows;
+  Form f;
+  if (!form_of(w.type, &f) || w.layout != Layout::Rows) {
+    throw std::invalid_argument("repack_rows16: not a type the 16-row kernels cover");
+  }
+  const int64_t groups = (w.rows + G - 1) / G;
   PackedMatrix p;
   p.view_ = w;
   p.view_.layout = Layout::Rows16;
-  p.view_.group_bytes = group_block_bytes(f) * static_cast<size_t>(w.cols / 32);
+  p.view_.group_bytes = f.group_block * static_cast<size_t>(w.cols / f.elems);
   const size_t total = p.bytes();
   p.bytes_ = static_cast<uint8_t*>(std::aligned_alloc(64, (total + 63) & ~static_cast<size_t>(63)));
   if (p.bytes_ == nullptr) throw std::bad_alloc();
@@ -89,18 +157,36 @@ void unpack_row(const WeightView& w, int64_t row, uint8_t* out) {
     std::memcpy(out, w.data + static_cast<size_t>(row) * w.row_bytes, w.row_bytes);
     return;
   }
-  Form f{};
+  Form f;
   form_of(w.type, &f);
-  const int64_t nb = w.cols / 32;
-  const int64_t i = row % kGroupRows;
-  const uint8_t* group = w.data + static_cast<size_t>(row / kGroupRows) * w.group_bytes;
-  const size_t gb = group_block_bytes(f);
+  const int64_t nb = w.cols / f.elems;
+  const int64_t i = row % G;
+  const uint8_t* group = w.data + static_cast<size_t>(row / G) * w.group_bytes;
+  std::memset(out, 0, w.row_bytes);
   for (int64_t b = 0; b < nb; ++b) {
-    const uint8_t* in = group + b * gb;
+    const uint8_t* in = group + b * f.group_block;
     uint8_t* blk = out + b * f.block_bytes;
     std::memcpy(blk, in + 2 * i, 2);
+    if (f.k) {
+      std::memcpy(blk + 2, in + 2 * G + 2 * i, 2);
+      uint8_t sc[8], mn[8];
+      for (int j = 0; j < 8; ++j) {
+        sc[j] = in[4 * G + G * j + i];
+        mn[j] = in[12 * G + G * j + i];
+      }
+      k_encode(sc, mn, blk + 4);
+    }
+    const uint8_t* q = in + quants_at(f);
+    const uint8_t* m = in + masks_at(f);
     for (int c = 0; c < f.quant_bytes / 4; ++c) {
-      for (int k = 0; k < 4; ++k) blk[2 + 4 * c + k] = in[2 * kGroupRows + 64 * c + 4 * i + k] ^ f.flip;
+      for (int k = 0; k < 4; ++k) {
+        const int qb = 4 * c + k;
+        blk[f.quant_at + qb] = q[64 * c + 4 * i + k] ^ f.flip;
+        if (!f.five) continue;
+        const int bit = static_cast<int>(4 * i + k);
+        if ((m[16 * c + bit / 8] >> (bit % 8)) & 1) set_high_bit(f, blk, qb, false);
+        if ((m[16 * c + 8 + bit / 8] >> (bit % 8)) & 1) set_high_bit(f, blk, qb, true);
+      }
     }
   }
 }

@@ -2,14 +2,21 @@
 // Repacking at load: on the AVX-512 path, matrices of the types its 16-row kernels cover are
 // copied once, when a runner is built, into Layout::Rows16. Rows are taken 16 at a time (the
 // last group padded with zero rows); for each block of the row length, a group holds the
-// 16 rows' f16 scales and then their quants interleaved 4 bytes at a time, so that one
-// 64-byte load brings 4 quant bytes of each of 16 rows, the lanes of a VNNI dot product:
-//   q4_0 (288 bytes a block): d[16] f16, then 4 chunks c of 64 bytes, row i's dword in chunk c
-//        being its nibble bytes 4c..4c+3 (elements 4c..4c+3 low, 16+4c..16+4c+3 high);
-//   q8_0 (544 bytes a block): d[16] f16, then 8 chunks c, row i's dword being its quants
-//        4c..4c+3 with the top bit flipped (w + 128, unsigned, as vpdpbusd wants them).
+// 16 rows' scales and then their quant bytes interleaved 4 at a time, so that one 64-byte
+// load (a chunk) brings 4 quant bytes of each of 16 rows, the lanes of a VNNI dot product:
+//   q4_0 (288 bytes a block): d[16] f16; 4 chunks, chunk c holding each row's nibble bytes
+//        4c..4c+3 (elements 4c..4c+3 in the low nibbles, 16+4c.. in the high ones).
+//   q5_0 (352): as q4_0, then per chunk two 64-bit masks, bit 4i+k the fifth bit of the
+//        low (then high) nibble of byte k of row i's dword.
+//   q8_0 (544): d[16] f16; 8 chunks of the quants with the top bit flipped (w + 128,
+//        unsigned, as vpdpbusd wants them).
+//   q4_K (2368 a super-block): d[16], dmin[16] f16; the 6-bit scales as bytes [8][16] and
+//        the mins likewise; 32 chunks, 8 per pair p of sub-blocks (2p in the low nibbles,
+//        2p + 1 in the high ones).
+//   q5_K (2880): as q4_K, then the high-bit masks per chunk as in q5_0.
 // Each output of a group then sits in its own lane from the first block to the last, so
-// its sum is one fixed sequence however many activation rows a tile takes.
+// its sum is one fixed sequence however many activation rows a tile takes. The sizes are
+// those of the file (q4_K and q5_K: 2.8% and 2.3% more, the scales unpacked).
 #include <cstddef>
 #include <cstdint>
 
