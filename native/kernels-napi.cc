@@ -3,7 +3,7 @@
 //   setSimdPath(name: "auto" | "scalar" | "avx2" | "neon"): boolean        (test hook)
 //   matmul(weights, ggmlType, wRows, wCols, x, xRows, threads): Float32Array [xRows x wRows]
 //   matmulGroup([[weights, ggmlType, wRows, wCols], ...], x, xRows, threads): Float32Array[]
-//   dequantizeRow(weights, ggmlType, wRows, wCols, row): Float32Array
+//   dequantizeRow(weights, ggmlType, wRows, wCols, row, repacked): Float32Array
 //   quantizeActivations(x, ggmlType, cols): Float32Array  (d * q of the 8-bit rows; tests)
 //   benchMatmul(weights, ggmlType, wRows, wCols, copies, x, xRows, threads, minSeconds): number
 //     (seconds per call: the best of 8 windows; each call takes the next of `copies` matrices)
@@ -98,8 +98,8 @@ std::string float_rows(const Napi::Value& v, int64_t rows, int64_t cols, const f
 // (the copy is held by `packed`), else w itself.
 const WeightView& as_runner_loads(const WeightView& w, PackedMatrix* packed, ThreadPool& pool) {
   if (!repack_wanted(w.type, simd_active())) return w;
-  *packed = repack_rows16(w, &pool);
-  return packed->view();
+  *packed = repack_alone(w, &pool);
+  return packed->view;
 }
 
 Napi::Value SimdPath(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), simd_path()); }
@@ -171,7 +171,14 @@ Napi::Value DequantizeRow(const Napi::CallbackInfo& info) {
     err = "row out of range";
   if (!err.empty()) return fail(env, "dequantizeRow: " + err);
   auto out = Napi::Float32Array::New(env, static_cast<size_t>(w.cols));
-  dequantize_row(w, info[4].As<Napi::Number>().Int64Value(), out.Data());
+  const int64_t row = info[4].As<Napi::Number>().Int64Value();
+  if (info[5].ToBoolean().Value()) {
+    std::lock_guard<std::mutex> lock(g_mu);
+    PackedMatrix packed;
+    dequantize_row(as_runner_loads(w, &packed, pool_for(1)), row, out.Data());
+    return out;
+  }
+  dequantize_row(w, row, out.Data());
   return out;
 }
 

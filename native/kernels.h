@@ -38,7 +38,8 @@ GemmFn gemm_q32_avx2(WType t);
 GemmFn gemm_k_avx2(WType t);
 GemmFn gemm_q32_vnni(WType t, VnniForm form);
 GemmFn gemm_k_vnni(WType t, VnniForm form);
-GemmFn gemm_x16_avx512(WType t);  // Layout::Rows16 matrices (repack.h)
+GemmFn gemm_x16_avx512(WType t);        // Layout::Rows16 matrices (repack.h), quantized
+GemmFn gemm_x16_float_avx512(WType t);  // and f16/bf16
 #if defined(__aarch64__) && defined(__ARM_NEON)
 GemmFn gemm_float_neon(WType t);
 GemmFn gemm_q32_neon(WType t);

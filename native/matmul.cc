@@ -53,7 +53,10 @@ GemmFn gemm_kernel(WType t, Simd s) {
 }
 
 GemmFn gemm_kernel_for(const WeightView& w, Simd s) {
-  if (w.layout == Layout::Rows16) return gemm_x16_avx512(w.type);
+  if (w.layout == Layout::Rows16) {
+    GemmFn fn = gemm_x16_avx512(w.type);
+    return fn ? fn : gemm_x16_float_avx512(w.type);
+  }
   return gemm_kernel(w.type, s);
 }
 

@@ -5,6 +5,10 @@
 #include <new>
 #include <stdexcept>
 
+#ifndef _WIN32
+#include <sys/mman.h>
+#endif
+
 namespace rlm {
 namespace {
 
@@ -20,6 +24,7 @@ struct Form {
   bool five = false;     // high bits (q5_0, q5_K): a lo and a hi 64-bit mask per chunk
   bool k = false;        // super-block: d, dmin, scales and mins ahead of the quants
   size_t group_block = 0;
+  bool fp = false;       // f16/bf16: one 2-byte element a block, no scales
 };
 
 bool form_of(WType t, Form* f) {
@@ -29,6 +34,10 @@ bool form_of(WType t, Form* f) {
     case WType::Q8_0: *f = {32, 34, 2, 32, 0x80, false, false, 0}; break;
     case WType::Q4_K: *f = {256, 144, 16, 128, 0x00, false, true, 0}; break;
     case WType::Q5_K: *f = {256, 176, 48, 128, 0x00, true, true, 0}; break;
+    case WType::F16:
+    case WType::BF16:
+      *f = {1, 2, 0, 2, 0x00, false, false, 2 * G, true};
+      return true;
     default: return false;
   }
   const size_t head = f->k ? 2 * 2 * G + 2 * 8 * G : 2 * G;
@@ -81,6 +90,14 @@ void k_encode(const uint8_t* sc, const uint8_t* mn, uint8_t* s) {
 
 void pack_group(const WeightView& w, const Form& f, int64_t g, uint8_t* dst) {
   const int64_t nb = w.cols / f.elems;
+  if (f.fp) {
+    std::memset(dst, 0, f.group_block * static_cast<size_t>(nb));
+    for (int64_t i = 0; i < G && g * G + i < w.rows; ++i) {
+      const uint8_t* src = w.data + static_cast<size_t>(g * G + i) * w.row_bytes;
+      for (int64_t k = 0; k < nb; ++k) std::memcpy(dst + k * f.group_block + 2 * i, src + 2 * k, 2);
+    }
+    return;
+  }
   const int chunks = f.quant_bytes / 4;
   std::memset(dst, 0, f.group_block * static_cast<size_t>(nb));
   for (int64_t i = 0; i < G; ++i) {
@@ -118,37 +135,60 @@ bool repack_wanted(WType t, Simd s) {
   return s == Simd::Avx512 && form_of(t, &f);
 }
 
-PackedMatrix& PackedMatrix::operator=(PackedMatrix&& o) noexcept {
+size_t packed_bytes(const WeightView& w) {
+  Form f;
+  if (!form_of(w.type, &f)) return 0;
+  const size_t groups = static_cast<size_t>((w.rows + G - 1) / G);
+  return (groups * f.group_block * static_cast<size_t>(w.cols / f.elems) + 63) & ~static_cast<size_t>(63);
+}
+
+PackBuffer::PackBuffer(size_t bytes) {
+  constexpr size_t kHuge = size_t{2} << 20;
+  const size_t align = bytes >= kHuge ? kHuge : 64;
+  size_ = (bytes + align - 1) & ~(align - 1);
+  if (size_ == 0) return;
+  data_ = static_cast<uint8_t*>(std::aligned_alloc(align, size_));
+  if (data_ == nullptr) throw std::bad_alloc();
+#ifdef MADV_HUGEPAGE
+  if (align == kHuge) madvise(data_, size_, MADV_HUGEPAGE);
+#endif
+}
+
+PackBuffer& PackBuffer::operator=(PackBuffer&& o) noexcept {
   if (this != &o) {
-    std::free(bytes_);
-    bytes_ = o.bytes_;
-    view_ = o.view_;
-    o.bytes_ = nullptr;
+    std::free(data_);
+    data_ = o.data_;
+    size_ = o.size_;
+    o.data_ = nullptr;
+    o.size_ = 0;
   }
   return *this;
 }
 
-PackedMatrix::~PackedMatrix() { std::free(bytes_); }
+PackBuffer::~PackBuffer() { std::free(data_); }
 
-PackedMatrix repack_rows16(const WeightView& w, ThreadPool* pool) {
+WeightView repack_rows16(const WeightView& w, uint8_t* dst, ThreadPool* pool) {
   Form f;
   if (!form_of(w.type, &f) || w.layout != Layout::Rows) {
     throw std::invalid_argument("repack_rows16: not a type the 16-row kernels cover");
   }
   const int64_t groups = (w.rows + G - 1) / G;
-  PackedMatrix p;
-  p.view_ = w;
-  p.view_.layout = Layout::Rows16;
-  p.view_.group_bytes = f.group_block * static_cast<size_t>(w.cols / f.elems);
-  const size_t total = p.bytes();
-  p.bytes_ = static_cast<uint8_t*>(std::aligned_alloc(64, (total + 63) & ~static_cast<size_t>(63)));
-  if (p.bytes_ == nullptr) throw std::bad_alloc();
-  p.view_.data = p.bytes_;
+  WeightView v = w;
+  v.layout = Layout::Rows16;
+  v.group_bytes = f.group_block * static_cast<size_t>(w.cols / f.elems);
+  v.data = dst;
   const auto work = [&](int64_t g0, int64_t g1, int) {
-    for (int64_t g = g0; g < g1; ++g) pack_group(w, f, g, p.bytes_ + static_cast<size_t>(g) * p.view_.group_bytes);
+    for (int64_t g = g0; g < g1; ++g) pack_group(w, f, g, dst + static_cast<size_t>(g) * v.group_bytes);
   };
   if (pool != nullptr && groups > 1) pool->run(groups, work);
   else work(0, groups, 0);
+  return v;
+}
+
+PackedMatrix repack_alone(const WeightView& w, ThreadPool* pool) {
+  PackedMatrix p;
+  p.buf = PackBuffer(packed_bytes(w));
+  p.view = repack_rows16(w, p.buf.data(), pool);
   return p;
 }
 
@@ -163,6 +203,10 @@ void unpack_row(const WeightView& w, int64_t row, uint8_t* out) {
   const int64_t i = row % G;
   const uint8_t* group = w.data + static_cast<size_t>(row / G) * w.group_bytes;
   std::memset(out, 0, w.row_bytes);
+  if (f.fp) {
+    for (int64_t k = 0; k < nb; ++k) std::memcpy(out + 2 * k, group + k * f.group_block + 2 * i, 2);
+    return;
+  }
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* in = group + b * f.group_block;
     uint8_t* blk = out + b * f.block_bytes;

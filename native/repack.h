@@ -14,6 +14,7 @@
 //        the mins likewise; 32 chunks, 8 per pair p of sub-blocks (2p in the low nibbles,
 //        2p + 1 in the high ones).
 //   q5_K (2880): as q4_K, then the high-bit masks per chunk as in q5_0.
+//   f16, bf16 (32 bytes an element): element k of the 16 rows, one after another.
 // Each output of a group then sits in its own lane from the first block to the last, so
 // its sum is one fixed sequence however many activation rows a tile takes. The sizes are
 // those of the file (q4_K and q5_K: 2.8% and 2.3% more, the scales unpacked).
@@ -31,27 +32,42 @@ constexpr int64_t kGroupRows = 16;
 /** Whether matrices of type t are repacked (to Rows16) for path s. */
 bool repack_wanted(WType t, Simd s);
 
-/** A repacked matrix: owns its bytes (64-byte aligned); view() is what the kernels read. */
-class PackedMatrix {
- public:
-  PackedMatrix() = default;
-  PackedMatrix(PackedMatrix&& o) noexcept : bytes_(o.bytes_), view_(o.view_) { o.bytes_ = nullptr; }
-  PackedMatrix& operator=(PackedMatrix&& o) noexcept;
-  PackedMatrix(const PackedMatrix&) = delete;
-  PackedMatrix& operator=(const PackedMatrix&) = delete;
-  ~PackedMatrix();
+/** Bytes w takes repacked (a multiple of 64); 0 for a type the 16-row kernels do not cover. */
+size_t packed_bytes(const WeightView& w);
 
-  const WeightView& view() const { return view_; }
-  size_t bytes() const { return view_.group_bytes * static_cast<size_t>((view_.rows + kGroupRows - 1) / kGroupRows); }
+/**
+ * Memory for repacked matrices: one block for all of a runner's, 2 MiB aligned and
+ * advised for transparent huge pages (the kernels stream every matrix once a step, and
+ * 4 KiB pages would cost a TLB miss every 4 KiB).
+ */
+class PackBuffer {
+ public:
+  PackBuffer() = default;
+  explicit PackBuffer(size_t bytes);
+  PackBuffer(PackBuffer&& o) noexcept : data_(o.data_), size_(o.size_) { o.data_ = nullptr; o.size_ = 0; }
+  PackBuffer& operator=(PackBuffer&& o) noexcept;
+  PackBuffer(const PackBuffer&) = delete;
+  PackBuffer& operator=(const PackBuffer&) = delete;
+  ~PackBuffer();
+
+  uint8_t* data() const { return data_; }
+  size_t size() const { return size_; }
 
  private:
-  friend PackedMatrix repack_rows16(const WeightView& w, ThreadPool* pool);
-  uint8_t* bytes_ = nullptr;
-  WeightView view_;
+  uint8_t* data_ = nullptr;
+  size_t size_ = 0;
 };
 
-/** Repacks w (Layout::Rows, a type repack_wanted covers) into Rows16; the groups split over pool when given. */
-PackedMatrix repack_rows16(const WeightView& w, ThreadPool* pool);
+/** Repacks w (Layout::Rows, a covered type) into dst (packed_bytes(w) bytes); the groups split over pool when given. */
+WeightView repack_rows16(const WeightView& w, uint8_t* dst, ThreadPool* pool);
+
+/** A matrix repacked into a buffer of its own (tests, benchmarks). */
+struct PackedMatrix {
+  PackBuffer buf;
+  WeightView view;
+};
+
+PackedMatrix repack_alone(const WeightView& w, ThreadPool* pool);
 
 /** Row `row` of w in the file's layout (w.row_bytes bytes) into out, whatever w's layout. */
 void unpack_row(const WeightView& w, int64_t row, uint8_t* out);

@@ -52,18 +52,29 @@ Runner::Runner(ModelDesc desc, int64_t kv_capacity, bool kv_f16, int threads)
 // embedding lookups read their rows back out of the groups (dequantize_row).
 void Runner::repack_weights() {
   const Simd simd = simd_active();
-  const auto pack = [&](WeightView& w) {
-    if (w.layout != Layout::Rows || !repack_wanted(w.type, simd)) return;
-    packed_.push_back(repack_rows16(w, &pool_));
-    released_bytes_ += release_file_pages(w.data, w.row_bytes * static_cast<size_t>(w.rows));
-    packed_bytes_ += packed_.back().bytes();
-    w = packed_.back().view();
-  };
+  std::vector<WeightView*> todo;
   for (LayerDesc& L : m_.layers) {
-    for (WeightView* w : {&L.q, &L.k, &L.v, &L.o, &L.gate, &L.up, &L.down}) pack(*w);
+    for (WeightView* w : {&L.q, &L.k, &L.v, &L.o, &L.gate, &L.up, &L.down}) todo.push_back(w);
   }
   const bool tied = m_.output.data == m_.embed.data;
-  pack(m_.output);
+  todo.push_back(&m_.output);
+  size_t total = 0;
+  std::vector<WeightView*> packs;
+  for (WeightView* w : todo) {
+    if (w->layout != Layout::Rows || !repack_wanted(w->type, simd)) continue;
+    packs.push_back(w);
+    total += rlm::packed_bytes(*w);
+  }
+  if (packs.empty()) return;
+  packed_ = PackBuffer(total);
+  uint8_t* at = packed_.data();
+  for (WeightView* w : packs) {
+    const WeightView packed = repack_rows16(*w, at, &pool_);
+    released_bytes_ += release_file_pages(w->data, w->row_bytes * static_cast<size_t>(w->rows));
+    at += rlm::packed_bytes(*w);
+    *w = packed;
+  }
+  packed_bytes_ = total;
   if (tied) m_.embed = m_.output;
 }
 

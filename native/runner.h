@@ -89,7 +89,7 @@ class Runner {
   std::unique_ptr<uint8_t, FreeDeleter> kv_;   // [layer][K|V][slot][kv_dim]
   ThreadPool pool_;
   MatmulScratch mm_;
-  std::vector<PackedMatrix> packed_;  // the repacked matrices m_'s views point into
+  PackBuffer packed_;  // the repacked matrices m_'s views point into
   size_t packed_bytes_ = 0, released_bytes_ = 0;
 
   // Activations, grown on demand and reused from step to step.

@@ -10,7 +10,7 @@ interface KernelAddon extends NativeAddon {
   setSimdPath(name: string): boolean;
   matmul(weights: Uint8Array, ggmlType: number, wRows: number, wCols: number, x: Float32Array, xRows: number, threads: number): Float32Array;
   matmulGroup(list: [Uint8Array, number, number, number][], x: Float32Array, xRows: number, threads: number): Float32Array[];
-  dequantizeRow(weights: Uint8Array, ggmlType: number, wRows: number, wCols: number, row: number): Float32Array;
+  dequantizeRow(weights: Uint8Array, ggmlType: number, wRows: number, wCols: number, row: number, repacked: boolean): Float32Array;
   quantizeActivations(x: Float32Array, ggmlType: number, cols: number): Float32Array;
   benchMatmul(
     weights: Uint8Array,
@@ -46,7 +46,11 @@ export interface NativeKernels {
   /** The matmuls of several matrices of the same width as one group (as the runner does q/k/v); one output each. */
   matmulGroup(ws: readonly NativeWeights[], x: Float32Array, rows: number, threads: number): Float32Array[];
   /** Row `row` of w, decoded exactly as src/formats/quant.ts decodes it. */
-  dequantizeRow(w: NativeWeights, row: number): Float32Array;
+  /**
+   * Row `row` of w decoded; with `repacked`, read back out of the layout the active SIMD path
+   * repacks w into at load (the embedding lookups of a tied output matrix), where it repacks.
+   */
+  dequantizeRow(w: NativeWeights, row: number, repacked?: boolean): Float32Array;
   /**
    * The activations as the integer dot products of weight type `t` see them: each row of
    * `cols` quantized to the 8-bit block format and decoded again (d * q). Identity for
@@ -79,7 +83,7 @@ function wrap(a: KernelAddon): NativeKernels {
     setSimdPath: (path) => a.setSimdPath(path),
     matmul: (w, x, rows, threads) => a.matmul(w.bytes, id(w.type), w.rows, w.cols, x, rows, threads),
     matmulGroup: (ws, x, rows, threads) => a.matmulGroup(ws.map((w) => [w.bytes, id(w.type), w.rows, w.cols]), x, rows, threads),
-    dequantizeRow: (w, row) => a.dequantizeRow(w.bytes, id(w.type), w.rows, w.cols, row),
+    dequantizeRow: (w, row, repacked = false) => a.dequantizeRow(w.bytes, id(w.type), w.rows, w.cols, row, repacked),
     quantizeActivations: (t, x, cols) => a.quantizeActivations(x, id(t), cols),
     benchMatmul: (w, x, rows, threads, minSeconds, copies = 1) =>
       a.benchMatmul(w.bytes, id(w.type), w.rows, w.cols, copies, x, rows, threads, minSeconds),

@@ -55,6 +55,10 @@ export interface NativeRunnerInfo {
   /** SIMD paths in use: matmul kernels and the other ops. */
   readonly matmul: string;
   readonly ops: string;
+  /** Bytes of the matrices repacked at load for the matmul path (0 where it repacks none). */
+  readonly packedBytes: number;
+  /** Bytes of the model file's pages of those matrices given back to the OS after the copy. */
+  readonly releasedBytes: number;
 }
 
 interface NativeRunnerHandle {

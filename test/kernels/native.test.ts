@@ -267,8 +267,8 @@ test("decoding rows of sequences on one cached prefix (attended together) give e
   }
 });
 
-test("quantized weights are batch and thread invariant too", { skip }, async () => {
-  for (const t of ["q8_0", "q4_K"] as const) {
+test("quantized and half-precision weights are batch and thread invariant too", { skip }, async () => {
+  for (const t of ["q8_0", "q4_K", "q4_0", "q5_0", "f16", "bf16"] as const) {
     const p = await open(`llama-gguf-${t}`, { arch: "llama", format: "gguf", dtype: t, seed: 7 });
     try {
       const target = randomTokens(80, 21);
@@ -282,6 +282,32 @@ test("quantized weights are batch and thread invariant too", { skip }, async () 
     } finally {
       p.model.close();
     }
+  }
+});
+
+test("on the avx512 path, matrices are repacked at load and their file pages given back", { skip }, async (t) => {
+  const p = await open("llama-gguf-q4_0", { arch: "llama", format: "gguf", dtype: "q4_0", seed: 7 });
+  try {
+    const r = p.native("f16", 1, 64) as NativeModelRunner;
+    const info = r.info();
+    r.close();
+    if (info.matmul !== "avx512") {
+      assert.equal(info.packedBytes, 0);
+      return t.skip(`this CPU runs ${info.matmul}, which repacks nothing`);
+    }
+    // Every matrix of the layers and the (tied) output, at the file's size: q4_0 groups take
+    // exactly the bytes of their rows (the last group is padded up to 16 rows).
+    const c = p.model.config;
+    const h = c.hiddenSize, q = c.numHeads * c.headDim, kv = c.numKvHeads * c.headDim, f = c.intermediateSize;
+    const pad = (rows: number): number => Math.ceil(rows / 16) * 16;
+    const rowsTimesCols = c.numLayers * (pad(q) * h + 2 * pad(kv) * h + pad(h) * q + 2 * pad(f) * h + pad(h) * f) + pad(c.vocabSize) * h;
+    const aligned = (n: number): number => Math.ceil(n / 64) * 64;
+    assert.ok(info.packedBytes >= (rowsTimesCols / 32) * 18, `packed ${info.packedBytes}`);
+    assert.ok(info.packedBytes <= (rowsTimesCols / 32) * 18 + aligned(1) * (7 * c.numLayers + 1), `packed ${info.packedBytes}`);
+    // Whole pages of the mapped file only: all but the partial pages at each matrix's ends.
+    assert.ok(info.releasedBytes > 0 && info.releasedBytes <= info.packedBytes, `released ${info.releasedBytes}`);
+  } finally {
+    p.model.close();
   }
 });
 
