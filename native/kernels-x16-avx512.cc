@@ -121,7 +121,8 @@ struct Q32Tiles {
 template <bool kFive>
 struct KTiles {
   static constexpr size_t kHead = 64 + 256;
-  static constexpr size_t kBlock = kHead + 2048 + (kFive ? 512 : 0);
+  static constexpr size_t kRun = 512 + (kFive ? 128 : 0);  // a pair's 8 chunks, then their masks
+  static constexpr size_t kBlock = kHead + 4 * kRun;
 
   template <int N>
   RLM_AVX512 static void tile(const GemmTask& t, int64_t g, int64_t r) {
@@ -136,21 +137,21 @@ struct KTiles {
     for (int j = 0; j < N; ++j) acc[j] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; ++b) {
       const uint8_t* blk = base + b * kBlock;
-      _mm_prefetch(reinterpret_cast<const char*>(blk + kBlock), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(blk + 4 * kBlock), _MM_HINT_T0);
       const uint8_t* q = blk + kHead;
       __m512i dot[N];
       for (int j = 0; j < N; ++j) dot[j] = _mm512_setzero_si512();
       for (int p = 0; p < 4; ++p) {
         __m512i lo[N], hi[N];
         for (int j = 0; j < N; ++j) lo[j] = hi[j] = _mm512_setzero_si512();
+        const uint8_t* run = q + p * kRun;
         for (int c = 0; c < 8; ++c) {
-          const int chunk = 8 * p + c;
-          const __m512i v = _mm512_loadu_si512(q + 64 * chunk);
+          const __m512i v = _mm512_loadu_si512(run + 64 * c);
           __m512i l = _mm512_and_si512(v, m4);
           __m512i h = _mm512_and_si512(_mm512_srli_epi16(v, 4), m4);
           if constexpr (kFive) {
-            l = _mm512_mask_add_epi8(l, mask64(q + 2048 + 16 * chunk), l, b4);
-            h = _mm512_mask_add_epi8(h, mask64(q + 2048 + 16 * chunk + 8), h, b4);
+            l = _mm512_mask_add_epi8(l, mask64(run + 512 + 16 * c), l, b4);
+            h = _mm512_mask_add_epi8(h, mask64(run + 512 + 16 * c + 8), h, b4);
           }
           for (int j = 0; j < N; ++j) {
             const int8_t* y = a[j].qs + 256 * b + 64 * p + 4 * c;
@@ -186,6 +187,79 @@ struct KTiles {
   }
 };
 
+// q6_K super-blocks: per 16-element sub-block s an exact int32 dot isum_s of the unsigned
+// 6-bit quants q (4 bits of ql, 2 of qh); their offset 32 comes back with the activations'
+// 16-element sums, so per lane
+//   dot = sum_s sc_s * isum_s - 32 * sum_s sc_s * bsum_s;  acc = fma(d_w * d_y, float(dot), acc)
+// in super-block order.
+struct Q6KTiles {
+  static constexpr size_t kBlock = 3360;
+  static constexpr size_t kScales = 32, kQl = 32 + 256, kQh = 32 + 256 + 2048;
+
+  template <int N>
+  RLM_AVX512 static void tile(const GemmTask& t, int64_t g, int64_t r) {
+    const WeightView& w = *t.w;
+    const int64_t nb = w.cols / 256;
+    const uint8_t* base = w.data + static_cast<size_t>(g) * w.group_bytes;
+    ActRow a[N];
+    for (int j = 0; j < N; ++j) a[j] = act_row(ActFormat::Q8_K, t.act + (r + j) * t.act_stride, w.cols);
+    const __m512i m4 = _mm512_set1_epi8(0x0f);
+    const __m512i m30 = _mm512_set1_epi8(0x30);
+    __m512 acc[N];
+    for (int j = 0; j < N; ++j) acc[j] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; ++b) {
+      const uint8_t* blk = base + b * kBlock;
+      _mm_prefetch(reinterpret_cast<const char*>(blk + 4 * kBlock), _MM_HINT_T0);
+      __m512i dot[N];
+      for (int j = 0; j < N; ++j) dot[j] = _mm512_setzero_si512();
+      for (int h = 0; h < 2; ++h) {
+        for (int q16 = 0; q16 < 2; ++q16) {
+          __m512i sb[4][N];
+          for (int k = 0; k < 4; ++k)
+            for (int j = 0; j < N; ++j) sb[k][j] = _mm512_setzero_si512();
+          for (int cc = 0; cc < 4; ++cc) {
+            const int c = 4 * q16 + cc;
+            const __m512i A = _mm512_loadu_si512(blk + kQl + 64 * (16 * h + c));
+            const __m512i B = _mm512_loadu_si512(blk + kQl + 64 * (16 * h + 8 + c));
+            const __m512i H = _mm512_loadu_si512(blk + kQh + 64 * (8 * h + c));
+            const __m512i q[4] = {
+                _mm512_or_si512(_mm512_and_si512(A, m4), _mm512_and_si512(_mm512_slli_epi16(H, 4), m30)),
+                _mm512_or_si512(_mm512_and_si512(B, m4), _mm512_and_si512(_mm512_slli_epi16(H, 2), m30)),
+                _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(A, 4), m4), _mm512_and_si512(H, m30)),
+                _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(B, 4), m4), _mm512_and_si512(_mm512_srli_epi16(H, 2), m30)),
+            };
+            for (int j = 0; j < N; ++j) {
+              const int8_t* y = a[j].qs + 256 * b + 128 * h + 4 * c;
+              for (int k = 0; k < 4; ++k) sb[k][j] = _mm512_dpbusd_epi32(sb[k][j], q[k], bcast32(y + 32 * k));
+            }
+          }
+          // Sub-block 8h + 2k + q16: scale q16 of pair 4h + k.
+          for (int k = 0; k < 4; ++k) {
+            const __m512i pair = _mm512_cvtepi8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + kScales + 32 * (4 * h + k))));
+            const __m512i sc = q16 == 0 ? _mm512_srai_epi32(_mm512_slli_epi32(pair, 16), 16) : _mm512_srai_epi32(pair, 16);
+            for (int j = 0; j < N; ++j) dot[j] = _mm512_add_epi32(dot[j], _mm512_mullo_epi32(sb[k][j], sc));
+          }
+        }
+      }
+      // The offset: 32 * sum_s sc_s * bsum_s, scale pairs against bsum pairs.
+      __m512i corr[N];
+      for (int j = 0; j < N; ++j) corr[j] = _mm512_setzero_si512();
+      for (int k = 0; k < 8; ++k) {
+        const __m512i pair = _mm512_cvtepi8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + kScales + 32 * k)));
+        for (int j = 0; j < N; ++j) {
+          corr[j] = _mm512_dpwssd_epi32(corr[j], pair, bcast32(reinterpret_cast<const int8_t*>(a[j].bsums + 16 * b + 2 * k)));
+        }
+      }
+      const __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk)));
+      for (int j = 0; j < N; ++j) {
+        const __m512i total = _mm512_sub_epi32(dot[j], _mm512_slli_epi32(corr[j], 5));
+        acc[j] = _mm512_fmadd_ps(_mm512_mul_ps(dw, _mm512_set1_ps(a[j].d[b])), _mm512_cvtepi32_ps(total), acc[j]);
+      }
+    }
+    store<N>(t, g, r, acc);
+  }
+};
+
 }  // namespace
 
 GemmFn gemm_x16_avx512(WType t) {
@@ -195,6 +269,7 @@ GemmFn gemm_x16_avx512(WType t) {
     case WType::Q8_0: return &gemm_x16<Q32Tiles<Q8_0x16>, 8>;
     case WType::Q4_K: return &gemm_x16<KTiles<false>, 4>;
     case WType::Q5_K: return &gemm_x16<KTiles<true>, 4>;
+    case WType::Q6_K: return &gemm_x16<Q6KTiles, 3>;
     default: return nullptr;
   }
 }

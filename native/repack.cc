@@ -25,6 +25,7 @@ struct Form {
   bool k = false;        // super-block: d, dmin, scales and mins ahead of the quants
   size_t group_block = 0;
   bool fp = false;       // f16/bf16: one 2-byte element a block, no scales
+  bool six = false;      // q6_K: its own layout (pack_q6k)
 };
 
 bool form_of(WType t, Form* f) {
@@ -34,6 +35,9 @@ bool form_of(WType t, Form* f) {
     case WType::Q8_0: *f = {32, 34, 2, 32, 0x80, false, false, 0}; break;
     case WType::Q4_K: *f = {256, 144, 16, 128, 0x00, false, true, 0}; break;
     case WType::Q5_K: *f = {256, 176, 48, 128, 0x00, true, true, 0}; break;
+    case WType::Q6_K:
+      *f = {256, 210, 0, 0, 0x00, false, false, 16 * 210, false, true};
+      return true;
     case WType::F16:
     case WType::BF16:
       *f = {1, 2, 0, 2, 0x00, false, false, 2 * G, true};
@@ -47,7 +51,18 @@ bool form_of(WType t, Form* f) {
 }
 
 size_t quants_at(const Form& f) { return f.k ? 2 * 2 * G + 2 * 8 * G : 2 * G; }
-size_t masks_at(const Form& f) { return quants_at(f) + static_cast<size_t>(f.quant_bytes) * G; }
+
+// The chunks come in runs (a super-block's pair of sub-blocks, or a whole 32-block), each
+// run's high-bit masks right after its quants: the kernels read a group's bytes in order.
+int run_chunks(const Form& f) { return f.k ? 8 : f.quant_bytes / 4; }
+size_t run_bytes(const Form& f) { return static_cast<size_t>(run_chunks(f)) * (64 + (f.five ? 16 : 0)); }
+size_t chunk_at(const Form& f, int c) {
+  return quants_at(f) + static_cast<size_t>(c / run_chunks(f)) * run_bytes(f) + 64 * static_cast<size_t>(c % run_chunks(f));
+}
+size_t mask_at(const Form& f, int c) {
+  const int n = run_chunks(f);
+  return quants_at(f) + static_cast<size_t>(c / n) * run_bytes(f) + 64 * static_cast<size_t>(n) + 16 * static_cast<size_t>(c % n);
+}
 
 // q5_0: the high bit of quant byte q's low nibble (hi: its high nibble) in a file block.
 bool high_bit(const Form& f, const uint8_t* blk, int q, bool hi) {
@@ -88,8 +103,33 @@ void k_encode(const uint8_t* sc, const uint8_t* mn, uint8_t* s) {
   }
 }
 
+// q6_K: d[16] f16; the scales as int8 pairs [8][16][2] (pair k: scales 2k and 2k + 1 of
+// each row); ql in 32 chunks (row i's dword in chunk c: ql bytes 4c..4c+3); qh in 16.
+constexpr size_t kQ6Scales = 32, kQ6Ql = 32 + 256, kQ6Qh = 32 + 256 + 2048;
+
+void q6k_block(const uint8_t* blk, int64_t i, uint8_t* out, bool pack) {
+  const auto move = [&](uint8_t* file, uint8_t* group) {
+    if (pack) *group = *file;
+    else *file = *group;
+  };
+  uint8_t* b = const_cast<uint8_t*>(blk);
+  move(b + 208, out + 2 * i);
+  move(b + 209, out + 2 * i + 1);
+  for (int s = 0; s < 16; ++s) move(b + 192 + s, out + kQ6Scales + 32 * (s / 2) + 2 * i + s % 2);
+  for (int q = 0; q < 128; ++q) move(b + q, out + kQ6Ql + 64 * (q / 4) + 4 * i + q % 4);
+  for (int q = 0; q < 64; ++q) move(b + 128 + q, out + kQ6Qh + 64 * (q / 4) + 4 * i + q % 4);
+}
+
 void pack_group(const WeightView& w, const Form& f, int64_t g, uint8_t* dst) {
   const int64_t nb = w.cols / f.elems;
+  if (f.six) {
+    std::memset(dst, 0, f.group_block * static_cast<size_t>(nb));
+    for (int64_t i = 0; i < G && g * G + i < w.rows; ++i) {
+      const uint8_t* src = w.data + static_cast<size_t>(g * G + i) * w.row_bytes;
+      for (int64_t b = 0; b < nb; ++b) q6k_block(src + b * f.block_bytes, i, dst + b * f.group_block, true);
+    }
+    return;
+  }
   if (f.fp) {
     std::memset(dst, 0, f.group_block * static_cast<size_t>(nb));
     for (int64_t i = 0; i < G && g * G + i < w.rows; ++i) {
@@ -112,16 +152,15 @@ void pack_group(const WeightView& w, const Form& f, int64_t g, uint8_t* dst) {
         std::memcpy(out + 2 * G + 2 * i, blk + 2, 2);
         for (int j = 0; j < 8; ++j) k_scale_min(blk + 4, j, out + 4 * G + G * j + i, out + 12 * G + G * j + i);
       }
-      uint8_t* q = out + quants_at(f);
-      uint8_t* m = out + masks_at(f);
       for (int c = 0; c < chunks; ++c) {
         for (int k = 0; k < 4; ++k) {
           const int qb = 4 * c + k;
-          q[64 * c + 4 * i + k] = blk[f.quant_at + qb] ^ f.flip;
+          out[chunk_at(f, c) + 4 * i + k] = blk[f.quant_at + qb] ^ f.flip;
           if (!f.five) continue;
           const int bit = static_cast<int>(4 * i + k);
-          if (high_bit(f, blk, qb, false)) m[16 * c + bit / 8] |= static_cast<uint8_t>(1u << (bit % 8));
-          if (high_bit(f, blk, qb, true)) m[16 * c + 8 + bit / 8] |= static_cast<uint8_t>(1u << (bit % 8));
+          uint8_t* m = out + mask_at(f, c);
+          if (high_bit(f, blk, qb, false)) m[bit / 8] |= static_cast<uint8_t>(1u << (bit % 8));
+          if (high_bit(f, blk, qb, true)) m[8 + bit / 8] |= static_cast<uint8_t>(1u << (bit % 8));
         }
       }
     }
@@ -207,6 +246,10 @@ void unpack_row(const WeightView& w, int64_t row, uint8_t* out) {
     for (int64_t k = 0; k < nb; ++k) std::memcpy(out + 2 * k, group + k * f.group_block + 2 * i, 2);
     return;
   }
+  if (f.six) {
+    for (int64_t b = 0; b < nb; ++b) q6k_block(out + b * f.block_bytes, i, const_cast<uint8_t*>(group) + b * f.group_block, false);
+    return;
+  }
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* in = group + b * f.group_block;
     uint8_t* blk = out + b * f.block_bytes;
@@ -220,16 +263,15 @@ void unpack_row(const WeightView& w, int64_t row, uint8_t* out) {
       }
       k_encode(sc, mn, blk + 4);
     }
-    const uint8_t* q = in + quants_at(f);
-    const uint8_t* m = in + masks_at(f);
     for (int c = 0; c < f.quant_bytes / 4; ++c) {
       for (int k = 0; k < 4; ++k) {
         const int qb = 4 * c + k;
-        blk[f.quant_at + qb] = q[64 * c + 4 * i + k] ^ f.flip;
+        blk[f.quant_at + qb] = in[chunk_at(f, c) + 4 * i + k] ^ f.flip;
         if (!f.five) continue;
         const int bit = static_cast<int>(4 * i + k);
-        if ((m[16 * c + bit / 8] >> (bit % 8)) & 1) set_high_bit(f, blk, qb, false);
-        if ((m[16 * c + 8 + bit / 8] >> (bit % 8)) & 1) set_high_bit(f, blk, qb, true);
+        const uint8_t* m = in + mask_at(f, c);
+        if ((m[bit / 8] >> (bit % 8)) & 1) set_high_bit(f, blk, qb, false);
+        if ((m[8 + bit / 8] >> (bit % 8)) & 1) set_high_bit(f, blk, qb, true);
       }
     }
   }

@@ -13,7 +13,8 @@
 //   q4_K (2368 a super-block): d[16], dmin[16] f16; the 6-bit scales as bytes [8][16] and
 //        the mins likewise; 32 chunks, 8 per pair p of sub-blocks (2p in the low nibbles,
 //        2p + 1 in the high ones).
-//   q5_K (2880): as q4_K, then the high-bit masks per chunk as in q5_0.
+//   q5_K (2880): as q4_K, each pair's 8 chunks followed by their masks as in q5_0.
+//   q6_K (3360): d[16] f16; the int8 scales in pairs [8][16][2]; 32 chunks of ql, 16 of qh.
 //   f16, bf16 (32 bytes an element): element k of the 16 rows, one after another.
 // Each output of a group then sits in its own lane from the first block to the last, so
 // its sum is one fixed sequence however many activation rows a tile takes. The sizes are
