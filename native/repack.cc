@@ -1,9 +1,12 @@
 #include "repack.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <new>
 #include <stdexcept>
+
+#include "file-pages.h"
 
 #ifndef _WIN32
 #include <sys/mman.h>
@@ -64,17 +67,9 @@ size_t mask_at(const Form& f, int c) {
   return quants_at(f) + static_cast<size_t>(c / n) * run_bytes(f) + 64 * static_cast<size_t>(n) + 16 * static_cast<size_t>(c % n);
 }
 
-// q5_0: the high bit of quant byte q's low nibble (hi: its high nibble) in a file block.
-bool high_bit(const Form& f, const uint8_t* blk, int q, bool hi) {
-  if (f.k) {  // q5_K: qh[32] at 16; byte q of pair p = q / 32 holds sub-blocks 2p (lo) and 2p + 1 (hi)
-    const int p = q / 32, l = q % 32;
-    return (blk[16 + l] >> (2 * p + (hi ? 1 : 0))) & 1;
-  }
-  uint32_t qh;
-  std::memcpy(&qh, blk + 2, 4);
-  return (qh >> (q + (hi ? 16 : 0))) & 1;
-}
-
+// Sets the fifth bit of quant byte q's low nibble (hi: high nibble) in a file block of
+// q5_0 (qh at 2, 32 bits) or q5_K (qh[32] at 16; byte q of pair p = q / 32 holds
+// sub-blocks 2p, low, and 2p + 1, high).
 void set_high_bit(const Form& f, uint8_t* blk, int q, bool hi) {
   if (f.k) {
     const int p = q / 32, l = q % 32;
@@ -139,6 +134,12 @@ void pack_group(const WeightView& w, const Form& f, int64_t g, uint8_t* dst) {
     return;
   }
   const int chunks = f.quant_bytes / 4;
+  size_t qat[32], mat[32];
+  for (int c = 0; c < chunks; ++c) {
+    qat[c] = chunk_at(f, c);
+    mat[c] = mask_at(f, c);
+  }
+  const uint32_t flip4 = f.flip * 0x01010101u;
   std::memset(dst, 0, f.group_block * static_cast<size_t>(nb));
   for (int64_t i = 0; i < G; ++i) {
     const int64_t row = g * G + i;
@@ -153,15 +154,31 @@ void pack_group(const WeightView& w, const Form& f, int64_t g, uint8_t* dst) {
         for (int j = 0; j < 8; ++j) k_scale_min(blk + 4, j, out + 4 * G + G * j + i, out + 12 * G + G * j + i);
       }
       for (int c = 0; c < chunks; ++c) {
-        for (int k = 0; k < 4; ++k) {
-          const int qb = 4 * c + k;
-          out[chunk_at(f, c) + 4 * i + k] = blk[f.quant_at + qb] ^ f.flip;
-          if (!f.five) continue;
-          const int bit = static_cast<int>(4 * i + k);
-          uint8_t* m = out + mask_at(f, c);
-          if (high_bit(f, blk, qb, false)) m[bit / 8] |= static_cast<uint8_t>(1u << (bit % 8));
-          if (high_bit(f, blk, qb, true)) m[8 + bit / 8] |= static_cast<uint8_t>(1u << (bit % 8));
+        uint32_t v;
+        std::memcpy(&v, blk + f.quant_at + 4 * c, 4);
+        v ^= flip4;
+        std::memcpy(out + qat[c] + 4 * i, &v, 4);
+        if (!f.five) continue;
+        // The fifth bits of the chunk's 4 bytes, low nibbles then high: 4 bits each, placed
+        // at bits 4i..4i+3 of the chunk's two masks.
+        uint32_t lo = 0, hi = 0;
+        if (f.k) {
+          const int p = c / 8;
+          uint32_t qh;
+          std::memcpy(&qh, blk + 16 + 4 * (c % 8), 4);
+          for (int k = 0; k < 4; ++k) {
+            lo |= ((qh >> (8 * k + 2 * p)) & 1u) << k;
+            hi |= ((qh >> (8 * k + 2 * p + 1)) & 1u) << k;
+          }
+        } else {
+          uint32_t qh;
+          std::memcpy(&qh, blk + 2, 4);
+          lo = (qh >> (4 * c)) & 15u;
+          hi = (qh >> (16 + 4 * c)) & 15u;
         }
+        uint8_t* m = out + mat[c];
+        m[i / 2] |= static_cast<uint8_t>(lo << (4 * (i % 2)));
+        m[8 + i / 2] |= static_cast<uint8_t>(hi << (4 * (i % 2)));
       }
     }
   }
@@ -206,7 +223,7 @@ PackBuffer& PackBuffer::operator=(PackBuffer&& o) noexcept {
 
 PackBuffer::~PackBuffer() { std::free(data_); }
 
-WeightView repack_rows16(const WeightView& w, uint8_t* dst, ThreadPool* pool) {
+WeightView repack_rows16(const WeightView& w, uint8_t* dst, ThreadPool* pool, bool release) {
   Form f;
   if (!form_of(w.type, &f) || w.layout != Layout::Rows) {
     throw std::invalid_argument("repack_rows16: not a type the 16-row kernels cover");
@@ -216,18 +233,29 @@ WeightView repack_rows16(const WeightView& w, uint8_t* dst, ThreadPool* pool) {
   v.layout = Layout::Rows16;
   v.group_bytes = f.group_block * static_cast<size_t>(w.cols / f.elems);
   v.data = dst;
-  const auto work = [&](int64_t g0, int64_t g1, int) {
-    for (int64_t g = g0; g < g1; ++g) pack_group(w, f, g, dst + static_cast<size_t>(g) * v.group_bytes);
-  };
-  if (pool != nullptr && groups > 1) pool->run(groups, work);
-  else work(0, groups, 0);
+  // In slices of about 4 MiB of the source, each slice's file pages given back as soon as it
+  // is copied: a matrix never sits in memory twice, only a slice of it.
+  const size_t group_src = w.row_bytes * static_cast<size_t>(G);
+  const int64_t slice = std::max<int64_t>(1, static_cast<int64_t>((size_t{4} << 20) / (group_src > 0 ? group_src : 1)));
+  for (int64_t s0 = 0; s0 < groups; s0 += slice) {
+    const int64_t s1 = std::min(groups, s0 + slice);
+    const auto work = [&](int64_t g0, int64_t g1, int) {
+      for (int64_t g = s0 + g0; g < s0 + g1; ++g) pack_group(w, f, g, dst + static_cast<size_t>(g) * v.group_bytes);
+    };
+    if (pool != nullptr && s1 - s0 > 1) pool->run(s1 - s0, work);
+    else work(0, s1 - s0, 0);
+    if (release) {
+      const int64_t r1 = std::min(w.rows, s1 * G);
+      release_file_pages(w.data + static_cast<size_t>(s0 * G) * w.row_bytes, static_cast<size_t>(r1 - s0 * G) * w.row_bytes);
+    }
+  }
   return v;
 }
 
 PackedMatrix repack_alone(const WeightView& w, ThreadPool* pool) {
   PackedMatrix p;
   p.buf = PackBuffer(packed_bytes(w));
-  p.view = repack_rows16(w, p.buf.data(), pool);
+  p.view = repack_rows16(w, p.buf.data(), pool, false);
   return p;
 }
 

@@ -59,8 +59,12 @@ class PackBuffer {
   size_t size_ = 0;
 };
 
-/** Repacks w (Layout::Rows, a covered type) into dst (packed_bytes(w) bytes); the groups split over pool when given. */
-WeightView repack_rows16(const WeightView& w, uint8_t* dst, ThreadPool* pool);
+/**
+ * Repacks w (Layout::Rows, a covered type) into dst (packed_bytes(w) bytes); the groups
+ * split over pool when given. With `release`, the whole pages of w in a file mapping are
+ * given back slice by slice as they are copied (release_file_pages).
+ */
+WeightView repack_rows16(const WeightView& w, uint8_t* dst, ThreadPool* pool, bool release);
 
 /** A matrix repacked into a buffer of its own (tests, benchmarks). */
 struct PackedMatrix {

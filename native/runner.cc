@@ -69,7 +69,7 @@ void Runner::repack_weights() {
   packed_ = PackBuffer(total);
   uint8_t* at = packed_.data();
   for (WeightView* w : packs) {
-    const WeightView packed = repack_rows16(*w, at, &pool_);
+    const WeightView packed = repack_rows16(*w, at, &pool_, true);
     released_bytes_ += release_file_pages(w->data, w->row_bytes * static_cast<size_t>(w->rows));
     at += rlm::packed_bytes(*w);
     *w = packed;

@@ -124,7 +124,9 @@ async function run(o: Options): Promise<void> {
   const reset = resetPeakRss();
   const rssLoaded = process.memoryUsage().rss;
   try {
+    const t0 = performance.now();
     const runner = backend.createRunner(model, { capacity: Math.max(pp, 8 + tg, 33), dtype: o.kvDtype });
+    const buildMs = performance.now() - t0;
     try {
       const r = await benchModel(model, runner, pp, tg);
       const peak = peakRss();  // before the bandwidth probe, which allocates its own arrays
@@ -142,10 +144,14 @@ async function run(o: Options): Promise<void> {
       const info = runner instanceof NativeModelRunner ? runner.info() : null;
       const kvBytes = info?.kvBytes ?? runner.kv.capacity * model.config.numLayers * model.config.numKvHeads * model.config.headDim * 2 * (o.kvDtype === "f16" ? 2 : 4);
       const paths = info ? ` (matmul ${info.matmul}, ops ${info.ops})` : "";
+      const packed = info && info.packedBytes > 0
+        ? `, ${mb(info.packedBytes)} of matrices repacked for ${info.matmul}, ${mb(info.releasedBytes)} of their file pages given back`
+        : "";
       const bw = bandwidth === null ? "bandwidth not measured" : `machine ${bandwidth.toFixed(1)} GB/s: ${((100 * r.decodeGBps) / bandwidth).toFixed(0)}%`;
       const lines = [
         `model      ${model.path}: ${model.config.arch}, ${mb(fileBytes)} file, ${mb(r.weightBytes)} of weights read per token`,
         `backend    ${backend.name}${paths}, ${usedThreads} thread${usedThreads === 1 ? "" : "s"}`,
+        `load       runner built in ${buildMs.toFixed(0)} ms${packed}`,
         `pp${pp}`.padEnd(11) + `${r.ppTokS.toFixed(1)} tok/s`,
         `tg${tg}`.padEnd(11) + `${r.tgTokS.toFixed(1)} tok/s`,
         `decode     ${r.decodeGBps.toFixed(2)} GB/s of weights (${bw})`,
