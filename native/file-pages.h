@@ -1,5 +1,5 @@
 #pragma once
-// The file mappings of mmap.cc as the runner sees them (no N-API here).
+// The live file mappings of mapFile (mmap.cc), and giving back the pages of a part of one.
 #include <cstddef>
 
 namespace rlm {
@@ -10,5 +10,9 @@ namespace rlm {
  * the copy). Read again, they fault back in from the file. Returns the bytes released.
  */
 size_t release_file_pages(const void* p, size_t n);
+
+/** mapFile's bookkeeping: a mapping made, and one about to be unmapped. */
+void note_mapping(void* addr, size_t len);
+void forget_mapping(void* addr);
 
 }  // namespace rlm

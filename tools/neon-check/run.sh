@@ -30,6 +30,7 @@ mkdir -p "$OUT"
 SRC="native/cpu.cc native/common.cc native/matmul.cc native/thread-pool.cc native/dequant.cc
   native/quantize-act.cc native/quantize-act-neon.cc native/kernels-scalar.cc
   native/kernels-float.cc native/kernels-q32.cc native/kernels-q32-vnni.cc native/kernels-k.cc native/kernels-k-vnni.cc
+  native/kernels-x16-avx512.cc native/kernels-x16-float-avx512.cc native/repack.cc native/file-pages.cc
   native/kernels-float-neon.cc native/kernels-q32-neon.cc native/kernels-k-neon.cc
   native/ops.cc native/ops-avx2.cc native/attend-avx2.cc native/ops-neon.cc native/attend-neon.cc
   tools/neon-check/main.cc tools/neon-check/ops-check.cc"
