@@ -219,53 +219,59 @@ for (const kv of ["f16", "f32"] as const) {
   });
 }
 
-test("decoding rows of sequences on one cached prefix (attended together) give each row's own bits", { skip }, async () => {
-  const p = await open("qwen2-gguf-f32", { arch: "qwen2", format: "gguf", dtype: "f32", seed: 7 });
-  try {
-    for (const kv of ["f16", "f32"] as const) {
-      for (const threads of [1, 2]) {
-        const r = p.native(kv, threads, 700);
-        try {
-          // A 150-token prefix in slots 0..149, computed once; four sequences go on from it
-          // with suffixes of their own (one of them none), in scattered slots.
-          const prefix = randomTokens(150, 21);
-          await logitsByChunks(r, prefix, 150, range(0, 150));
-          const suffixes = [randomTokens(5, 22), randomTokens(9, 23), [], randomTokens(2, 24)];
-          const slots = suffixes.map((sfx, i) => {
-            const own = Int32Array.from({ length: sfx.length + 12 }, (_, k) => 200 + 100 * i + ((k * 7) % (sfx.length + 12)));
-            const all = new Int32Array(150 + own.length);
-            all.set(range(0, 150), 0);
-            all.set(own, 150);
-            return all;
-          });
-          for (let i = 0; i < suffixes.length; i++) {
-            if (suffixes[i]!.length > 0) await r.forward(buildPlan([{ tokens: suffixes[i]!, cached: 150, slots: slots[i]! }]));
-          }
-          // Ten decode steps: all four rows in one step, then each alone (rewriting the same
-          // K/V into the same slot), and a step with a stranger between them.
-          const stranger = randomTokens(40, 25);
-          await logitsByChunks(r, stranger, 40, range(600, 40));
-          for (let step = 0; step < 10; step++) {
-            const rows = suffixes.map((sfx, i) => ({ tokens: [(step * 13 + i * 7) % 1000 + 3], cached: 150 + sfx.length + step, slots: slots[i]! }));
-            const together = await r.forward(buildPlan(rows));
-            const v = together.length / rows.length;
-            const mixed = await r.forward(buildPlan([rows[0]!, { tokens: [5], cached: 40, slots: range(600, 41) }, rows[1]!, rows[2]!, rows[3]!]));
-            for (let i = 0; i < rows.length; i++) {
-              const alone = await r.forward(buildPlan([rows[i]!]));
-              assert.ok(sameBits(together.subarray(i * v, (i + 1) * v), alone), `kv ${kv} threads ${threads} step ${step} row ${i}: together`);
-              const at = i === 0 ? 0 : i + 1;
-              assert.ok(sameBits(mixed.subarray(at * v, (at + 1) * v), alone), `kv ${kv} threads ${threads} step ${step} row ${i}: with a stranger`);
+// head_dim 64 and 128: the two widths whose V sums run a whole head at once on AVX-512.
+for (const [name, opts] of [
+  ["qwen2-gguf-f32", { arch: "qwen2", format: "gguf", dtype: "f32", seed: 7 }],
+  FLOAT_MODELS.find(([n]) => n === "qwen3-g8-hd128")!,
+] as [string, ModelOpts][]) {
+  test(`decoding rows of sequences on one cached prefix (attended together) give each row's own bits (${name})`, { skip }, async () => {
+    const p = await open(name, opts);
+    try {
+      for (const kv of ["f16", "f32"] as const) {
+        for (const threads of [1, 2]) {
+          const r = p.native(kv, threads, 700);
+          try {
+            // A 150-token prefix in slots 0..149, computed once; four sequences go on from it
+            // with suffixes of their own (one of them none), in scattered slots.
+            const prefix = randomTokens(150, 21);
+            await logitsByChunks(r, prefix, 150, range(0, 150));
+            const suffixes = [randomTokens(5, 22), randomTokens(9, 23), [], randomTokens(2, 24)];
+            const slots = suffixes.map((sfx, i) => {
+              const own = Int32Array.from({ length: sfx.length + 12 }, (_, k) => 200 + 100 * i + ((k * 7) % (sfx.length + 12)));
+              const all = new Int32Array(150 + own.length);
+              all.set(range(0, 150), 0);
+              all.set(own, 150);
+              return all;
+            });
+            for (let i = 0; i < suffixes.length; i++) {
+              if (suffixes[i]!.length > 0) await r.forward(buildPlan([{ tokens: suffixes[i]!, cached: 150, slots: slots[i]! }]));
             }
+            // Ten decode steps: all four rows in one step, then each alone (rewriting the same
+            // K/V into the same slot), and a step with a stranger between them.
+            const stranger = randomTokens(40, 25);
+            await logitsByChunks(r, stranger, 40, range(600, 40));
+            for (let step = 0; step < 10; step++) {
+              const rows = suffixes.map((sfx, i) => ({ tokens: [(step * 13 + i * 7) % 1000 + 3], cached: 150 + sfx.length + step, slots: slots[i]! }));
+              const together = await r.forward(buildPlan(rows));
+              const v = together.length / rows.length;
+              const mixed = await r.forward(buildPlan([rows[0]!, { tokens: [5], cached: 40, slots: range(600, 41) }, rows[1]!, rows[2]!, rows[3]!]));
+              for (let i = 0; i < rows.length; i++) {
+                const alone = await r.forward(buildPlan([rows[i]!]));
+                assert.ok(sameBits(together.subarray(i * v, (i + 1) * v), alone), `kv ${kv} threads ${threads} step ${step} row ${i}: together`);
+                const at = i === 0 ? 0 : i + 1;
+                assert.ok(sameBits(mixed.subarray(at * v, (at + 1) * v), alone), `kv ${kv} threads ${threads} step ${step} row ${i}: with a stranger`);
+              }
+            }
+          } finally {
+            r.close();
           }
-        } finally {
-          r.close();
         }
       }
+    } finally {
+      p.model.close();
     }
-  } finally {
-    p.model.close();
-  }
-});
+  });
+}
 
 test("quantized and half-precision weights are batch and thread invariant too", { skip }, async () => {
   for (const t of ["q8_0", "q4_K", "q4_0", "q5_0", "f16", "bf16"] as const) {
