@@ -22,6 +22,7 @@
 #include "matmul.h"
 #include "quantize-act.h"
 #include "repack.h"
+#include "thread-chooser.h"
 
 namespace rlm {
 namespace {
@@ -250,6 +251,35 @@ Napi::Value BenchMatmul(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, best);
 }
 
+// Test hook: the thread counts ThreadChooser picks over a run of steps, where step i is a
+// decode step of rows[i] rows (0: a prefill step) that takes ms1[i] on 1 thread and
+// msFull[i] on all `threads`.
+Napi::Value SimulateThreadChooser(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 4 || !is_int(info[0]) || !info[1].IsTypedArray() || !info[2].IsTypedArray() || !info[3].IsTypedArray()) {
+    Napi::TypeError::New(env, "simulateThreadChooser(threads, rows: Int32Array, ms1: Float64Array, msFull: Float64Array)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  const int threads = info[0].As<Napi::Number>().Int32Value();
+  auto rows = info[1].As<Napi::Int32Array>();
+  auto ms1 = info[2].As<Napi::Float64Array>();
+  auto ms_full = info[3].As<Napi::Float64Array>();
+  const size_t n = rows.ElementLength();
+  if (threads < 1 || ms1.ElementLength() != n || ms_full.ElementLength() != n) {
+    Napi::RangeError::New(env, "simulateThreadChooser: threads >= 1 and arrays of one length").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  ThreadChooser chooser(threads);
+  auto picks = Napi::Int32Array::New(env, n);
+  for (size_t i = 0; i < n; ++i) {
+    const bool decode = rows[i] > 0;
+    const int k = chooser.pick(decode, rows[i]);
+    picks[i] = k;
+    if (decode) chooser.record(k == 1 ? ms1[i] : ms_full[i]);
+  }
+  return picks;
+}
+
 Napi::Value MemoryBandwidth(const Napi::CallbackInfo& info) {
   const int threads = is_int(info[0]) ? info[0].As<Napi::Number>().Int32Value() : 0;
   std::lock_guard<std::mutex> lock(g_mu);
@@ -266,6 +296,7 @@ void register_kernels(Napi::Env env, Napi::Object exports) {
   exports.Set("dequantizeRow", Napi::Function::New(env, DequantizeRow));
   exports.Set("quantizeActivations", Napi::Function::New(env, QuantizeActivations));
   exports.Set("benchMatmul", Napi::Function::New(env, BenchMatmul));
+  exports.Set("simulateThreadChooser", Napi::Function::New(env, SimulateThreadChooser));
   exports.Set("memoryBandwidth", Napi::Function::New(env, MemoryBandwidth));
 }
 

@@ -197,6 +197,7 @@ class NativeRunner : public Napi::ObjectWrap<NativeRunner> {
     Napi::Env env = info.Env();
     Napi::Object o = Napi::Object::New(env);
     o.Set("threads", runner_ ? runner_->threads() : 0);
+    o.Set("decodeThreads", runner_ ? runner_->decode_threads() : 0);
     o.Set("kvBytes", static_cast<double>(runner_ ? runner_->kv_bytes() : 0));
     o.Set("matmul", simd_path());
     o.Set("packedBytes", static_cast<double>(runner_ ? runner_->packed_bytes() : 0));

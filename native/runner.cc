@@ -3,14 +3,15 @@
 // reads them back from it, so a chunked prefill sees exactly the values a whole one does.
 #include "runner.h"
 
-#include "file-pages.h"
-
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <new>
 #include <string>
+
+#include "file-pages.h"
 
 namespace rlm {
 
@@ -38,7 +39,8 @@ Runner::Runner(ModelDesc desc, int64_t kv_capacity, bool kv_f16, int threads)
       kv_dim_(static_cast<int64_t>(m_.kv_heads) * m_.head_dim),
       kv_bytes_(static_cast<size_t>(kv_capacity) * m_.layers.size() * static_cast<size_t>(kv_dim_) * 2 *
                 (kv_f16 ? 2 : 4)),
-      pool_(threads) {
+      pool_(threads),
+      chooser_(threads) {
   // calloc: large blocks come from fresh zero pages, so the pool costs memory only as used.
   void* p = std::calloc(kv_bytes_ > 0 ? kv_bytes_ : 1, 1);
   if (p == nullptr) throw std::bad_alloc();
@@ -310,6 +312,16 @@ constexpr int64_t kMaxPassRows = 128;
 }  // namespace
 
 void Runner::forward(const StepInput& in, float* logits) {
+  // A decode step: one row per sequence.
+  const int64_t n = static_cast<int64_t>(in.tokens.size());
+  const bool decode = n == static_cast<int64_t>(in.seq_count.size());
+  pool_.set_active(chooser_.pick(decode, n));
+  const auto t0 = std::chrono::steady_clock::now();
+  passes(in, logits);
+  if (decode) chooser_.record(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+}
+
+void Runner::passes(const StepInput& in, float* logits) {
   const int64_t n = static_cast<int64_t>(in.tokens.size());
   if (n <= kMaxPassRows) {
     pass(in, logits);

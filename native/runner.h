@@ -16,6 +16,7 @@
 #include "matmul.h"
 #include "ops.h"
 #include "repack.h"
+#include "thread-chooser.h"
 #include "thread-pool.h"
 
 namespace rlm {
@@ -56,10 +57,15 @@ class Runner {
   /** Checks the step against the model and the pool; returns an error message or "". */
   std::string check(const StepInput& in) const;
 
-  /** Runs the step; writes logit_rows.size() x vocab floats to `logits`. */
+  /**
+   * Runs the step; writes logit_rows.size() x vocab floats to `logits`. Decode steps run on
+   * as many of the pool's threads as measured fastest (thread-chooser.h).
+   */
   void forward(const StepInput& in, float* logits);
 
   int threads() const { return pool_.size(); }
+  /** Threads decode steps run on now (thread-chooser.h). */
+  int decode_threads() const { return chooser_.current(); }
   size_t kv_bytes() const { return kv_bytes_; }
   /** Bytes of the matrices repacked at construction, and of their file pages released. */
   size_t packed_bytes() const { return packed_bytes_; }
@@ -72,6 +78,7 @@ class Runner {
   };
 
   void repack_weights();
+  void passes(const StepInput& in, float* logits);
   void pass(const StepInput& in, float* logits);
   void reserve(int64_t n, int64_t m, int64_t max_len);
   void rows(int64_t n, const std::function<void(int64_t)>& fn);
@@ -88,6 +95,7 @@ class Runner {
   size_t kv_bytes_;
   std::unique_ptr<uint8_t, FreeDeleter> kv_;   // [layer][K|V][slot][kv_dim]
   ThreadPool pool_;
+  ThreadChooser chooser_;
   MatmulScratch mm_;
   PackBuffer packed_;  // the repacked matrices m_'s views point into
   size_t packed_bytes_ = 0, released_bytes_ = 0;

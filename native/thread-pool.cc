@@ -14,7 +14,7 @@
 
 namespace rlm {
 
-ThreadPool::ThreadPool(int threads) : nthreads_(threads < 1 ? 1 : threads) {
+ThreadPool::ThreadPool(int threads) : nthreads_(threads < 1 ? 1 : threads), active_(threads < 1 ? 1 : threads) {
   threads_.reserve(nthreads_ - 1);
   for (int i = 1; i < nthreads_; ++i) threads_.emplace_back([this, i] { worker(i); });
 }
@@ -85,13 +85,13 @@ void ThreadPool::worker(int index) {
     }
     seen = generation_.load(std::memory_order_acquire);
     if (stop_.load()) return;
-    claim_and_run(index);
+    if (index < active_.load()) claim_and_run(index);
   }
 }
 
 void ThreadPool::run(int64_t n, const std::function<void(int64_t, int64_t, int)>& fn) {
   if (n <= 0) return;
-  if (nthreads_ == 1 || n == 1) {
+  if (active_.load() == 1 || n == 1) {
     fn(0, n, 0);
     return;
   }

@@ -32,6 +32,13 @@ class ThreadPool {
   int size() const { return nthreads_; }
 
   /**
+   * Threads that take part in later runs: the first k (at least 1, at most size()); the
+   * others stay asleep. Not to be called while a run is in progress.
+   */
+  void set_active(int k) { active_.store(k < 1 ? 1 : (k > nthreads_ ? nthreads_ : k)); }
+  int active() const { return active_.load(); }
+
+  /**
    * Calls fn(begin, end, thread) over a partition of [0, n) into ranges(n) ranges; thread
    * (0 for the caller, below size()) says which thread runs it, so that fn may use
    * per-thread scratch, and no two calls with the same thread run at once. The caller's
@@ -45,7 +52,7 @@ class ThreadPool {
 
   /** How many ranges run() cuts [0, n) into. */
   int64_t ranges(int64_t n) const {
-    const int64_t r = static_cast<int64_t>(nthreads_) * kRangesPerThread;
+    const int64_t r = static_cast<int64_t>(active_.load()) * kRangesPerThread;
     return n < r ? n : r;
   }
 
@@ -63,6 +70,7 @@ class ThreadPool {
   void claim_and_run(int thread);
 
   int nthreads_;
+  std::atomic<int> active_{1};
   std::vector<std::thread> threads_;
   std::mutex mu_;
   std::mutex run_mu_;

@@ -132,16 +132,16 @@ async function run(o: Options): Promise<void> {
       const peak = peakRss();  // before the bandwidth probe, which allocates its own arrays
       const bandwidth = memoryBandwidth(threads);
       const usedThreads = backend.name === "reference" ? 1 : threads;
+      const info = runner instanceof NativeModelRunner ? runner.info() : null;
       if (o.json) {
         const out: Record<string, number | string | null> = {};
         out[`pp${pp}`] = r.ppTokS;
         out[`tg${tg}`] = r.tgTokS;
-        Object.assign(out, { decode_gbps: r.decodeGBps, bandwidth_gbps: bandwidth, threads: usedThreads, backend: backend.name });
+        Object.assign(out, { decode_gbps: r.decodeGBps, bandwidth_gbps: bandwidth, threads: usedThreads, decode_threads: info?.decodeThreads ?? usedThreads, backend: backend.name });
         process.stdout.write(JSON.stringify(out) + "\n");
         return;
       }
       const fileBytes = model.format === "gguf" ? splitParts(model.path).reduce((n, p) => n + fs.statSync(p).size, 0) : model.weights.totalBytes();
-      const info = runner instanceof NativeModelRunner ? runner.info() : null;
       const kvBytes = info?.kvBytes ?? runner.kv.capacity * model.config.numLayers * model.config.numKvHeads * model.config.headDim * 2 * (o.kvDtype === "f16" ? 2 : 4);
       const paths = info ? ` (matmul ${info.matmul}, ops ${info.ops})` : "";
       const packed = info && info.packedBytes > 0
@@ -153,7 +153,7 @@ async function run(o: Options): Promise<void> {
         `backend    ${backend.name}${paths}, ${usedThreads} thread${usedThreads === 1 ? "" : "s"}`,
         `load       runner built in ${buildMs.toFixed(0)} ms${packed}`,
         `pp${pp}`.padEnd(11) + `${r.ppTokS.toFixed(1)} tok/s`,
-        `tg${tg}`.padEnd(11) + `${r.tgTokS.toFixed(1)} tok/s`,
+        `tg${tg}`.padEnd(11) + `${r.tgTokS.toFixed(1)} tok/s` + (info && info.decodeThreads !== usedThreads ? ` (decode measured faster on ${info.decodeThreads} thread${info.decodeThreads === 1 ? "" : "s"}: the machine is busy)` : ""),
         `decode     ${r.decodeGBps.toFixed(2)} GB/s of weights (${bw})`,
         reset
           ? `peak RSS   ${mb(Math.max(peak, loadedPeak))}; running: ${mb(peak - rssLoaded)} over the ${mb(rssLoaded)} after loading (budget file + KV pool + 15% = ${mb((fileBytes + kvBytes) * 1.15)})`

@@ -24,6 +24,7 @@ interface KernelAddon extends NativeAddon {
     minSeconds: number,
   ): number;
   memoryBandwidth(threads: number): number;
+  simulateThreadChooser(threads: number, rows: Int32Array, ms1: Float64Array, msFull: Float64Array): Int32Array;
 }
 
 /** A [rows x cols] weight matrix of any type: its bytes, row after row. */
@@ -65,6 +66,12 @@ export interface NativeKernels {
   benchMatmul(w: NativeWeights, x: Float32Array, rows: number, threads: number, minSeconds: number, copies?: number): number;
   /** STREAM-triad-style main-memory bandwidth over 3 x 128 MiB arrays, GB/s, best of 4. */
   memoryBandwidth(threads: number): number;
+  /**
+   * Test hook: the thread count the runner's decode chooser (native/thread-chooser.h) picks
+   * for each step of a simulated run, where step i is a decode step of rows[i] rows (0: a
+   * prefill step) taking ms1[i] milliseconds on 1 thread and msFull[i] on all `threads`.
+   */
+  simulateThreadChooser(threads: number, rows: Int32Array, ms1: Float64Array, msFull: Float64Array): Int32Array;
 }
 
 let cached: NativeKernels | null | undefined;
@@ -88,5 +95,6 @@ function wrap(a: KernelAddon): NativeKernels {
     benchMatmul: (w, x, rows, threads, minSeconds, copies = 1) =>
       a.benchMatmul(w.bytes, id(w.type), w.rows, w.cols, copies, x, rows, threads, minSeconds),
     memoryBandwidth: (threads) => a.memoryBandwidth(threads),
+    simulateThreadChooser: (threads, rows, ms1, msFull) => a.simulateThreadChooser(threads, rows, ms1, msFull),
   };
 }

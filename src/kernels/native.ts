@@ -50,6 +50,8 @@ export interface NativeModelDesc {
 
 export interface NativeRunnerInfo {
   readonly threads: number;
+  /** Threads decode steps run on now: all of them, or 1 where that measured faster (a busy machine). */
+  readonly decodeThreads: number;
   /** Bytes of the KV pool the addon allocated (touched only as slots are used). */
   readonly kvBytes: number;
   /** SIMD paths in use: matmul kernels and the other ops. */

@@ -1,0 +1,95 @@
+#pragma once
+// How many threads a decode step runs on, measured rather than guessed. Beside another busy
+// process, two threads get a fair share of about 1.33 cores between them and wait for each
+// other whenever the OS parks one mid-range, while a decode step (bound by memory) is well
+// under 1.5x faster on two threads than on one even alone: so there two threads can lose to
+// one. Decode steps run on the current count; now and then a probe runs kRounds rounds of
+// kBlock steps on the other count and kBlock on the current one, interleaved so that a change
+// in the machine's load over the probe weighs on both sides alike. The other count becomes
+// current when the median of its steps is kSwitch below the current count's. A clear loss
+// doubles the gap to the next probe (up to kMaxEvery), a close call keeps it short. A step's
+// results never depend on how many threads computed it, so probing costs only time (about
+// 1% once settled, where the other count is 30% slower). Prefill steps take every thread.
+#include <algorithm>
+#include <cstdint>
+
+namespace rlm {
+
+class ThreadChooser {
+ public:
+  static constexpr int kBlock = 4;
+  static constexpr int kRounds = 3;
+  static constexpr int kSamples = kBlock * kRounds;
+  static constexpr int kMinEvery = 32;
+  static constexpr int kMaxEvery = 512;
+  static constexpr double kSwitch = 0.97;  // the other count's median below this x current's
+  static constexpr double kClear = 1.2;    // ... above this: probe half as often
+
+  explicit ThreadChooser(int threads) : full_(threads), current_(threads) {}
+
+  /** Threads for a step: a decode step of `rows` rows, or (decode false) any other. */
+  int pick(bool decode, int64_t rows) {
+    if (!decode || full_ == 1) return full_;
+    if (probe_step_ >= 0 && rows != probe_rows_) {  // another batch: unlike steps, start over later
+      probe_step_ = -1;
+      since_ = 0;
+    }
+    if (probe_step_ < 0 && since_ >= every_) {
+      probe_step_ = 0;
+      probe_rows_ = rows;
+      n_other_ = n_current_ = 0;
+    }
+    last_ = probe_step_ >= 0 && on_other(probe_step_) ? other() : current_;
+    return last_;
+  }
+
+  /** The wall time of the decode step just run with what pick() returned. */
+  void record(double ms) {
+    if (full_ == 1) return;
+    if (probe_step_ < 0) {
+      ++since_;
+      return;
+    }
+    if (last_ == current_) {
+      current_ms_[n_current_++] = ms;
+    } else {
+      other_ms_[n_other_++] = ms;
+    }
+    if (++probe_step_ < 2 * kSamples) return;
+    probe_step_ = -1;
+    since_ = 0;
+    const double o = median(other_ms_, n_other_), c = median(current_ms_, n_current_);
+    if (o < kSwitch * c) {
+      current_ = other();
+      every_ = kMinEvery;
+    } else if (o > kClear * c) {
+      every_ = std::min(2 * every_, kMaxEvery);
+    } else {
+      every_ = kMinEvery;
+    }
+  }
+
+  int current() const { return current_; }
+
+ private:
+  int other() const { return current_ == full_ ? 1 : full_; }
+  static bool on_other(int step) { return (step / kBlock) % 2 == 0; }
+
+  static double median(double* v, int n) {
+    std::sort(v, v + n);
+    return n % 2 == 1 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+  }
+
+  int full_;
+  int current_;
+  int last_ = 0;
+  int every_ = kMinEvery;
+  int since_ = 0;
+  int probe_step_ = -1;  // -1: not probing
+  int64_t probe_rows_ = 0;
+  double other_ms_[kSamples] = {};
+  double current_ms_[kSamples] = {};
+  int n_other_ = 0, n_current_ = 0;
+};
+
+}  // namespace rlm
