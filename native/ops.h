@@ -46,7 +46,7 @@ void add_in_place(float* x, const float* y, int64_t n);
 /** Writes n values as f32 or as f16 bits (dst is then uint16_t*). */
 void store_kv_row(const float* src, void* dst, int64_t n, bool f16);
 
-/** One layer's K and V stores in the pool: `stride` values per slot, f16 bits or f32. */
+/** One layer's K and V stores in the pool: slot s of a head at s * stride + that head's offset, f16 bits or f32. */
 struct KVView {
   const void* k = nullptr;
   const void* v = nullptr;

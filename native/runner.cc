@@ -90,9 +90,11 @@ KVView Runner::kv_view(int layer) const {
   v.k = kv_block(layer, 0);
   v.v = kv_block(layer, 1);
   v.f16 = kv_f16_;
-  v.stride = kv_dim_;
+  v.stride = m_.head_dim;
   return v;
 }
+
+int64_t Runner::kv_head_offset(int head) const { return static_cast<int64_t>(head) * capacity_ * m_.head_dim; }
 
 std::string Runner::check(const StepInput& in) const {
   const int64_t n = static_cast<int64_t>(in.tokens.size());
@@ -196,6 +198,31 @@ void Runner::find_attention_blocks(const StepInput& in, int64_t n) {
     r = e;
   }
   blocks_.push_back(n);
+  balance_attention_blocks();
+}
+
+void Runner::balance_attention_blocks() {
+  // Few items that do not divide among the threads (a decode step of 4 requests on one
+  // prefix with 3 kv heads: 3 items, 2 threads) leave a thread idle for a whole item: halve
+  // the largest decoding block until they divide or are plenty. Its rows then read the
+  // shared K/V twice, a smaller cost than the idle thread. Any split gives the same bits.
+  const int64_t threads = pool_.size();
+  for (;;) {
+    const int64_t nblocks = static_cast<int64_t>(blocks_.size()) - 1;
+    const int64_t items = nblocks * m_.kv_heads;
+    if (threads == 1 || items % threads == 0 || items >= 4 * threads) return;
+    int64_t best = -1;
+    for (int64_t b = 0; b < nblocks; b++) {
+      if (block_shared_[b] >= 0 && blocks_[b + 1] - blocks_[b] > 1 &&
+          (best < 0 || blocks_[b + 1] - blocks_[b] > blocks_[best + 1] - blocks_[best])) best = b;
+    }
+    if (best < 0) return;
+    const int64_t mid = blocks_[best] + (blocks_[best + 1] - blocks_[best]) / 2;
+    blocks_.insert(blocks_.begin() + best + 1, mid);
+    const int64_t shared = block_shared_[best];
+    block_shared_.insert(block_shared_.begin() + best + 1, blocks_[best + 2] - mid > 1 ? shared : -1);
+    if (mid - blocks_[best] == 1) block_shared_[best] = -1;
+  }
 }
 
 void Runner::attention(const StepInput& in, int64_t n, int li) {
@@ -230,10 +257,10 @@ void Runner::attention(const StepInput& in, int64_t n, int li) {
       const int32_t* slots = in.slots.data() + in.slot_offset[row_seq_[r]];
       const int64_t off = r * q_dim_ + static_cast<int64_t>(j) * group * hd;
       if (rows == 1) {
-        attend(q_.data() + off, group, hd, kv, static_cast<int64_t>(j) * hd, slots, in.positions[r] + 1, scale, scratch,
+        attend(q_.data() + off, group, hd, kv, kv_head_offset(j), slots, in.positions[r] + 1, scale, scratch,
                att_.data() + off);
       } else if (block_shared_[b] < 0) {
-        attend_rows(q_.data() + off, q_dim_, rows, group, hd, kv, static_cast<int64_t>(j) * hd, slots, in.positions[r] + 1,
+        attend_rows(q_.data() + off, q_dim_, rows, group, hd, kv, kv_head_offset(j), slots, in.positions[r] + 1,
                     scale, scratch, att_.data() + off, q_dim_);
       } else {
         AttendRow g[kMaxAttendGroup];
@@ -242,7 +269,7 @@ void Runner::attention(const StepInput& in, int64_t n, int li) {
           const int64_t o = rr * q_dim_ + static_cast<int64_t>(j) * group * hd;
           g[k] = AttendRow{q_.data() + o, att_.data() + o, in.slots.data() + in.slot_offset[row_seq_[rr]], in.positions[rr] + 1};
         }
-        attend_group(g, rows, group, hd, kv, static_cast<int64_t>(j) * hd, block_shared_[b], scale, scratch);
+        attend_group(g, rows, group, hd, kv, kv_head_offset(j), block_shared_[b], scale, scratch);
       }
     }
   });
@@ -281,9 +308,11 @@ void Runner::layer(const StepInput& in, int64_t n, int li) {
     }
     const int32_t s = row_seq_[r];
     const int64_t slot = in.slots[in.slot_offset[s] + in.positions[r]];
-    const size_t off = static_cast<size_t>(slot) * static_cast<size_t>(kv_dim_) * elem;
-    store_kv_row(kr, k_store + off, kv_dim_, kv_f16_);
-    store_kv_row(vr, v_store + off, kv_dim_, kv_f16_);
+    for (int hh = 0; hh < m_.kv_heads; hh++) {
+      const size_t off = static_cast<size_t>(kv_head_offset(hh) + slot * hd) * elem;
+      store_kv_row(kr + static_cast<int64_t>(hh) * hd, k_store + off, hd, kv_f16_);
+      store_kv_row(vr + static_cast<int64_t>(hh) * hd, v_store + off, hd, kv_f16_);
+    }
   });
   attention(in, n, li);
 

@@ -79,6 +79,7 @@ class Runner {
 
   void repack_weights();
   void passes(const StepInput& in, float* logits);
+  void balance_attention_blocks();
   void pass(const StepInput& in, float* logits);
   void reserve(int64_t n, int64_t m, int64_t max_len);
   void rows(int64_t n, const std::function<void(int64_t)>& fn);
@@ -87,13 +88,17 @@ class Runner {
   void layer(const StepInput& in, int64_t n, int li);
   uint8_t* kv_block(int layer, int which) const;  // which: 0 = K, 1 = V
   KVView kv_view(int layer) const;
+  int64_t kv_head_offset(int head) const;  // values from a K or V block's start to kv head `head`'s rows
 
   ModelDesc m_;
   int64_t capacity_;
   bool kv_f16_;
   int64_t q_dim_, kv_dim_;
   size_t kv_bytes_;
-  std::unique_ptr<uint8_t, FreeDeleter> kv_;   // [layer][K|V][slot][kv_dim]
+  // [layer][K|V][kv head][slot][head_dim]: one kv head's rows of consecutive slots are
+  // contiguous, so attention streams them (a head's slice of a [slot][kv_dim] row is a
+  // strided read, and a decode step's attention was bound by its latency).
+  std::unique_ptr<uint8_t, FreeDeleter> kv_;
   ThreadPool pool_;
   ThreadChooser chooser_;
   MatmulScratch mm_;

@@ -7,9 +7,10 @@
 // kBlock steps on the other count and kBlock on the current one, interleaved so that a change
 // in the machine's load over the probe weighs on both sides alike. The other count becomes
 // current when the median of its steps is kSwitch below the current count's. A clear loss
-// doubles the gap to the next probe (up to kMaxEvery), a close call keeps it short. A step's
-// results never depend on how many threads computed it, so probing costs only time (about
-// 1% once settled, where the other count is 30% slower). Prefill steps take every thread.
+// doubles the gap to the next probe (up to kMaxEvery) and, seen after the first round, ends
+// the probe there; a close call keeps the gap short. A step's results never depend on how
+// many threads computed it, so probing costs only time (a fraction of 1% once settled, where
+// the other count is 30% slower). Prefill steps take every thread.
 #include <algorithm>
 #include <cstdint>
 
@@ -55,15 +56,20 @@ class ThreadChooser {
     } else {
       other_ms_[n_other_++] = ms;
     }
-    if (++probe_step_ < 2 * kSamples) return;
+    ++probe_step_;
+    if (probe_step_ % (2 * kBlock) != 0) return;
+    // A clear loss after the first round ends the probe: then it costs kBlock slow steps.
+    const double o = median(other_ms_, n_other_), c = median(current_ms_, n_current_);
+    if (probe_step_ < 2 * kSamples && !(o > kClear * c)) return;
     probe_step_ = -1;
     since_ = 0;
-    const double o = median(other_ms_, n_other_), c = median(current_ms_, n_current_);
     if (o < kSwitch * c) {
       current_ = other();
       every_ = kMinEvery;
     } else if (o > kClear * c) {
-      every_ = std::min(2 * every_, kMaxEvery);
+      // On 1 thread, probe at least 4x as often: a neighbour that goes away must not leave
+      // decode at the 1-thread speed for long.
+      every_ = std::min(2 * every_, current_ == full_ ? kMaxEvery : kMaxEvery / 4);
     } else {
       every_ = kMinEvery;
     }
@@ -75,9 +81,11 @@ class ThreadChooser {
   int other() const { return current_ == full_ ? 1 : full_; }
   static bool on_other(int step) { return (step / kBlock) % 2 == 0; }
 
-  static double median(double* v, int n) {
-    std::sort(v, v + n);
-    return n % 2 == 1 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+  static double median(const double* v, int n) {
+    double s[kSamples];
+    std::copy(v, v + n, s);
+    std::sort(s, s + n);
+    return n % 2 == 1 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]);
   }
 
   int full_;

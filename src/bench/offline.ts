@@ -5,7 +5,7 @@ import type { LoadedModel } from "../model/load.js";
 import { IdealHitRate, type Workload } from "./workloads.js";
 import { summarize, type Summary } from "./stats.js";
 import { idealRatios } from "./ideal-schedule.js";
-import { formatBound, measureKernelCosts, workloadBound, type KernelShape, type WorkloadBound } from "./bound.js";
+import { attendedPositions, formatBound, meanSharedPrefix, measureKernelCosts, workloadBound, type KernelShape, type WorkloadBound } from "./bound.js";
 import { referenceBackend } from "../kernels/reference.js";
 
 export interface OfflineRun {
@@ -22,6 +22,8 @@ export interface OfflineRun {
   readonly hitRate: number;
   /** Prompt tokens the engine computed (not served by the cache). */
   readonly computedPromptTokens: number;
+  /** Positions those tokens attended to, all together (bound.ts). */
+  readonly attendedPositions: number;
 }
 
 export interface OfflineReport {
@@ -45,6 +47,7 @@ async function runOnce(model: LoadedModel, w: Workload, engineOpts: Omit<EngineO
   const ttfts: number[] = [];
   let promptTokens = 0;
   let outputTokens = 0;
+  let attended = 0;
   const t0 = performance.now();
   try {
     await Promise.all(w.chains.map(async (chain) => {
@@ -59,6 +62,8 @@ async function runOnce(model: LoadedModel, w: Workload, engineOpts: Omit<EngineO
           if (ev.type === "token") {
             if (first === 0) first = performance.now();
             out.push(ev.tokenId);
+          } else if (ev.type === "finish") {
+            attended += attendedPositions(ev.usage.promptTokens, ev.usage.cachedTokens);
           }
         }
         ttfts.push(first - start);
@@ -77,6 +82,7 @@ async function runOnce(model: LoadedModel, w: Workload, engineOpts: Omit<EngineO
       ttft: summarize(ttfts),
       hitRate: st.cacheHitRate,
       computedPromptTokens: st.promptTokensTotal - st.hitTokens,
+      attendedPositions: attended,
     };
   } finally {
     await engine.close();
@@ -94,6 +100,7 @@ function kernelShape(w: Workload, run: OfflineRun, o: Omit<EngineOptions, "model
     prefix: Math.round((run.promptTokens - run.computedPromptTokens) / Math.max(1, run.requests)),
     batch: Math.min(o.maxRunningRequests ?? 64, w.chains.length),
     context: Math.round(meanPrompt + outputLen / 2),
+    sharedPrefix: meanSharedPrefix(w.chains.map((c) => c[0]?.tokens ?? [])),
   };
 }
 
@@ -102,7 +109,7 @@ export async function benchOffline(model: LoadedModel, w: Workload, engineOpts: 
   const cache = await runOnce(model, w, { ...engineOpts, disableRadixCache: false }, ideal);
   const nocache = await runOnce(model, w, { ...engineOpts, disableRadixCache: true }, null);
   const ideals = idealRatios(w, ideal.queriedTokens, ideal.hitTokens, cache.outputTokens);
-  const bound = workloadBound(cache.computedPromptTokens, cache.outputTokens, await measureKernelCosts(model, engineOpts.backend ?? referenceBackend, kernelShape(w, cache, engineOpts), engineOpts.kvCacheDtype));
+  const bound = workloadBound(cache.computedPromptTokens, cache.attendedPositions, cache.outputTokens, await measureKernelCosts(model, engineOpts.backend ?? referenceBackend, kernelShape(w, cache, engineOpts), engineOpts.kvCacheDtype));
   return {
     cache, nocache,
     throughput_ratio: cache.throughput / nocache.throughput,

@@ -1,6 +1,7 @@
 // The result of one `bench serve` run: per-request records summed up into the figures the
 // JSON carries (and `bench compare` reads back), and the table printed at the end.
 import { summarize, type Summary } from "./stats.js";
+import { attendedPositions } from "./bound.js";
 
 /** What one request gave, as the run loop records it. */
 export interface RequestRecord {
@@ -46,6 +47,8 @@ export interface ServeReport extends ServeRunInfo {
   readonly input_tokens: number;
   readonly output_tokens: number;
   readonly cached_tokens: number | null;
+  /** Positions the computed prompt tokens attended to (bound.ts); null when the server does not say what it cached. */
+  readonly attended_positions: number | null;
   readonly request_throughput: number;
   readonly input_throughput: number;
   readonly output_throughput: number;
@@ -104,6 +107,7 @@ export function buildReport(x: ReportInputs): ServeReport {
     input_tokens: input,
     output_tokens: output,
     cached_tokens: cached,
+    attended_positions: withCache.length === done.length ? done.reduce((a, r) => a + attendedPositions(r.promptTokens, r.cachedTokens!), 0) : null,
     request_throughput: done.length / secs,
     input_throughput: input / secs,
     output_throughput: output / secs,

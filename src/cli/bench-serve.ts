@@ -7,6 +7,8 @@ import type { Tokenizer } from "../tokenizer/tokenizer.js";
 import { API_KINDS, type ApiKind, type ClientOptions } from "../bench/serve-client.js";
 import { benchServe, type PromptFormat } from "../bench/serve.js";
 import { formatReport } from "../bench/serve-report.js";
+import { serveBound, serverEngine, type ServerEngine } from "../bench/serve-bound.js";
+import { formatBound } from "../bench/bound.js";
 import { MIN_ALPHABET, PromptText, wordAlphabet } from "../bench/prompt-text.js";
 import { renderSvg } from "../bench/svg.js";
 import { makeWorkload, makeWorkloadFrom, WORKLOAD_NAMES, type WorkloadName } from "../bench/workloads.js";
@@ -30,6 +32,7 @@ interface Options extends WorkloadFlagValues {
   svg?: string;
   label?: string;
   flushCache?: boolean;
+  bound: boolean;
 }
 
 /** The server root: the URL without a trailing slash or /v1 (routes add their own). */
@@ -59,6 +62,9 @@ interface ServerFacts {
   readonly model: string | null;
   /** A tokenizer path the server names that exists on this machine. */
   readonly tokenizerPath: string | null;
+  /** The model file a radixlm server names, where it exists on this machine, and its engine settings. */
+  readonly modelPath: string | null;
+  readonly engine: ServerEngine | null;
 }
 
 /** The model name and tokenizer location, where the server tells them (/v1/models, /get_model_info). */
@@ -67,9 +73,13 @@ async function askServer(root: string, apiKey: string | null): Promise<ServerFac
   const card = Array.isArray(models?.data) ? (models.data[0] as Record<string, unknown> | undefined) : undefined;
   const info = await getJson(`${root}/get_model_info`, apiKey);
   const candidates = [info?.tokenizer_path, info?.model_path, card?.root].filter((p): p is string => typeof p === "string" && p !== "");
+  const server = await getJson(`${root}/get_server_info`, apiKey);
+  const modelPath = typeof server?.model_path === "string" && fs.existsSync(server.model_path) ? server.model_path : null;
   return {
     model: typeof card?.id === "string" ? card.id : typeof info?.served_model_name === "string" ? info.served_model_name : null,
     tokenizerPath: candidates.find((p) => fs.existsSync(p)) ?? null,
+    modelPath,
+    engine: serverEngine(server),
   };
 }
 
@@ -145,9 +155,13 @@ async function run(o: Options): Promise<void> {
       request_rate: Number.isFinite(rate) ? rate : "inf", max_concurrency: maxConcurrency, tokenizer: tokPath,
     },
   });
-  if (o.json) fs.writeFileSync(o.json, JSON.stringify(report, null, 1) + "\n");
+  // The bound needs the server idle: measured after the run, before anything is printed.
+  const bound = o.bound && facts.modelPath !== null && facts.engine !== null ? await serveBound(facts.modelPath, facts.engine, report, workload) : null;
+  const out = bound === null ? report : { ...report, bound, bound_fraction: bound.seconds / report.duration_s };
+  if (o.json) fs.writeFileSync(o.json, JSON.stringify(out, null, 1) + "\n");
   if (o.svg) fs.writeFileSync(o.svg, renderSvg([report]));
   process.stdout.write(formatReport(report) + "\n");
+  if (bound !== null) process.stdout.write(formatBound(bound, report.duration_s, "the run") + "\n");
   if (report.requests.completed === 0) throw new Error(`no request completed${report.errors.length ? `: ${report.errors[0]}` : ""}`);
 }
 
@@ -171,5 +185,6 @@ export function register(bench: Command): void {
     .option("--svg <out>", "write a chart (latency CDFs, throughput bars)")
     .option("--label <name>", "the run's name in tables and charts")
     .option("--flush-cache", "POST /flush_cache before the run (radixlm, SGLang)")
+    .option("--no-bound", "skip the bound (measured after the run, where the server is radixlm with its model file on this machine)")
     .action(run);
 }

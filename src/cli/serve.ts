@@ -5,6 +5,7 @@
 import path from "node:path";
 import type { Command } from "commander";
 import { Engine } from "../engine/engine.js";
+import { defaultThreads } from "../kernels/native.js";
 import { loadModel, type LoadedModel } from "../model/load.js";
 import { describeGenerationDefaults } from "../model/generation-defaults.js";
 import { DEFAULT_MAX_BODY_BYTES, RadixServer } from "../server/http.js";
@@ -131,6 +132,14 @@ async function run(o: ServeOptions): Promise<void> {
     progress.phase("preparing the backend and KV pool");
     const engineOpts = await engineOptionsFrom(o, model);
     engine = await Engine.create({ ...engineOpts, model });
+    // For clients that measure against the same kernels (bench serve's bound).
+    info.engine = {
+      backend: engineOpts.backend?.name ?? "reference",
+      threads: engineOpts.backend?.name === "native" ? (o.threads === undefined ? defaultThreads() : Number(o.threads)) : 1,
+      kv_cache_dtype: engineOpts.kvCacheDtype ?? "f16",
+      chunked_prefill_size: engineOpts.chunkedPrefillSize ?? 512,
+      max_running_requests: engineOpts.maxRunningRequests ?? 64,
+    };
     progress.next();
     if (o.warmup) {
       progress.phase("warming up");

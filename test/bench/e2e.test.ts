@@ -4,7 +4,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
-import { modelPath, start } from "../server/harness.js";
+import { modelPath, spawnServe, start } from "../server/harness.js";
 import { tempDir } from "../helpers/models.js";
 import { cliAsync } from "./cli-async.js";
 
@@ -57,5 +57,38 @@ test("bench serve: chat multi-turn and native agent-loop against a real server",
     }
   } finally {
     await s.close();
+  }
+});
+
+test("bench serve against `radixlm serve` on this machine prints the run's bound, measured with the server's own settings", async () => {
+  const s = await spawnServe(["--threads", "1", "--max-running-requests", "2", "--chunked-prefill-size", "64"]);
+  try {
+    const info = (await (await fetch(`${s.url}/get_server_info`)).json()) as Record<string, any>;
+    assert.equal(info.model_path, await modelPath());
+    assert.equal(info.engine.threads, 1);
+    assert.equal(info.engine.max_running_requests, 2);
+    assert.equal(info.engine.chunked_prefill_size, 64);
+    assert.equal(info.engine.kv_cache_dtype, "f16");
+    const json = path.join(tempDir(), "e2e-bound.json");
+    const r = await cliAsync(["bench", "serve", "--base-url", s.url, ...FLAGS, "--json", json]);
+    assert.equal(r.code, 0, r.stderr);
+    const m = /^bound at this machine's kernel speed: (\d+\.\d\d) s = (\d+) computed prompt tokens .* \+ (\d+) decode steps of 2 at .*; the run took (\d+\.\d\d) s, (\d+)% of the bound's speed$/m.exec(r.stdout);
+    assert.ok(m, r.stdout);
+    const j = JSON.parse(fs.readFileSync(json, "utf8")) as Record<string, any>;
+    // The computed tokens are those the server did not serve from its cache; 24 outputs in steps of 2.
+    assert.equal(Number(m[2]), j.input_tokens - j.cached_tokens);
+    assert.equal(Number(m[3]), 12);
+    assert.equal(j.bound.computedPromptTokens, j.input_tokens - j.cached_tokens);
+    assert.ok(j.bound.attendedPositions > 0 && j.bound.seconds > 0);
+    assert.ok(Math.abs(j.bound_fraction - j.bound.seconds / j.duration_s) < 1e-9);
+    assert.equal(j.bound.costs.shape.batch, 2);
+    assert.equal(j.bound.costs.shape.chunk, 64);
+    // --no-bound skips it.
+    const n = await cliAsync(["bench", "serve", "--base-url", s.url, ...FLAGS, "--no-bound"]);
+    assert.equal(n.code, 0, n.stderr);
+    assert.doesNotMatch(n.stdout, /^bound at/m);
+  } finally {
+    s.kill("SIGKILL");
+    await s.exit;
   }
 });

@@ -1,5 +1,8 @@
 // A real radixlm server on 127.0.0.1 (port 0) over a tiny random-weight model, for the server
 // tests; the native backend when the addon loads, else the reference one.
+import { spawn } from "node:child_process";
+import path from "node:path";
+import readline from "node:readline";
 import OpenAI from "openai";
 import { Engine, type EngineOptions } from "../../src/engine/engine.js";
 import { RadixServer, type ServerOptions } from "../../src/server/http.js";
@@ -103,4 +106,35 @@ export async function until(cond: () => boolean, ms = 5000): Promise<boolean> {
 /** Extra (non-OpenAI) body fields passed through the client, typed as the params they extend. */
 export function withExtra<T>(params: T, extra: Record<string, unknown>): T {
   return { ...params, ...extra } as T;
+}
+
+/** A `radixlm serve` child process on a free port, once it printed its ready line. */
+export interface Child {
+  url: string;
+  exit: Promise<number | null>;
+  stdout: string[];
+  kill(sig: NodeJS.Signals): void;
+}
+
+export async function spawnServe(args: string[]): Promise<Child> {
+  const bin = path.resolve(process.cwd(), "bin/radixlm.js");
+  const child = spawn(process.execPath, [bin, "serve", "--model", await modelPath(), "--port", "0", "--max-total-tokens", "4096", "--log-interval", "0", ...args],
+    { stdio: ["ignore", "pipe", "pipe"] });
+  const stdout: string[] = [];
+  let stderr = "";
+  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+  const exit = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no ready line in 30 s; stderr: ${stderr}`)), 30_000);
+    readline.createInterface({ input: child.stdout }).on("line", (line) => {
+      stdout.push(line);
+      const m = /serving \S+ at (http:\/\/\S+)/.exec(line);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]!);
+      }
+    });
+    exit.then((code) => reject(new Error(`serve exited with ${code}: ${stderr}`)));
+  });
+  return { url, exit, stdout, kill: (sig) => child.kill(sig) };
 }

@@ -2,10 +2,7 @@
 // back complete and correct; the real `radixlm serve` process drains on SIGTERM and exits 0.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import path from "node:path";
-import readline from "node:readline";
-import { MODEL_NAME, get, modelPath, readSse, start, until, withExtra, type Running } from "./harness.js";
+import { MODEL_NAME, get, modelPath, readSse, spawnServe, start, until, withExtra, type Running } from "./harness.js";
 import { cli } from "../helpers/cli.js";
 
 const T = { timeout: 120_000 };
@@ -84,36 +81,6 @@ test("200 concurrent streaming clients all receive complete, correct streams", T
     await s.close();
   }
 });
-
-interface Child {
-  url: string;
-  exit: Promise<number | null>;
-  stdout: string[];
-  kill(sig: NodeJS.Signals): void;
-}
-
-async function spawnServe(args: string[]): Promise<Child> {
-  const bin = path.resolve(process.cwd(), "bin/radixlm.js");
-  const child = spawn(process.execPath, [bin, "serve", "--model", await modelPath(), "--port", "0", "--max-total-tokens", "4096", "--log-interval", "0", ...args],
-    { stdio: ["ignore", "pipe", "pipe"] });
-  const stdout: string[] = [];
-  let stderr = "";
-  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-  const exit = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no ready line in 30 s; stderr: ${stderr}`)), 30_000);
-    readline.createInterface({ input: child.stdout }).on("line", (line) => {
-      stdout.push(line);
-      const m = /serving \S+ at (http:\/\/\S+)/.exec(line);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]!);
-      }
-    });
-    exit.then((code) => reject(new Error(`serve exited with ${code}: ${stderr}`)));
-  });
-  return { url, exit, stdout, kill: (sig) => child.kill(sig) };
-}
 
 async function openStream(url: string, maxTokens: number): Promise<{ reader: ReadableStreamDefaultReader<Uint8Array>; rest: () => Promise<string> }> {
   const r = await fetch(`${url}/v1/chat/completions`, {
