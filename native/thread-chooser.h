@@ -83,8 +83,11 @@ class ThreadChooser {
 
   static double median(const double* v, int n) {
     double s[kSamples];
-    std::copy(v, v + n, s);
-    std::sort(s, s + n);
+    for (int i = 0; i < n; ++i) {  // insertion sort: a dozen values
+      int j = i;
+      for (; j > 0 && s[j - 1] > v[i]; --j) s[j] = s[j - 1];
+      s[j] = v[i];
+    }
     return n % 2 == 1 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]);
   }
 
