@@ -6,9 +6,9 @@
 // one. Decode steps run on the current count; now and then a probe runs kRounds rounds of
 // kBlock steps on the other count and kBlock on the current one, interleaved so that a change
 // in the machine's load over the probe weighs on both sides alike. The other count becomes
-// current when the median of its steps is kSwitch below the current count's. A clear loss
-// doubles the gap to the next probe (up to kMaxEvery) and, seen after the first round, ends
-// the probe there; a close call keeps the gap short. A step's results never depend on how
+// current when the median of its steps is kSwitch below the current count's; otherwise the
+// gap to the next probe doubles (up to kMaxEvery), and a clear loss (kClear), seen after the
+// first round, ends the probe there. A step's results never depend on how
 // many threads computed it, so probing costs only time (a fraction of 1% once settled, where
 // the other count is 30% slower). Prefill steps take every thread.
 #include <algorithm>
@@ -24,7 +24,7 @@ class ThreadChooser {
   static constexpr int kMinEvery = 32;
   static constexpr int kMaxEvery = 512;
   static constexpr double kSwitch = 0.97;  // the other count's median below this x current's
-  static constexpr double kClear = 1.2;    // ... above this: probe half as often
+  static constexpr double kClear = 1.2;    // ... above this after one round: the probe ends
 
   explicit ThreadChooser(int threads) : full_(threads), current_(threads) {}
 
@@ -66,12 +66,10 @@ class ThreadChooser {
     if (o < kSwitch * c) {
       current_ = other();
       every_ = kMinEvery;
-    } else if (o > kClear * c) {
-      // On 1 thread, probe at least 4x as often: a neighbour that goes away must not leave
-      // decode at the 1-thread speed for long.
-      every_ = std::min(2 * every_, current_ == full_ ? kMaxEvery : kMaxEvery / 4);
     } else {
-      every_ = kMinEvery;
+      // Staying: probe half as often. On 1 thread, at least 4x as often as on all: a
+      // neighbour that goes away must not leave decode at the 1-thread speed for long.
+      every_ = std::min(2 * every_, current_ == full_ ? kMaxEvery : kMaxEvery / 4);
     }
   }
 
