@@ -22,8 +22,9 @@ export function serverEngine(info: Record<string, unknown> | null): ServerEngine
   const e = info?.engine;
   if (!e || typeof e !== "object") return null;
   const v = e as Record<string, unknown>;
-  const int = (x: unknown): number | null => (typeof x === "number" && Number.isInteger(x) && x >= 1 && x <= 4096 ? x : null);
-  const threads = int(v.threads), chunk = int(v.chunked_prefill_size), running = int(v.max_running_requests);
+  const int = (x: unknown, most: number): number | null => (typeof x === "number" && Number.isInteger(x) && x >= 1 && x <= most ? x : null);
+  // Bounds on what a server may make this process allocate or start.
+  const threads = int(v.threads, 256), chunk = int(v.chunked_prefill_size, 65536), running = int(v.max_running_requests, 4096);
   if ((v.backend !== "native" && v.backend !== "reference") || (v.kv_cache_dtype !== "f16" && v.kv_cache_dtype !== "f32")) return null;
   if (threads === null || chunk === null || running === null) return null;
   return { backend: v.backend, threads, kvCacheDtype: v.kv_cache_dtype, chunkedPrefillSize: chunk, maxRunningRequests: running };

@@ -8,7 +8,7 @@ import { API_KINDS, type ApiKind, type ClientOptions } from "../bench/serve-clie
 import { benchServe, type PromptFormat } from "../bench/serve.js";
 import { formatReport } from "../bench/serve-report.js";
 import { serveBound, serverEngine, type ServerEngine } from "../bench/serve-bound.js";
-import { formatBound } from "../bench/bound.js";
+import { formatBound, type WorkloadBound } from "../bench/bound.js";
 import { MIN_ALPHABET, PromptText, wordAlphabet } from "../bench/prompt-text.js";
 import { renderSvg } from "../bench/svg.js";
 import { makeWorkload, makeWorkloadFrom, WORKLOAD_NAMES, type WorkloadName } from "../bench/workloads.js";
@@ -83,6 +83,12 @@ async function askServer(root: string, apiKey: string | null): Promise<ServerFac
   };
 }
 
+/** Whether the server is on this machine: its address is a loopback one. */
+function isLoopback(root: string): boolean {
+  const host = new URL(root).hostname;
+  return host === "localhost" || host === "[::1]" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
 function parseExtraBody(s: string | undefined): Record<string, unknown> {
   if (s === undefined) return {};
   let v: unknown;
@@ -155,13 +161,24 @@ async function run(o: Options): Promise<void> {
       request_rate: Number.isFinite(rate) ? rate : "inf", max_concurrency: maxConcurrency, tokenizer: tokPath,
     },
   });
-  // The bound needs the server idle: measured after the run, before anything is printed.
-  const bound = o.bound && facts.modelPath !== null && facts.engine !== null ? await serveBound(facts.modelPath, facts.engine, report, workload) : null;
+  // The bound needs the server idle: measured after the run, before anything is printed;
+  // only for a server on this machine (its kernels are the ones measured here). A bound that
+  // cannot be measured costs the run nothing but its line.
+  let bound: WorkloadBound | null = null;
+  let boundError: string | null = null;
+  if (o.bound && facts.modelPath !== null && facts.engine !== null && isLoopback(root)) {
+    try {
+      bound = await serveBound(facts.modelPath, facts.engine, report, workload);
+    } catch (e) {
+      boundError = `${facts.modelPath}: ${e instanceof Error ? e.message : String(e)}`;
+    }
+  }
   const out = bound === null ? report : { ...report, bound, bound_fraction: bound.seconds / report.duration_s };
   if (o.json) fs.writeFileSync(o.json, JSON.stringify(out, null, 1) + "\n");
   if (o.svg) fs.writeFileSync(o.svg, renderSvg([report]));
   process.stdout.write(formatReport(report) + "\n");
   if (bound !== null) process.stdout.write(formatBound(bound, report.duration_s, "the run") + "\n");
+  if (boundError !== null) process.stderr.write(`radixlm: bound not measured: ${boundError}\n`);
   if (report.requests.completed === 0) throw new Error(`no request completed${report.errors.length ? `: ${report.errors[0]}` : ""}`);
 }
 

@@ -3,6 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { attendedPositions, formatBound, meanSharedPrefix, measureKernelCosts, workloadBound } from "../../src/bench/bound.js";
 import { referenceBackend } from "../../src/kernels/reference.js";
+import { serverEngine } from "../../src/bench/serve-bound.js";
 import { loadModel } from "../../src/model/load.js";
 import { testModel } from "../helpers/models.js";
 
@@ -42,4 +43,16 @@ test("positions attended and prefixes shared, as the bound counts them", () => {
   assert.equal(attendedPositions(4, 0), 10);
   assert.equal(meanSharedPrefix([[1, 2, 3, 4], [1, 2, 3, 9], [1, 2, 7], [5]]), (3 + 2 + 0) / 3);
   assert.equal(meanSharedPrefix([[1, 2]]), 0);
+});
+
+test("a server's engine settings are taken only when whole and within bounds", () => {
+  const ok = { backend: "native", threads: 2, kv_cache_dtype: "f16", chunked_prefill_size: 512, max_running_requests: 64 };
+  assert.deepEqual(serverEngine({ engine: ok }), { backend: "native", threads: 2, kvCacheDtype: "f16", chunkedPrefillSize: 512, maxRunningRequests: 64 });
+  assert.equal(serverEngine(null), null);
+  assert.equal(serverEngine({}), null);
+  assert.equal(serverEngine({ engine: { ...ok, threads: 100_000 } }), null);
+  assert.equal(serverEngine({ engine: { ...ok, threads: 1.5 } }), null);
+  assert.equal(serverEngine({ engine: { ...ok, backend: "cuda" } }), null);
+  assert.equal(serverEngine({ engine: { ...ok, kv_cache_dtype: "q8" } }), null);
+  assert.equal(serverEngine({ engine: { ...ok, max_running_requests: undefined } }), null);
 });

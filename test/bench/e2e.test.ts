@@ -7,6 +7,7 @@ import path from "node:path";
 import { modelPath, spawnServe, start } from "../server/harness.js";
 import { tempDir } from "../helpers/models.js";
 import { cliAsync } from "./cli-async.js";
+import { startFake } from "./fake-server.js";
 
 const FLAGS = ["--groups", "2", "--prompts-per-group", "3", "--system-prompt-len", "64", "--question-len", "8", "--output-len", "4", "--max-concurrency", "2"];
 
@@ -90,5 +91,21 @@ test("bench serve against `radixlm serve` on this machine prints the run's bound
   } finally {
     s.kill("SIGKILL");
     await s.exit;
+  }
+});
+
+test("a bound that cannot be measured costs bench serve only its line: a server naming a file that is no model", async () => {
+  const notModel = path.join(tempDir(), "not-a-model.gguf");
+  fs.writeFileSync(notModel, "this is not a GGUF file");
+  const engine = { backend: "native", threads: 1, kv_cache_dtype: "f16", chunked_prefill_size: 64, max_running_requests: 2 };
+  const s = await startFake({ ttftMs: 5, itlMs: 1, serverInfo: { model_path: notModel, engine } });
+  try {
+    const r = await cliAsync(["bench", "serve", "--base-url", s.url, "--tokenizer", await modelPath(), ...FLAGS]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^cache hit rate/m);
+    assert.doesNotMatch(r.stdout, /^bound at/m);
+    assert.match(r.stderr, new RegExp(`^radixlm: bound not measured: ${notModel.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}: `, "m"));
+  } finally {
+    await s.close();
   }
 });

@@ -14,6 +14,8 @@ export interface FakeOptions {
   hang: boolean;
   /** Answer every request whose index is in here with HTTP 500. */
   failIndexes: readonly number[];
+  /** The body of GET /get_server_info (404 when null). */
+  serverInfo: Record<string, unknown> | null;
 }
 
 export interface Received {
@@ -40,7 +42,7 @@ function promptTokens(path: string, b: Record<string, unknown>): number {
 }
 
 export async function startFake(opts: Partial<FakeOptions> = {}): Promise<FakeServer> {
-  const o: FakeOptions = { ttftMs: 100, itlMs: 20, report: "usage", hang: false, failIndexes: [], ...opts };
+  const o: FakeOptions = { ttftMs: 100, itlMs: 20, report: "usage", hang: false, failIndexes: [], serverInfo: null, ...opts };
   const received: Received[] = [];
   let inFlight = 0;
   let maxInFlight = 0;
@@ -58,6 +60,7 @@ export async function startFake(opts: Partial<FakeOptions> = {}): Promise<FakeSe
 
   async function handle(method: string, path: string, raw: string, res: http.ServerResponse): Promise<void> {
     if (method === "GET" && path === "/v1/models") return json(res, { object: "list", data: [{ id: "fake-model", object: "model" }] });
+    if (method === "GET" && path === "/get_server_info" && o.serverInfo !== null) return json(res, o.serverInfo);
     if (method === "GET" && path === "/metrics") {
       res.writeHead(200, { "content-type": "text/plain" });
       res.end(`# HELP radixlm:prompt_tokens_total x\n# TYPE radixlm:prompt_tokens_total counter\nradixlm:prompt_tokens_total{model_name="fake"} ${promptTotal}\n` +
