@@ -4,9 +4,7 @@
 #include "runner.h"
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
-#include <cmath>
 #include <cstdlib>
 #include <new>
 #include <string>
@@ -15,19 +13,9 @@
 
 namespace rlm {
 
-// Rows of one sequence whose attention runs together, sharing each K/V read. More rows
-// share more, but each adds `group` query heads of scores to a thread's scratch, and the
-// items must stay many enough to spread over the threads.
-constexpr int kAttendRows = kMaxAttendGroup;
-
-// Decoding rows of different sequences attend together when their first this many
-// positions are in the same slots.
-constexpr int64_t kMinSharedPositions = 64;
-
-// Below these, work runs on the calling thread instead of waking the pool: rows of the
-// per-row steps (norms, RoPE), and multiply-adds of attention.
+// Below this many rows, the per-row steps (norms, RoPE) run on the calling thread instead
+// of waking the pool.
 constexpr int64_t kInlineRows = 4;
-constexpr double kInlineAttentionMacs = 256 * 1024;
 
 void Runner::FreeDeleter::operator()(void* p) const { std::free(p); }
 
@@ -150,7 +138,7 @@ void Runner::reserve(int64_t n, int64_t m, int64_t max_len) {
     cap_logit_rows_ = m;
   }
   if (max_len > cap_len_) {
-    scores_.resize(T * attend_rows_scratch_floats(max_len, m_.heads / m_.kv_heads, kAttendRows, m_.head_dim));
+    scores_.resize(T * attention_scratch_floats(max_len));
     cap_len_ = max_len;
   }
 }
@@ -162,116 +150,6 @@ void Runner::rows(int64_t n, const std::function<void(int64_t)>& fn) {
   }
   pool_.run(n, [&](int64_t b, int64_t e, int) {
     for (int64_t r = b; r < e; r++) fn(r);
-  });
-}
-
-void Runner::find_attention_blocks(const StepInput& in, int64_t n) {
-  // Blocks of up to kAttendRows consecutive rows of one sequence (a prefill chunk's rows),
-  // which share each K/V read (shared -1: one slot list). Decoding rows of different
-  // sequences whose slot lists begin alike (requests on one cached prefix, the samples of
-  // n > 1) form blocks too, sharing the reads of that common prefix.
-  blocks_.clear();
-  block_shared_.clear();
-  const auto slots_of = [&](int64_t r) { return in.slots.data() + in.slot_offset[row_seq_[r]]; };
-  const auto decoding = [&](int64_t r) { return in.seq_count[row_seq_[r]] == 1; };
-  for (int64_t r = 0; r < n;) {
-    int64_t e = r + 1;
-    int64_t shared = -1;
-    if (e < n && row_seq_[e] == row_seq_[r]) {
-      while (e < n && e - r < kAttendRows && row_seq_[e] == row_seq_[r]) e++;
-    } else if (decoding(r)) {
-      const int32_t* first = slots_of(r);
-      shared = in.positions[r] + 1;
-      while (e < n && e - r < kAttendRows && decoding(e)) {
-        const int32_t* other = slots_of(e);
-        const int64_t lim = std::min<int64_t>(shared, in.positions[e] + 1);
-        int64_t c = 0;
-        while (c < lim && first[c] == other[c]) c++;
-        if (c < kMinSharedPositions) break;
-        shared = c;
-        e++;
-      }
-      if (e - r == 1) shared = -1;
-    }
-    blocks_.push_back(r);
-    block_shared_.push_back(shared);
-    r = e;
-  }
-  blocks_.push_back(n);
-  balance_attention_blocks();
-}
-
-void Runner::balance_attention_blocks() {
-  // Few items that do not divide among the threads (a decode step of 4 requests on one
-  // prefix with 3 kv heads: 3 items, 2 threads) leave a thread idle for a whole item: halve
-  // the largest decoding block until they divide or are plenty. Its rows then read the
-  // shared K/V twice, a smaller cost than the idle thread. Any split gives the same bits.
-  const int64_t threads = pool_.size();
-  for (;;) {
-    const int64_t nblocks = static_cast<int64_t>(blocks_.size()) - 1;
-    const int64_t items = nblocks * m_.kv_heads;
-    if (threads == 1 || items % threads == 0 || items >= 4 * threads) return;
-    int64_t best = -1;
-    for (int64_t b = 0; b < nblocks; b++) {
-      if (block_shared_[b] >= 0 && blocks_[b + 1] - blocks_[b] > 1 &&
-          (best < 0 || blocks_[b + 1] - blocks_[b] > blocks_[best + 1] - blocks_[best])) best = b;
-    }
-    if (best < 0) return;
-    const int64_t mid = blocks_[best] + (blocks_[best + 1] - blocks_[best]) / 2;
-    blocks_.insert(blocks_.begin() + best + 1, mid);
-    const int64_t shared = block_shared_[best];
-    block_shared_.insert(block_shared_.begin() + best + 1, blocks_[best + 2] - mid > 1 ? shared : -1);
-    if (mid - blocks_[best] == 1) block_shared_[best] = -1;
-  }
-}
-
-void Runner::attention(const StepInput& in, int64_t n, int li) {
-  const KVView kv = kv_view(li);
-  const int hd = m_.head_dim;
-  const int kvh = m_.kv_heads;
-  const int group = m_.heads / m_.kv_heads;
-  const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(hd)));
-  const size_t stride = attend_rows_scratch_floats(cap_len_, group, kAttendRows, hd);
-  // The blocks are the same in every layer of a pass: found in its first.
-  if (li == 0) find_attention_blocks(in, n);
-  const int64_t nblocks = static_cast<int64_t>(blocks_.size()) - 1;
-  const int64_t items = nblocks * kvh;
-  // Items are (block, kv head) pairs: the query heads of one group share each K/V row read.
-  // They are handed out dynamically, costliest first (the last rows of a prefill see the
-  // most positions); each head's reduction is done whole by one thread.
-  // Little work (a decode step over short contexts) runs on the calling thread alone: the
-  // pool's barrier would cost more. Which thread computes an item never changes its value.
-  int64_t positions = 0;
-  for (int64_t r = 0; r < n; r++) positions += in.positions[r] + 1;
-  const bool inline_all = static_cast<double>(positions) * kvh * group * hd < kInlineAttentionMacs;
-  std::atomic<int64_t> next{0};
-  pool_.run(inline_all ? 1 : pool_.size(), [&](int64_t, int64_t, int t) {
-    float* scratch = scores_.data() + static_cast<size_t>(t) * stride;
-    for (;;) {
-      const int64_t i = items - 1 - next.fetch_add(1, std::memory_order_relaxed);
-      if (i < 0) break;
-      const int64_t b = i / kvh;
-      const int j = static_cast<int>(i % kvh);
-      const int64_t r = blocks_[b];
-      const int rows = static_cast<int>(blocks_[b + 1] - r);
-      const int32_t* slots = in.slots.data() + in.slot_offset[row_seq_[r]];
-      const int64_t off = r * q_dim_ + static_cast<int64_t>(j) * group * hd;
-      if (rows == 1) {
-        attend(q_.data() + off, group, hd, kv, kv_head_offset(j), slots, in.positions[r] + 1, scale, scratch,
-               att_.data() + off);
-      } else if (block_shared_[b] < 0) {
-        attend_rows(q_.data() + off, q_dim_, rows, group, hd, kv, kv_head_offset(j), slots, in.positions[r] + 1,
-                    scale, scratch, att_.data() + off, q_dim_);
-      } else {
-        AttendRow g[kMaxAttendGroup];
-        for (int k = 0; k < rows; k++) {
-          const int64_t rr = r + k;
-          const int64_t o = rr * q_dim_ + static_cast<int64_t>(j) * group * hd;
-          g[k] = AttendRow{q_.data() + o, att_.data() + o, in.slots.data() + in.slot_offset[row_seq_[rr]], in.positions[rr] + 1};
-        }
-        attend_group(g, rows, group, hd, kv, kv_head_offset(j), block_shared_[b], scale, scratch);
-      }
-    }
   });
 }
 

@@ -80,6 +80,7 @@ class Runner {
   void repack_weights();
   void passes(const StepInput& in, float* logits);
   void balance_attention_blocks();
+  size_t attention_scratch_floats(int64_t max_len) const;  // per thread (runner-attention.cc)
   void pass(const StepInput& in, float* logits);
   void reserve(int64_t n, int64_t m, int64_t max_len);
   void rows(int64_t n, const std::function<void(int64_t)>& fn);
