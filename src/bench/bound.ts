@@ -99,8 +99,7 @@ export async function measureKernelCosts(model: LoadedModel, backend: Backend, s
   // Slots: a written region (the cached prefix, which decoding requests also read), then each
   // prefill sequence's own rows, then one slot per decoding request for its new row.
   const region = Math.max(s.prefix, context - 1, 1);
-  const own = region;
-  const last = own + packed * per;
+  const last = region + packed * per;
   const capacity = last + s.batch;
   const runner: ModelRunner = backend.createRunner(model, { capacity, dtype });
   try {
@@ -119,7 +118,7 @@ export async function measureKernelCosts(model: LoadedModel, backend: Backend, s
       seqs: Array.from({ length: packed }, (_, q) => {
         const slots = new Int32Array(prefix + per);
         slots.set(regionSlots.subarray(0, prefix));
-        slots.set(range(own + q * per, per), prefix);
+        slots.set(range(region + q * per, per), prefix);
         return { start: q * per, count: per, kvSlots: slots };
       }),
       logitRows: Int32Array.from({ length: packed }, (_, q) => q * per + per - 1),

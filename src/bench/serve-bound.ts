@@ -1,7 +1,6 @@
 // The bound (bound.ts) of a `bench serve` run against a radixlm server on this machine: its
 // /get_server_info names the model file and the engine's settings, and the kernels are
 // measured here with the same backend and threads, after the run, while the server idles.
-import fs from "node:fs";
 import { selectBackend } from "../kernels/select.js";
 import { loadModel } from "../model/load.js";
 import { meanSharedPrefix, measureKernelCosts, workloadBound, type WorkloadBound } from "./bound.js";
@@ -33,7 +32,7 @@ export function serverEngine(info: Record<string, unknown> | null): ServerEngine
 /** The run's bound, or null when the report lacks what it needs (what the server cached). */
 export async function serveBound(modelPath: string, engine: ServerEngine, r: ServeReport, w: Workload): Promise<WorkloadBound | null> {
   const n = r.requests.completed;
-  if (n === 0 || r.cached_tokens === null || r.attended_positions === null || !fs.existsSync(modelPath)) return null;
+  if (n === 0 || r.cached_tokens === null || r.attended_positions === null) return null;
   const computed = r.input_tokens - r.cached_tokens;
   const model = await loadModel(modelPath);
   try {
