@@ -139,17 +139,23 @@ RLM_AVX2 inline __m256 scores8(const float* q, const float* kb, int hd, __m256 v
   return _mm256_mul_ps(reduce8(acc), vscale);
 }
 
+// The shortest and the longest of n lengths.
+inline void len_range(const int64_t* lens, int n, int64_t* lo, int64_t* hi) {
+  *lo = *hi = lens[0];
+  for (int q = 1; q < n; q++) {
+    *lo = lens[q] < *lo ? lens[q] : *lo;
+    *hi = lens[q] > *hi ? lens[q] : *hi;
+  }
+}
+
 // out[q][0..8 or 16) = sum over p < lens[q] of w[q][p] V[p][off..], in position order, for
 // NQ queries whose lengths may differ: the positions all of them see run together (one V
 // load for all), the few that only the longer ones see follow, query by query.
 template <int NQ, bool TWO>
 RLM_AVX2 void weighted_v_rows(const float* const* w, const int64_t* lens, const KVView& kv, int64_t off,
                               const int32_t* slots, float* const* out) {
-  int64_t lo = lens[0], hi = lens[0];
-  for (int q = 1; q < NQ; q++) {
-    lo = lens[q] < lo ? lens[q] : lo;
-    hi = lens[q] > hi ? lens[q] : hi;
-  }
+  int64_t lo, hi;
+  len_range(lens, NQ, &lo, &hi);
   __m256 a0[NQ], a1[NQ];
   for (int q = 0; q < NQ; q++) a0[q] = a1[q] = _mm256_setzero_ps();
   for (int64_t p = 0; p < hi; p++) {
@@ -192,11 +198,8 @@ RLM_AVX2 void weighted_v_rows_any(int nq, const float* const* w, const int64_t* 
 template <int NQ, int HD16>
 RLM_ATTEND512 void weighted_v_rows_wide(const float* const* w, const int64_t* lens, const KVView& kv, int64_t off,
                                          const int32_t* slots, float* const* out) {
-  int64_t lo = lens[0], hi = lens[0];
-  for (int q = 1; q < NQ; q++) {
-    lo = lens[q] < lo ? lens[q] : lo;
-    hi = lens[q] > hi ? lens[q] : hi;
-  }
+  int64_t lo, hi;
+  len_range(lens, NQ, &lo, &hi);
   __m512 a[NQ][HD16];
   for (int q = 0; q < NQ; q++)
     for (int c = 0; c < HD16; c++) a[q][c] = _mm512_setzero_ps();

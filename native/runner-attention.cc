@@ -66,7 +66,8 @@ void Runner::balance_attention_blocks() {
   // prefix with 3 kv heads: 3 items, 2 threads) leave a thread idle for a whole item: halve
   // the largest decoding block until they divide or are plenty. Its rows then read the
   // shared K/V twice, a smaller cost than the idle thread. Any split gives the same bits.
-  const int64_t threads = pool_.size();
+  // The threads are those the step runs on (a decode step may take fewer than the pool's).
+  const int64_t threads = pool_.active();
   for (;;) {
     const int64_t nblocks = static_cast<int64_t>(blocks_.size()) - 1;
     const int64_t items = nblocks * m_.kv_heads;
