@@ -10,12 +10,14 @@
 // attend_rows runs several consecutive rows of one sequence together (a prefill chunk), so
 // that each K and V row is read and converted once for all of them, and runs for every
 // score, weight and output lane exactly the operations attend runs for that row alone.
+// On AVX-512, groups of five or more query heads take attend-avx512.cc's form instead.
 #if defined(__GNUC__) && !defined(__clang__)
 // GCC 12 warns inside its own avx512fintrin.h (the _mm512_undefined_ps of cvtph_ps).
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
 #include "ops.h"
 #include "ops-avx2.h"
+#include "attend-avx512.h"
 
 #include "cpu.h"
 
@@ -139,15 +141,6 @@ RLM_AVX2 inline __m256 scores8(const float* q, const float* kb, int hd, __m256 v
   return _mm256_mul_ps(reduce8(acc), vscale);
 }
 
-// The shortest and the longest of n lengths.
-inline void len_range(const int64_t* lens, int n, int64_t* lo, int64_t* hi) {
-  *lo = *hi = lens[0];
-  for (int q = 1; q < n; q++) {
-    *lo = lens[q] < *lo ? lens[q] : *lo;
-    *hi = lens[q] > *hi ? lens[q] : *hi;
-  }
-}
-
 // out[q][0..8 or 16) = sum over p < lens[q] of w[q][p] V[p][off..], in position order, for
 // NQ queries whose lengths may differ: the positions all of them see run together (one V
 // load for all), the few that only the longer ones see follow, query by query.
@@ -189,60 +182,6 @@ RLM_AVX2 void weighted_v_rows_any(int nq, const float* const* w, const int64_t* 
   }
 }
 
-// The AVX-512 form of weighted_v_rows for a whole head of HD16 * 16 dimensions at once: each
-// V row is read and converted once instead of once per 16 dimensions (a prefill chunk's
-// queries walk up to thousands of positions). Every output lane is the same chain,
-// fma(w[p], V[p][lane], acc) in position order, so the bits are weighted_v_rows'.
-#define RLM_ATTEND512 __attribute__((target("avx2,fma,f16c,avx512f,avx512vl")))
-
-template <int NQ, int HD16>
-RLM_ATTEND512 void weighted_v_rows_wide(const float* const* w, const int64_t* lens, const KVView& kv, int64_t off,
-                                         const int32_t* slots, float* const* out) {
-  int64_t lo, hi;
-  len_range(lens, NQ, &lo, &hi);
-  __m512 a[NQ][HD16];
-  for (int q = 0; q < NQ; q++)
-    for (int c = 0; c < HD16; c++) a[q][c] = _mm512_setzero_ps();
-  for (int64_t p = 0; p < hi; p++) {
-    const int64_t b = static_cast<int64_t>(slots[p]) * kv.stride + off;
-    __m512 v[HD16];
-    for (int c = 0; c < HD16; c++) {
-      v[c] = kv.f16 ? _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(static_cast<const uint16_t*>(kv.v) + b + 16 * c)))
-                    : _mm512_loadu_ps(static_cast<const float*>(kv.v) + b + 16 * c);
-    }
-    const bool all = p < lo;
-    for (int q = 0; q < NQ; q++) {
-      if (!all && p >= lens[q]) continue;
-      const __m512 wq = _mm512_set1_ps(w[q][p]);
-      for (int c = 0; c < HD16; c++) a[q][c] = _mm512_fmadd_ps(wq, v[c], a[q][c]);
-    }
-  }
-  for (int q = 0; q < NQ; q++)
-    for (int c = 0; c < HD16; c++) _mm512_storeu_ps(out[q] + 16 * c, a[q][c]);
-}
-
-// Queries per call of weighted_v_rows_wide: as many as 28 accumulators hold.
-constexpr int wide_queries(int hd) { return hd == 64 ? 6 : hd == 128 ? 3 : 0; }
-
-RLM_ATTEND512 void weighted_v_rows_wide_any(int nq, int hd, const float* const* w, const int64_t* lens, const KVView& kv,
-                                            int64_t off, const int32_t* slots, float* const* out) {
-  if (hd == 128) {
-    switch (nq) {
-      case 1: return weighted_v_rows_wide<1, 8>(w, lens, kv, off, slots, out);
-      case 2: return weighted_v_rows_wide<2, 8>(w, lens, kv, off, slots, out);
-      default: return weighted_v_rows_wide<3, 8>(w, lens, kv, off, slots, out);
-    }
-  }
-  switch (nq) {
-    case 1: return weighted_v_rows_wide<1, 4>(w, lens, kv, off, slots, out);
-    case 2: return weighted_v_rows_wide<2, 4>(w, lens, kv, off, slots, out);
-    case 3: return weighted_v_rows_wide<3, 4>(w, lens, kv, off, slots, out);
-    case 4: return weighted_v_rows_wide<4, 4>(w, lens, kv, off, slots, out);
-    case 5: return weighted_v_rows_wide<5, 4>(w, lens, kv, off, slots, out);
-    default: return weighted_v_rows_wide<6, 4>(w, lens, kv, off, slots, out);
-  }
-}
-
 // kb = the K rows of positions pb..pb+7 as `slots` holds them, converted (positions from
 // `len` on, which no score keeps, read position 0's row, as attend does).
 RLM_AVX2 void load_k_block(const KVView& kv, int64_t kv_off, int hd, const int32_t* slots, int64_t len, int64_t pb, float* kb) {
@@ -274,6 +213,9 @@ RLM_AVX2 void weighted_v_more(const float* w, int64_t from, int64_t to, const KV
 
 RLM_AVX2 void attend_group(const AttendRow* rows, int n, int heads, int hd, const KVView& kv, int64_t kv_off,
                            int64_t shared, float scale, float* scratch) {
+  if (simd_active() == Simd::Avx512 && attend_lanes_fits(n, heads, hd)) {
+    return attend_group_lanes(rows, n, heads, hd, kv, kv_off, shared, scale, scratch);
+  }
   const int nq = n * heads;
   int64_t len_max = 0, len_min = rows[0].len;
   for (int i = 0; i < n; i++) {
@@ -316,7 +258,7 @@ RLM_AVX2 void attend_group(const AttendRow* rows, int n, int heads, int hd, cons
       lens[k] = shared >= len_max ? rows[qi / heads].len : together;
       o[k] = rows[qi / heads].out + static_cast<int64_t>(qi % heads) * hd;
     }
-    weighted_v_rows_wide_any(m, hd, w, lens, kv, kv_off, rows[0].slots, o);
+    weighted_v_rows_wide_any(m, hd, w, 1, lens, kv, kv_off, rows[0].slots, o);
     if (shared >= len_max) continue;
     for (int k = 0; k < m; k++) {
       const AttendRow& r = rows[(q0 + k) / heads];

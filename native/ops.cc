@@ -182,7 +182,10 @@ size_t attend_scratch_floats(int64_t len, int heads) {
 
 size_t attend_rows_scratch_floats(int64_t len, int heads, int rows, int hd) {
   const size_t padded = static_cast<size_t>((len + 7) / 8 * 8);
-  const size_t rows_part = static_cast<size_t>(rows) * static_cast<size_t>(heads) * padded + 8 * static_cast<size_t>(hd) + 64;
+  // The AVX-512 form keeps query heads in lanes of 8 or 16, its queries transposed beside the
+  // scores (attend-avx512.cc): room for the query heads rounded up to 8.
+  const size_t lanes = static_cast<size_t>((rows * heads + 7) / 8 * 8);
+  const size_t rows_part = lanes * (padded + static_cast<size_t>(hd)) + 8 * static_cast<size_t>(hd) + 64;
   const size_t one = attend_scratch_floats(len, heads);
   return rows_part > one ? rows_part : one;
 }

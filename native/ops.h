@@ -76,7 +76,7 @@ struct AttendRow {
 };
 
 /** Most rows attend_rows and attend_group take at once. */
-constexpr int kMaxAttendGroup = 8;
+constexpr int kMaxAttendGroup = 16;
 
 /**
  * `attend` for up to kMaxAttendGroup rows that read the same KV slots for their first

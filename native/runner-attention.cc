@@ -11,8 +11,11 @@ namespace rlm {
 
 // Rows of one sequence whose attention runs together, sharing each K/V read. More rows
 // share more, but each adds `group` query heads of scores to a thread's scratch, and the
-// items must stay many enough to spread over the threads.
-constexpr int kAttendRows = kMaxAttendGroup;
+// items must stay many enough to spread over the threads. About 48 query heads fill three
+// 16-lane vectors of the AVX-512 form (attend-avx512.cc); never fewer than 8 rows.
+static int attend_rows_per_block(int group) {
+  return std::min(kMaxAttendGroup, std::max(8, 48 / std::max(group, 1)));
+}
 
 // Decoding rows of different sequences attend together when their first this many
 // positions are in the same slots.
@@ -22,27 +25,29 @@ constexpr int64_t kMinSharedPositions = 64;
 constexpr double kInlineAttentionMacs = 256 * 1024;
 
 size_t Runner::attention_scratch_floats(int64_t max_len) const {
-  return attend_rows_scratch_floats(max_len, m_.heads / m_.kv_heads, kAttendRows, m_.head_dim);
+  const int group = m_.heads / m_.kv_heads;
+  return attend_rows_scratch_floats(max_len, group, attend_rows_per_block(group), m_.head_dim);
 }
 
 void Runner::find_attention_blocks(const StepInput& in, int64_t n) {
-  // Blocks of up to kAttendRows consecutive rows of one sequence (a prefill chunk's rows),
-  // which share each K/V read (shared -1: one slot list). Decoding rows of different
+  // Blocks of up to attend_rows_per_block() consecutive rows of one sequence (a prefill
+  // chunk's rows), which share each K/V read (shared -1: one slot list). Decoding rows of different
   // sequences whose slot lists begin alike (requests on one cached prefix, the samples of
   // n > 1) form blocks too, sharing the reads of that common prefix.
   blocks_.clear();
   block_shared_.clear();
+  const int64_t most = attend_rows_per_block(m_.heads / m_.kv_heads);
   const auto slots_of = [&](int64_t r) { return in.slots.data() + in.slot_offset[row_seq_[r]]; };
   const auto decoding = [&](int64_t r) { return in.seq_count[row_seq_[r]] == 1; };
   for (int64_t r = 0; r < n;) {
     int64_t e = r + 1;
     int64_t shared = -1;
     if (e < n && row_seq_[e] == row_seq_[r]) {
-      while (e < n && e - r < kAttendRows && row_seq_[e] == row_seq_[r]) e++;
+      while (e < n && e - r < most && row_seq_[e] == row_seq_[r]) e++;
     } else if (decoding(r)) {
       const int32_t* first = slots_of(r);
       shared = in.positions[r] + 1;
-      while (e < n && e - r < kAttendRows && decoding(e)) {
+      while (e < n && e - r < most && decoding(e)) {
         const int32_t* other = slots_of(e);
         const int64_t lim = std::min<int64_t>(shared, in.positions[e] + 1);
         int64_t c = 0;
