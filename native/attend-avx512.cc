@@ -161,6 +161,18 @@ RLM_ATTEND512 void lane_softmax(float* s, int64_t padded, const int32_t* lens) {
   for (int64_t p = 0; p < padded; p++) V::store(s + p * V::W, V::div(V::load(s + p * V::W), sum));
 }
 
+// K and V rows this many positions ahead are asked for while the current ones are used: a
+// decode step's K/V come from memory (the weights it read since evicted them). A cold group
+// of 4 rows x 3 heads over 1,566 positions took 101 us, 82-87 us with these, 75 us warm.
+constexpr int64_t kKAhead = 64;
+constexpr int64_t kVAhead = 32;
+
+// Asks for the cache lines of the `bytes` bytes from element `at` of `base`.
+inline void prefetch_row(const void* base, int64_t at, size_t elem, size_t bytes) {
+  const char* p = static_cast<const char*>(base) + static_cast<size_t>(at) * elem;
+  for (size_t o = 0; o < bytes; o += 64) _mm_prefetch(p + o, _MM_HINT_T0);
+}
+
 // out[q][..] for NQ queries over a whole head of HD16 * 16 dimensions: each V row is read and
 // converted once for all of them (a prefill chunk's queries walk up to thousands of
 // positions). Every output element is fma(w[q][p * ws], V[p][element], acc) in position order.
@@ -172,8 +184,10 @@ RLM_ATTEND512 void weighted_v_rows_wide(const float* const* w, int64_t ws, const
   __m512 a[NQ][HD16];
   for (int q = 0; q < NQ; q++)
     for (int c = 0; c < HD16; c++) a[q][c] = _mm512_setzero_ps();
+  const size_t elem = kv.f16 ? 2 : 4;
   for (int64_t p = 0; p < hi; p++) {
     const int64_t b = static_cast<int64_t>(slots[p]) * kv.stride + off;
+    prefetch_row(kv.v, static_cast<int64_t>(slots[p + kVAhead < hi ? p + kVAhead : hi - 1]) * kv.stride + off, elem, HD16 * 16 * elem);
     __m512 v[HD16];
     for (int c = 0; c < HD16; c++) {
       v[c] = kv.f16 ? _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(static_cast<const uint16_t*>(kv.v) + b + 16 * c)))
@@ -194,8 +208,11 @@ RLM_ATTEND512 void weighted_v_rows_wide(const float* const* w, int64_t ws, const
 // `len` on, which no score keeps, read position 0's row, as attend does).
 RLM_ATTEND512 void load_k_block16(const KVView& kv, int64_t kv_off, int hd, const int32_t* slots, int64_t len, int64_t pb,
                                   float* kb) {
+  const size_t elem = kv.f16 ? 2 : 4;
   for (int j = 0; j < 8; j++) {
     const int64_t base = static_cast<int64_t>(slots[pb + j < len ? pb + j : 0]) * kv.stride + kv_off;
+    const int64_t ahead = pb + j + kKAhead;
+    prefetch_row(kv.k, static_cast<int64_t>(slots[ahead < len ? ahead : len - 1]) * kv.stride + kv_off, elem, static_cast<size_t>(hd) * elem);
     for (int d = 0; d < hd; d += 16) {
       const __m512 v = kv.f16 ? _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(static_cast<const uint16_t*>(kv.k) + base + d)))
                               : _mm512_loadu_ps(static_cast<const float*>(kv.k) + base + d);
