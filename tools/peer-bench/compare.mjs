@@ -6,15 +6,15 @@
 //   npm run bench:peer -- MODEL.gguf [--threads 1,2] [--runs 3] [--peer-version 3.22.1] [--peer-dir DIR]
 //
 // The machines are shared: read the ratios, measured in one sitting, rather than absolute figures.
-import { execFileSync, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { installPeer, root } from "./install.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const root = path.resolve(here, "../..");
 const { values, positionals } = parseArgs({
   allowPositionals: true,
   options: {
@@ -31,19 +31,7 @@ if (!model || !fs.existsSync(model)) {
 }
 const threads = values.threads.split(",").map(Number);
 const runs = Number(values.runs);
-const peerDir = path.resolve(values["peer-dir"], values["peer-version"]);
-if (peerDir.startsWith(root + path.sep)) {
-  console.error("bench:peer: the peer's folder must be outside the project");
-  process.exit(2);
-}
-
-// Install the peer once.
-if (!fs.existsSync(path.join(peerDir, "node_modules", "node-llama-cpp"))) {
-  fs.mkdirSync(peerDir, { recursive: true });
-  fs.writeFileSync(path.join(peerDir, "package.json"), JSON.stringify({ name: "radixlm-peer-bench", private: true, type: "module" }));
-  console.error(`bench:peer: installing node-llama-cpp@${values["peer-version"]} into ${peerDir}`);
-  execFileSync("npm", ["install", "--no-audit", "--no-fund", "-E", `node-llama-cpp@${values["peer-version"]}`], { cwd: peerDir, stdio: "inherit" });
-}
+const peerDir = installPeer(values["peer-dir"], values["peer-version"], "bench:peer");
 fs.copyFileSync(path.join(here, "peer.mjs"), path.join(peerDir, "peer.mjs"));
 
 function json(cmd, args, cwd) {
