@@ -148,7 +148,12 @@ const results = { radixlm: [], "llama-server": [] };
 try {
   for (let r = 0; r < runs; r++) {
     const order = r % 2 === 0 ? ["radixlm", "llama-server"] : ["llama-server", "radixlm"];
-    for (const who of order) results[who].push(who === "radixlm" ? await runRadixlm() : await runLlamaServer());
+    for (const who of order) {
+      const x = who === "radixlm" ? await runRadixlm() : await runLlamaServer();
+      results[who].push(x);
+      const lost = x.requests.failed + x.requests.not_sent;
+      if (lost > 0) process.stderr.write(`bench:peer-serve: ${who}: ${lost} of ${x.requests.total} requests failed or unsent: ${x.errors.slice(0, 3).join(" | ")}\n`);
+    }
     process.stderr.write(`bench:peer-serve: run ${r + 1} of ${runs} done (load ${os.loadavg()[0].toFixed(2)})\n`);
   }
 } finally {
