@@ -40,6 +40,9 @@ void rope(float* x, int dim, const double* cs, bool interleaved);
 /** g[i] = silu(g[i]) * u[i]. */
 void silu_mul(float* g, const float* u, int64_t n);
 
+/** x[i] *= s. */
+void scale_in_place(float* x, float s, int64_t n);
+
 /** x[i] += y[i]. */
 void add_in_place(float* x, const float* y, int64_t n);
 

@@ -96,7 +96,7 @@ void Runner::attention(const StepInput& in, int64_t n, int li) {
   const int hd = m_.head_dim;
   const int kvh = m_.kv_heads;
   const int group = m_.heads / m_.kv_heads;
-  const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(hd)));
+  const float scale = m_.attn_scale > 0 ? m_.attn_scale : static_cast<float>(1.0 / std::sqrt(static_cast<double>(hd)));
   const size_t stride = attention_scratch_floats(cap_len_);
   // The blocks are the same in every layer of a pass: found in its first.
   if (li == 0) find_attention_blocks(in, n);

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <exception>
 #include <memory>
+#include <cmath>
 #include <string>
 #include <utility>
 
@@ -111,6 +112,23 @@ bool read_desc(Napi::Object d, ModelDesc* m) {
   if (!get_weight(d, "embed", m->vocab, h, &m->embed) || !get_weight(d, "output", m->vocab, h, &m->output) ||
       !get_vector(d, "outputNorm", &m->output_norm, h, false)) {
     return false;
+  }
+  Napi::Value mv = d.Get("multipliers");
+  if (!mv.IsUndefined()) {
+    if (!mv.IsObject()) return throw_error(env, "runner description: multipliers must be an object");
+    Napi::Object mo = mv.As<Napi::Object>();
+    double e, a, r, l;
+    if (!get_number(mo, "embedding", &e) || !get_number(mo, "attention", &a) || !get_number(mo, "residual", &r) ||
+        !get_number(mo, "logit", &l)) {
+      return false;
+    }
+    if (!(std::isfinite(e) && std::isfinite(a) && a > 0 && std::isfinite(r) && std::isfinite(l) && l != 0)) {
+      return throw_error(env, "runner description: multipliers must be finite, attention above 0 and logit not 0");
+    }
+    m->embed_scale = static_cast<float>(e);
+    m->attn_scale = static_cast<float>(a);
+    m->residual_scale = static_cast<float>(r);
+    m->logit_scale = static_cast<float>(l);
   }
   Napi::Value lv = d.Get("layers");
   if (!lv.IsArray()) return throw_error(env, "runner description: layers must be an array");

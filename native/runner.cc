@@ -196,7 +196,9 @@ void Runner::layer(const StepInput& in, int64_t n, int li) {
 
   float* proj = proj_.data();
   matmul(L.o, att_.data(), n, proj, pool_, mm_);
+  const float rs = m_.residual_scale;
   rows(n, [&](int64_t r) {
+    if (rs != 1.0f) scale_in_place(proj + r * h, rs, h);
     add_in_place(x + r * h, proj + r * h, h);
     rms_norm(x + r * h, L.ffn_norm.data(), h, m_.eps, xn + r * h);
   });
@@ -204,7 +206,10 @@ void Runner::layer(const StepInput& in, int64_t n, int li) {
   matmul_group(gate_up, 2, xn, n, pool_, mm_);
   rows(n, [&](int64_t r) { silu_mul(gate_.data() + r * m_.ffn, up_.data() + r * m_.ffn, m_.ffn); });
   matmul(L.down, gate_.data(), n, proj, pool_, mm_);
-  rows(n, [&](int64_t r) { add_in_place(x + r * h, proj + r * h, h); });
+  rows(n, [&](int64_t r) {
+    if (rs != 1.0f) scale_in_place(proj + r * h, rs, h);
+    add_in_place(x + r * h, proj + r * h, h);
+  });
 }
 
 namespace {
@@ -290,6 +295,7 @@ void Runner::pass(const StepInput& in, float* logits) {
   const int64_t h = m_.hidden;
   rows(n, [&](int64_t r) {
     dequantize_row(m_.embed, in.tokens[r], x_.data() + r * h);
+    if (m_.embed_scale != 1.0f) scale_in_place(x_.data() + r * h, m_.embed_scale, h);
     rope_angles(in.positions[r], m_.inv_freq.data(), m_.head_dim / 2, angles_.data() + r * m_.head_dim);
   });
   for (int li = 0; li < static_cast<int>(m_.layers.size()); li++) layer(in, n, li);
@@ -298,6 +304,11 @@ void Runner::pass(const StepInput& in, float* logits) {
     rms_norm(x_.data() + static_cast<int64_t>(in.logit_rows[i]) * h, m_.output_norm.data(), h, m_.eps, last_.data() + i * h);
   });
   matmul(m_.output, last_.data(), m, logits, pool_, mm_);
+  if (m_.logit_scale != 1.0f) {
+    const float ls = m_.logit_scale;
+    const int64_t total = m * m_.vocab;
+    for (int64_t i = 0; i < total; i++) logits[i] /= ls;
+  }
 }
 
 }  // namespace rlm

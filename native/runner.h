@@ -37,6 +37,8 @@ struct ModelDesc {
   WeightView embed, output;            // output may alias embed (tied embeddings)
   std::vector<float> output_norm;
   std::vector<LayerDesc> layers;
+  // Granite's multipliers (backend.ts Multipliers); attn_scale 0: 1/sqrt(head_dim).
+  float embed_scale = 1.0f, attn_scale = 0.0f, residual_scale = 1.0f, logit_scale = 1.0f;
 };
 
 /** One step, flattened: sequence s owns rows [seq_start[s], seq_start[s] + seq_count[s]). */

@@ -4,6 +4,7 @@ import { loadModel } from "../model/load.js";
 import { parameterCount } from "../model/config.js";
 import { describeGenerationDefaults, generationDefaultsJson } from "../model/generation-defaults.js";
 import { MODEL_HELP, modelPath } from "./model-arg.js";
+import type { Multipliers } from "../kernels/backend.js";
 
 async function run(o: { model?: string; json?: boolean }): Promise<void> {
   const m = await loadModel(await modelPath(o.model));
@@ -30,6 +31,7 @@ async function run(o: { model?: string; json?: boolean }): Promise<void> {
       tied_embeddings: c.tieWordEmbeddings,
       qkv_bias: c.qkvBias,
       qk_norm: c.qkNorm,
+      multipliers: c.multipliers ?? null,
       bos_token_id: c.bosTokenId,
       eos_token_ids: c.eosTokenIds,
       chat_template: m.chatTemplate !== null,
@@ -49,7 +51,7 @@ async function run(o: { model?: string; json?: boolean }): Promise<void> {
       `context length ${info.context_length}`,
       `shape          ${c.numLayers} layers, hidden ${c.hiddenSize}, ${c.numHeads} heads (${c.numKvHeads} KV) x ${c.headDim}, ffn ${c.intermediateSize}, vocab ${c.vocabSize}`,
       `rope           theta ${c.ropeTheta}${info.rope_scaling ? `, ${info.rope_scaling} scaling` : ""}, ${c.ropeLayout} layout`,
-      `features       ${[c.tieWordEmbeddings ? "tied embeddings" : "untied embeddings", c.qkvBias ? "qkv bias" : "", c.qkNorm ? "q/k norm" : ""].filter(Boolean).join(", ")}`,
+      `features       ${[c.tieWordEmbeddings ? "tied embeddings" : "untied embeddings", c.qkvBias ? "qkv bias" : "", c.qkNorm ? "q/k norm" : "", c.multipliers ? describeMultipliers(c.multipliers) : ""].filter(Boolean).join(", ")}`,
       `special tokens bos ${c.bosTokenId ?? "none"}, eos ${c.eosTokenIds.join(", ") || "none"}`,
       `chat template  ${info.chat_template ? "yes" : "no"}`,
       `sampling       ${describeGenerationDefaults(m.generationDefaults) || "no defaults"}`,
@@ -67,4 +69,10 @@ export function register(program: Command): void {
     .option("--model <path>", `${MODEL_HELP} (default: the bundled demo model)`)
     .option("--json", "print one JSON object")
     .action(run);
+}
+
+function describeMultipliers(m: Multipliers): string {
+  // GGUF keeps them as f32: 0.22 reads back as 0.2199999988.
+  const f = (x: number): number => Number(x.toPrecision(7));
+  return `multipliers: embedding ${f(m.embedding)}, attention ${f(m.attention)}, residual ${f(m.residual)}, logits 1/${f(m.logit)}`;
 }

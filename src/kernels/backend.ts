@@ -49,6 +49,20 @@ export interface ForwardConfig extends RopeParams {
   readonly headDim: number;
   readonly rmsNormEps: number;
   readonly ropeLayout: RopeLayout;
+  /** Scalings some families add to the llama block (Granite); absent: none. */
+  readonly multipliers?: Multipliers;
+}
+
+/**
+ * The token embedding is multiplied by `embedding`; attention scores are scaled by `attention`
+ * in place of 1/sqrt(headDim); each attention and MLP output is multiplied by `residual` before
+ * it joins the residual stream; the logits are divided by `logit`.
+ */
+export interface Multipliers {
+  readonly embedding: number;
+  readonly attention: number;
+  readonly residual: number;
+  readonly logit: number;
 }
 
 export interface RunnerModel {

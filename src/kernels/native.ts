@@ -6,7 +6,7 @@ import os from "node:os";
 import { dequantize } from "../formats/quant.js";
 import { dtypeInfo } from "../formats/dtype.js";
 import { loadNative, type NativeAddon } from "../native/addon.js";
-import type { Backend, KVCacheOptions, ModelRunner, RunnerModel, StepPlan } from "./backend.js";
+import type { Backend, KVCacheOptions, ModelRunner, Multipliers, RunnerModel, StepPlan } from "./backend.js";
 import { ropeInvFreq } from "./rope.js";
 import type { WeightTensor } from "./tensor.js";
 
@@ -46,6 +46,8 @@ export interface NativeModelDesc {
   readonly output: NativeWeight;
   readonly outputNorm: Float32Array;
   readonly layers: readonly NativeLayer[];
+  /** As ForwardConfig's (backend.ts); absent: none. */
+  readonly multipliers?: Multipliers;
 }
 
 export interface NativeRunnerInfo {
@@ -124,6 +126,7 @@ export function describeModel(model: RunnerModel): NativeModelDesc {
     headDim: c.headDim, eps: c.rmsNormEps, interleaved: c.ropeLayout === "interleaved", invFreq,
     embed, output: w.has("output.weight") ? matrix(w.get("output.weight")) : embed,
     outputNorm: vector(w.get("output_norm.weight")), layers,
+    ...(c.multipliers ? { multipliers: c.multipliers } : {}),
   };
 }
 

@@ -74,6 +74,11 @@ export function addInPlace(x: Float32Array, y: Float32Array, n: number): void {
   for (let i = 0; i < n; i++) x[i] = x[i]! + y[i]!;
 }
 
+/** x[i] *= s, rounded to f32. */
+export function scaleInPlace(x: Float32Array, s: number): void {
+  for (let i = 0; i < x.length; i++) x[i] = x[i]! * s;
+}
+
 /** Reads element `i` of a KV store (f32 values or f16 bits) as a number. */
 export type KVRead = (store: Float32Array | Uint16Array, i: number) => number;
 

@@ -5,7 +5,7 @@ import { f16ToF32, f32ToF16 } from "../formats/f16.js";
 import { validatePlan, type Backend, type ForwardConfig, type KVCacheOptions, type ModelRunner, type RunnerModel, type StepPlan } from "./backend.js";
 import { ropeInvFreq } from "./rope.js";
 import type { WeightTensor } from "./tensor.js";
-import { addInPlace, attendHead, embeddingRow, matmul, rmsNorm, rope, siluMul, type KVRead } from "./reference-ops.js";
+import { addInPlace, attendHead, embeddingRow, matmul, rmsNorm, rope, scaleInPlace, siluMul, type KVRead } from "./reference-ops.js";
 
 interface Layer {
   attnNorm: Float32Array;
@@ -86,12 +86,14 @@ class ReferenceRunner implements ModelRunner {
     const kvDim = c.numKvHeads * hd;
     const ffn = c.intermediateSize;
     const groups = c.numHeads / c.numKvHeads;
-    const scale = 1 / Math.sqrt(hd);
+    const mul = c.multipliers;
+    const scale = mul ? mul.attention : 1 / Math.sqrt(hd);
     const interleaved = c.ropeLayout === "interleaved";
     const scratch = new Float32Array(Math.max(h, qDim, ffn));
 
     const x = new Float32Array(n * h);
     for (let r = 0; r < n; r++) embeddingRow(x.subarray(r * h, (r + 1) * h), this.embed, plan.tokens[r]!);
+    if (mul) scaleInPlace(x, mul.embedding);
 
     const xn = new Float32Array(n * h);
     const q = new Float32Array(n * qDim);
@@ -145,12 +147,14 @@ class ReferenceRunner implements ModelRunner {
         }
       }
       matmul(proj, att, n, L.o, null, scratch);
+      if (mul) scaleInPlace(proj, mul.residual);
       addInPlace(x, proj, n * h);
       rmsNorm(x, 0, n, h, L.ffnNorm, c.rmsNormEps, xn, 0);
       matmul(gate, xn, n, L.gate, null, scratch);
       matmul(up, xn, n, L.up, null, scratch);
       siluMul(gate, up, n * ffn);
       matmul(proj, gate, n, L.down, null, scratch);
+      if (mul) scaleInPlace(proj, mul.residual);
       addInPlace(x, proj, n * h);
     });
 
@@ -159,6 +163,7 @@ class ReferenceRunner implements ModelRunner {
     for (let i = 0; i < m; i++) rmsNorm(x, plan.logitRows[i]! * h, 1, h, this.outputNorm, c.rmsNormEps, last, i * h);
     const logits = new Float32Array(m * c.vocabSize);
     matmul(logits, last, m, this.output, null, scratch);
+    if (mul) for (let i = 0; i < logits.length; i++) logits[i] = logits[i]! / mul.logit;
     return logits;
   }
 

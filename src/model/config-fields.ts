@@ -73,6 +73,13 @@ export class ConfigFields {
     return n;
   }
 
+  /** A finite number other than zero (a divisor: Granite's logit scale). */
+  nonzero(key: string, fallback?: number): number {
+    const n = this.number(key, fallback);
+    if (n === 0) throw this.fail(key, "must not be 0");
+    return n;
+  }
+
   /** An id or a list of ids, each a row of a `vocab`-row embedding; [] when absent. */
   tokenIds(key: string, vocab: number): number[] {
     const v = this.get(key);

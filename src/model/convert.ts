@@ -11,7 +11,7 @@ import { loadModel } from "./load.js";
 import { archByName } from "./registry.js";
 import type { ModelConfig } from "./config.js";
 import { generationDefaultsToGGUF } from "./generation-defaults.js";
-import { ggufTokenizerValues, permuteForInterleaved, tensorType } from "./gguf-layout.js";
+import { ggufRopeInterleaved, ggufTokenizerValues, permuteForInterleaved, tensorType } from "./gguf-layout.js";
 
 export interface ConvertOptions {
   readonly src: string;
@@ -33,7 +33,7 @@ export async function convertToGGUF(opts: ConvertOptions): Promise<ConvertResult
     const spec = archByName(model.config.arch);
     if (!spec) throw new Error(`unknown architecture ${model.config.arch}`);
     const src = model.config;
-    const config: ModelConfig = { ...src, ropeLayout: src.arch === "llama" ? "interleaved" : "neox" };
+    const config: ModelConfig = { ...src, ropeLayout: ggufRopeInterleaved(src.arch) ? "interleaved" : "neox" };
     const specs = spec.tensors(config).filter((s) => model.weights.has(s.name));
     for (const s of specs) {
       const cols = s.shape[s.shape.length - 1]!;

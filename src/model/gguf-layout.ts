@@ -5,6 +5,14 @@
 import type { GGUFWriteValue } from "../formats/gguf.js";
 import type { WeightType } from "../formats/dtype.js";
 
+/**
+ * Families whose GGUF files hold Q/K rows permuted for interleaved RoPE: those llama.cpp's
+ * converter writes through its llama model (llama, and granite, which extends it).
+ */
+export function ggufRopeInterleaved(arch: string): boolean {
+  return arch === "llama" || arch === "granite";
+}
+
 /** GGUF llama files hold Q/K rows permuted for interleaved RoPE, as llama.cpp's converter writes them. */
 export function permuteForInterleaved(w: Float32Array, heads: number, headDim: number, cols: number): Float32Array {
   const out = new Float32Array(w.length);

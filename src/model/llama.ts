@@ -1,23 +1,52 @@
 // The llama family: Llama 2/3.x (llama3 rope scaling), Mistral, SmolLM2, TinyLlama, and the
-// Qwen2 (qkv bias) and Qwen3 (per-head q/k RMSNorm) variants of the same block.
+// Qwen2 (qkv bias), Qwen3 (per-head q/k RMSNorm) and Granite 3 (multipliers on the
+// embedding, the attention scores, the residual branches and the logits) variants of the
+// same block.
 import type { Llama3RopeScaling } from "../kernels/rope.js";
+import type { Multipliers } from "../kernels/backend.js";
+import { ggufRopeInterleaved } from "./gguf-layout.js";
 import type { ArchSpec, TensorSpec, WeightsExtent } from "./arch.js";
 import type { GGUFWriteValue } from "../formats/gguf.js";
 import { ConfigFields, describe } from "./config-fields.js";
 
 interface Variant {
-  name: "llama" | "qwen2" | "qwen3";
+  name: "llama" | "qwen2" | "qwen3" | "granite";
   hfArchitectures: string[];
   hfModelType: string;
   qkvBias: boolean;
   qkNorm: boolean;
+  multipliers: boolean;
 }
 
 const variants: Variant[] = [
-  { name: "llama", hfArchitectures: ["LlamaForCausalLM", "MistralForCausalLM"], hfModelType: "llama", qkvBias: false, qkNorm: false },
-  { name: "qwen2", hfArchitectures: ["Qwen2ForCausalLM"], hfModelType: "qwen2", qkvBias: true, qkNorm: false },
-  { name: "qwen3", hfArchitectures: ["Qwen3ForCausalLM"], hfModelType: "qwen3", qkvBias: false, qkNorm: true },
+  { name: "llama", hfArchitectures: ["LlamaForCausalLM", "MistralForCausalLM"], hfModelType: "llama", qkvBias: false, qkNorm: false, multipliers: false },
+  { name: "qwen2", hfArchitectures: ["Qwen2ForCausalLM"], hfModelType: "qwen2", qkvBias: true, qkNorm: false, multipliers: false },
+  { name: "qwen3", hfArchitectures: ["Qwen3ForCausalLM"], hfModelType: "qwen3", qkvBias: false, qkNorm: true, multipliers: false },
+  { name: "granite", hfArchitectures: ["GraniteForCausalLM"], hfModelType: "granite", qkvBias: false, qkNorm: false, multipliers: true },
 ];
+
+// Granite's multipliers, each format with its own defaults: HF's GraniteConfig defaults every
+// one to 1.0; llama.cpp requires the logit scale and reads an absent attention scale as
+// 1/sqrt(head dim) and an absent embedding or residual scale as none.
+function hfMultipliers(r: ConfigFields): Multipliers {
+  return {
+    embedding: r.number("embedding_multiplier", 1),
+    attention: r.positive("attention_multiplier", 1),
+    residual: r.number("residual_multiplier", 1),
+    logit: r.nonzero("logits_scaling", 1),
+  };
+}
+
+function ggufMultipliers(r: ConfigFields, p: string, headDim: number): Multipliers {
+  // llama.cpp's converter writes only the multipliers that are not 0.
+  const optional = (k: string, absent: number): number => (r.has(k) && r.number(k) !== 0 ? r.number(k) : absent);
+  return {
+    embedding: optional(p + "embedding_scale", 1),
+    attention: r.has(p + "attention.scale") && r.number(p + "attention.scale") !== 0 ? r.positive(p + "attention.scale") : 1 / Math.sqrt(headDim),
+    residual: optional(p + "residual_scale", 1),
+    logit: r.nonzero(p + "logit_scale"),
+  };
+}
 
 const HF_LAYER: Record<string, string> = {
   "input_layernorm.weight": "attn_norm.weight",
@@ -126,6 +155,7 @@ function makeSpec(v: Variant): ArchSpec {
         qkNorm: v.qkNorm,
         bosTokenId: r.tokenIds("bos_token_id", vocab)[0] ?? null,
         eosTokenIds: r.tokenIds("eos_token_id", vocab),
+        ...(v.multipliers ? { multipliers: hfMultipliers(r) } : {}),
       };
     },
 
@@ -157,7 +187,7 @@ function makeSpec(v: Variant): ArchSpec {
         ropeTheta: r.positive(p + "rope.freq_base", 10000),
         // llama3 scaling travels as the rope_freqs tensor in GGUF files.
         ropeScaling: null,
-        ropeLayout: v.name === "llama" ? "interleaved" : "neox",
+        ropeLayout: ggufRopeInterleaved(v.name) ? "interleaved" : "neox",
         maxPositionEmbeddings: r.int(p + "context_length", { min: 1, max: MAX_CONTEXT }),
         // Settled from the tensors the file has (settle below).
         tieWordEmbeddings: false,
@@ -165,6 +195,7 @@ function makeSpec(v: Variant): ArchSpec {
         qkNorm: v.qkNorm,
         bosTokenId: r.tokenIds("tokenizer.ggml.bos_token_id", vocab)[0] ?? null,
         eosTokenIds: [...r.tokenIds("tokenizer.ggml.eos_token_id", vocab), ...r.tokenIds("tokenizer.ggml.eot_token_id", vocab)],
+        ...(v.multipliers ? { multipliers: ggufMultipliers(r, p, a.headDim) } : {}),
       };
     },
 
@@ -198,6 +229,12 @@ function makeSpec(v: Variant): ArchSpec {
         tie_word_embeddings: c.tieWordEmbeddings,
         torch_dtype: "float32",
       };
+      if (c.multipliers) {
+        out.embedding_multiplier = c.multipliers.embedding;
+        out.attention_multiplier = c.multipliers.attention;
+        out.residual_multiplier = c.multipliers.residual;
+        out.logits_scaling = c.multipliers.logit;
+      }
       if (c.bosTokenId !== null) out.bos_token_id = c.bosTokenId;
       if (c.eosTokenIds.length > 0) out.eos_token_id = c.eosTokenIds.length === 1 ? c.eosTokenIds[0] : c.eosTokenIds;
       if (c.ropeScaling) {
@@ -227,6 +264,12 @@ function makeSpec(v: Variant): ArchSpec {
         [`${p}.rope.freq_base`]: { type: "f32", value: c.ropeTheta },
         [`${p}.attention.layer_norm_rms_epsilon`]: { type: "f32", value: c.rmsNormEps },
       };
+      if (c.multipliers) {
+        out[`${p}.embedding_scale`] = { type: "f32", value: c.multipliers.embedding };
+        out[`${p}.attention.scale`] = { type: "f32", value: c.multipliers.attention };
+        out[`${p}.residual_scale`] = { type: "f32", value: c.multipliers.residual };
+        out[`${p}.logit_scale`] = { type: "f32", value: c.multipliers.logit };
+      }
       return out;
     },
 

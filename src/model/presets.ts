@@ -1,9 +1,12 @@
 // Published shapes of the models our tests and benchmarks imitate with random weights.
 import type { ModelConfig } from "./config.js";
 
-export type PresetName = "tiny" | "smollm2-135m" | "qwen2.5-0.5b" | "qwen3-0.6b" | "llama3.2-1b";
+export type PresetName = "tiny" | "smollm2-135m" | "qwen2.5-0.5b" | "qwen3-0.6b" | "llama3.2-1b" | "granite-3.1-2b";
 
 type Shape = Omit<ModelConfig, "bosTokenId" | "eosTokenIds" | "ropeLayout">;
+
+// Granite 3.x's multipliers (granite-3.1-2b-instruct's config.json).
+const GRANITE_MULTIPLIERS = { embedding: 12, attention: 0.015625, residual: 0.22, logit: 8 };
 
 const presets: Record<PresetName, Shape> = {
   // Small enough for the reference backend in unit tests; 256-wide so every block
@@ -34,6 +37,12 @@ const presets: Record<PresetName, Shape> = {
     ropeScaling: { type: "llama3", factor: 32, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositionEmbeddings: 8192 },
     maxPositionEmbeddings: 131072, tieWordEmbeddings: true, qkvBias: false, qkNorm: false,
   },
+  "granite-3.1-2b": {
+    arch: "granite", vocabSize: 49155, hiddenSize: 2048, intermediateSize: 8192, numLayers: 40,
+    numHeads: 32, numKvHeads: 8, headDim: 64, rmsNormEps: 1e-5, ropeTheta: 5000000, ropeScaling: null,
+    maxPositionEmbeddings: 131072, tieWordEmbeddings: true, qkvBias: false, qkNorm: false,
+    multipliers: GRANITE_MULTIPLIERS,
+  },
 };
 
 export const PRESET_NAMES = Object.keys(presets) as PresetName[];
@@ -46,5 +55,6 @@ export function isPresetName(s: string): s is PresetName {
 export function presetShape(name: PresetName, arch?: string): Shape {
   const p = presets[name];
   if (!arch || arch === p.arch) return p;
-  return { ...p, arch, qkvBias: arch === "qwen2", qkNorm: arch === "qwen3" };
+  const { multipliers: _, ...rest } = p;
+  return { ...rest, arch, qkvBias: arch === "qwen2", qkNorm: arch === "qwen3", ...(arch === "granite" ? { multipliers: GRANITE_MULTIPLIERS } : {}) };
 }

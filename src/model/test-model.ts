@@ -13,7 +13,7 @@ import { loadTokenizerFile, loadTokenizerJson } from "../tokenizer/load.js";
 import { mulberry32, hashString } from "../util/random.js";
 import { ropeInvFreq } from "../kernels/rope.js";
 import { CHATML_TEMPLATE } from "../tokenizer/chat-template.js";
-import { ggufTokenizerValues, permuteForInterleaved, tensorType } from "./gguf-layout.js";
+import { ggufRopeInterleaved, ggufTokenizerValues, permuteForInterleaved, tensorType } from "./gguf-layout.js";
 import { archByName, knownArchitectures, type TensorSpec } from "./registry.js";
 import type { ModelConfig } from "./config.js";
 import { presetShape, type PresetName } from "./presets.js";
@@ -140,7 +140,7 @@ export async function makeTestModel(opts: TestModelOptions): Promise<TestModelRe
     ...sized,
     vocabSize: tok.vocabSize,
     headDim: opts.sizes?.headDim ?? (opts.sizes?.hiddenSize || opts.sizes?.numHeads ? Math.floor(sized.hiddenSize / sized.numHeads) : sized.headDim),
-    ropeLayout: opts.format === "gguf" && base.arch === "llama" ? "interleaved" : "neox",
+    ropeLayout: opts.format === "gguf" && ggufRopeInterleaved(base.arch) ? "interleaved" : "neox",
     bosTokenId: tok.bosId,
     eosTokenIds: tok.eosIds,
   };
@@ -162,7 +162,7 @@ export async function makeTestModel(opts: TestModelOptions): Promise<TestModelRe
           // Vectors stay f32 in GGUF (as llama.cpp keeps them); give them the values they
           // have in an HF folder of this dtype, so both formats hold the same weights.
           if (s.isVector && (opts.dtype === "f16" || opts.dtype === "bf16")) v = roundTo(opts.dtype, v);
-          if (config.arch === "llama" && /attn_[qk]\.weight$/.test(s.name)) {
+          if (ggufRopeInterleaved(config.arch) && /attn_[qk]\.weight$/.test(s.name)) {
             const heads = s.name.includes("attn_q") ? config.numHeads : config.numKvHeads;
             v = permuteForInterleaved(v, heads, config.headDim, s.shape[1]!);
           }

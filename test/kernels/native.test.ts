@@ -66,6 +66,9 @@ const FLOAT_MODELS: [string, ModelOpts][] = [
   ["qwen2-gguf-f16", { arch: "qwen2", format: "gguf", dtype: "f16", seed: 7 }],
   ["qwen3-hf-bf16", { arch: "qwen3", format: "hf", dtype: "bf16", seed: 7 }],
   ["llama-gguf-bf16", { arch: "llama", format: "gguf", dtype: "bf16", seed: 7 }],
+  // Granite's multipliers on the embedding, attention scores, residual branches and logits.
+  ["granite-gguf-f32", { arch: "granite", format: "gguf", dtype: "f32", seed: 7 }],
+  ["granite-hf-bf16", { arch: "granite", format: "hf", dtype: "bf16", seed: 7 }],
   // Other head shapes: 8 query heads per kv head with head_dim 128; 5 per kv head with
   // head_dim 40 (a half-width tail in the V accumulation); head_dim 36 (no 8-wide SIMD).
   ["qwen3-g8-hd128", { arch: "qwen3", format: "gguf", dtype: "f32", seed: 4,

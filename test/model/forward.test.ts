@@ -1,10 +1,12 @@
+import fs from "node:fs";
+import path from "node:path";
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { loadModel } from "../../src/model/load.js";
 import { referenceBackend } from "../../src/kernels/reference.js";
 import type { ModelRunner } from "../../src/kernels/backend.js";
 import { QUANT_TYPES } from "../../src/formats/dtype.js";
-import { testModel } from "../helpers/models.js";
+import { tempDir, testModel } from "../helpers/models.js";
 import { buildPlan, logitsByChunks, maxRelError, range } from "../helpers/run.js";
 
 const TOKENS = [5, 300, 17, 900, 42, 42, 7, 1000, 256, 3, 64, 511];
@@ -25,7 +27,7 @@ async function allLogits(path: string): Promise<Float32Array[]> {
   }
 }
 
-for (const arch of ["llama", "qwen2", "qwen3"] as const) {
+for (const arch of ["llama", "qwen2", "qwen3", "granite"] as const) {
   test(`${arch}: the same weights as an HF f32 folder and a GGUF f32 file give the same logits`, async () => {
     const hf = await testModel(`${arch}-hf-f32`, { arch, format: "hf", dtype: "f32", seed: 7 });
     const gg = await testModel(`${arch}-gguf-f32`, { arch, format: "gguf", dtype: "f32", seed: 7 });
@@ -133,4 +135,23 @@ test("every quantized weight type loads and runs close to the f32 weights", asyn
     const cos = dot / Math.sqrt(na * nb);
     assert.ok(cos >= (minCos[t] ?? 0.97), `${t}: cosine ${cos}`);
   }
+});
+
+test("granite: neutral multipliers with a logit scale of 2 give llama's logits halved, bit for bit; its own multipliers change them", async () => {
+  const llama = await allLogits(await testModel("llama-hf-f32", { arch: "llama", format: "hf", dtype: "f32", seed: 7 }));
+  const own = await testModel("granite-hf-f32", { arch: "granite", format: "hf", dtype: "f32", seed: 7 });
+  // The same weights with multipliers that leave a llama block as it is, but for the logits.
+  const neutral = path.join(tempDir(), "granite-hf-neutral");
+  fs.cpSync(own, neutral, { recursive: true });
+  const cfgPath = path.join(neutral, "config.json");
+  const cfg = JSON.parse(fs.readFileSync(cfgPath, "utf8")) as Record<string, unknown>;
+  Object.assign(cfg, { embedding_multiplier: 1, attention_multiplier: 1 / Math.sqrt(64), residual_multiplier: 1, logits_scaling: 2 });
+  fs.writeFileSync(cfgPath, JSON.stringify(cfg));
+  const halved = await allLogits(neutral);
+  for (let i = 0; i < llama.length; i++) {
+    const want = llama[i]!.map((x) => x / 2);
+    assert.deepEqual(halved[i], want, `position ${i}`);
+  }
+  const granite = await allLogits(own);
+  assert.ok(maxRelError(granite[0]!, llama[0]!) > 1e-2, "Granite's own multipliers change the logits");
 });
