@@ -146,6 +146,9 @@ bool read_desc(Napi::Object d, ModelDesc* m) {
         !get_weight(l, "down", h, m->ffn, &L.down)) {
       return false;
     }
+    Napi::Value rv = l.Get("rope");
+    if (!rv.IsUndefined() && !rv.IsBoolean()) return throw_error(env, "runner description: a layer's rope must be a boolean");
+    L.rope = rv.IsUndefined() || rv.As<Napi::Boolean>().Value();
   }
   return true;
 }

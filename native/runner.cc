@@ -177,12 +177,12 @@ void Runner::layer(const StepInput& in, int64_t n, int li) {
     for (int hh = 0; hh < m_.heads; hh++) {
       float* head = qr + static_cast<int64_t>(hh) * hd;
       if (!L.q_norm.empty()) rms_norm(head, L.q_norm.data(), hd, m_.eps, head);
-      rope(head, hd, ang, m_.interleaved);
+      if (L.rope) rope(head, hd, ang, m_.interleaved);
     }
     for (int hh = 0; hh < m_.kv_heads; hh++) {
       float* head = kr + static_cast<int64_t>(hh) * hd;
       if (!L.k_norm.empty()) rms_norm(head, L.k_norm.data(), hd, m_.eps, head);
-      rope(head, hd, ang, m_.interleaved);
+      if (L.rope) rope(head, hd, ang, m_.interleaved);
     }
     const int32_t s = row_seq_[r];
     const int64_t slot = in.slots[in.slot_offset[s] + in.positions[r]];

@@ -26,6 +26,7 @@ struct LayerDesc {
   std::vector<float> q_bias, k_bias, v_bias;  // empty when absent
   std::vector<float> q_norm, k_norm;          // empty when absent (qwen3 has them)
   WeightView q, k, v, o, gate, up, down;
+  bool rope = true;  // false: Q and K go unrotated (SmolLM3's every 4th layer)
 };
 
 struct ModelDesc {

@@ -51,6 +51,8 @@ export interface ForwardConfig extends RopeParams {
   readonly ropeLayout: RopeLayout;
   /** Scalings some families add to the llama block (Granite); absent: none. */
   readonly multipliers?: Multipliers;
+  /** Per layer, whether RoPE rotates its Q and K (SmolLM3 leaves every 4th layer without); absent: every layer. */
+  readonly ropeLayers?: readonly boolean[];
 }
 
 /**

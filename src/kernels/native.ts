@@ -28,6 +28,8 @@ interface NativeLayer {
   readonly kNorm?: Float32Array;
   readonly q: NativeWeight; readonly k: NativeWeight; readonly v: NativeWeight; readonly o: NativeWeight;
   readonly gate: NativeWeight; readonly up: NativeWeight; readonly down: NativeWeight;
+  /** False: no RoPE in this layer (absent: RoPE). */
+  readonly rope?: boolean;
 }
 
 /** What `new NativeRunner(desc, ...)` reads (see native/runner-napi.cc). */
@@ -118,6 +120,7 @@ export function describeModel(model: RunnerModel): NativeModelDesc {
       q: matrix(w.get(b + "attn_q.weight")), k: matrix(w.get(b + "attn_k.weight")), v: matrix(w.get(b + "attn_v.weight")),
       o: matrix(w.get(b + "attn_output.weight")),
       gate: matrix(w.get(b + "ffn_gate.weight")), up: matrix(w.get(b + "ffn_up.weight")), down: matrix(w.get(b + "ffn_down.weight")),
+      ...(c.ropeLayers?.[i] === false ? { rope: false } : {}),
     });
   }
   const embed = matrix(w.get("token_embd.weight"));

@@ -112,17 +112,18 @@ class ReferenceRunner implements ModelRunner {
       matmul(q, xn, n, L.q, L.qBias, scratch);
       matmul(k, xn, n, L.k, L.kBias, scratch);
       matmul(v, xn, n, L.v, L.vBias, scratch);
+      const rotate = c.ropeLayers?.[li] ?? true;
       for (let r = 0; r < n; r++) {
         const pos = plan.positions[r]!;
         for (let hh = 0; hh < c.numHeads; hh++) {
           const off = r * qDim + hh * hd;
           if (L.qNorm) rmsNorm(q, off, 1, hd, L.qNorm, c.rmsNormEps);
-          rope(q, off, hd, pos, this.invFreq, interleaved);
+          if (rotate) rope(q, off, hd, pos, this.invFreq, interleaved);
         }
         for (let hh = 0; hh < c.numKvHeads; hh++) {
           const off = r * kvDim + hh * hd;
           if (L.kNorm) rmsNorm(k, off, 1, hd, L.kNorm, c.rmsNormEps);
-          rope(k, off, hd, pos, this.invFreq, interleaved);
+          if (rotate) rope(k, off, hd, pos, this.invFreq, interleaved);
         }
       }
       const kc = this.kCache[li]!;

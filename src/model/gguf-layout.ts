@@ -7,10 +7,10 @@ import type { WeightType } from "../formats/dtype.js";
 
 /**
  * Families whose GGUF files hold Q/K rows permuted for interleaved RoPE: those llama.cpp's
- * converter writes through its llama model (llama, and granite, which extends it).
+ * converter writes through its llama model (llama, and granite and smollm3, which extend it).
  */
 export function ggufRopeInterleaved(arch: string): boolean {
-  return arch === "llama" || arch === "granite";
+  return arch === "llama" || arch === "granite" || arch === "smollm3";
 }
 
 /** GGUF llama files hold Q/K rows permuted for interleaved RoPE, as llama.cpp's converter writes them. */

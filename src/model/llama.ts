@@ -1,7 +1,7 @@
 // The llama family: Llama 2/3.x (llama3 rope scaling), Mistral, SmolLM2, TinyLlama, and the
 // Qwen2 (qkv bias), Qwen3 (per-head q/k RMSNorm) and Granite 3 (multipliers on the
 // embedding, the attention scores, the residual branches and the logits) variants of the
-// same block.
+// same block, and SmolLM3 (no RoPE in every 4th layer).
 import type { Llama3RopeScaling } from "../kernels/rope.js";
 import type { Multipliers } from "../kernels/backend.js";
 import { ggufRopeInterleaved } from "./gguf-layout.js";
@@ -10,7 +10,7 @@ import type { GGUFWriteValue } from "../formats/gguf.js";
 import { ConfigFields, describe } from "./config-fields.js";
 
 interface Variant {
-  name: "llama" | "qwen2" | "qwen3" | "granite";
+  name: "llama" | "qwen2" | "qwen3" | "granite" | "smollm3";
   hfArchitectures: string[];
   hfModelType: string;
   qkvBias: boolean;
@@ -23,7 +23,23 @@ const variants: Variant[] = [
   { name: "qwen2", hfArchitectures: ["Qwen2ForCausalLM"], hfModelType: "qwen2", qkvBias: true, qkNorm: false, multipliers: false },
   { name: "qwen3", hfArchitectures: ["Qwen3ForCausalLM"], hfModelType: "qwen3", qkvBias: false, qkNorm: true, multipliers: false },
   { name: "granite", hfArchitectures: ["GraniteForCausalLM"], hfModelType: "granite", qkvBias: false, qkNorm: false, multipliers: true },
+  { name: "smollm3", hfArchitectures: ["SmolLM3ForCausalLM"], hfModelType: "smollm3", qkvBias: false, qkNorm: false, multipliers: false },
 ];
+
+/** SmolLM3's layers: every `interval`-th one (the 4th, 8th, ...) goes without RoPE. */
+export function smollm3RopeLayers(layers: number, interval = 4): boolean[] {
+  return Array.from({ length: layers }, (_, i) => (i + 1) % interval !== 0);
+}
+
+// HF's no_rope_layers (1: RoPE, 0: none), or the pattern no_rope_layer_interval makes.
+function hfRopeLayers(r: ConfigFields, layers: number): boolean[] {
+  const list = r.raw("no_rope_layers");
+  if (list === undefined || list === null) return smollm3RopeLayers(layers, r.int("no_rope_layer_interval", { min: 1, fallback: 4 }));
+  if (!Array.isArray(list) || list.length !== layers || !list.every((x) => x === 0 || x === 1)) {
+    throw r.fail("no_rope_layers", `must list 0 or 1 for each of the ${layers} layers, got ${describe(list)}`);
+  }
+  return list.map((x) => x === 1);
+}
 
 // Granite's multipliers, each format with its own defaults: HF's GraniteConfig defaults every
 // one to 1.0; llama.cpp requires the logit scale and reads an absent attention scale as
@@ -156,6 +172,7 @@ function makeSpec(v: Variant): ArchSpec {
         bosTokenId: r.tokenIds("bos_token_id", vocab)[0] ?? null,
         eosTokenIds: r.tokenIds("eos_token_id", vocab),
         ...(v.multipliers ? { multipliers: hfMultipliers(r) } : {}),
+        ...(v.name === "smollm3" ? { ropeLayers: hfRopeLayers(r, r.int("num_hidden_layers", { min: 1 })) } : {}),
       };
     },
 
@@ -196,6 +213,8 @@ function makeSpec(v: Variant): ArchSpec {
         bosTokenId: r.tokenIds("tokenizer.ggml.bos_token_id", vocab)[0] ?? null,
         eosTokenIds: [...r.tokenIds("tokenizer.ggml.eos_token_id", vocab), ...r.tokenIds("tokenizer.ggml.eot_token_id", vocab)],
         ...(v.multipliers ? { multipliers: ggufMultipliers(r, p, a.headDim) } : {}),
+        // llama.cpp's smollm3 has no key for it: every 4th layer, always.
+        ...(v.name === "smollm3" ? { ropeLayers: smollm3RopeLayers(r.int(p + "block_count", { min: 1 })) } : {}),
       };
     },
 
@@ -235,6 +254,7 @@ function makeSpec(v: Variant): ArchSpec {
         out.residual_multiplier = c.multipliers.residual;
         out.logits_scaling = c.multipliers.logit;
       }
+      if (c.ropeLayers) out.no_rope_layers = c.ropeLayers.map((x) => (x ? 1 : 0));
       if (c.bosTokenId !== null) out.bos_token_id = c.bosTokenId;
       if (c.eosTokenIds.length > 0) out.eos_token_id = c.eosTokenIds.length === 1 ? c.eosTokenIds[0] : c.eosTokenIds;
       if (c.ropeScaling) {
@@ -264,6 +284,9 @@ function makeSpec(v: Variant): ArchSpec {
         [`${p}.rope.freq_base`]: { type: "f32", value: c.ropeTheta },
         [`${p}.attention.layer_norm_rms_epsilon`]: { type: "f32", value: c.rmsNormEps },
       };
+      if (c.ropeLayers && c.ropeLayers.some((x, i) => x !== ((i + 1) % 4 !== 0))) {
+        throw new Error(`${p}: GGUF holds only SmolLM3's pattern (every 4th layer without RoPE), not this model's`);
+      }
       if (c.multipliers) {
         out[`${p}.embedding_scale`] = { type: "f32", value: c.multipliers.embedding };
         out[`${p}.attention.scale`] = { type: "f32", value: c.multipliers.attention };

@@ -1,7 +1,7 @@
 // Published shapes of the models our tests and benchmarks imitate with random weights.
 import type { ModelConfig } from "./config.js";
 
-export type PresetName = "tiny" | "smollm2-135m" | "qwen2.5-0.5b" | "qwen3-0.6b" | "llama3.2-1b" | "granite-3.1-2b";
+export type PresetName = "tiny" | "smollm2-135m" | "qwen2.5-0.5b" | "qwen3-0.6b" | "llama3.2-1b" | "granite-3.1-2b" | "smollm3-3b";
 
 type Shape = Omit<ModelConfig, "bosTokenId" | "eosTokenIds" | "ropeLayout">;
 
@@ -42,6 +42,12 @@ const presets: Record<PresetName, Shape> = {
     numHeads: 32, numKvHeads: 8, headDim: 64, rmsNormEps: 1e-5, ropeTheta: 5000000, ropeScaling: null,
     maxPositionEmbeddings: 131072, tieWordEmbeddings: true, qkvBias: false, qkNorm: false,
     multipliers: GRANITE_MULTIPLIERS,
+  },
+  // Every 4th layer without RoPE (the test-model writer sets the pattern for the layer count).
+  "smollm3-3b": {
+    arch: "smollm3", vocabSize: 128256, hiddenSize: 2048, intermediateSize: 11008, numLayers: 36,
+    numHeads: 16, numKvHeads: 4, headDim: 128, rmsNormEps: 1e-6, ropeTheta: 5000000, ropeScaling: null,
+    maxPositionEmbeddings: 65536, tieWordEmbeddings: true, qkvBias: false, qkNorm: false,
   },
 };
 

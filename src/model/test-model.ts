@@ -13,6 +13,7 @@ import { loadTokenizerFile, loadTokenizerJson } from "../tokenizer/load.js";
 import { mulberry32, hashString } from "../util/random.js";
 import { ropeInvFreq } from "../kernels/rope.js";
 import { CHATML_TEMPLATE } from "../tokenizer/chat-template.js";
+import { smollm3RopeLayers } from "./llama.js";
 import { ggufRopeInterleaved, ggufTokenizerValues, permuteForInterleaved, tensorType } from "./gguf-layout.js";
 import { archByName, knownArchitectures, type TensorSpec } from "./registry.js";
 import type { ModelConfig } from "./config.js";
@@ -141,6 +142,7 @@ export async function makeTestModel(opts: TestModelOptions): Promise<TestModelRe
     vocabSize: tok.vocabSize,
     headDim: opts.sizes?.headDim ?? (opts.sizes?.hiddenSize || opts.sizes?.numHeads ? Math.floor(sized.hiddenSize / sized.numHeads) : sized.headDim),
     ropeLayout: opts.format === "gguf" && ggufRopeInterleaved(base.arch) ? "interleaved" : "neox",
+    ...(base.arch === "smollm3" ? { ropeLayers: smollm3RopeLayers(sized.numLayers) } : {}),
     bosTokenId: tok.bosId,
     eosTokenIds: tok.eosIds,
   };

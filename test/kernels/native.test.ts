@@ -69,6 +69,9 @@ const FLOAT_MODELS: [string, ModelOpts][] = [
   // Granite's multipliers on the embedding, attention scores, residual branches and logits.
   ["granite-gguf-f32", { arch: "granite", format: "gguf", dtype: "f32", seed: 7 }],
   ["granite-hf-bf16", { arch: "granite", format: "hf", dtype: "bf16", seed: 7 }],
+  // SmolLM3: the 4th layer without RoPE.
+  ["smollm3-gguf-f32", { arch: "smollm3", format: "gguf", dtype: "f32", seed: 7,
+    sizes: { numLayers: 4, hiddenSize: 256, numHeads: 4, numKvHeads: 2, headDim: 64, intermediateSize: 512, vocabSize: 1024 } }],
   // Other head shapes: 8 query heads per kv head with head_dim 128; 5 per kv head with
   // head_dim 40 (a half-width tail in the V accumulation); head_dim 36 (no 8-wide SIMD).
   ["qwen3-g8-hd128", { arch: "qwen3", format: "gguf", dtype: "f32", seed: 4,

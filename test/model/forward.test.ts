@@ -27,10 +27,13 @@ async function allLogits(path: string): Promise<Float32Array[]> {
   }
 }
 
-for (const arch of ["llama", "qwen2", "qwen3", "granite"] as const) {
+// SmolLM3 with 4 layers, so that one (the 4th) goes without RoPE.
+const FOUR_LAYERS = { ...small, numLayers: 4 };
+for (const arch of ["llama", "qwen2", "qwen3", "granite", "smollm3"] as const) {
   test(`${arch}: the same weights as an HF f32 folder and a GGUF f32 file give the same logits`, async () => {
-    const hf = await testModel(`${arch}-hf-f32`, { arch, format: "hf", dtype: "f32", seed: 7 });
-    const gg = await testModel(`${arch}-gguf-f32`, { arch, format: "gguf", dtype: "f32", seed: 7 });
+    const sizes = arch === "smollm3" ? { sizes: FOUR_LAYERS } : {};
+    const hf = await testModel(`${arch}-hf-f32`, { arch, format: "hf", dtype: "f32", seed: 7, ...sizes });
+    const gg = await testModel(`${arch}-gguf-f32`, { arch, format: "gguf", dtype: "f32", seed: 7, ...sizes });
     const a = await allLogits(hf);
     const b = await allLogits(gg);
     assert.equal(a.length, TOKENS.length);
@@ -154,4 +157,18 @@ test("granite: neutral multipliers with a logit scale of 2 give llama's logits h
   }
   const granite = await allLogits(own);
   assert.ok(maxRelError(granite[0]!, llama[0]!) > 1e-2, "Granite's own multipliers change the logits");
+});
+
+test("smollm3: the 4th layer goes without RoPE: the same weights with RoPE in every layer give other logits", async () => {
+  const own = await testModel("smollm3-hf-f32", { arch: "smollm3", format: "hf", dtype: "f32", seed: 7, sizes: FOUR_LAYERS });
+  const cfg = JSON.parse(fs.readFileSync(path.join(own, "config.json"), "utf8")) as Record<string, unknown>;
+  assert.deepEqual(cfg.no_rope_layers, [1, 1, 1, 0]);
+  const everywhere = path.join(tempDir(), "smollm3-hf-rope-everywhere");
+  fs.cpSync(own, everywhere, { recursive: true });
+  fs.writeFileSync(path.join(everywhere, "config.json"), JSON.stringify({ ...cfg, no_rope_layers: [1, 1, 1, 1] }));
+  const a = await allLogits(own);
+  const b = await allLogits(everywhere);
+  // Position 0 rotates by angle 0: the same either way; later positions differ.
+  assert.deepEqual(a[0], b[0]);
+  assert.ok(maxRelError(a[5]!, b[5]!) > 1e-3, "RoPE in the 4th layer changes later positions");
 });
