@@ -391,3 +391,31 @@ test("on the native backend too, the chunk size changes no token or logprob (ste
   }
   for (const r of runs.slice(1)) assert.deepEqual(r, runs[0]);
 });
+
+// The families beyond llama's block: Granite's multipliers, SmolLM3's layers without RoPE.
+for (const [arch, layers] of [["granite", 2], ["smollm3", 4]] as const) {
+  test(`cache transparency on the native backend for ${arch}: the same tokens and logprobs with the cache on and off, any chunk, any order`, { skip: runnerAddon() ? false : "native addon not built" }, async () => {
+    const m = await loadModel(await testModel(`engine-${arch}`, { arch, format: "gguf", dtype: "f32", seed: 5,
+      sizes: { numLayers: layers, hiddenSize: 256, numHeads: 4, numKvHeads: 2, headDim: 64, intermediateSize: 512 } }));
+    try {
+      const inputs = workload(3, 12);
+      const order = inputs.map((_, i) => i);
+      const run = async (opts: Omit<EngineOptions, "model">, ord: number[]): Promise<unknown[]> => {
+        const e = await Engine.create({ model: m, checkInvariants: true, backend: nativeBackend(runnerAddon()!, 2), maxTotalTokens: 4096, ...opts });
+        try {
+          const r = await runAll(e, inputs, ord);
+          if (!opts.disableRadixCache) assert.ok(e.stats().hitTokens > 0, "the cache was used");
+          return r;
+        } finally {
+          await e.close();
+        }
+      };
+      const base = await run({ disableRadixCache: true }, order);
+      for (const [chunk, ord] of [[512, order], [7, [...order].reverse()]] as const) {
+        assert.deepEqual(await run({ chunkedPrefillSize: chunk }, [...ord]), base, `${arch} chunk ${chunk}`);
+      }
+    } finally {
+      m.close();
+    }
+  });
+}
