@@ -106,6 +106,19 @@ function attentionShape(r: ConfigFields, keys: { hidden: string; heads: string; 
   return { heads, kvHeads, headDim, hidden };
 }
 
+/**
+ * The context a model runs exactly. The kernels do not yet limit attention to a sliding
+ * window (Mistral 7B v0.1 sets one of 4096), so past the window their output would differ
+ * from the model's: such a model's context is the window, and a longer prompt is refused
+ * with the usual context-length error instead of being answered wrongly.
+ */
+function windowed(r: ConfigFields, context: number, key: string, used: boolean): number {
+  const w = r.raw(key);
+  // 0 says none (llama.cpp's converter writes it so).
+  if (!used || w === undefined || w === null || w === 0 || w === 0n) return context;
+  return Math.min(context, r.int(key, { min: 1 }));
+}
+
 /** Positions are int32 throughout the engine. */
 const MAX_CONTEXT = 0x7fffffff;
 
@@ -165,7 +178,7 @@ function makeSpec(v: Variant): ArchSpec {
         ropeTheta: r.positive("rope_theta", 10000),
         ropeScaling: hfRopeScaling(r),
         ropeLayout: "neox",
-        maxPositionEmbeddings: r.int("max_position_embeddings", { min: 1, max: MAX_CONTEXT, fallback: 4096 }),
+        maxPositionEmbeddings: windowed(r, r.int("max_position_embeddings", { min: 1, max: MAX_CONTEXT, fallback: 4096 }), "sliding_window", r.raw("use_sliding_window") !== false),
         tieWordEmbeddings: j.tie_word_embeddings === true,
         qkvBias: v.qkvBias || j.attention_bias === true,
         qkNorm: v.qkNorm,
@@ -205,7 +218,7 @@ function makeSpec(v: Variant): ArchSpec {
         // llama3 scaling travels as the rope_freqs tensor in GGUF files.
         ropeScaling: null,
         ropeLayout: ggufRopeInterleaved(v.name) ? "interleaved" : "neox",
-        maxPositionEmbeddings: r.int(p + "context_length", { min: 1, max: MAX_CONTEXT }),
+        maxPositionEmbeddings: windowed(r, r.int(p + "context_length", { min: 1, max: MAX_CONTEXT }), p + "attention.sliding_window", true),
         // Settled from the tensors the file has (settle below).
         tieWordEmbeddings: false,
         qkvBias: v.qkvBias,

@@ -227,3 +227,22 @@ test("block_count 0xFFFFFFFF: a clear error in well under a second, in a 256 MB 
   assert.equal(h.kind, "refused", JSON.stringify(h));
   if (h.kind === "refused") assert.ok(h.ms < 500 && h.message.includes("num_hidden_layers: 4294967295 is too large"), h.message);
 });
+
+test("a sliding window the kernels do not run yet becomes the context (Mistral 7B v0.1's 4096); one turned off or null does not", async () => {
+  const cases: [(j: Record<string, unknown>) => void, number][] = [
+    [(j) => { j.sliding_window = 1000; }, 1000],
+    [(j) => { j.sliding_window = 1000; j.use_sliding_window = false; }, 2048], // Qwen2's form: off
+    [(j) => { j.sliding_window = null; }, 2048], // Mistral v0.2's
+    [(j) => { j.sliding_window = 100000; }, 2048],
+  ];
+  for (const [edit, context] of cases) {
+    const m = await loadModel(await hfWith("config.json", edit));
+    try {
+      assert.equal(m.config.maxPositionEmbeddings, context);
+    } finally {
+      m.close();
+    }
+  }
+  const dir = await hfWith("config.json", (j) => { j.sliding_window = 0.5; });
+  await rejectsWithFormatError(loadModel(dir), path.join(dir, "config.json"), "sliding_window: must be an integer >= 1");
+});
