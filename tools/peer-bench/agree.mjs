@@ -9,11 +9,10 @@
 // Exits 1 when the continuations differ.
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { installPeer, root } from "./install.mjs";
+import { installPeer, peerOptions, root } from "./install.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const { values, positionals } = parseArgs({
@@ -21,8 +20,7 @@ const { values, positionals } = parseArgs({
   options: {
     tokens: { type: "string", default: "12" },
     prompt: { type: "string", default: "5,300,17,900,42,42,7,1000,256,3" },
-    "peer-version": { type: "string", default: "3.22.1" },
-    "peer-dir": { type: "string", default: path.join(os.homedir(), ".cache", "radixlm-peer-bench") },
+    ...peerOptions,
   },
 });
 const model = positionals[0] && path.resolve(positionals[0]);

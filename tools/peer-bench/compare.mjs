@@ -12,7 +12,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { installPeer, root } from "./install.mjs";
+import { installPeer, peerOptions, root } from "./install.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const { values, positionals } = parseArgs({
@@ -20,8 +20,7 @@ const { values, positionals } = parseArgs({
   options: {
     threads: { type: "string", default: "1,2" },
     runs: { type: "string", default: "3" },
-    "peer-version": { type: "string", default: "3.22.1" },
-    "peer-dir": { type: "string", default: path.join(os.homedir(), ".cache", "radixlm-peer-bench") },
+    ...peerOptions,
   },
 });
 const model = positionals[0];

@@ -2,10 +2,17 @@
 // dependency of radixlm), from the npm registry; shared by compare.mjs and serve.mjs.
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+
+/** The parseArgs options every peer tool takes: which node-llama-cpp, and where it lives. */
+export const peerOptions = {
+  "peer-version": { type: "string", default: "3.22.1" },
+  "peer-dir": { type: "string", default: path.join(os.homedir(), ".cache", "radixlm-peer-bench") },
+};
 
 /** The peer's folder for `version` under `dir`, installed if it is not yet; exits when it is inside the project. */
 export function installPeer(dir, version, tool) {

@@ -16,7 +16,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { installPeer, root } from "./install.mjs";
+import { installPeer, peerOptions, root } from "./install.mjs";
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -28,8 +28,7 @@ const { values, positionals } = parseArgs({
     prefix: { type: "string", default: "1500" },
     question: { type: "string", default: "50" },
     output: { type: "string", default: "32" },
-    "peer-version": { type: "string", default: "3.22.1" },
-    "peer-dir": { type: "string", default: path.join(os.homedir(), ".cache", "radixlm-peer-bench") },
+    ...peerOptions,
   },
 });
 const model = positionals[0] && path.resolve(positionals[0]);
