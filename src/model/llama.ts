@@ -55,11 +55,11 @@ function hfMultipliers(r: ConfigFields): Multipliers {
 
 function ggufMultipliers(r: ConfigFields, p: string, headDim: number): Multipliers {
   // llama.cpp's converter writes only the multipliers that are not 0.
-  const optional = (k: string, absent: number): number => (r.has(k) && r.number(k) !== 0 ? r.number(k) : absent);
+  const given = (k: string): boolean => r.has(k) && r.number(k) !== 0;
   return {
-    embedding: optional(p + "embedding_scale", 1),
-    attention: r.has(p + "attention.scale") && r.number(p + "attention.scale") !== 0 ? r.positive(p + "attention.scale") : 1 / Math.sqrt(headDim),
-    residual: optional(p + "residual_scale", 1),
+    embedding: given(p + "embedding_scale") ? r.number(p + "embedding_scale") : 1,
+    attention: given(p + "attention.scale") ? r.positive(p + "attention.scale") : 1 / Math.sqrt(headDim),
+    residual: given(p + "residual_scale") ? r.number(p + "residual_scale") : 1,
     logit: r.nonzero(p + "logit_scale"),
   };
 }
@@ -297,7 +297,8 @@ function makeSpec(v: Variant): ArchSpec {
         [`${p}.rope.freq_base`]: { type: "f32", value: c.ropeTheta },
         [`${p}.attention.layer_norm_rms_epsilon`]: { type: "f32", value: c.rmsNormEps },
       };
-      if (c.ropeLayers && c.ropeLayers.some((x, i) => x !== ((i + 1) % 4 !== 0))) {
+      const fixed = smollm3RopeLayers(c.numLayers);
+      if (c.ropeLayers && c.ropeLayers.some((x, i) => x !== fixed[i])) {
         throw new Error(`${p}: GGUF holds only SmolLM3's pattern (every 4th layer without RoPE), not this model's`);
       }
       if (c.multipliers) {

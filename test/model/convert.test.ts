@@ -3,12 +3,13 @@
 // converter does), and the tokenizer and chat template come across.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import fs from "node:fs";
 import path from "node:path";
 import { loadModel } from "../../src/model/load.js";
 import { testModel, tempDir } from "../helpers/models.js";
 import { cli } from "../helpers/cli.js";
 
-for (const [arch, dtype] of [["llama", "q8_0"], ["llama", "f32"], ["qwen2", "q8_0"]] as const) {
+for (const [arch, dtype] of [["llama", "q8_0"], ["llama", "f32"], ["qwen2", "q8_0"], ["granite", "f32"], ["smollm3", "f32"]] as const) {
   test(`convert: ${arch} HF f32 -> GGUF ${dtype} matches the directly written GGUF`, async () => {
     const hf = await testModel(`convert-${arch}-hf`, { arch, format: "hf", dtype: "f32", seed: 11 });
     const direct = await testModel(`convert-${arch}-${dtype}`, { arch, format: "gguf", dtype, seed: 11 });
@@ -46,4 +47,15 @@ test("convert: a bad --dtype or a missing model is one line and exit 2", () => {
   const missing = cli(["convert", "--model", "/nonexistent/model", "--out", path.join(tempDir(), "y.gguf")]);
   assert.equal(missing.code, 2);
   assert.match(missing.stderr, /^radixlm: error: .*no such file/);
+});
+
+test("convert: a SmolLM3 whose layers without RoPE are not every 4th is refused, as GGUF cannot say so", async () => {
+  const hf = await testModel("convert-smollm3-hf", { arch: "smollm3", format: "hf", dtype: "f32", seed: 11 });
+  const odd = path.join(tempDir(), "convert-smollm3-odd-hf");
+  fs.cpSync(hf, odd, { recursive: true });
+  const cfg = JSON.parse(fs.readFileSync(path.join(odd, "config.json"), "utf8")) as Record<string, unknown>;
+  fs.writeFileSync(path.join(odd, "config.json"), JSON.stringify({ ...cfg, no_rope_layers: [0, 1] }));
+  const r = cli(["convert", "--model", odd, "--out", path.join(tempDir(), "odd.gguf"), "--dtype", "f32"]);
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /GGUF holds only SmolLM3's pattern/);
 });
