@@ -7,9 +7,9 @@
 // score never depends on where its block ends. Softmax sums and the V accumulation run in
 // position order.
 //
-// attend_rows runs several consecutive rows of one sequence together (a prefill chunk), so
-// that each K and V row is read and converted once for all of them, and runs for every
-// score, weight and output lane exactly the operations attend runs for that row alone.
+// attend_group runs several rows together (a prefill chunk's, or decoding rows on one cached
+// prefix), so that each K and V row is read and converted once for all of them, and runs for
+// every score, weight and output lane exactly the operations attend runs for that row alone.
 // On AVX-512, groups of five or more query heads take attend-avx512.cc's form instead.
 #if defined(__GNUC__) && !defined(__clang__)
 // GCC 12 warns inside its own avx512fintrin.h (the _mm512_undefined_ps of cvtph_ps).
@@ -113,8 +113,9 @@ RLM_AVX2 void weighted_v_any(int gn, const float* w, int64_t wstride, const KVVi
   }
 }
 
-// scores[0..padded) -> softmax weights over positions < len (the rest become 0).
-RLM_AVX2 void softmax(float* s, int64_t len, int64_t padded) {
+// scores[0..padded) -> softmax weights over positions lo..len-1 (the rest become 0).
+RLM_AVX2 void softmax(float* s, int64_t lo, int64_t len, int64_t padded, float softcap) {
+  prepare_scores(s, lo, len, softcap);
   for (int64_t p = len; p < padded; p++) s[p] = -INFINITY;
   __m256 vmax = _mm256_set1_ps(-INFINITY);
   for (int64_t p = 0; p < padded; p += 8) vmax = _mm256_max_ps(vmax, _mm256_loadu_ps(s + p));
@@ -212,9 +213,9 @@ RLM_AVX2 void weighted_v_more(const float* w, int64_t from, int64_t to, const KV
 }  // namespace
 
 RLM_AVX2 void attend_group(const AttendRow* rows, int n, int heads, int hd, const KVView& kv, int64_t kv_off,
-                           int64_t shared, float scale, float* scratch) {
+                           int64_t shared, float scale, float softcap, float* scratch) {
   if (simd_active() == Simd::Avx512 && attend_lanes_fits(n, heads, hd)) {
-    return attend_group_lanes(rows, n, heads, hd, kv, kv_off, shared, scale, scratch);
+    return attend_group_lanes(rows, n, heads, hd, kv, kv_off, shared, scale, softcap, scratch);
   }
   const int nq = n * heads;
   int64_t len_max = 0, len_min = rows[0].len;
@@ -242,7 +243,7 @@ RLM_AVX2 void attend_group(const AttendRow* rows, int n, int heads, int hd, cons
     }
   }
   for (int i = 0; i < n; i++)
-    for (int g = 0; g < heads; g++) softmax(scores + (i * heads + g) * padded, rows[i].len, padded);
+    for (int g = 0; g < heads; g++) softmax(scores + (i * heads + g) * padded, rows[i].lo, rows[i].len, padded, softcap);
   // V: the positions every row reads from the same slots together, then each query goes on
   // alone over the rest of its positions (its accumulators continue from `out`).
   const int64_t together = shared >= len_max ? len_max : (shared < len_min ? shared : len_min);
@@ -297,15 +298,8 @@ RLM_AVX2 void attend_group(const AttendRow* rows, int n, int heads, int hd, cons
   }
 }
 
-RLM_AVX2 void attend_rows(const float* q, int64_t q_stride, int rows, int heads, int hd, const KVView& kv, int64_t kv_off,
-                          const int32_t* slots, int64_t len0, float scale, float* scratch, float* out, int64_t out_stride) {
-  AttendRow r[kMaxAttendGroup];
-  for (int i = 0; i < rows; i++) r[i] = AttendRow{q + i * q_stride, out + i * out_stride, slots, len0 + i};
-  ops_avx2::attend_group(r, rows, heads, hd, kv, kv_off, len0 + rows - 1, scale, scratch);
-}
-
 RLM_AVX2 void attend(const float* q, int heads, int hd, const KVView& kv, int64_t kv_off, const int32_t* slots, int64_t len,
-                     float scale, float* scratch, float* out) {
+                     int64_t lo, float scale, float softcap, float* scratch, float* out) {
   const int64_t padded = (len + 7) / 8 * 8;
   float* scores = scratch;  // heads rows of `padded` scores
   alignas(32) __m256 tmp[64];
@@ -321,7 +315,7 @@ RLM_AVX2 void attend(const float* q, int heads, int hd, const KVView& kv, int64_
       }
     }
   }
-  for (int g = 0; g < heads; g++) softmax(scores + g * padded, len, padded);
+  for (int g = 0; g < heads; g++) softmax(scores + g * padded, lo, len, padded, softcap);
   for (int g0 = 0; g0 < heads; g0 += 4) {
     const int gn = heads - g0 < 4 ? heads - g0 : 4;
     for (int d0 = 0; d0 < hd; d0 += 16) {

@@ -15,6 +15,8 @@
 #endif
 #include "attend-avx512.h"
 
+#include <cmath>
+
 #ifdef RLM_HAVE_AVX2_OPS
 
 namespace rlm {
@@ -41,6 +43,11 @@ struct Z {
   RLM_ATTEND512 static T past_end(T v, const int32_t* lens, int64_t p) {
     const __mmask16 gone = _mm512_cmple_epi32_mask(_mm512_load_si512(lens), _mm512_set1_epi32(static_cast<int32_t>(p)));
     return _mm512_mask_mov_ps(v, gone, _mm512_set1_ps(-INFINITY));
+  }
+  // Lanes whose query's window starts after p become -inf.
+  RLM_ATTEND512 static T before_start(T v, const int32_t* los, int64_t p) {
+    const __mmask16 early = _mm512_cmpgt_epi32_mask(_mm512_load_si512(los), _mm512_set1_epi32(static_cast<int32_t>(p)));
+    return _mm512_mask_mov_ps(v, early, _mm512_set1_ps(-INFINITY));
   }
   // exp8 (ops-avx2.h), operation for operation.
   RLM_ATTEND512 static T exp(T x) {
@@ -92,6 +99,11 @@ struct Y {
                                                   _mm256_set1_epi32(static_cast<int32_t>(p)));
     return _mm256_mask_mov_ps(v, gone, _mm256_set1_ps(-INFINITY));
   }
+  RLM_ATTEND512 static T before_start(T v, const int32_t* los, int64_t p) {
+    const __mmask8 early = _mm256_cmpgt_epi32_mask(_mm256_load_si256(reinterpret_cast<const __m256i*>(los)),
+                                                   _mm256_set1_epi32(static_cast<int32_t>(p)));
+    return _mm256_mask_mov_ps(v, early, _mm256_set1_ps(-INFINITY));
+  }
   RLM_ATTEND512 static T exp(T x) { return exp8(x); }
 };
 
@@ -136,13 +148,17 @@ RLM_ATTEND512 void lane_scores8(const float* qt, const float* kb, float scale, u
   lane_scores<V, HD, 2>(qt, kb, 6, vscale, mask, s);
 }
 
-// Scores s[p * W + lane], p < padded, become softmax weights over each lane's first lens[lane]
-// positions (the rest 0), as attend's softmax makes them.
+// Scores s[p * W + lane], p < padded, become softmax weights over each lane's positions
+// los[lane]..lens[lane]-1 (the rest 0), as attend's softmax makes them; capped first as
+// prepare_scores caps them.
 template <class V>
-RLM_ATTEND512 void lane_softmax(float* s, int64_t padded, const int32_t* lens) {
+RLM_ATTEND512 void lane_softmax(float* s, int64_t padded, const int32_t* los, const int32_t* lens, float softcap) {
   typename V::T mx = V::set1(-INFINITY);
   for (int64_t p = 0; p < padded; p++) {
-    const typename V::T x = V::past_end(V::load(s + p * V::W), lens, p);
+    if (softcap > 0) {
+      for (int l = 0; l < V::W; l++) s[p * V::W + l] = softcap * std::tanh(s[p * V::W + l] / softcap);
+    }
+    const typename V::T x = V::before_start(V::past_end(V::load(s + p * V::W), lens, p), los, p);
     V::store(s + p * V::W, x);
     mx = V::max(mx, x);
   }
@@ -266,7 +282,7 @@ inline float* align64(float* p) {
 
 template <int HD>
 RLM_ATTEND512 void attend_lanes(const AttendRow* rows, int n, int heads, const KVView& kv, int64_t kv_off, int64_t shared,
-                                float scale, float* scratch) {
+                                float scale, float softcap, float* scratch) {
   const int nq = n * heads;
   int64_t len_max = 0, len_min = rows[0].len;
   for (int i = 0; i < n; i++) {
@@ -301,10 +317,12 @@ RLM_ATTEND512 void attend_lanes(const AttendRow* rows, int n, int heads, const K
   float* kb = at;
   at += 8 * HD;
   alignas(64) int32_t lens[kMaxLaneBlocks][16];
+  alignas(64) int32_t los[kMaxLaneBlocks][16];
   for (int b = 0; b < nb; b++) {
     for (int l = 0; l < blocks[b].width; l++) {
       const int qi = blocks[b].q0 + l;
       lens[b][l] = l < blocks[b].count ? static_cast<int32_t>(rows[qi / heads].len) : 0;
+      los[b][l] = l < blocks[b].count ? static_cast<int32_t>(rows[qi / heads].lo) : 0;
     }
   }
 
@@ -329,8 +347,8 @@ RLM_ATTEND512 void attend_lanes(const AttendRow* rows, int n, int heads, const K
   // Rows that end before a block skipped it: lane_softmax masks every position past a lane's
   // own end, so nothing unwritten is read as a score.
   for (int b = 0; b < nb; b++) {
-    if (blocks[b].width == 16) lane_softmax<Z>(blocks[b].scores, padded, lens[b]);
-    else lane_softmax<Y>(blocks[b].scores, padded, lens[b]);
+    if (blocks[b].width == 16) lane_softmax<Z>(blocks[b].scores, padded, los[b], lens[b], softcap);
+    else lane_softmax<Y>(blocks[b].scores, padded, los[b], lens[b], softcap);
   }
   // V: the positions every row reads from the same slots for several queries at once, then
   // each query goes on alone over the rest of its positions.
@@ -385,9 +403,9 @@ bool attend_lanes_fits(int rows, int heads, int hd) {
 }
 
 RLM_ATTEND512 void attend_group_lanes(const AttendRow* rows, int n, int heads, int hd, const KVView& kv, int64_t kv_off,
-                                      int64_t shared, float scale, float* scratch) {
-  if (hd == 128) return attend_lanes<128>(rows, n, heads, kv, kv_off, shared, scale, scratch);
-  return attend_lanes<64>(rows, n, heads, kv, kv_off, shared, scale, scratch);
+                                      int64_t shared, float scale, float softcap, float* scratch) {
+  if (hd == 128) return attend_lanes<128>(rows, n, heads, kv, kv_off, shared, scale, softcap, scratch);
+  return attend_lanes<64>(rows, n, heads, kv, kv_off, shared, scale, softcap, scratch);
 }
 
 }  // namespace ops_avx2

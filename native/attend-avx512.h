@@ -29,7 +29,7 @@ bool attend_lanes_fits(int rows, int heads, int hd);
  * attend_lanes_fits, and the scratch attend_rows_scratch_floats gives for n rows.
  */
 void attend_group_lanes(const AttendRow* rows, int n, int heads, int hd, const KVView& kv, int64_t kv_off, int64_t shared,
-                        float scale, float* scratch);
+                        float scale, float softcap, float* scratch);
 
 // The shortest and the longest of n lengths.
 inline void len_range(const int64_t* lens, int n, int64_t* lo, int64_t* hi) {

@@ -97,8 +97,9 @@ void weighted_v_any(int gn, int nv, const float* w, int64_t wstride, const KVVie
   }
 }
 
-// scores[0..padded) -> softmax weights over positions < len (the rest become 0).
-void softmax(float* s, int64_t len, int64_t padded) {
+// scores[0..padded) -> softmax weights over positions lo..len-1 (the rest become 0).
+void softmax(float* s, int64_t lo, int64_t len, int64_t padded, float softcap) {
+  prepare_scores(s, lo, len, softcap);
   for (int64_t p = len; p < padded; p++) s[p] = -INFINITY;
   float32x4_t vmax = vdupq_n_f32(-INFINITY);
   for (int64_t p = 0; p < padded; p += 4) vmax = vmaxq_f32(vmax, vld1q_f32(s + p));
@@ -117,7 +118,7 @@ void softmax(float* s, int64_t len, int64_t padded) {
 }  // namespace
 
 void attend(const float* q, int heads, int hd, const KVView& kv, int64_t kv_off, const int32_t* slots, int64_t len,
-            float scale, float* scratch, float* out) {
+            int64_t lo, float scale, float softcap, float* scratch, float* out) {
   const int64_t padded = (len + 3) / 4 * 4;
   float* scores = scratch;  // heads rows of `padded` scores
   float32x4_t tmp[32];
@@ -130,7 +131,7 @@ void attend(const float* q, int heads, int hd, const KVView& kv, int64_t kv_off,
       for (int g = 0; g < gn; g++) vst1q_f32(scores + (g0 + g) * padded + pb, vmulq_n_f32(reduce4(tmp + g * 4), scale));
     }
   }
-  for (int g = 0; g < heads; g++) softmax(scores + g * padded, len, padded);
+  for (int g = 0; g < heads; g++) softmax(scores + g * padded, lo, len, padded, softcap);
   for (int g0 = 0; g0 < heads; g0 += 4) {
     const int gn = heads - g0 < 4 ? heads - g0 : 4;
     for (int d0 = 0; d0 < hd; d0 += 16) {

@@ -52,10 +52,8 @@ namespace ops_avx2 {
 bool supported() { return false; }
 void silu_mul(float*, const float*, int64_t) {}
 void store_f16(const float*, uint16_t*, int64_t) {}
-void attend(const float*, int, int, const KVView&, int64_t, const int32_t*, int64_t, float, float*, float*) {}
-void attend_rows(const float*, int64_t, int, int, int, const KVView&, int64_t, const int32_t*, int64_t, float, float*, float*,
-                 int64_t) {}
-void attend_group(const AttendRow*, int, int, int, const KVView&, int64_t, int64_t, float, float*) {}
+void attend(const float*, int, int, const KVView&, int64_t, const int32_t*, int64_t, int64_t, float, float, float*, float*) {}
+void attend_group(const AttendRow*, int, int, int, const KVView&, int64_t, int64_t, float, float, float*) {}
 }  // namespace ops_avx2
 }  // namespace rlm
 

@@ -17,7 +17,7 @@ void silu_mul(float* g, const float* u, int64_t n);
 void store_f16(const float* src, uint16_t* dst, int64_t n);
 /** As rlm::attend; needs hd % 4 == 0. */
 void attend(const float* q, int heads, int hd, const KVView& kv, int64_t kv_off, const int32_t* slots, int64_t len,
-            float scale, float* scratch, float* out);
+            int64_t lo, float scale, float softcap, float* scratch, float* out);
 
 // exp(x) for 4 floats: the AVX2 path's Cephes polynomial (about 1 ulp); below -88 gives 0.
 static inline float32x4_t exp4(float32x4_t x) {

@@ -2,6 +2,7 @@
 #include "ops.h"
 #include "ops-neon.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <string>
@@ -32,21 +33,21 @@ float float_of(uint32_t u) {
 }
 
 void attend_scalar(const float* q, int hd, const KVView& kv, int64_t kv_off, const int32_t* slots, int64_t len,
-                   float scale, float* scores, float* out) {
+                   int64_t lo, float scale, float softcap, float* scores, float* out) {
   const bool h = kv.f16;
   const auto* k16 = static_cast<const uint16_t*>(kv.k);
   const auto* v16 = static_cast<const uint16_t*>(kv.v);
   const auto* k32 = static_cast<const float*>(kv.k);
   const auto* v32 = static_cast<const float*>(kv.v);
-  float max = -INFINITY;
   for (int64_t p = 0; p < len; p++) {
     const int64_t base = static_cast<int64_t>(slots[p]) * kv.stride + kv_off;
     float dot = 0;
     for (int d = 0; d < hd; d++) dot += q[d] * (h ? f16_bits_to_f32(k16[base + d]) : k32[base + d]);
-    const float s = dot * scale;
-    scores[p] = s;
-    if (s > max) max = s;
+    scores[p] = dot * scale;
   }
+  prepare_scores(scores, lo, len, softcap);
+  float max = -INFINITY;
+  for (int64_t p = 0; p < len; p++) max = scores[p] > max ? scores[p] : max;
   float sum = 0;
   for (int64_t p = 0; p < len; p++) {
     const float e = std::exp(scores[p] - max);
@@ -60,6 +61,10 @@ void attend_scalar(const float* q, int hd, const KVView& kv, int64_t kv_off, con
     for (int d = 0; d < hd; d++) out[d] += w * (h ? f16_bits_to_f32(v16[base + d]) : v32[base + d]);
   }
 }
+
+// A window's first block of 8: the positions before it are skipped, which changes no bits
+// (ops.h), so every path starts there.
+int64_t window_base(int64_t lo) { return lo / 8 * 8; }
 
 }  // namespace
 
@@ -194,30 +199,52 @@ size_t attend_rows_scratch_floats(int64_t len, int heads, int rows, int hd) {
   return rows_part > one ? rows_part : one;
 }
 
+void prepare_scores(float* s, int64_t lo, int64_t len, float softcap) {
+  if (softcap > 0) {
+    for (int64_t p = lo; p < len; p++) s[p] = softcap * std::tanh(s[p] / softcap);
+  }
+  for (int64_t p = 0; p < lo; p++) s[p] = -INFINITY;
+}
+
 void attend_rows(const float* q, int64_t q_stride, int rows, int heads, int hd, const KVView& kv, int64_t kv_off,
-                 const int32_t* slots, int64_t len0, float scale, float* scratch, float* out, int64_t out_stride) {
-  if (use_avx2 && hd % 8 == 0 && rows > 1) {
-    return ops_avx2::attend_rows(q, q_stride, rows, heads, hd, kv, kv_off, slots, len0, scale, scratch, out, out_stride);
-  }
+                 const int32_t* slots, int64_t len0, int64_t window, float scale, float softcap, float* scratch, float* out,
+                 int64_t out_stride) {
+  AttendRow r[kMaxAttendGroup];
   for (int i = 0; i < rows; i++) {
-    attend(q + i * q_stride, heads, hd, kv, kv_off, slots, len0 + i, scale, scratch, out + i * out_stride);
+    const int64_t len = len0 + i;
+    const int64_t lo = window > 0 && len > window ? len - window : 0;
+    r[i] = AttendRow{q + i * q_stride, out + i * out_stride, slots, len, lo};
   }
+  attend_group(r, rows, heads, hd, kv, kv_off, len0 + rows - 1, scale, softcap, scratch);
 }
 
 void attend_group(const AttendRow* rows, int n, int heads, int hd, const KVView& kv, int64_t kv_off, int64_t shared,
-                  float scale, float* scratch) {
-  if (use_avx2 && hd % 8 == 0 && n > 1) return ops_avx2::attend_group(rows, n, heads, hd, kv, kv_off, shared, scale, scratch);
-  for (int i = 0; i < n; i++) attend(rows[i].q, heads, hd, kv, kv_off, rows[i].slots, rows[i].len, scale, scratch, rows[i].out);
+                  float scale, float softcap, float* scratch) {
+  if (use_avx2 && hd % 8 == 0 && n > 1) {
+    // The group starts at its earliest row's window block; rows that start later mask the
+    // positions before theirs.
+    int64_t b0 = window_base(rows[0].lo);
+    for (int i = 1; i < n; i++) b0 = std::min(b0, window_base(rows[i].lo));
+    AttendRow r[kMaxAttendGroup];
+    for (int i = 0; i < n; i++) r[i] = AttendRow{rows[i].q, rows[i].out, rows[i].slots + b0, rows[i].len - b0, rows[i].lo - b0};
+    return ops_avx2::attend_group(r, n, heads, hd, kv, kv_off, std::max<int64_t>(shared - b0, 0), scale, softcap, scratch);
+  }
+  for (int i = 0; i < n; i++) {
+    attend(rows[i].q, heads, hd, kv, kv_off, rows[i].slots, rows[i].len, rows[i].lo, scale, softcap, scratch, rows[i].out);
+  }
 }
 
 void attend(const float* q, int heads, int hd, const KVView& kv, int64_t kv_off, const int32_t* slots, int64_t len,
-            float scale, float* scratch, float* out) {
-  if (use_avx2 && hd % 8 == 0) return ops_avx2::attend(q, heads, hd, kv, kv_off, slots, len, scale, scratch, out);
+            int64_t lo, float scale, float softcap, float* scratch, float* out) {
+  const int64_t b0 = window_base(lo);
+  slots += b0, len -= b0, lo -= b0;
+  if (use_avx2 && hd % 8 == 0) return ops_avx2::attend(q, heads, hd, kv, kv_off, slots, len, lo, scale, softcap, scratch, out);
 #ifdef RLM_HAVE_NEON_OPS
-  if (use_neon && hd % 4 == 0) return ops_neon::attend(q, heads, hd, kv, kv_off, slots, len, scale, scratch, out);
+  if (use_neon && hd % 4 == 0) return ops_neon::attend(q, heads, hd, kv, kv_off, slots, len, lo, scale, softcap, scratch, out);
 #endif
   for (int g = 0; g < heads; g++) {
-    attend_scalar(q + static_cast<int64_t>(g) * hd, hd, kv, kv_off, slots, len, scale, scratch, out + static_cast<int64_t>(g) * hd);
+    attend_scalar(q + static_cast<int64_t>(g) * hd, hd, kv, kv_off, slots, len, lo, scale, softcap, scratch,
+                  out + static_cast<int64_t>(g) * hd);
   }
 }
 

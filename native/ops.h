@@ -62,20 +62,30 @@ size_t attend_scratch_floats(int64_t len, int heads);
 
 /**
  * Attention of `heads` query heads that share one kv head (grouped-query attention): for
- * each g < heads, out[g*hd ..] = softmax(q[g*hd ..] . K^T * scale) V over positions
- * 0..len-1, position p living in slot slots[p], the kv head starting at `kv_off` within a
- * row. Each head's reduction runs in position order and is the same whether its group is
- * computed together or one head at a time.
+ * each g < heads, out[g*hd ..] = softmax(cap(q[g*hd ..] . K^T * scale)) V over positions
+ * lo..len-1, position p living in slot slots[p], the kv head starting at `kv_off` within a
+ * row. cap(s) = softcap * tanh(s / softcap) (Gemma 2), or s when softcap is 0. Each head's
+ * reduction runs in position order and is the same whether its group is computed together
+ * or one head at a time.
+ *
+ * A window (`lo` > 0, sliding-window layers) keeps every row's bits its own: the sums run
+ * over blocks of 8 positions counted from 0, and the positions of lo's block before lo
+ * take weight exactly 0 (a -inf score), whether the row runs alone or in a group that
+ * starts at an earlier row's block.
  */
 void attend(const float* q, int heads, int hd, const KVView& kv, int64_t kv_off, const int32_t* slots, int64_t len,
-            float scale, float* scratch, float* out);
+            int64_t lo, float scale, float softcap, float* scratch, float* out);
 
-/** One query row of an attend_group: its query heads, its output, its positions' slots and their count. */
+/**
+ * One query row of an attend_group: its query heads, its output, its positions' slots and
+ * their count, and the first position it attends to (0 but in a sliding window).
+ */
 struct AttendRow {
   const float* q;
   float* out;
   const int32_t* slots;
   int64_t len;
+  int64_t lo;
 };
 
 /** Most rows attend_rows and attend_group take at once. */
@@ -89,30 +99,37 @@ constexpr int kMaxAttendGroup = 16;
  * when every row reads one slot list. Each row's result is bit for bit what attend gives it.
  */
 void attend_group(const AttendRow* rows, int n, int heads, int hd, const KVView& kv, int64_t kv_off, int64_t shared,
-                  float scale, float* scratch);
+                  float scale, float softcap, float* scratch);
 
 /** Floats of scratch `attend_rows` needs. */
 size_t attend_rows_scratch_floats(int64_t len, int heads, int rows, int hd);
 
 /**
  * `attend` for `rows` consecutive positions of one sequence, row i with its query heads at
- * q + i * q_stride, its output at out + i * out_stride, and len0 + i positions. Each row's
- * result is bit for bit what attend gives it alone; the rows share each K/V read.
+ * q + i * q_stride, its output at out + i * out_stride, and len0 + i positions, of which it
+ * sees the last `window` (0: all). Each row's result is bit for bit what attend gives it
+ * alone; the rows share each K/V read.
  */
 void attend_rows(const float* q, int64_t q_stride, int rows, int heads, int hd, const KVView& kv, int64_t kv_off,
-                 const int32_t* slots, int64_t len0, float scale, float* scratch, float* out, int64_t out_stride);
+                 const int32_t* slots, int64_t len0, int64_t window, float scale, float softcap, float* scratch, float* out,
+                 int64_t out_stride);
+
+/**
+ * Scores s[0..len) of one query head before its softmax: capped (see attend), and those
+ * before `lo` set to -inf so that their weights come out exactly 0. Every path calls it.
+ */
+void prepare_scores(float* s, int64_t lo, int64_t len, float softcap);
 
 namespace ops_avx2 {
 // The vectorized twins (ops-avx2.cc); only called when supported() is true.
 bool supported();
 void silu_mul(float* g, const float* u, int64_t n);
 void store_f16(const float* src, uint16_t* dst, int64_t n);
+// Windows arrive shifted (ops.cc): lo < 8, or a row's lo within the group's first block of 8.
 void attend(const float* q, int heads, int hd, const KVView& kv, int64_t kv_off, const int32_t* slots, int64_t len,
-            float scale, float* scratch, float* out);
-void attend_rows(const float* q, int64_t q_stride, int rows, int heads, int hd, const KVView& kv, int64_t kv_off,
-                 const int32_t* slots, int64_t len0, float scale, float* scratch, float* out, int64_t out_stride);
+            int64_t lo, float scale, float softcap, float* scratch, float* out);
 void attend_group(const AttendRow* rows, int n, int heads, int hd, const KVView& kv, int64_t kv_off, int64_t shared,
-                  float scale, float* scratch);
+                  float scale, float softcap, float* scratch);
 }  // namespace ops_avx2
 
 }  // namespace rlm

@@ -97,6 +97,9 @@ void Runner::attention(const StepInput& in, int64_t n, int li) {
   const int kvh = m_.kv_heads;
   const int group = m_.heads / m_.kv_heads;
   const float scale = m_.attn_scale > 0 ? m_.attn_scale : static_cast<float>(1.0 / std::sqrt(static_cast<double>(hd)));
+  const float softcap = m_.attn_softcap;
+  const int64_t window = m_.layers[li].window;
+  const auto lo_of = [&](int64_t len) { return window > 0 && len > window ? len - window : int64_t{0}; };
   const size_t stride = attention_scratch_floats(cap_len_);
   // The blocks are the same in every layer of a pass: found in its first.
   if (li == 0) find_attention_blocks(in, n);
@@ -108,7 +111,7 @@ void Runner::attention(const StepInput& in, int64_t n, int li) {
   // Little work (a decode step over short contexts) runs on the calling thread alone: the
   // pool's barrier would cost more. Which thread computes an item never changes its value.
   int64_t positions = 0;
-  for (int64_t r = 0; r < n; r++) positions += in.positions[r] + 1;
+  for (int64_t r = 0; r < n; r++) positions += in.positions[r] + 1 - lo_of(in.positions[r] + 1);
   const bool inline_all = static_cast<double>(positions) * kvh * group * hd < kInlineAttentionMacs;
   std::atomic<int64_t> next{0};
   pool_.run(inline_all ? 1 : pool_.size(), [&](int64_t, int64_t, int t) {
@@ -122,20 +125,22 @@ void Runner::attention(const StepInput& in, int64_t n, int li) {
       const int rows = static_cast<int>(blocks_[b + 1] - r);
       const int32_t* slots = in.slots.data() + in.slot_offset[row_seq_[r]];
       const int64_t off = r * q_dim_ + static_cast<int64_t>(j) * group * hd;
+      const int64_t len = in.positions[r] + 1;
       if (rows == 1) {
-        attend(q_.data() + off, group, hd, kv, kv_head_offset(j), slots, in.positions[r] + 1, scale, scratch,
+        attend(q_.data() + off, group, hd, kv, kv_head_offset(j), slots, len, lo_of(len), scale, softcap, scratch,
                att_.data() + off);
       } else if (block_shared_[b] < 0) {
-        attend_rows(q_.data() + off, q_dim_, rows, group, hd, kv, kv_head_offset(j), slots, in.positions[r] + 1,
-                    scale, scratch, att_.data() + off, q_dim_);
+        attend_rows(q_.data() + off, q_dim_, rows, group, hd, kv, kv_head_offset(j), slots, len, window, scale, softcap,
+                    scratch, att_.data() + off, q_dim_);
       } else {
         AttendRow g[kMaxAttendGroup];
         for (int k = 0; k < rows; k++) {
           const int64_t rr = r + k;
           const int64_t o = rr * q_dim_ + static_cast<int64_t>(j) * group * hd;
-          g[k] = AttendRow{q_.data() + o, att_.data() + o, in.slots.data() + in.slot_offset[row_seq_[rr]], in.positions[rr] + 1};
+          const int64_t len_k = in.positions[rr] + 1;
+          g[k] = AttendRow{q_.data() + o, att_.data() + o, in.slots.data() + in.slot_offset[row_seq_[rr]], len_k, lo_of(len_k)};
         }
-        attend_group(g, rows, group, hd, kv, kv_head_offset(j), block_shared_[b], scale, scratch);
+        attend_group(g, rows, group, hd, kv, kv_head_offset(j), block_shared_[b], scale, softcap, scratch);
       }
     }
   });

@@ -149,6 +149,14 @@ bool read_desc(Napi::Object d, ModelDesc* m) {
     Napi::Value rv = l.Get("rope");
     if (!rv.IsUndefined() && !rv.IsBoolean()) return throw_error(env, "runner description: a layer's rope must be a boolean");
     L.rope = rv.IsUndefined() || rv.As<Napi::Boolean>().Value();
+    Napi::Value wv = l.Get("window");
+    if (!wv.IsUndefined()) {
+      const double w = wv.IsNumber() ? wv.As<Napi::Number>().DoubleValue() : -1;
+      if (!(w >= 0 && w <= 2147483647.0 && w == std::floor(w))) {
+        return throw_error(env, "runner description: a layer's window must be a whole number from 0");
+      }
+      L.window = static_cast<int64_t>(w);
+    }
   }
   return true;
 }

@@ -27,6 +27,7 @@ struct LayerDesc {
   std::vector<float> q_norm, k_norm;          // empty when absent (qwen3 has them)
   WeightView q, k, v, o, gate, up, down;
   bool rope = true;  // false: Q and K go unrotated (SmolLM3's every 4th layer)
+  int64_t window = 0;  // sliding window: a row sees its last `window` positions (0: all)
 };
 
 struct ModelDesc {
@@ -40,6 +41,7 @@ struct ModelDesc {
   std::vector<LayerDesc> layers;
   // Granite's multipliers (backend.ts Multipliers); attn_scale 0: 1/sqrt(head_dim).
   float embed_scale = 1.0f, attn_scale = 0.0f, residual_scale = 1.0f, logit_scale = 1.0f;
+  float attn_softcap = 0.0f;  // Gemma 2: scores become softcap * tanh(score / softcap); 0: none
 };
 
 /** One step, flattened: sequence s owns rows [seq_start[s], seq_start[s] + seq_count[s]). */

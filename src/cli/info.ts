@@ -33,6 +33,7 @@ async function run(o: { model?: string; json?: boolean }): Promise<void> {
       qk_norm: c.qkNorm,
       multipliers: c.multipliers ?? null,
       layers_without_rope: c.ropeLayers ? c.ropeLayers.flatMap((x, i) => (x ? [] : [i])) : [],
+      sliding_windows: c.attentionWindows ?? null,
       bos_token_id: c.bosTokenId,
       eos_token_ids: c.eosTokenIds,
       chat_template: m.chatTemplate !== null,
@@ -52,7 +53,7 @@ async function run(o: { model?: string; json?: boolean }): Promise<void> {
       `context length ${info.context_length}`,
       `shape          ${c.numLayers} layers, hidden ${c.hiddenSize}, ${c.numHeads} heads (${c.numKvHeads} KV) x ${c.headDim}, ffn ${c.intermediateSize}, vocab ${c.vocabSize}`,
       `rope           theta ${c.ropeTheta}${info.rope_scaling ? `, ${info.rope_scaling} scaling` : ""}, ${c.ropeLayout} layout`,
-      `features       ${[c.tieWordEmbeddings ? "tied embeddings" : "untied embeddings", c.qkvBias ? "qkv bias" : "", c.qkNorm ? "q/k norm" : "", c.multipliers ? describeMultipliers(c.multipliers) : "", info.layers_without_rope.length > 0 ? `no RoPE in layers ${info.layers_without_rope.join(", ")}` : ""].filter(Boolean).join(", ")}`,
+      `features       ${[c.tieWordEmbeddings ? "tied embeddings" : "untied embeddings", c.qkvBias ? "qkv bias" : "", c.qkNorm ? "q/k norm" : "", c.multipliers ? describeMultipliers(c.multipliers) : "", info.layers_without_rope.length > 0 ? `no RoPE in layers ${info.layers_without_rope.join(", ")}` : "", c.attentionWindows ? describeWindows(c.attentionWindows) : ""].filter(Boolean).join(", ")}`,
       `special tokens bos ${c.bosTokenId ?? "none"}, eos ${c.eosTokenIds.join(", ") || "none"}`,
       `chat template  ${info.chat_template ? "yes" : "no"}`,
       `sampling       ${describeGenerationDefaults(m.generationDefaults) || "no defaults"}`,
@@ -76,4 +77,11 @@ function describeMultipliers(m: Multipliers): string {
   // GGUF keeps them as f32: 0.22 reads back as 0.2199999988.
   const f = (x: number): number => Number(x.toPrecision(7));
   return `multipliers: embedding ${f(m.embedding)}, attention ${f(m.attention)}, residual ${f(m.residual)}, logits 1/${f(m.logit)}`;
+}
+
+function describeWindows(w: readonly number[]): string {
+  const sizes = [...new Set(w.filter((x) => x > 0))];
+  const full = w.flatMap((x, i) => (x > 0 ? [] : [i]));
+  const where = full.length === 0 ? "every layer" : `all layers but ${full.join(", ")}`;
+  return `sliding window ${sizes.join("/")} in ${where}`;
 }

@@ -53,6 +53,16 @@ export interface ForwardConfig extends RopeParams {
   readonly multipliers?: Multipliers;
   /** Per layer, whether RoPE rotates its Q and K (SmolLM3 leaves every 4th layer without); absent: every layer. */
   readonly ropeLayers?: readonly boolean[];
+  /**
+   * Per layer, the sliding window: a token attends to itself and the window - 1 tokens
+   * before it (Mistral's sliding_window, Gemma's local layers); 0 or absent: all of them.
+   */
+  readonly attentionWindows?: readonly number[];
+}
+
+/** The first position a token at `pos` attends to under a window (0: none). */
+export function windowStart(pos: number, window: number): number {
+  return window > 0 && pos + 1 > window ? pos + 1 - window : 0;
 }
 
 /**

@@ -30,6 +30,8 @@ interface NativeLayer {
   readonly gate: NativeWeight; readonly up: NativeWeight; readonly down: NativeWeight;
   /** False: no RoPE in this layer (absent: RoPE). */
   readonly rope?: boolean;
+  /** The layer's sliding window (absent or 0: none). */
+  readonly window?: number;
 }
 
 /** What `new NativeRunner(desc, ...)` reads (see native/runner-napi.cc). */
@@ -121,6 +123,7 @@ export function describeModel(model: RunnerModel): NativeModelDesc {
       o: matrix(w.get(b + "attn_output.weight")),
       gate: matrix(w.get(b + "ffn_gate.weight")), up: matrix(w.get(b + "ffn_up.weight")), down: matrix(w.get(b + "ffn_down.weight")),
       ...(c.ropeLayers?.[i] === false ? { rope: false } : {}),
+      ...(c.attentionWindows?.[i] ? { window: c.attentionWindows[i] } : {}),
     });
   }
   const embed = matrix(w.get("token_embd.weight"));

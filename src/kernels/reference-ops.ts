@@ -83,17 +83,17 @@ export function scaleInPlace(x: Float32Array, s: number): void {
 export type KVRead = (store: Float32Array | Uint16Array, i: number) => number;
 
 /**
- * Causal attention of one query head over `len` cached positions: out = softmax(q.K^T * scale) V.
- * `slots[p]` is the KV slot of position p; K/V rows are `kvStride` wide and this head's kv
- * head starts at `kvOff` within a row.
+ * Causal attention of one query head over cached positions lo..len-1 (lo > 0 in a sliding
+ * window): out = softmax(q.K^T * scale) V. `slots[p]` is the KV slot of position p; K/V rows
+ * are `kvStride` wide and this head's kv head starts at `kvOff` within a row.
  */
 export function attendHead(
   out: Float32Array, outOff: number, q: Float32Array, qOff: number, dim: number,
   kStore: Float32Array | Uint16Array, vStore: Float32Array | Uint16Array, read: KVRead,
-  slots: Int32Array, len: number, kvStride: number, kvOff: number, scale: number, scores: Float64Array, acc: Float64Array,
+  slots: Int32Array, lo: number, len: number, kvStride: number, kvOff: number, scale: number, scores: Float64Array, acc: Float64Array,
 ): void {
   let max = -Infinity;
-  for (let p = 0; p < len; p++) {
+  for (let p = lo; p < len; p++) {
     const base = slots[p]! * kvStride + kvOff;
     let dot = 0;
     for (let i = 0; i < dim; i++) dot += q[qOff + i]! * read(kStore, base + i);
@@ -102,13 +102,13 @@ export function attendHead(
     if (s > max) max = s;
   }
   let sum = 0;
-  for (let p = 0; p < len; p++) {
+  for (let p = lo; p < len; p++) {
     const e = Math.exp(scores[p]! - max);
     scores[p] = e;
     sum += e;
   }
   acc.fill(0, 0, dim);
-  for (let p = 0; p < len; p++) {
+  for (let p = lo; p < len; p++) {
     const wgt = scores[p]! / sum;
     const base = slots[p]! * kvStride + kvOff;
     for (let i = 0; i < dim; i++) acc[i] = acc[i]! + wgt * read(vStore, base + i);

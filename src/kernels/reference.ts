@@ -2,7 +2,7 @@
 // KV cache addressed by token slots. It is the oracle the native kernels are checked against.
 import { dequantize } from "../formats/quant.js";
 import { f16ToF32, f32ToF16 } from "../formats/f16.js";
-import { validatePlan, type Backend, type ForwardConfig, type KVCacheOptions, type ModelRunner, type RunnerModel, type StepPlan } from "./backend.js";
+import { validatePlan, windowStart, type Backend, type ForwardConfig, type KVCacheOptions, type ModelRunner, type RunnerModel, type StepPlan } from "./backend.js";
 import { ropeInvFreq } from "./rope.js";
 import type { WeightTensor } from "./tensor.js";
 import { addInPlace, attendHead, embeddingRow, matmul, rmsNorm, rope, scaleInPlace, siluMul, type KVRead } from "./reference-ops.js";
@@ -139,11 +139,12 @@ class ReferenceRunner implements ModelRunner {
       for (const s of plan.seqs) {
         for (let j = 0; j < s.count; j++) {
           const r = s.start + j;
-          const len = plan.positions[r]! + 1;
+          const pos = plan.positions[r]!;
+          const lo = windowStart(pos, c.attentionWindows?.[li] ?? 0);
           for (let hh = 0; hh < c.numHeads; hh++) {
             const kvOff = Math.floor(hh / groups) * hd;
             attendHead(att, r * qDim + hh * hd, q, r * qDim + hh * hd, hd, kc, vc, this.read,
-              s.kvSlots, len, kvDim, kvOff, scale, scores, acc);
+              s.kvSlots, lo, pos + 1, kvDim, kvOff, scale, scores, acc);
           }
         }
       }

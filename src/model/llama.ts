@@ -1,7 +1,8 @@
 // The llama family: Llama 2/3.x (llama3 rope scaling), Mistral, SmolLM2, TinyLlama, and the
 // Qwen2 (qkv bias), Qwen3 (per-head q/k RMSNorm) and Granite 3 (multipliers on the
 // embedding, the attention scores, the residual branches and the logits) variants of the
-// same block, and SmolLM3 (no RoPE in every 4th layer).
+// same block, SmolLM3 (no RoPE in every 4th layer), and sliding windows where a config sets
+// them (Mistral 7B v0.1, Qwen2 with use_sliding_window).
 import type { Llama3RopeScaling } from "../kernels/rope.js";
 import type { Multipliers } from "../kernels/backend.js";
 import { ggufRopeInterleaved } from "./gguf-layout.js";
@@ -107,16 +108,50 @@ function attentionShape(r: ConfigFields, keys: { hidden: string; heads: string; 
 }
 
 /**
- * The context a model runs exactly. The kernels do not yet limit attention to a sliding
- * window (Mistral 7B v0.1 sets one of 4096), so past the window their output would differ
- * from the model's: such a model's context is the window, and a longer prompt is refused
- * with the usual context-length error instead of being answered wrongly.
+ * Per-layer sliding windows from an HF config: `layer_types` where given ("sliding_attention"
+ * layers take `sliding_window`), else `sliding_window` on every layer (Mistral) or, for Qwen2,
+ * on the layers from max_window_layers on; none when use_sliding_window is false. Absent
+ * when no layer has one.
  */
-function windowed(r: ConfigFields, context: number, key: string, used: boolean): number {
+export function hfWindows(r: ConfigFields, layers: number, fromLayer = 0): number[] | undefined {
+  const w = r.raw("sliding_window");
+  if (r.raw("use_sliding_window") === false || w === undefined || w === null || w === 0) return undefined;
+  const window = r.int("sliding_window", { min: 1 });
+  const types = r.raw("layer_types");
+  if (types !== undefined && types !== null) {
+    if (!Array.isArray(types) || types.length !== layers || !types.every((t) => t === "sliding_attention" || t === "full_attention")) {
+      throw r.fail("layer_types", `must name sliding_attention or full_attention for each of the ${layers} layers, got ${describe(types)}`);
+    }
+    return types.map((t) => (t === "sliding_attention" ? window : 0));
+  }
+  return Array.from({ length: layers }, (_, i) => (i >= fromLayer ? window : 0));
+}
+
+/** HF's form of per-layer windows: one sliding_window, and layer_types where some layers have none. */
+export function hfWindowFields(windows: readonly number[]): Record<string, unknown> {
+  const sizes = new Set(windows.filter((w) => w > 0));
+  if (sizes.size > 1) throw new Error(`an HF config holds one sliding window, and this model's layers have ${sizes.size}`);
+  const [window] = sizes;
+  if (window === undefined) return {};
+  if (uniformWindow(windows) !== null) return { sliding_window: window };
+  return { sliding_window: window, layer_types: windows.map((w) => (w > 0 ? "sliding_attention" : "full_attention")) };
+}
+
+// GGUF's attention.sliding_window, on every layer; 0 says none (llama.cpp's converter writes it so).
+function ggufWindows(r: ConfigFields, key: string, layers: number): number[] | undefined {
   const w = r.raw(key);
-  // 0 says none (llama.cpp's converter writes it so).
-  if (!used || w === undefined || w === null || w === 0 || w === 0n) return context;
-  return Math.min(context, r.int(key, { min: 1 }));
+  if (w === undefined || w === null || w === 0 || w === 0n) return undefined;
+  return new Array<number>(layers).fill(r.int(key, { min: 1 }));
+}
+
+/** The one window every layer has, or null when layers differ. */
+export function uniformWindow(windows: readonly number[]): number | null {
+  return windows.every((w) => w === windows[0]) ? windows[0]! : null;
+}
+
+/** `{ [key]: value }` where value is defined, else nothing: for optional config fields. */
+function optional<K extends string, T>(key: K, value: T | undefined): { [k in K]?: T } {
+  return value === undefined ? {} : ({ [key]: value } as { [k in K]?: T });
 }
 
 /** Positions are int32 throughout the engine. */
@@ -178,7 +213,7 @@ function makeSpec(v: Variant): ArchSpec {
         ropeTheta: r.positive("rope_theta", 10000),
         ropeScaling: hfRopeScaling(r),
         ropeLayout: "neox",
-        maxPositionEmbeddings: windowed(r, r.int("max_position_embeddings", { min: 1, max: MAX_CONTEXT, fallback: 4096 }), "sliding_window", r.raw("use_sliding_window") !== false),
+        maxPositionEmbeddings: r.int("max_position_embeddings", { min: 1, max: MAX_CONTEXT, fallback: 4096 }),
         tieWordEmbeddings: j.tie_word_embeddings === true,
         qkvBias: v.qkvBias || j.attention_bias === true,
         qkNorm: v.qkNorm,
@@ -186,6 +221,7 @@ function makeSpec(v: Variant): ArchSpec {
         eosTokenIds: r.tokenIds("eos_token_id", vocab),
         ...(v.multipliers ? { multipliers: hfMultipliers(r) } : {}),
         ...(v.name === "smollm3" ? { ropeLayers: hfRopeLayers(r, r.int("num_hidden_layers", { min: 1 })) } : {}),
+        ...optional("attentionWindows", hfWindows(r, r.int("num_hidden_layers", { min: 1 }), v.name === "qwen2" ? r.int("max_window_layers", { min: 0, fallback: 0 }) : 0)),
       };
     },
 
@@ -218,7 +254,7 @@ function makeSpec(v: Variant): ArchSpec {
         // llama3 scaling travels as the rope_freqs tensor in GGUF files.
         ropeScaling: null,
         ropeLayout: ggufRopeInterleaved(v.name) ? "interleaved" : "neox",
-        maxPositionEmbeddings: windowed(r, r.int(p + "context_length", { min: 1, max: MAX_CONTEXT }), p + "attention.sliding_window", true),
+        maxPositionEmbeddings: r.int(p + "context_length", { min: 1, max: MAX_CONTEXT }),
         // Settled from the tensors the file has (settle below).
         tieWordEmbeddings: false,
         qkvBias: v.qkvBias,
@@ -228,6 +264,7 @@ function makeSpec(v: Variant): ArchSpec {
         ...(v.multipliers ? { multipliers: ggufMultipliers(r, p, a.headDim) } : {}),
         // llama.cpp's smollm3 has no key for it: every 4th layer, always.
         ...(v.name === "smollm3" ? { ropeLayers: smollm3RopeLayers(r.int(p + "block_count", { min: 1 })) } : {}),
+        ...optional("attentionWindows", ggufWindows(r, p + "attention.sliding_window", r.int(p + "block_count", { min: 1 }))),
       };
     },
 
@@ -268,6 +305,7 @@ function makeSpec(v: Variant): ArchSpec {
         out.logits_scaling = c.multipliers.logit;
       }
       if (c.ropeLayers) out.no_rope_layers = c.ropeLayers.map((x) => (x ? 1 : 0));
+      if (c.attentionWindows) Object.assign(out, hfWindowFields(c.attentionWindows));
       if (c.bosTokenId !== null) out.bos_token_id = c.bosTokenId;
       if (c.eosTokenIds.length > 0) out.eos_token_id = c.eosTokenIds.length === 1 ? c.eosTokenIds[0] : c.eosTokenIds;
       if (c.ropeScaling) {
@@ -300,6 +338,13 @@ function makeSpec(v: Variant): ArchSpec {
       const fixed = smollm3RopeLayers(c.numLayers);
       if (c.ropeLayers && c.ropeLayers.some((x, i) => x !== fixed[i])) {
         throw new Error(`${p}: GGUF holds only SmolLM3's pattern (every 4th layer without RoPE), not this model's`);
+      }
+      if (c.attentionWindows) {
+        const w = uniformWindow(c.attentionWindows);
+        if (w === null) {
+          throw new Error(`${p}: GGUF holds one sliding window for every layer, and this model's layers differ`);
+        }
+        out[`${p}.attention.sliding_window`] = w;
       }
       if (c.multipliers) {
         out[`${p}.embedding_scale`] = { type: "f32", value: c.multipliers.embedding };

@@ -1,7 +1,8 @@
 // Published shapes of the models our tests and benchmarks imitate with random weights.
 import type { ModelConfig } from "./config.js";
 
-export type PresetName = "tiny" | "smollm2-135m" | "qwen2.5-0.5b" | "qwen3-0.6b" | "llama3.2-1b" | "granite-3.1-2b" | "smollm3-3b";
+export type PresetName = "tiny" | "smollm2-135m" | "qwen2.5-0.5b" | "qwen3-0.6b" | "llama3.2-1b" | "granite-3.1-2b" | "smollm3-3b" |
+  "mistral-7b" | "ministral-8b";
 
 type Shape = Omit<ModelConfig, "bosTokenId" | "eosTokenIds" | "ropeLayout">;
 
@@ -49,6 +50,20 @@ const presets: Record<PresetName, Shape> = {
     numHeads: 16, numKvHeads: 4, headDim: 128, rmsNormEps: 1e-6, ropeTheta: 5000000, ropeScaling: null,
     maxPositionEmbeddings: 65536, tieWordEmbeddings: true, qkvBias: false, qkNorm: false,
   },
+  // Mistral 7B v0.1: llama-shaped, every layer in a 4,096-token sliding window.
+  "mistral-7b": {
+    arch: "llama", vocabSize: 32000, hiddenSize: 4096, intermediateSize: 14336, numLayers: 32,
+    numHeads: 32, numKvHeads: 8, headDim: 128, rmsNormEps: 1e-5, ropeTheta: 10000, ropeScaling: null,
+    maxPositionEmbeddings: 32768, tieWordEmbeddings: false, qkvBias: false, qkNorm: false,
+    attentionWindows: new Array<number>(32).fill(4096),
+  },
+  // Ministral-8B-Instruct-2410 (its config's sliding window spans the whole context).
+  "ministral-8b": {
+    arch: "llama", vocabSize: 131072, hiddenSize: 4096, intermediateSize: 12288, numLayers: 36,
+    numHeads: 32, numKvHeads: 8, headDim: 128, rmsNormEps: 1e-5, ropeTheta: 100000000, ropeScaling: null,
+    maxPositionEmbeddings: 32768, tieWordEmbeddings: false, qkvBias: false, qkNorm: false,
+    attentionWindows: new Array<number>(36).fill(32768),
+  },
 };
 
 export const PRESET_NAMES = Object.keys(presets) as PresetName[];
@@ -61,6 +76,6 @@ export function isPresetName(s: string): s is PresetName {
 export function presetShape(name: PresetName, arch?: string): Shape {
   const p = presets[name];
   if (!arch || arch === p.arch) return p;
-  const { multipliers: _, ...rest } = p;
+  const { multipliers: _, attentionWindows: __, ...rest } = p;
   return { ...rest, arch, qkvBias: arch === "qwen2", qkNorm: arch === "qwen3", ...(arch === "granite" ? { multipliers: GRANITE_MULTIPLIERS } : {}) };
 }

@@ -40,6 +40,8 @@ export interface TestModelOptions {
    * `out` is then the path without `-00001-of-0000N.gguf` and the result's path the first part.
    */
   readonly splitMaxTensors?: number;
+  /** Per-layer sliding windows (0: none), in place of the preset's (whose first numLayers are taken). */
+  readonly attentionWindows?: readonly number[];
 }
 
 export interface TestModelResult {
@@ -127,6 +129,12 @@ async function tokenizerParts(opts: TestModelOptions, defaultVocab: number): Pro
   };
 }
 
+function windowsFor(windows: readonly number[] | undefined, layers: number): { attentionWindows?: readonly number[] } {
+  if (!windows) return {};
+  if (windows.length < layers) throw new Error(`${windows.length} sliding windows for ${layers} layers`);
+  return { attentionWindows: windows.slice(0, layers) };
+}
+
 export async function makeTestModel(opts: TestModelOptions): Promise<TestModelResult> {
   const seed = opts.seed ?? 0;
   const base = presetShape(opts.preset ?? "tiny", opts.arch);
@@ -143,6 +151,7 @@ export async function makeTestModel(opts: TestModelOptions): Promise<TestModelRe
     headDim: opts.sizes?.headDim ?? (opts.sizes?.hiddenSize || opts.sizes?.numHeads ? Math.floor(sized.hiddenSize / sized.numHeads) : sized.headDim),
     ropeLayout: opts.format === "gguf" && ggufRopeInterleaved(base.arch) ? "interleaved" : "neox",
     ...(base.arch === "smollm3" ? { ropeLayers: smollm3RopeLayers(sized.numLayers) } : {}),
+    ...windowsFor(opts.attentionWindows ?? base.attentionWindows, sized.numLayers),
     bosTokenId: tok.bosId,
     eosTokenIds: tok.eosIds,
   };

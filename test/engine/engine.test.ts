@@ -392,11 +392,14 @@ test("on the native backend too, the chunk size changes no token or logprob (ste
   for (const r of runs.slice(1)) assert.deepEqual(r, runs[0]);
 });
 
-// The families beyond llama's block: Granite's multipliers, SmolLM3's layers without RoPE.
-for (const [arch, layers] of [["granite", 2], ["smollm3", 4]] as const) {
-  test(`cache transparency on the native backend for ${arch}: the same tokens and logprobs with the cache on and off, any chunk, any order`, { skip: runnerAddon() ? false : "native addon not built" }, async () => {
-    const m = await loadModel(await testModel(`engine-${arch}`, { arch, format: "gguf", dtype: "f32", seed: 5,
-      sizes: { numLayers: layers, hiddenSize: 256, numHeads: 4, numKvHeads: 2, headDim: 64, intermediateSize: 512 } }));
+// The families beyond llama's block: Granite's multipliers, SmolLM3's layers without RoPE,
+// and a sliding window of 11 positions (Mistral's form) that cached prefixes outgrow.
+for (const [arch, layers, windows] of [["granite", 2, undefined], ["smollm3", 4, undefined], ["llama", 2, [11, 11]]] as const) {
+  const name = windows ? `${arch} with a sliding window` : arch;
+  test(`cache transparency on the native backend for ${name}: the same tokens and logprobs with the cache on and off, any chunk, any order`, { skip: runnerAddon() ? false : "native addon not built" }, async () => {
+    const m = await loadModel(await testModel(`engine-${arch}${windows ? "-window" : ""}`, { arch, format: "gguf", dtype: "f32", seed: 5,
+      sizes: { numLayers: layers, hiddenSize: 256, numHeads: 4, numKvHeads: 2, headDim: 64, intermediateSize: 512 },
+      ...(windows ? { attentionWindows: windows } : {}) }));
     try {
       const inputs = workload(3, 12);
       const order = inputs.map((_, i) => i);

@@ -72,6 +72,10 @@ const FLOAT_MODELS: [string, ModelOpts][] = [
   // SmolLM3: the 4th layer without RoPE.
   ["smollm3-gguf-f32", { arch: "smollm3", format: "gguf", dtype: "f32", seed: 7,
     sizes: { numLayers: 4, hiddenSize: 256, numHeads: 4, numKvHeads: 2, headDim: 64, intermediateSize: 512, vocabSize: 1024 } }],
+  // Sliding windows: both layers see their last 5 positions (GGUF holds one window); the
+  // second layer its last 3, the first all of them.
+  ["llama-window-gguf-f32", { arch: "llama", format: "gguf", dtype: "f32", seed: 7, attentionWindows: [5, 5] }],
+  ["qwen3-window-hf-bf16", { arch: "qwen3", format: "hf", dtype: "bf16", seed: 7, attentionWindows: [0, 3] }],
   // Other head shapes: 8 query heads per kv head with head_dim 128; 5 per kv head with
   // head_dim 40 (a half-width tail in the V accumulation); head_dim 36 (no 8-wide SIMD).
   ["qwen3-g8-hd128", { arch: "qwen3", format: "gguf", dtype: "f32", seed: 4,
@@ -116,6 +120,13 @@ test("the scalar paths (ops and matmul) match the reference and are batch invari
       for (let i = 0; i < target.length; i++) assert.ok(sameBits(got[i]!, alone[i]!), `scalar path: position ${i}`);
     } finally {
       p.model.close();
+    }
+    const w = await open("qwen2-window", WINDOW_MODELS.find(([n]) => n === "qwen2-window")![1]);
+    try {
+      const { err } = await compare(w, "f32", randomTokens(40, 3));
+      assert.ok(err <= 1e-4, `scalar path with a sliding window: relative error ${err}`);
+    } finally {
+      w.model.close();
     }
   } finally {
     addon!.setOpsPath("auto");
@@ -281,6 +292,70 @@ for (const [name, opts] of [
         }
       }
     } finally {
+      p.model.close();
+    }
+  });
+}
+
+// Windows of 13 and 9 positions (not multiples of 8: the rows of a chunk start inside
+// different blocks), beside a layer without; head shapes that take the lanes form, the AVX2 form (group of
+// 2 or head_dim 40) and one query head at a time. Each SIMD path this CPU runs is checked.
+const WINDOW_MODELS: [string, ModelOpts][] = [
+  ["llama-g3-hd64-window", { arch: "llama", format: "hf", dtype: "f32", seed: 5, attentionWindows: [13, 0],
+    sizes: { numLayers: 2, hiddenSize: 384, numHeads: 6, numKvHeads: 2, headDim: 64, intermediateSize: 512, vocabSize: 1024 } }],
+  ["qwen2-window", { arch: "qwen2", format: "gguf", dtype: "f32", seed: 7, attentionWindows: [9, 9] }],
+  ["llama-g5-hd40-window", { arch: "llama", format: "hf", dtype: "f32", seed: 4, attentionWindows: [0, 13],
+    sizes: { numLayers: 2, hiddenSize: 256, numHeads: 10, numKvHeads: 2, headDim: 40, intermediateSize: 512, vocabSize: 1024 } }],
+];
+for (const [name, opts] of WINDOW_MODELS) {
+  test(`sliding windows: bitwise equal logits across batches, chunks, threads and prefix-sharing decode rows on every SIMD path (${name})`, { skip }, async () => {
+    const kernels = addon as unknown as { setSimdPath?: (name: string) => boolean };
+    const paths = ["auto", "avx2"].filter((x) => x === "auto" || (typeof kernels.setSimdPath === "function" && kernels.setSimdPath(x)));
+    const p = await open(name, opts);
+    try {
+      const { err } = await compare(p, "f32", randomTokens(40, 3));
+      assert.ok(err <= 1e-4, `native against the reference over 40 positions: ${err}`);
+      for (const simd of paths) {
+        if (typeof kernels.setSimdPath === "function") kernels.setSimdPath(simd);
+        const target = randomTokens(60, 11);
+        const scattered = Int32Array.from({ length: 60 }, (_, i) => (i * 37) % 61 + 200);
+        const base = p.native("f16", 1, 640);
+        const alone = await logitsByChunks(base, target, target.length, range(0, target.length));
+        base.close();
+        for (const threads of [1, 2]) {
+          const r = p.native("f16", threads, 640);
+          try {
+            for (const chunk of [1, 7, 16, 60]) {
+              const got = await inBatch(r, target, chunk, scattered, [randomTokens(30, 12), randomTokens(9, 13)], [range(0, 200), range(320, 150)], 1);
+              for (let i = 0; i < target.length; i++) {
+                assert.ok(sameBits(got[i]!, alone[i]!), `${simd}: threads ${threads} chunk ${chunk}: position ${i} differs`);
+              }
+            }
+            // Decoding rows on one 70-token prefix (longer than the windows), attended
+            // together, alone, and beside a stranger.
+            await logitsByChunks(r, randomTokens(70, 21), 70, range(400, 70));
+            const slots = [0, 1, 2].map((i) => {
+              const all = new Int32Array(90);
+              all.set(range(400, 70), 0);
+              all.set(range(480 + 20 * i, 20), 70);
+              return all;
+            });
+            for (let step = 0; step < 12; step++) {
+              const rows = slots.map((sl, i) => ({ tokens: [(step * 13 + i * 7) % 1000 + 3], cached: 70 + step + i, slots: sl }));
+              const together = await r.forward(buildPlan(rows));
+              const v = together.length / rows.length;
+              for (let i = 0; i < rows.length; i++) {
+                const one = await r.forward(buildPlan([rows[i]!]));
+                assert.ok(sameBits(together.subarray(i * v, (i + 1) * v), one), `${simd}: threads ${threads} decode step ${step} row ${i}`);
+              }
+            }
+          } finally {
+            r.close();
+          }
+        }
+      }
+    } finally {
+      if (typeof kernels.setSimdPath === "function") kernels.setSimdPath("auto");
       p.model.close();
     }
   });

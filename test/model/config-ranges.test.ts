@@ -228,21 +228,26 @@ test("block_count 0xFFFFFFFF: a clear error in well under a second, in a 256 MB 
   if (h.kind === "refused") assert.ok(h.ms < 500 && h.message.includes("num_hidden_layers: 4294967295 is too large"), h.message);
 });
 
-test("a sliding window the kernels do not run yet becomes the context (Mistral 7B v0.1's 4096); one turned off or null does not", async () => {
-  const cases: [(j: Record<string, unknown>) => void, number][] = [
-    [(j) => { j.sliding_window = 1000; }, 1000],
-    [(j) => { j.sliding_window = 1000; j.use_sliding_window = false; }, 2048], // Qwen2's form: off
-    [(j) => { j.sliding_window = null; }, 2048], // Mistral v0.2's
-    [(j) => { j.sliding_window = 100000; }, 2048],
+test("sliding windows: every layer's (Mistral 7B v0.1's 4096), or layer_types' sliding layers; none when turned off or null; the context stays the model's", async () => {
+  const w = (n: number, from = 0): number[] => Array.from({ length: 2 }, (_, i) => (i >= from ? n : 0));
+  const cases: [(j: Record<string, unknown>) => void, number[] | undefined][] = [
+    [(j) => { j.sliding_window = 1000; }, w(1000)],
+    [(j) => { j.sliding_window = 1000; j.use_sliding_window = false; }, undefined], // Qwen2's form: off
+    [(j) => { j.sliding_window = null; }, undefined], // Mistral v0.2's
+    [(j) => { j.sliding_window = 100000; }, w(100000)],
+    [(j) => { j.sliding_window = 64; j.layer_types = ["full_attention", "sliding_attention"]; }, w(64, 1)],
   ];
-  for (const [edit, context] of cases) {
+  for (const [edit, windows] of cases) {
     const m = await loadModel(await hfWith("config.json", edit));
     try {
-      assert.equal(m.config.maxPositionEmbeddings, context);
+      assert.deepEqual(m.config.attentionWindows, windows);
+      assert.equal(m.config.maxPositionEmbeddings, 2048);
     } finally {
       m.close();
     }
   }
+  const types = await hfWith("config.json", (j) => { j.sliding_window = 64; j.layer_types = ["full_attention"]; });
+  await rejectsWithFormatError(loadModel(types), path.join(types, "config.json"), "layer_types: must name sliding_attention or full_attention for each of the 2 layers");
   const dir = await hfWith("config.json", (j) => { j.sliding_window = 0.5; });
   await rejectsWithFormatError(loadModel(dir), path.join(dir, "config.json"), "sliding_window: must be an integer >= 1");
 });
