@@ -14,6 +14,7 @@ namespace rlm {
 namespace ops_neon {
 
 void silu_mul(float* g, const float* u, int64_t n);
+void gelu_tanh_mul(float* g, const float* u, int64_t n);
 void store_f16(const float* src, uint16_t* dst, int64_t n);
 /** As rlm::attend; needs hd % 4 == 0. */
 void attend(const float* q, int heads, int hd, const KVView& kv, int64_t kv_off, const int32_t* slots, int64_t len,

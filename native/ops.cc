@@ -164,6 +164,18 @@ void silu_mul(float* g, const float* u, int64_t n) {
   for (int64_t i = 0; i < n; i++) g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
 }
 
+void gelu_tanh_mul(float* g, const float* u, int64_t n) {
+  if (use_avx2) return ops_avx2::gelu_tanh_mul(g, u, n);
+#ifdef RLM_HAVE_NEON_OPS
+  if (use_neon) return ops_neon::gelu_tanh_mul(g, u, n);
+#endif
+  for (int64_t i = 0; i < n; i++) {
+    const float x = g[i];
+    const float t = 0.7978845608f * (x + 0.044715f * x * x * x);
+    g[i] = x / (1.0f + std::exp(-2.0f * t)) * u[i];
+  }
+}
+
 void scale_in_place(float* x, float s, int64_t n) {
   for (int64_t i = 0; i < n; i++) x[i] *= s;
 }

@@ -40,6 +40,13 @@ void rope(float* x, int dim, const double* cs, bool interleaved);
 /** g[i] = silu(g[i]) * u[i]. */
 void silu_mul(float* g, const float* u, int64_t n);
 
+/**
+ * g[i] = gelu(g[i]) * u[i] with GELU's tanh form (Gemma's GeGLU), computed as
+ * x / (1 + exp(-2 t)), t = sqrt(2/pi) (x + 0.044715 x^3): the same function as
+ * 0.5 x (1 + tanh(t)).
+ */
+void gelu_tanh_mul(float* g, const float* u, int64_t n);
+
 /** x[i] *= s. */
 void scale_in_place(float* x, float s, int64_t n);
 
@@ -124,6 +131,7 @@ namespace ops_avx2 {
 // The vectorized twins (ops-avx2.cc); only called when supported() is true.
 bool supported();
 void silu_mul(float* g, const float* u, int64_t n);
+void gelu_tanh_mul(float* g, const float* u, int64_t n);
 void store_f16(const float* src, uint16_t* dst, int64_t n);
 // Windows arrive shifted (ops.cc): lo < 8, or a row's lo within the group's first block of 8.
 void attend(const float* q, int heads, int hd, const KVView& kv, int64_t kv_off, const int32_t* slots, int64_t len,

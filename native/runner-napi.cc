@@ -31,6 +31,28 @@ bool get_number(Napi::Object o, const char* key, double* out) {
   return true;
 }
 
+/** An optional softcap: absent gives 0 (none); otherwise a finite number above 0. */
+bool get_softcap(Napi::Object o, const char* key, float* out) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined()) return true;
+  const double c = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1;
+  if (!(std::isfinite(c) && c > 0)) return throw_error(o.Env(), std::string("runner description: ") + key + " must be a finite number above 0");
+  *out = static_cast<float>(c);
+  return true;
+}
+
+/** A Float64Array of `want` inverse frequencies. */
+bool get_inv_freq(Napi::Object o, const char* key, int64_t want, std::vector<double>* out) {
+  Napi::Value inv = o.Get(key);
+  if (!inv.IsTypedArray() || inv.As<Napi::TypedArray>().TypedArrayType() != napi_float64_array ||
+      static_cast<int64_t>(inv.As<Napi::Float64Array>().ElementLength()) != want) {
+    return throw_error(o.Env(), std::string("runner description: ") + key + " must be a Float64Array of headDim/2 values");
+  }
+  Napi::Float64Array f = inv.As<Napi::Float64Array>();
+  out->assign(f.Data(), f.Data() + f.ElementLength());
+  return true;
+}
+
 bool get_int(Napi::Object o, const char* key, int64_t* out) {
   double d;
   if (!get_number(o, key, &d)) return false;
@@ -101,13 +123,15 @@ bool read_desc(Napi::Object d, ModelDesc* m) {
   m->kv_heads = static_cast<int>(kv_heads);
   m->head_dim = static_cast<int>(head_dim);
   m->interleaved = d.Get("interleaved").ToBoolean().Value();
-  Napi::Value inv = d.Get("invFreq");
-  if (!inv.IsTypedArray() || inv.As<Napi::TypedArray>().TypedArrayType() != napi_float64_array ||
-      static_cast<int64_t>(inv.As<Napi::Float64Array>().ElementLength()) != head_dim / 2) {
-    return throw_error(env, "runner description: invFreq must be a Float64Array of headDim/2 values");
+  if (!get_inv_freq(d, "invFreq", head_dim / 2, &m->inv_freq)) return false;
+  if (!d.Get("invFreqLocal").IsUndefined() && !get_inv_freq(d, "invFreqLocal", head_dim / 2, &m->inv_freq_local)) return false;
+  Napi::Value act = d.Get("activation");
+  if (!act.IsUndefined()) {
+    const std::string a = act.IsString() ? act.As<Napi::String>().Utf8Value() : "";
+    if (a != "silu" && a != "gelu_tanh") return throw_error(env, "runner description: activation must be silu or gelu_tanh");
+    m->gelu = a == "gelu_tanh";
   }
-  Napi::Float64Array invf = inv.As<Napi::Float64Array>();
-  m->inv_freq.assign(invf.Data(), invf.Data() + invf.ElementLength());
+  if (!get_softcap(d, "attnSoftcap", &m->attn_softcap) || !get_softcap(d, "finalSoftcap", &m->final_softcap)) return false;
   const int64_t h = m->hidden, qd = heads * head_dim, kvd = kv_heads * head_dim;
   if (!get_weight(d, "embed", m->vocab, h, &m->embed) || !get_weight(d, "output", m->vocab, h, &m->output) ||
       !get_vector(d, "outputNorm", &m->output_norm, h, false)) {
@@ -140,7 +164,8 @@ bool read_desc(Napi::Object d, ModelDesc* m) {
     if (!get_vector(l, "attnNorm", &L.attn_norm, h, false) || !get_vector(l, "ffnNorm", &L.ffn_norm, h, false) ||
         !get_vector(l, "qBias", &L.q_bias, qd, true) || !get_vector(l, "kBias", &L.k_bias, kvd, true) ||
         !get_vector(l, "vBias", &L.v_bias, kvd, true) || !get_vector(l, "qNorm", &L.q_norm, head_dim, true) ||
-        !get_vector(l, "kNorm", &L.k_norm, head_dim, true) || !get_weight(l, "q", qd, h, &L.q) ||
+        !get_vector(l, "kNorm", &L.k_norm, head_dim, true) || !get_vector(l, "postAttnNorm", &L.post_attn_norm, h, true) ||
+        !get_vector(l, "postFfnNorm", &L.post_ffn_norm, h, true) || !get_weight(l, "q", qd, h, &L.q) ||
         !get_weight(l, "k", kvd, h, &L.k) || !get_weight(l, "v", kvd, h, &L.v) || !get_weight(l, "o", h, qd, &L.o) ||
         !get_weight(l, "gate", m->ffn, h, &L.gate) || !get_weight(l, "up", m->ffn, h, &L.up) ||
         !get_weight(l, "down", h, m->ffn, &L.down)) {

@@ -3,6 +3,8 @@
 // reads them back from it, so a chunked prefill sees exactly the values a whole one does.
 #include "runner.h"
 
+#include <cmath>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
@@ -130,6 +132,7 @@ void Runner::reserve(int64_t n, int64_t m, int64_t max_len) {
     gate_.resize(N * m_.ffn);
     up_.resize(N * m_.ffn);
     angles_.resize(N * m_.head_dim);
+    if (!m_.inv_freq_local.empty()) angles_local_.resize(N * m_.head_dim);
     row_seq_.resize(N);
     cap_rows_ = n;
   }
@@ -173,7 +176,8 @@ void Runner::layer(const StepInput& in, int64_t n, int li) {
     if (!L.q_bias.empty()) add_in_place(qr, L.q_bias.data(), q_dim_);
     if (!L.k_bias.empty()) add_in_place(kr, L.k_bias.data(), kv_dim_);
     if (!L.v_bias.empty()) add_in_place(vr, L.v_bias.data(), kv_dim_);
-    const double* ang = angles_.data() + r * hd;
+    const bool local = L.window > 0 && !m_.inv_freq_local.empty();
+    const double* ang = (local ? angles_local_ : angles_).data() + r * hd;
     for (int hh = 0; hh < m_.heads; hh++) {
       float* head = qr + static_cast<int64_t>(hh) * hd;
       if (!L.q_norm.empty()) rms_norm(head, L.q_norm.data(), hd, m_.eps, head);
@@ -198,15 +202,20 @@ void Runner::layer(const StepInput& in, int64_t n, int li) {
   matmul(L.o, att_.data(), n, proj, pool_, mm_);
   const float rs = m_.residual_scale;
   rows(n, [&](int64_t r) {
+    if (!L.post_attn_norm.empty()) rms_norm(proj + r * h, L.post_attn_norm.data(), h, m_.eps, proj + r * h);
     if (rs != 1.0f) scale_in_place(proj + r * h, rs, h);
     add_in_place(x + r * h, proj + r * h, h);
     rms_norm(x + r * h, L.ffn_norm.data(), h, m_.eps, xn + r * h);
   });
   const MatmulJob gate_up[2] = {{&L.gate, gate_.data()}, {&L.up, up_.data()}};
   matmul_group(gate_up, 2, xn, n, pool_, mm_);
-  rows(n, [&](int64_t r) { silu_mul(gate_.data() + r * m_.ffn, up_.data() + r * m_.ffn, m_.ffn); });
+  rows(n, [&](int64_t r) {
+    if (m_.gelu) gelu_tanh_mul(gate_.data() + r * m_.ffn, up_.data() + r * m_.ffn, m_.ffn);
+    else silu_mul(gate_.data() + r * m_.ffn, up_.data() + r * m_.ffn, m_.ffn);
+  });
   matmul(L.down, gate_.data(), n, proj, pool_, mm_);
   rows(n, [&](int64_t r) {
+    if (!L.post_ffn_norm.empty()) rms_norm(proj + r * h, L.post_ffn_norm.data(), h, m_.eps, proj + r * h);
     if (rs != 1.0f) scale_in_place(proj + r * h, rs, h);
     add_in_place(x + r * h, proj + r * h, h);
   });
@@ -297,6 +306,9 @@ void Runner::pass(const StepInput& in, float* logits) {
     dequantize_row(m_.embed, in.tokens[r], x_.data() + r * h);
     if (m_.embed_scale != 1.0f) scale_in_place(x_.data() + r * h, m_.embed_scale, h);
     rope_angles(in.positions[r], m_.inv_freq.data(), m_.head_dim / 2, angles_.data() + r * m_.head_dim);
+    if (!m_.inv_freq_local.empty()) {
+      rope_angles(in.positions[r], m_.inv_freq_local.data(), m_.head_dim / 2, angles_local_.data() + r * m_.head_dim);
+    }
   });
   for (int li = 0; li < static_cast<int>(m_.layers.size()); li++) layer(in, n, li);
   if (m == 0) return;
@@ -308,6 +320,13 @@ void Runner::pass(const StepInput& in, float* logits) {
     const float ls = m_.logit_scale;
     const int64_t total = m * m_.vocab;
     for (int64_t i = 0; i < total; i++) logits[i] /= ls;
+  }
+  if (m_.final_softcap > 0) {
+    const float cap = m_.final_softcap;
+    rows(m, [&](int64_t i) {
+      float* l = logits + i * m_.vocab;
+      for (int64_t j = 0; j < m_.vocab; j++) l[j] = cap * std::tanh(l[j] / cap);
+    });
   }
 }
 

@@ -25,6 +25,7 @@ struct LayerDesc {
   std::vector<float> attn_norm, ffn_norm;
   std::vector<float> q_bias, k_bias, v_bias;  // empty when absent
   std::vector<float> q_norm, k_norm;          // empty when absent (qwen3 has them)
+  std::vector<float> post_attn_norm, post_ffn_norm;  // empty when absent (Gemma: on each branch's output)
   WeightView q, k, v, o, gate, up, down;
   bool rope = true;  // false: Q and K go unrotated (SmolLM3's every 4th layer)
   int64_t window = 0;  // sliding window: a row sees its last `window` positions (0: all)
@@ -36,6 +37,9 @@ struct ModelDesc {
   double eps = 1e-5;
   bool interleaved = false;            // RoPE layout: GGUF llama files pair 2i with 2i+1
   std::vector<double> inv_freq;        // head_dim / 2 entries, scaling already applied
+  std::vector<double> inv_freq_local;  // empty, or those of the sliding-window layers (Gemma 3)
+  bool gelu = false;                   // the MLP's gate: GELU (tanh form, Gemma's GeGLU) instead of SiLU
+  float final_softcap = 0.0f;          // Gemma 2: logits become softcap * tanh(logit / softcap); 0: none
   WeightView embed, output;            // output may alias embed (tied embeddings)
   std::vector<float> output_norm;
   std::vector<LayerDesc> layers;
@@ -115,6 +119,7 @@ class Runner {
   int64_t cap_rows_ = 0, cap_logit_rows_ = 0, cap_len_ = 0;
   std::vector<float> x_, xn_, q_, k_, v_, att_, proj_, gate_, up_, last_;
   std::vector<double> angles_;        // per row: head_dim/2 (cos, sin) pairs
+  std::vector<double> angles_local_;  // the same from inv_freq_local, when the model has it
   std::vector<int32_t> row_seq_;      // sequence of each row
   std::vector<float> scores_;         // per thread: attend scratch
   std::vector<int64_t> blocks_;       // attention: first row of each block of rows, then n

@@ -5,6 +5,7 @@ import { parameterCount } from "../model/config.js";
 import { describeGenerationDefaults, generationDefaultsJson } from "../model/generation-defaults.js";
 import { MODEL_HELP, modelPath } from "./model-arg.js";
 import type { Multipliers } from "../kernels/backend.js";
+import type { ModelConfig } from "../model/config.js";
 
 async function run(o: { model?: string; json?: boolean }): Promise<void> {
   const m = await loadModel(await modelPath(o.model));
@@ -34,6 +35,11 @@ async function run(o: { model?: string; json?: boolean }): Promise<void> {
       multipliers: c.multipliers ?? null,
       layers_without_rope: c.ropeLayers ? c.ropeLayers.flatMap((x, i) => (x ? [] : [i])) : [],
       sliding_windows: c.attentionWindows ?? null,
+      local_rope_theta: c.localRopeTheta ?? null,
+      activation: c.activation ?? "silu",
+      post_norms: c.postNorms === true,
+      attn_softcap: c.attnSoftcap ?? null,
+      final_softcap: c.finalSoftcap ?? null,
       bos_token_id: c.bosTokenId,
       eos_token_ids: c.eosTokenIds,
       chat_template: m.chatTemplate !== null,
@@ -53,7 +59,7 @@ async function run(o: { model?: string; json?: boolean }): Promise<void> {
       `context length ${info.context_length}`,
       `shape          ${c.numLayers} layers, hidden ${c.hiddenSize}, ${c.numHeads} heads (${c.numKvHeads} KV) x ${c.headDim}, ffn ${c.intermediateSize}, vocab ${c.vocabSize}`,
       `rope           theta ${c.ropeTheta}${info.rope_scaling ? `, ${info.rope_scaling} scaling` : ""}, ${c.ropeLayout} layout`,
-      `features       ${[c.tieWordEmbeddings ? "tied embeddings" : "untied embeddings", c.qkvBias ? "qkv bias" : "", c.qkNorm ? "q/k norm" : "", c.multipliers ? describeMultipliers(c.multipliers) : "", info.layers_without_rope.length > 0 ? `no RoPE in layers ${info.layers_without_rope.join(", ")}` : "", c.attentionWindows ? describeWindows(c.attentionWindows) : ""].filter(Boolean).join(", ")}`,
+      `features       ${features(c, info.layers_without_rope).join(", ")}`,
       `special tokens bos ${c.bosTokenId ?? "none"}, eos ${c.eosTokenIds.join(", ") || "none"}`,
       `chat template  ${info.chat_template ? "yes" : "no"}`,
       `sampling       ${describeGenerationDefaults(m.generationDefaults) || "no defaults"}`,
@@ -77,6 +83,22 @@ function describeMultipliers(m: Multipliers): string {
   // GGUF keeps them as f32: 0.22 reads back as 0.2199999988.
   const f = (x: number): number => Number(x.toPrecision(7));
   return `multipliers: embedding ${f(m.embedding)}, attention ${f(m.attention)}, residual ${f(m.residual)}, logits 1/${f(m.logit)}`;
+}
+
+function features(c: ModelConfig, withoutRope: readonly number[]): string[] {
+  return [
+    c.tieWordEmbeddings ? "tied embeddings" : "untied embeddings",
+    c.qkvBias ? "qkv bias" : "",
+    c.qkNorm ? "q/k norm" : "",
+    c.activation === "gelu_tanh" ? "GeGLU" : "",
+    c.postNorms ? "post-norms" : "",
+    c.multipliers ? describeMultipliers(c.multipliers) : "",
+    withoutRope.length > 0 ? `no RoPE in layers ${withoutRope.join(", ")}` : "",
+    c.attentionWindows ? describeWindows(c.attentionWindows) : "",
+    c.localRopeTheta !== undefined ? `local RoPE theta ${c.localRopeTheta}` : "",
+    c.attnSoftcap !== undefined ? `attention soft-cap ${c.attnSoftcap}` : "",
+    c.finalSoftcap !== undefined ? `logit soft-cap ${c.finalSoftcap}` : "",
+  ].filter(Boolean);
 }
 
 function describeWindows(w: readonly number[]): string {

@@ -58,6 +58,17 @@ export interface ForwardConfig extends RopeParams {
    * before it (Mistral's sliding_window, Gemma's local layers); 0 or absent: all of them.
    */
   readonly attentionWindows?: readonly number[];
+  /**
+   * The RoPE base of the sliding-window layers, which take no scaling (Gemma 3's local
+   * layers); absent: every layer rotates as ropeTheta and ropeScaling say.
+   */
+  readonly localRopeTheta?: number;
+  /** The MLP's gate: SiLU (absent) or GELU's tanh form (Gemma's GeGLU). */
+  readonly activation?: "silu" | "gelu_tanh";
+  /** Attention scores become cap * tanh(score / cap) before the softmax (Gemma 2); absent: none. */
+  readonly attnSoftcap?: number;
+  /** The logits become cap * tanh(logit / cap) (Gemma 2); absent: none. */
+  readonly finalSoftcap?: number;
 }
 
 /** The first position a token at `pos` attends to under a window (0: none). */

@@ -7,7 +7,7 @@ import { dequantize } from "../formats/quant.js";
 import { dtypeInfo } from "../formats/dtype.js";
 import { loadNative, type NativeAddon } from "../native/addon.js";
 import type { Backend, KVCacheOptions, ModelRunner, Multipliers, RunnerModel, StepPlan } from "./backend.js";
-import { ropeInvFreq } from "./rope.js";
+import { localRopeInvFreq, ropeInvFreq } from "./rope.js";
 import type { WeightTensor } from "./tensor.js";
 
 /** A weight matrix as the addon reads it: GGML type id, [rows, cols], bytes used in place. */
@@ -32,6 +32,9 @@ interface NativeLayer {
   readonly rope?: boolean;
   /** The layer's sliding window (absent or 0: none). */
   readonly window?: number;
+  /** RMSNorms of the attention and MLP outputs before they join the residual (Gemma). */
+  readonly postAttnNorm?: Float32Array;
+  readonly postFfnNorm?: Float32Array;
 }
 
 /** What `new NativeRunner(desc, ...)` reads (see native/runner-napi.cc). */
@@ -52,6 +55,11 @@ export interface NativeModelDesc {
   readonly layers: readonly NativeLayer[];
   /** As ForwardConfig's (backend.ts); absent: none. */
   readonly multipliers?: Multipliers;
+  /** The sliding-window layers' own inverse frequencies (Gemma 3); absent: invFreq everywhere. */
+  readonly invFreqLocal?: Float64Array;
+  readonly activation?: "silu" | "gelu_tanh";
+  readonly attnSoftcap?: number;
+  readonly finalSoftcap?: number;
 }
 
 export interface NativeRunnerInfo {
@@ -119,6 +127,7 @@ export function describeModel(model: RunnerModel): NativeModelDesc {
       attnNorm: vector(w.get(b + "attn_norm.weight")), ffnNorm: vector(w.get(b + "ffn_norm.weight")),
       qBias: opt(b + "attn_q.bias"), kBias: opt(b + "attn_k.bias"), vBias: opt(b + "attn_v.bias"),
       qNorm: opt(b + "attn_q_norm.weight"), kNorm: opt(b + "attn_k_norm.weight"),
+      postAttnNorm: opt(b + "post_attention_norm.weight"), postFfnNorm: opt(b + "post_ffw_norm.weight"),
       q: matrix(w.get(b + "attn_q.weight")), k: matrix(w.get(b + "attn_k.weight")), v: matrix(w.get(b + "attn_v.weight")),
       o: matrix(w.get(b + "attn_output.weight")),
       gate: matrix(w.get(b + "ffn_gate.weight")), up: matrix(w.get(b + "ffn_up.weight")), down: matrix(w.get(b + "ffn_down.weight")),
@@ -133,6 +142,10 @@ export function describeModel(model: RunnerModel): NativeModelDesc {
     embed, output: w.has("output.weight") ? matrix(w.get("output.weight")) : embed,
     outputNorm: vector(w.get("output_norm.weight")), layers,
     ...(c.multipliers ? { multipliers: c.multipliers } : {}),
+    ...(localRopeInvFreq(c) ? { invFreqLocal: localRopeInvFreq(c)! } : {}),
+    ...(c.activation ? { activation: c.activation } : {}),
+    ...(c.attnSoftcap ? { attnSoftcap: c.attnSoftcap } : {}),
+    ...(c.finalSoftcap ? { finalSoftcap: c.finalSoftcap } : {}),
   };
 }
 

@@ -70,6 +70,19 @@ export function siluMul(gate: Float32Array, up: Float32Array, n: number): void {
   }
 }
 
+/** gate[i] = gelu(gate[i]) * up[i], GELU in its tanh form (HF's gelu_pytorch_tanh, Gemma's GeGLU). */
+export function geluTanhMul(gate: Float32Array, up: Float32Array, n: number): void {
+  for (let i = 0; i < n; i++) {
+    const g = gate[i]!;
+    gate[i] = 0.5 * g * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (g + 0.044715 * g * g * g))) * up[i]!;
+  }
+}
+
+/** x[i] = cap * tanh(x[i] / cap) (Gemma 2's soft-capping). */
+export function softcapInPlace(x: Float32Array, cap: number): void {
+  for (let i = 0; i < x.length; i++) x[i] = cap * Math.tanh(x[i]! / cap);
+}
+
 export function addInPlace(x: Float32Array, y: Float32Array, n: number): void {
   for (let i = 0; i < n; i++) x[i] = x[i]! + y[i]!;
 }
@@ -84,20 +97,22 @@ export type KVRead = (store: Float32Array | Uint16Array, i: number) => number;
 
 /**
  * Causal attention of one query head over cached positions lo..len-1 (lo > 0 in a sliding
- * window): out = softmax(q.K^T * scale) V. `slots[p]` is the KV slot of position p; K/V rows
+ * window): out = softmax(cap(q.K^T * scale)) V, cap(s) = softcap * tanh(s / softcap) when
+ * softcap > 0 (Gemma 2). `slots[p]` is the KV slot of position p; K/V rows
  * are `kvStride` wide and this head's kv head starts at `kvOff` within a row.
  */
 export function attendHead(
   out: Float32Array, outOff: number, q: Float32Array, qOff: number, dim: number,
   kStore: Float32Array | Uint16Array, vStore: Float32Array | Uint16Array, read: KVRead,
-  slots: Int32Array, lo: number, len: number, kvStride: number, kvOff: number, scale: number, scores: Float64Array, acc: Float64Array,
+  slots: Int32Array, lo: number, len: number, kvStride: number, kvOff: number, scale: number, softcap: number,
+  scores: Float64Array, acc: Float64Array,
 ): void {
   let max = -Infinity;
   for (let p = lo; p < len; p++) {
     const base = slots[p]! * kvStride + kvOff;
     let dot = 0;
     for (let i = 0; i < dim; i++) dot += q[qOff + i]! * read(kStore, base + i);
-    const s = dot * scale;
+    const s = softcap > 0 ? softcap * Math.tanh((dot * scale) / softcap) : dot * scale;
     scores[p] = s;
     if (s > max) max = s;
   }

@@ -3,9 +3,9 @@
 import { dequantize } from "../formats/quant.js";
 import { f16ToF32, f32ToF16 } from "../formats/f16.js";
 import { validatePlan, windowStart, type Backend, type ForwardConfig, type KVCacheOptions, type ModelRunner, type RunnerModel, type StepPlan } from "./backend.js";
-import { ropeInvFreq } from "./rope.js";
+import { localRopeInvFreq, ropeInvFreq } from "./rope.js";
 import type { WeightTensor } from "./tensor.js";
-import { addInPlace, attendHead, embeddingRow, matmul, rmsNorm, rope, scaleInPlace, siluMul, type KVRead } from "./reference-ops.js";
+import { addInPlace, attendHead, embeddingRow, geluTanhMul, matmul, rmsNorm, rope, scaleInPlace, siluMul, softcapInPlace, type KVRead } from "./reference-ops.js";
 
 interface Layer {
   attnNorm: Float32Array;
@@ -13,6 +13,7 @@ interface Layer {
   qBias: Float32Array | null; kBias: Float32Array | null; vBias: Float32Array | null;
   qNorm: Float32Array | null; kNorm: Float32Array | null;
   ffnNorm: Float32Array;
+  postAttnNorm: Float32Array | null; postFfnNorm: Float32Array | null;
   gate: WeightTensor; up: WeightTensor; down: WeightTensor;
 }
 
@@ -31,6 +32,7 @@ class ReferenceRunner implements ModelRunner {
   private readonly output: WeightTensor;
   private readonly outputNorm: Float32Array;
   private readonly invFreq: Float64Array;
+  private readonly invFreqLocal: Float64Array | null;
   private readonly kCache: (Float32Array | Uint16Array)[];
   private readonly vCache: (Float32Array | Uint16Array)[];
   private readonly read: KVRead;
@@ -44,6 +46,7 @@ class ReferenceRunner implements ModelRunner {
     this.output = w.has("output.weight") ? w.get("output.weight") : this.embed;
     this.outputNorm = vector(w.get("output_norm.weight"));
     this.invFreq = ropeInvFreq(c);
+    this.invFreqLocal = localRopeInvFreq(c);
     if (w.has("rope_freqs.weight")) {
       // GGUF carries llama3 scaling as per-pair frequency divisors.
       const f = vector(w.get("rope_freqs.weight"));
@@ -60,6 +63,7 @@ class ReferenceRunner implements ModelRunner {
         qBias: opt(b + "attn_q.bias"), kBias: opt(b + "attn_k.bias"), vBias: opt(b + "attn_v.bias"),
         qNorm: opt(b + "attn_q_norm.weight"), kNorm: opt(b + "attn_k_norm.weight"),
         ffnNorm: vector(w.get(b + "ffn_norm.weight")),
+        postAttnNorm: opt(b + "post_attention_norm.weight"), postFfnNorm: opt(b + "post_ffw_norm.weight"),
         gate: w.get(b + "ffn_gate.weight"), up: w.get(b + "ffn_up.weight"), down: w.get(b + "ffn_down.weight"),
       });
     }
@@ -113,17 +117,19 @@ class ReferenceRunner implements ModelRunner {
       matmul(k, xn, n, L.k, L.kBias, scratch);
       matmul(v, xn, n, L.v, L.vBias, scratch);
       const rotate = c.ropeLayers?.[li] ?? true;
+      const window = c.attentionWindows?.[li] ?? 0;
+      const invFreq = window > 0 && this.invFreqLocal ? this.invFreqLocal : this.invFreq;
       for (let r = 0; r < n; r++) {
         const pos = plan.positions[r]!;
         for (let hh = 0; hh < c.numHeads; hh++) {
           const off = r * qDim + hh * hd;
           if (L.qNorm) rmsNorm(q, off, 1, hd, L.qNorm, c.rmsNormEps);
-          if (rotate) rope(q, off, hd, pos, this.invFreq, interleaved);
+          if (rotate) rope(q, off, hd, pos, invFreq, interleaved);
         }
         for (let hh = 0; hh < c.numKvHeads; hh++) {
           const off = r * kvDim + hh * hd;
           if (L.kNorm) rmsNorm(k, off, 1, hd, L.kNorm, c.rmsNormEps);
-          if (rotate) rope(k, off, hd, pos, this.invFreq, interleaved);
+          if (rotate) rope(k, off, hd, pos, invFreq, interleaved);
         }
       }
       const kc = this.kCache[li]!;
@@ -140,22 +146,25 @@ class ReferenceRunner implements ModelRunner {
         for (let j = 0; j < s.count; j++) {
           const r = s.start + j;
           const pos = plan.positions[r]!;
-          const lo = windowStart(pos, c.attentionWindows?.[li] ?? 0);
+          const lo = windowStart(pos, window);
           for (let hh = 0; hh < c.numHeads; hh++) {
             const kvOff = Math.floor(hh / groups) * hd;
             attendHead(att, r * qDim + hh * hd, q, r * qDim + hh * hd, hd, kc, vc, this.read,
-              s.kvSlots, lo, pos + 1, kvDim, kvOff, scale, scores, acc);
+              s.kvSlots, lo, pos + 1, kvDim, kvOff, scale, c.attnSoftcap ?? 0, scores, acc);
           }
         }
       }
       matmul(proj, att, n, L.o, null, scratch);
+      if (L.postAttnNorm) rmsNorm(proj, 0, n, h, L.postAttnNorm, c.rmsNormEps);
       if (mul) scaleInPlace(proj, mul.residual);
       addInPlace(x, proj, n * h);
       rmsNorm(x, 0, n, h, L.ffnNorm, c.rmsNormEps, xn, 0);
       matmul(gate, xn, n, L.gate, null, scratch);
       matmul(up, xn, n, L.up, null, scratch);
-      siluMul(gate, up, n * ffn);
+      if (c.activation === "gelu_tanh") geluTanhMul(gate, up, n * ffn);
+      else siluMul(gate, up, n * ffn);
       matmul(proj, gate, n, L.down, null, scratch);
+      if (L.postFfnNorm) rmsNorm(proj, 0, n, h, L.postFfnNorm, c.rmsNormEps);
       if (mul) scaleInPlace(proj, mul.residual);
       addInPlace(x, proj, n * h);
     });
@@ -166,6 +175,7 @@ class ReferenceRunner implements ModelRunner {
     const logits = new Float32Array(m * c.vocabSize);
     matmul(logits, last, m, this.output, null, scratch);
     if (mul) for (let i = 0; i < logits.length; i++) logits[i] = logits[i]! / mul.logit;
+    if (c.finalSoftcap) softcapInPlace(logits, c.finalSoftcap);
     return logits;
   }
 

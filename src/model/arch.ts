@@ -33,6 +33,11 @@ export interface ArchSpec {
   toHF(config: ModelConfig): Record<string, unknown>;
   toGGUF(config: ModelConfig): Record<string, GGUFWriteValue>;
   tensors(config: ModelConfig): TensorSpec[];
+  /**
+   * Added to the norm vectors of HF checkpoints (Gemma stores w and scales by 1 + w; its GGUF
+   * files hold 1 + w, as llama.cpp's converter writes them); absent: 0.
+   */
+  readonly hfNormShift?: number;
   /** Internal tensor name for an HF name, or null for tensors we don't use. */
   internalName(hfName: string): string | null;
   hfName(internal: string): string;

@@ -11,6 +11,8 @@ export interface ModelConfig extends ForwardConfig {
   readonly qkvBias: boolean;
   /** RMSNorm over each head of Q and K before RoPE (qwen3). */
   readonly qkNorm: boolean;
+  /** A norm on each branch's output before it joins the residual (Gemma); absent: none. */
+  readonly postNorms?: boolean;
   readonly bosTokenId: number | null;
   readonly eosTokenIds: readonly number[];
 }
@@ -21,7 +23,7 @@ export function parameterCount(c: ModelConfig): number {
   const kv = c.numKvHeads * c.headDim;
   const attn = h * q + 2 * h * kv + q * h + (c.qkvBias ? q + 2 * kv : 0) + (c.qkNorm ? 2 * c.headDim : 0);
   const ffn = 3 * h * c.intermediateSize;
-  const perLayer = attn + ffn + 2 * h;
+  const perLayer = attn + ffn + (c.postNorms ? 4 : 2) * h;
   const emb = c.vocabSize * h;
   return emb + (c.tieWordEmbeddings ? 0 : emb) + c.numLayers * perLayer + h;
 }

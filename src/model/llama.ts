@@ -3,12 +3,13 @@
 // embedding, the attention scores, the residual branches and the logits) variants of the
 // same block, SmolLM3 (no RoPE in every 4th layer), and sliding windows where a config sets
 // them (Mistral 7B v0.1, Qwen2 with use_sliding_window).
-import type { Llama3RopeScaling } from "../kernels/rope.js";
+import { ggufRopeScaling, ggufRopeScalingFields, hfRopeScaling, hfRopeScalingFields } from "./rope-config.js";
 import type { Multipliers } from "../kernels/backend.js";
 import { ggufRopeInterleaved } from "./gguf-layout.js";
-import type { ArchSpec, TensorSpec, WeightsExtent } from "./arch.js";
+import type { ArchSpec, TensorSpec } from "./arch.js";
 import type { GGUFWriteValue } from "../formats/gguf.js";
 import { ConfigFields, describe } from "./config-fields.js";
+import { attentionShape, ggufShapeKeys, ggufWindows, hfWindowFields, hfWindows, MAX_CONTEXT, optional, uniformWindow, vocabFits } from "./family-config.js";
 
 interface Variant {
   name: "llama" | "qwen2" | "qwen3" | "granite" | "smollm3";
@@ -89,104 +90,6 @@ const HF_GLOBAL: Record<string, string> = {
 const INTERNAL_LAYER = Object.fromEntries(Object.entries(HF_LAYER).map(([a, b]) => [b, a]));
 const INTERNAL_GLOBAL = Object.fromEntries(Object.entries(HF_GLOBAL).map(([a, b]) => [b, a]));
 
-/** The attention shape: heads divide into KV groups, head_dim is even (RoPE rotates pairs). */
-function attentionShape(r: ConfigFields, keys: { hidden: string; heads: string; kvHeads: string; headDim: string[] }): { heads: number; kvHeads: number; headDim: number; hidden: number } {
-  const hidden = r.int(keys.hidden, { min: 1 });
-  const heads = r.int(keys.heads, { min: 1, max: hidden, maxWhy: `${keys.hidden} is ${hidden}` });
-  const given = keys.headDim.find((k) => r.has(k));
-  let headDim: number;
-  if (given !== undefined) {
-    headDim = r.int(given, { min: 2 });
-  } else {
-    if (hidden % heads !== 0) throw r.fail(keys.heads, `${heads} heads do not divide ${keys.hidden} (${hidden}), and no ${keys.headDim[0]} is given`);
-    headDim = hidden / heads;
-  }
-  if (headDim % 2 !== 0) throw r.fail(given ?? keys.heads, `head dim ${headDim} is odd (RoPE rotates pairs of dimensions)`);
-  const kvHeads = r.int(keys.kvHeads, { min: 1, fallback: heads });
-  if (heads % kvHeads !== 0) throw r.fail(keys.kvHeads, `${kvHeads} does not divide ${keys.heads} (${heads})`);
-  return { heads, kvHeads, headDim, hidden };
-}
-
-/**
- * Per-layer sliding windows from an HF config: `layer_types` where given ("sliding_attention"
- * layers take `sliding_window`), else `sliding_window` on every layer (Mistral) or, for Qwen2,
- * on the layers from max_window_layers on; none when use_sliding_window is false. Absent
- * when no layer has one.
- */
-export function hfWindows(r: ConfigFields, layers: number, fromLayer = 0): number[] | undefined {
-  const w = r.raw("sliding_window");
-  if (r.raw("use_sliding_window") === false || w === undefined || w === null || w === 0) return undefined;
-  const window = r.int("sliding_window", { min: 1 });
-  const types = r.raw("layer_types");
-  if (types !== undefined && types !== null) {
-    if (!Array.isArray(types) || types.length !== layers || !types.every((t) => t === "sliding_attention" || t === "full_attention")) {
-      throw r.fail("layer_types", `must name sliding_attention or full_attention for each of the ${layers} layers, got ${describe(types)}`);
-    }
-    return types.map((t) => (t === "sliding_attention" ? window : 0));
-  }
-  return Array.from({ length: layers }, (_, i) => (i >= fromLayer ? window : 0));
-}
-
-/** HF's form of per-layer windows: one sliding_window, and layer_types where some layers have none. */
-export function hfWindowFields(windows: readonly number[]): Record<string, unknown> {
-  const sizes = new Set(windows.filter((w) => w > 0));
-  if (sizes.size > 1) throw new Error(`an HF config holds one sliding window, and this model's layers have ${sizes.size}`);
-  const [window] = sizes;
-  if (window === undefined) return {};
-  if (uniformWindow(windows) !== null) return { sliding_window: window };
-  return { sliding_window: window, layer_types: windows.map((w) => (w > 0 ? "sliding_attention" : "full_attention")) };
-}
-
-// GGUF's attention.sliding_window, on every layer; 0 says none (llama.cpp's converter writes it so).
-function ggufWindows(r: ConfigFields, key: string, layers: number): number[] | undefined {
-  const w = r.raw(key);
-  if (w === undefined || w === null || w === 0 || w === 0n) return undefined;
-  return new Array<number>(layers).fill(r.int(key, { min: 1 }));
-}
-
-/** The one window every layer has, or null when layers differ. */
-export function uniformWindow(windows: readonly number[]): number | null {
-  return windows.every((w) => w === windows[0]) ? windows[0]! : null;
-}
-
-/** `{ [key]: value }` where value is defined, else nothing: for optional config fields. */
-function optional<K extends string, T>(key: K, value: T | undefined): { [k in K]?: T } {
-  return value === undefined ? {} : ({ [key]: value } as { [k in K]?: T });
-}
-
-/** Positions are int32 throughout the engine. */
-const MAX_CONTEXT = 0x7fffffff;
-
-/**
- * The vocab size is the embedding's row count. Checked here, before token ids are checked
- * against it, so a wrong vocab size is reported as such and not as an id out of range.
- */
-function vocabFits(r: ConfigFields, key: string, vocab: number, extent: WeightsExtent): number {
-  const rows = extent.shapeOf("token_embd.weight")?.[0];
-  if (rows !== undefined && rows !== vocab) throw r.fail(key, `${vocab} tokens, but the token embedding has ${rows} rows`);
-  if (vocab < 1) throw r.fail(key, "the vocabulary is empty");
-  return vocab;
-}
-
-function hfRopeScaling(r: ConfigFields): Llama3RopeScaling | null {
-  const s = r.child("rope_scaling");
-  if (!s) return null;
-  const type = s.raw("rope_type") ?? s.raw("type");
-  if (type === "default") return null;
-  if (type !== "llama3") throw s.fail("rope_type", `unsupported rope_scaling type ${describe(type)} (llama3 is supported)`);
-  const low = s.positive("low_freq_factor", 1);
-  const high = s.positive("high_freq_factor", 4);
-  // The smoothing between the two divides by their difference.
-  if (!(high > low)) throw s.fail("high_freq_factor", `${high} must be above low_freq_factor (${low})`);
-  return {
-    type: "llama3",
-    factor: s.positive("factor"),
-    lowFreqFactor: low,
-    highFreqFactor: high,
-    originalMaxPositionEmbeddings: s.int("original_max_position_embeddings", { min: 1, fallback: 8192 }),
-  };
-}
-
 function makeSpec(v: Variant): ArchSpec {
   return {
     name: v.name,
@@ -251,8 +154,8 @@ function makeSpec(v: Variant): ArchSpec {
         // Required, as llama.cpp requires them: a default would silently change the model.
         rmsNormEps: r.positive(p + "attention.layer_norm_rms_epsilon"),
         ropeTheta: r.positive(p + "rope.freq_base", 10000),
-        // llama3 scaling travels as the rope_freqs tensor in GGUF files.
-        ropeScaling: null,
+        // llama3 scaling travels as the rope_freqs tensor in GGUF files; linear as keys.
+        ropeScaling: ggufRopeScaling(r, p),
         ropeLayout: ggufRopeInterleaved(v.name) ? "interleaved" : "neox",
         maxPositionEmbeddings: r.int(p + "context_length", { min: 1, max: MAX_CONTEXT }),
         // Settled from the tensors the file has (settle below).
@@ -308,37 +211,23 @@ function makeSpec(v: Variant): ArchSpec {
       if (c.attentionWindows) Object.assign(out, hfWindowFields(c.attentionWindows));
       if (c.bosTokenId !== null) out.bos_token_id = c.bosTokenId;
       if (c.eosTokenIds.length > 0) out.eos_token_id = c.eosTokenIds.length === 1 ? c.eosTokenIds[0] : c.eosTokenIds;
-      if (c.ropeScaling) {
-        const s = c.ropeScaling;
-        out.rope_scaling = {
-          rope_type: "llama3", factor: s.factor, low_freq_factor: s.lowFreqFactor,
-          high_freq_factor: s.highFreqFactor, original_max_position_embeddings: s.originalMaxPositionEmbeddings,
-        };
-      }
+      if (c.ropeScaling) out.rope_scaling = hfRopeScalingFields(c.ropeScaling);
       return out;
     },
 
     toGGUF(c) {
       const p = v.name;
       const out: Record<string, GGUFWriteValue> = {
-        "general.architecture": p,
-        [`${p}.vocab_size`]: c.vocabSize,
-        [`${p}.context_length`]: c.maxPositionEmbeddings,
-        [`${p}.embedding_length`]: c.hiddenSize,
-        [`${p}.feed_forward_length`]: c.intermediateSize,
-        [`${p}.block_count`]: c.numLayers,
-        [`${p}.attention.head_count`]: c.numHeads,
-        [`${p}.attention.head_count_kv`]: c.numKvHeads,
+        ...ggufShapeKeys(p, c),
         [`${p}.attention.key_length`]: c.headDim,
         [`${p}.attention.value_length`]: c.headDim,
         [`${p}.rope.dimension_count`]: c.headDim,
-        [`${p}.rope.freq_base`]: { type: "f32", value: c.ropeTheta },
-        [`${p}.attention.layer_norm_rms_epsilon`]: { type: "f32", value: c.rmsNormEps },
       };
       const fixed = smollm3RopeLayers(c.numLayers);
       if (c.ropeLayers && c.ropeLayers.some((x, i) => x !== fixed[i])) {
         throw new Error(`${p}: GGUF holds only SmolLM3's pattern (every 4th layer without RoPE), not this model's`);
       }
+      if (c.ropeScaling?.type === "linear") Object.assign(out, ggufRopeScalingFields(p, c.ropeScaling));
       if (c.attentionWindows) {
         const w = uniformWindow(c.attentionWindows);
         if (w === null) {

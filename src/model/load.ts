@@ -78,6 +78,7 @@ async function loadHF(dir: string): Promise<LoadedModel> {
     }
     config = spec.settle(config, weights.names());
     weights.check(spec.tensors(config), { path: dir, fileName: (n) => spec.hfName(n), configName: "config.json", onlyKnown: false });
+    if (spec.hfNormShift) for (const n of weights.names()) if (/norm\.weight$/.test(n)) weights.shift(n, spec.hfNormShift);
     const tokenizerPath = `${dir}/tokenizer.json`;
     if (!hf.tokenizerJson) throw new FormatError(dir, "no tokenizer.json in the model folder");
     checkTokenizerJsonIds(hf.tokenizerJson, config.vocabSize, tokenizerPath, "vocab_size in config.json");

@@ -1,8 +1,9 @@
 // Published shapes of the models our tests and benchmarks imitate with random weights.
 import type { ModelConfig } from "./config.js";
+import { gemmaMultipliers, gemmaWindows } from "./gemma.js";
 
 export type PresetName = "tiny" | "smollm2-135m" | "qwen2.5-0.5b" | "qwen3-0.6b" | "llama3.2-1b" | "granite-3.1-2b" | "smollm3-3b" |
-  "mistral-7b" | "ministral-8b";
+  "mistral-7b" | "ministral-8b" | "gemma-2-2b" | "gemma-3-270m" | "gemma-3-1b" | "gemma-3-4b";
 
 type Shape = Omit<ModelConfig, "bosTokenId" | "eosTokenIds" | "ropeLayout">;
 
@@ -64,7 +65,36 @@ const presets: Record<PresetName, Shape> = {
     maxPositionEmbeddings: 32768, tieWordEmbeddings: false, qkvBias: false, qkNorm: false,
     attentionWindows: new Array<number>(36).fill(32768),
   },
+  // Gemma: embedding x sqrt(hidden), queries x 1/sqrt(query_pre_attn_scalar), GeGLU, post-norms.
+  "gemma-2-2b": {
+    ...gemma(2304, 256), arch: "gemma2", vocabSize: 256000, intermediateSize: 9216, numLayers: 26,
+    numHeads: 8, numKvHeads: 4, headDim: 256, ropeTheta: 10000, ropeScaling: null, maxPositionEmbeddings: 8192,
+    qkNorm: false, attentionWindows: gemmaWindows(26, 4096, 2), attnSoftcap: 50, finalSoftcap: 30,
+  },
+  "gemma-3-270m": {
+    ...gemma(640, 256), arch: "gemma3", vocabSize: 262144, intermediateSize: 2048, numLayers: 18,
+    numHeads: 4, numKvHeads: 1, headDim: 256, ropeTheta: 1000000, ropeScaling: null, maxPositionEmbeddings: 32768,
+    qkNorm: true, attentionWindows: gemmaWindows(18, 512, 6), localRopeTheta: 10000,
+  },
+  "gemma-3-1b": {
+    ...gemma(1152, 256), arch: "gemma3", vocabSize: 262144, intermediateSize: 6912, numLayers: 26,
+    numHeads: 4, numKvHeads: 1, headDim: 256, ropeTheta: 1000000, ropeScaling: null, maxPositionEmbeddings: 32768,
+    qkNorm: true, attentionWindows: gemmaWindows(26, 512, 6), localRopeTheta: 10000,
+  },
+  "gemma-3-4b": {
+    ...gemma(2560, 256), arch: "gemma3", vocabSize: 262208, intermediateSize: 10240, numLayers: 34,
+    numHeads: 8, numKvHeads: 4, headDim: 256, ropeTheta: 1000000, ropeScaling: { type: "linear", factor: 8 },
+    maxPositionEmbeddings: 131072, qkNorm: true, attentionWindows: gemmaWindows(34, 1024, 6), localRopeTheta: 10000,
+  },
 };
+
+// What every Gemma shares, for a hidden size and query_pre_attn_scalar.
+function gemma(hidden: number, queryScalar: number): Pick<Shape, "hiddenSize" | "rmsNormEps" | "tieWordEmbeddings" | "qkvBias" | "multipliers" | "activation" | "postNorms"> {
+  return {
+    hiddenSize: hidden, rmsNormEps: 1e-6, tieWordEmbeddings: true, qkvBias: false, activation: "gelu_tanh", postNorms: true,
+    multipliers: gemmaMultipliers(hidden, queryScalar),
+  };
+}
 
 export const PRESET_NAMES = Object.keys(presets) as PresetName[];
 
@@ -76,6 +106,15 @@ export function isPresetName(s: string): s is PresetName {
 export function presetShape(name: PresetName, arch?: string): Shape {
   const p = presets[name];
   if (!arch || arch === p.arch) return p;
-  const { multipliers: _, attentionWindows: __, ...rest } = p;
+  // Another family takes the preset's shape only, none of its own family's features.
+  const { multipliers: _m, attentionWindows: _w, activation: _a, postNorms: _p, attnSoftcap: _s, finalSoftcap: _f, localRopeTheta: _l, ...rest } = p;
+  if (arch === "gemma2" || arch === "gemma3") {
+    const two = arch === "gemma2";
+    return {
+      ...rest, arch, ...gemma(rest.hiddenSize, rest.headDim), qkNorm: !two,
+      attentionWindows: gemmaWindows(rest.numLayers, two ? 4096 : 512, two ? 2 : 6),
+      ...(two ? { attnSoftcap: 50, finalSoftcap: 30 } : { localRopeTheta: 10000 }),
+    };
+  }
   return { ...rest, arch, qkvBias: arch === "qwen2", qkNorm: arch === "qwen3", ...(arch === "granite" ? { multipliers: GRANITE_MULTIPLIERS } : {}) };
 }

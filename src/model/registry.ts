@@ -1,10 +1,11 @@
 // Model families. A family is one file that exports ArchSpecs; adding one is adding it here.
 import type { ArchSpec } from "./arch.js";
 import { llamaFamily } from "./llama.js";
+import { gemmaFamily } from "./gemma.js";
 
 export type { ArchSpec, TensorSpec, WeightsExtent } from "./arch.js";
 
-const families: readonly ArchSpec[] = [...llamaFamily];
+const families: readonly ArchSpec[] = [...llamaFamily, ...gemmaFamily];
 
 export function archByName(name: string): ArchSpec | undefined {
   return families.find((f) => f.name === name);

@@ -14,6 +14,7 @@ import { mulberry32, hashString } from "../util/random.js";
 import { ropeInvFreq } from "../kernels/rope.js";
 import { CHATML_TEMPLATE } from "../tokenizer/chat-template.js";
 import { smollm3RopeLayers } from "./llama.js";
+import { gemmaMultipliers } from "./gemma.js";
 import { ggufRopeInterleaved, ggufTokenizerValues, permuteForInterleaved, tensorType } from "./gguf-layout.js";
 import { archByName, knownArchitectures, type TensorSpec } from "./registry.js";
 import type { ModelConfig } from "./config.js";
@@ -73,8 +74,12 @@ function randomTensor(spec: TensorSpec, config: ModelConfig, seed: number): Floa
   const isNorm = spec.name.includes("norm");
   const isBias = spec.name.endsWith(".bias");
   const cols = spec.shape[spec.shape.length - 1]!;
-  const amp = isNorm ? 0.1 : isBias ? 0.1 : spec.name === "token_embd.weight" ? 1 : Math.sqrt(3 / cols);
-  const center = isNorm ? 1 : 0;
+  // Gemma scales its embedding up by sqrt(hidden); its rows are that much smaller, or the
+  // residual stream would be the input token alone.
+  const embedAmp = config.postNorms ? 1 / Math.sqrt(config.hiddenSize) : 1;
+  const amp = isNorm ? 0.1 : isBias ? 0.1 : spec.name === "token_embd.weight" ? embedAmp : Math.sqrt(3 / cols);
+  // Norms scale by about 1: Gemma's HF norms hold w for a scale of 1 + w.
+  const center = isNorm ? 1 - (archByName(config.arch)?.hfNormShift ?? 0) : 0;
   for (let i = 0; i < n; i++) out[i] = center + amp * (2 * rnd() - 1);
   return out;
 }
@@ -145,13 +150,16 @@ export async function makeTestModel(opts: TestModelOptions): Promise<TestModelRe
   }
   const sized = { ...base, ...opts.sizes };
   const tok = await tokenizerParts(opts, sized.vocabSize);
+  const headDim = opts.sizes?.headDim ?? (opts.sizes?.hiddenSize || opts.sizes?.numHeads ? Math.floor(sized.hiddenSize / sized.numHeads) : sized.headDim);
   const config: ModelConfig = {
     ...sized,
     vocabSize: tok.vocabSize,
-    headDim: opts.sizes?.headDim ?? (opts.sizes?.hiddenSize || opts.sizes?.numHeads ? Math.floor(sized.hiddenSize / sized.numHeads) : sized.headDim),
+    headDim,
     ropeLayout: opts.format === "gguf" && ggufRopeInterleaved(base.arch) ? "interleaved" : "neox",
     ...(base.arch === "smollm3" ? { ropeLayers: smollm3RopeLayers(sized.numLayers) } : {}),
     ...windowsFor(opts.attentionWindows ?? base.attentionWindows, sized.numLayers),
+    // Gemma's scalings follow the sizes given.
+    ...(sized.postNorms ? { multipliers: gemmaMultipliers(sized.hiddenSize, headDim) } : {}),
     bosTokenId: tok.bosId,
     eosTokenIds: tok.eosIds,
   };
@@ -173,6 +181,9 @@ export async function makeTestModel(opts: TestModelOptions): Promise<TestModelRe
           // Vectors stay f32 in GGUF (as llama.cpp keeps them); give them the values they
           // have in an HF folder of this dtype, so both formats hold the same weights.
           if (s.isVector && (opts.dtype === "f16" || opts.dtype === "bf16")) v = roundTo(opts.dtype, v);
+          // GGUF holds Gemma's norms as 1 + w, as llama.cpp's converter writes them.
+          const shift = spec.hfNormShift ?? 0;
+          if (shift !== 0 && /norm\.weight$/.test(s.name)) v = v.map((x) => x + shift);
           if (ggufRopeInterleaved(config.arch) && /attn_[qk]\.weight$/.test(s.name)) {
             const heads = s.name.includes("attn_q") ? config.numHeads : config.numKvHeads;
             v = permuteForInterleaved(v, heads, config.headDim, s.shape[1]!);

@@ -1,6 +1,7 @@
 // One view of a model's tensors under the internal (GGUF-style) names, whichever file
 // format holds them. Tensor bytes are views into the mapped files, never copies.
 import { isFloatType, type WeightType } from "../formats/dtype.js";
+import { dequantize } from "../formats/quant.js";
 import type { FileBytes } from "../formats/file-bytes.js";
 import type { TensorInfo } from "../formats/gguf.js";
 import { fieldError, quote } from "../formats/errors.js";
@@ -25,6 +26,8 @@ export interface WeightsOrigin {
 interface Entry {
   readonly info: TensorInfo;
   readonly file: FileBytes;
+  /** Added to every value when read (Gemma's HF norms hold w where the model uses 1 + w). */
+  readonly shift?: number;
 }
 
 export class Weights implements TensorSource {
@@ -61,7 +64,20 @@ export class Weights implements TensorSource {
   get(name: string): WeightTensor {
     const e = this.entries.get(name);
     if (!e) throw new Error(`model has no tensor ${name}`);
-    return { name, type: e.info.type, shape: e.info.shape, bytes: e.file.slice(e.info.offset, e.info.byteLength) };
+    const bytes = e.file.slice(e.info.offset, e.info.byteLength);
+    if (e.shift === undefined) return { name, type: e.info.type, shape: e.info.shape, bytes };
+    // A shifted vector is decoded into a copy of its own (vectors are small).
+    const v = dequantize(e.info.type, bytes, e.info.shape.reduce((a, b) => a * b, 1));
+    for (let i = 0; i < v.length; i++) v[i] = v[i]! + e.shift;
+    return { name, type: "f32", shape: e.info.shape, bytes: new Uint8Array(v.buffer, v.byteOffset, v.byteLength) };
+  }
+
+  /** Reads of vector `name` add `delta` to each value from now on. */
+  shift(name: string, delta: number): void {
+    const e = this.entries.get(name);
+    if (!e) throw new Error(`model has no tensor ${name}`);
+    if (e.info.shape.length !== 1) throw new Error(`${name}: only vectors are shifted`);
+    this.entries.set(name, { ...e, shift: delta });
   }
 
   /** Bytes of all tensor data. */

@@ -24,6 +24,23 @@ test("make-test-model writes a model that info describes", () => {
   assert.match(text.stdout, /chat template\s+yes/);
 });
 
+test("info names the Gemma features of the presets (shrunk to a small shape)", async () => {
+  const sizes = { numLayers: 6, hiddenSize: 256, numHeads: 4, numKvHeads: 2, headDim: 64, intermediateSize: 512, vocabSize: 1024 };
+  for (const [preset, arch, want] of [
+    ["gemma-2-2b", "gemma2", /features\s+tied embeddings, GeGLU, post-norms, multipliers: embedding 16, attention 0\.125, residual 1, logits 1\/1, sliding window 4096 in all layers but 1, 3, 5, attention soft-cap 50, logit soft-cap 30\n/],
+    ["gemma-3-1b", "gemma3", /features\s+tied embeddings, q\/k norm, GeGLU, post-norms, multipliers: embedding 16, attention 0\.125, residual 1, logits 1\/1, sliding window 512 in all layers but 5, local RoPE theta 10000\n/],
+  ] as const) {
+    const out = await testModel(`info-${preset}`, { preset, format: "gguf", dtype: "q8_0", sizes });
+    const text = cli(["info", "--model", out]);
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stdout, new RegExp(`architecture\\s+${arch}\n`));
+    assert.match(text.stdout, want);
+    const j = JSON.parse(cli(["info", "--model", out, "--json"]).stdout) as Record<string, unknown>;
+    assert.equal(j.activation, "gelu_tanh");
+    assert.equal(j.post_norms, true);
+  }
+});
+
 test("make-test-model is deterministic by seed", () => {
   const a = path.join(tempDir(), "det-a.gguf");
   const b = path.join(tempDir(), "det-b.gguf");

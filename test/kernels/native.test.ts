@@ -76,6 +76,13 @@ const FLOAT_MODELS: [string, ModelOpts][] = [
   // second layer its last 3, the first all of them.
   ["llama-window-gguf-f32", { arch: "llama", format: "gguf", dtype: "f32", seed: 7, attentionWindows: [5, 5] }],
   ["qwen3-window-hf-bf16", { arch: "qwen3", format: "hf", dtype: "bf16", seed: 7, attentionWindows: [0, 3] }],
+  // Gemma 2 (soft-caps, GeGLU, post-norms, local layers) and Gemma 3 (q/k norms, a local
+  // RoPE base) in both formats; head_dim 256 as the real ones have.
+  ["gemma2-gguf-f32", { arch: "gemma2", format: "gguf", dtype: "f32", seed: 7, attentionWindows: [5, 0] }],
+  ["gemma3-hf-bf16", { arch: "gemma3", format: "hf", dtype: "bf16", seed: 7, attentionWindows: [5, 5, 0],
+    sizes: { numLayers: 3, hiddenSize: 256, numHeads: 4, numKvHeads: 2, headDim: 64, intermediateSize: 512, vocabSize: 1024, ropeTheta: 1000000 } }],
+  ["gemma3-hd256", { arch: "gemma3", format: "gguf", dtype: "f32", seed: 7, attentionWindows: [7, 0],
+    sizes: { numLayers: 2, hiddenSize: 256, numHeads: 4, numKvHeads: 1, headDim: 256, intermediateSize: 512, vocabSize: 1024, ropeTheta: 1000000 } }],
   // Other head shapes: 8 query heads per kv head with head_dim 128; 5 per kv head with
   // head_dim 40 (a half-width tail in the V accumulation); head_dim 36 (no 8-wide SIMD).
   ["qwen3-g8-hd128", { arch: "qwen3", format: "gguf", dtype: "f32", seed: 4,
@@ -121,12 +128,15 @@ test("the scalar paths (ops and matmul) match the reference and are batch invari
     } finally {
       p.model.close();
     }
-    const w = await open("qwen2-window", WINDOW_MODELS.find(([n]) => n === "qwen2-window")![1]);
-    try {
-      const { err } = await compare(w, "f32", randomTokens(40, 3));
-      assert.ok(err <= 1e-4, `scalar path with a sliding window: relative error ${err}`);
-    } finally {
-      w.model.close();
+    // Sliding windows; Gemma 2's soft-caps and GeGLU.
+    for (const [name, opts] of [WINDOW_MODELS.find(([n]) => n === "qwen2-window")!, FLOAT_MODELS.find(([n]) => n === "gemma2-gguf-f32")!]) {
+      const w = await open(name, opts);
+      try {
+        const { err } = await compare(w, "f32", randomTokens(40, 3));
+        assert.ok(err <= 1e-4, `scalar path on ${name}: relative error ${err}`);
+      } finally {
+        w.model.close();
+      }
     }
   } finally {
     addon!.setOpsPath("auto");
@@ -306,6 +316,9 @@ const WINDOW_MODELS: [string, ModelOpts][] = [
   ["qwen2-window", { arch: "qwen2", format: "gguf", dtype: "f32", seed: 7, attentionWindows: [9, 9] }],
   ["llama-g5-hd40-window", { arch: "llama", format: "hf", dtype: "f32", seed: 4, attentionWindows: [0, 13],
     sizes: { numLayers: 2, hiddenSize: 256, numHeads: 10, numKvHeads: 2, headDim: 40, intermediateSize: 512, vocabSize: 1024 } }],
+  // Gemma 2: the attention soft-cap on every path, and head_dim 256.
+  ["gemma2-hd256-window", { arch: "gemma2", format: "gguf", dtype: "f32", seed: 4, attentionWindows: [11, 0],
+    sizes: { numLayers: 2, hiddenSize: 256, numHeads: 4, numKvHeads: 2, headDim: 256, intermediateSize: 512, vocabSize: 1024 } }],
 ];
 for (const [name, opts] of WINDOW_MODELS) {
   test(`sliding windows: bitwise equal logits across batches, chunks, threads and prefix-sharing decode rows on every SIMD path (${name})`, { skip }, async () => {

@@ -6,6 +6,10 @@ import { loadModel } from "../../src/model/load.js";
 import { referenceBackend } from "../../src/kernels/reference.js";
 import type { ModelRunner } from "../../src/kernels/backend.js";
 import { QUANT_TYPES } from "../../src/formats/dtype.js";
+import { dequantize } from "../../src/formats/quant.js";
+import type { WeightTensor } from "../../src/kernels/tensor.js";
+import type { ShapeOverrides } from "../../src/model/test-model.js";
+import { editSafetensors } from "../helpers/model-fields.js";
 import { tempDir, testModel } from "../helpers/models.js";
 import { buildPlan, logitsByChunks, maxRelError, range } from "../helpers/run.js";
 
@@ -18,6 +22,10 @@ async function runnerFor(path: string, dtype: "f16" | "f32" = "f32"): Promise<{ 
   return { runner, vocab: m.config.vocabSize, close: () => { runner.close(); m.close(); } };
 }
 
+function dequantizeVector(t: WeightTensor): Float32Array {
+  return dequantize(t.type, t.bytes, t.shape.reduce((a, b) => a * b, 1));
+}
+
 async function allLogits(path: string): Promise<Float32Array[]> {
   const r = await runnerFor(path);
   try {
@@ -27,11 +35,18 @@ async function allLogits(path: string): Promise<Float32Array[]> {
   }
 }
 
+// Gemma 2 and 3 with local layers of 5 positions between global ones (12 tokens outgrow
+// them), and Gemma 3's global RoPE base apart from its local one.
+const GEMMA: Record<"gemma2" | "gemma3", { sizes: ShapeOverrides; attentionWindows: number[] }> = {
+  gemma2: { sizes: small, attentionWindows: [5, 0] },
+  gemma3: { sizes: { ...small, numLayers: 3, ropeTheta: 1000000 }, attentionWindows: [5, 5, 0] },
+};
+
 // SmolLM3 with 4 layers, so that one (the 4th) goes without RoPE.
 const FOUR_LAYERS = { ...small, numLayers: 4 };
-for (const arch of ["llama", "qwen2", "qwen3", "granite", "smollm3"] as const) {
+for (const arch of ["llama", "qwen2", "qwen3", "granite", "smollm3", "gemma2", "gemma3"] as const) {
   test(`${arch}: the same weights as an HF f32 folder and a GGUF f32 file give the same logits`, async () => {
-    const sizes = arch === "smollm3" ? { sizes: FOUR_LAYERS } : {};
+    const sizes = arch === "smollm3" ? { sizes: FOUR_LAYERS } : arch === "gemma2" || arch === "gemma3" ? GEMMA[arch] : {};
     const hf = await testModel(`${arch}-hf-f32`, { arch, format: "hf", dtype: "f32", seed: 7, ...sizes });
     const gg = await testModel(`${arch}-gguf-f32`, { arch, format: "gguf", dtype: "f32", seed: 7, ...sizes });
     const a = await allLogits(hf);
@@ -171,4 +186,87 @@ test("smollm3: the 4th layer goes without RoPE: the same weights with RoPE in ev
   // Position 0 rotates by angle 0: the same either way; later positions differ.
   assert.deepEqual(a[0], b[0]);
   assert.ok(maxRelError(a[5]!, b[5]!) > 1e-3, "RoPE in the 4th layer changes later positions");
+});
+
+/** A copy of an HF test folder with its config.json edited. */
+function withConfig(src: string, name: string, edit: (cfg: Record<string, unknown>) => void): string {
+  const dir = path.join(tempDir(), name);
+  fs.cpSync(src, dir, { recursive: true });
+  const cfg = JSON.parse(fs.readFileSync(path.join(dir, "config.json"), "utf8")) as Record<string, unknown>;
+  edit(cfg);
+  fs.writeFileSync(path.join(dir, "config.json"), JSON.stringify(cfg));
+  return dir;
+}
+
+test("gemma2: the final soft-cap is cap * tanh(logit / cap) of the uncapped logits; the attention cap changes them; a huge cap is none", async () => {
+  const own = await testModel("gemma2-hf-f32", { arch: "gemma2", format: "hf", dtype: "f32", seed: 7, ...GEMMA.gemma2 });
+  const raw = await allLogits(withConfig(own, "gemma2-uncapped", (c) => { c.final_logit_softcapping = null; c.attn_logit_softcapping = null; }));
+  const capped = await allLogits(withConfig(own, "gemma2-final-cap-2", (c) => { c.final_logit_softcapping = 2; c.attn_logit_softcapping = null; }));
+  for (let i = 0; i < raw.length; i++) {
+    const want = raw[i]!.map((x) => 2 * Math.tanh(x / 2));
+    assert.ok(maxRelError(capped[i]!, want) <= 1e-6, `position ${i}: ${maxRelError(capped[i]!, want)}`);
+    assert.ok(capped[i]!.every((x) => Math.abs(x) < 2));
+  }
+  const huge = await allLogits(withConfig(own, "gemma2-attn-cap-huge", (c) => { c.final_logit_softcapping = null; c.attn_logit_softcapping = 1e9; }));
+  const small2 = await allLogits(withConfig(own, "gemma2-attn-cap-small", (c) => { c.final_logit_softcapping = null; c.attn_logit_softcapping = 0.05; }));
+  for (let i = 0; i < raw.length; i++) assert.ok(maxRelError(huge[i]!, raw[i]!) <= 1e-5, `position ${i}: a cap of 1e9 is none`);
+  assert.ok(maxRelError(small2[5]!, raw[5]!) > 1e-3, "a cap of 0.05 flattens the attention");
+  // Position 0 attends to itself alone: any cap leaves its weights 1.
+  assert.ok(maxRelError(small2[0]!, raw[0]!) <= 1e-5);
+});
+
+test("gemma: the sliding window: a window as long as the prompt is none; a shorter one changes only positions past it", async () => {
+  const own = await testModel("gemma2-hf-f32", { arch: "gemma2", format: "hf", dtype: "f32", seed: 7, ...GEMMA.gemma2 });
+  const a = await allLogits(own);
+  const full = await allLogits(withConfig(own, "gemma2-window-12", (c) => { c.sliding_window = TOKENS.length; }));
+  // Window 5: positions 0-4 see all they would anyway.
+  for (let i = 0; i < 5; i++) assert.deepEqual(a[i], full[i], `position ${i}`);
+  for (let i = 5; i < TOKENS.length; i++) assert.ok(maxRelError(a[i]!, full[i]!) > 1e-4, `position ${i} is past the window`);
+});
+
+test("gemma3: the local layers rotate with rope_local_base_freq, the global ones with rope_theta", async () => {
+  const own = await testModel("gemma3-hf-f32", { arch: "gemma3", format: "hf", dtype: "f32", seed: 7, ...GEMMA.gemma3 });
+  const a = await allLogits(own);
+  const local = await allLogits(withConfig(own, "gemma3-local-base", (c) => { c.rope_local_base_freq = 1000000; }));
+  const global = await allLogits(withConfig(own, "gemma3-global-base", (c) => { c.rope_theta = 10000; }));
+  assert.deepEqual(a[0], local[0]);
+  assert.ok(maxRelError(a[6]!, local[6]!) > 1e-4, "the local base matters");
+  assert.ok(maxRelError(a[6]!, global[6]!) > 1e-4, "the global base matters");
+});
+
+test("gemma: HF norms scale by 1 + w: all-zero norm weights in the folder are the identity, as in GGUF's 1 + w", async () => {
+  const m = await loadModel(await testModel("gemma3-hf-f32", { arch: "gemma3", format: "hf", dtype: "f32", seed: 7, ...GEMMA.gemma3 }));
+  try {
+    const hfNorm = dequantizeVector(m.weights.get("blk.0.attn_norm.weight"));
+    const g = await loadModel(await testModel("gemma3-gguf-f32", { arch: "gemma3", format: "gguf", dtype: "f32", seed: 7, ...GEMMA.gemma3 }));
+    try {
+      assert.deepEqual(hfNorm, dequantizeVector(g.weights.get("blk.0.attn_norm.weight")));
+      assert.ok(Math.abs(hfNorm.reduce((x, y) => x + y, 0) / hfNorm.length - 1) < 0.05, "about 1 + (w about 0)");
+    } finally {
+      g.close();
+    }
+  } finally {
+    m.close();
+  }
+});
+
+test("gemma3: a multimodal checkpoint (Gemma3ForConditionalGeneration: text_config, language_model.* tensors) runs its text model", async () => {
+  const own = await testModel("gemma3-hf-f32", { arch: "gemma3", format: "hf", dtype: "f32", seed: 7, ...GEMMA.gemma3 });
+  const dir = path.join(tempDir(), "gemma3-multimodal");
+  fs.cpSync(own, dir, { recursive: true });
+  const cfg = JSON.parse(fs.readFileSync(path.join(dir, "config.json"), "utf8")) as Record<string, unknown>;
+  fs.writeFileSync(path.join(dir, "config.json"), JSON.stringify({
+    architectures: ["Gemma3ForConditionalGeneration"], model_type: "gemma3", text_config: { ...cfg, model_type: "gemma3_text" },
+    vision_config: { model_type: "siglip_vision_model" },
+  }));
+  const st = path.join(dir, "model.safetensors");
+  fs.writeFileSync(st, editSafetensors(fs.readFileSync(st), (h) => {
+    for (const k of Object.keys(h)) {
+      if (k === "__metadata__") continue;
+      // Older checkpoints' names: language_model.model.*.
+      h[`language_model.${k}`] = h[k];
+      delete h[k];
+    }
+  }));
+  assert.deepEqual(await allLogits(dir), await allLogits(own));
 });
