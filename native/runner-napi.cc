@@ -46,7 +46,7 @@ bool get_inv_freq(Napi::Object o, const char* key, int64_t want, std::vector<dou
   Napi::Value inv = o.Get(key);
   if (!inv.IsTypedArray() || inv.As<Napi::TypedArray>().TypedArrayType() != napi_float64_array ||
       static_cast<int64_t>(inv.As<Napi::Float64Array>().ElementLength()) != want) {
-    return throw_error(o.Env(), std::string("runner description: ") + key + " must be a Float64Array of headDim/2 values");
+    return throw_error(o.Env(), std::string("runner description: ") + key + " must be a Float64Array of ropeDim/2 values");
   }
   Napi::Float64Array f = inv.As<Napi::Float64Array>();
   out->assign(f.Data(), f.Data() + f.ElementLength());
@@ -123,8 +123,19 @@ bool read_desc(Napi::Object d, ModelDesc* m) {
   m->kv_heads = static_cast<int>(kv_heads);
   m->head_dim = static_cast<int>(head_dim);
   m->interleaved = d.Get("interleaved").ToBoolean().Value();
-  if (!get_inv_freq(d, "invFreq", head_dim / 2, &m->inv_freq)) return false;
-  if (!d.Get("invFreqLocal").IsUndefined() && !get_inv_freq(d, "invFreqLocal", head_dim / 2, &m->inv_freq_local)) return false;
+  m->rope_dim = static_cast<int>(head_dim);
+  if (!d.Get("ropeDim").IsUndefined()) {
+    int64_t rd;
+    if (!get_int(d, "ropeDim", &rd)) return false;
+    if (rd < 2 || rd > head_dim || rd % 2 != 0) return throw_error(env, "runner description: ropeDim must be even, from 2 to headDim");
+    m->rope_dim = static_cast<int>(rd);
+  }
+  if (!d.Get("ropeScale").IsUndefined()) {
+    if (!get_number(d, "ropeScale", &m->rope_scale)) return false;
+    if (!(std::isfinite(m->rope_scale) && m->rope_scale > 0)) return throw_error(env, "runner description: ropeScale must be a finite number above 0");
+  }
+  if (!get_inv_freq(d, "invFreq", m->rope_dim / 2, &m->inv_freq)) return false;
+  if (!d.Get("invFreqLocal").IsUndefined() && !get_inv_freq(d, "invFreqLocal", m->rope_dim / 2, &m->inv_freq_local)) return false;
   Napi::Value act = d.Get("activation");
   if (!act.IsUndefined()) {
     const std::string a = act.IsString() ? act.As<Napi::String>().Utf8Value() : "";

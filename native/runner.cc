@@ -181,12 +181,12 @@ void Runner::layer(const StepInput& in, int64_t n, int li) {
     for (int hh = 0; hh < m_.heads; hh++) {
       float* head = qr + static_cast<int64_t>(hh) * hd;
       if (!L.q_norm.empty()) rms_norm(head, L.q_norm.data(), hd, m_.eps, head);
-      if (L.rope) rope(head, hd, ang, m_.interleaved);
+      if (L.rope) rope(head, m_.rope_dim, ang, m_.interleaved);
     }
     for (int hh = 0; hh < m_.kv_heads; hh++) {
       float* head = kr + static_cast<int64_t>(hh) * hd;
       if (!L.k_norm.empty()) rms_norm(head, L.k_norm.data(), hd, m_.eps, head);
-      if (L.rope) rope(head, hd, ang, m_.interleaved);
+      if (L.rope) rope(head, m_.rope_dim, ang, m_.interleaved);
     }
     const int32_t s = row_seq_[r];
     const int64_t slot = in.slots[in.slot_offset[s] + in.positions[r]];
@@ -305,9 +305,12 @@ void Runner::pass(const StepInput& in, float* logits) {
   rows(n, [&](int64_t r) {
     dequantize_row(m_.embed, in.tokens[r], x_.data() + r * h);
     if (m_.embed_scale != 1.0f) scale_in_place(x_.data() + r * h, m_.embed_scale, h);
-    rope_angles(in.positions[r], m_.inv_freq.data(), m_.head_dim / 2, angles_.data() + r * m_.head_dim);
+    rope_angles(in.positions[r], m_.inv_freq.data(), m_.rope_dim / 2, angles_.data() + r * m_.head_dim);
     if (!m_.inv_freq_local.empty()) {
-      rope_angles(in.positions[r], m_.inv_freq_local.data(), m_.head_dim / 2, angles_local_.data() + r * m_.head_dim);
+      rope_angles(in.positions[r], m_.inv_freq_local.data(), m_.rope_dim / 2, angles_local_.data() + r * m_.head_dim);
+    }
+    if (m_.rope_scale != 1.0) {
+      for (int i = 0; i < m_.rope_dim; i++) angles_[r * m_.head_dim + i] *= m_.rope_scale;
     }
   });
   for (int li = 0; li < static_cast<int>(m_.layers.size()); li++) layer(in, n, li);

@@ -36,7 +36,9 @@ struct ModelDesc {
   int heads = 0, kv_heads = 0, head_dim = 0;
   double eps = 1e-5;
   bool interleaved = false;            // RoPE layout: GGUF llama files pair 2i with 2i+1
-  std::vector<double> inv_freq;        // head_dim / 2 entries, scaling already applied
+  std::vector<double> inv_freq;        // rope_dim / 2 entries, scaling already applied
+  int rope_dim = 0;                    // dims of each head rotated, the first ones (partial rotary); set to head_dim when 0
+  double rope_scale = 1.0;             // rotated values are multiplied by it (LongRoPE's attention factor)
   std::vector<double> inv_freq_local;  // empty, or those of the sliding-window layers (Gemma 3)
   bool gelu = false;                   // the MLP's gate: GELU (tanh form, Gemma's GeGLU) instead of SiLU
   float final_softcap = 0.0f;          // Gemma 2: logits become softcap * tanh(logit / softcap); 0: none

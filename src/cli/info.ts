@@ -29,6 +29,7 @@ async function run(o: { model?: string; json?: boolean }): Promise<void> {
       vocab_size: c.vocabSize,
       rope_theta: c.ropeTheta,
       rope_scaling: c.ropeScaling ? c.ropeScaling.type : m.weights.has("rope_freqs.weight") ? "llama3 (rope_freqs)" : null,
+      rope_dim: c.ropeDim ?? c.headDim,
       tied_embeddings: c.tieWordEmbeddings,
       qkv_bias: c.qkvBias,
       qk_norm: c.qkNorm,
@@ -58,7 +59,7 @@ async function run(o: { model?: string; json?: boolean }): Promise<void> {
       `weights        ${(info.weight_bytes / 1e6).toFixed(1)} MB`,
       `context length ${info.context_length}`,
       `shape          ${c.numLayers} layers, hidden ${c.hiddenSize}, ${c.numHeads} heads (${c.numKvHeads} KV) x ${c.headDim}, ffn ${c.intermediateSize}, vocab ${c.vocabSize}`,
-      `rope           theta ${c.ropeTheta}${info.rope_scaling ? `, ${info.rope_scaling} scaling` : ""}, ${c.ropeLayout} layout`,
+      `rope           theta ${c.ropeTheta}${info.rope_scaling ? `, ${describeScaling(c)}` : ""}, ${c.ropeLayout} layout${info.rope_dim !== c.headDim ? `, ${info.rope_dim} of ${c.headDim} dims rotated` : ""}`,
       `features       ${features(c, info.layers_without_rope).join(", ")}`,
       `special tokens bos ${c.bosTokenId ?? "none"}, eos ${c.eosTokenIds.join(", ") || "none"}`,
       `chat template  ${info.chat_template ? "yes" : "no"}`,
@@ -99,6 +100,13 @@ function features(c: ModelConfig, withoutRope: readonly number[]): string[] {
     c.attnSoftcap !== undefined ? `attention soft-cap ${c.attnSoftcap}` : "",
     c.finalSoftcap !== undefined ? `logit soft-cap ${c.finalSoftcap}` : "",
   ].filter(Boolean);
+}
+
+function describeScaling(c: ModelConfig): string {
+  const s = c.ropeScaling;
+  if (!s) return "llama3 scaling (rope_freqs)";
+  if (s.type === "longrope") return `LongRoPE scaling from ${s.originalMaxPositionEmbeddings} positions (attention factor ${Number(s.attentionFactor.toPrecision(6))})`;
+  return `${s.type} scaling (factor ${s.factor})`;
 }
 
 function describeWindows(w: readonly number[]): string {

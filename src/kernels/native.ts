@@ -7,8 +7,8 @@ import { dequantize } from "../formats/quant.js";
 import { dtypeInfo } from "../formats/dtype.js";
 import { loadNative, type NativeAddon } from "../native/addon.js";
 import type { Backend, KVCacheOptions, ModelRunner, Multipliers, RunnerModel, StepPlan } from "./backend.js";
-import { localRopeInvFreq, ropeInvFreq } from "./rope.js";
-import type { WeightTensor } from "./tensor.js";
+import { ropeTables } from "./rope.js";
+import { layerMatrices, type WeightTensor } from "./tensor.js";
 
 /** A weight matrix as the addon reads it: GGML type id, [rows, cols], bytes used in place. */
 interface NativeWeight {
@@ -47,8 +47,12 @@ export interface NativeModelDesc {
   readonly headDim: number;
   readonly eps: number;
   readonly interleaved: boolean;
-  /** headDim/2 inverse frequencies with llama3 scaling (config or rope_freqs) applied. */
+  /** ropeDim/2 inverse frequencies with their scaling (config, rope_freqs, LongRoPE factors) applied. */
   readonly invFreq: Float64Array;
+  /** Dims of each head RoPE rotates, the first ones (partial rotary); absent: headDim. */
+  readonly ropeDim?: number;
+  /** Rotated values are multiplied by this (LongRoPE's attention factor); absent: 1. */
+  readonly ropeScale?: number;
   readonly embed: NativeWeight;
   readonly output: NativeWeight;
   readonly outputNorm: Float32Array;
@@ -110,27 +114,22 @@ function vector(t: WeightTensor): Float32Array {
   return dequantize(t.type, t.bytes, t.shape.reduce((a, b) => a * b, 1));
 }
 
-/** The model as the addon wants it; mirrors the constructor of the reference runner. */
-export function describeModel(model: RunnerModel): NativeModelDesc {
+/** The model as the addon wants it, for a pool of `capacity` slots; mirrors the constructor of the reference runner. */
+export function describeModel(model: RunnerModel, capacity: number): NativeModelDesc {
   const c = model.config;
   const w = model.weights;
-  const invFreq = ropeInvFreq(c);
-  if (w.has("rope_freqs.weight")) {
-    const f = vector(w.get("rope_freqs.weight"));
-    for (let i = 0; i < invFreq.length; i++) invFreq[i] = invFreq[i]! / f[i]!;
-  }
+  const rope = ropeTables(c, w, capacity);
   const opt = (name: string): Float32Array | undefined => (w.has(name) ? vector(w.get(name)) : undefined);
   const layers: NativeLayer[] = [];
   for (let i = 0; i < c.numLayers; i++) {
     const b = `blk.${i}.`;
+    const m = layerMatrices(w, b, c.numHeads * c.headDim, c.numKvHeads * c.headDim);
     layers.push({
       attnNorm: vector(w.get(b + "attn_norm.weight")), ffnNorm: vector(w.get(b + "ffn_norm.weight")),
       qBias: opt(b + "attn_q.bias"), kBias: opt(b + "attn_k.bias"), vBias: opt(b + "attn_v.bias"),
       qNorm: opt(b + "attn_q_norm.weight"), kNorm: opt(b + "attn_k_norm.weight"),
       postAttnNorm: opt(b + "post_attention_norm.weight"), postFfnNorm: opt(b + "post_ffw_norm.weight"),
-      q: matrix(w.get(b + "attn_q.weight")), k: matrix(w.get(b + "attn_k.weight")), v: matrix(w.get(b + "attn_v.weight")),
-      o: matrix(w.get(b + "attn_output.weight")),
-      gate: matrix(w.get(b + "ffn_gate.weight")), up: matrix(w.get(b + "ffn_up.weight")), down: matrix(w.get(b + "ffn_down.weight")),
+      q: matrix(m.q), k: matrix(m.k), v: matrix(m.v), o: matrix(m.o), gate: matrix(m.gate), up: matrix(m.up), down: matrix(m.down),
       ...(c.ropeLayers?.[i] === false ? { rope: false } : {}),
       ...(c.attentionWindows?.[i] ? { window: c.attentionWindows[i] } : {}),
     });
@@ -138,11 +137,13 @@ export function describeModel(model: RunnerModel): NativeModelDesc {
   const embed = matrix(w.get("token_embd.weight"));
   return {
     vocab: c.vocabSize, hidden: c.hiddenSize, ffn: c.intermediateSize, heads: c.numHeads, kvHeads: c.numKvHeads,
-    headDim: c.headDim, eps: c.rmsNormEps, interleaved: c.ropeLayout === "interleaved", invFreq,
+    headDim: c.headDim, eps: c.rmsNormEps, interleaved: c.ropeLayout === "interleaved", invFreq: rope.invFreq,
     embed, output: w.has("output.weight") ? matrix(w.get("output.weight")) : embed,
     outputNorm: vector(w.get("output_norm.weight")), layers,
     ...(c.multipliers ? { multipliers: c.multipliers } : {}),
-    ...(localRopeInvFreq(c) ? { invFreqLocal: localRopeInvFreq(c)! } : {}),
+    ...(rope.invFreqLocal ? { invFreqLocal: rope.invFreqLocal } : {}),
+    ...(c.ropeDim !== undefined && c.ropeDim !== c.headDim ? { ropeDim: c.ropeDim } : {}),
+    ...(rope.mscale !== 1 ? { ropeScale: rope.mscale } : {}),
     ...(c.activation ? { activation: c.activation } : {}),
     ...(c.attnSoftcap ? { attnSoftcap: c.attnSoftcap } : {}),
     ...(c.finalSoftcap ? { finalSoftcap: c.finalSoftcap } : {}),
@@ -157,7 +158,7 @@ export class NativeModelRunner implements ModelRunner {
   private closed = false;
 
   constructor(addon: RunnerAddon, model: RunnerModel, readonly kv: KVCacheOptions, threads: number) {
-    this.handle = new addon.NativeRunner(describeModel(model), kv.capacity, kv.dtype === "f16", threads);
+    this.handle = new addon.NativeRunner(describeModel(model, kv.capacity), kv.capacity, kv.dtype === "f16", threads);
   }
 
   /**

@@ -44,15 +44,16 @@ export function rmsNorm(x: Float32Array, off: number, rows: number, n: number, w
 }
 
 /**
- * Rotates one head of `dim` values at `off` for position `pos`. "neox" pairs i with i+dim/2;
- * "interleaved" pairs 2i with 2i+1 (GGUF llama files hold Q/K rows in that order).
+ * Rotates the first `dim` values of a head at `off` for position `pos` (the rest, under partial
+ * rotary, stay). "neox" pairs i with i+dim/2; "interleaved" pairs 2i with 2i+1 (GGUF llama
+ * files hold Q/K rows in that order). Rotated values are scaled by `mscale` (LongRoPE).
  */
-export function rope(x: Float32Array, off: number, dim: number, pos: number, invFreq: Float64Array, interleaved: boolean): void {
+export function rope(x: Float32Array, off: number, dim: number, pos: number, invFreq: Float64Array, interleaved: boolean, mscale = 1): void {
   const half = dim / 2;
   for (let i = 0; i < half; i++) {
     const a = pos * invFreq[i]!;
-    const c = Math.cos(a);
-    const s = Math.sin(a);
+    const c = Math.cos(a) * mscale;
+    const s = Math.sin(a) * mscale;
     const i0 = interleaved ? off + 2 * i : off + i;
     const i1 = interleaved ? i0 + 1 : i0 + half;
     const x0 = x[i0]!;

@@ -3,8 +3,8 @@
 import { dequantize } from "../formats/quant.js";
 import { f16ToF32, f32ToF16 } from "../formats/f16.js";
 import { validatePlan, windowStart, type Backend, type ForwardConfig, type KVCacheOptions, type ModelRunner, type RunnerModel, type StepPlan } from "./backend.js";
-import { localRopeInvFreq, ropeInvFreq } from "./rope.js";
-import type { WeightTensor } from "./tensor.js";
+import { ropeTables } from "./rope.js";
+import { layerMatrices, type WeightTensor } from "./tensor.js";
 import { addInPlace, attendHead, embeddingRow, geluTanhMul, matmul, rmsNorm, rope, scaleInPlace, siluMul, softcapInPlace, type KVRead } from "./reference-ops.js";
 
 interface Layer {
@@ -33,6 +33,7 @@ class ReferenceRunner implements ModelRunner {
   private readonly outputNorm: Float32Array;
   private readonly invFreq: Float64Array;
   private readonly invFreqLocal: Float64Array | null;
+  private readonly mscale: number;
   private readonly kCache: (Float32Array | Uint16Array)[];
   private readonly vCache: (Float32Array | Uint16Array)[];
   private readonly read: KVRead;
@@ -45,26 +46,23 @@ class ReferenceRunner implements ModelRunner {
     this.embed = w.get("token_embd.weight");
     this.output = w.has("output.weight") ? w.get("output.weight") : this.embed;
     this.outputNorm = vector(w.get("output_norm.weight"));
-    this.invFreq = ropeInvFreq(c);
-    this.invFreqLocal = localRopeInvFreq(c);
-    if (w.has("rope_freqs.weight")) {
-      // GGUF carries llama3 scaling as per-pair frequency divisors.
-      const f = vector(w.get("rope_freqs.weight"));
-      for (let i = 0; i < this.invFreq.length; i++) this.invFreq[i] = this.invFreq[i]! / f[i]!;
-    }
+    const tables = ropeTables(c, w, kv.capacity);
+    this.invFreq = tables.invFreq;
+    this.invFreqLocal = tables.invFreqLocal;
+    this.mscale = tables.mscale;
     const opt = (name: string): Float32Array | null => (w.has(name) ? vector(w.get(name)) : null);
     this.layers = [];
     for (let i = 0; i < c.numLayers; i++) {
       const b = `blk.${i}.`;
+      const m = layerMatrices(w, b, c.numHeads * c.headDim, c.numKvHeads * c.headDim);
       this.layers.push({
         attnNorm: vector(w.get(b + "attn_norm.weight")),
-        q: w.get(b + "attn_q.weight"), k: w.get(b + "attn_k.weight"), v: w.get(b + "attn_v.weight"),
-        o: w.get(b + "attn_output.weight"),
+        q: m.q, k: m.k, v: m.v, o: m.o,
         qBias: opt(b + "attn_q.bias"), kBias: opt(b + "attn_k.bias"), vBias: opt(b + "attn_v.bias"),
         qNorm: opt(b + "attn_q_norm.weight"), kNorm: opt(b + "attn_k_norm.weight"),
         ffnNorm: vector(w.get(b + "ffn_norm.weight")),
         postAttnNorm: opt(b + "post_attention_norm.weight"), postFfnNorm: opt(b + "post_ffw_norm.weight"),
-        gate: w.get(b + "ffn_gate.weight"), up: w.get(b + "ffn_up.weight"), down: w.get(b + "ffn_down.weight"),
+        gate: m.gate, up: m.up, down: m.down,
       });
     }
     const kvDim = c.numKvHeads * c.headDim;
@@ -93,6 +91,7 @@ class ReferenceRunner implements ModelRunner {
     const mul = c.multipliers;
     const scale = mul ? mul.attention : 1 / Math.sqrt(hd);
     const interleaved = c.ropeLayout === "interleaved";
+    const ropeDim = c.ropeDim ?? hd;
     const scratch = new Float32Array(Math.max(h, qDim, ffn));
 
     const x = new Float32Array(n * h);
@@ -124,12 +123,12 @@ class ReferenceRunner implements ModelRunner {
         for (let hh = 0; hh < c.numHeads; hh++) {
           const off = r * qDim + hh * hd;
           if (L.qNorm) rmsNorm(q, off, 1, hd, L.qNorm, c.rmsNormEps);
-          if (rotate) rope(q, off, hd, pos, invFreq, interleaved);
+          if (rotate) rope(q, off, ropeDim, pos, invFreq, interleaved, this.mscale);
         }
         for (let hh = 0; hh < c.numKvHeads; hh++) {
           const off = r * kvDim + hh * hd;
           if (L.kNorm) rmsNorm(k, off, 1, hd, L.kNorm, c.rmsNormEps);
-          if (rotate) rope(k, off, hd, pos, invFreq, interleaved);
+          if (rotate) rope(k, off, ropeDim, pos, invFreq, interleaved, this.mscale);
         }
       }
       const kc = this.kCache[li]!;

@@ -38,6 +38,8 @@ export interface ArchSpec {
    * files hold 1 + w, as llama.cpp's converter writes them); absent: 0.
    */
   readonly hfNormShift?: number;
+  /** Vectors an HF config gives that GGUF files keep as tensors (Phi-3's LongRoPE factors). */
+  hfConfigTensors?(config: ModelConfig): { readonly name: string; readonly data: Float32Array }[];
   /** Internal tensor name for an HF name, or null for tensors we don't use. */
   internalName(hfName: string): string | null;
   hfName(internal: string): string;

@@ -76,6 +76,7 @@ async function loadHF(dir: string): Promise<LoadedModel> {
     if (hf.config.tie_word_embeddings === false && !weights.has("output.weight")) {
       throw fieldError(dir, `tensor ${quote(spec.hfName("output.weight"))}`, "missing (config.json says tie_word_embeddings: false)");
     }
+    for (const t of spec.hfConfigTensors?.(config) ?? []) weights.addVector(t.name, t.data);
     config = spec.settle(config, weights.names());
     weights.check(spec.tensors(config), { path: dir, fileName: (n) => spec.hfName(n), configName: "config.json", onlyKnown: false });
     if (spec.hfNormShift) for (const n of weights.names()) if (/norm\.weight$/.test(n)) weights.shift(n, spec.hfNormShift);

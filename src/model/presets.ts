@@ -1,9 +1,11 @@
 // Published shapes of the models our tests and benchmarks imitate with random weights.
 import type { ModelConfig } from "./config.js";
 import { gemmaMultipliers, gemmaWindows } from "./gemma.js";
+import { longRopeAttentionFactor } from "./phi3.js";
+import type { LongRopeScaling } from "../kernels/rope.js";
 
 export type PresetName = "tiny" | "smollm2-135m" | "qwen2.5-0.5b" | "qwen3-0.6b" | "llama3.2-1b" | "granite-3.1-2b" | "smollm3-3b" |
-  "mistral-7b" | "ministral-8b" | "gemma-2-2b" | "gemma-3-270m" | "gemma-3-1b" | "gemma-3-4b";
+  "mistral-7b" | "ministral-8b" | "gemma-2-2b" | "gemma-3-270m" | "gemma-3-1b" | "gemma-3-4b" | "phi-3.5-mini" | "phi-4-mini";
 
 type Shape = Omit<ModelConfig, "bosTokenId" | "eosTokenIds" | "ropeLayout">;
 
@@ -86,7 +88,30 @@ const presets: Record<PresetName, Shape> = {
     numHeads: 8, numKvHeads: 4, headDim: 256, ropeTheta: 1000000, ropeScaling: { type: "linear", factor: 8 },
     maxPositionEmbeddings: 131072, qkNorm: true, attentionWindows: gemmaWindows(34, 1024, 6), localRopeTheta: 10000,
   },
+  // Phi-3.5-mini: fused QKV and gate-up, LongRoPE from a 4k original context to 128k.
+  "phi-3.5-mini": {
+    arch: "phi3", vocabSize: 32064, hiddenSize: 3072, intermediateSize: 8192, numLayers: 32,
+    numHeads: 32, numKvHeads: 32, headDim: 96, rmsNormEps: 1e-5, ropeTheta: 10000, ropeScaling: longRope(48),
+    maxPositionEmbeddings: 131072, tieWordEmbeddings: false, qkvBias: false, qkNorm: false,
+  },
+  // Phi-4-mini: 3 query heads per kv head, RoPE over 96 of each head's 128 dims.
+  "phi-4-mini": {
+    arch: "phi3", vocabSize: 200064, hiddenSize: 3072, intermediateSize: 8192, numLayers: 32,
+    numHeads: 24, numKvHeads: 8, headDim: 128, ropeDim: 96, rmsNormEps: 1e-5, ropeTheta: 10000, ropeScaling: longRope(48),
+    maxPositionEmbeddings: 131072, tieWordEmbeddings: true, qkvBias: false, qkNorm: false,
+  },
 };
+
+// LongRoPE from 4,096 to 131,072 positions for `pairs` rotated pairs. The published factor
+// lists are not at hand offline: these have their shape (short ones near 1, long ones rising
+// from 1 to about 40 with the wavelength); the attention factor is HF's for that extension.
+function longRope(pairs: number): LongRopeScaling {
+  return {
+    type: "longrope", originalMaxPositionEmbeddings: 4096, attentionFactor: longRopeAttentionFactor(131072, 4096),
+    shortFactor: Array.from({ length: pairs }, (_, i) => Math.fround(1 + 0.05 * (i / (pairs - 1)) ** 2)),
+    longFactor: Array.from({ length: pairs }, (_, i) => Math.fround(1 + 39 * (i / (pairs - 1)) ** 2)),
+  };
+}
 
 // What every Gemma shares, for a hidden size and query_pre_attn_scalar.
 function gemma(hidden: number, queryScalar: number): Pick<Shape, "hiddenSize" | "rmsNormEps" | "tieWordEmbeddings" | "qkvBias" | "multipliers" | "activation" | "postNorms"> {
@@ -107,7 +132,8 @@ export function presetShape(name: PresetName, arch?: string): Shape {
   const p = presets[name];
   if (!arch || arch === p.arch) return p;
   // Another family takes the preset's shape only, none of its own family's features.
-  const { multipliers: _m, attentionWindows: _w, activation: _a, postNorms: _p, attnSoftcap: _s, finalSoftcap: _f, localRopeTheta: _l, ...rest } = p;
+  const { multipliers: _m, attentionWindows: _w, activation: _a, postNorms: _p, attnSoftcap: _s, finalSoftcap: _f, localRopeTheta: _l, ropeDim: _d, ...rest } = p;
+  if (rest.ropeScaling?.type === "longrope" && arch !== "phi3") rest.ropeScaling = null;
   if (arch === "gemma2" || arch === "gemma3") {
     const two = arch === "gemma2";
     return {

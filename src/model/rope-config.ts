@@ -26,6 +26,9 @@ export function hfRopeScaling(r: ConfigFields): RopeScaling | null {
 
 export function hfRopeScalingFields(s: RopeScaling): Record<string, unknown> {
   if (s.type === "linear") return { rope_type: "linear", factor: s.factor };
+  if (s.type === "longrope") {
+    return { rope_type: "longrope", short_factor: s.shortFactor, long_factor: s.longFactor, attention_factor: s.attentionFactor, original_max_position_embeddings: s.originalMaxPositionEmbeddings };
+  }
   return {
     rope_type: "llama3", factor: s.factor, low_freq_factor: s.lowFreqFactor,
     high_freq_factor: s.highFreqFactor, original_max_position_embeddings: s.originalMaxPositionEmbeddings,

@@ -22,7 +22,8 @@ import { presetShape, type PresetName } from "./presets.js";
 import { buildTestTokenizer, TEST_SPECIAL_TOKENS } from "./test-tokenizer.js";
 
 export type ShapeOverrides = Partial<Pick<ModelConfig,
-  "vocabSize" | "hiddenSize" | "intermediateSize" | "numLayers" | "numHeads" | "numKvHeads" | "headDim" | "ropeTheta" | "tieWordEmbeddings">>;
+  "vocabSize" | "hiddenSize" | "intermediateSize" | "numLayers" | "numHeads" | "numKvHeads" | "headDim" | "ropeTheta" | "tieWordEmbeddings" |
+  "ropeDim" | "ropeScaling" | "maxPositionEmbeddings">>;
 
 export interface TestModelOptions {
   readonly out: string;
@@ -64,6 +65,12 @@ interface TokenizerParts {
 function randomTensor(spec: TensorSpec, config: ModelConfig, seed: number): Float32Array {
   const n = spec.shape.reduce((a, b) => a * b, 1);
   const out = new Float32Array(n);
+  if (spec.name === "rope_factors_short.weight" || spec.name === "rope_factors_long.weight") {
+    const s = config.ropeScaling;
+    const f = s?.type === "longrope" ? (spec.name.includes("short") ? s.shortFactor : s.longFactor) : undefined;
+    if (!f) throw new Error(`${spec.name}: the config has no LongRoPE factors`);
+    return Float32Array.from(f);
+  }
   if (spec.name === "rope_freqs.weight") {
     const plain = ropeInvFreq({ ...config, ropeScaling: null });
     const scaled = ropeInvFreq(config);
@@ -134,6 +141,12 @@ async function tokenizerParts(opts: TestModelOptions, defaultVocab: number): Pro
   };
 }
 
+/** The RoPE scaling a tensor is GGUF's form of (HF folders derive it from config.json), or null. */
+function fromConfigOnly(name: string): "llama3" | "longrope" | null {
+  if (name === "rope_freqs.weight") return "llama3";
+  return name === "rope_factors_short.weight" || name === "rope_factors_long.weight" ? "longrope" : null;
+}
+
 function windowsFor(windows: readonly number[] | undefined, layers: number): { attentionWindows?: readonly number[] } {
   if (!windows) return {};
   if (windows.length < layers) throw new Error(`${windows.length} sliding windows for ${layers} layers`);
@@ -172,7 +185,7 @@ export async function makeTestModel(opts: TestModelOptions): Promise<TestModelRe
 
   if (opts.format === "gguf") {
     // rope_freqs is GGUF's form of llama3 scaling: written only for a model that has it.
-    const tensors: TensorToWrite[] = specs.filter((s) => s.name !== "rope_freqs.weight" || config.ropeScaling !== null).map((s) => {
+    const tensors: TensorToWrite[] = specs.filter((s) => fromConfigOnly(s.name) === null || fromConfigOnly(s.name) === config.ropeScaling?.type).map((s) => {
       const type: WeightType = s.isVector ? "f32" : tensorType(opts.dtype, s.shape[s.shape.length - 1]!);
       return {
         name: s.name, type, shape: s.shape,
@@ -206,7 +219,7 @@ export async function makeTestModel(opts: TestModelOptions): Promise<TestModelRe
     return { path: opts.out, config, bytes: fs.statSync(opts.out).size };
   }
 
-  const hfTensors: TensorToWrite[] = specs.filter((s) => s.name !== "rope_freqs.weight").map((s) => ({
+  const hfTensors: TensorToWrite[] = specs.filter((s) => fromConfigOnly(s.name) === null).map((s) => ({
     name: spec.hfName(s.name), type: opts.dtype, shape: s.shape,
     data: () => encode(opts.dtype, randomTensor(s, config, seed)),
   }));

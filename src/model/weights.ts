@@ -25,7 +25,9 @@ export interface WeightsOrigin {
 
 interface Entry {
   readonly info: TensorInfo;
-  readonly file: FileBytes;
+  /** Null for a tensor made from the config (`data`). */
+  readonly file: FileBytes | null;
+  readonly data?: Float32Array;
   /** Added to every value when read (Gemma's HF norms hold w where the model uses 1 + w). */
   readonly shift?: number;
 }
@@ -37,6 +39,12 @@ export class Weights implements TensorSource {
   add(internalName: string, info: TensorInfo, file: FileBytes): void {
     this.entries.set(internalName, { info, file });
     this.files.add(file);
+  }
+
+  /** An f32 vector the config gives where other formats keep a tensor (LongRoPE's factors in HF folders). */
+  addVector(internalName: string, data: Float32Array): void {
+    const info: TensorInfo = { name: internalName, type: "f32", shape: [data.length], offset: 0, byteLength: data.byteLength };
+    this.entries.set(internalName, { info, file: null, data });
   }
 
   get size(): number {
@@ -64,7 +72,7 @@ export class Weights implements TensorSource {
   get(name: string): WeightTensor {
     const e = this.entries.get(name);
     if (!e) throw new Error(`model has no tensor ${name}`);
-    const bytes = e.file.slice(e.info.offset, e.info.byteLength);
+    const bytes = e.file ? e.file.slice(e.info.offset, e.info.byteLength) : new Uint8Array(e.data!.buffer, e.data!.byteOffset, e.data!.byteLength);
     if (e.shift === undefined) return { name, type: e.info.type, shape: e.info.shape, bytes };
     // A shifted vector is decoded into a copy of its own (vectors are small).
     const v = dequantize(e.info.type, bytes, e.info.shape.reduce((a, b) => a * b, 1));
@@ -106,16 +114,16 @@ export class Weights implements TensorSource {
       const field = `tensor ${quote(e.info.name)}`;
       const got = e.info.shape;
       if (got.length !== s.shape.length || got.some((d, i) => d !== s.shape[i])) {
-        throw fieldError(e.file.path, `${field} shape`, `[${got.join(", ")}], but ${origin.configName} makes it [${s.shape.join(", ")}]`);
+        throw fieldError(e.file?.path ?? origin.path, `${field} shape`, `[${got.join(", ")}], but ${origin.configName} makes it [${s.shape.join(", ")}]`);
       }
       if (s.isVector && !isFloatType(e.info.type)) {
-        throw fieldError(e.file.path, `${field} type`, `${e.info.type}, but norm and bias vectors must be f32, f16 or bf16`);
+        throw fieldError(e.file?.path ?? origin.path, `${field} type`, `${e.info.type}, but norm and bias vectors must be f32, f16 or bf16`);
       }
     }
     if (!origin.onlyKnown) return;
     const known = new Set(specs.map((s) => s.name));
     for (const [name, e] of this.entries) {
-      if (!known.has(name)) throw fieldError(e.file.path, `tensor ${quote(e.info.name)}`, "not a tensor of this architecture and config");
+      if (!known.has(name)) throw fieldError(e.file?.path ?? origin.path, `tensor ${quote(e.info.name)}`, "not a tensor of this architecture and config");
     }
   }
 

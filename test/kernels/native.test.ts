@@ -8,7 +8,7 @@ import { referenceBackend } from "../../src/kernels/reference.js";
 import { nativeBackend, runnerAddon, type NativeModelRunner } from "../../src/kernels/native.js";
 import type { KVDType, ModelRunner } from "../../src/kernels/backend.js";
 import { QUANT_TYPES, type WeightType } from "../../src/formats/dtype.js";
-import type { TestModelOptions } from "../../src/model/test-model.js";
+import type { ShapeOverrides, TestModelOptions } from "../../src/model/test-model.js";
 import { mulberry32 } from "../../src/util/random.js";
 import { tempDir, testModel } from "../helpers/models.js";
 import { cli } from "../helpers/cli.js";
@@ -55,6 +55,16 @@ async function compare(p: Pair, kv: KVDType, tokens = TOKENS): Promise<{ err: nu
   }
 }
 
+const PHI3_SIZES: ShapeOverrides = {
+  numLayers: 2, hiddenSize: 256, numHeads: 4, numKvHeads: 2, headDim: 64, intermediateSize: 512, vocabSize: 1024, ropeDim: 48,
+  maxPositionEmbeddings: 4096,
+  ropeScaling: {
+    type: "longrope", originalMaxPositionEmbeddings: 32, attentionFactor: 1.2,
+    shortFactor: Array.from({ length: 24 }, (_, i) => Math.fround(1 + 0.1 * i / 24)),
+    longFactor: Array.from({ length: 24 }, (_, i) => Math.fround(1 + 20 * (i / 24) ** 2)),
+  },
+};
+
 const FLOAT_MODELS: [string, ModelOpts][] = [
   ["llama-gguf-f32", { arch: "llama", format: "gguf", dtype: "f32", seed: 7 }],
   ["llama-hf-f32", { arch: "llama", format: "hf", dtype: "f32", seed: 7 }],
@@ -83,6 +93,10 @@ const FLOAT_MODELS: [string, ModelOpts][] = [
     sizes: { numLayers: 3, hiddenSize: 256, numHeads: 4, numKvHeads: 2, headDim: 64, intermediateSize: 512, vocabSize: 1024, ropeTheta: 1000000 } }],
   ["gemma3-hd256", { arch: "gemma3", format: "gguf", dtype: "f32", seed: 7, attentionWindows: [7, 0],
     sizes: { numLayers: 2, hiddenSize: 256, numHeads: 4, numKvHeads: 1, headDim: 256, intermediateSize: 512, vocabSize: 1024, ropeTheta: 1000000 } }],
+  // Phi-3: fused QKV and gate-up cut into views, RoPE over 48 of 64 dims, LongRoPE (the
+  // long factors: both runners' pools pass the original 32 positions).
+  ["phi3-gguf-f32", { arch: "phi3", format: "gguf", dtype: "f32", seed: 7, sizes: PHI3_SIZES }],
+  ["phi3-hf-bf16", { arch: "phi3", format: "hf", dtype: "bf16", seed: 7, sizes: PHI3_SIZES }],
   // Other head shapes: 8 query heads per kv head with head_dim 128; 5 per kv head with
   // head_dim 40 (a half-width tail in the V accumulation); head_dim 36 (no 8-wide SIMD).
   ["qwen3-g8-hd128", { arch: "qwen3", format: "gguf", dtype: "f32", seed: 4,

@@ -9,7 +9,7 @@ import { loadModel } from "../../src/model/load.js";
 import { testModel, tempDir } from "../helpers/models.js";
 import { cli } from "../helpers/cli.js";
 
-for (const [arch, dtype] of [["llama", "q8_0"], ["llama", "f32"], ["qwen2", "q8_0"], ["granite", "f32"], ["smollm3", "f32"], ["gemma2", "f32"], ["gemma3", "q8_0"]] as const) {
+for (const [arch, dtype] of [["llama", "q8_0"], ["llama", "f32"], ["qwen2", "q8_0"], ["granite", "f32"], ["smollm3", "f32"], ["gemma2", "f32"], ["gemma3", "q8_0"], ["phi3", "q8_0"]] as const) {
   test(`convert: ${arch} HF f32 -> GGUF ${dtype} matches the directly written GGUF`, async () => {
     const hf = await testModel(`convert-${arch}-hf`, { arch, format: "hf", dtype: "f32", seed: 11 });
     const direct = await testModel(`convert-${arch}-${dtype}`, { arch, format: "gguf", dtype, seed: 11 });
@@ -58,4 +58,32 @@ test("convert: a SmolLM3 whose layers without RoPE are not every 4th is refused,
   const r = cli(["convert", "--model", odd, "--out", path.join(tempDir(), "odd.gguf"), "--dtype", "f32"]);
   assert.notEqual(r.code, 0);
   assert.match(r.stderr, /GGUF holds only SmolLM3's pattern/);
+});
+
+test("convert: Phi-3's LongRoPE factors in config.json become GGUF's rope_factors_short/long tensors", async () => {
+  const sizes = {
+    ropeDim: 48, maxPositionEmbeddings: 4096,
+    ropeScaling: {
+      type: "longrope" as const, originalMaxPositionEmbeddings: 1024, attentionFactor: 1.19,
+      shortFactor: Array.from({ length: 24 }, (_, i) => Math.fround(1 + i / 100)),
+      longFactor: Array.from({ length: 24 }, (_, i) => Math.fround(1 + i)),
+    },
+  };
+  const hf = await testModel("convert-phi3-longrope-hf", { arch: "phi3", format: "hf", dtype: "f32", seed: 11, sizes });
+  const direct = await testModel("convert-phi3-longrope-gguf", { arch: "phi3", format: "gguf", dtype: "f32", seed: 11, sizes });
+  const out = path.join(tempDir(), "converted-phi3-longrope.gguf");
+  const r = cli(["convert", "--model", hf, "--out", out, "--dtype", "f32"]);
+  assert.equal(r.code, 0, r.stderr);
+  const a = await loadModel(out);
+  const b = await loadModel(direct);
+  try {
+    assert.deepEqual(a.config, b.config);
+    for (const name of ["rope_factors_short.weight", "rope_factors_long.weight"]) {
+      assert.ok(Buffer.from(a.weights.get(name).bytes).equals(Buffer.from(b.weights.get(name).bytes)), name);
+    }
+    assert.deepEqual(Array.from(new Float32Array(a.weights.get("rope_factors_long.weight").bytes.slice().buffer)), sizes.ropeScaling.longFactor);
+  } finally {
+    a.close();
+    b.close();
+  }
 });

@@ -42,11 +42,25 @@ const GEMMA: Record<"gemma2" | "gemma3", { sizes: ShapeOverrides; attentionWindo
   gemma3: { sizes: { ...small, numLayers: 3, ropeTheta: 1000000 }, attentionWindows: [5, 5, 0] },
 };
 
+// Phi-3: RoPE over 48 of 64 dims, LongRoPE from an original context of `original`.
+function phiLongRope(original: number, attentionFactor = 1.2, short?: number[]): ShapeOverrides {
+  const pairs = 24;
+  return {
+    ...small, ropeDim: 48, maxPositionEmbeddings: 4096,
+    ropeScaling: {
+      type: "longrope", originalMaxPositionEmbeddings: original, attentionFactor,
+      shortFactor: short ?? Array.from({ length: pairs }, (_, i) => Math.fround(1 + 0.1 * i / pairs)),
+      longFactor: Array.from({ length: pairs }, (_, i) => Math.fround(1 + 20 * (i / pairs) ** 2)),
+    },
+  };
+}
+const PHI3 = { sizes: phiLongRope(32) };
+
 // SmolLM3 with 4 layers, so that one (the 4th) goes without RoPE.
 const FOUR_LAYERS = { ...small, numLayers: 4 };
-for (const arch of ["llama", "qwen2", "qwen3", "granite", "smollm3", "gemma2", "gemma3"] as const) {
+for (const arch of ["llama", "qwen2", "qwen3", "granite", "smollm3", "gemma2", "gemma3", "phi3"] as const) {
   test(`${arch}: the same weights as an HF f32 folder and a GGUF f32 file give the same logits`, async () => {
-    const sizes = arch === "smollm3" ? { sizes: FOUR_LAYERS } : arch === "gemma2" || arch === "gemma3" ? GEMMA[arch] : {};
+    const sizes = arch === "smollm3" ? { sizes: FOUR_LAYERS } : arch === "gemma2" || arch === "gemma3" ? GEMMA[arch] : arch === "phi3" ? PHI3 : {};
     const hf = await testModel(`${arch}-hf-f32`, { arch, format: "hf", dtype: "f32", seed: 7, ...sizes });
     const gg = await testModel(`${arch}-gguf-f32`, { arch, format: "gguf", dtype: "f32", seed: 7, ...sizes });
     const a = await allLogits(hf);
@@ -269,4 +283,47 @@ test("gemma3: a multimodal checkpoint (Gemma3ForConditionalGeneration: text_conf
     }
   }));
   assert.deepEqual(await allLogits(dir), await allLogits(own));
+});
+
+test("phi3: LongRoPE with factors of 1 and an attention factor of 1 is plain RoPE over the rotated dims", async () => {
+  const ones = Array.from({ length: 24 }, () => 1);
+  const plain = await testModel("phi3-rope-plain", { arch: "phi3", format: "hf", dtype: "f32", seed: 7, sizes: { ...phiLongRope(1024), ropeScaling: null } });
+  const unit = await testModel("phi3-rope-unit", { arch: "phi3", format: "hf", dtype: "f32", seed: 7, sizes: phiLongRope(1024, 1, ones) });
+  assert.deepEqual(await allLogits(unit), await allLogits(plain));
+  // The attention factor scales the rotated values: scores, and so the logits past position 0, change.
+  const scaled = await allLogits(await testModel("phi3-rope-scaled", { arch: "phi3", format: "hf", dtype: "f32", seed: 7, sizes: phiLongRope(1024, 1.5, ones) }));
+  const p = await allLogits(plain);
+  assert.ok(maxRelError(scaled[4]!, p[4]!) > 1e-4);
+});
+
+test("phi3: the long factors when the runner's context passes the original one, the short ones within it, as llama.cpp decides", async () => {
+  const m = await loadModel(await testModel("phi3-hf-f32", { arch: "phi3", format: "hf", dtype: "f32", seed: 7, ...PHI3 }));
+  // The same weights and config, but for short factors equal to the long ones.
+  const s = m.config.ropeScaling;
+  assert.ok(s?.type === "longrope" && s.longFactor);
+  const asLong = { ...m, config: { ...m.config, ropeScaling: { ...s, shortFactor: s.longFactor } } };
+  try {
+    const run = async (model: typeof m, capacity: number): Promise<Float32Array[]> => {
+      const r = referenceBackend.createRunner(model, { capacity, dtype: "f32" });
+      try {
+        return await logitsByChunks(r, TOKENS, TOKENS.length, range(0, TOKENS.length));
+      } finally {
+        r.close();
+      }
+    };
+    const within = await run(m, 32); // the original context: short factors
+    const past = await run(m, 33);
+    assert.deepEqual(past, await run(asLong, 32));
+    assert.ok(maxRelError(within[6]!, past[6]!) > 1e-4, "short and long factors differ");
+  } finally {
+    m.close();
+  }
+});
+
+test("phi3: a LongRoPE factor list of the wrong length, and an odd rotated dim, are refused with the key named", async () => {
+  const own = await testModel("phi3-hf-f32", { arch: "phi3", format: "hf", dtype: "f32", seed: 7, ...PHI3 });
+  const short = withConfig(own, "phi3-short-list", (c) => { (c.rope_scaling as Record<string, unknown>).short_factor = [1, 1]; });
+  await assert.rejects(loadModel(short), /config\.json: rope_scaling\.short_factor: must list 24 positive numbers \(one per rotated pair\), got a list/);
+  const odd = withConfig(own, "phi3-odd-rotary", (c) => { c.partial_rotary_factor = 0.71; });
+  await assert.rejects(loadModel(odd), /config\.json: partial_rotary_factor: 0\.71 of head dim 64 is 45 dims; RoPE rotates an even number from 2/);
 });
