@@ -143,6 +143,20 @@ bool read_desc(Napi::Object d, ModelDesc* m) {
     m->gelu = a == "gelu_tanh";
   }
   if (!get_softcap(d, "attnSoftcap", &m->attn_softcap) || !get_softcap(d, "finalSoftcap", &m->final_softcap)) return false;
+  Napi::Value moe = d.Get("moe");
+  if (!moe.IsUndefined()) {
+    if (!moe.IsObject()) return throw_error(env, "runner description: moe must be an object");
+    Napi::Object mo = moe.As<Napi::Object>();
+    int64_t experts, used, ffn;
+    if (!get_int(mo, "experts", &experts) || !get_int(mo, "used", &used) || !get_int(mo, "expertFfn", &ffn)) return false;
+    if (experts < 1 || experts > 4096 || used < 1 || used > experts || used > 64 || ffn < 1) {
+      return throw_error(env, "runner description: moe needs 1 to 4096 experts, 1 to 64 (and at most experts) used, and a width from 1");
+    }
+    m->n_expert = static_cast<int>(experts);
+    m->n_expert_used = static_cast<int>(used);
+    m->expert_ffn = ffn;
+    m->norm_topk = mo.Get("normTopK").ToBoolean().Value();
+  }
   const int64_t h = m->hidden, qd = heads * head_dim, kvd = kv_heads * head_dim;
   if (!get_weight(d, "embed", m->vocab, h, &m->embed) || !get_weight(d, "output", m->vocab, h, &m->output) ||
       !get_vector(d, "outputNorm", &m->output_norm, h, false)) {
@@ -177,10 +191,32 @@ bool read_desc(Napi::Object d, ModelDesc* m) {
         !get_vector(l, "vBias", &L.v_bias, kvd, true) || !get_vector(l, "qNorm", &L.q_norm, head_dim, true) ||
         !get_vector(l, "kNorm", &L.k_norm, head_dim, true) || !get_vector(l, "postAttnNorm", &L.post_attn_norm, h, true) ||
         !get_vector(l, "postFfnNorm", &L.post_ffn_norm, h, true) || !get_weight(l, "q", qd, h, &L.q) ||
-        !get_weight(l, "k", kvd, h, &L.k) || !get_weight(l, "v", kvd, h, &L.v) || !get_weight(l, "o", h, qd, &L.o) ||
-        !get_weight(l, "gate", m->ffn, h, &L.gate) || !get_weight(l, "up", m->ffn, h, &L.up) ||
-        !get_weight(l, "down", h, m->ffn, &L.down)) {
+        !get_weight(l, "k", kvd, h, &L.k) || !get_weight(l, "v", kvd, h, &L.v) || !get_weight(l, "o", h, qd, &L.o)) {
       return false;
+    }
+    if (m->n_expert == 0) {
+      if (!get_weight(l, "gate", m->ffn, h, &L.gate) || !get_weight(l, "up", m->ffn, h, &L.up) ||
+          !get_weight(l, "down", h, m->ffn, &L.down)) {
+        return false;
+      }
+    } else {
+      // Each stack [experts, rows, cols] comes as one [experts * rows, cols] matrix, cut here.
+      const int64_t E = m->n_expert, f = m->expert_ffn;
+      WeightView g, u, dn;
+      if (!get_weight(l, "router", E, h, &L.router) || !get_weight(l, "gateExps", E * f, h, &g) ||
+          !get_weight(l, "upExps", E * f, h, &u) || !get_weight(l, "downExps", E * h, f, &dn)) {
+        return false;
+      }
+      for (int64_t e = 0; e < E; e++) {
+        const auto cut = [e](WeightView w, int64_t rows) {
+          w.data += static_cast<size_t>(e * rows) * w.row_bytes;
+          w.rows = rows;
+          return w;
+        };
+        L.exp_gate.push_back(cut(g, f));
+        L.exp_up.push_back(cut(u, f));
+        L.exp_down.push_back(cut(dn, h));
+      }
     }
     Napi::Value rv = l.Get("rope");
     if (!rv.IsUndefined() && !rv.IsBoolean()) return throw_error(env, "runner description: a layer's rope must be a boolean");

@@ -46,7 +46,12 @@ void Runner::repack_weights() {
   const Simd simd = simd_active();
   std::vector<WeightView*> todo;
   for (LayerDesc& L : m_.layers) {
-    for (WeightView* w : {&L.q, &L.k, &L.v, &L.o, &L.gate, &L.up, &L.down}) todo.push_back(w);
+    for (WeightView* w : {&L.q, &L.k, &L.v, &L.o, &L.gate, &L.up, &L.down, &L.router}) {
+      if (w->data != nullptr) todo.push_back(w);
+    }
+    for (auto* list : {&L.exp_gate, &L.exp_up, &L.exp_down}) {
+      for (WeightView& w : *list) todo.push_back(&w);
+    }
   }
   const bool tied = m_.output.data == m_.embed.data;
   todo.push_back(&m_.output);
@@ -207,13 +212,17 @@ void Runner::layer(const StepInput& in, int64_t n, int li) {
     add_in_place(x + r * h, proj + r * h, h);
     rms_norm(x + r * h, L.ffn_norm.data(), h, m_.eps, xn + r * h);
   });
-  const MatmulJob gate_up[2] = {{&L.gate, gate_.data()}, {&L.up, up_.data()}};
-  matmul_group(gate_up, 2, xn, n, pool_, mm_);
-  rows(n, [&](int64_t r) {
-    if (m_.gelu) gelu_tanh_mul(gate_.data() + r * m_.ffn, up_.data() + r * m_.ffn, m_.ffn);
-    else silu_mul(gate_.data() + r * m_.ffn, up_.data() + r * m_.ffn, m_.ffn);
-  });
-  matmul(L.down, gate_.data(), n, proj, pool_, mm_);
+  if (m_.n_expert > 0) {
+    mixture(L, n, proj);
+  } else {
+    const MatmulJob gate_up[2] = {{&L.gate, gate_.data()}, {&L.up, up_.data()}};
+    matmul_group(gate_up, 2, xn, n, pool_, mm_);
+    rows(n, [&](int64_t r) {
+      if (m_.gelu) gelu_tanh_mul(gate_.data() + r * m_.ffn, up_.data() + r * m_.ffn, m_.ffn);
+      else silu_mul(gate_.data() + r * m_.ffn, up_.data() + r * m_.ffn, m_.ffn);
+    });
+    matmul(L.down, gate_.data(), n, proj, pool_, mm_);
+  }
   rows(n, [&](int64_t r) {
     if (!L.post_ffn_norm.empty()) rms_norm(proj + r * h, L.post_ffn_norm.data(), h, m_.eps, proj + r * h);
     if (rs != 1.0f) scale_in_place(proj + r * h, rs, h);

@@ -29,6 +29,10 @@ struct LayerDesc {
   WeightView q, k, v, o, gate, up, down;
   bool rope = true;  // false: Q and K go unrotated (SmolLM3's every 4th layer)
   int64_t window = 0;  // sliding window: a row sees its last `window` positions (0: all)
+  // A mixture of experts in place of gate/up/down (ModelDesc's n_expert > 0): the router
+  // [n_expert, hidden] and each expert's matrices.
+  WeightView router;
+  std::vector<WeightView> exp_gate, exp_up, exp_down;
 };
 
 struct ModelDesc {
@@ -48,6 +52,11 @@ struct ModelDesc {
   // Granite's multipliers (backend.ts Multipliers); attn_scale 0: 1/sqrt(head_dim).
   float embed_scale = 1.0f, attn_scale = 0.0f, residual_scale = 1.0f, logit_scale = 1.0f;
   float attn_softcap = 0.0f;  // Gemma 2: scores become softcap * tanh(score / softcap); 0: none
+  // Mixture of experts (runner-moe.cc): experts per layer (0: a dense MLP), run per token,
+  // each one's MLP width, and whether the chosen experts' weights are renormalized to sum 1.
+  int n_expert = 0, n_expert_used = 0;
+  int64_t expert_ffn = 0;
+  bool norm_topk = false;
 };
 
 /** One step, flattened: sequence s owns rows [seq_start[s], seq_start[s] + seq_count[s]). */
@@ -98,6 +107,7 @@ class Runner {
   void attention(const StepInput& in, int64_t n, int layer);
   void find_attention_blocks(const StepInput& in, int64_t n);
   void layer(const StepInput& in, int64_t n, int li);
+  void mixture(const LayerDesc& L, int64_t n, float* out);  // runner-moe.cc
   uint8_t* kv_block(int layer, int which) const;  // which: 0 = K, 1 = V
   KVView kv_view(int layer) const;
   int64_t kv_head_offset(int head) const;  // values from a K or V block's start to kv head `head`'s rows
@@ -126,6 +136,11 @@ class Runner {
   std::vector<float> scores_;         // per thread: attend scratch
   std::vector<int64_t> blocks_;       // attention: first row of each block of rows, then n
   std::vector<int64_t> block_shared_; // per block: positions its rows read from the same slots (-1: one slot list)
+  // Mixture of experts: router logits, each row's experts and weights in rank order, rows
+  // gathered per expert, and each (row, rank)'s expert output.
+  std::vector<float> router_logits_, route_w_, xe_, ge_, ue_, de_, expert_out_;
+  std::vector<int32_t> route_e_;
+  std::vector<int64_t> expert_rows_;
 
   // A step of more rows than kMaxPassRows runs as several passes (see forward()).
   StepInput sub_;

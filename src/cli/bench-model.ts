@@ -51,6 +51,13 @@ function weightBytesPerToken(model: LoadedModel): number {
   let bytes = w.totalBytes();
   // An untied embedding table is only looked up (one row); a tied one is read whole as output.
   if (w.has("output.weight")) bytes -= w.get("token_embd.weight").bytes.byteLength;
+  // A mixture of experts reads only the experts a token is routed to.
+  const moe = model.config.moe;
+  if (moe) {
+    for (const name of w.names()) {
+      if (/ffn_(gate|up|down)_exps\.weight$/.test(name)) bytes -= (w.info(name).byteLength * (moe.experts - moe.used)) / moe.experts;
+    }
+  }
   return bytes;
 }
 

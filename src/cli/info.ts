@@ -1,7 +1,7 @@
 // radixlm info: what a model file is.
 import type { Command } from "commander";
 import { loadModel } from "../model/load.js";
-import { parameterCount } from "../model/config.js";
+import { activeParameterCount, parameterCount } from "../model/config.js";
 import { describeGenerationDefaults, generationDefaultsJson } from "../model/generation-defaults.js";
 import { MODEL_HELP, modelPath } from "./model-arg.js";
 import type { Multipliers } from "../kernels/backend.js";
@@ -17,6 +17,7 @@ async function run(o: { model?: string; json?: boolean }): Promise<void> {
       format: m.format,
       architecture: c.arch,
       parameters: parameterCount(c),
+      active_parameters: activeParameterCount(c),
       tensor_types: Object.fromEntries(m.weights.typeCounts()),
       weight_bytes: m.weights.totalBytes(),
       context_length: c.maxPositionEmbeddings,
@@ -41,6 +42,7 @@ async function run(o: { model?: string; json?: boolean }): Promise<void> {
       post_norms: c.postNorms === true,
       attn_softcap: c.attnSoftcap ?? null,
       final_softcap: c.finalSoftcap ?? null,
+      moe: c.moe ?? null,
       bos_token_id: c.bosTokenId,
       eos_token_ids: c.eosTokenIds,
       chat_template: m.chatTemplate !== null,
@@ -54,7 +56,7 @@ async function run(o: { model?: string; json?: boolean }): Promise<void> {
     const lines = [
       `model          ${info.path} (${info.format === "hf" ? "Hugging Face folder" : "GGUF"})`,
       `architecture   ${info.architecture}`,
-      `parameters     ${fmtParams(info.parameters)} (${info.parameters})`,
+      `parameters     ${fmtParams(info.parameters)} (${info.parameters})${c.moe ? `, ${fmtParams(info.active_parameters)} active per token` : ""}`,
       `tensor types   ${types}`,
       `weights        ${(info.weight_bytes / 1e6).toFixed(1)} MB`,
       `context length ${info.context_length}`,
@@ -99,6 +101,7 @@ function features(c: ModelConfig, withoutRope: readonly number[]): string[] {
     c.localRopeTheta !== undefined ? `local RoPE theta ${c.localRopeTheta}` : "",
     c.attnSoftcap !== undefined ? `attention soft-cap ${c.attnSoftcap}` : "",
     c.finalSoftcap !== undefined ? `logit soft-cap ${c.finalSoftcap}` : "",
+    c.moe ? `mixture of experts: ${c.moe.experts} of width ${c.moe.expertFfn}, ${c.moe.used} per token${c.moe.normTopK ? ", weights renormalized" : ""}` : "",
   ].filter(Boolean);
 }
 

@@ -69,6 +69,20 @@ export interface ForwardConfig extends RopeParams {
   readonly attnSoftcap?: number;
   /** The logits become cap * tanh(logit / cap) (Gemma 2); absent: none. */
   readonly finalSoftcap?: number;
+  /** A mixture of experts in place of every layer's MLP (Qwen3-MoE, Mixtral); absent: a dense MLP. */
+  readonly moe?: MoeConfig;
+}
+
+/**
+ * Each token's router logits (ffn_gate_inp) go through a softmax over all `experts`; the
+ * `used` most probable (ties to the lower index) run, their SiLU-gated MLPs of `expertFfn`
+ * weighted by those probabilities, renormalized to sum 1 when normTopK.
+ */
+export interface MoeConfig {
+  readonly experts: number;
+  readonly used: number;
+  readonly expertFfn: number;
+  readonly normTopK: boolean;
 }
 
 /** The first position a token at `pos` attends to under a window (0: none). */

@@ -6,7 +6,7 @@ import os from "node:os";
 import { dequantize } from "../formats/quant.js";
 import { dtypeInfo } from "../formats/dtype.js";
 import { loadNative, type NativeAddon } from "../native/addon.js";
-import type { Backend, KVCacheOptions, ModelRunner, Multipliers, RunnerModel, StepPlan } from "./backend.js";
+import type { Backend, KVCacheOptions, ModelRunner, MoeConfig, Multipliers, RunnerModel, StepPlan } from "./backend.js";
 import { ropeTables } from "./rope.js";
 import { layerMatrices, type WeightTensor } from "./tensor.js";
 
@@ -27,7 +27,10 @@ interface NativeLayer {
   readonly qNorm?: Float32Array;
   readonly kNorm?: Float32Array;
   readonly q: NativeWeight; readonly k: NativeWeight; readonly v: NativeWeight; readonly o: NativeWeight;
-  readonly gate: NativeWeight; readonly up: NativeWeight; readonly down: NativeWeight;
+  /** Absent in a layer of experts. */
+  readonly gate?: NativeWeight; readonly up?: NativeWeight; readonly down?: NativeWeight;
+  /** A mixture of experts: the router, and each stack [experts, rows, cols] as one [experts * rows, cols] matrix. */
+  readonly router?: NativeWeight; readonly gateExps?: NativeWeight; readonly upExps?: NativeWeight; readonly downExps?: NativeWeight;
   /** False: no RoPE in this layer (absent: RoPE). */
   readonly rope?: boolean;
   /** The layer's sliding window (absent or 0: none). */
@@ -64,6 +67,7 @@ export interface NativeModelDesc {
   readonly activation?: "silu" | "gelu_tanh";
   readonly attnSoftcap?: number;
   readonly finalSoftcap?: number;
+  readonly moe?: MoeConfig;
 }
 
 export interface NativeRunnerInfo {
@@ -110,6 +114,12 @@ function matrix(t: WeightTensor): NativeWeight {
   return { type: dtypeInfo(t.type).ggmlType, rows: t.shape[0]!, cols: t.shape[1]!, bytes: t.bytes };
 }
 
+/** A stacked [experts, rows, cols] tensor as the [experts * rows, cols] matrix it is in memory. */
+function stack(t: WeightTensor): NativeWeight {
+  if (t.shape.length !== 3) throw new Error(`${t.name}: expected a stack of experts, got shape [${t.shape.join(", ")}]`);
+  return { type: dtypeInfo(t.type).ggmlType, rows: t.shape[0]! * t.shape[1]!, cols: t.shape[2]!, bytes: t.bytes };
+}
+
 function vector(t: WeightTensor): Float32Array {
   return dequantize(t.type, t.bytes, t.shape.reduce((a, b) => a * b, 1));
 }
@@ -123,13 +133,19 @@ export function describeModel(model: RunnerModel, capacity: number): NativeModel
   const layers: NativeLayer[] = [];
   for (let i = 0; i < c.numLayers; i++) {
     const b = `blk.${i}.`;
-    const m = layerMatrices(w, b, c.numHeads * c.headDim, c.numKvHeads * c.headDim);
+    const m = layerMatrices(w, b, c.numHeads * c.headDim, c.numKvHeads * c.headDim, c.moe !== undefined);
     layers.push({
       attnNorm: vector(w.get(b + "attn_norm.weight")), ffnNorm: vector(w.get(b + "ffn_norm.weight")),
       qBias: opt(b + "attn_q.bias"), kBias: opt(b + "attn_k.bias"), vBias: opt(b + "attn_v.bias"),
       qNorm: opt(b + "attn_q_norm.weight"), kNorm: opt(b + "attn_k_norm.weight"),
       postAttnNorm: opt(b + "post_attention_norm.weight"), postFfnNorm: opt(b + "post_ffw_norm.weight"),
-      q: matrix(m.q), k: matrix(m.k), v: matrix(m.v), o: matrix(m.o), gate: matrix(m.gate), up: matrix(m.up), down: matrix(m.down),
+      q: matrix(m.q), k: matrix(m.k), v: matrix(m.v), o: matrix(m.o),
+      ...(c.moe
+        ? {
+          router: matrix(w.get(b + "ffn_gate_inp.weight")), gateExps: stack(w.get(b + "ffn_gate_exps.weight")),
+          upExps: stack(w.get(b + "ffn_up_exps.weight")), downExps: stack(w.get(b + "ffn_down_exps.weight")),
+        }
+        : { gate: matrix(m.gate!), up: matrix(m.up!), down: matrix(m.down!) }),
       ...(c.ropeLayers?.[i] === false ? { rope: false } : {}),
       ...(c.attentionWindows?.[i] ? { window: c.attentionWindows[i] } : {}),
     });
@@ -147,6 +163,7 @@ export function describeModel(model: RunnerModel, capacity: number): NativeModel
     ...(c.activation ? { activation: c.activation } : {}),
     ...(c.attnSoftcap ? { attnSoftcap: c.attnSoftcap } : {}),
     ...(c.finalSoftcap ? { finalSoftcap: c.finalSoftcap } : {}),
+    ...(c.moe ? { moe: c.moe } : {}),
   };
 }
 

@@ -4,7 +4,7 @@ import { dequantize } from "../formats/quant.js";
 import { f16ToF32, f32ToF16 } from "../formats/f16.js";
 import { validatePlan, windowStart, type Backend, type ForwardConfig, type KVCacheOptions, type ModelRunner, type RunnerModel, type StepPlan } from "./backend.js";
 import { ropeTables } from "./rope.js";
-import { layerMatrices, type WeightTensor } from "./tensor.js";
+import { expertOf, layerMatrices, routeTopK, type WeightTensor } from "./tensor.js";
 import { addInPlace, attendHead, embeddingRow, geluTanhMul, matmul, rmsNorm, rope, scaleInPlace, siluMul, softcapInPlace, type KVRead } from "./reference-ops.js";
 
 interface Layer {
@@ -14,7 +14,9 @@ interface Layer {
   qNorm: Float32Array | null; kNorm: Float32Array | null;
   ffnNorm: Float32Array;
   postAttnNorm: Float32Array | null; postFfnNorm: Float32Array | null;
-  gate: WeightTensor; up: WeightTensor; down: WeightTensor;
+  gate: WeightTensor | null; up: WeightTensor | null; down: WeightTensor | null;
+  /** A mixture of experts in place of gate/up/down: the router and the stacked experts. */
+  router: WeightTensor | null; gateExps: WeightTensor | null; upExps: WeightTensor | null; downExps: WeightTensor | null;
 }
 
 const readF32: KVRead = (s, i) => s[i]!;
@@ -51,10 +53,11 @@ class ReferenceRunner implements ModelRunner {
     this.invFreqLocal = tables.invFreqLocal;
     this.mscale = tables.mscale;
     const opt = (name: string): Float32Array | null => (w.has(name) ? vector(w.get(name)) : null);
+    const opt3 = (name: string): WeightTensor | null => (c.moe && w.has(name) ? w.get(name) : null);
     this.layers = [];
     for (let i = 0; i < c.numLayers; i++) {
       const b = `blk.${i}.`;
-      const m = layerMatrices(w, b, c.numHeads * c.headDim, c.numKvHeads * c.headDim);
+      const m = layerMatrices(w, b, c.numHeads * c.headDim, c.numKvHeads * c.headDim, c.moe !== undefined);
       this.layers.push({
         attnNorm: vector(w.get(b + "attn_norm.weight")),
         q: m.q, k: m.k, v: m.v, o: m.o,
@@ -63,6 +66,8 @@ class ReferenceRunner implements ModelRunner {
         ffnNorm: vector(w.get(b + "ffn_norm.weight")),
         postAttnNorm: opt(b + "post_attention_norm.weight"), postFfnNorm: opt(b + "post_ffw_norm.weight"),
         gate: m.gate, up: m.up, down: m.down,
+        router: opt3(b + "ffn_gate_inp.weight"), gateExps: opt3(b + "ffn_gate_exps.weight"),
+        upExps: opt3(b + "ffn_up_exps.weight"), downExps: opt3(b + "ffn_down_exps.weight"),
       });
     }
     const kvDim = c.numKvHeads * c.headDim;
@@ -158,11 +163,15 @@ class ReferenceRunner implements ModelRunner {
       if (mul) scaleInPlace(proj, mul.residual);
       addInPlace(x, proj, n * h);
       rmsNorm(x, 0, n, h, L.ffnNorm, c.rmsNormEps, xn, 0);
-      matmul(gate, xn, n, L.gate, null, scratch);
-      matmul(up, xn, n, L.up, null, scratch);
-      if (c.activation === "gelu_tanh") geluTanhMul(gate, up, n * ffn);
-      else siluMul(gate, up, n * ffn);
-      matmul(proj, gate, n, L.down, null, scratch);
+      if (c.moe) {
+        this.mixture(L, xn, n, proj);
+      } else {
+        matmul(gate, xn, n, L.gate!, null, scratch);
+        matmul(up, xn, n, L.up!, null, scratch);
+        if (c.activation === "gelu_tanh") geluTanhMul(gate, up, n * ffn);
+        else siluMul(gate, up, n * ffn);
+        matmul(proj, gate, n, L.down!, null, scratch);
+      }
       if (L.postFfnNorm) rmsNorm(proj, 0, n, h, L.postFfnNorm, c.rmsNormEps);
       if (mul) scaleInPlace(proj, mul.residual);
       addInPlace(x, proj, n * h);
@@ -176,6 +185,33 @@ class ReferenceRunner implements ModelRunner {
     if (mul) for (let i = 0; i < logits.length; i++) logits[i] = logits[i]! / mul.logit;
     if (c.finalSoftcap) softcapInPlace(logits, c.finalSoftcap);
     return logits;
+  }
+
+  /** out = each row's experts' MLPs, weighted by the router (routeTopK), added in rank order. */
+  private mixture(L: Layer, xn: Float32Array, n: number, out: Float32Array): void {
+    const c = this.c;
+    const moe = c.moe!;
+    const h = c.hiddenSize;
+    const f = moe.expertFfn;
+    const logits = new Float32Array(moe.experts);
+    const scratch = new Float32Array(Math.max(h, f));
+    const g = new Float32Array(f);
+    const u = new Float32Array(f);
+    const d = new Float32Array(h);
+    for (let r = 0; r < n; r++) {
+      const x = xn.subarray(r * h, (r + 1) * h);
+      matmul(logits, x, 1, L.router!, null, scratch);
+      const route = routeTopK(logits, moe.used, moe.normTopK);
+      const acc = new Float64Array(h);
+      route.experts.forEach((e, j) => {
+        matmul(g, x, 1, expertOf(L.gateExps!, e), null, scratch);
+        matmul(u, x, 1, expertOf(L.upExps!, e), null, scratch);
+        siluMul(g, u, f);
+        matmul(d, g, 1, expertOf(L.downExps!, e), null, scratch);
+        for (let i = 0; i < h; i++) acc[i] = acc[i]! + route.weights[j]! * d[i]!;
+      });
+      for (let i = 0; i < h; i++) out[r * h + i] = acc[i]!;
+    }
   }
 
   close(): void {

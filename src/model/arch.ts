@@ -11,6 +11,8 @@ export interface TensorSpec {
   readonly isVector: boolean;
   /** May be absent (rope_freqs: GGUF's form of llama3 scaling, which HF derives from config). */
   readonly optional?: boolean;
+  /** A matrix kept in a float type when the others are quantized (the experts' router, as llama.cpp's quantizer keeps it). */
+  readonly keepFloat?: boolean;
 }
 
 /** What the weight files hold, to bound the config's counts before anything is built from them. */
@@ -40,6 +42,8 @@ export interface ArchSpec {
   readonly hfNormShift?: number;
   /** Vectors an HF config gives that GGUF files keep as tensors (Phi-3's LongRoPE factors). */
   hfConfigTensors?(config: ModelConfig): { readonly name: string; readonly data: Float32Array }[];
+  /** HF's name of expert e's matrix in a stacked tensor (ffn_gate_exps...), or null for other tensors. */
+  hfStackName?(internal: string, e: number): string | null;
   /** Internal tensor name for an HF name, or null for tensors we don't use. */
   internalName(hfName: string): string | null;
   hfName(internal: string): string;

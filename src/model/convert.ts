@@ -11,7 +11,7 @@ import { loadModel } from "./load.js";
 import { archByName } from "./registry.js";
 import type { ModelConfig } from "./config.js";
 import { generationDefaultsToGGUF } from "./generation-defaults.js";
-import { ggufRopeInterleaved, ggufTokenizerValues, permuteForInterleaved, tensorType } from "./gguf-layout.js";
+import { ggufRopeInterleaved, ggufTokenizerValues, permuteForInterleaved, specTensorType } from "./gguf-layout.js";
 
 export interface ConvertOptions {
   readonly src: string;
@@ -37,10 +37,10 @@ export async function convertToGGUF(opts: ConvertOptions): Promise<ConvertResult
     const specs = spec.tensors(config).filter((s) => model.weights.has(s.name));
     for (const s of specs) {
       const cols = s.shape[s.shape.length - 1]!;
-      if (!s.isVector) byteSize(tensorType(opts.dtype, cols), cols); // throws on a partial block
+      if (!s.isVector) byteSize(specTensorType(s, opts.dtype), cols); // throws on a partial block
     }
     const tensors: TensorToWrite[] = specs.map((s) => {
-      const type: WeightType = s.isVector ? "f32" : tensorType(opts.dtype, s.shape[s.shape.length - 1]!);
+      const type: WeightType = specTensorType(s, opts.dtype);
       return {
         name: s.name, type, shape: s.shape,
         data: () => {

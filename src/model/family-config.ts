@@ -102,3 +102,61 @@ export function vocabFits(r: ConfigFields, key: string, vocab: number, extent: W
   if (vocab < 1) throw r.fail(key, "the vocabulary is empty");
   return vocab;
 }
+
+/**
+ * HF tensor names to internal (GGUF-style) ones and back, from a family's table of per-layer
+ * names (after "model.layers.N.") and of global ones; `more` maps per-layer names the tables
+ * do not hold (experts).
+ */
+export function hfNaming(layer: Readonly<Record<string, string>>, global: Readonly<Record<string, string>>, more?: {
+  internal(rest: string): string | null;
+  hf(rest: string): string | null;
+}): { internalName(hf: string): string | null; hfName(internal: string): string } {
+  const internalLayer = Object.fromEntries(Object.entries(layer).map(([a, b]) => [b, a]));
+  const internalGlobal = Object.fromEntries(Object.entries(global).map(([a, b]) => [b, a]));
+  return {
+    internalName(hf) {
+      const g = global[hf];
+      if (g) return g;
+      const m = /^model\.layers\.(\d+)\.(.+)$/.exec(hf);
+      if (!m) return null;
+      const rest = layer[m[2]!] ?? more?.internal(m[2]!) ?? null;
+      return rest ? `blk.${m[1]}.${rest}` : null;
+    },
+    hfName(internal) {
+      const g = internalGlobal[internal];
+      if (g) return g;
+      const m = /^blk\.(\d+)\.(.+)$/.exec(internal);
+      const rest = m ? internalLayer[m[2]!] ?? more?.hf(m[2]!) ?? null : null;
+      if (!m || !rest) throw new Error(`no HF name for tensor ${internal}`);
+      return `model.layers.${m[1]}.${rest}`;
+    },
+  };
+}
+
+/**
+ * What every family's GGUF says alike: the vocab (vocab_size, or the tokenizer's token count),
+ * the block's shape, its norm epsilon and RoPE base (required and defaulted as llama.cpp
+ * does), the context, and the special tokens.
+ */
+export function ggufBlock(r: ConfigFields, p: string, m: Readonly<Record<string, unknown>>, extent: WeightsExtent, a: { hidden: number; heads: number; kvHeads: number; headDim: number }): Pick<ModelConfig,
+  "vocabSize" | "hiddenSize" | "intermediateSize" | "numLayers" | "numHeads" | "numKvHeads" | "headDim" | "rmsNormEps" | "ropeTheta" | "maxPositionEmbeddings" | "bosTokenId" | "eosTokenIds"> {
+  const tokens = m["tokenizer.ggml.tokens"];
+  const vocabKey = r.has(p + "vocab_size") || !Array.isArray(tokens) ? p + "vocab_size" : "tokenizer.ggml.tokens";
+  const vocab = vocabFits(r, vocabKey, vocabKey === "tokenizer.ggml.tokens" ? (tokens as unknown[]).length : r.int(vocabKey, { min: 1 }), extent);
+  return {
+    vocabSize: vocab,
+    hiddenSize: a.hidden,
+    intermediateSize: r.int(p + "feed_forward_length", { min: 1 }),
+    numLayers: r.int(p + "block_count", { min: 1, max: extent.tensorCount, maxWhy: `the file holds only ${extent.tensorCount} tensors` }),
+    numHeads: a.heads,
+    numKvHeads: a.kvHeads,
+    headDim: a.headDim,
+    // Required, as llama.cpp requires it: a default would silently change the model.
+    rmsNormEps: r.positive(p + "attention.layer_norm_rms_epsilon"),
+    ropeTheta: r.positive(p + "rope.freq_base", 10000),
+    maxPositionEmbeddings: r.int(p + "context_length", { min: 1, max: MAX_CONTEXT }),
+    bosTokenId: r.tokenIds("tokenizer.ggml.bos_token_id", vocab)[0] ?? null,
+    eosTokenIds: [...r.tokenIds("tokenizer.ggml.eos_token_id", vocab), ...r.tokenIds("tokenizer.ggml.eot_token_id", vocab)],
+  };
+}

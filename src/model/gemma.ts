@@ -10,7 +10,7 @@ import type { GGUFWriteValue } from "../formats/gguf.js";
 import type { ArchSpec, TensorSpec } from "./arch.js";
 import type { ModelConfig } from "./config.js";
 import { ConfigFields, describe } from "./config-fields.js";
-import { attentionShape, ggufShapeKeys, hfLayerTypes, MAX_CONTEXT, optional, vocabFits } from "./family-config.js";
+import { attentionShape, ggufBlock, ggufShapeKeys, hfLayerTypes, hfNaming, MAX_CONTEXT, optional, vocabFits } from "./family-config.js";
 import { ggufRopeScaling, ggufRopeScalingFields, hfRopeScaling, hfRopeScalingFields } from "./rope-config.js";
 
 interface Variant {
@@ -53,8 +53,7 @@ const HF_GLOBAL: Record<string, string> = {
   "model.norm.weight": "output_norm.weight",
   "lm_head.weight": "output.weight",
 };
-const INTERNAL_LAYER = Object.fromEntries(Object.entries(HF_LAYER).map(([a, b]) => [b, a]));
-const INTERNAL_GLOBAL = Object.fromEntries(Object.entries(HF_GLOBAL).map(([a, b]) => [b, a]));
+const NAMES = hfNaming(HF_LAYER, HF_GLOBAL);
 // Gemma 3's multimodal checkpoints (4B and up) keep the text model under one of these.
 const TEXT_PREFIXES = ["language_model.model.", "model.language_model.", "language_model."];
 
@@ -193,10 +192,8 @@ function makeSpec(v: Variant): ArchSpec {
       for (const k of [p + "rope.dimension_count", p + "attention.value_length"]) {
         if (r.has(k) && r.int(k, { min: 1 }) !== a.headDim) throw r.fail(k, `${r.number(k)} differs from the head dim ${a.headDim}`);
       }
-      const tokens = m["tokenizer.ggml.tokens"];
-      const vocabKey = r.has(p + "vocab_size") || !Array.isArray(tokens) ? p + "vocab_size" : "tokenizer.ggml.tokens";
-      const vocab = vocabFits(r, vocabKey, vocabKey === "tokenizer.ggml.tokens" ? (tokens as unknown[]).length : r.int(vocabKey, { min: 1 }), extent);
-      const layers = r.int(p + "block_count", { min: 1, max: extent.tensorCount, maxWhy: `the file holds only ${extent.tensorCount} tensors` });
+      const block = ggufBlock(r, p, m, extent, a);
+      const layers = block.numLayers;
       const windows = ggufWindowsOf(r, p, v, layers);
       // llama.cpp's defaults: Gemma 2 caps at 50 and 30; Gemma 3 caps nothing unless told.
       const attn = v.name === "gemma2" ? (r.has(p + "attn_logit_softcapping") ? r.positive(p + "attn_logit_softcapping") : 50) : undefined;
@@ -205,23 +202,12 @@ function makeSpec(v: Variant): ArchSpec {
       const local = v.name === "gemma3" && windows ? (r.has(p + "rope.freq_base_swa") ? r.positive(p + "rope.freq_base_swa") : 10000) : undefined;
       return {
         arch: v.name,
-        vocabSize: vocab,
-        hiddenSize: a.hidden,
-        intermediateSize: r.int(p + "feed_forward_length", { min: 1 }),
-        numLayers: layers,
-        numHeads: a.heads,
-        numKvHeads: a.kvHeads,
-        headDim: a.headDim,
-        rmsNormEps: r.positive(p + "attention.layer_norm_rms_epsilon"),
-        ropeTheta: r.positive(p + "rope.freq_base", 10000),
+        ...block,
         ropeScaling: ggufRopeScaling(r, p),
         ropeLayout: "neox",
-        maxPositionEmbeddings: r.int(p + "context_length", { min: 1, max: MAX_CONTEXT }),
         tieWordEmbeddings: false,
         qkvBias: false,
         qkNorm,
-        bosTokenId: r.tokenIds("tokenizer.ggml.bos_token_id", vocab)[0] ?? null,
-        eosTokenIds: [...r.tokenIds("tokenizer.ggml.eos_token_id", vocab), ...r.tokenIds("tokenizer.ggml.eot_token_id", vocab)],
         multipliers: gemmaMultipliers(a.hidden, ggufQueryScalar(v, layers, a.hidden, a.heads, a.headDim)),
         activation: "gelu_tanh",
         postNorms: true,
@@ -330,24 +316,8 @@ function makeSpec(v: Variant): ArchSpec {
       return out;
     },
 
-    internalName(hfName) {
-      const hf = textName(hfName);
-      const g = HF_GLOBAL[hf];
-      if (g) return g;
-      const m = /^model\.layers\.(\d+)\.(.+)$/.exec(hf);
-      if (!m) return null;
-      const rest = HF_LAYER[m[2]!];
-      return rest ? `blk.${m[1]}.${rest}` : null;
-    },
-
-    hfName(internal) {
-      const g = INTERNAL_GLOBAL[internal];
-      if (g) return g;
-      const m = /^blk\.(\d+)\.(.+)$/.exec(internal);
-      const rest = m ? INTERNAL_LAYER[m[2]!] : undefined;
-      if (!m || !rest) throw new Error(`no HF name for tensor ${internal}`);
-      return `model.layers.${m[1]}.${rest}`;
-    },
+    internalName: (hf) => NAMES.internalName(textName(hf)),
+    hfName: NAMES.hfName,
   };
 }
 

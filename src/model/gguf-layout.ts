@@ -3,7 +3,7 @@
 // rows they cannot split, tokenizer metadata as typed GGUF values. Shared by the converter
 // and the test-model writer.
 import type { GGUFWriteValue } from "../formats/gguf.js";
-import type { WeightType } from "../formats/dtype.js";
+import { isFloatType, type WeightType } from "../formats/dtype.js";
 
 /**
  * Families whose GGUF files hold Q/K rows permuted for interleaved RoPE: those llama.cpp's
@@ -32,6 +32,13 @@ export function permuteForInterleaved(w: Float32Array, heads: number, headDim: n
 // K-quant rows are 256-element super-blocks; rows of other widths (576 in SmolLM2, 896 in
 // Qwen2.5-0.5B) take the 32-block type llama.cpp's quantizer falls back to.
 const K_FALLBACK: Partial<Record<WeightType, WeightType>> = { q4_K: "q5_0", q5_K: "q5_1", q6_K: "q8_0" };
+
+/** The type a tensor of `spec` is written in, in a file of `dtype`: vectors f32, routers in a float type. */
+export function specTensorType(spec: { readonly isVector: boolean; readonly keepFloat?: boolean; readonly shape: readonly number[] }, dtype: WeightType): WeightType {
+  if (spec.isVector) return "f32";
+  if (spec.keepFloat && !isFloatType(dtype)) return "f32";
+  return tensorType(dtype, spec.shape[spec.shape.length - 1]!);
+}
 
 export function tensorType(dtype: WeightType, cols: number): WeightType {
   const fallback = K_FALLBACK[dtype];

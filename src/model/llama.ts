@@ -9,23 +9,35 @@ import { ggufRopeInterleaved } from "./gguf-layout.js";
 import type { ArchSpec, TensorSpec } from "./arch.js";
 import type { GGUFWriteValue } from "../formats/gguf.js";
 import { ConfigFields, describe } from "./config-fields.js";
-import { attentionShape, ggufShapeKeys, ggufWindows, hfWindowFields, hfWindows, MAX_CONTEXT, optional, uniformWindow, vocabFits } from "./family-config.js";
+import type { MoeConfig } from "../kernels/backend.js";
+import { ggufMoe, ggufMoeKeys, hfExpertName, hfMixtralMoe, hfQwenMoe, internalExpertName, MIXTRAL_NAMES, moeTensorSpecs, QWEN_MOE_NAMES, type HFExpertNames } from "./moe.js";
+import { attentionShape, ggufBlock, ggufShapeKeys, hfNaming, ggufWindows, hfWindowFields, hfWindows, MAX_CONTEXT, optional, uniformWindow, vocabFits } from "./family-config.js";
 
 interface Variant {
-  name: "llama" | "qwen2" | "qwen3" | "granite" | "smollm3";
+  name: "llama" | "qwen2" | "qwen3" | "granite" | "smollm3" | "qwen3moe";
   hfArchitectures: string[];
   hfModelType: string;
   qkvBias: boolean;
   qkNorm: boolean;
   multipliers: boolean;
+  /** Mixture-of-experts layers: HF's names for them, and how HF's config and GGUF say so. */
+  moe?: { names: HFExpertNames; hf: (r: ConfigFields) => MoeConfig | undefined; hfArchitecture: string; hfModelType: string; ggufNormTopK: boolean };
 }
 
 const variants: Variant[] = [
-  { name: "llama", hfArchitectures: ["LlamaForCausalLM", "MistralForCausalLM"], hfModelType: "llama", qkvBias: false, qkNorm: false, multipliers: false },
+  {
+    name: "llama", hfArchitectures: ["LlamaForCausalLM", "MistralForCausalLM", "MixtralForCausalLM"], hfModelType: "llama", qkvBias: false, qkNorm: false, multipliers: false,
+    // Mixtral is llama with experts (llama.cpp writes it as llama with expert_count).
+    moe: { names: MIXTRAL_NAMES, hf: (r) => (r.has("num_local_experts") ? hfMixtralMoe(r) : undefined), hfArchitecture: "MixtralForCausalLM", hfModelType: "mixtral", ggufNormTopK: true },
+  },
   { name: "qwen2", hfArchitectures: ["Qwen2ForCausalLM"], hfModelType: "qwen2", qkvBias: true, qkNorm: false, multipliers: false },
   { name: "qwen3", hfArchitectures: ["Qwen3ForCausalLM"], hfModelType: "qwen3", qkvBias: false, qkNorm: true, multipliers: false },
   { name: "granite", hfArchitectures: ["GraniteForCausalLM"], hfModelType: "granite", qkvBias: false, qkNorm: false, multipliers: true },
   { name: "smollm3", hfArchitectures: ["SmolLM3ForCausalLM"], hfModelType: "smollm3", qkvBias: false, qkNorm: false, multipliers: false },
+  {
+    name: "qwen3moe", hfArchitectures: ["Qwen3MoeForCausalLM"], hfModelType: "qwen3_moe", qkvBias: false, qkNorm: true, multipliers: false,
+    moe: { names: QWEN_MOE_NAMES, hf: hfQwenMoe, hfArchitecture: "Qwen3MoeForCausalLM", hfModelType: "qwen3_moe", ggufNormTopK: true },
+  },
 ];
 
 /** SmolLM3's layers: every `interval`-th one (the 4th, 8th, ...) goes without RoPE. */
@@ -87,10 +99,10 @@ const HF_GLOBAL: Record<string, string> = {
   "model.norm.weight": "output_norm.weight",
   "lm_head.weight": "output.weight",
 };
-const INTERNAL_LAYER = Object.fromEntries(Object.entries(HF_LAYER).map(([a, b]) => [b, a]));
-const INTERNAL_GLOBAL = Object.fromEntries(Object.entries(HF_GLOBAL).map(([a, b]) => [b, a]));
 
 function makeSpec(v: Variant): ArchSpec {
+  const moe = v.moe;
+  const names = hfNaming(HF_LAYER, HF_GLOBAL, moe && { internal: (rest) => internalExpertName(moe.names, rest), hf: (rest) => hfExpertName(moe.names, rest) });
   return {
     name: v.name,
     hfArchitectures: v.hfArchitectures,
@@ -125,6 +137,7 @@ function makeSpec(v: Variant): ArchSpec {
         ...(v.multipliers ? { multipliers: hfMultipliers(r) } : {}),
         ...(v.name === "smollm3" ? { ropeLayers: hfRopeLayers(r, r.int("num_hidden_layers", { min: 1 })) } : {}),
         ...optional("attentionWindows", hfWindows(r, r.int("num_hidden_layers", { min: 1 }), v.name === "qwen2" ? r.int("max_window_layers", { min: 0, fallback: 0 }) : 0)),
+        ...optional("moe", v.moe?.hf(r)),
       };
     },
 
@@ -139,35 +152,22 @@ function makeSpec(v: Variant): ArchSpec {
       for (const k of [p + "rope.dimension_count", p + "attention.value_length"]) {
         if (r.has(k) && r.int(k, { min: 1 }) !== a.headDim) throw r.fail(k, `${r.number(k)} differs from the head dim ${a.headDim}`);
       }
-      const tokens = m["tokenizer.ggml.tokens"];
-      const vocabKey = r.has(p + "vocab_size") || !Array.isArray(tokens) ? p + "vocab_size" : "tokenizer.ggml.tokens";
-      const vocab = vocabFits(r, vocabKey, vocabKey === "tokenizer.ggml.tokens" ? (tokens as unknown[]).length : r.int(vocabKey, { min: 1 }), extent);
+      const block = ggufBlock(r, p, m, extent, a);
       return {
         arch: v.name,
-        vocabSize: vocab,
-        hiddenSize: a.hidden,
-        intermediateSize: r.int(p + "feed_forward_length", { min: 1 }),
-        numLayers: r.int(p + "block_count", { min: 1, max: extent.tensorCount, maxWhy: `the file holds only ${extent.tensorCount} tensors` }),
-        numHeads: a.heads,
-        numKvHeads: a.kvHeads,
-        headDim: a.headDim,
-        // Required, as llama.cpp requires them: a default would silently change the model.
-        rmsNormEps: r.positive(p + "attention.layer_norm_rms_epsilon"),
-        ropeTheta: r.positive(p + "rope.freq_base", 10000),
+        ...block,
         // llama3 scaling travels as the rope_freqs tensor in GGUF files; linear as keys.
         ropeScaling: ggufRopeScaling(r, p),
         ropeLayout: ggufRopeInterleaved(v.name) ? "interleaved" : "neox",
-        maxPositionEmbeddings: r.int(p + "context_length", { min: 1, max: MAX_CONTEXT }),
         // Settled from the tensors the file has (settle below).
         tieWordEmbeddings: false,
         qkvBias: v.qkvBias,
         qkNorm: v.qkNorm,
-        bosTokenId: r.tokenIds("tokenizer.ggml.bos_token_id", vocab)[0] ?? null,
-        eosTokenIds: [...r.tokenIds("tokenizer.ggml.eos_token_id", vocab), ...r.tokenIds("tokenizer.ggml.eot_token_id", vocab)],
         ...(v.multipliers ? { multipliers: ggufMultipliers(r, p, a.headDim) } : {}),
         // llama.cpp's smollm3 has no key for it: every 4th layer, always.
-        ...(v.name === "smollm3" ? { ropeLayers: smollm3RopeLayers(r.int(p + "block_count", { min: 1 })) } : {}),
-        ...optional("attentionWindows", ggufWindows(r, p + "attention.sliding_window", r.int(p + "block_count", { min: 1 }))),
+        ...(v.name === "smollm3" ? { ropeLayers: smollm3RopeLayers(block.numLayers) } : {}),
+        ...optional("attentionWindows", ggufWindows(r, p + "attention.sliding_window", block.numLayers)),
+        ...optional("moe", v.moe ? ggufMoe(r, p, v.moe.ggufNormTopK) : undefined),
       };
     },
 
@@ -185,8 +185,8 @@ function makeSpec(v: Variant): ArchSpec {
 
     toHF(c) {
       const out: Record<string, unknown> = {
-        architectures: [v.hfArchitectures[0]],
-        model_type: v.hfModelType,
+        architectures: [c.moe && v.moe ? v.moe.hfArchitecture : v.hfArchitectures[0]],
+        model_type: c.moe && v.moe ? v.moe.hfModelType : v.hfModelType,
         vocab_size: c.vocabSize,
         hidden_size: c.hiddenSize,
         intermediate_size: c.intermediateSize,
@@ -212,6 +212,10 @@ function makeSpec(v: Variant): ArchSpec {
       if (c.bosTokenId !== null) out.bos_token_id = c.bosTokenId;
       if (c.eosTokenIds.length > 0) out.eos_token_id = c.eosTokenIds.length === 1 ? c.eosTokenIds[0] : c.eosTokenIds;
       if (c.ropeScaling) out.rope_scaling = hfRopeScalingFields(c.ropeScaling);
+      if (c.moe && v.name === "llama") Object.assign(out, { num_local_experts: c.moe.experts, num_experts_per_tok: c.moe.used, intermediate_size: c.moe.expertFfn });
+      if (c.moe && v.name === "qwen3moe") {
+        Object.assign(out, { num_experts: c.moe.experts, num_experts_per_tok: c.moe.used, moe_intermediate_size: c.moe.expertFfn, norm_topk_prob: c.moe.normTopK });
+      }
       return out;
     },
 
@@ -228,6 +232,14 @@ function makeSpec(v: Variant): ArchSpec {
         throw new Error(`${p}: GGUF holds only SmolLM3's pattern (every 4th layer without RoPE), not this model's`);
       }
       if (c.ropeScaling?.type === "linear") Object.assign(out, ggufRopeScalingFields(p, c.ropeScaling));
+      if (c.moe) {
+        if (!v.moe || c.moe.normTopK !== v.moe.ggufNormTopK) throw new Error(`${p}: llama.cpp's ${p} ${v.moe ? (v.moe.ggufNormTopK ? "renormalizes" : "keeps") + " the experts' weights, and this model does not" : "has no experts"}`);
+        // Mixtral's llama files give the experts' width as feed_forward_length, which llama.cpp reads for them.
+        if (p === "llama") out[`${p}.feed_forward_length`] = c.moe.expertFfn;
+        else Object.assign(out, ggufMoeKeys(p, c.moe));
+        out[`${p}.expert_count`] = c.moe.experts;
+        out[`${p}.expert_used_count`] = c.moe.used;
+      }
       if (c.attentionWindows) {
         const w = uniformWindow(c.attentionWindows);
         if (w === null) {
@@ -268,6 +280,10 @@ function makeSpec(v: Variant): ArchSpec {
         }
         out.push({ name: b + "attn_output.weight", shape: [h, q], isVector: false });
         out.push({ name: b + "ffn_norm.weight", shape: [h], isVector: true });
+        if (c.moe) {
+          out.push(...moeTensorSpecs(b, h, c.moe));
+          continue;
+        }
         out.push({ name: b + "ffn_gate.weight", shape: [c.intermediateSize, h], isVector: false });
         out.push({ name: b + "ffn_up.weight", shape: [c.intermediateSize, h], isVector: false });
         out.push({ name: b + "ffn_down.weight", shape: [h, c.intermediateSize], isVector: false });
@@ -277,23 +293,14 @@ function makeSpec(v: Variant): ArchSpec {
       return out;
     },
 
-    internalName(hf) {
-      const g = HF_GLOBAL[hf];
-      if (g) return g;
-      const m = /^model\.layers\.(\d+)\.(.+)$/.exec(hf);
-      if (!m) return null;
-      const rest = HF_LAYER[m[2]!];
-      return rest ? `blk.${m[1]}.${rest}` : null;
+    hfStackName(internal, e) {
+      const m = /^blk\.(\d+)\.(.+)$/.exec(internal);
+      const rest = m && v.moe && m[2] !== "ffn_gate_inp.weight" ? hfExpertName(v.moe.names, m[2]!, e) : null;
+      return rest ? `model.layers.${m![1]}.${rest}` : null;
     },
 
-    hfName(internal) {
-      const g = INTERNAL_GLOBAL[internal];
-      if (g) return g;
-      const m = /^blk\.(\d+)\.(.+)$/.exec(internal);
-      const rest = m ? INTERNAL_LAYER[m[2]!] : undefined;
-      if (!m || !rest) throw new Error(`no HF name for tensor ${internal}`);
-      return `model.layers.${m[1]}.${rest}`;
-    },
+    internalName: names.internalName,
+    hfName: names.hfName,
   };
 }
 

@@ -13,6 +13,8 @@ import { ConfigFields, describe } from "./config-fields.js";
 import { generationDefaultsFromGGUF, generationDefaultsFromHF, type GenerationDefaults } from "./generation-defaults.js";
 import { checkGGUFTokenCount, checkTokenizerJsonIds, tokenizerError } from "./vocab-fit.js";
 import { Weights } from "./weights.js";
+import type { TensorInfo } from "../formats/gguf.js";
+import type { FileBytes } from "../formats/file-bytes.js";
 
 export interface LoadedModel {
   readonly path: string;
@@ -62,13 +64,30 @@ async function loadHF(dir: string): Promise<LoadedModel> {
       const named = archs.map((a) => (typeof a === "string" ? quote(a, 40) : describe(a))).join(", ") || "(none given)";
       throw fieldError(configPath, "architectures", `unknown architecture ${named} (supported: ${known()})`);
     }
+    // Experts' matrices (`name@e`) are stacked into one tensor per name.
+    const stacks = new Map<string, { e: number; info: TensorInfo; file: FileBytes; path: string }[]>();
     for (const shard of hf.shards) {
       for (const [name, info] of shard.tensors) {
         const internal = spec.internalName(name);
         if (!internal) continue;
+        const at = internal.indexOf("@");
+        if (at >= 0) {
+          const base = internal.slice(0, at);
+          if (!stacks.has(base)) stacks.set(base, []);
+          stacks.get(base)!.push({ e: Number(internal.slice(at + 1)), info, file: shard.bytes, path: shard.path });
+          continue;
+        }
         if (weights.has(internal)) throw fieldError(shard.path, `tensor ${quote(name)}`, "another shard holds it too");
         weights.add(internal, info, shard.bytes);
       }
+    }
+    for (const [base, parts] of stacks) {
+      parts.sort((a, b) => a.e - b.e);
+      parts.forEach((p, i) => {
+        const same = p.info.type === parts[0]!.info.type && p.info.shape.length === parts[0]!.info.shape.length && p.info.shape.every((d, k) => d === parts[0]!.info.shape[k]);
+        if (p.e !== i || !same) throw fieldError(p.path, `tensor ${quote(p.info.name)}`, p.e !== i ? `expert ${i} of ${base} is missing or given twice` : "its type or shape differs from expert 0's");
+      });
+      weights.addStack(base, parts);
     }
     const tensorCount = hf.shards.reduce((n, s) => n + s.tensors.size, 0);
     let config = spec.fromHF(hf.config, configPath, { tensorCount, shapeOf: (n) => weights.shapeOf(n) });

@@ -6,7 +6,7 @@ import type { GGUFWriteValue } from "../formats/gguf.js";
 import type { LongRopeScaling } from "../kernels/rope.js";
 import type { ArchSpec, TensorSpec } from "./arch.js";
 import { ConfigFields, describe } from "./config-fields.js";
-import { attentionShape, ggufShapeKeys, ggufWindows, hfWindowFields, hfWindows, MAX_CONTEXT, optional, uniformWindow, vocabFits } from "./family-config.js";
+import { attentionShape, ggufBlock, ggufShapeKeys, hfNaming, ggufWindows, hfWindowFields, hfWindows, MAX_CONTEXT, optional, uniformWindow, vocabFits } from "./family-config.js";
 
 const HF_LAYER: Record<string, string> = {
   "input_layernorm.weight": "attn_norm.weight",
@@ -21,8 +21,7 @@ const HF_GLOBAL: Record<string, string> = {
   "model.norm.weight": "output_norm.weight",
   "lm_head.weight": "output.weight",
 };
-const INTERNAL_LAYER = Object.fromEntries(Object.entries(HF_LAYER).map(([a, b]) => [b, a]));
-const INTERNAL_GLOBAL = Object.fromEntries(Object.entries(HF_GLOBAL).map(([a, b]) => [b, a]));
+const NAMES = hfNaming(HF_LAYER, HF_GLOBAL);
 
 /** HF's LongRoPE attention factor when the config gives none: sqrt(1 + ln(s) / ln(original)), s = max / original. */
 export function longRopeAttentionFactor(maxPositions: number, original: number): number {
@@ -104,39 +103,24 @@ const spec: ArchSpec = {
     const p = "phi3.";
     // llama.cpp's phi3 has no key_length: heads split the embedding.
     const a = attentionShape(r, { hidden: p + "embedding_length", heads: p + "attention.head_count", kvHeads: p + "attention.head_count_kv", headDim: [p + "attention.key_length"] });
-    const tokens = m["tokenizer.ggml.tokens"];
-    const vocabKey = r.has(p + "vocab_size") || !Array.isArray(tokens) ? p + "vocab_size" : "tokenizer.ggml.tokens";
-    const vocab = vocabFits(r, vocabKey, vocabKey === "tokenizer.ggml.tokens" ? (tokens as unknown[]).length : r.int(vocabKey, { min: 1 }), extent);
-    const layers = r.int(p + "block_count", { min: 1, max: extent.tensorCount, maxWhy: `the file holds only ${extent.tensorCount} tensors` });
+    const block = ggufBlock(r, p, m, extent, a);
     const ropeDim = r.has(p + "rope.dimension_count") ? r.int(p + "rope.dimension_count", { min: 2, max: a.headDim, maxWhy: `the head dim is ${a.headDim}` }) : a.headDim;
     if (ropeDim % 2 !== 0) throw r.fail(p + "rope.dimension_count", `${ropeDim} is odd (RoPE rotates pairs of dimensions)`);
-    const context = r.int(p + "context_length", { min: 1, max: MAX_CONTEXT });
-    const original = r.has(p + "rope.scaling.original_context_length") ? r.int(p + "rope.scaling.original_context_length", { min: 1 }) : context;
+    const original = r.has(p + "rope.scaling.original_context_length") ? r.int(p + "rope.scaling.original_context_length", { min: 1 }) : block.maxPositionEmbeddings;
     return {
       arch: "phi3",
-      vocabSize: vocab,
-      hiddenSize: a.hidden,
-      intermediateSize: r.int(p + "feed_forward_length", { min: 1 }),
-      numLayers: layers,
-      numHeads: a.heads,
-      numKvHeads: a.kvHeads,
-      headDim: a.headDim,
-      rmsNormEps: r.positive(p + "attention.layer_norm_rms_epsilon"),
-      ropeTheta: r.positive(p + "rope.freq_base", 10000),
+      ...block,
       // LongRoPE's factors travel as the rope_factors_short/long tensors: settled below.
       ropeScaling: {
         type: "longrope", originalMaxPositionEmbeddings: original,
         attentionFactor: r.has(p + "rope.scaling.attn_factor") ? r.positive(p + "rope.scaling.attn_factor") : 1,
       },
       ropeLayout: "neox",
-      maxPositionEmbeddings: context,
       tieWordEmbeddings: false,
       qkvBias: false,
       qkNorm: false,
-      bosTokenId: r.tokenIds("tokenizer.ggml.bos_token_id", vocab)[0] ?? null,
-      eosTokenIds: [...r.tokenIds("tokenizer.ggml.eos_token_id", vocab), ...r.tokenIds("tokenizer.ggml.eot_token_id", vocab)],
       ...(ropeDim !== a.headDim ? { ropeDim } : {}),
-      ...optional("attentionWindows", ggufWindows(r, p + "attention.sliding_window", layers)),
+      ...optional("attentionWindows", ggufWindows(r, p + "attention.sliding_window", block.numLayers)),
     };
   },
 
@@ -233,23 +217,8 @@ const spec: ArchSpec = {
     return out;
   },
 
-  internalName(hf) {
-    const g = HF_GLOBAL[hf];
-    if (g) return g;
-    const m = /^model\.layers\.(\d+)\.(.+)$/.exec(hf);
-    if (!m) return null;
-    const rest = HF_LAYER[m[2]!];
-    return rest ? `blk.${m[1]}.${rest}` : null;
-  },
-
-  hfName(internal) {
-    const g = INTERNAL_GLOBAL[internal];
-    if (g) return g;
-    const m = /^blk\.(\d+)\.(.+)$/.exec(internal);
-    const rest = m ? INTERNAL_LAYER[m[2]!] : undefined;
-    if (!m || !rest) throw new Error(`no HF name for tensor ${internal}`);
-    return `model.layers.${m[1]}.${rest}`;
-  },
+  internalName: NAMES.internalName,
+  hfName: NAMES.hfName,
 };
 
 export const phi3Family: readonly ArchSpec[] = [spec];

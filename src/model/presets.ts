@@ -5,7 +5,8 @@ import { longRopeAttentionFactor } from "./phi3.js";
 import type { LongRopeScaling } from "../kernels/rope.js";
 
 export type PresetName = "tiny" | "smollm2-135m" | "qwen2.5-0.5b" | "qwen3-0.6b" | "llama3.2-1b" | "granite-3.1-2b" | "smollm3-3b" |
-  "mistral-7b" | "ministral-8b" | "gemma-2-2b" | "gemma-3-270m" | "gemma-3-1b" | "gemma-3-4b" | "phi-3.5-mini" | "phi-4-mini";
+  "mistral-7b" | "ministral-8b" | "gemma-2-2b" | "gemma-3-270m" | "gemma-3-1b" | "gemma-3-4b" | "phi-3.5-mini" | "phi-4-mini" |
+  "qwen3-30b-a3b" | "mixtral-8x7b";
 
 type Shape = Omit<ModelConfig, "bosTokenId" | "eosTokenIds" | "ropeLayout">;
 
@@ -100,6 +101,20 @@ const presets: Record<PresetName, Shape> = {
     numHeads: 24, numKvHeads: 8, headDim: 128, ropeDim: 96, rmsNormEps: 1e-5, ropeTheta: 10000, ropeScaling: longRope(48),
     maxPositionEmbeddings: 131072, tieWordEmbeddings: true, qkvBias: false, qkNorm: false,
   },
+  // Qwen3-30B-A3B: 128 experts of width 768, 8 per token, weights renormalized.
+  "qwen3-30b-a3b": {
+    arch: "qwen3moe", vocabSize: 151936, hiddenSize: 2048, intermediateSize: 6144, numLayers: 48,
+    numHeads: 32, numKvHeads: 4, headDim: 128, rmsNormEps: 1e-6, ropeTheta: 1000000, ropeScaling: null,
+    maxPositionEmbeddings: 40960, tieWordEmbeddings: false, qkvBias: false, qkNorm: true,
+    moe: { experts: 128, used: 8, expertFfn: 768, normTopK: true },
+  },
+  // Mixtral 8x7B: llama's block with 8 experts, 2 per token.
+  "mixtral-8x7b": {
+    arch: "llama", vocabSize: 32000, hiddenSize: 4096, intermediateSize: 14336, numLayers: 32,
+    numHeads: 32, numKvHeads: 8, headDim: 128, rmsNormEps: 1e-5, ropeTheta: 1000000, ropeScaling: null,
+    maxPositionEmbeddings: 32768, tieWordEmbeddings: false, qkvBias: false, qkNorm: false,
+    moe: { experts: 8, used: 2, expertFfn: 14336, normTopK: true },
+  },
 };
 
 // LongRoPE from 4,096 to 131,072 positions for `pairs` rotated pairs. The published factor
@@ -132,7 +147,7 @@ export function presetShape(name: PresetName, arch?: string): Shape {
   const p = presets[name];
   if (!arch || arch === p.arch) return p;
   // Another family takes the preset's shape only, none of its own family's features.
-  const { multipliers: _m, attentionWindows: _w, activation: _a, postNorms: _p, attnSoftcap: _s, finalSoftcap: _f, localRopeTheta: _l, ropeDim: _d, ...rest } = p;
+  const { multipliers: _m, attentionWindows: _w, activation: _a, postNorms: _p, attnSoftcap: _s, finalSoftcap: _f, localRopeTheta: _l, ropeDim: _d, moe: _e, ...rest } = p;
   if (rest.ropeScaling?.type === "longrope" && arch !== "phi3") rest.ropeScaling = null;
   if (arch === "gemma2" || arch === "gemma3") {
     const two = arch === "gemma2";
@@ -142,5 +157,6 @@ export function presetShape(name: PresetName, arch?: string): Shape {
       ...(two ? { attnSoftcap: 50, finalSoftcap: 30 } : { localRopeTheta: 10000 }),
     };
   }
+  if (arch === "qwen3moe") return { ...rest, arch, qkvBias: false, qkNorm: true, moe: { experts: 8, used: 2, expertFfn: rest.intermediateSize / 2, normTopK: true } };
   return { ...rest, arch, qkvBias: arch === "qwen2", qkNorm: arch === "qwen3", ...(arch === "granite" ? { multipliers: GRANITE_MULTIPLIERS } : {}) };
 }

@@ -15,7 +15,7 @@ import { ropeInvFreq } from "../kernels/rope.js";
 import { CHATML_TEMPLATE } from "../tokenizer/chat-template.js";
 import { smollm3RopeLayers } from "./llama.js";
 import { gemmaMultipliers } from "./gemma.js";
-import { ggufRopeInterleaved, ggufTokenizerValues, permuteForInterleaved, tensorType } from "./gguf-layout.js";
+import { ggufRopeInterleaved, ggufTokenizerValues, permuteForInterleaved, specTensorType } from "./gguf-layout.js";
 import { archByName, knownArchitectures, type TensorSpec } from "./registry.js";
 import type { ModelConfig } from "./config.js";
 import { presetShape, type PresetName } from "./presets.js";
@@ -23,7 +23,7 @@ import { buildTestTokenizer, TEST_SPECIAL_TOKENS } from "./test-tokenizer.js";
 
 export type ShapeOverrides = Partial<Pick<ModelConfig,
   "vocabSize" | "hiddenSize" | "intermediateSize" | "numLayers" | "numHeads" | "numKvHeads" | "headDim" | "ropeTheta" | "tieWordEmbeddings" |
-  "ropeDim" | "ropeScaling" | "maxPositionEmbeddings">>;
+  "ropeDim" | "ropeScaling" | "maxPositionEmbeddings" | "moe">>;
 
 export interface TestModelOptions {
   readonly out: string;
@@ -179,14 +179,14 @@ export async function makeTestModel(opts: TestModelOptions): Promise<TestModelRe
   const specs = spec.tensors(config);
   for (const s of specs) {
     const cols = s.shape[s.shape.length - 1]!;
-    if (!s.isVector) byteSize(tensorType(opts.dtype, cols), cols); // throws on a partial block
+    if (!s.isVector) byteSize(specTensorType(s, opts.dtype), cols); // throws on a partial block
   }
   fs.mkdirSync(opts.format === "hf" ? opts.out : path.dirname(path.resolve(opts.out)), { recursive: true });
 
   if (opts.format === "gguf") {
     // rope_freqs is GGUF's form of llama3 scaling: written only for a model that has it.
     const tensors: TensorToWrite[] = specs.filter((s) => fromConfigOnly(s.name) === null || fromConfigOnly(s.name) === config.ropeScaling?.type).map((s) => {
-      const type: WeightType = s.isVector ? "f32" : tensorType(opts.dtype, s.shape[s.shape.length - 1]!);
+      const type: WeightType = specTensorType(s, opts.dtype);
       return {
         name: s.name, type, shape: s.shape,
         data: () => {
@@ -219,10 +219,16 @@ export async function makeTestModel(opts: TestModelOptions): Promise<TestModelRe
     return { path: opts.out, config, bytes: fs.statSync(opts.out).size };
   }
 
-  const hfTensors: TensorToWrite[] = specs.filter((s) => fromConfigOnly(s.name) === null).map((s) => ({
-    name: spec.hfName(s.name), type: opts.dtype, shape: s.shape,
-    data: () => encode(opts.dtype, randomTensor(s, config, seed)),
-  }));
+  const hfTensors: TensorToWrite[] = specs.filter((s) => fromConfigOnly(s.name) === null).flatMap((s): TensorToWrite[] => {
+    // A stack of experts is one matrix per expert in an HF folder.
+    const first = spec.hfStackName?.(s.name, 0);
+    if (!first) return [{ name: spec.hfName(s.name), type: opts.dtype, shape: s.shape, data: () => encode(opts.dtype, randomTensor(s, config, seed)) }];
+    const [experts, rows, cols] = s.shape as [number, number, number];
+    return Array.from({ length: experts }, (_, e) => ({
+      name: spec.hfStackName!(s.name, e)!, type: opts.dtype, shape: [rows, cols],
+      data: () => encode(opts.dtype, randomTensor(s, config, seed).slice(e * rows * cols, (e + 1) * rows * cols)),
+    }));
+  });
   const shards: TensorToWrite[][] = [[]];
   let used = 0;
   for (const t of hfTensors) {

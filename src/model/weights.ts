@@ -25,9 +25,12 @@ export interface WeightsOrigin {
 
 interface Entry {
   readonly info: TensorInfo;
-  /** Null for a tensor made from the config (`data`). */
+  /** Null for a tensor held in memory (`memory`) or stacked from others (`parts`). */
   readonly file: FileBytes | null;
-  readonly data?: Float32Array;
+  /** A vector made from the config, or a stack once read. */
+  memory?: Uint8Array;
+  /** HF's experts, one matrix each, read as one [experts, rows, cols] tensor. */
+  readonly parts?: { readonly info: TensorInfo; readonly file: FileBytes }[];
   /** Added to every value when read (Gemma's HF norms hold w where the model uses 1 + w). */
   readonly shift?: number;
 }
@@ -41,10 +44,21 @@ export class Weights implements TensorSource {
     this.files.add(file);
   }
 
+  /**
+   * One tensor made of `parts` (same type and shape) stacked in order: HF's per-expert
+   * matrices as GGUF's [experts, rows, cols]. Read into memory once, at the first get.
+   */
+  addStack(internalName: string, parts: { info: TensorInfo; file: FileBytes }[]): void {
+    const first = parts[0]!.info;
+    const info: TensorInfo = { name: internalName, type: first.type, shape: [parts.length, ...first.shape], offset: 0, byteLength: first.byteLength * parts.length };
+    this.entries.set(internalName, { info, file: null, parts });
+    for (const p of parts) this.files.add(p.file);
+  }
+
   /** An f32 vector the config gives where other formats keep a tensor (LongRoPE's factors in HF folders). */
   addVector(internalName: string, data: Float32Array): void {
     const info: TensorInfo = { name: internalName, type: "f32", shape: [data.length], offset: 0, byteLength: data.byteLength };
-    this.entries.set(internalName, { info, file: null, data });
+    this.entries.set(internalName, { info, file: null, memory: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) });
   }
 
   get size(): number {
@@ -72,7 +86,7 @@ export class Weights implements TensorSource {
   get(name: string): WeightTensor {
     const e = this.entries.get(name);
     if (!e) throw new Error(`model has no tensor ${name}`);
-    const bytes = e.file ? e.file.slice(e.info.offset, e.info.byteLength) : new Uint8Array(e.data!.buffer, e.data!.byteOffset, e.data!.byteLength);
+    const bytes = e.file ? e.file.slice(e.info.offset, e.info.byteLength) : (e.memory ??= stack(e));
     if (e.shift === undefined) return { name, type: e.info.type, shape: e.info.shape, bytes };
     // A shifted vector is decoded into a copy of its own (vectors are small).
     const v = dequantize(e.info.type, bytes, e.info.shape.reduce((a, b) => a * b, 1));
@@ -131,4 +145,14 @@ export class Weights implements TensorSource {
     for (const f of this.files) f.close();
     this.files.clear();
   }
+}
+
+function stack(e: Entry): Uint8Array {
+  const out = new Uint8Array(e.info.byteLength);
+  let at = 0;
+  for (const p of e.parts ?? []) {
+    out.set(p.file.slice(p.info.offset, p.info.byteLength), at);
+    at += p.info.byteLength;
+  }
+  return out;
 }

@@ -97,6 +97,10 @@ const FLOAT_MODELS: [string, ModelOpts][] = [
   // long factors: both runners' pools pass the original 32 positions).
   ["phi3-gguf-f32", { arch: "phi3", format: "gguf", dtype: "f32", seed: 7, sizes: PHI3_SIZES }],
   ["phi3-hf-bf16", { arch: "phi3", format: "hf", dtype: "bf16", seed: 7, sizes: PHI3_SIZES }],
+  // Mixtures of experts: Qwen3-MoE (8 experts, 2 per token, q/k norms) and Mixtral (llama's).
+  ["qwen3moe-gguf-f32", { arch: "qwen3moe", format: "gguf", dtype: "f32", seed: 7 }],
+  ["mixtral-hf-bf16", { arch: "llama", format: "hf", dtype: "bf16", seed: 7,
+    sizes: { intermediateSize: 256, moe: { experts: 4, used: 2, expertFfn: 256, normTopK: true } } }],
   // Other head shapes: 8 query heads per kv head with head_dim 128; 5 per kv head with
   // head_dim 40 (a half-width tail in the V accumulation); head_dim 36 (no 8-wide SIMD).
   ["qwen3-g8-hd128", { arch: "qwen3", format: "gguf", dtype: "f32", seed: 4,
@@ -230,6 +234,8 @@ async function inBatch(runner: ModelRunner, target: number[], chunk: number, slo
 // Two query heads per kv head, and three (smollm2's), whose chunks of 7 rows fill a 16-lane
 // and an 8-lane vector of the AVX-512 attention and of 16 rows three 16-lane vectors.
 const INVARIANCE_MODELS: [string, ModelOpts][] = [
+  // A row's experts run on the rows routed to them in that step, whichever those are.
+  ["qwen3moe-gguf-f32", { arch: "qwen3moe", format: "gguf", dtype: "f32", seed: 7 }],
   ["qwen2-gguf-f32", { arch: "qwen2", format: "gguf", dtype: "f32", seed: 7 }],
   ["llama-g3-hd64", { arch: "llama", format: "gguf", dtype: "f32", seed: 5,
     sizes: { numLayers: 2, hiddenSize: 384, numHeads: 6, numKvHeads: 2, headDim: 64, intermediateSize: 512, vocabSize: 1024 } }],
@@ -387,6 +393,26 @@ for (const [name, opts] of WINDOW_MODELS) {
     }
   });
 }
+
+test("a mixture of experts in q4_K and q8_0: native matches the reference within the quantized bounds, and is batch invariant", { skip }, async () => {
+  for (const t of ["q4_K", "q8_0"] as const) {
+    const p = await open(`qwen3moe-gguf-${t}`, { arch: "qwen3moe", format: "gguf", dtype: t, seed: 7 });
+    try {
+      const { err } = await compare(p, "f32");
+      assert.ok(err <= (QUANT_BOUND[t] ?? QUANT_DEFAULT_BOUND), `${t}: relative error ${err}`);
+      const target = randomTokens(40, 5);
+      const one = p.native("f16", 1, 256);
+      const alone = await logitsByChunks(one, target, target.length, range(0, 40));
+      one.close();
+      const two = p.native("f16", 2, 256);
+      const got = await inBatch(two, target, 7, range(100, 40), [randomTokens(20, 6), randomTokens(9, 8)], [range(0, 90), range(150, 60)], 1);
+      two.close();
+      for (let i = 0; i < target.length; i++) assert.ok(sameBits(got[i]!, alone[i]!), `${t}: position ${i}`);
+    } finally {
+      p.model.close();
+    }
+  }
+});
 
 test("quantized and half-precision weights are batch and thread invariant too", { skip }, async () => {
   for (const t of ["q8_0", "q4_K", "q4_0", "q5_0", "f16", "bf16"] as const) {

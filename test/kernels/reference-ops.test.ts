@@ -4,6 +4,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { attendHead, geluTanhMul, softcapInPlace } from "../../src/kernels/reference-ops.js";
 import { windowStart } from "../../src/kernels/backend.js";
+import { routeTopK } from "../../src/kernels/tensor.js";
 
 const close = (a: number, b: number, tol = 1e-6): boolean => Math.abs(a - b) <= tol * Math.max(1, Math.abs(b));
 
@@ -40,4 +41,17 @@ test("sliding window: a token sees itself and the window - 1 before it; weights 
   assert.ok(close(run(0), 2.5)); // (1 + 2 + 3 + 4) / 4
   assert.ok(close(run(2), 3.5)); // window 2 at position 3: (3 + 4) / 2
   assert.ok(close(run(3), 4));
+});
+
+test("routing: softmax over all experts, the k most probable, ties to the lower index, renormalized or not", () => {
+  // Logits ln 1, ln 2, ln 3, ln 4: probabilities 0.1, 0.2, 0.3, 0.4.
+  const logits = [1, 2, 3, 4].map(Math.log);
+  const a = routeTopK(logits, 2, false);
+  assert.deepEqual(a.experts, [3, 2]);
+  assert.ok(close(a.weights[0]!, 0.4) && close(a.weights[1]!, 0.3));
+  const b = routeTopK(logits, 2, true);
+  assert.ok(close(b.weights[0]!, 0.4 / 0.7) && close(b.weights[1]!, 0.3 / 0.7));
+  // Ties: equal logits go to the lower index, whatever their order of appearance.
+  assert.deepEqual(routeTopK([0.5, 2, 0.5, 2, 0.5], 3, true).experts, [1, 3, 0]);
+  assert.deepEqual(routeTopK([0, 0, 0, 0], 2, true).weights, [0.5, 0.5]);
 });

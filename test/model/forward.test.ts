@@ -55,20 +55,23 @@ function phiLongRope(original: number, attentionFactor = 1.2, short?: number[]):
   };
 }
 const PHI3 = { sizes: phiLongRope(32) };
+// Mixtral: llama with 4 experts of the MLP's width, 2 per token.
+const MIXTRAL = { sizes: { ...small, intermediateSize: 256, moe: { experts: 4, used: 2, expertFfn: 256, normTopK: true } } };
 
 // SmolLM3 with 4 layers, so that one (the 4th) goes without RoPE.
 const FOUR_LAYERS = { ...small, numLayers: 4 };
-for (const arch of ["llama", "qwen2", "qwen3", "granite", "smollm3", "gemma2", "gemma3", "phi3"] as const) {
-  test(`${arch}: the same weights as an HF f32 folder and a GGUF f32 file give the same logits`, async () => {
-    const sizes = arch === "smollm3" ? { sizes: FOUR_LAYERS } : arch === "gemma2" || arch === "gemma3" ? GEMMA[arch] : arch === "phi3" ? PHI3 : {};
-    const hf = await testModel(`${arch}-hf-f32`, { arch, format: "hf", dtype: "f32", seed: 7, ...sizes });
-    const gg = await testModel(`${arch}-gguf-f32`, { arch, format: "gguf", dtype: "f32", seed: 7, ...sizes });
+for (const name of ["llama", "qwen2", "qwen3", "granite", "smollm3", "gemma2", "gemma3", "phi3", "qwen3moe", "mixtral"] as const) {
+  test(`${name}: the same weights as an HF f32 folder and a GGUF f32 file give the same logits`, async () => {
+    const arch = name === "mixtral" ? "llama" : name;
+    const sizes = name === "smollm3" ? { sizes: FOUR_LAYERS } : name === "gemma2" || name === "gemma3" ? GEMMA[name] : name === "phi3" ? PHI3 : name === "mixtral" ? MIXTRAL : {};
+    const hf = await testModel(`${name}-hf-f32`, { arch, format: "hf", dtype: "f32", seed: 7, ...sizes });
+    const gg = await testModel(`${name}-gguf-f32`, { arch, format: "gguf", dtype: "f32", seed: 7, ...sizes });
     const a = await allLogits(hf);
     const b = await allLogits(gg);
     assert.equal(a.length, TOKENS.length);
     for (let i = 0; i < a.length; i++) {
       const e = maxRelError(b[i]!, a[i]!);
-      assert.ok(e <= 1e-5, `${arch} position ${i}: relative error ${e}`);
+      assert.ok(e <= 1e-5, `${name} position ${i}: relative error ${e}`);
     }
   });
 }
@@ -326,4 +329,24 @@ test("phi3: a LongRoPE factor list of the wrong length, and an odd rotated dim, 
   await assert.rejects(loadModel(short), /config\.json: rope_scaling\.short_factor: must list 24 positive numbers \(one per rotated pair\), got a list/);
   const odd = withConfig(own, "phi3-odd-rotary", (c) => { c.partial_rotary_factor = 0.71; });
   await assert.rejects(loadModel(odd), /config\.json: partial_rotary_factor: 0\.71 of head dim 64 is 45 dims; RoPE rotates an even number from 2/);
+});
+
+test("mixture of experts: HF's per-expert matrices load as GGUF's stacks; a mixture differs from its experts' average; layers with a dense MLP are refused", async () => {
+  const hf = await testModel("mixtral-hf-f32", { arch: "llama", format: "hf", dtype: "f32", seed: 7, ...MIXTRAL });
+  const cfg = JSON.parse(fs.readFileSync(path.join(hf, "config.json"), "utf8")) as Record<string, unknown>;
+  assert.equal((cfg.architectures as string[])[0], "MixtralForCausalLM");
+  assert.equal(cfg.num_local_experts, 4);
+  const m = await loadModel(hf);
+  try {
+    assert.deepEqual(m.weights.get("blk.1.ffn_down_exps.weight").shape, [4, 256, 256]);
+    assert.deepEqual(m.weights.get("blk.0.ffn_gate_inp.weight").shape, [4, 256]);
+  } finally {
+    m.close();
+  }
+  // One expert per token of four: other logits than two.
+  const one = await allLogits(withConfig(hf, "mixtral-one-expert", (c) => { c.num_experts_per_tok = 1; }));
+  assert.ok(maxRelError(one[3]!, (await allLogits(hf))[3]!) > 1e-3);
+  const q = await testModel("qwen3moe-hf-f32", { arch: "qwen3moe", format: "hf", dtype: "f32", seed: 7 });
+  await assert.rejects(loadModel(withConfig(q, "qwen3moe-dense-layer", (c) => { c.mlp_only_layers = [1]; })), /mlp_only_layers: layers with a dense MLP between mixture layers are not supported/);
+  await assert.rejects(loadModel(withConfig(q, "qwen3moe-too-many", (c) => { c.num_experts_per_tok = 9; })), /num_experts_per_tok: 9 experts per token, but the model has 8/);
 });
