@@ -67,6 +67,15 @@ void Runner::mixture(const LayerDesc& L, int64_t n, float* out) {
     matmul(L.exp_down[e], ge_.data(), m, de_.data(), pool_, mm_);
     for (int64_t i = 0; i < m; i++) std::copy_n(de_.data() + i * h, h, expert_out_.data() + expert_rows_[i] * h);
   }
+  // Qwen2-MoE's shared expert runs on every row, scaled by sigmoid(shared_gate_inp . x).
+  const int64_t fs = m_.shared_ffn;
+  if (fs > 0) {
+    if (ge_.size() < N * fs) ge_.resize(N * fs), ue_.resize(N * fs);
+    const MatmulJob gate_up[2] = {{&L.shared_gate, ge_.data()}, {&L.shared_up, ue_.data()}};
+    matmul_group(gate_up, 2, xn, n, pool_, mm_);
+    rows(n, [&](int64_t r) { silu_mul(ge_.data() + r * fs, ue_.data() + r * fs, fs); });
+    matmul(L.shared_down, ge_.data(), n, de_.data(), pool_, mm_);
+  }
   rows(n, [&](int64_t r) {
     float* o = out + r * h;
     for (int64_t i = 0; i < h; i++) o[i] = 0.0f;
@@ -74,6 +83,13 @@ void Runner::mixture(const LayerDesc& L, int64_t n, float* out) {
       const float w = route_w_[r * k + j];
       const float* v = expert_out_.data() + (r * k + j) * h;
       for (int64_t i = 0; i < h; i++) o[i] += w * v[i];
+    }
+    if (fs > 0) {
+      double dot = 0;
+      for (int64_t i = 0; i < h; i++) dot += static_cast<double>(L.shared_gate_inp[i]) * xn[r * h + i];
+      const float g = static_cast<float>(1.0 / (1.0 + std::exp(-dot)));
+      const float* v = de_.data() + r * h;
+      for (int64_t i = 0; i < h; i++) o[i] += g * v[i];
     }
   });
 }

@@ -76,6 +76,13 @@ bool get_vector(Napi::Object o, const char* key, std::vector<float>* out, int64_
   return true;
 }
 
+/** A q or k norm: one head's (head_dim values) or the whole projection's (OLMoE); absent gives empty. */
+bool get_norm(Napi::Object o, const char* key, std::vector<float>* out, int64_t head, int64_t whole) {
+  Napi::Value v = o.Get(key);
+  if (v.IsTypedArray() && static_cast<int64_t>(v.As<Napi::TypedArray>().ElementLength()) == whole) return get_vector(o, key, out, whole, true);
+  return get_vector(o, key, out, head, true);
+}
+
 /** {type, rows, cols, bytes: Uint8Array} -> a view used in place. */
 bool get_weight(Napi::Object o, const char* key, int64_t rows, int64_t cols, WeightView* out) {
   Napi::Env env = o.Env();
@@ -156,6 +163,10 @@ bool read_desc(Napi::Object d, ModelDesc* m) {
     m->n_expert_used = static_cast<int>(used);
     m->expert_ffn = ffn;
     m->norm_topk = mo.Get("normTopK").ToBoolean().Value();
+    if (!mo.Get("sharedFfn").IsUndefined()) {
+      if (!get_int(mo, "sharedFfn", &m->shared_ffn)) return false;
+      if (m->shared_ffn < 1) return throw_error(env, "runner description: moe.sharedFfn must be at least 1");
+    }
   }
   const int64_t h = m->hidden, qd = heads * head_dim, kvd = kv_heads * head_dim;
   if (!get_weight(d, "embed", m->vocab, h, &m->embed) || !get_weight(d, "output", m->vocab, h, &m->output) ||
@@ -188,8 +199,8 @@ bool read_desc(Napi::Object d, ModelDesc* m) {
     LayerDesc& L = m->layers[i];
     if (!get_vector(l, "attnNorm", &L.attn_norm, h, false) || !get_vector(l, "ffnNorm", &L.ffn_norm, h, false) ||
         !get_vector(l, "qBias", &L.q_bias, qd, true) || !get_vector(l, "kBias", &L.k_bias, kvd, true) ||
-        !get_vector(l, "vBias", &L.v_bias, kvd, true) || !get_vector(l, "qNorm", &L.q_norm, head_dim, true) ||
-        !get_vector(l, "kNorm", &L.k_norm, head_dim, true) || !get_vector(l, "postAttnNorm", &L.post_attn_norm, h, true) ||
+        !get_vector(l, "vBias", &L.v_bias, kvd, true) || !get_norm(l, "qNorm", &L.q_norm, head_dim, qd) ||
+        !get_norm(l, "kNorm", &L.k_norm, head_dim, kvd) || !get_vector(l, "postAttnNorm", &L.post_attn_norm, h, true) ||
         !get_vector(l, "postFfnNorm", &L.post_ffn_norm, h, true) || !get_weight(l, "q", qd, h, &L.q) ||
         !get_weight(l, "k", kvd, h, &L.k) || !get_weight(l, "v", kvd, h, &L.v) || !get_weight(l, "o", h, qd, &L.o)) {
       return false;
@@ -205,6 +216,11 @@ bool read_desc(Napi::Object d, ModelDesc* m) {
       WeightView g, u, dn;
       if (!get_weight(l, "router", E, h, &L.router) || !get_weight(l, "gateExps", E * f, h, &g) ||
           !get_weight(l, "upExps", E * f, h, &u) || !get_weight(l, "downExps", E * h, f, &dn)) {
+        return false;
+      }
+      const int64_t fs = m->shared_ffn;
+      if (fs > 0 && (!get_vector(l, "sharedGateInp", &L.shared_gate_inp, h, false) || !get_weight(l, "sharedGate", fs, h, &L.shared_gate) ||
+                     !get_weight(l, "sharedUp", fs, h, &L.shared_up) || !get_weight(l, "sharedDown", h, fs, &L.shared_down))) {
         return false;
       }
       for (int64_t e = 0; e < E; e++) {

@@ -46,7 +46,7 @@ void Runner::repack_weights() {
   const Simd simd = simd_active();
   std::vector<WeightView*> todo;
   for (LayerDesc& L : m_.layers) {
-    for (WeightView* w : {&L.q, &L.k, &L.v, &L.o, &L.gate, &L.up, &L.down, &L.router}) {
+    for (WeightView* w : {&L.q, &L.k, &L.v, &L.o, &L.gate, &L.up, &L.down, &L.router, &L.shared_gate, &L.shared_up, &L.shared_down}) {
       if (w->data != nullptr) todo.push_back(w);
     }
     for (auto* list : {&L.exp_gate, &L.exp_up, &L.exp_down}) {
@@ -183,14 +183,19 @@ void Runner::layer(const StepInput& in, int64_t n, int li) {
     if (!L.v_bias.empty()) add_in_place(vr, L.v_bias.data(), kv_dim_);
     const bool local = L.window > 0 && !m_.inv_freq_local.empty();
     const double* ang = (local ? angles_local_ : angles_).data() + r * hd;
+    // Norms of the whole projection (OLMoE) first; per-head norms (Qwen3, Gemma 3) in the loops.
+    const bool q_whole = static_cast<int64_t>(L.q_norm.size()) == q_dim_ && q_dim_ != hd;
+    const bool k_whole = static_cast<int64_t>(L.k_norm.size()) == kv_dim_ && kv_dim_ != hd;
+    if (q_whole) rms_norm(qr, L.q_norm.data(), q_dim_, m_.eps, qr);
+    if (k_whole) rms_norm(kr, L.k_norm.data(), kv_dim_, m_.eps, kr);
     for (int hh = 0; hh < m_.heads; hh++) {
       float* head = qr + static_cast<int64_t>(hh) * hd;
-      if (!L.q_norm.empty()) rms_norm(head, L.q_norm.data(), hd, m_.eps, head);
+      if (!L.q_norm.empty() && !q_whole) rms_norm(head, L.q_norm.data(), hd, m_.eps, head);
       if (L.rope) rope(head, m_.rope_dim, ang, m_.interleaved);
     }
     for (int hh = 0; hh < m_.kv_heads; hh++) {
       float* head = kr + static_cast<int64_t>(hh) * hd;
-      if (!L.k_norm.empty()) rms_norm(head, L.k_norm.data(), hd, m_.eps, head);
+      if (!L.k_norm.empty() && !k_whole) rms_norm(head, L.k_norm.data(), hd, m_.eps, head);
       if (L.rope) rope(head, m_.rope_dim, ang, m_.interleaved);
     }
     const int32_t s = row_seq_[r];

@@ -33,6 +33,9 @@ struct LayerDesc {
   // [n_expert, hidden] and each expert's matrices.
   WeightView router;
   std::vector<WeightView> exp_gate, exp_up, exp_down;
+  // Qwen2-MoE's shared expert (ModelDesc's shared_ffn > 0): its gate vector and its MLP.
+  std::vector<float> shared_gate_inp;
+  WeightView shared_gate, shared_up, shared_down;
 };
 
 struct ModelDesc {
@@ -55,7 +58,7 @@ struct ModelDesc {
   // Mixture of experts (runner-moe.cc): experts per layer (0: a dense MLP), run per token,
   // each one's MLP width, and whether the chosen experts' weights are renormalized to sum 1.
   int n_expert = 0, n_expert_used = 0;
-  int64_t expert_ffn = 0;
+  int64_t expert_ffn = 0, shared_ffn = 0;
   bool norm_topk = false;
 };
 

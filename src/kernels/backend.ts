@@ -83,6 +83,8 @@ export interface MoeConfig {
   readonly used: number;
   readonly expertFfn: number;
   readonly normTopK: boolean;
+  /** Qwen2-MoE's shared expert: an MLP of this width every token runs, scaled by sigmoid(ffn_gate_inp_shexp . x). */
+  readonly sharedFfn?: number;
 }
 
 /** The first position a token at `pos` attends to under a window (0: none). */

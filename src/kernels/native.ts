@@ -31,6 +31,8 @@ interface NativeLayer {
   readonly gate?: NativeWeight; readonly up?: NativeWeight; readonly down?: NativeWeight;
   /** A mixture of experts: the router, and each stack [experts, rows, cols] as one [experts * rows, cols] matrix. */
   readonly router?: NativeWeight; readonly gateExps?: NativeWeight; readonly upExps?: NativeWeight; readonly downExps?: NativeWeight;
+  /** Qwen2-MoE's shared expert: its gate vector and MLP. */
+  readonly sharedGateInp?: Float32Array; readonly sharedGate?: NativeWeight; readonly sharedUp?: NativeWeight; readonly sharedDown?: NativeWeight;
   /** False: no RoPE in this layer (absent: RoPE). */
   readonly rope?: boolean;
   /** The layer's sliding window (absent or 0: none). */
@@ -144,6 +146,12 @@ export function describeModel(model: RunnerModel, capacity: number): NativeModel
         ? {
           router: matrix(w.get(b + "ffn_gate_inp.weight")), gateExps: stack(w.get(b + "ffn_gate_exps.weight")),
           upExps: stack(w.get(b + "ffn_up_exps.weight")), downExps: stack(w.get(b + "ffn_down_exps.weight")),
+          ...(c.moe.sharedFfn !== undefined
+            ? {
+              sharedGateInp: vector(w.get(b + "ffn_gate_inp_shexp.weight")), sharedGate: matrix(w.get(b + "ffn_gate_shexp.weight")),
+              sharedUp: matrix(w.get(b + "ffn_up_shexp.weight")), sharedDown: matrix(w.get(b + "ffn_down_shexp.weight")),
+            }
+            : {}),
         }
         : { gate: matrix(m.gate!), up: matrix(m.up!), down: matrix(m.down!) }),
       ...(c.ropeLayers?.[i] === false ? { rope: false } : {}),

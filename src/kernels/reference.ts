@@ -17,6 +17,8 @@ interface Layer {
   gate: WeightTensor | null; up: WeightTensor | null; down: WeightTensor | null;
   /** A mixture of experts in place of gate/up/down: the router and the stacked experts. */
   router: WeightTensor | null; gateExps: WeightTensor | null; upExps: WeightTensor | null; downExps: WeightTensor | null;
+  /** Qwen2-MoE's shared expert. */
+  sharedGateInp: Float32Array | null; sharedGate: WeightTensor | null; sharedUp: WeightTensor | null; sharedDown: WeightTensor | null;
 }
 
 const readF32: KVRead = (s, i) => s[i]!;
@@ -68,6 +70,8 @@ class ReferenceRunner implements ModelRunner {
         gate: m.gate, up: m.up, down: m.down,
         router: opt3(b + "ffn_gate_inp.weight"), gateExps: opt3(b + "ffn_gate_exps.weight"),
         upExps: opt3(b + "ffn_up_exps.weight"), downExps: opt3(b + "ffn_down_exps.weight"),
+        sharedGateInp: opt(b + "ffn_gate_inp_shexp.weight"), sharedGate: opt3(b + "ffn_gate_shexp.weight"),
+        sharedUp: opt3(b + "ffn_up_shexp.weight"), sharedDown: opt3(b + "ffn_down_shexp.weight"),
       });
     }
     const kvDim = c.numKvHeads * c.headDim;
@@ -125,14 +129,17 @@ class ReferenceRunner implements ModelRunner {
       const invFreq = window > 0 && this.invFreqLocal ? this.invFreqLocal : this.invFreq;
       for (let r = 0; r < n; r++) {
         const pos = plan.positions[r]!;
+        // Norms of the whole projection (OLMoE) first; per-head norms (Qwen3, Gemma 3) in the loop.
+        if (L.qNorm && L.qNorm.length === qDim && qDim !== hd) rmsNorm(q, r * qDim, 1, qDim, L.qNorm, c.rmsNormEps);
+        if (L.kNorm && L.kNorm.length === kvDim && kvDim !== hd) rmsNorm(k, r * kvDim, 1, kvDim, L.kNorm, c.rmsNormEps);
         for (let hh = 0; hh < c.numHeads; hh++) {
           const off = r * qDim + hh * hd;
-          if (L.qNorm) rmsNorm(q, off, 1, hd, L.qNorm, c.rmsNormEps);
+          if (L.qNorm && L.qNorm.length === hd) rmsNorm(q, off, 1, hd, L.qNorm, c.rmsNormEps);
           if (rotate) rope(q, off, ropeDim, pos, invFreq, interleaved, this.mscale);
         }
         for (let hh = 0; hh < c.numKvHeads; hh++) {
           const off = r * kvDim + hh * hd;
-          if (L.kNorm) rmsNorm(k, off, 1, hd, L.kNorm, c.rmsNormEps);
+          if (L.kNorm && L.kNorm.length === hd) rmsNorm(k, off, 1, hd, L.kNorm, c.rmsNormEps);
           if (rotate) rope(k, off, ropeDim, pos, invFreq, interleaved, this.mscale);
         }
       }
@@ -210,6 +217,20 @@ class ReferenceRunner implements ModelRunner {
         matmul(d, g, 1, expertOf(L.downExps!, e), null, scratch);
         for (let i = 0; i < h; i++) acc[i] = acc[i]! + route.weights[j]! * d[i]!;
       });
+      if (L.sharedGateInp) {
+        const fs = moe.sharedFfn!;
+        const sg = new Float32Array(fs);
+        const su = new Float32Array(fs);
+        const ss = new Float32Array(Math.max(h, fs));
+        matmul(sg, x, 1, L.sharedGate!, null, ss);
+        matmul(su, x, 1, L.sharedUp!, null, ss);
+        siluMul(sg, su, fs);
+        matmul(d, sg, 1, L.sharedDown!, null, ss);
+        let dot = 0;
+        for (let i = 0; i < h; i++) dot += L.sharedGateInp[i]! * x[i]!;
+        const gate = 1 / (1 + Math.exp(-dot));
+        for (let i = 0; i < h; i++) acc[i] = acc[i]! + gate * d[i]!;
+      }
       for (let i = 0; i < h; i++) out[r * h + i] = acc[i]!;
     }
   }

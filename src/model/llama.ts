@@ -10,18 +10,21 @@ import type { ArchSpec, TensorSpec } from "./arch.js";
 import type { GGUFWriteValue } from "../formats/gguf.js";
 import { ConfigFields, describe } from "./config-fields.js";
 import type { MoeConfig } from "../kernels/backend.js";
-import { ggufMoe, ggufMoeKeys, hfExpertName, hfMixtralMoe, hfQwenMoe, internalExpertName, MIXTRAL_NAMES, moeTensorSpecs, QWEN_MOE_NAMES, type HFExpertNames } from "./moe.js";
+import {
+  ggufMoe, ggufMoeKeys, hfExpertName, hfMixtralMoe, hfOlmoe, hfQwen2Moe, hfQwenMoe, internalExpertName, MIXTRAL_NAMES, moeTensorSpecs, QWEN2_SHARED,
+  QWEN_MOE_NAMES, type HFExpertNames,
+} from "./moe.js";
 import { attentionShape, ggufBlock, ggufShapeKeys, hfNaming, ggufWindows, hfWindowFields, hfWindows, MAX_CONTEXT, optional, uniformWindow, vocabFits } from "./family-config.js";
 
 interface Variant {
-  name: "llama" | "qwen2" | "qwen3" | "granite" | "smollm3" | "qwen3moe";
+  name: "llama" | "qwen2" | "qwen3" | "granite" | "smollm3" | "qwen3moe" | "qwen2moe" | "olmoe";
   hfArchitectures: string[];
   hfModelType: string;
   qkvBias: boolean;
   qkNorm: boolean;
   multipliers: boolean;
   /** Mixture-of-experts layers: HF's names for them, and how HF's config and GGUF say so. */
-  moe?: { names: HFExpertNames; hf: (r: ConfigFields) => MoeConfig | undefined; hfArchitecture: string; hfModelType: string; ggufNormTopK: boolean };
+  moe?: { names: HFExpertNames; hf: (r: ConfigFields) => MoeConfig | undefined; hfArchitecture: string; hfModelType: string; ggufNormTopK: boolean; shared?: Readonly<Record<string, string>> };
 }
 
 const variants: Variant[] = [
@@ -37,6 +40,15 @@ const variants: Variant[] = [
   {
     name: "qwen3moe", hfArchitectures: ["Qwen3MoeForCausalLM"], hfModelType: "qwen3_moe", qkvBias: false, qkNorm: true, multipliers: false,
     moe: { names: QWEN_MOE_NAMES, hf: hfQwenMoe, hfArchitecture: "Qwen3MoeForCausalLM", hfModelType: "qwen3_moe", ggufNormTopK: true },
+  },
+  {
+    name: "qwen2moe", hfArchitectures: ["Qwen2MoeForCausalLM"], hfModelType: "qwen2_moe", qkvBias: true, qkNorm: false, multipliers: false,
+    moe: { names: QWEN_MOE_NAMES, hf: hfQwen2Moe, hfArchitecture: "Qwen2MoeForCausalLM", hfModelType: "qwen2_moe", ggufNormTopK: false, shared: QWEN2_SHARED },
+  },
+  // OLMoE normalizes Q and K over their whole projections (q/k norm vectors of hidden size).
+  {
+    name: "olmoe", hfArchitectures: ["OlmoeForCausalLM"], hfModelType: "olmoe", qkvBias: false, qkNorm: true, multipliers: false,
+    moe: { names: QWEN_MOE_NAMES, hf: hfOlmoe, hfArchitecture: "OlmoeForCausalLM", hfModelType: "olmoe", ggufNormTopK: false },
   },
 ];
 
@@ -102,7 +114,12 @@ const HF_GLOBAL: Record<string, string> = {
 
 function makeSpec(v: Variant): ArchSpec {
   const moe = v.moe;
-  const names = hfNaming(HF_LAYER, HF_GLOBAL, moe && { internal: (rest) => internalExpertName(moe.names, rest), hf: (rest) => hfExpertName(moe.names, rest) });
+  const shared = moe?.shared ?? {};
+  const sharedBack = Object.fromEntries(Object.entries(shared).map(([a, b]) => [b, a]));
+  const names = hfNaming(HF_LAYER, HF_GLOBAL, moe && {
+    internal: (rest) => shared[rest] ?? internalExpertName(moe.names, rest),
+    hf: (rest) => sharedBack[rest] ?? hfExpertName(moe.names, rest),
+  });
   return {
     name: v.name,
     hfArchitectures: v.hfArchitectures,
@@ -213,8 +230,12 @@ function makeSpec(v: Variant): ArchSpec {
       if (c.eosTokenIds.length > 0) out.eos_token_id = c.eosTokenIds.length === 1 ? c.eosTokenIds[0] : c.eosTokenIds;
       if (c.ropeScaling) out.rope_scaling = hfRopeScalingFields(c.ropeScaling);
       if (c.moe && v.name === "llama") Object.assign(out, { num_local_experts: c.moe.experts, num_experts_per_tok: c.moe.used, intermediate_size: c.moe.expertFfn });
-      if (c.moe && v.name === "qwen3moe") {
+      if (c.moe && (v.name === "qwen3moe" || v.name === "qwen2moe")) {
         Object.assign(out, { num_experts: c.moe.experts, num_experts_per_tok: c.moe.used, moe_intermediate_size: c.moe.expertFfn, norm_topk_prob: c.moe.normTopK });
+        if (c.moe.sharedFfn !== undefined) out.shared_expert_intermediate_size = c.moe.sharedFfn;
+      }
+      if (c.moe && v.name === "olmoe") {
+        Object.assign(out, { num_experts: c.moe.experts, num_experts_per_tok: c.moe.used, intermediate_size: c.moe.expertFfn, norm_topk_prob: c.moe.normTopK });
       }
       return out;
     },
@@ -234,8 +255,8 @@ function makeSpec(v: Variant): ArchSpec {
       if (c.ropeScaling?.type === "linear") Object.assign(out, ggufRopeScalingFields(p, c.ropeScaling));
       if (c.moe) {
         if (!v.moe || c.moe.normTopK !== v.moe.ggufNormTopK) throw new Error(`${p}: llama.cpp's ${p} ${v.moe ? (v.moe.ggufNormTopK ? "renormalizes" : "keeps") + " the experts' weights, and this model does not" : "has no experts"}`);
-        // Mixtral's llama files give the experts' width as feed_forward_length, which llama.cpp reads for them.
-        if (p === "llama") out[`${p}.feed_forward_length`] = c.moe.expertFfn;
+        // Mixtral's llama and OLMoE's files give the experts' width as feed_forward_length, which llama.cpp reads for them.
+        if (p === "llama" || p === "olmoe") out[`${p}.feed_forward_length`] = c.moe.expertFfn;
         else Object.assign(out, ggufMoeKeys(p, c.moe));
         out[`${p}.expert_count`] = c.moe.experts;
         out[`${p}.expert_used_count`] = c.moe.used;
@@ -275,8 +296,9 @@ function makeSpec(v: Variant): ArchSpec {
           out.push({ name: b + "attn_v.bias", shape: [kv], isVector: true });
         }
         if (c.qkNorm) {
-          out.push({ name: b + "attn_q_norm.weight", shape: [c.headDim], isVector: true });
-          out.push({ name: b + "attn_k_norm.weight", shape: [c.headDim], isVector: true });
+          // OLMoE's norms span the whole Q and K projections; the others' one head.
+          out.push({ name: b + "attn_q_norm.weight", shape: [v.name === "olmoe" ? q : c.headDim], isVector: true });
+          out.push({ name: b + "attn_k_norm.weight", shape: [v.name === "olmoe" ? kv : c.headDim], isVector: true });
         }
         out.push({ name: b + "attn_output.weight", shape: [h, q], isVector: false });
         out.push({ name: b + "ffn_norm.weight", shape: [h], isVector: true });

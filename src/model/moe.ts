@@ -49,13 +49,29 @@ export function hfExpertName(names: HFExpertNames, internal: string, e = 0): str
 
 /** One layer's expert tensors under prefix `b` ("blk.3."). */
 export function moeTensorSpecs(b: string, hidden: number, moe: MoeConfig): TensorSpec[] {
-  return [
+  const out: TensorSpec[] = [
     { name: b + "ffn_gate_inp.weight", shape: [moe.experts, hidden], isVector: false, keepFloat: true },
     { name: b + STACKS.gate, shape: [moe.experts, moe.expertFfn, hidden], isVector: false },
     { name: b + STACKS.up, shape: [moe.experts, moe.expertFfn, hidden], isVector: false },
     { name: b + STACKS.down, shape: [moe.experts, hidden, moe.expertFfn], isVector: false },
   ];
+  if (moe.sharedFfn !== undefined) {
+    const f = moe.sharedFfn;
+    out.push({ name: b + "ffn_gate_inp_shexp.weight", shape: [hidden], isVector: true });
+    out.push({ name: b + "ffn_gate_shexp.weight", shape: [f, hidden], isVector: false });
+    out.push({ name: b + "ffn_up_shexp.weight", shape: [f, hidden], isVector: false });
+    out.push({ name: b + "ffn_down_shexp.weight", shape: [hidden, f], isVector: false });
+  }
+  return out;
 }
+
+/** Qwen2-MoE's shared expert, HF's names after "model.layers.N." to internal ones. */
+export const QWEN2_SHARED: Readonly<Record<string, string>> = {
+  "mlp.shared_expert_gate.weight": "ffn_gate_inp_shexp.weight",
+  "mlp.shared_expert.gate_proj.weight": "ffn_gate_shexp.weight",
+  "mlp.shared_expert.up_proj.weight": "ffn_up_shexp.weight",
+  "mlp.shared_expert.down_proj.weight": "ffn_down_shexp.weight",
+};
 
 function checkUsed(r: ConfigFields, key: string, used: number, experts: number): number {
   if (used > experts) throw r.fail(key, `${used} experts per token, but the model has ${experts}`);
@@ -76,6 +92,24 @@ export function hfQwenMoe(r: ConfigFields): MoeConfig {
     experts,
     used: checkUsed(r, "num_experts_per_tok", r.int("num_experts_per_tok", { min: 1 }), experts),
     expertFfn: r.int("moe_intermediate_size", { min: 1 }),
+    normTopK: r.raw("norm_topk_prob") === true,
+  };
+}
+
+/** Qwen2-MoE's: Qwen3-MoE's fields and the shared expert's width (shared_expert_intermediate_size). */
+export function hfQwen2Moe(r: ConfigFields): MoeConfig {
+  return { ...hfQwenMoe(r), sharedFfn: r.int("shared_expert_intermediate_size", { min: 1 }) };
+}
+
+/** OLMoE's: num_experts, num_experts_per_tok, the experts' width as intermediate_size, norm_topk_prob. */
+export function hfOlmoe(r: ConfigFields): MoeConfig {
+  const clip = r.raw("clip_qkv");
+  if (clip !== undefined && clip !== null) throw r.fail("clip_qkv", "clipping Q, K and V is not supported");
+  const experts = r.int("num_experts", { min: 1, max: 4096 });
+  return {
+    experts,
+    used: checkUsed(r, "num_experts_per_tok", r.int("num_experts_per_tok", { min: 1 }), experts),
+    expertFfn: r.int("intermediate_size", { min: 1 }),
     normTopK: r.raw("norm_topk_prob") === true,
   };
 }
@@ -101,11 +135,13 @@ export function ggufMoe(r: ConfigFields, p: string, normTopK: boolean): MoeConfi
   if (!r.has(p + "expert_count") || r.int(p + "expert_count", { min: 0 }) === 0) return undefined;
   const experts = r.int(p + "expert_count", { min: 1, max: 4096 });
   const ffnKey = r.has(p + "expert_feed_forward_length") ? p + "expert_feed_forward_length" : p + "feed_forward_length";
+  const sharedKey = p + "expert_shared_feed_forward_length";
   return {
     experts,
     used: checkUsed(r, p + "expert_used_count", r.int(p + "expert_used_count", { min: 1 }), experts),
     expertFfn: r.int(ffnKey, { min: 1 }),
     normTopK,
+    ...(r.has(sharedKey) ? { sharedFfn: r.int(sharedKey, { min: 1 }) } : {}),
   };
 }
 
@@ -114,5 +150,6 @@ export function ggufMoeKeys(p: string, moe: MoeConfig): Record<string, GGUFWrite
     [`${p}.expert_count`]: moe.experts,
     [`${p}.expert_used_count`]: moe.used,
     [`${p}.expert_feed_forward_length`]: moe.expertFfn,
+    ...(moe.sharedFfn !== undefined ? { [`${p}.expert_shared_feed_forward_length`]: moe.sharedFfn } : {}),
   };
 }

@@ -6,7 +6,7 @@ import type { LongRopeScaling } from "../kernels/rope.js";
 
 export type PresetName = "tiny" | "smollm2-135m" | "qwen2.5-0.5b" | "qwen3-0.6b" | "llama3.2-1b" | "granite-3.1-2b" | "smollm3-3b" |
   "mistral-7b" | "ministral-8b" | "gemma-2-2b" | "gemma-3-270m" | "gemma-3-1b" | "gemma-3-4b" | "phi-3.5-mini" | "phi-4-mini" |
-  "qwen3-30b-a3b" | "mixtral-8x7b";
+  "qwen3-30b-a3b" | "mixtral-8x7b" | "qwen1.5-moe-a2.7b" | "olmoe-1b-7b";
 
 type Shape = Omit<ModelConfig, "bosTokenId" | "eosTokenIds" | "ropeLayout">;
 
@@ -115,6 +115,20 @@ const presets: Record<PresetName, Shape> = {
     maxPositionEmbeddings: 32768, tieWordEmbeddings: false, qkvBias: false, qkNorm: false,
     moe: { experts: 8, used: 2, expertFfn: 14336, normTopK: true },
   },
+  // Qwen1.5-MoE-A2.7B (Qwen2-MoE): 60 experts, 4 per token, and a shared expert every token runs.
+  "qwen1.5-moe-a2.7b": {
+    arch: "qwen2moe", vocabSize: 151936, hiddenSize: 2048, intermediateSize: 5632, numLayers: 24,
+    numHeads: 16, numKvHeads: 16, headDim: 128, rmsNormEps: 1e-6, ropeTheta: 1000000, ropeScaling: null,
+    maxPositionEmbeddings: 8192, tieWordEmbeddings: false, qkvBias: true, qkNorm: false,
+    moe: { experts: 60, used: 4, expertFfn: 1408, normTopK: false, sharedFfn: 5632 },
+  },
+  // OLMoE-1B-7B: 64 experts, 8 per token, q/k norms over the whole projections.
+  "olmoe-1b-7b": {
+    arch: "olmoe", vocabSize: 50304, hiddenSize: 2048, intermediateSize: 1024, numLayers: 16,
+    numHeads: 16, numKvHeads: 16, headDim: 128, rmsNormEps: 1e-5, ropeTheta: 10000, ropeScaling: null,
+    maxPositionEmbeddings: 4096, tieWordEmbeddings: false, qkvBias: false, qkNorm: true,
+    moe: { experts: 64, used: 8, expertFfn: 1024, normTopK: false },
+  },
 };
 
 // LongRoPE from 4,096 to 131,072 positions for `pairs` rotated pairs. The published factor
@@ -158,5 +172,9 @@ export function presetShape(name: PresetName, arch?: string): Shape {
     };
   }
   if (arch === "qwen3moe") return { ...rest, arch, qkvBias: false, qkNorm: true, moe: { experts: 8, used: 2, expertFfn: rest.intermediateSize / 2, normTopK: true } };
+  if (arch === "qwen2moe") {
+    return { ...rest, arch, qkvBias: true, qkNorm: false, moe: { experts: 8, used: 2, expertFfn: rest.intermediateSize / 2, normTopK: false, sharedFfn: rest.intermediateSize } };
+  }
+  if (arch === "olmoe") return { ...rest, arch, qkvBias: false, qkNorm: true, moe: { experts: 8, used: 2, expertFfn: rest.intermediateSize, normTopK: false } };
   return { ...rest, arch, qkvBias: arch === "qwen2", qkNorm: arch === "qwen3", ...(arch === "granite" ? { multipliers: GRANITE_MULTIPLIERS } : {}) };
 }

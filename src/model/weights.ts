@@ -126,7 +126,8 @@ export class Weights implements TensorSource {
       if (!e && s.optional) continue;
       if (!e) throw fieldError(origin.path, `tensor ${quote(origin.fileName(s.name))}`, "missing (the architecture needs it)");
       const field = `tensor ${quote(e.info.name)}`;
-      const got = e.info.shape;
+      // A vector may come as a [1, n] matrix (Qwen2-MoE's shared_expert_gate in HF folders).
+      const got = s.isVector && e.info.shape.length === 2 && e.info.shape[0] === 1 ? e.info.shape.slice(1) : e.info.shape;
       if (got.length !== s.shape.length || got.some((d, i) => d !== s.shape[i])) {
         throw fieldError(e.file?.path ?? origin.path, `${field} shape`, `[${got.join(", ")}], but ${origin.configName} makes it [${s.shape.join(", ")}]`);
       }

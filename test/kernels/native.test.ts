@@ -101,6 +101,9 @@ const FLOAT_MODELS: [string, ModelOpts][] = [
   ["qwen3moe-gguf-f32", { arch: "qwen3moe", format: "gguf", dtype: "f32", seed: 7 }],
   ["mixtral-hf-bf16", { arch: "llama", format: "hf", dtype: "bf16", seed: 7,
     sizes: { intermediateSize: 256, moe: { experts: 4, used: 2, expertFfn: 256, normTopK: true } } }],
+  // Qwen2-MoE's shared expert; OLMoE's q/k norms over the whole projections.
+  ["qwen2moe-gguf-f32", { arch: "qwen2moe", format: "gguf", dtype: "f32", seed: 7 }],
+  ["olmoe-hf-bf16", { arch: "olmoe", format: "hf", dtype: "bf16", seed: 7 }],
   // Other head shapes: 8 query heads per kv head with head_dim 128; 5 per kv head with
   // head_dim 40 (a half-width tail in the V accumulation); head_dim 36 (no 8-wide SIMD).
   ["qwen3-g8-hd128", { arch: "qwen3", format: "gguf", dtype: "f32", seed: 4,

@@ -9,7 +9,7 @@ import { loadModel } from "../../src/model/load.js";
 import { testModel, tempDir } from "../helpers/models.js";
 import { cli } from "../helpers/cli.js";
 
-for (const [arch, dtype] of [["llama", "q8_0"], ["llama", "f32"], ["qwen2", "q8_0"], ["granite", "f32"], ["smollm3", "f32"], ["gemma2", "f32"], ["gemma3", "q8_0"], ["phi3", "q8_0"], ["qwen3moe", "q8_0"]] as const) {
+for (const [arch, dtype] of [["llama", "q8_0"], ["llama", "f32"], ["qwen2", "q8_0"], ["granite", "f32"], ["smollm3", "f32"], ["gemma2", "f32"], ["gemma3", "q8_0"], ["phi3", "q8_0"], ["qwen3moe", "q8_0"], ["qwen2moe", "q8_0"], ["olmoe", "f32"]] as const) {
   test(`convert: ${arch} HF f32 -> GGUF ${dtype} matches the directly written GGUF`, async () => {
     const hf = await testModel(`convert-${arch}-hf`, { arch, format: "hf", dtype: "f32", seed: 11 });
     const direct = await testModel(`convert-${arch}-${dtype}`, { arch, format: "gguf", dtype, seed: 11 });

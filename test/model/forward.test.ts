@@ -60,7 +60,7 @@ const MIXTRAL = { sizes: { ...small, intermediateSize: 256, moe: { experts: 4, u
 
 // SmolLM3 with 4 layers, so that one (the 4th) goes without RoPE.
 const FOUR_LAYERS = { ...small, numLayers: 4 };
-for (const name of ["llama", "qwen2", "qwen3", "granite", "smollm3", "gemma2", "gemma3", "phi3", "qwen3moe", "mixtral"] as const) {
+for (const name of ["llama", "qwen2", "qwen3", "granite", "smollm3", "gemma2", "gemma3", "phi3", "qwen3moe", "mixtral", "qwen2moe", "olmoe"] as const) {
   test(`${name}: the same weights as an HF f32 folder and a GGUF f32 file give the same logits`, async () => {
     const arch = name === "mixtral" ? "llama" : name;
     const sizes = name === "smollm3" ? { sizes: FOUR_LAYERS } : name === "gemma2" || name === "gemma3" ? GEMMA[name] : name === "phi3" ? PHI3 : name === "mixtral" ? MIXTRAL : {};
