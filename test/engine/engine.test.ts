@@ -396,11 +396,16 @@ test("on the native backend too, the chunk size changes no token or logprob (ste
 // Phi-3's fused matrices, the experts of Qwen3-MoE, Qwen2-MoE (a shared one too) and OLMoE,
 // and a sliding window of 11 positions (Mistral's form, Gemma's local layers) that cached
 // prefixes outgrow.
-for (const [arch, layers, windows] of [["granite", 2, undefined], ["smollm3", 4, undefined], ["llama", 2, [11, 11]], ["gemma2", 2, [11, 0]], ["gemma3", 3, [11, 11, 0]], ["phi3", 2, undefined], ["qwen3moe", 2, undefined], ["qwen2moe", 2, undefined], ["olmoe", 2, undefined]] as const) {
-  const name = windows ? `${arch} with a sliding window` : arch;
+const MIXTRAL = { experts: 4, used: 2, expertFfn: 512, normTopK: true };
+for (const [arch, layers, windows, moe] of [
+  ["granite", 2, undefined, undefined], ["smollm3", 4, undefined, undefined], ["llama", 2, [11, 11], undefined], ["gemma2", 2, [11, 0], undefined],
+  ["gemma3", 3, [11, 11, 0], undefined], ["phi3", 2, undefined, undefined], ["qwen3moe", 2, undefined, undefined], ["qwen2moe", 2, undefined, undefined],
+  ["olmoe", 2, undefined, undefined], ["llama", 2, undefined, MIXTRAL],
+] as const) {
+  const name = windows ? `${arch} with a sliding window` : moe ? "mixtral" : arch;
   test(`cache transparency on the native backend for ${name}: the same tokens and logprobs with the cache on and off, any chunk, any order`, { skip: runnerAddon() ? false : "native addon not built" }, async () => {
-    const m = await loadModel(await testModel(`engine-${arch}${windows ? "-window" : ""}`, { arch, format: "gguf", dtype: "f32", seed: 5,
-      sizes: { numLayers: layers, hiddenSize: 256, numHeads: 4, numKvHeads: 2, headDim: 64, intermediateSize: 512 },
+    const m = await loadModel(await testModel(`engine-${arch}${windows ? "-window" : ""}${moe ? "-moe" : ""}`, { arch, format: "gguf", dtype: "f32", seed: 5,
+      sizes: { numLayers: layers, hiddenSize: 256, numHeads: 4, numKvHeads: 2, headDim: 64, intermediateSize: 512, ...(moe ? { moe } : {}) },
       ...(windows ? { attentionWindows: windows } : {}) }));
     try {
       const inputs = workload(3, 12);

