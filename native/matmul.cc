@@ -125,6 +125,79 @@ void matmul_group(const MatmulJob* jobs, int count, const float* x, int64_t rows
   else pool.run(units, compute);
 }
 
+void matmul_each(const MatmulInput* jobs, int count, ThreadPool& pool, MatmulScratch& scratch) {
+  if (count <= 0) return;
+  const Simd simd = simd_active();
+  const int64_t cols = jobs[0].w->cols;
+  // Each job's activations in the format its weights read (F32 as given).
+  std::vector<const uint8_t*>& act = scratch.act;
+  std::vector<size_t>& stride = scratch.stride;
+  act.assign(static_cast<size_t>(count), nullptr);
+  stride.assign(static_cast<size_t>(count), 0);
+  size_t bytes = 0;
+  int64_t quant_rows = 0;
+  for (int j = 0; j < count; ++j) {
+    const ActFormat f = act_format(jobs[j].w->type);
+    if (f == ActFormat::F32) {
+      act[j] = reinterpret_cast<const uint8_t*>(jobs[j].x);
+      stride[j] = static_cast<size_t>(cols) * sizeof(float);
+      continue;
+    }
+    stride[j] = act_row_bytes(f, cols);
+    bytes += stride[j] * static_cast<size_t>(jobs[j].rows);
+    quant_rows += jobs[j].rows;
+  }
+  if (bytes > 0) {
+    uint8_t* qx = aligned_scratch(scratch, bytes);
+    for (int j = 0; j < count; ++j) {
+      if (act[j] != nullptr) continue;
+      act[j] = qx;
+      qx += stride[j] * static_cast<size_t>(jobs[j].rows);
+    }
+    // Rows of all the jobs, one after another.
+    const auto quantize = [&](int64_t b, int64_t e, int) {
+      int64_t base = 0;
+      for (int j = 0; j < count; ++j) {
+        const MatmulInput& job = jobs[j];
+        const ActFormat f = act_format(job.w->type);
+        const int64_t lo = b > base ? b : base, hi = e < base + job.rows ? e : base + job.rows;
+        if (f != ActFormat::F32) {
+          uint8_t* q = const_cast<uint8_t*>(act[j]);
+          for (int64_t r = lo; r < hi; ++r) quantize_act_row(f, job.x + (r - base) * cols, cols, q + (r - base) * stride[j], simd);
+        }
+        base += job.rows;
+      }
+    };
+    int64_t all_rows = 0;
+    for (int j = 0; j < count; ++j) all_rows += jobs[j].rows;
+    if (quant_rows >= kParallelQuantRows) pool.run(all_rows, quantize);
+    else quantize(0, all_rows, 0);
+  }
+  std::vector<int64_t>& first = scratch.first;
+  first.assign(static_cast<size_t>(count) + 1, 0);
+  int64_t units = 0;
+  double work = 0;
+  for (int j = 0; j < count; ++j) {
+    first[j] = units;
+    if (jobs[j].rows > 0) units += (jobs[j].w->rows + kUnit - 1) / kUnit;
+    work += static_cast<double>(jobs[j].w->row_bytes) * static_cast<double>(jobs[j].w->rows) * static_cast<double>(jobs[j].rows);
+  }
+  first[count] = units;
+  const auto compute = [&](int64_t b, int64_t e, int) {
+    for (int j = 0; j < count; ++j) {
+      const int64_t lo = b > first[j] ? b : first[j];
+      const int64_t hi = e < first[j + 1] ? e : first[j + 1];
+      if (lo >= hi) continue;
+      const WeightView& w = *jobs[j].w;
+      const int64_t o1 = (hi - first[j]) * kUnit;
+      GemmTask task{&w, act[j], stride[j], jobs[j].rows, (lo - first[j]) * kUnit, o1 < w.rows ? o1 : w.rows, jobs[j].out};
+      gemm_kernel_for(w, simd)(task);
+    }
+  };
+  if (work < kParallelBytes) compute(0, units, 0);
+  else pool.run(units, compute);
+}
+
 void matmul(const WeightView& w, const float* x, int64_t rows, float* out, ThreadPool& pool, MatmulScratch& scratch) {
   const MatmulJob job{&w, out};
   matmul_group(&job, 1, x, rows, pool, scratch);

@@ -17,6 +17,10 @@ namespace rlm {
 /** Reusable scratch for activation quantization (grows as needed, never shrinks). */
 struct MatmulScratch {
   std::vector<uint8_t> qx;
+  // matmul_each's per-job activations, row strides and first output units.
+  std::vector<const uint8_t*> act;
+  std::vector<size_t> stride;
+  std::vector<int64_t> first;
 };
 
 void matmul(const WeightView& w, const float* x, int64_t rows, float* out, ThreadPool& pool, MatmulScratch& scratch);
@@ -34,6 +38,22 @@ struct MatmulJob {
  * one per matrix. Every output is what matmul() gives it.
  */
 void matmul_group(const MatmulJob* jobs, int count, const float* x, int64_t rows, ThreadPool& pool, MatmulScratch& scratch);
+
+/** One product with its own activations: rows x w->cols of x into rows x w->rows of out. */
+struct MatmulInput {
+  const WeightView* w;
+  const float* x;
+  int64_t rows;
+  float* out;
+};
+
+/**
+ * Products of different activations as one parallel region (the experts a step's rows are
+ * routed to, each on its own rows): every job's activations are quantized in one pass, and
+ * the threads split the outputs of all the jobs together. Every output is what matmul()
+ * gives it. Jobs with no rows are skipped; all share one column count.
+ */
+void matmul_each(const MatmulInput* jobs, int count, ThreadPool& pool, MatmulScratch& scratch);
 
 /** Decodes row `row` of w into out[0..w.cols) (embedding lookup, reference checks). */
 void dequantize_row(const WeightView& w, int64_t row, float* out);

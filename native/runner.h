@@ -139,11 +139,12 @@ class Runner {
   std::vector<float> scores_;         // per thread: attend scratch
   std::vector<int64_t> blocks_;       // attention: first row of each block of rows, then n
   std::vector<int64_t> block_shared_; // per block: positions its rows read from the same slots (-1: one slot list)
-  // Mixture of experts: router logits, each row's experts and weights in rank order, rows
-  // gathered per expert, and each (row, rank)'s expert output.
-  std::vector<float> router_logits_, route_w_, xe_, ge_, ue_, de_, expert_out_;
+  // Mixture of experts: router logits, each row's experts and weights in rank order, the
+  // rows gathered per expert and their products, and the shared expert's.
+  std::vector<float> router_logits_, route_w_, xe_, ge_, ue_, de_, sg_, su_, sd_;
   std::vector<int32_t> route_e_;
-  std::vector<int64_t> expert_rows_;
+  std::vector<int64_t> expert_rows_, fill_, pos_;  // expert e's pairs at [expert_rows_[e], [e + 1]); pair p gathered at pos_[p]
+  std::vector<MatmulInput> jobs_;
 
   // A step of more rows than kMaxPassRows runs as several passes (see forward()).
   StepInput sub_;
