@@ -331,7 +331,7 @@ test("phi3: a LongRoPE factor list of the wrong length, and an odd rotated dim, 
   await assert.rejects(loadModel(odd), /config\.json: partial_rotary_factor: 0\.71 of head dim 64 is 45 dims; RoPE rotates an even number from 2/);
 });
 
-test("mixture of experts: HF's per-expert matrices load as GGUF's stacks; a mixture differs from its experts' average; layers with a dense MLP are refused", async () => {
+test("mixture of experts: HF's per-expert matrices load as GGUF's stacks; one expert per token gives other logits than two; dense layers between, too many experts per token and clip_qkv are refused", async () => {
   const hf = await testModel("mixtral-hf-f32", { arch: "llama", format: "hf", dtype: "f32", seed: 7, ...MIXTRAL });
   const cfg = JSON.parse(fs.readFileSync(path.join(hf, "config.json"), "utf8")) as Record<string, unknown>;
   assert.equal((cfg.architectures as string[])[0], "MixtralForCausalLM");
@@ -349,4 +349,6 @@ test("mixture of experts: HF's per-expert matrices load as GGUF's stacks; a mixt
   const q = await testModel("qwen3moe-hf-f32", { arch: "qwen3moe", format: "hf", dtype: "f32", seed: 7 });
   await assert.rejects(loadModel(withConfig(q, "qwen3moe-dense-layer", (c) => { c.mlp_only_layers = [1]; })), /mlp_only_layers: layers with a dense MLP between mixture layers are not supported/);
   await assert.rejects(loadModel(withConfig(q, "qwen3moe-too-many", (c) => { c.num_experts_per_tok = 9; })), /num_experts_per_tok: 9 experts per token, but the model has 8/);
+  const o = await testModel("olmoe-hf-f32", { arch: "olmoe", format: "hf", dtype: "f32", seed: 7 });
+  await assert.rejects(loadModel(withConfig(o, "olmoe-clip", (c) => { c.clip_qkv = 8; })), /clip_qkv: clipping Q, K and V is not supported/);
 });
