@@ -1,4 +1,5 @@
 // The radixlm command line: one file per command, registered here.
+import { VERSION } from "../util/version.js";
 import { Command, CommanderError } from "commander";
 import { reportAndExit } from "./errors.js";
 import * as generate from "./generate.js";
@@ -16,7 +17,7 @@ import * as perplexity from "./perplexity.js";
 export async function main(argv: string[]): Promise<void> {
   const program = new Command("radixlm")
     .description("LLM serving engine for Node.js built around RadixAttention")
-    .version("0.1.0")
+    .version(VERSION)
     .exitOverride()
     .configureOutput({ outputError: (str, write) => write(`radixlm: ${str.split("\n")[0]}\n`) });
   for (const c of [generate, tokenize, info, makeTestModel, convert, perplexity, serve]) c.register(program);

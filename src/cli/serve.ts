@@ -24,6 +24,20 @@ interface ServeOptions extends EngineFlagValues {
   gracePeriod: string;
   logInterval: string;
   warmup: boolean;
+  corsAllowOrigin?: string;
+  strictModelName?: boolean;
+}
+
+/** --cors-allow-origin: a comma-separated list of origins (scheme://host[:port]), or "*". */
+export function parseOrigins(value: string | undefined): string[] | undefined {
+  if (value === undefined) return undefined;
+  const list = value.split(",").map((s) => s.trim()).filter((s) => s.length > 0);
+  if (list.length === 0) throw new UsageError("--cors-allow-origin needs at least one origin, or *");
+  if (list.length > 64) throw new UsageError(`--cors-allow-origin takes at most 64 origins, got ${list.length}`);
+  for (const o of list) {
+    if (o !== "*" && !/^https?:\/\/[^/\s]+$/.test(o)) throw new UsageError(`--cors-allow-origin: "${o}" is not an origin (scheme://host[:port], no path) or *`);
+  }
+  return list;
 }
 
 /** A one-line progress bar on a TTY (stderr), advanced by phase; nothing elsewhere. */
@@ -97,8 +111,13 @@ async function run(o: ServeOptions): Promise<void> {
   const localPath = await modelPath(o.model);
   const name = o.servedModelName ?? (o.model === undefined ? DEMO_MODEL_NAME : repoIdOf(o.model) ?? defaultName(o.model));
 
-  const info: Record<string, unknown> = { model_path: localPath, host: o.host, port, api_key: apiKey !== undefined, max_body_bytes: maxBodyBytes };
-  const server = new RadixServer({ name, apiKey, maxBodyBytes, logIntervalSeconds: logInterval, info });
+  const corsAllowOrigins = parseOrigins(o.corsAllowOrigin);
+  const strictModelName = o.strictModelName === true;
+  const info: Record<string, unknown> = {
+    model_path: localPath, host: o.host, port, api_key: apiKey !== undefined, max_body_bytes: maxBodyBytes,
+    cors_allow_origins: corsAllowOrigins ?? [], strict_model_name: strictModelName,
+  };
+  const server = new RadixServer({ name, apiKey, maxBodyBytes, logIntervalSeconds: logInterval, info, corsAllowOrigins, strictModelName });
   let engine: Engine | null = null;
   let signals = 0;
   const onSignal = (sig: NodeJS.Signals): void => {
@@ -173,6 +192,8 @@ export function register(program: Command): void {
     .option("--max-body-bytes <n>", `largest request body accepted (default ${DEFAULT_MAX_BODY_BYTES})`)
     .option("--grace-period <seconds>", "on SIGTERM/SIGINT, how long in-flight requests may finish before they are aborted", "20")
     .option("--log-interval <seconds>", "seconds between status lines while busy (0: none)", "5")
-    .option("--no-warmup", "skip the one-token warm-up generation before the ready line");
+    .option("--no-warmup", "skip the one-token warm-up generation before the ready line")
+    .option("--cors-allow-origin <origins>", "let browser pages on these origins call the server (comma-separated, or *; default: CORS off)")
+    .option("--strict-model-name", "answer a request for another model name with a 404 (default: any name gets the loaded model)");
   engineFlags(c).action(run);
 }

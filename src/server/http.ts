@@ -11,6 +11,7 @@
 // Bodies are decoded as they arrive; long prompts are tokenized on a thread of their own.
 import type { AddressInfo } from "node:net";
 import Fastify, { type FastifyInstance } from "fastify";
+import fastifyCors from "@fastify/cors";
 import type { Engine } from "../engine/engine.js";
 import { checkApiKey } from "./auth.js";
 import { clientErrorHandler, installErrorHandlers, unavailable } from "./errors.js";
@@ -20,6 +21,7 @@ import { Metrics, statusLine } from "./metrics.js";
 import { registerNativeApi } from "./native-api.js";
 import { registerOpenAI } from "./openai.js";
 import { Serving } from "./serving.js";
+import { VERSION } from "../util/version.js";
 
 export type ServerState = "loading" | "ready" | "draining" | "closed";
 
@@ -38,6 +40,13 @@ export interface ServerOptions {
   readonly warn?: (line: string) => void;
   /** Extra fields for /get_server_info (the command-line settings). */
   readonly info?: Readonly<Record<string, unknown>>;
+  /**
+   * Origins a browser page may call from (CORS), "*" for any; absent or empty: CORS off, so a
+   * page on another origin fails at its preflight.
+   */
+  readonly corsAllowOrigins?: readonly string[];
+  /** Answer a `model` other than the served name (or the model's path) with a 404; by default any name is served. */
+  readonly strictModelName?: boolean;
 }
 
 export const DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024;
@@ -51,6 +60,7 @@ export class RadixServer {
   private drained: Promise<void> | null = null;
   private readonly warn: (line: string) => void;
   private readonly jsonThread = new JsonThread();
+  private readonly routes: string[] = [];
 
   constructor(private readonly opts: ServerOptions) {
     const warn = opts.warn ?? ((line: string) => process.stderr.write(line + "\n"));
@@ -68,7 +78,25 @@ export class RadixServer {
     this.app.removeAllContentTypeParsers();
     this.app.addContentTypeParser("*", jsonBodyParser(opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES, this.jsonThread));
     installErrorHandlers(this.app, warn);
+    this.app.addHook("onRoute", (r) => {
+      const methods = Array.isArray(r.method) ? r.method : [r.method];
+      if (!methods.includes("HEAD") && !methods.includes("OPTIONS") && !this.routes.includes(r.url)) this.routes.push(r.url);
+    });
+    // Registered before the key check, so that errors carry the CORS headers too (a page can
+    // read a 401) and preflights, which browsers send without credentials, are answered here.
+    const cors = opts.corsAllowOrigins !== undefined && opts.corsAllowOrigins.length > 0;
+    if (cors) {
+      const origins = opts.corsAllowOrigins!;
+      void this.app.register(fastifyCors, {
+        origin: origins.includes("*") ? true : [...origins],
+        methods: ["GET", "POST", "DELETE", "OPTIONS"],
+        allowedHeaders: ["authorization", "content-type", "x-api-key"],
+        maxAge: 600,
+        hook: "onRequest",
+      });
+    }
     this.app.addHook("onRequest", async (req, reply) => {
+      if (cors && req.method === "OPTIONS") return;
       if (opts.apiKey !== undefined) checkApiKey(req, opts.apiKey);
       if (this.current === "ready" || req.url.split("?")[0] === "/metrics") return;
       if (this.current === "loading") throw unavailable("The server is loading the model; retry shortly.");
@@ -79,11 +107,16 @@ export class RadixServer {
       if (!this.serving || this.current !== "ready") throw unavailable(this.current === "loading" ? "The server is loading the model." : "The server is shutting down.");
       return this.serving;
     };
-    registerOpenAI(this.app, serving, (): Record<string, string> => (this.current === "ready" ? {} : { connection: "close" }));
+    registerOpenAI(this.app, serving, (): Record<string, string> => (this.current === "ready" ? {} : { connection: "close" }), opts.strictModelName === true);
     registerNativeApi(this.app, {
       serving, metrics: this.metrics, state: () => this.current,
-      serverInfo: () => ({ version: "0.1.0", ...(opts.info ?? {}) }),
+      serverInfo: () => ({ version: VERSION, ...(opts.info ?? {}) }),
     });
+    // What this server is, for a person or a probe opening its address.
+    this.app.get("/", async () => ({
+      name: "radixlm", version: VERSION, model: opts.name,
+      routes: this.routes.filter((r) => r !== "/").sort(),
+    }));
     const every = (opts.logIntervalSeconds ?? 5) * 1000;
     let lastLog = performance.now();
     this.ticker = setInterval(() => {

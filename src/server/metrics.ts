@@ -1,7 +1,7 @@
 // Prometheus metrics (prom-client), named as SGLang names them with a `radixlm:` prefix, and
 // the periodic status line. Totals and gauges are read from engine.stats() when scraped;
 // latencies are observed per request by the HTTP layer.
-import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { Engine, EngineStats } from "../engine/engine.js";
 import type { FinishReason } from "../engine/stream.js";
 
@@ -38,6 +38,8 @@ export class Metrics {
 
   constructor(modelName: string) {
     this.registry.setDefaultLabels({ model_name: modelName });
+    // The process's and Node.js runtime's own (CPU, memory, event-loop lag, GC), as prom-client gives them.
+    collectDefaultMetrics({ register: this.registry });
     const registers = [this.registry];
     const stats = (): EngineStats | null => this.engine?.stats() ?? null;
     // Counters that mirror an engine total: each scrape adds what grew since the last one.

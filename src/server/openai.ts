@@ -15,8 +15,10 @@ import type { EngineEvent, SampleOutput } from "../engine/stream.js";
 import { parseToolCalls } from "../structured/tool-calls.js";
 import { ToolCallParser } from "../structured/tool-call-stream.js";
 
-function checkModel(s: Serving, model: string | null | undefined): void {
-  if (model !== undefined && model !== null && model !== s.name && model !== s.model.path) throw modelNotFound(model);
+// One model is loaded: any name asks for it (tools hard-code "gpt-4o"), as SGLang and
+// llama.cpp serve theirs, unless --strict-model-name.
+function checkModel(s: Serving, model: string | null | undefined, strict: boolean): void {
+  if (strict && model !== undefined && model !== null && model !== s.name && model !== s.model.path) throw modelNotFound(model);
 }
 
 function modelCard(s: Serving, created: number): Record<string, unknown> {
@@ -27,7 +29,7 @@ function unix(): number {
   return Math.floor(Date.now() / 1000);
 }
 
-export function registerOpenAI(app: FastifyInstance, serving: () => Serving, streamHeaders: () => Record<string, string>): void {
+export function registerOpenAI(app: FastifyInstance, serving: () => Serving, streamHeaders: () => Record<string, string>, strictModel = false): void {
   const started = unix();
 
   app.get("/v1/models", async () => ({ object: "list", data: [modelCard(serving(), started)] }));
@@ -43,7 +45,7 @@ export function registerOpenAI(app: FastifyInstance, serving: () => Serving, str
     const arrival = arrivalOf(reply);
     const s = serving();
     const b = req.body as ChatBody;
-    checkModel(s, b.model);
+    checkModel(s, b.model, strictModel);
     if ((b.top_logprobs ?? 0) > 0 && b.logprobs !== true) throw badRequest("top_logprobs", "'top_logprobs' needs 'logprobs' to be true.");
     const plan = await toolPlan(s, b.tools, b.tool_choice, b.parallel_tool_calls);
     const format = responseFormatSpec(b.response_format);
@@ -84,7 +86,7 @@ export function registerOpenAI(app: FastifyInstance, serving: () => Serving, str
     const arrival = arrivalOf(reply);
     const s = serving();
     const b = req.body as CompletionBody;
-    checkModel(s, b.model);
+    checkModel(s, b.model, strictModel);
     const n = b.n ?? 1;
     if (b.best_of !== undefined && b.best_of !== null && b.best_of !== n) throw badRequest("best_of", "'best_of' other than 'n' is not supported.");
     if (b.suffix) throw badRequest("suffix", "'suffix' is not supported.");

@@ -31,7 +31,7 @@ const str = opt("string", "a string");
 /** Sampling fields shared by the OpenAI routes (SGLang's extras included). */
 const sampling: Schema = {
   model: opt("string", `a string of at most ${MAX_MODEL_LENGTH} characters`, { maxLength: MAX_MODEL_LENGTH }),
-  temperature: num("a number >= 0", { minimum: 0 }),
+  temperature: num("a number in [0, 2]", { minimum: 0, maximum: 2 }),
   top_p: num("a number in (0, 1]", { exclusiveMinimum: 0, maximum: 1 }),
   top_k: int("an integer >= -1 (0 or -1: no cut)", { minimum: -1 }),
   min_p: num("a number in [0, 1]", { minimum: 0, maximum: 1 }),

@@ -129,10 +129,18 @@ test("tools: at most 512", T, async () => {
   await expect400("/tokenize", { messages: [{ role: "user", content: "x" }], tools: tools(MAX_TOOLS + 1) }, "tools");
 });
 
-test("model: at most 4,096 characters (an unknown one is echoed in the 404)", T, async () => {
+test("model: at most 4,096 characters (an unknown one gets the loaded model, or with --strict-model-name a 404 that echoes it)", T, async () => {
   await expect400("/v1/chat/completions", chat({ model: "m".repeat(MAX_MODEL_LENGTH + 1) }), "model");
   const r = await post(`${srv.url}/v1/chat/completions`, chat({ model: "m".repeat(MAX_MODEL_LENGTH) }));
-  assert.equal(r.status, 404);
+  assert.equal(r.status, 200);
+  const strict = await start({}, { strictModelName: true });
+  try {
+    const s = await post(`${strict.url}/v1/chat/completions`, chat({ model: "m".repeat(MAX_MODEL_LENGTH) }));
+    assert.equal(s.status, 404);
+    assert.ok(s.body.error.message.includes("m".repeat(MAX_MODEL_LENGTH)));
+  } finally {
+    await strict.close();
+  }
 });
 
 test("roles: OpenAI's six are accepted, any other is a 400 naming messages[i].role", T, async () => {

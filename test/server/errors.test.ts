@@ -33,7 +33,7 @@ async function expect400(route: string, body: unknown, param: string | null, cod
 
 test("400: bad parameters are named, with what they should be", T, async () => {
   const cc = "/v1/chat/completions";
-  assert.match(await expect400(cc, chat({ temperature: -1 }), "temperature", "invalid_value"), /temperature.*>= 0/);
+  assert.match(await expect400(cc, chat({ temperature: -1 }), "temperature", "invalid_value"), /temperature.*in \[0, 2\], got -1/);
   await expect400(cc, chat({ top_p: 2 }), "top_p");
   await expect400(cc, chat({ n: 0 }), "n");
   assert.match(await expect400(cc, chat({ max_tokens: "4" }), "max_tokens", "invalid_type"), /expected an integer.*got a string/);
@@ -146,17 +146,28 @@ test("the JSON thread: chunks in order, a split character, errors, and a new wor
   await thread.close();
 });
 
-test("404: unknown routes and unknown models", T, async () => {
+test("404: unknown routes; unknown models only with --strict-model-name (any name gets the one model otherwise)", T, async () => {
   const r = await post(`${srv.url}/v1/nothing`, {});
   assert.equal(r.status, 404);
   assert.equal(envelope(r.body).code, "unknown_url");
   assert.equal((await get(`${srv.url}/nope`)).status, 404);
-  const m = await post(`${srv.url}/v1/chat/completions`, chat({ model: "gpt-4o" }));
-  assert.equal(m.status, 404);
-  assert.equal(envelope(m.body).code, "model_not_found");
-  assert.equal(envelope(m.body).param, "model");
+  // Tools hard-code "gpt-4o": served by the loaded model, as SGLang and llama.cpp do.
+  const any = await srv.client.chat.completions.create({ model: "gpt-4o", messages: [{ role: "user", content: "hi" }], max_tokens: 2 });
+  assert.equal(any.choices.length, 1);
+  assert.equal((await srv.client.completions.create({ model: "other", prompt: "x", max_tokens: 1 })).choices.length, 1);
+  // Retrieving a model by a name that is not served stays a 404.
   await assert.rejects(srv.client.models.retrieve("gpt-4o"), (e: unknown) => e instanceof OpenAI.NotFoundError);
-  await assert.rejects(srv.client.completions.create({ model: "other", prompt: "x" }), (e: unknown) => e instanceof OpenAI.NotFoundError);
+  const strict = await start({}, { strictModelName: true });
+  try {
+    const m = await post(`${strict.url}/v1/chat/completions`, chat({ model: "gpt-4o" }));
+    assert.equal(m.status, 404);
+    assert.equal(envelope(m.body).code, "model_not_found");
+    assert.equal(envelope(m.body).param, "model");
+    await assert.rejects(strict.client.completions.create({ model: "other", prompt: "x" }), (e: unknown) => e instanceof OpenAI.NotFoundError);
+    assert.equal((await post(`${strict.url}/v1/chat/completions`, chat({}))).status, 200);
+  } finally {
+    await strict.close();
+  }
 });
 
 test("413: a body over the limit", T, async () => {
