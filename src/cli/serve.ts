@@ -2,6 +2,7 @@
 // model loads), loads the model, warms the engine up, prints one ready line with the URL, and
 // on SIGTERM/SIGINT drains: new requests get 503, in-flight ones finish within the grace
 // period (then are aborted), and the process exits 0.
+import { REASONING_PARSERS, type ReasoningParser } from "../server/reasoning.js";
 import path from "node:path";
 import type { Command } from "commander";
 import { Engine } from "../engine/engine.js";
@@ -26,6 +27,7 @@ interface ServeOptions extends EngineFlagValues {
   warmup: boolean;
   corsAllowOrigin?: string;
   strictModelName?: boolean;
+  reasoningParser: string;
 }
 
 /** --cors-allow-origin: a comma-separated list of origins (scheme://host[:port]), or "*". */
@@ -112,12 +114,19 @@ async function run(o: ServeOptions): Promise<void> {
   const name = o.servedModelName ?? (o.model === undefined ? DEMO_MODEL_NAME : repoIdOf(o.model) ?? defaultName(o.model));
 
   const corsAllowOrigins = parseOrigins(o.corsAllowOrigin);
+  const reasoningParser = o.reasoningParser;
+  if (reasoningParser !== "auto" && reasoningParser !== "none" && !(REASONING_PARSERS as readonly string[]).includes(reasoningParser)) {
+    throw new UsageError(`--reasoning-parser must be auto, none, ${REASONING_PARSERS.join(" or ")}, got "${reasoningParser}"`);
+  }
   const strictModelName = o.strictModelName === true;
   const info: Record<string, unknown> = {
     model_path: localPath, host: o.host, port, api_key: apiKey !== undefined, max_body_bytes: maxBodyBytes,
-    cors_allow_origins: corsAllowOrigins ?? [], strict_model_name: strictModelName,
+    cors_allow_origins: corsAllowOrigins ?? [], strict_model_name: strictModelName, reasoning_parser: reasoningParser,
   };
-  const server = new RadixServer({ name, apiKey, maxBodyBytes, logIntervalSeconds: logInterval, info, corsAllowOrigins, strictModelName });
+  const server = new RadixServer({
+    name, apiKey, maxBodyBytes, logIntervalSeconds: logInterval, info, corsAllowOrigins, strictModelName,
+    reasoningParser: reasoningParser as ReasoningParser | "auto" | "none",
+  });
   let engine: Engine | null = null;
   let signals = 0;
   const onSignal = (sig: NodeJS.Signals): void => {
@@ -194,6 +203,7 @@ export function register(program: Command): void {
     .option("--log-interval <seconds>", "seconds between status lines while busy (0: none)", "5")
     .option("--no-warmup", "skip the one-token warm-up generation before the ready line")
     .option("--cors-allow-origin <origins>", "let browser pages on these origins call the server (comma-separated, or *; default: CORS off)")
-    .option("--strict-model-name", "answer a request for another model name with a 404 (default: any name gets the loaded model)");
+    .option("--strict-model-name", "answer a request for another model name with a 404 (default: any name gets the loaded model)")
+    .option("--reasoning-parser <name>", `where a chat answer's <think> text goes: ${REASONING_PARSERS.join(", ")} (reasoning_content), none, or auto (on when the chat template thinks)`, "auto");
   engineFlags(c).action(run);
 }

@@ -22,6 +22,7 @@ import { registerNativeApi } from "./native-api.js";
 import { registerOpenAI } from "./openai.js";
 import { Serving } from "./serving.js";
 import { VERSION } from "../util/version.js";
+import { reasoningParserOf, type ReasoningParser } from "./reasoning.js";
 
 export type ServerState = "loading" | "ready" | "draining" | "closed";
 
@@ -47,6 +48,11 @@ export interface ServerOptions {
   readonly corsAllowOrigins?: readonly string[];
   /** Answer a `model` other than the served name (or the model's path) with a 404; by default any name is served. */
   readonly strictModelName?: boolean;
+  /**
+   * Where chat answers' thinking goes (`reasoning_content`): a parser, "none", or "auto" (the
+   * default: on when the model's chat template writes <think> and </think>).
+   */
+  readonly reasoningParser?: ReasoningParser | "auto" | "none";
 }
 
 export const DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024;
@@ -151,7 +157,9 @@ export class RadixServer {
   /** The engine is ready: start serving. */
   attach(engine: Engine): void {
     if (this.current !== "loading") throw new Error(`cannot attach an engine in state ${this.current}`);
-    this.serving = new Serving(engine, this.opts.name, this.metrics, this.warn);
+    const choice = this.opts.reasoningParser ?? "auto";
+    const reasoning = choice === "auto" ? reasoningParserOf(engine.model.chatTemplate ?? "") : choice === "none" ? null : choice;
+    this.serving = new Serving(engine, this.opts.name, this.metrics, this.warn, reasoning);
     this.metrics.attach(engine);
     this.current = "ready";
   }

@@ -126,7 +126,7 @@ export type ToolCallDelta =
   | { index: number; id: string; type: "function"; function: { name: string; arguments: string } }
   | { index: number; function: { arguments: string } };
 
-export type ChatDelta = { content: string } | { tool_calls: ToolCallDelta[] };
+export type ChatDelta = { content: string } | { reasoning_content: string } | { tool_calls: ToolCallDelta[] };
 
 /** The chat stream deltas of tool-call parser events, in order (as OpenAI streams them). */
 export function chatDeltas(events: readonly ToolCallEvent[]): ChatDelta[] {

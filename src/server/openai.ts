@@ -9,11 +9,12 @@ import { chatDeltas, chatLogprobs, completionLogprobs, OPENAI_NAMES, samplingFro
 import { chatSchema, completionSchema, type ChatBody, type CompletionBody } from "./schema.js";
 import type { Serving } from "./serving.js";
 import { onClientGone, SseStream } from "./sse.js";
-import { responseFormatSpec, toolPlan, type ToolPlan } from "./structured.js";
+import { openaiGrammar, toolPlan, type ToolPlan } from "./structured.js";
 import type { GenerateInput } from "../engine/input.js";
 import type { EngineEvent, SampleOutput } from "../engine/stream.js";
 import { parseToolCalls } from "../structured/tool-calls.js";
 import { ToolCallParser } from "../structured/tool-call-stream.js";
+import { promptOpensThinking, ReasoningSplitter, splitReasoning } from "./reasoning.js";
 
 // One model is loaded: any name asks for it (tools hard-code "gpt-4o"), as SGLang and
 // llama.cpp serve theirs, unless --strict-model-name.
@@ -48,12 +49,14 @@ export function registerOpenAI(app: FastifyInstance, serving: () => Serving, str
     checkModel(s, b.model, strictModel);
     if ((b.top_logprobs ?? 0) > 0 && b.logprobs !== true) throw badRequest("top_logprobs", "'top_logprobs' needs 'logprobs' to be true.");
     const plan = await toolPlan(s, b.tools, b.tool_choice, b.parallel_tool_calls);
-    const format = responseFormatSpec(b.response_format);
+    const format = openaiGrammar(b);
     // A required call wins over response_format: the output is the call.
     // The engine compiles it once the request is queued (the context check comes first).
-    const grammar = plan.grammar ?? format ?? undefined;
-    const grammarParam = plan.grammar ? "tool_choice" : "response_format";
+    const grammar = plan.grammar ?? format?.spec ?? undefined;
+    const grammarParam = plan.grammar ? "tool_choice" : format?.param ?? "response_format";
     const ids = await s.chatIds(b.messages, plan.tools, b.chat_template_kwargs ?? undefined);
+    // Where the model's thinking starts, when its thinking is split off (reasoning.ts).
+    const thinking = s.reasoning ? { inside: promptOpensThinking(s.renderChat(b.messages, plan.tools, b.chat_template_kwargs ?? undefined)) } : null;
     const maxParam = b.max_completion_tokens != null ? "max_completion_tokens" : "max_tokens";
     const logprobs = b.logprobs === true;
     const params = withMax({ ...samplingFrom(b, s.defaultTemperature), ...(logprobs ? { logprobs: true, topLogprobs: b.top_logprobs ?? 0 } : {}) },
@@ -63,17 +66,21 @@ export function registerOpenAI(app: FastifyInstance, serving: () => Serving, str
     const gen = new Generation(s, { id: newId("chatcmpl-"), inputs: [input], arrival }, { ...OPENAI_NAMES, max_new_tokens: maxParam, prompt: "messages", grammar: grammarParam });
     onClientGone(reply, () => gen.abort());
     const head = { id: gen.spec.id, created: unix(), model: s.name, system_fingerprint: null };
-    if (b.stream) return streamChat(s, gen, head, b.stream_options?.include_usage === true, reply, streamHeaders(), plan);
+    if (b.stream) return streamChat(s, gen, head, b.stream_options?.include_usage === true, reply, streamHeaders(), plan, thinking);
     const choices = await wholeOutputs(gen);
     return {
       ...head,
       object: "chat.completion",
       choices: choices.map((c, index) => {
-        const parsed = plan.parse ? parseToolCalls(plan.format, c.text, plan.names, plan.parser) : { content: c.text, calls: [] };
+        const split = thinking ? splitReasoning(c.text, thinking.inside) : { reasoning: null, content: c.text };
+        const parsed = plan.parse ? parseToolCalls(plan.format, split.content, plan.names, plan.parser) : { content: split.content, calls: [] };
         const calls = parsed.calls.length > 0 ? toolCallBodies(parsed.calls) : null;
         return {
           index,
-          message: { role: "assistant", content: parsed.content, refusal: null, ...(calls ? { tool_calls: calls } : {}) },
+          message: {
+            role: "assistant", content: parsed.content, ...(thinking ? { reasoning_content: split.reasoning } : {}), refusal: null,
+            ...(calls ? { tool_calls: calls } : {}),
+          },
           logprobs: logprobs ? { content: chatLogprobs(s, c.logprobs), refusal: null } : null,
           finish_reason: calls && c.finishReason === "stop" ? "tool_calls" : c.finishReason,
         };
@@ -94,10 +101,10 @@ export function registerOpenAI(app: FastifyInstance, serving: () => Serving, str
     if (b.echo && k !== null) throw badRequest("echo", "'echo' with 'logprobs' needs prompt log-probabilities, which this server does not compute yet.");
     const prompts = await completionPrompts(s, b.prompt);
     const params = withMax({ ...samplingFrom(b, s.defaultTemperature), ...(k !== null ? { logprobs: true, topLogprobs: k } : {}) }, b.max_tokens);
-    const format = responseFormatSpec(b.response_format);
-    const grammar = format ?? undefined;
+    const format = openaiGrammar(b);
+    const grammar = format?.spec ?? undefined;
     const inputs = prompts.map((p): GenerateInput => ({ inputIds: p.ids, params, n, cacheSalt: b.cache_salt ?? undefined, grammar, defaultMaxNewTokens: 16 }));
-    const gen = new Generation(s, { id: newId("cmpl-"), inputs, arrival }, { ...OPENAI_NAMES, top_logprobs: "logprobs", grammar: "response_format" });
+    const gen = new Generation(s, { id: newId("cmpl-"), inputs, arrival }, { ...OPENAI_NAMES, top_logprobs: "logprobs", grammar: format?.param ?? "response_format" });
     onClientGone(reply, () => gen.abort());
     const echoes = prompts.map((p) => (b.echo ? (p.text ?? s.model.tokenizer.decode(p.ids, { skipSpecial: true })) : ""));
     const head = { id: gen.spec.id, object: "text_completion", created: unix(), model: s.name, system_fingerprint: null };
@@ -167,7 +174,7 @@ function failureOf(event: EngineEvent): ChoiceFailed | null {
 }
 
 async function streamChat(s: Serving, gen: Generation, head: Head, includeUsage: boolean, reply: FastifyReply, headers: Record<string, string>,
-  plan: ToolPlan): Promise<void> {
+  plan: ToolPlan, thinking: { inside: boolean } | null): Promise<void> {
   await gen.firstEvent();
   const sse = new SseStream(reply, headers);
   const chunk = (choice: Record<string, unknown>): Record<string, unknown> =>
@@ -177,13 +184,23 @@ async function streamChat(s: Serving, gen: Generation, head: Head, includeUsage:
   // its argument pieces.
   const parsers = gen.outputs.map(() => (plan.parse ? new ToolCallParser(plan.format, plan.names, plan.parser) : null));
   const called = gen.outputs.map(() => false);
-  const deltasOf = (choice: number, text: string, end: boolean): ChatDelta[] => {
+  // With a reasoning parser, the thinking streams as reasoning_content first.
+  const splitters = gen.outputs.map(() => (thinking ? new ReasoningSplitter(thinking.inside) : null));
+  const answerDeltas = (choice: number, text: string, end: boolean): ChatDelta[] => {
     const parser = parsers[choice];
     if (!parser) return text ? [{ content: text }] : [];
     const events = parser.push(text);
     if (end) events.push(...parser.finish());
     if (events.some((e) => e.type === "call")) called[choice] = true;
     return chatDeltas(events);
+  };
+  const deltasOf = (choice: number, text: string, end: boolean): ChatDelta[] => {
+    const splitter = splitters[choice];
+    if (!splitter) return answerDeltas(choice, text, end);
+    const a = splitter.push(text);
+    const b = end ? splitter.finish() : { reasoning: "", content: "" };
+    const reasoning = a.reasoning + b.reasoning;
+    return [...(reasoning ? [{ reasoning_content: reasoning }] : []), ...answerDeltas(choice, a.content + b.content, end)];
   };
   try {
     for (let i = 0; i < gen.count; i++) {

@@ -55,6 +55,9 @@ const sampling: Schema = {
   stream_options: opt("object", "an object", { properties: { include_usage: bool } }),
   user: str,
   cache_salt: str,
+  // SGLang's extras: the output matches a regular expression or an EBNF grammar.
+  regex: opt("string", "a regular expression"),
+  ebnf: opt("string", "an EBNF grammar"),
 };
 
 const responseFormat: Schema = opt("object", "an object", {
@@ -192,6 +195,8 @@ export interface SamplingBody {
   stream_options?: { include_usage?: boolean | null } | null;
   user?: string | null;
   cache_salt?: string | null;
+  regex?: string | null;
+  ebnf?: string | null;
 }
 
 export interface ChatBody extends SamplingBody {

@@ -10,6 +10,7 @@ import type { EncodeOptions } from "../tokenizer/tokenizer.js";
 import { badRequest, type ParamNames } from "./errors.js";
 import { PromptEncoder } from "./prompt-encoder.js";
 import type { Metrics } from "./metrics.js";
+import type { ReasoningParser } from "./reasoning.js";
 
 const fatalUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
@@ -26,7 +27,12 @@ export class Serving {
   private readonly tokenStrings = new Map<number, string>();
   private idleWaiters: (() => void)[] = [];
 
-  constructor(readonly engine: Engine, readonly name: string, readonly metrics: Metrics, warn: (line: string) => void = () => {}) {
+  /**
+   * @param reasoning where chat answers' thinking is split off (reasoning.ts), or null: all of
+   *   an answer is content.
+   */
+  constructor(readonly engine: Engine, readonly name: string, readonly metrics: Metrics, warn: (line: string) => void = () => {},
+    readonly reasoning: ReasoningParser | null = null) {
     this.model = engine.model;
     this.contextLength = engine.contextLength;
     if (engine.chat.fallbackReason) warn(`radixlm: warning: ${engine.chat.fallbackReason}`);

@@ -23,6 +23,20 @@ export function responseFormatSpec(rf: ResponseFormat | null | undefined): Gramm
   return { kind: "json_schema", schema };
 }
 
+/**
+ * The output's constraint on an OpenAI route: response_format, or SGLang's `regex` or `ebnf`
+ * extras (at most one of them), with the parameter to name in its errors; null for none.
+ */
+export function openaiGrammar(b: { response_format?: ResponseFormat | null; regex?: string | null; ebnf?: string | null }): { spec: GrammarSpec; param: string } | null {
+  const format = responseFormatSpec(b.response_format);
+  const given = [format ? "response_format" : null, b.regex != null ? "regex" : null, b.ebnf != null ? "ebnf" : null].filter((x): x is string => x !== null);
+  if (given.length > 1) throw badRequest(given[1]!, `Give at most one of response_format, regex and ebnf; got ${given.join(", ")}.`);
+  if (format) return { spec: format, param: "response_format" };
+  if (b.regex != null) return { spec: { kind: "regex", pattern: b.regex }, param: "regex" };
+  if (b.ebnf != null) return { spec: { kind: "ebnf", grammar: b.ebnf }, param: "ebnf" };
+  return null;
+}
+
 export interface ToolPlan {
   /** Tools the template shows (none with tool_choice "none"). */
   readonly tools: ToolSpec[] | undefined;

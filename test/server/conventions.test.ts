@@ -94,3 +94,17 @@ test("/metrics carries the process's and Node.js runtime's metrics beside the en
   }
   assert.match(text, /^sglang:|^radixlm:/m);
 });
+
+test("SGLang's regex and ebnf extras constrain a chat or completion; with response_format too, a 400 naming the second", T, async () => {
+  const chat = await post(`${plain.url}/v1/chat/completions`, { model: MODEL_NAME, messages: [{ role: "user", content: "hi" }], max_tokens: 8, regex: "(yes|no)" });
+  assert.equal(chat.status, 200);
+  assert.match(chat.body.choices[0].message.content, /^(yes|no)$/);
+  const comp = await post(`${plain.url}/v1/completions`, { model: MODEL_NAME, prompt: "x", max_tokens: 8, ebnf: 'root ::= "ab" | "cd"' });
+  assert.equal(comp.status, 200);
+  assert.match(comp.body.choices[0].text, /^(ab|cd)$/);
+  const both = await post(`${plain.url}/v1/chat/completions`, {
+    model: MODEL_NAME, messages: [{ role: "user", content: "hi" }], regex: "a", response_format: { type: "json_object" },
+  });
+  assert.equal(both.status, 400);
+  assert.equal(envelope(both.body).param, "regex");
+});
