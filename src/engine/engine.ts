@@ -149,8 +149,9 @@ export class Engine {
     for (const [i, samples] of parts.entries()) {
       this.promptTotal += resolved[i]!.ids.length;
       const grammar = resolved[i]!.grammar;
-      if (grammar instanceof Grammar || grammar === undefined) this.enqueue(samples, grammar);
-      else this.compileThenEnqueue(sub, samples, grammar);
+      const after = resolved[i]!.grammarAfter;
+      if (grammar instanceof Grammar || grammar === undefined) this.enqueue(samples, grammar, after);
+      else this.compileThenEnqueue(sub, samples, grammar, after);
     }
     const signal = options.signal;
     if (signal) {
@@ -172,9 +173,9 @@ export class Engine {
     return id;
   }
 
-  /** Queues one prompt's samples, each with its own matcher of the grammar. */
-  private enqueue(samples: readonly Request[], grammar: Grammar | undefined): void {
-    if (grammar) for (const r of samples) r.constraint = new Constraint(grammar, r.jumpForward);
+  /** Queues one prompt's samples, each with its own matcher of the grammar (from `after` on, when given). */
+  private enqueue(samples: readonly Request[], grammar: Grammar | undefined, after: readonly number[] = []): void {
+    if (grammar) for (const r of samples) r.constraint = new Constraint(grammar, r.jumpForward, after);
     this.scheduler.enqueue(samples);
   }
 
@@ -183,7 +184,7 @@ export class Engine {
    * of the submission stops a compile no one else waits for; a grammar that does not compile
    * (bad, too complex, too slow) fails them.
    */
-  private compileThenEnqueue(sub: Submission, samples: readonly Request[], spec: GrammarSpec): void {
+  private compileThenEnqueue(sub: Submission, samples: readonly Request[], spec: GrammarSpec, after: readonly number[]): void {
     for (const r of samples) {
       r.status = "compiling";
       this.compiling.add(r);
@@ -195,7 +196,7 @@ export class Engine {
     this.compiler().compile(spec, sub.cancelled).then((grammar) => {
       if (!done() || this.closed) return;
       for (const r of samples) r.status = "waiting";
-      this.enqueue(samples, grammar);
+      this.enqueue(samples, grammar, after);
       this.kick();
     }, (err: unknown) => {
       if (!done()) return;
@@ -342,7 +343,7 @@ export class Engine {
     const jumps: Promise<OutputEvent[]>[] = [];
     for (const { req } of sampled) {
       const c = req.constraint;
-      if (!c || !req.jumpForward || req.status === "finished" || c.terminated) continue;
+      if (!c || !c.active || !req.jumpForward || req.status === "finished" || c.terminated) continue;
       jumps.push(c.takeForced(req.params.maxNewTokens - req.outputLength).then(
         (ids) => this.scheduler.appendForced(req, ids, (id) => forcedLogprob(req, id)),
         (err: unknown) => this.scheduler.fail(req, err)));

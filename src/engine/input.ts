@@ -62,6 +62,11 @@ export interface GenerateInput {
    * spec, which the engine compiles while the request waits outside every batch.
    */
   readonly grammar?: Grammar | GrammarSpec;
+  /**
+   * With a grammar: it starts once the output has ended with these token ids (a reasoning
+   * model's </think>); the tokens before are not constrained. Empty or absent: from the first.
+   */
+  readonly grammarAfter?: readonly number[];
   /** With a grammar: append forced text without a model call per token (default: the engine's setting). */
   readonly jumpForward?: boolean;
 }
@@ -112,6 +117,7 @@ export interface ResolvedInput {
   /** Position of the first prompt token to return a logprob for; -1 for none. */
   readonly promptLogprobsStart: number;
   readonly grammar: Grammar | GrammarSpec | undefined;
+  readonly grammarAfter: readonly number[];
   readonly jumpForward: boolean | undefined;
 }
 
@@ -136,7 +142,7 @@ function setFields<T extends object>(o: T | undefined): Partial<T> {
 // (`sampling` for `params`, `max_tokens` for `maxNewTokens`) is an error, not a silent default.
 const INPUT_FIELDS = {
   prompt: true, inputIds: true, messages: true, tools: true, chatTemplateKwargs: true, params: true, defaultMaxNewTokens: true,
-  n: true, cacheSalt: true, requestId: true, promptLogprobsStart: true, grammar: true, jumpForward: true,
+  n: true, cacheSalt: true, requestId: true, promptLogprobsStart: true, grammar: true, grammarAfter: true, jumpForward: true,
 } satisfies Record<keyof GenerateInput, true>;
 const PARAM_FIELDS = {
   temperature: true, topK: true, topP: true, minP: true, repetitionPenalty: true, frequencyPenalty: true, presencePenalty: true,
@@ -205,7 +211,19 @@ export function resolveInput(model: LoadedModel, limits: InputContext, input: Ge
     if (!Number.isInteger(start) || start < 1) fail("prompt_logprobs_start", `promptLogprobsStart must be an integer of at least 1, got ${start}.`);
     start = Math.min(start, ids.length);
   }
-  return { ids, params, n, salt, promptLogprobsStart: start, grammar: input.grammar, jumpForward: input.jumpForward };
+  return { ids, params, n, salt, promptLogprobsStart: start, grammar: input.grammar, grammarAfter: grammarAfterOf(input, vocab, fail), jumpForward: input.jumpForward };
+}
+
+/** Most tokens grammarAfter may list (a tag such as </think> is a few at most). */
+const MAX_GRAMMAR_AFTER = 16;
+
+function grammarAfterOf(input: GenerateInput, vocab: number, fail: (param: string, message: string) => never): readonly number[] {
+  const after = input.grammarAfter ?? [];
+  if (!Array.isArray(after) || after.length > MAX_GRAMMAR_AFTER) fail("grammar_after", `grammarAfter must list at most ${MAX_GRAMMAR_AFTER} token ids.`);
+  for (const t of after) {
+    if (!Number.isInteger(t) || t < 0 || t >= vocab) fail("grammar_after", `grammarAfter has token id ${t}, outside the vocabulary (size ${vocab}).`);
+  }
+  return [...after];
 }
 
 /** The prompt text of a `messages` input; bad messages, tools or kwargs, or a conversation the template rejects, fail naming them. */

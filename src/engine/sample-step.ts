@@ -37,7 +37,7 @@ export function prepareMasks(rows: readonly LogitRow[], flush: () => void): Map<
   const masks = new Map<Request, PendingMask>();
   for (const row of rows) {
     const c = wantsToken(row) ? row.req.constraint : null;
-    if (!c) continue;
+    if (!c || !c.active) continue;
     const m: PendingMask = { done: Promise.resolve(), settled: false, error: undefined };
     m.done = c.prepare().then(() => void (m.settled = true), (err: unknown) => {
       m.settled = true;
@@ -90,7 +90,7 @@ export function sampleOne(req: Request, x: Float32Array, mask: PendingMask | und
   }
   try {
     const c = req.constraint;
-    const r = req.sampler.sample(x, c ? { mask: c.nextMask() } : undefined);
+    const r = req.sampler.sample(x, c?.active ? { mask: c.nextMask() } : undefined);
     const logprob: TokenLogprob | undefined = req.params.logprobs ? { token: r.token, logprob: r.logprob, topLogprobs: r.topLogprobs } : undefined;
     out.sampled.push(logprob ? { req, token: r.token, logprob } : { req, token: r.token });
   } catch (err) {

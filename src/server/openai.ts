@@ -14,7 +14,7 @@ import type { GenerateInput } from "../engine/input.js";
 import type { EngineEvent, SampleOutput } from "../engine/stream.js";
 import { parseToolCalls } from "../structured/tool-calls.js";
 import { ToolCallParser } from "../structured/tool-call-stream.js";
-import { promptOpensThinking, ReasoningSplitter, splitReasoning } from "./reasoning.js";
+import { promptClosesThinking, promptOpensThinking, ReasoningSplitter, splitReasoning, THINKING_END } from "./reasoning.js";
 
 // One model is loaded: any name asks for it (tools hard-code "gpt-4o"), as SGLang and
 // llama.cpp serve theirs, unless --strict-model-name.
@@ -55,14 +55,23 @@ export function registerOpenAI(app: FastifyInstance, serving: () => Serving, str
     const grammar = plan.grammar ?? format?.spec ?? undefined;
     const grammarParam = plan.grammar ? "tool_choice" : format?.param ?? "response_format";
     const ids = await s.chatIds(b.messages, plan.tools, b.chat_template_kwargs ?? undefined);
-    // Where the model's thinking starts, when its thinking is split off (reasoning.ts).
-    const thinking = s.reasoning ? { inside: promptOpensThinking(s.renderChat(b.messages, plan.tools, b.chat_template_kwargs ?? undefined)) } : null;
+    // Where the model's thinking starts, when its thinking is split off (reasoning.ts). A
+    // constraint (response_format, regex, a required tool call) then starts after the thinking,
+    // where </think> is one token (Qwen3, DeepSeek-R1, QwQ): a tag of several tokens may be
+    // written in other pieces than its own encoding, so it cannot be waited for.
+    const rendered = s.reasoning ? s.renderChat(b.messages, plan.tools, b.chat_template_kwargs ?? undefined) : "";
+    const thinking = s.reasoning ? { inside: promptOpensThinking(rendered) } : null;
+    const end = thinking && grammar && !promptClosesThinking(rendered) ? s.model.tokenizer.encode(THINKING_END, { addSpecial: false, parseSpecial: true }) : [];
+    const grammarAfter = end.length === 1 ? end : undefined;
     const maxParam = b.max_completion_tokens != null ? "max_completion_tokens" : "max_tokens";
     const logprobs = b.logprobs === true;
     const params = withMax({ ...samplingFrom(b, s.defaultTemperature), ...(logprobs ? { logprobs: true, topLogprobs: b.top_logprobs ?? 0 } : {}) },
       b.max_completion_tokens ?? b.max_tokens);
     // Without max_tokens a chat completion may fill the context, as OpenAI's does.
-    const input: GenerateInput = { inputIds: ids, params, n: b.n ?? 1, cacheSalt: b.cache_salt ?? undefined, grammar, defaultMaxNewTokens: Infinity };
+    const input: GenerateInput = {
+      inputIds: ids, params, n: b.n ?? 1, cacheSalt: b.cache_salt ?? undefined, grammar, defaultMaxNewTokens: Infinity,
+      ...(grammarAfter ? { grammarAfter } : {}),
+    };
     const gen = new Generation(s, { id: newId("chatcmpl-"), inputs: [input], arrival }, { ...OPENAI_NAMES, max_new_tokens: maxParam, prompt: "messages", grammar: grammarParam });
     onClientGone(reply, () => gen.abort());
     const head = { id: gen.spec.id, created: unix(), model: s.name, system_fingerprint: null };

@@ -22,6 +22,14 @@ export function promptOpensThinking(prompt: string): boolean {
   return prompt.trimEnd().endsWith(OPEN);
 }
 
+/** Whether a rendered prompt closed the thinking already (Qwen3 with enable_thinking: false): the answer comes at once. */
+export function promptClosesThinking(prompt: string): boolean {
+  return prompt.trimEnd().endsWith(CLOSE);
+}
+
+/** The text that ends the thinking, which a constraint waits for. */
+export const THINKING_END = CLOSE;
+
 /** A parser the chat template implies: one that writes <think> and </think>; null for other templates. */
 export function reasoningParserOf(template: string): ReasoningParser | null {
   return template.includes(OPEN) && template.includes(CLOSE) ? "qwen3" : null;

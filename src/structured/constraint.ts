@@ -19,9 +19,17 @@ export class Constraint {
   private ready = false;
   private done = false;
   private disposed = false;
+  /** Dormant until the output ends with `after` (a reasoning model's </think>): then it constrains. */
+  private dormant: boolean;
+  private tail: number[] = [];
 
-  /** `jumpForward`: the engine asks takeForced() after each sampled token that does not end the sample. */
-  constructor(readonly grammar: Grammar, private readonly jumpForward = false) {
+  /**
+   * `jumpForward`: the engine asks takeForced() after each sampled token that does not end the
+   * sample. `after`: the grammar starts once the output has ended with these tokens (the end
+   * of a reasoning model's thinking); before them, tokens are free and the matcher sees none.
+   */
+  constructor(readonly grammar: Grammar, private readonly jumpForward = false, private readonly after: readonly number[] = []) {
+    this.dormant = after.length > 0;
     const w = grammar.worker;
     const buffer = new SharedArrayBuffer(matcherMemoryBytes(w.maskWords));
     this.memory = matcherMemory(buffer);
@@ -30,9 +38,14 @@ export class Constraint {
     this.matcher = w.open(grammar.id, buffer, this.memory.control);
   }
 
+  /** Whether the grammar constrains the next token (false while dormant). */
+  get active(): boolean {
+    return !this.dormant;
+  }
+
   /** Waits until the mask for the next token is in memory. Await it before nextMask(). */
   async prepare(): Promise<void> {
-    if (this.ready) return;
+    if (this.ready || this.dormant) return;
     this.sendUnsent();
     await this.waitFor(MASK_SEQ);
     this.ready = true;
@@ -46,6 +59,12 @@ export class Constraint {
 
   /** Feeds a sampled token (one the current mask allows) to the matcher. */
   accept(token: number): void {
+    if (this.dormant) {
+      this.tail.push(token);
+      if (this.tail.length > this.after.length) this.tail.shift();
+      this.dormant = !(this.tail.length === this.after.length && this.tail.every((t, i) => t === this.after[i]));
+      return;
+    }
     // A stop token the mask allows is one the grammar can end at: the matcher takes it and
     // terminates, as xgrammar's isTerminated() would then say.
     if (this.ready && this.grammar.worker.stopTokenIds.has(token) && ((this.memory.mask[token >>> 5]! >>> (token & 31)) & 1) === 1) this.done = true;
@@ -65,6 +84,7 @@ export class Constraint {
    * worker's matcher accepts; empty when nothing is forced.
    */
   async takeForced(budget: number): Promise<number[]> {
+    if (this.dormant) return [];
     this.ready = false;
     const w = this.grammar.worker;
     this.seq++;

@@ -257,3 +257,20 @@ test("a forced tool call in each format parses back into a valid call of the giv
     }
   }
 });
+
+test("grammarAfter: the grammar waits for the end of a reasoning model's thinking; the tokens before are free", async () => {
+  const e = await engine();
+  const grammar = await e.compileGrammar({ kind: "choices", choices: ["yes", "no"] });
+  // A token the grammar never allows first stands for </think>, pushed to the front by a bias.
+  const think = e.model.tokenizer.encode("z", { addSpecial: false })[0]!;
+  const params = { temperature: 0, maxNewTokens: 12, logitBias: { [think]: 100 } };
+  const waited = await e.complete({ prompt: "Answer:", params, grammar, grammarAfter: [think] });
+  const t = waited.samples[0]!.text;
+  assert.ok(t.startsWith("z"), t);
+  assert.ok(["yes", "no"].includes(t.slice(1)), t);
+  assert.equal(waited.samples[0]!.finishReason, "stop");
+  // Without it the grammar holds from the first token: the biased token is never allowed.
+  const at = await e.complete({ prompt: "Answer:", params, grammar });
+  assert.ok(["yes", "no"].includes(at.samples[0]!.text), at.samples[0]!.text);
+  await assert.rejects(e.complete({ prompt: "x", params, grammar, grammarAfter: [1 << 30] }), /grammarAfter has token id/);
+});
