@@ -151,7 +151,8 @@ function makeSpec(v: Variant): ArchSpec {
       hfActivation(r);
       const layers = r.int("num_hidden_layers", { min: 1, max: extent.tensorCount, maxWhy: `the weights hold only ${extent.tensorCount} tensors` });
       const rope = hfRope(r, v);
-      const attn = v.name === "gemma2" ? softcap(r, "attn_logit_softcapping") : undefined;
+      // Gemma 3 configs set none, but HF applies one where given.
+      const attn = softcap(r, "attn_logit_softcapping");
       const fin = softcap(r, "final_logit_softcapping");
       return {
         arch: v.name,
@@ -267,7 +268,10 @@ function makeSpec(v: Variant): ArchSpec {
       if (q !== ggufQueryScalar(v, c.numLayers, c.hiddenSize, c.numHeads, c.headDim)) {
         throw new Error(`${p}: GGUF scales queries by head_dim (hidden / heads for the 27B), not by this model's query_pre_attn_scalar ${q}`);
       }
-      if (c.attnSoftcap !== undefined) out[`${p}.attn_logit_softcapping`] = { type: "f32", value: c.attnSoftcap };
+      if (c.attnSoftcap !== undefined) {
+        if (v.name === "gemma3") throw new Error(`${p}: llama.cpp's gemma3 reads no attention soft-cap, and this model has one`);
+        out[`${p}.attn_logit_softcapping`] = { type: "f32", value: c.attnSoftcap };
+      }
       // Gemma 2's reader caps the logits at 30 unless told; 0 says none.
       out[`${p}.final_logit_softcapping`] = { type: "f32", value: c.finalSoftcap ?? 0 };
       if (c.ropeScaling?.type === "linear") Object.assign(out, ggufRopeScalingFields(p, c.ropeScaling));
