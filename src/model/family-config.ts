@@ -160,3 +160,29 @@ export function ggufBlock(r: ConfigFields, p: string, m: Readonly<Record<string,
     eosTokenIds: [...r.tokenIds("tokenizer.ggml.eos_token_id", vocab), ...r.tokenIds("tokenizer.ggml.eot_token_id", vocab)],
   };
 }
+
+/** HF's names of the tensors outside the layers, shared by every family here. */
+export const HF_GLOBAL: Readonly<Record<string, string>> = {
+  "model.embed_tokens.weight": "token_embd.weight",
+  "model.norm.weight": "output_norm.weight",
+  "lm_head.weight": "output.weight",
+};
+
+/** The fields of a block's shape every family's HF config.json has, for `architecture` and `modelType`. */
+export function hfShapeFields(architecture: string, modelType: string, c: ModelConfig): Record<string, unknown> {
+  return {
+    architectures: [architecture],
+    model_type: modelType,
+    vocab_size: c.vocabSize,
+    hidden_size: c.hiddenSize,
+    intermediate_size: c.intermediateSize,
+    num_hidden_layers: c.numLayers,
+    num_attention_heads: c.numHeads,
+    num_key_value_heads: c.numKvHeads,
+    rms_norm_eps: c.rmsNormEps,
+    rope_theta: c.ropeTheta,
+    max_position_embeddings: c.maxPositionEmbeddings,
+    tie_word_embeddings: c.tieWordEmbeddings,
+    torch_dtype: "float32",
+  };
+}

@@ -10,7 +10,7 @@ import type { GGUFWriteValue } from "../formats/gguf.js";
 import type { ArchSpec, TensorSpec } from "./arch.js";
 import type { ModelConfig } from "./config.js";
 import { ConfigFields, describe } from "./config-fields.js";
-import { attentionShape, ggufBlock, ggufShapeKeys, hfLayerTypes, hfNaming, MAX_CONTEXT, optional, vocabFits } from "./family-config.js";
+import { attentionShape, ggufBlock, HF_GLOBAL, hfShapeFields, ggufShapeKeys, hfLayerTypes, hfNaming, MAX_CONTEXT, optional, vocabFits } from "./family-config.js";
 import { ggufRopeScaling, ggufRopeScalingFields, hfRopeScaling, hfRopeScalingFields } from "./rope-config.js";
 
 interface Variant {
@@ -47,11 +47,6 @@ const HF_LAYER: Record<string, string> = {
   "mlp.gate_proj.weight": "ffn_gate.weight",
   "mlp.up_proj.weight": "ffn_up.weight",
   "mlp.down_proj.weight": "ffn_down.weight",
-};
-const HF_GLOBAL: Record<string, string> = {
-  "model.embed_tokens.weight": "token_embd.weight",
-  "model.norm.weight": "output_norm.weight",
-  "lm_head.weight": "output.weight",
 };
 const NAMES = hfNaming(HF_LAYER, HF_GLOBAL);
 // Gemma 3's multimodal checkpoints (4B and up) keep the text model under one of these.
@@ -225,24 +220,12 @@ function makeSpec(v: Variant): ArchSpec {
 
     toHF(c) {
       const out: Record<string, unknown> = {
-        architectures: [v.hfArchitectures[0]],
-        model_type: v.hfModelType,
-        vocab_size: c.vocabSize,
-        hidden_size: c.hiddenSize,
-        intermediate_size: c.intermediateSize,
-        num_hidden_layers: c.numLayers,
-        num_attention_heads: c.numHeads,
-        num_key_value_heads: c.numKvHeads,
+        ...hfShapeFields(v.hfArchitectures[0]!, v.hfModelType, c),
         head_dim: c.headDim,
         hidden_activation: "gelu_pytorch_tanh",
-        rms_norm_eps: c.rmsNormEps,
-        rope_theta: c.ropeTheta,
-        max_position_embeddings: c.maxPositionEmbeddings,
-        tie_word_embeddings: c.tieWordEmbeddings,
         query_pre_attn_scalar: queryScalarOf(c),
         attn_logit_softcapping: c.attnSoftcap ?? null,
         final_logit_softcapping: c.finalSoftcap ?? null,
-        torch_dtype: "float32",
       };
       if (c.attentionWindows) {
         const w = Math.max(...c.attentionWindows);

@@ -14,7 +14,7 @@ import {
   ggufMoe, ggufMoeKeys, hfExpertName, hfMixtralMoe, hfOlmoe, hfQwen2Moe, hfQwenMoe, internalExpertName, MIXTRAL_NAMES, moeTensorSpecs, QWEN2_SHARED,
   QWEN_MOE_NAMES, type HFExpertNames,
 } from "./moe.js";
-import { attentionShape, ggufBlock, ggufShapeKeys, hfNaming, ggufWindows, hfWindowFields, hfWindows, MAX_CONTEXT, optional, uniformWindow, vocabFits } from "./family-config.js";
+import { attentionShape, ggufBlock, HF_GLOBAL, hfShapeFields, ggufShapeKeys, hfNaming, ggufWindows, hfWindowFields, hfWindows, MAX_CONTEXT, optional, uniformWindow, vocabFits } from "./family-config.js";
 
 interface Variant {
   name: "llama" | "qwen2" | "qwen3" | "granite" | "smollm3" | "qwen3moe" | "qwen2moe" | "olmoe";
@@ -105,11 +105,6 @@ const HF_LAYER: Record<string, string> = {
   "mlp.gate_proj.weight": "ffn_gate.weight",
   "mlp.up_proj.weight": "ffn_up.weight",
   "mlp.down_proj.weight": "ffn_down.weight",
-};
-const HF_GLOBAL: Record<string, string> = {
-  "model.embed_tokens.weight": "token_embd.weight",
-  "model.norm.weight": "output_norm.weight",
-  "lm_head.weight": "output.weight",
 };
 
 function makeSpec(v: Variant): ArchSpec {
@@ -202,21 +197,9 @@ function makeSpec(v: Variant): ArchSpec {
 
     toHF(c) {
       const out: Record<string, unknown> = {
-        architectures: [c.moe && v.moe ? v.moe.hfArchitecture : v.hfArchitectures[0]],
-        model_type: c.moe && v.moe ? v.moe.hfModelType : v.hfModelType,
-        vocab_size: c.vocabSize,
-        hidden_size: c.hiddenSize,
-        intermediate_size: c.intermediateSize,
-        num_hidden_layers: c.numLayers,
-        num_attention_heads: c.numHeads,
-        num_key_value_heads: c.numKvHeads,
+        ...hfShapeFields(c.moe && v.moe ? v.moe.hfArchitecture : v.hfArchitectures[0]!, c.moe && v.moe ? v.moe.hfModelType : v.hfModelType, c),
         head_dim: c.headDim,
         hidden_act: "silu",
-        rms_norm_eps: c.rmsNormEps,
-        rope_theta: c.ropeTheta,
-        max_position_embeddings: c.maxPositionEmbeddings,
-        tie_word_embeddings: c.tieWordEmbeddings,
-        torch_dtype: "float32",
       };
       if (c.multipliers) {
         out.embedding_multiplier = c.multipliers.embedding;

@@ -6,7 +6,7 @@ import type { GGUFWriteValue } from "../formats/gguf.js";
 import type { LongRopeScaling } from "../kernels/rope.js";
 import type { ArchSpec, TensorSpec } from "./arch.js";
 import { ConfigFields, describe } from "./config-fields.js";
-import { attentionShape, ggufBlock, ggufShapeKeys, hfNaming, ggufWindows, hfWindowFields, hfWindows, MAX_CONTEXT, optional, uniformWindow, vocabFits } from "./family-config.js";
+import { attentionShape, ggufBlock, HF_GLOBAL, hfShapeFields, ggufShapeKeys, hfNaming, ggufWindows, hfWindowFields, hfWindows, MAX_CONTEXT, optional, uniformWindow, vocabFits } from "./family-config.js";
 
 const HF_LAYER: Record<string, string> = {
   "input_layernorm.weight": "attn_norm.weight",
@@ -15,11 +15,6 @@ const HF_LAYER: Record<string, string> = {
   "post_attention_layernorm.weight": "ffn_norm.weight",
   "mlp.gate_up_proj.weight": "ffn_up.weight",
   "mlp.down_proj.weight": "ffn_down.weight",
-};
-const HF_GLOBAL: Record<string, string> = {
-  "model.embed_tokens.weight": "token_embd.weight",
-  "model.norm.weight": "output_norm.weight",
-  "lm_head.weight": "output.weight",
 };
 const NAMES = hfNaming(HF_LAYER, HF_GLOBAL);
 
@@ -144,21 +139,9 @@ const spec: ArchSpec = {
 
   toHF(c) {
     const out: Record<string, unknown> = {
-      architectures: ["Phi3ForCausalLM"],
-      model_type: "phi3",
-      vocab_size: c.vocabSize,
-      hidden_size: c.hiddenSize,
-      intermediate_size: c.intermediateSize,
-      num_hidden_layers: c.numLayers,
-      num_attention_heads: c.numHeads,
-      num_key_value_heads: c.numKvHeads,
+      ...hfShapeFields("Phi3ForCausalLM", "phi3", c),
       hidden_act: "silu",
-      rms_norm_eps: c.rmsNormEps,
-      rope_theta: c.ropeTheta,
-      max_position_embeddings: c.maxPositionEmbeddings,
-      tie_word_embeddings: c.tieWordEmbeddings,
       partial_rotary_factor: (c.ropeDim ?? c.headDim) / c.headDim,
-      torch_dtype: "float32",
     };
     if (c.headDim * c.numHeads !== c.hiddenSize) out.head_dim = c.headDim;
     const s = c.ropeScaling;

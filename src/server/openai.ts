@@ -54,12 +54,11 @@ export function registerOpenAI(app: FastifyInstance, serving: () => Serving, str
     // The engine compiles it once the request is queued (the context check comes first).
     const grammar = plan.grammar ?? format?.spec ?? undefined;
     const grammarParam = plan.grammar ? "tool_choice" : format?.param ?? "response_format";
-    const ids = await s.chatIds(b.messages, plan.tools, b.chat_template_kwargs ?? undefined);
+    const { text: rendered, ids } = await s.chatPrompt(b.messages, plan.tools, b.chat_template_kwargs ?? undefined);
     // Where the model's thinking starts, when its thinking is split off (reasoning.ts). A
     // constraint (response_format, regex, a required tool call) then starts after the thinking,
     // where </think> is one token (Qwen3, DeepSeek-R1, QwQ): a tag of several tokens may be
     // written in other pieces than its own encoding, so it cannot be waited for.
-    const rendered = s.reasoning ? s.renderChat(b.messages, plan.tools, b.chat_template_kwargs ?? undefined) : "";
     const thinking = s.reasoning ? { inside: promptOpensThinking(rendered) } : null;
     const end = thinking && grammar && !promptClosesThinking(rendered) ? s.model.tokenizer.encode(THINKING_END, { addSpecial: false, parseSpecial: true }) : [];
     const grammarAfter = end.length === 1 ? end : undefined;

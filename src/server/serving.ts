@@ -45,13 +45,16 @@ export class Serving {
     return this.engine.chat.render(messages, tools, extra);
   }
 
-  /** The prompt ids of a chat conversation (renderChat); one that cannot fit the context is a 400 naming `messages`. */
-  async chatIds(messages: readonly ChatMessage[], tools?: ToolSpec[], extra?: Record<string, unknown>): Promise<number[]> {
+  /**
+   * A chat conversation's prompt: the text renderChat gives and its ids. One that cannot fit
+   * the context is a 400 naming `messages`.
+   */
+  async chatPrompt(messages: readonly ChatMessage[], tools?: ToolSpec[], extra?: Record<string, unknown>): Promise<{ text: string; ids: number[] }> {
     const text = this.renderChat(messages, tools, extra);
     const fit = { names: { prompt: "messages" } };
     this.prompts.checkFits(text, fit);
     // The template writes BOS itself where the model wants one, as HF's apply_chat_template does.
-    return this.prompts.encode(text, { addSpecial: false, parseSpecial: true }, fit);
+    return { text, ids: await this.prompts.encode(text, { addSpecial: false, parseSpecial: true }, fit) };
   }
 
   /**
