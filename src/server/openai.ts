@@ -2,7 +2,6 @@
 // checked by the schemas in schema.ts; the sampling fields map onto the engine's parameters;
 // responses (whole or streamed as server-sent events) follow OpenAI's shapes.
 import type { FastifyInstance, FastifyReply } from "fastify";
-import type { SamplingParams } from "../sampling/params.js";
 import { badRequest, modelNotFound, toApiError } from "./errors.js";
 import { arrivalOf, Generation, newId } from "./generation.js";
 import { chatDeltas, chatLogprobs, completionLogprobs, OPENAI_NAMES, samplingFrom, toolCallBodies, usageBody, type ChatDelta } from "./openai-format.js";
@@ -11,14 +10,12 @@ import type { Serving } from "./serving.js";
 import { onClientGone, SseStream } from "./sse.js";
 import { openaiGrammar, toolPlan, type ToolPlan } from "./structured.js";
 import type { GenerateInput } from "../engine/input.js";
-import type { EngineEvent, SampleOutput } from "../engine/stream.js";
-import { parseToolCalls } from "../structured/tool-calls.js";
-import { ToolCallParser } from "../structured/tool-call-stream.js";
-import { promptClosesThinking, promptOpensThinking, ReasoningSplitter, splitReasoning, THINKING_END } from "./reasoning.js";
+import type { EngineEvent } from "../engine/stream.js";
+import { ChoiceOutput, prepareChat, wholeChoice, wholeOutputs, withMax, type Thinking } from "./chat-request.js";
 
 // One model is loaded: any name asks for it (tools hard-code "gpt-4o"), as SGLang and
 // llama.cpp serve theirs, unless --strict-model-name.
-function checkModel(s: Serving, model: string | null | undefined, strict: boolean): void {
+export function checkModel(s: Serving, model: string | null | undefined, strict: boolean): void {
   if (strict && model !== undefined && model !== null && model !== s.name && model !== s.model.path) throw modelNotFound(model);
 }
 
@@ -26,7 +23,7 @@ function modelCard(s: Serving, created: number): Record<string, unknown> {
   return { id: s.name, object: "model", created, owned_by: "radixlm", root: s.model.path, max_model_len: s.contextLength };
 }
 
-function unix(): number {
+export function unix(): number {
   return Math.floor(Date.now() / 1000);
 }
 
@@ -50,28 +47,14 @@ export function registerOpenAI(app: FastifyInstance, serving: () => Serving, str
     if ((b.top_logprobs ?? 0) > 0 && b.logprobs !== true) throw badRequest("top_logprobs", "'top_logprobs' needs 'logprobs' to be true.");
     const plan = await toolPlan(s, b.tools, b.tool_choice, b.parallel_tool_calls);
     const format = openaiGrammar(b);
-    // A required call wins over response_format: the output is the call.
-    // The engine compiles it once the request is queued (the context check comes first).
-    const grammar = plan.grammar ?? format?.spec ?? undefined;
-    const grammarParam = plan.grammar ? "tool_choice" : format?.param ?? "response_format";
-    const { text: rendered, ids } = await s.chatPrompt(b.messages, plan.tools, b.chat_template_kwargs ?? undefined);
-    // Where the model's thinking starts, when its thinking is split off (reasoning.ts). A
-    // constraint (response_format, regex, a required tool call) then starts after the thinking,
-    // where </think> is one token (Qwen3, DeepSeek-R1, QwQ): a tag of several tokens may be
-    // written in other pieces than its own encoding, so it cannot be waited for.
-    const thinking = s.reasoning ? { inside: promptOpensThinking(rendered) } : null;
-    const end = thinking && grammar && !promptClosesThinking(rendered) ? s.model.tokenizer.encode(THINKING_END, { addSpecial: false, parseSpecial: true }) : [];
-    const grammarAfter = end.length === 1 ? end : undefined;
     const maxParam = b.max_completion_tokens != null ? "max_completion_tokens" : "max_tokens";
     const logprobs = b.logprobs === true;
     const params = withMax({ ...samplingFrom(b, s.defaultTemperature), ...(logprobs ? { logprobs: true, topLogprobs: b.top_logprobs ?? 0 } : {}) },
       b.max_completion_tokens ?? b.max_tokens);
-    // Without max_tokens a chat completion may fill the context, as OpenAI's does.
-    const input: GenerateInput = {
-      inputIds: ids, params, n: b.n ?? 1, cacheSalt: b.cache_salt ?? undefined, grammar, defaultMaxNewTokens: Infinity,
-      ...(grammarAfter ? { grammarAfter } : {}),
-    };
-    const gen = new Generation(s, { id: newId("chatcmpl-"), inputs: [input], arrival }, { ...OPENAI_NAMES, max_new_tokens: maxParam, prompt: "messages", grammar: grammarParam });
+    const { gen, thinking } = await prepareChat(s, {
+      id: newId("chatcmpl-"), arrival, messages: b.messages, plan, format, templateKwargs: b.chat_template_kwargs ?? undefined, params,
+      n: b.n ?? 1, cacheSalt: b.cache_salt ?? undefined, names: { ...OPENAI_NAMES, max_new_tokens: maxParam, prompt: "messages", grammar: "response_format" },
+    });
     onClientGone(reply, () => gen.abort());
     const head = { id: gen.spec.id, created: unix(), model: s.name, system_fingerprint: null };
     if (b.stream) return streamChat(s, gen, head, b.stream_options?.include_usage === true, reply, streamHeaders(), plan, thinking);
@@ -80,13 +63,12 @@ export function registerOpenAI(app: FastifyInstance, serving: () => Serving, str
       ...head,
       object: "chat.completion",
       choices: choices.map((c, index) => {
-        const split = thinking ? splitReasoning(c.text, thinking.inside) : { reasoning: null, content: c.text };
-        const parsed = plan.parse ? parseToolCalls(plan.format, split.content, plan.names, plan.parser) : { content: split.content, calls: [] };
-        const calls = parsed.calls.length > 0 ? toolCallBodies(parsed.calls) : null;
+        const split = wholeChoice(plan, thinking, c.text);
+        const calls = split.calls.length > 0 ? toolCallBodies(split.calls) : null;
         return {
           index,
           message: {
-            role: "assistant", content: parsed.content, ...(thinking ? { reasoning_content: split.reasoning } : {}), refusal: null,
+            role: "assistant", content: split.content, ...(thinking ? { reasoning_content: split.reasoning } : {}), refusal: null,
             ...(calls ? { tool_calls: calls } : {}),
           },
           logprobs: logprobs ? { content: chatLogprobs(s, c.logprobs), refusal: null } : null,
@@ -149,19 +131,6 @@ async function completionPrompts(s: Serving, prompt: CompletionBody["prompt"]): 
   return texts.map((text, i) => ({ ids: ids[i]!, text }));
 }
 
-/** The sampling parameters with max_new_tokens when the body gives one. */
-function withMax(params: Partial<SamplingParams>, max: number | null | undefined): Partial<SamplingParams> {
-  return max === null || max === undefined ? params : { ...params, maxNewTokens: max };
-}
-
-/** Every choice's output, for a response sent whole; a failed choice fails the response (400 or 500). */
-async function wholeOutputs(gen: Generation): Promise<SampleOutput[]> {
-  await gen.run();
-  const failure = gen.failure();
-  if (failure) throw failure;
-  return gen.outputs.map((o) => o!);
-}
-
 type Head = Record<string, unknown>;
 
 /** Ends a stream after a failure: an error event, then [DONE]. */
@@ -182,34 +151,16 @@ function failureOf(event: EngineEvent): ChoiceFailed | null {
 }
 
 async function streamChat(s: Serving, gen: Generation, head: Head, includeUsage: boolean, reply: FastifyReply, headers: Record<string, string>,
-  plan: ToolPlan, thinking: { inside: boolean } | null): Promise<void> {
+  plan: ToolPlan, thinking: Thinking | null): Promise<void> {
   await gen.firstEvent();
   const sse = new SseStream(reply, headers);
   const chunk = (choice: Record<string, unknown>): Record<string, unknown> =>
     ({ ...head, object: "chat.completion.chunk", choices: [choice], ...(includeUsage ? { usage: null } : {}) });
-  // With tools, each choice's text goes through a tool-call parser: content streams as it
-  // comes, markup that may open a call is held back, and a call streams as its name and then
-  // its argument pieces.
-  const parsers = gen.outputs.map(() => (plan.parse ? new ToolCallParser(plan.format, plan.names, plan.parser) : null));
-  const called = gen.outputs.map(() => false);
-  // With a reasoning parser, the thinking streams as reasoning_content first.
-  const splitters = gen.outputs.map(() => (thinking ? new ReasoningSplitter(thinking.inside) : null));
-  const answerDeltas = (choice: number, text: string, end: boolean): ChatDelta[] => {
-    const parser = parsers[choice];
-    if (!parser) return text ? [{ content: text }] : [];
-    const events = parser.push(text);
-    if (end) events.push(...parser.finish());
-    if (events.some((e) => e.type === "call")) called[choice] = true;
-    return chatDeltas(events);
-  };
-  const deltasOf = (choice: number, text: string, end: boolean): ChatDelta[] => {
-    const splitter = splitters[choice];
-    if (!splitter) return answerDeltas(choice, text, end);
-    const a = splitter.push(text);
-    const b = end ? splitter.finish() : { reasoning: "", content: "" };
-    const reasoning = a.reasoning + b.reasoning;
-    return [...(reasoning ? [{ reasoning_content: reasoning }] : []), ...answerDeltas(choice, a.content + b.content, end)];
-  };
+  // Each choice's thinking streams as reasoning_content first; with tools, its answer streams
+  // as content and calls (a name, then argument pieces).
+  const outputs = gen.outputs.map(() => new ChoiceOutput(plan, thinking));
+  const deltasOf = (choice: number, text: string, end: boolean): ChatDelta[] =>
+    outputs[choice]!.push(text, end).map((e) => (e.type === "reasoning" ? { reasoning_content: e.text } : chatDeltas([e])[0]!));
   try {
     for (let i = 0; i < gen.count; i++) {
       await sse.send(chunk({ index: i, delta: { role: "assistant", content: "" }, logprobs: null, finish_reason: null }));
@@ -226,9 +177,9 @@ async function streamChat(s: Serving, gen: Generation, head: Head, includeUsage:
         continue;
       }
       const deltas = deltasOf(choice, event.text, true);
-      const last = !parsers[choice] && deltas.length > 0 ? deltas.pop()! : {};
+      const last = !outputs[choice]!.parsesCalls && deltas.length > 0 ? deltas.pop()! : {};
       for (const delta of deltas) await sse.send(chunk({ index: choice, delta, logprobs: null, finish_reason: null }));
-      const reason = called[choice] && event.reason === "stop" ? "tool_calls" : event.reason;
+      const reason = outputs[choice]!.called && event.reason === "stop" ? "tool_calls" : event.reason;
       await sse.send(chunk({ index: choice, delta: last, logprobs: null, finish_reason: reason }));
     }
     if (includeUsage) await sse.send({ ...head, object: "chat.completion.chunk", choices: [], usage: usageBody(gen.usage) });

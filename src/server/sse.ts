@@ -23,10 +23,13 @@ export class SseStream {
     return this.res.destroyed || this.res.writableEnded;
   }
 
-  /** Sends one event; resolves once the socket can take more (or the client is gone). */
-  async send(data: unknown): Promise<void> {
+  /**
+   * Sends one event, named by an `event:` line when `event` is given (as the Responses API
+   * streams); resolves once the socket can take more (or the client is gone).
+   */
+  async send(data: unknown, event?: string): Promise<void> {
     if (this.closed) return;
-    if (this.res.write(`data: ${JSON.stringify(data)}\n\n`)) return;
+    if (this.res.write(`${event ? `event: ${event}\n` : ""}data: ${JSON.stringify(data)}\n\n`)) return;
     const res = this.res;
     await new Promise<void>((resolve) => {
       const go = (): void => {
@@ -43,6 +46,12 @@ export class SseStream {
   done(): void {
     if (this.closed) return;
     this.res.end("data: [DONE]\n\n");
+  }
+
+  /** The end of the response without [DONE] (a Responses stream ends with its last event). */
+  end(): void {
+    if (this.closed) return;
+    this.res.end();
   }
 }
 
