@@ -10,7 +10,9 @@ export class SseStream {
   constructor(reply: FastifyReply, headers: Readonly<Record<string, string>> = {}) {
     reply.hijack();
     this.res = reply.raw;
+    // The headers set on the reply so far (CORS's among them) go out too: hijack bypasses fastify's sending.
     this.res.writeHead(200, {
+      ...(reply.getHeaders() as Record<string, string | string[]>),
       "content-type": "text/event-stream; charset=utf-8",
       "cache-control": "no-cache",
       "x-accel-buffering": "no",

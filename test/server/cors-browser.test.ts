@@ -153,12 +153,8 @@ describe("a page on another origin calls /v1/chat/completions from headless Chro
     assert.deepEqual(onSeen.slice(before), [`OPTIONS /v1/chat/completions ${allowed.origin}`, `POST /v1/chat/completions ${allowed.origin}`]);
   });
 
-  // TODO: src/server/sse.ts hijacks the reply and writes its own head, without the headers the
-  // reply already had (@fastify/cors's access-control-allow-origin and vary), so Chromium
-  // refuses every streamed answer. Passing reply.getHeaders() into its writeHead fixes it (seen
-  // passing with that change); then this test loses its todo.
-  const streamTodo = "the SSE head lacks the CORS headers (src/server/sse.ts)";
-  test("CORS on: a streamed request's SSE chunks reach the page through the ReadableStream reader", { ...T, todo: streamTodo }, async () => {
+  // The SSE stream writes its own head (sse.ts): it must carry the CORS headers, or Chromium refuses every streamed answer.
+  test("CORS on: a streamed request's SSE chunks reach the page through the ReadableStream reader", T, async () => {
     const { result, console } = await fromPage(allowed.origin, on.url, KEY, chatBody({ stream: true }));
     assert.ok(result.ok, `fetch rejected: ${JSON.stringify(result)}; Chromium said:\n${console.join("\n")}`);
     assert.equal(result.status, 200, result.text);
