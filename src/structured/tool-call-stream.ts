@@ -3,6 +3,9 @@
 // are generated. A finished output is parsed by the same machine in one push (see
 // parseToolCalls), so the streamed argument pieces always add up to the whole-mode arguments.
 //
+// The JSON formats (hermes, llama3, mistral) are parsed here; qwen3-coder and pythonic calls
+// by their own machines (tool-call-xml.ts, tool-call-pythonic.ts), behind the same events.
+//
 // Arguments are the model's JSON text with the whitespace between tokens removed (no
 // re-encoding: escapes and number spellings stay as generated); a string-valued "arguments"
 // member (a JSON text inside a string) goes out decoded, in one piece, when it is complete.
@@ -10,14 +13,32 @@
 // released as content; markup of a real call never is. Whitespace next to calls is dropped.
 
 import { CallObject, isSpace } from "./tool-call-object.js";
+import type { ToolCallEvent, ToolCallFormat, ToolCallMachine, ToolCallParserOptions } from "./tool-call-events.js";
+import { PythonicToolCallParser } from "./tool-call-pythonic.js";
+import { XmlToolCallParser } from "./tool-call-xml.js";
 
-export type ToolCallFormat = "hermes" | "llama3" | "mistral";
+export type { ToolCallEvent, ToolCallFormat, ToolCallParserOptions } from "./tool-call-events.js";
 
-export type ToolCallEvent =
-  | { readonly type: "content"; readonly text: string }
-  /** A call begins: its name is known; its arguments follow in "arguments" events. */
-  | { readonly type: "call"; readonly index: number; readonly name: string }
-  | { readonly type: "arguments"; readonly index: number; readonly text: string };
+/** Splits a model's output, pushed as it streams, into content and tool-call events, by the format's own parser. */
+export class ToolCallParser implements ToolCallMachine {
+  private readonly machine: ToolCallMachine;
+
+  constructor(format: ToolCallFormat, names: ReadonlySet<string>, options: ToolCallParserOptions = {}) {
+    this.machine = format === "qwen3-coder" ? new XmlToolCallParser(names, options)
+      : format === "pythonic" ? new PythonicToolCallParser(names, options)
+      : new JsonToolCallParser(format, names, options);
+  }
+
+  /** Adds a piece of output; returns the events it completes. */
+  push(delta: string): ToolCallEvent[] {
+    return this.machine.push(delta);
+  }
+
+  /** At the end of the output: what was held back. */
+  finish(): ToolCallEvent[] {
+    return this.machine.finish();
+  }
+}
 
 const HERMES_OPEN = "<tool_call>";
 const HERMES_CLOSE = "</tool_call>";
@@ -41,15 +62,8 @@ type State =
   /** everything from here on is content */
   | "plain";
 
-export interface ToolCallParserOptions {
-  /** Calls past this many are parsed (their text is not content) but not reported. */
-  readonly maxCalls?: number;
-  /** The output is constrained to calls (tool_choice "required" or named): text held at the end is markup, never content. */
-  readonly callsOnly?: boolean;
-}
-
-/** Splits a model's output, pushed as it streams, into content and tool-call events. */
-export class ToolCallParser {
+/** The JSON formats (hermes, llama3, mistral): calls are JSON objects with a name and arguments. */
+class JsonToolCallParser implements ToolCallMachine {
   private readonly maxCalls: number;
   private readonly callsOnly: boolean;
   private state: State;
@@ -65,7 +79,7 @@ export class ToolCallParser {
   private out: ToolCallEvent[] = [];
   private finished = false;
 
-  constructor(private readonly format: ToolCallFormat, private readonly names: ReadonlySet<string>, options: ToolCallParserOptions = {}) {
+  constructor(private readonly format: "hermes" | "llama3" | "mistral", private readonly names: ReadonlySet<string>, options: ToolCallParserOptions = {}) {
     this.maxCalls = options.maxCalls ?? Infinity;
     this.callsOnly = options.callsOnly ?? false;
     this.state = format === "hermes" ? "text" : "lead";
