@@ -109,7 +109,9 @@ class NativeRunner::ForwardWorker : public Napi::AsyncWorker {
   // `into`: the caller's Float32Array to write the logits into (its first rows x vocab
   // floats), or empty for a fresh array. Reusing one keeps a long generation from piling up
   // logits arrays that V8 does not count (external memory) and so collects late.
-  ForwardWorker(Napi::Env env, NativeRunner* owner, StepInput in, Napi::Float32Array into)
+  // `hidden`: the caller's Float32Array for the hidden rows (hidden_rows x hidden floats,
+  // checked by the caller), held until the step is done.
+  ForwardWorker(Napi::Env env, NativeRunner* owner, StepInput in, Napi::Float32Array into, Napi::Float32Array hidden)
       : Napi::AsyncWorker(env, "radixlm.forward"),
         owner_(owner),
         in_(std::move(in)),
@@ -130,6 +132,10 @@ class NativeRunner::ForwardWorker : public Napi::AsyncWorker {
         out_ = Napi::Persistent(Napi::Float32Array::New(env, len, buf, 0));
       }
     }
+    if (!hidden.IsEmpty()) {
+      hidden_data_ = hidden.Data();
+      hidden_ = Napi::Persistent(hidden);
+    }
     self_ = Napi::Persistent(owner->Value());
   }
 
@@ -138,7 +144,7 @@ class NativeRunner::ForwardWorker : public Napi::AsyncWorker {
   void Execute() override {
     if (failed_) return;  // the error is already set
     try {
-      owner_->runner()->forward(in_, out_data_);
+      owner_->runner()->forward(in_, out_data_, hidden_data_);
     } catch (const std::exception& e) {
       SetError(std::string("native forward failed: ") + e.what());
     }
@@ -158,9 +164,10 @@ class NativeRunner::ForwardWorker : public Napi::AsyncWorker {
   NativeRunner* owner_;
   StepInput in_;
   Napi::Promise::Deferred deferred_;
-  Napi::Reference<Napi::Float32Array> out_;
+  Napi::Reference<Napi::Float32Array> out_, hidden_;
   Napi::ObjectReference self_;  // keeps the runner alive while the step runs
   float* out_data_ = nullptr;
+  float* hidden_data_ = nullptr;
   bool failed_ = false;
 };
 
@@ -196,7 +203,26 @@ Napi::Value NativeRunner::Forward(const Napi::CallbackInfo& info) {
   if (info.Length() > 7 && info[7].IsTypedArray() && info[7].As<Napi::TypedArray>().TypedArrayType() == napi_float32_array) {
     into = info[7].As<Napi::Float32Array>();
   }
-  auto* worker = new ForwardWorker(env, this, std::move(in), into);
+  // Optional: hiddenRows (Int32Array) and the Float32Array their hidden states go to.
+  Napi::Float32Array hidden;
+  if (info.Length() > 8 && !info[8].IsUndefined()) {
+    if (!get_i32(info[8], "hiddenRows", &in.hidden_rows)) return env.Undefined();
+    const std::string herr = runner_->check(in);
+    if (!herr.empty()) {
+      throw_error(env, "plan: " + herr);
+      return env.Undefined();
+    }
+    const size_t need = in.hidden_rows.size() * static_cast<size_t>(runner_->model().hidden);
+    if (need > 0) {
+      if (info.Length() < 10 || !info[9].IsTypedArray() || info[9].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array ||
+          info[9].As<Napi::Float32Array>().ElementLength() < need) {
+        throw_error(env, "forward: hiddenRows needs a Float32Array of hiddenRows.length x hidden floats");
+        return env.Undefined();
+      }
+      hidden = info[9].As<Napi::Float32Array>();
+    }
+  }
+  auto* worker = new ForwardWorker(env, this, std::move(in), into, hidden);
   busy_ = true;
   Napi::Promise p = worker->Promise();
   worker->Queue();

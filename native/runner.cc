@@ -120,6 +120,9 @@ std::string Runner::check(const StepInput& in) const {
   for (int32_t r : in.logit_rows) {
     if (r < 0 || r >= n) return "logit row " + std::to_string(r) + " out of range";
   }
+  for (int32_t r : in.hidden_rows) {
+    if (r < 0 || r >= n) return "hidden row " + std::to_string(r) + " out of range";
+  }
   return "";
 }
 
@@ -246,20 +249,20 @@ constexpr int64_t kMaxPassRows = 128;
 
 }  // namespace
 
-void Runner::forward(const StepInput& in, float* logits) {
+void Runner::forward(const StepInput& in, float* logits, float* hidden) {
   // A decode step: one row per sequence.
   const int64_t n = static_cast<int64_t>(in.tokens.size());
   const bool decode = n == static_cast<int64_t>(in.seq_count.size());
   pool_.set_active(chooser_.pick(decode, n));
   const auto t0 = std::chrono::steady_clock::now();
-  passes(in, logits);
+  passes(in, logits, hidden);
   if (decode) chooser_.record(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
 }
 
-void Runner::passes(const StepInput& in, float* logits) {
+void Runner::passes(const StepInput& in, float* logits, float* hidden) {
   const int64_t n = static_cast<int64_t>(in.tokens.size());
   if (n <= kMaxPassRows) {
-    pass(in, logits);
+    pass(in, logits, hidden, nullptr);
     return;
   }
   const int64_t vocab = m_.vocab;
@@ -273,6 +276,14 @@ void Runner::passes(const StepInput& in, float* logits) {
     sub.slot_offset.assign(1, 0);
     sub.slots.clear();
     sub.logit_rows.clear();
+    sub.hidden_rows.clear();
+    hidden_index_.clear();
+    for (size_t i = 0; i < in.hidden_rows.size(); i++) {
+      const int32_t r = in.hidden_rows[i];
+      if (r < a || r >= b) continue;
+      sub.hidden_rows.push_back(static_cast<int32_t>(r - a));
+      hidden_index_.push_back(static_cast<int64_t>(i));
+    }
     for (size_t s = 0; s < in.seq_start.size(); s++) {
       const int64_t lo = std::max<int64_t>(in.seq_start[s], a);
       const int64_t hi = std::min<int64_t>(in.seq_start[s] + in.seq_count[s], b);
@@ -297,16 +308,16 @@ void Runner::passes(const StepInput& in, float* logits) {
     bool in_place = true;
     for (size_t k = 0; k < m; k++) in_place = in_place && out_index_[k] == out_index_[0] + static_cast<int64_t>(k);
     if (in_place) {
-      pass(sub, m > 0 ? logits + out_index_[0] * vocab : logits);
+      pass(sub, m > 0 ? logits + out_index_[0] * vocab : logits, hidden, hidden_index_.data());
       continue;
     }
     if (sub_logits_.size() < m * static_cast<size_t>(vocab)) sub_logits_.resize(m * static_cast<size_t>(vocab));
-    pass(sub, sub_logits_.data());
+    pass(sub, sub_logits_.data(), hidden, hidden_index_.data());
     for (size_t k = 0; k < m; k++) std::copy_n(sub_logits_.data() + k * vocab, vocab, logits + out_index_[k] * vocab);
   }
 }
 
-void Runner::pass(const StepInput& in, float* logits) {
+void Runner::pass(const StepInput& in, float* logits, float* hidden, const int64_t* hidden_out) {
   const int64_t n = static_cast<int64_t>(in.tokens.size());
   const int64_t m = static_cast<int64_t>(in.logit_rows.size());
   int64_t max_len = 1;
@@ -328,6 +339,11 @@ void Runner::pass(const StepInput& in, float* logits) {
     }
   });
   for (int li = 0; li < static_cast<int>(m_.layers.size()); li++) layer(in, n, li);
+  // The same norm the logits rows get, so that a row's hidden state is the bits its logits start from.
+  rows(static_cast<int64_t>(in.hidden_rows.size()), [&](int64_t i) {
+    const int64_t o = hidden_out ? hidden_out[i] : i;
+    rms_norm(x_.data() + static_cast<int64_t>(in.hidden_rows[i]) * h, m_.output_norm.data(), h, m_.eps, hidden + o * h);
+  });
   if (m == 0) return;
   rows(m, [&](int64_t i) {
     rms_norm(x_.data() + static_cast<int64_t>(in.logit_rows[i]) * h, m_.output_norm.data(), h, m_.eps, last_.data() + i * h);

@@ -69,6 +69,9 @@ struct StepInput {
   std::vector<int64_t> slot_offset;    // where sequence s's slot list starts in `slots`
   std::vector<int32_t> slots;          // each sequence's kvSlots, one after another
   std::vector<int32_t> logit_rows;
+  // Rows whose final hidden state (after the output norm, before the output matrix) is
+  // wanted: what embedding models pool.
+  std::vector<int32_t> hidden_rows;
 };
 
 class Runner {
@@ -81,10 +84,11 @@ class Runner {
   std::string check(const StepInput& in) const;
 
   /**
-   * Runs the step; writes logit_rows.size() x vocab floats to `logits`. Decode steps run on
-   * as many of the pool's threads as measured fastest (thread-chooser.h).
+   * Runs the step; writes logit_rows.size() x vocab floats to `logits` and
+   * hidden_rows.size() x hidden floats to `hidden`. Decode steps run on as many of the pool's
+   * threads as measured fastest (thread-chooser.h).
    */
-  void forward(const StepInput& in, float* logits);
+  void forward(const StepInput& in, float* logits, float* hidden = nullptr);
 
   int threads() const { return pool_.size(); }
   /** Threads decode steps run on now (thread-chooser.h). */
@@ -101,10 +105,11 @@ class Runner {
   };
 
   void repack_weights();
-  void passes(const StepInput& in, float* logits);
+  void passes(const StepInput& in, float* logits, float* hidden);
   void balance_attention_blocks();
   size_t attention_scratch_floats(int64_t max_len) const;  // per thread (runner-attention.cc)
-  void pass(const StepInput& in, float* logits);
+  // `hidden_out[i]`: the output row of hidden_rows[i] (null: i).
+  void pass(const StepInput& in, float* logits, float* hidden, const int64_t* hidden_out);
   void reserve(int64_t n, int64_t m, int64_t max_len);
   void rows(int64_t n, const std::function<void(int64_t)>& fn);
   void attention(const StepInput& in, int64_t n, int layer);
@@ -149,7 +154,7 @@ class Runner {
   // A step of more rows than kMaxPassRows runs as several passes (see forward()).
   StepInput sub_;
   std::vector<float> sub_logits_;
-  std::vector<int64_t> out_index_;
+  std::vector<int64_t> out_index_, hidden_index_;
 };
 
 }  // namespace rlm

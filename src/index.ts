@@ -1,6 +1,8 @@
 // The package's public API.
 export { Engine, QueueFullError, type EngineOptions, type EngineStats, type SubmitOptions } from "./engine/engine.js";
 export { ContextLengthError, InputError, type GenerateInput } from "./engine/input.js";
+export type { EmbedInput, EmbedOptions, EmbedResult, RerankOptions, RerankResult } from "./engine/embed.js";
+export type { EmbeddingConfig, Pooling, PoolingType } from "./model/pooling.js";
 export type { EngineEvent, GenerateResult, PromptLogprobs, SampleOutput, TokenLogprob, Usage, FinishReason } from "./engine/stream.js";
 export { RequestStream } from "./engine/stream.js";
 export { RequestError } from "./scheduler/request.js";

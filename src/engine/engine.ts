@@ -23,6 +23,8 @@ import { Submission } from "./submission.js";
 import { ChatRenderer } from "./chat.js";
 import type { GenerationDefaults } from "../model/generation-defaults.js";
 import { checkSequenceCount, InputError, resolveInput, type GenerateInput, type ResolvedInput } from "./input.js";
+import { poolStep } from "./pool-step.js";
+import { embed, rerank, type EmbedInput, type EmbedOptions, type EmbedResult, type RerankOptions, type RerankResult } from "./embed.js";
 import { forcedLogprob, prepareMasks, sampleOne, sampleRows, settleMasks, type PendingMask, type SampledStep } from "./sample-step.js";
 
 /**
@@ -46,6 +48,8 @@ export class Engine {
   private generatedTotal = 0;
   /** Logits of the last step, reused by the next one (grown on demand). */
   private logitsBuf = new Float32Array(0);
+  /** Hidden states of the last step's pooled rows (embedding requests), likewise. */
+  private hiddenBuf = new Float32Array(0);
   private grammars: GrammarCompiler | null = null;
   /** Requests waiting for their grammar to compile. */
   private readonly compiling = new Set<Request>();
@@ -120,6 +124,19 @@ export class Engine {
   /** The whole result of one request; rejects with a failed sample's error. */
   async complete(input: GenerateInput, options: { signal?: AbortSignal } = {}): Promise<GenerateResult> {
     return this.submit([input], { requestId: input.requestId, signal: options.signal }).result();
+  }
+
+  /**
+   * The embedding vectors of texts or token-id lists, pooled as the model says (pooling.ts),
+   * computed through the scheduler and the radix cache like any request.
+   */
+  embed(inputs: readonly EmbedInput[], options: EmbedOptions = {}): Promise<EmbedResult> {
+    return embed(this, inputs, options);
+  }
+
+  /** How relevant each document is to the query (embed.ts: a classifier head, or the model's yes/no). */
+  rerank(query: string, documents: readonly string[], options: RerankOptions = {}): Promise<RerankResult> {
+    return rerank(this, query, documents, options);
   }
 
   /**
@@ -214,6 +231,7 @@ export class Engine {
       detokenizer: new IncrementalDetokenizer(this.model.tokenizer, { skipSpecial: true }),
       jumpForward,
       promptLogprobsStart: sample === 0 ? r.promptLogprobsStart : -1,
+      ...(r.pool ? { pool: r.pool } : {}),
     });
   }
 
@@ -277,11 +295,13 @@ export class Engine {
     // 1. Schedule.
     const batch = this.scheduler.schedule();
     if (!batch) return late !== null;
-    const { plan, rows } = buildStepPlan(batch);
+    const { plan, rows, hidden } = buildStepPlan(batch);
     // 2. Forward. The grammar worker computes masks meanwhile, and the waiting requests are
     // matched for the next step's admissions.
     const masks = prepareMasks(rows, () => this.grammars?.flush());
-    const forward = this.runner.forward(plan, this.logitsFor(rows.length));
+    const h = this.model.config.hiddenSize;
+    if (this.hiddenBuf.length < hidden.length * h) this.hiddenBuf = new Float32Array(hidden.length * h);
+    const forward = this.runner.forward(plan, this.logitsFor(rows.length), hidden.length > 0 ? this.hiddenBuf : undefined);
     this.scheduler.prepare();
     let logits: Float32Array;
     try {
@@ -293,6 +313,9 @@ export class Engine {
     }
     this.steps++;
     this.scheduler.complete(batch);
+    // Embedding and scoring requests take their rows and are done once their prompt is.
+    const pooled = poolStep(batch, rows, logits, this.model.config.vocabSize, hidden, this.hiddenBuf, h);
+    this.emit(pooled.flatMap((r) => this.scheduler.finish(r, "stop")));
     // 3. Sample. A mask that is late (its grammar worker is busy compiling) does not hold up
     // the batch: that request keeps its logits and is sampled when the mask comes.
     await settleMasks(masks, MASK_GRACE_MS);

@@ -9,6 +9,7 @@ import { ChatTemplateError, type ChatMessage, type ToolSpec } from "../tokenizer
 import { messagesProblem, toolsProblem, type ChatRenderer } from "./chat.js";
 import type { Grammar, GrammarSpec } from "../structured/grammar.js";
 import type { Tokenizer } from "../tokenizer/tokenizer.js";
+import type { PoolSpec } from "../scheduler/request.js";
 import { checkSamplingParams, DEFAULT_SAMPLING, SamplingParamError, type SamplingParams } from "../sampling/params.js";
 
 /** Longest cache salt, in characters: each distinct salt is kept as a cache namespace while it holds entries. */
@@ -69,6 +70,12 @@ export interface GenerateInput {
   readonly grammarAfter?: readonly number[];
   /** With a grammar: append forced text without a model call per token (default: the engine's setting). */
   readonly jumpForward?: boolean;
+  /**
+   * An embedding or scoring request: the prompt's final hidden states are pooled (and the
+   * last row's logits at `logitIds` kept) instead of sampling; one sample, no output tokens.
+   * Engine.embed and Engine.rerank make these.
+   */
+  readonly pool?: PoolSpec;
 }
 
 /** A bad input other than a sampling parameter. `part`: which input of a submission, when it had several. */
@@ -119,6 +126,7 @@ export interface ResolvedInput {
   readonly grammar: Grammar | GrammarSpec | undefined;
   readonly grammarAfter: readonly number[];
   readonly jumpForward: boolean | undefined;
+  readonly pool: PoolSpec | undefined;
 }
 
 /** What an input is checked and completed against: the engine's limits, defaults and chat template. */
@@ -142,7 +150,7 @@ function setFields<T extends object>(o: T | undefined): Partial<T> {
 // (`sampling` for `params`, `max_tokens` for `maxNewTokens`) is an error, not a silent default.
 const INPUT_FIELDS = {
   prompt: true, inputIds: true, messages: true, tools: true, chatTemplateKwargs: true, params: true, defaultMaxNewTokens: true,
-  n: true, cacheSalt: true, requestId: true, promptLogprobsStart: true, grammar: true, grammarAfter: true, jumpForward: true,
+  n: true, cacheSalt: true, requestId: true, promptLogprobsStart: true, grammar: true, grammarAfter: true, jumpForward: true, pool: true,
 } satisfies Record<keyof GenerateInput, true>;
 const PARAM_FIELDS = {
   temperature: true, topK: true, topP: true, minP: true, repetitionPenalty: true, frequencyPenalty: true, presencePenalty: true,
@@ -194,6 +202,8 @@ export function resolveInput(model: LoadedModel, limits: InputContext, input: Ge
   const limit = limits.contextLength;
   if (ids.length >= limit) throw new ContextLengthError(limit, ids.length, null, part);
   const room = limit - ids.length;
+  if (input.pool !== undefined) return { ...poolInput(input, ids, vocab, fail), salt };
+  if (model.headless) fail("model", "This model has no language-model head (an embedding model): it serves embeddings, not generation.");
   const asked = input.params?.maxNewTokens;
   const maxNewTokens = asked ?? Math.min(input.defaultMaxNewTokens ?? DEFAULT_SAMPLING.maxNewTokens, room);
   const n = input.n ?? 1;
@@ -211,7 +221,22 @@ export function resolveInput(model: LoadedModel, limits: InputContext, input: Ge
     if (!Number.isInteger(start) || start < 1) fail("prompt_logprobs_start", `promptLogprobsStart must be an integer of at least 1, got ${start}.`);
     start = Math.min(start, ids.length);
   }
-  return { ids, params, n, salt, promptLogprobsStart: start, grammar: input.grammar, grammarAfter: grammarAfterOf(input, vocab, fail), jumpForward: input.jumpForward };
+  return { ids, params, n, salt, promptLogprobsStart: start, grammar: input.grammar, grammarAfter: grammarAfterOf(input, vocab, fail), jumpForward: input.jumpForward, pool: undefined };
+}
+
+const POOL_TYPES: ReadonlySet<string> = new Set(["last", "mean", "cls"]);
+
+/** A pooling input: one sample, nothing generated, no grammar or prompt logprobs. */
+function poolInput(input: GenerateInput, ids: number[], vocab: number, fail: (param: string, message: string) => never): Omit<ResolvedInput, "salt"> {
+  const pool = input.pool!;
+  if (typeof pool !== "object" || pool === null || !POOL_TYPES.has(pool.type)) fail("pool", "pool.type must be one of last, mean and cls.");
+  const ids2 = pool.logitIds ?? [];
+  if (!Array.isArray(ids2) || ids2.length > 16) fail("pool", "pool.logitIds must list at most 16 token ids.");
+  for (const t of ids2) if (!Number.isInteger(t) || t < 0 || t >= vocab) fail("pool", `pool.logitIds has token id ${t}, outside the vocabulary (size ${vocab}).`);
+  if ((input.n ?? 1) !== 1 || input.grammar !== undefined || input.promptLogprobsStart !== undefined) fail("pool", "A pooling input takes no n, grammar or promptLogprobsStart.");
+  const params: SamplingParams = { ...DEFAULT_SAMPLING, maxNewTokens: 0, n: 1 };
+  const spec: PoolSpec = pool.logitIds !== undefined ? { type: pool.type, logitIds: [...pool.logitIds] } : { type: pool.type };
+  return { ids, params, n: 1, promptLogprobsStart: -1, grammar: undefined, grammarAfter: [], jumpForward: undefined, pool: spec };
 }
 
 /** Most tokens grammarAfter may list (a tag such as </think> is a few at most). */

@@ -18,6 +18,8 @@ export interface SampleOutput {
   readonly logprobs: TokenLogprob[];
   /** Why it failed (finishReason "error"). */
   readonly error?: Error;
+  /** A pooling input's result: its pooled hidden state, and the logits it asked for. */
+  readonly pooled?: { readonly hidden: Float32Array; readonly logits?: Float32Array };
 }
 
 /**

@@ -3,6 +3,7 @@
 import type { OutputEvent } from "../scheduler/scheduler.js";
 import type { Request } from "../scheduler/request.js";
 import { RequestStream, type SampleOutput, type Usage } from "./stream.js";
+import { pooledOutput } from "./pool-step.js";
 
 export class Submission {
   readonly stream: RequestStream;
@@ -61,6 +62,7 @@ function usageOf(samples: readonly Request[]): Usage {
 }
 
 function outputOf(req: Request): SampleOutput {
-  const out = { text: req.text, tokenIds: req.outputIds, finishReason: req.finishReason!, logprobs: req.logprobs };
-  return req.error ? { ...out, error: req.error } : out;
+  const out: SampleOutput = { text: req.text, tokenIds: req.outputIds, finishReason: req.finishReason!, logprobs: req.logprobs };
+  const pooled = req.finishReason === "stop" ? pooledOutput(req) : undefined;
+  return req.error ? { ...out, error: req.error } : pooled ? { ...out, pooled } : out;
 }

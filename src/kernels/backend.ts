@@ -25,6 +25,11 @@ export interface StepPlan {
   readonly seqs: readonly SeqPlan[];
   /** Rows (indices into `tokens`) whose logits are wanted, in output order. */
   readonly logitRows: Int32Array;
+  /**
+   * Rows whose final hidden state (after the output norm, before the output matrix: what
+   * embedding models pool) is wanted, in output order; absent: none.
+   */
+  readonly hiddenRows?: Int32Array;
 }
 
 export type KVDType = "f16" | "f32";
@@ -113,9 +118,11 @@ export interface ModelRunner {
   /**
    * Logits for `plan.logitRows`, row after row, each `vocabSize` long. With `into` (long
    * enough), a backend may write them there and return a view of it: the caller then owns
-   * the reuse, and must be done with the view before passing `into` again.
+   * the reuse, and must be done with the view before passing `into` again. The hidden
+   * states of `plan.hiddenRows` go to `hidden` (hiddenSize floats each, in order), which a
+   * plan with hidden rows must give.
    */
-  forward(plan: StepPlan, into?: Float32Array): Promise<Float32Array>;
+  forward(plan: StepPlan, into?: Float32Array, hidden?: Float32Array): Promise<Float32Array>;
   readonly kv: KVCacheOptions;
   close(): void;
 }
@@ -126,7 +133,7 @@ export interface Backend {
 }
 
 /** Checks a plan against the runner's capacity; a bad plan is a bug upstream, so throw. */
-export function validatePlan(plan: StepPlan, capacity: number): void {
+export function validatePlan(plan: StepPlan, capacity: number, hiddenSize = 0, hidden?: Float32Array): void {
   const n = plan.tokens.length;
   if (plan.positions.length !== n) throw new Error("plan: positions and tokens differ in length");
   let covered = 0;
@@ -141,4 +148,7 @@ export function validatePlan(plan: StepPlan, capacity: number): void {
   }
   if (covered !== n) throw new Error("plan: sequences do not cover every token");
   for (const r of plan.logitRows) if (r < 0 || r >= n) throw new Error(`plan: logit row ${r} out of range`);
+  const hr = plan.hiddenRows ?? new Int32Array(0);
+  for (const r of hr) if (r < 0 || r >= n) throw new Error(`plan: hidden row ${r} out of range`);
+  if (hr.length > 0 && (hidden === undefined || hidden.length < hr.length * hiddenSize)) throw new Error("plan: hidden rows need an output array");
 }

@@ -89,7 +89,8 @@ export interface NativeRunnerInfo {
 
 interface NativeRunnerHandle {
   forward(tokens: Int32Array, positions: Int32Array, seqStart: Int32Array, seqCount: Int32Array,
-    slotOffset: Int32Array, slots: Int32Array, logitRows: Int32Array, into?: Float32Array): Promise<Float32Array>;
+    slotOffset: Int32Array, slots: Int32Array, logitRows: Int32Array, into?: Float32Array,
+    hiddenRows?: Int32Array, hidden?: Float32Array): Promise<Float32Array>;
   close(): void;
   info(): NativeRunnerInfo;
 }
@@ -190,7 +191,7 @@ export class NativeModelRunner implements ModelRunner {
    * Steps run one at a time, in call order; the plan is read at call time. With no step in
    * flight the addon starts at once, so the caller's own work overlaps the computation.
    */
-  forward(plan: StepPlan, into?: Float32Array): Promise<Float32Array> {
+  forward(plan: StepPlan, into?: Float32Array, hidden?: Float32Array): Promise<Float32Array> {
     if (this.closed) return Promise.reject(new Error("runner is closed"));
     const seqStart = new Int32Array(plan.seqs.length);
     const seqCount = new Int32Array(plan.seqs.length);
@@ -208,7 +209,10 @@ export class NativeModelRunner implements ModelRunner {
     const tokens = Int32Array.from(plan.tokens);
     const positions = Int32Array.from(plan.positions);
     const logitRows = Int32Array.from(plan.logitRows);
-    const start = (): Promise<Float32Array> => this.handle.forward(tokens, positions, seqStart, seqCount, slotOffset, slots, logitRows, into);
+    const hiddenRows = plan.hiddenRows && plan.hiddenRows.length > 0 ? Int32Array.from(plan.hiddenRows) : undefined;
+    const start = (): Promise<Float32Array> => hiddenRows
+      ? this.handle.forward(tokens, positions, seqStart, seqCount, slotOffset, slots, logitRows, into, hiddenRows, hidden)
+      : this.handle.forward(tokens, positions, seqStart, seqCount, slotOffset, slots, logitRows, into);
     let step: Promise<Float32Array>;
     if (this.pending === 0) {
       try {

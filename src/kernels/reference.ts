@@ -82,13 +82,13 @@ class ReferenceRunner implements ModelRunner {
     this.read = kv.dtype === "f32" ? readF32 : readF16;
   }
 
-  async forward(plan: StepPlan): Promise<Float32Array> {
+  async forward(plan: StepPlan, _into?: Float32Array, hidden?: Float32Array): Promise<Float32Array> {
     if (this.closed) throw new Error("runner is closed");
-    validatePlan(plan, this.kv.capacity);
-    return this.compute(plan);
+    validatePlan(plan, this.kv.capacity, this.c.hiddenSize, hidden);
+    return this.compute(plan, hidden);
   }
 
-  private compute(plan: StepPlan): Float32Array {
+  private compute(plan: StepPlan, hidden: Float32Array | undefined): Float32Array {
     const c = this.c;
     const n = plan.tokens.length;
     const h = c.hiddenSize;
@@ -184,6 +184,8 @@ class ReferenceRunner implements ModelRunner {
       addInPlace(x, proj, n * h);
     });
 
+    const hr = plan.hiddenRows ?? new Int32Array(0);
+    for (let i = 0; i < hr.length; i++) rmsNorm(x, hr[i]! * h, 1, h, this.outputNorm, c.rmsNormEps, hidden!, i * h);
     const m = plan.logitRows.length;
     const last = new Float32Array(m * h);
     for (let i = 0; i < m; i++) rmsNorm(x, plan.logitRows[i]! * h, 1, h, this.outputNorm, c.rmsNormEps, last, i * h);

@@ -15,6 +15,8 @@ import { checkGGUFTokenCount, checkTokenizerJsonIds, tokenizerError } from "./vo
 import { Weights } from "./weights.js";
 import type { TensorInfo } from "../formats/gguf.js";
 import type { FileBytes } from "../formats/file-bytes.js";
+import { CLASSIFIER_TENSORS, embeddingFromGGUF, embeddingFromHF, type EmbeddingConfig } from "./pooling.js";
+import type { WeightTensor } from "../kernels/tensor.js";
 
 export interface LoadedModel {
   readonly path: string;
@@ -26,6 +28,13 @@ export interface LoadedModel {
   readonly chatTemplate: string | null;
   /** The sampling defaults the model ships with (generation_config.json, general.sampling.*); {} when none. */
   readonly generationDefaults: GenerationDefaults;
+  /** How it embeds and scores texts (pooling.ts). */
+  readonly embedding: EmbeddingConfig;
+  /**
+   * It has no language-model head (an HF sentence-transformers model saved without
+   * lm_head): it embeds, and refuses to generate.
+   */
+  readonly headless: boolean;
   close(): void;
 }
 
@@ -64,11 +73,17 @@ async function loadHF(dir: string): Promise<LoadedModel> {
       const named = archs.map((a) => (typeof a === "string" ? quote(a, 40) : describe(a))).join(", ") || "(none given)";
       throw fieldError(configPath, "architectures", `unknown architecture ${named} (supported: ${known()})`);
     }
+    // Some embedding models are saved as the bare backbone (Qwen3-Embedding: `layers.0...`,
+    // `embed_tokens.weight`, `norm.weight`), without the causal LM's `model.` prefix.
+    const all = hf.shards.flatMap((sh) => [...sh.tensors.keys()]);
+    const bare = !all.some((n) => n.startsWith("model.")) && all.some((n) => n.startsWith("layers."));
+    const hfNameOf = (n: string): string => (bare && n !== "lm_head.weight" ? `model.${n}` : n);
+    const embedding = embeddingFromHF(dir, hf.config);
     // Experts' matrices (`name@e`) are stacked into one tensor per name.
     const stacks = new Map<string, { e: number; info: TensorInfo; file: FileBytes; path: string }[]>();
     for (const shard of hf.shards) {
       for (const [name, info] of shard.tensors) {
-        const internal = spec.internalName(name);
+        const internal = spec.internalName(hfNameOf(name));
         if (!internal) continue;
         const at = internal.indexOf("@");
         if (at >= 0) {
@@ -91,8 +106,10 @@ async function loadHF(dir: string): Promise<LoadedModel> {
     }
     const tensorCount = hf.shards.reduce((n, s) => n + s.tensors.size, 0);
     let config = spec.fromHF(hf.config, configPath, { tensorCount, shapeOf: (n) => weights.shapeOf(n) });
-    // An untied model without its output matrix would run on the embedding instead.
-    if (hf.config.tie_word_embeddings === false && !weights.has("output.weight")) {
+    // An untied model without its output matrix would run on the embedding instead; a
+    // sentence-transformers model saved without one (Qwen3-Embedding-8B) is headless: it embeds.
+    const headless = hf.config.tie_word_embeddings === false && !weights.has("output.weight") && embedding.pooling.declared;
+    if (hf.config.tie_word_embeddings === false && !weights.has("output.weight") && !headless) {
       throw fieldError(dir, `tensor ${quote(spec.hfName("output.weight"))}`, "missing (config.json says tie_word_embeddings: false)");
     }
     for (const t of spec.hfConfigTensors?.(config) ?? []) weights.addVector(t.name, t.data);
@@ -117,6 +134,7 @@ async function loadHF(dir: string): Promise<LoadedModel> {
       path: dir, format: "hf", config, weights, tokenizer,
       chatTemplate: chatTemplateOf(hf.tokenizerConfig),
       generationDefaults: gen ? generationDefaultsFromHF(gen, genPath) : {},
+      embedding, headless,
       close: () => weights.close(),
     };
   } catch (err) {
@@ -141,8 +159,12 @@ async function loadGGUF(file: string): Promise<LoadedModel> {
       throw fieldError(path, "general.architecture", `unknown architecture ${named} (supported: ${known()})`);
     }
     const weights = new Weights();
-    for (const part of f.parts) for (const [name, info] of part.tensors) weights.add(name, info, part.bytes);
-    let config = spec.fromGGUF(f.metadata, path, { tensorCount: f.tensorCount, shapeOf: (n) => weights.shapeOf(n) });
+    // A reranker's classifier head is read here, not by the forward pass.
+    const heads = new Weights();
+    for (const part of f.parts) for (const [name, info] of part.tensors) (CLASSIFIER_TENSORS.has(name) ? heads : weights).add(name, info, part.bytes);
+    let config = spec.fromGGUF(f.metadata, path, { tensorCount: f.tensorCount - heads.size, shapeOf: (n) => weights.shapeOf(n) });
+    const head = (n: string): WeightTensor | undefined => (heads.has(n) ? heads.get(n) : undefined);
+    const embedding = embeddingFromGGUF(f.metadata, arch as string, path, head, config.hiddenSize);
     config = spec.settle(config, weights.names());
     weights.check(spec.tensors(config), { path, fileName: (n) => n, configName: "the GGUF metadata", onlyKnown: true });
     checkGGUFTokenCount(f.metadata, config.vocabSize, path);
@@ -161,6 +183,7 @@ async function loadGGUF(file: string): Promise<LoadedModel> {
       path, format: "gguf", config, weights, tokenizer,
       chatTemplate: typeof tmpl === "string" ? tmpl : null,
       generationDefaults: generationDefaultsFromGGUF(f.metadata, path),
+      embedding, headless: false,
       // f.close() too: a part that holds no tensors (gguf-split --no-tensor-first-split) is not in weights.
       close: () => {
         weights.close();

@@ -10,6 +10,7 @@ import { byteSize, isFloatType, type WeightType } from "../formats/dtype.js";
 import { quantize } from "../formats/quant.js";
 import { bf16ToF32Array, f16ToF32Array, f32ToBf16Array, f32ToF16Array } from "../formats/f16.js";
 import { loadTokenizerFile, loadTokenizerJson } from "../tokenizer/load.js";
+import type { Tokenizer } from "../tokenizer/tokenizer.js";
 import { mulberry32, hashString } from "../util/random.js";
 import { ropeInvFreq } from "../kernels/rope.js";
 import { CHATML_TEMPLATE } from "../tokenizer/chat-template.js";
@@ -20,6 +21,7 @@ import { archByName, knownArchitectures, type TensorSpec } from "./registry.js";
 import type { ModelConfig } from "./config.js";
 import { presetShape, type PresetName } from "./presets.js";
 import { buildTestTokenizer, TEST_SPECIAL_TOKENS } from "./test-tokenizer.js";
+import { ggufEmbedding, hfEmbeddingName, writeHFEmbedding, type TestEmbedding } from "./test-embedding.js";
 
 export type ShapeOverrides = Partial<Pick<ModelConfig,
   "vocabSize" | "hiddenSize" | "intermediateSize" | "numLayers" | "numHeads" | "numKvHeads" | "headDim" | "ropeTheta" | "tieWordEmbeddings" |
@@ -44,6 +46,8 @@ export interface TestModelOptions {
   readonly splitMaxTensors?: number;
   /** Per-layer sliding windows (0: none), in place of the preset's (whose first numLayers are taken). */
   readonly attentionWindows?: readonly number[];
+  /** Make it an embedding model or a reranker (test-embedding.ts). */
+  readonly embedding?: TestEmbedding;
 }
 
 export interface TestModelResult {
@@ -53,6 +57,7 @@ export interface TestModelResult {
 }
 
 interface TokenizerParts {
+  tokenizer: Tokenizer;
   hfTokenizer: Record<string, unknown>;
   hfConfig: Record<string, unknown>;
   gguf: Record<string, GGUFWriteValue>;
@@ -110,7 +115,7 @@ async function tokenizerParts(opts: TestModelOptions, defaultVocab: number): Pro
     const tok = loadTokenizerJson(files.tokenizer, files.config);
     const eos = TEST_SPECIAL_TOKENS.filter((s) => s !== "<|im_start|>").map((s) => tok.tokenToId(s)).filter((x): x is number => x !== undefined);
     return {
-      hfTokenizer: files.tokenizer, hfConfig: files.config,
+      tokenizer: tok, hfTokenizer: files.tokenizer, hfConfig: files.config,
       gguf: { ...ggufTokenizerValues(tok.toGGUFMetadata()), "tokenizer.chat_template": CHATML_TEMPLATE },
       vocabSize: defaultVocab, bosId: null, eosIds: eos,
     };
@@ -132,6 +137,7 @@ async function tokenizerParts(opts: TestModelOptions, defaultVocab: number): Pro
   template ??= CHATML_TEMPLATE;
   const hf = tok.toTokenizerJson();
   return {
+    tokenizer: tok,
     hfTokenizer: hf.tokenizer as Record<string, unknown>,
     hfConfig: { ...(hf.config as Record<string, unknown>), chat_template: template },
     gguf: { ...ggufTokenizerValues(tok.toGGUFMetadata()), "tokenizer.chat_template": template },
@@ -211,6 +217,12 @@ export async function makeTestModel(opts: TestModelOptions): Promise<TestModelRe
       "general.quantization_version": 2,
       ...tok.gguf,
     };
+    if (opts.embedding) {
+      const outSpec = specs.find((s) => s.name === (config.tieWordEmbeddings ? "token_embd.weight" : "output.weight"))!;
+      const e = ggufEmbedding(opts.embedding, config.arch, tok.tokenizer, config.hiddenSize, () => randomTensor(outSpec, config, seed));
+      Object.assign(meta, e.meta);
+      tensors.push(...e.tensors);
+    }
     if (opts.splitMaxTensors !== undefined) {
       const parts = writeGGUFSplit(opts.out.replace(/\.gguf$/, ""), meta, tensors, opts.splitMaxTensors);
       return { path: parts[0]!, config, bytes: parts.reduce((n, p) => n + fs.statSync(p).size, 0) };
@@ -222,7 +234,10 @@ export async function makeTestModel(opts: TestModelOptions): Promise<TestModelRe
   const hfTensors: TensorToWrite[] = specs.filter((s) => fromConfigOnly(s.name) === null).flatMap((s): TensorToWrite[] => {
     // A stack of experts is one matrix per expert in an HF folder.
     const first = spec.hfStackName?.(s.name, 0);
-    if (!first) return [{ name: spec.hfName(s.name), type: opts.dtype, shape: s.shape, data: () => encode(opts.dtype, randomTensor(s, config, seed)) }];
+    if (!first) {
+      const name = hfEmbeddingName(opts.embedding, spec.hfName(s.name));
+      return name === null ? [] : [{ name, type: opts.dtype, shape: s.shape, data: () => encode(opts.dtype, randomTensor(s, config, seed)) }];
+    }
     const [experts, rows, cols] = s.shape as [number, number, number];
     return Array.from({ length: experts }, (_, e) => ({
       name: spec.hfStackName!(s.name, e)!, type: opts.dtype, shape: [rows, cols],
@@ -254,6 +269,7 @@ export async function makeTestModel(opts: TestModelOptions): Promise<TestModelRe
   }
   const hfConfig = spec.toHF(config);
   hfConfig.torch_dtype = { f32: "float32", f16: "float16", bf16: "bfloat16" }[opts.dtype as "f32" | "f16" | "bf16"];
+  if (opts.embedding) writeHFEmbedding(opts.embedding, dir, hfConfig);
   fs.writeFileSync(path.join(dir, "config.json"), JSON.stringify(hfConfig, null, 2));
   fs.writeFileSync(path.join(dir, "generation_config.json"), JSON.stringify({
     ...(config.bosTokenId !== null ? { bos_token_id: config.bosTokenId } : {}),
@@ -262,6 +278,6 @@ export async function makeTestModel(opts: TestModelOptions): Promise<TestModelRe
   fs.writeFileSync(path.join(dir, "tokenizer.json"), JSON.stringify(tok.hfTokenizer));
   fs.writeFileSync(path.join(dir, "tokenizer_config.json"), JSON.stringify(tok.hfConfig, null, 2));
   let bytes = 0;
-  for (const f of fs.readdirSync(dir)) bytes += fs.statSync(path.join(dir, f)).size;
+  for (const f of fs.readdirSync(dir)) if (fs.statSync(path.join(dir, f)).isFile()) bytes += fs.statSync(path.join(dir, f)).size;
   return { path: dir, config, bytes };
 }

@@ -27,10 +27,18 @@ export interface LogitRow {
   readonly sample: boolean;
 }
 
+/** One row of the step's hidden states: a position a pooling request pools. */
+export interface HiddenRow {
+  readonly req: Request;
+  readonly position: number;
+}
+
 export interface PlannedStep {
   readonly plan: StepPlan;
   /** `rows[i]` is the request and position of logits row i. */
   readonly rows: readonly LogitRow[];
+  /** `hidden[i]` is the request and position of hidden-state row i. */
+  readonly hidden: readonly HiddenRow[];
 }
 
 export function buildStepPlan(batch: Batch): PlannedStep {
@@ -39,6 +47,8 @@ export function buildStepPlan(batch: Batch): PlannedStep {
   const positions = new Int32Array(n);
   const logitRows: number[] = [];
   const rows: LogitRow[] = [];
+  const hiddenRows: number[] = [];
+  const hidden: HiddenRow[] = [];
   let row = 0;
   const seqs = batch.entries.map((e) => {
     const start = row;
@@ -53,11 +63,22 @@ export function buildStepPlan(batch: Batch): PlannedStep {
       logitRows.push(start + p - e.start);
       rows.push({ req: e.req, position: p, sample: false });
     }
-    if (e.wantLogits) {
+    const pool = e.req.pool;
+    if (pool) {
+      for (let p = e.start; p < e.start + e.count; p++) {
+        const take = pool.type === "mean" || (pool.type === "cls" ? p === 0 : e.wantLogits && p === e.start + e.count - 1);
+        if (!take) continue;
+        hiddenRows.push(start + p - e.start);
+        hidden.push({ req: e.req, position: p });
+      }
+    }
+    // A pooling request wants the last row's logits only for its logitIds.
+    if (e.wantLogits && (!pool || pool.logitIds !== undefined)) {
       logitRows.push(row - 1);
       rows.push({ req: e.req, position: e.start + e.count - 1, sample: true });
     }
     return { start, count: e.count, kvSlots: e.req.slots.subarray(0, e.start + e.count) };
   });
-  return { plan: { tokens, positions, seqs, logitRows: Int32Array.from(logitRows) }, rows };
+  const plan: StepPlan = { tokens, positions, seqs, logitRows: Int32Array.from(logitRows), ...(hidden.length > 0 ? { hiddenRows: Int32Array.from(hiddenRows) } : {}) };
+  return { plan, rows, hidden };
 }

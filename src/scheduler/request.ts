@@ -35,6 +35,27 @@ export class RequestError extends Error {
   override name = "RequestError";
 }
 
+/**
+ * What an embedding or scoring request keeps of its prompt instead of sampling: the final
+ * hidden state pooled over its rows (the last, the mean, or the first), and optionally some
+ * of the last row's logits (a reranker's "yes" and "no").
+ */
+export interface PoolSpec {
+  readonly type: "last" | "mean" | "cls";
+  /** Of the last row's logits, the values of these ids; absent: no logits are computed. */
+  readonly logitIds?: readonly number[];
+}
+
+/** A pooling request's result so far. */
+export interface Pooled {
+  /** Sum (mean), or the row (last, cls), of the hidden states pooled so far. */
+  readonly sum: Float64Array;
+  /** Positions before this one are in `sum`; a recomputed row (after a retraction) is not added twice. */
+  upTo: number;
+  /** The last row's logits at `PoolSpec.logitIds`. */
+  logits: Float32Array | null;
+}
+
 export interface RequestInit {
   /** This request's own id (shown to clients: a choice's id). */
   readonly id: string;
@@ -56,6 +77,8 @@ export interface RequestInit {
   readonly jumpForward?: boolean;
   /** First prompt position whose token logprob is wanted (-1 or absent: none). */
   readonly promptLogprobsStart?: number;
+  /** An embedding or scoring request: pool the prompt's hidden states, sample nothing. */
+  readonly pool?: PoolSpec;
 }
 
 export class Request {
@@ -102,6 +125,10 @@ export class Request {
   readonly promptLogprobs: { readonly start: number; readonly tokenIds: number[]; readonly logprobs: number[] } | null;
   promptLogprobsSent = false;
 
+  /** An embedding or scoring request (see PoolSpec), and its result so far. */
+  readonly pool: PoolSpec | null;
+  pooled: Pooled | null = null;
+
   aborted = false;
   finishReason: FinishReason | null = null;
   /** Why it failed (finishReason "error"): a RequestError, or what went wrong on our side. */
@@ -122,6 +149,7 @@ export class Request {
     this.constraint = init.constraint ?? null;
     this.jumpForward = init.jumpForward === true;
     this.stop = new StopMatcher(init.params.stop ?? []);
+    this.pool = init.pool ?? null;
     const start = init.promptLogprobsStart ?? -1;
     this.promptLogprobsStart = start >= 1 ? Math.min(start, this.promptLength) : -1;
     const from = this.promptLogprobsStart;
@@ -153,6 +181,8 @@ export class Request {
 
   /** Tokens the cache may serve at admission: all but the last, and none whose logits are wanted. */
   get matchLimit(): number {
+    // A mean or first-token pool needs every row's hidden state, and the cache keeps only K/V.
+    if (this.pool && this.pool.type !== "last") return 0;
     const all = this.tokens.length - 1;
     return this.promptLogprobsStart > 0 ? Math.min(all, this.promptLogprobsStart - 1) : all;
   }
