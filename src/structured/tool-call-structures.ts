@@ -99,8 +99,8 @@ export function callStructure(format: "qwen3-coder" | "pythonic", tools: readonl
     return { type: "structural_tag", format: f };
   }
   const call = or(tools.map(pythonFunction));
-  const calls = several
-    ? { type: "tags_with_separator", tags: [{ type: "tag", begin: "", content: call, end: "" }], separator: ", ", at_least_one: true, stop_after_first: false }
-    : call;
-  return { type: "structural_tag", format: sequence([text("["), calls, text("]")]) };
+  if (!several) return { type: "structural_tag", format: sequence([text("["), call, text("]")]) };
+  // xgrammar takes tags_with_separator inside a tag, not inside a sequence.
+  const calls = { type: "tags_with_separator", tags: [{ type: "tag", begin: "", content: call, end: "" }], separator: ", ", at_least_one: true, stop_after_first: false };
+  return { type: "structural_tag", format: { type: "tag", begin: "[", content: calls, end: "]" } };
 }
