@@ -3,6 +3,7 @@
 // on SIGTERM/SIGINT drains: new requests get 503, in-flight ones finish within the grace
 // period (then are aborted), and the process exits 0.
 import { REASONING_PARSERS, type ReasoningParser } from "../server/reasoning.js";
+import { TOOL_CALL_FORMATS, toolCallFormatNamed } from "../structured/tool-calls.js";
 import path from "node:path";
 import type { Command } from "commander";
 import { Engine } from "../engine/engine.js";
@@ -28,6 +29,7 @@ interface ServeOptions extends EngineFlagValues {
   corsAllowOrigin?: string;
   strictModelName?: boolean;
   reasoningParser: string;
+  toolCallParser: string;
 }
 
 /** --cors-allow-origin: a comma-separated list of origins (scheme://host[:port]), or "*". */
@@ -118,14 +120,17 @@ async function run(o: ServeOptions): Promise<void> {
   if (reasoningParser !== "auto" && reasoningParser !== "none" && !(REASONING_PARSERS as readonly string[]).includes(reasoningParser)) {
     throw new UsageError(`--reasoning-parser must be auto, none, ${REASONING_PARSERS.join(" or ")}, got "${reasoningParser}"`);
   }
+  const toolCallParser = o.toolCallParser === "auto" ? "auto" : toolCallFormatNamed(o.toolCallParser);
+  if (toolCallParser === null) throw new UsageError(`--tool-call-parser must be auto, ${TOOL_CALL_FORMATS.join(", ")}, got "${o.toolCallParser}"`);
   const strictModelName = o.strictModelName === true;
   const info: Record<string, unknown> = {
     model_path: localPath, host: o.host, port, api_key: apiKey !== undefined, max_body_bytes: maxBodyBytes,
     cors_allow_origins: corsAllowOrigins ?? [], strict_model_name: strictModelName, reasoning_parser: reasoningParser,
+    tool_call_parser: toolCallParser,
   };
   const server = new RadixServer({
     name, apiKey, maxBodyBytes, logIntervalSeconds: logInterval, info, corsAllowOrigins, strictModelName,
-    reasoningParser: reasoningParser as ReasoningParser | "auto" | "none",
+    reasoningParser: reasoningParser as ReasoningParser | "auto" | "none", toolCallParser,
   });
   let engine: Engine | null = null;
   let signals = 0;
@@ -204,6 +209,7 @@ export function register(program: Command): void {
     .option("--no-warmup", "skip the one-token warm-up generation before the ready line")
     .option("--cors-allow-origin <origins>", "let browser pages on these origins call the server (comma-separated, or *; default: CORS off)")
     .option("--strict-model-name", "answer a request for another model name with a 404 (default: any name gets the loaded model)")
-    .option("--reasoning-parser <name>", `where a chat answer's <think> text goes: ${REASONING_PARSERS.join(", ")} (reasoning_content), none, or auto (on when the chat template thinks)`, "auto");
+    .option("--reasoning-parser <name>", `where a chat answer's <think> text goes: ${REASONING_PARSERS.join(", ")} (reasoning_content), none, or auto (on when the chat template thinks)`, "auto")
+    .option("--tool-call-parser <name>", `how chat answers write tool calls: ${TOOL_CALL_FORMATS.join(", ")}, or auto (the format the chat template shows)`, "auto");
   engineFlags(c).action(run);
 }

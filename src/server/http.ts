@@ -23,6 +23,7 @@ import { registerOpenAI } from "./openai.js";
 import { Serving } from "./serving.js";
 import { VERSION } from "../util/version.js";
 import { reasoningParserOf, type ReasoningParser } from "./reasoning.js";
+import type { ToolCallFormat } from "../structured/tool-calls.js";
 
 export type ServerState = "loading" | "ready" | "draining" | "closed";
 
@@ -53,6 +54,8 @@ export interface ServerOptions {
    * default: on when the model's chat template writes <think> and </think>).
    */
   readonly reasoningParser?: ReasoningParser | "auto" | "none";
+  /** The tool-call format of chat answers; "auto" (the default): the one the model's chat template shows. */
+  readonly toolCallParser?: ToolCallFormat | "auto";
 }
 
 export const DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024;
@@ -159,7 +162,8 @@ export class RadixServer {
     if (this.current !== "loading") throw new Error(`cannot attach an engine in state ${this.current}`);
     const choice = this.opts.reasoningParser ?? "auto";
     const reasoning = choice === "auto" ? reasoningParserOf(engine.model.chatTemplate ?? "") : choice === "none" ? null : choice;
-    this.serving = new Serving(engine, this.opts.name, this.metrics, this.warn, reasoning);
+    const toolCalls = this.opts.toolCallParser === undefined || this.opts.toolCallParser === "auto" ? null : this.opts.toolCallParser;
+    this.serving = new Serving(engine, this.opts.name, this.metrics, this.warn, reasoning, toolCalls);
     this.metrics.attach(engine);
     this.current = "ready";
   }

@@ -11,6 +11,7 @@ import { badRequest, type ParamNames } from "./errors.js";
 import { PromptEncoder } from "./prompt-encoder.js";
 import type { Metrics } from "./metrics.js";
 import type { ReasoningParser } from "./reasoning.js";
+import type { ToolCallFormat } from "../structured/tool-calls.js";
 
 const fatalUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
@@ -30,9 +31,10 @@ export class Serving {
   /**
    * @param reasoning where chat answers' thinking is split off (reasoning.ts), or null: all of
    *   an answer is content.
+   * @param toolCallParser the tool-call format of every answer (--tool-call-parser), or null: the chat template's.
    */
   constructor(readonly engine: Engine, readonly name: string, readonly metrics: Metrics, warn: (line: string) => void = () => {},
-    readonly reasoning: ReasoningParser | null = null) {
+    readonly reasoning: ReasoningParser | null = null, readonly toolCallParser: ToolCallFormat | null = null) {
     this.model = engine.model;
     this.contextLength = engine.contextLength;
     if (engine.chat.fallbackReason) warn(`radixlm: warning: ${engine.chat.fallbackReason}`);

@@ -46,8 +46,11 @@ export interface ToolPlan {
   readonly names: ReadonlySet<string>;
   /** A call is required: the output is constrained to one (or, with parallel calls, one or more). */
   readonly grammar: GrammarSpec | null;
-  /** How to parse the output: at most 1 call with parallel_tool_calls false or a named function; calls only under a grammar. */
-  readonly parser: { readonly maxCalls: number; readonly callsOnly: boolean };
+  /**
+   * How to parse the output: at most 1 call with parallel_tool_calls false or a named function; calls only under a grammar;
+   * the tools, whose schemas type qwen3-coder's raw values.
+   */
+  readonly parser: { readonly maxCalls: number; readonly callsOnly: boolean; readonly tools: readonly ToolSpec[] };
 }
 
 export type ToolChoice = "none" | "auto" | "required" | { type?: string; function: { name: string } };
@@ -55,12 +58,13 @@ export type ToolChoice = "none" | "auto" | "required" | { type?: string; functio
 export async function toolPlan(s: Serving, tools: ToolSpec[] | null | undefined, choice: ToolChoice | null | undefined,
   parallel: boolean | null | undefined): Promise<ToolPlan> {
   const list = tools ?? [];
-  const format = toolCallFormat(s.model.chatTemplate);
+  // --tool-call-parser, or the format the chat template shows
+  const format = s.toolCallParser ?? toolCallFormat(s.model.chatTemplate);
   const names = new Set(list.map((t) => t.function.name));
   const mode = choice ?? (list.length > 0 ? "auto" : "none");
   // OpenAI's default is parallel calls on.
   const maxCalls = parallel === false ? 1 : Infinity;
-  const base = { format, names, parser: { maxCalls, callsOnly: false } };
+  const base = { format, names, parser: { maxCalls, callsOnly: false, tools: list } };
   if (list.length === 0) {
     if (mode !== "none" && mode !== "auto") throw badRequest("tool_choice", "'tool_choice' needs 'tools'.");
     return { ...base, tools: undefined, parse: false, grammar: null };
@@ -75,12 +79,12 @@ export async function toolPlan(s: Serving, tools: ToolSpec[] | null | undefined,
       if (err instanceof GrammarError) throw badRequest("tool_choice", `Invalid 'tool_choice': ${err.message}`);
       throw err;
     }
-    return { ...base, tools: list, parse: true, grammar, parser: { maxCalls, callsOnly: true } };
+    return { ...base, tools: list, parse: true, grammar, parser: { maxCalls, callsOnly: true, tools: list } };
   }
   const named = list.find((t) => t.function.name === mode.function.name);
   if (!named) throw badRequest("tool_choice", `'tool_choice' names the function '${mode.function.name}', which is not among 'tools'.`);
   // As OpenAI does, a named function is called exactly once.
-  return { ...base, tools: list, parse: true, grammar: toolCallGrammar(format, [named]), parser: { maxCalls: 1, callsOnly: true } };
+  return { ...base, tools: list, parse: true, grammar: toolCallGrammar(format, [named]), parser: { maxCalls: 1, callsOnly: true, tools: list } };
 }
 
 /** The native /generate constraint parameters (at most one). */
