@@ -10,7 +10,7 @@ import type { LoadedModel } from "../model/load.js";
 import type { PoolingType } from "../model/pooling.js";
 import type { PoolSpec } from "../scheduler/request.js";
 import type { ChatRenderer } from "./chat.js";
-import { InputError, type GenerateInput } from "./input.js";
+import { InputError, MAX_SEQUENCES_PER_REQUEST, type GenerateInput } from "./input.js";
 import type { RequestStream } from "./stream.js";
 import type { SubmitOptions } from "./options.js";
 
@@ -38,6 +38,8 @@ export interface RerankOptions extends SubmitOptions {
   /** What relevance means (Qwen3-Reranker's Instruct line); the default is web search's. */
   readonly instruction?: string;
   readonly cacheSalt?: string;
+  /** Tokenizes the prompts (a server's, off the event loop); absent: the model's tokenizer, here. */
+  readonly encode?: (texts: readonly string[], addSpecial: boolean) => Promise<number[][]>;
 }
 
 export interface RerankResult {
@@ -57,8 +59,8 @@ export interface PoolingHost {
 const DEFAULT_INSTRUCTION = "Given a web search query, retrieve relevant passages that answer the query";
 const JUDGE = 'Judge whether the Document meets the requirements based on the Query and the Instruct provided. Note that the answer can only be "yes" or "no".';
 
-/** Most texts one embed or rerank call takes (OpenAI's limit for an embeddings request). */
-export const MAX_POOLING_INPUTS = 2048;
+/** Most texts one embed or rerank call takes: each is a request the scheduler carries. */
+export const MAX_POOLING_INPUTS = MAX_SEQUENCES_PER_REQUEST;
 
 interface Pooled {
   readonly outputs: { hidden: Float32Array; logits?: Float32Array }[];
@@ -148,12 +150,12 @@ export async function rerank(host: PoolingHost, query: string, documents: readon
   }
   const instruction = options.instruction ?? DEFAULT_INSTRUCTION;
   const pool: PoolSpec = logitIds ? { type: "last", logitIds } : { type: "last" };
-  // The template writes BOS itself where the model wants one, as for chat prompts.
-  const gen = documents.map((d): GenerateInput => {
-    const text = rerankPrompt(host, query, d, instruction);
-    const ids = model.tokenizer.encode(text, { addSpecial: model.embedding.rerankTemplate !== null, parseSpecial: true });
-    return { inputIds: ids, pool, ...(options.cacheSalt !== undefined ? { cacheSalt: options.cacheSalt } : {}) };
-  });
+  // A chat template writes BOS itself where the model wants one, as for chat prompts.
+  const texts = documents.map((d) => rerankPrompt(host, query, d, instruction));
+  const addSpecial = model.embedding.rerankTemplate !== null;
+  const encode = options.encode ?? ((t: readonly string[], add: boolean): Promise<number[][]> =>
+    Promise.resolve(t.map((x) => model.tokenizer.encode(x, { addSpecial: add, parseSpecial: true }))));
+  const gen = (await encode(texts, addSpecial)).map((ids): GenerateInput => ({ inputIds: ids, pool, ...(options.cacheSalt !== undefined ? { cacheSalt: options.cacheSalt } : {}) }));
   const r = await runPooled(host, gen, options);
   const scores = r.outputs.map((o) => (cls ? classify(cls.rows, cls.bias, o.hidden) : yesProbability(o.logits!)));
   return { scores, promptTokens: r.promptTokens, cachedTokens: r.cachedTokens };

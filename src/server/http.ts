@@ -20,6 +20,7 @@ import { JsonThread } from "./json-thread.js";
 import { Metrics, statusLine } from "./metrics.js";
 import { registerNativeApi } from "./native-api.js";
 import { registerOpenAI } from "./openai.js";
+import { registerEmbeddings } from "./embeddings.js";
 import { Serving } from "./serving.js";
 import { VERSION } from "../util/version.js";
 import { reasoningParserOf, type ReasoningParser } from "./reasoning.js";
@@ -117,6 +118,7 @@ export class RadixServer {
       return this.serving;
     };
     registerOpenAI(this.app, serving, (): Record<string, string> => (this.current === "ready" ? {} : { connection: "close" }), opts.strictModelName === true);
+    registerEmbeddings(this.app, serving, opts.strictModelName === true);
     registerNativeApi(this.app, {
       serving, metrics: this.metrics, state: () => this.current,
       serverInfo: () => ({ version: VERSION, ...(opts.info ?? {}) }),

@@ -64,10 +64,15 @@ export class Serving {
    * engine does). All are measured against the context before any is tokenized; one that
    * cannot fit is a 400 naming `names.prompt` (and which, of several).
    */
-  async promptIds(texts: readonly string[], names: ParamNames): Promise<number[][]> {
+  promptIds(texts: readonly string[], names: ParamNames): Promise<number[][]> {
+    return this.encodeTexts(texts, { addSpecial: true, parseSpecial: true }, names);
+  }
+
+  /** The ids of texts encoded as `options` say, each measured against the context first (as promptIds). */
+  async encodeTexts(texts: readonly string[], options: EncodeOptions, names: ParamNames): Promise<number[][]> {
     const fits = texts.map((_, i) => ({ names, part: texts.length > 1 ? i : undefined }));
     texts.forEach((t, i) => this.prompts.checkFits(t, fits[i]!));
-    return Promise.all(texts.map((t, i) => this.prompts.encode(t, { addSpecial: true, parseSpecial: true }, fits[i])));
+    return Promise.all(texts.map((t, i) => this.prompts.encode(t, options, fits[i])));
   }
 
   /** The ids of any text (/tokenize), with no context limit, as the UTF-8 bytes of a JSON array; a long text's made off the event loop. */

@@ -9,11 +9,7 @@ import { loadModel, type LoadedModel } from "../../src/model/load.js";
 import { nativeBackend, runnerAddon } from "../../src/kernels/native.js";
 import { referenceBackend } from "../../src/kernels/reference.js";
 import type { Backend } from "../../src/kernels/backend.js";
-import fs from "node:fs";
-import path from "node:path";
-import { tempDir, testModel } from "../helpers/models.js";
-import { buildTestTokenizer } from "../../src/model/test-tokenizer.js";
-import { CHATML_TEMPLATE } from "../../src/tokenizer/chat-template.js";
+import { testModel, yesNoTokenizer } from "../helpers/models.js";
 import { TEST_RERANK_TEMPLATE } from "../../src/model/test-embedding.js";
 
 const addon = runnerAddon();
@@ -31,19 +27,6 @@ async function engine(model: LoadedModel, opts: Partial<Omit<EngineOptions, "mod
 }
 
 const plainModel = testModel("embed-llama", { arch: "llama", format: "gguf", dtype: "f32", seed: 11 }).then(loadModel);
-/**
- * The test tokenizer with a vocabulary big enough to hold "yes" and "no", and whole words
- * taken before merges (HF's ignore_merges, as Llama 3's), so that each is one token.
- */
-function yesNoTokenizer(): string {
-  const files = buildTestTokenizer(16384, CHATML_TEMPLATE);
-  (files.tokenizer.model as Record<string, unknown>).ignore_merges = true;
-  const dir = path.join(tempDir(), "yes-no-tokenizer");
-  fs.mkdirSync(dir, { recursive: true });
-  fs.writeFileSync(path.join(dir, "tokenizer.json"), JSON.stringify(files.tokenizer));
-  fs.writeFileSync(path.join(dir, "tokenizer_config.json"), JSON.stringify(files.config));
-  return path.join(dir, "tokenizer.json");
-}
 const yesNoModel = testModel("rerank-llama", { arch: "llama", format: "hf", dtype: "f32", seed: 16, tokenizer: yesNoTokenizer() }).then(loadModel);
 const meanModel = testModel("embed-mean-hf", { arch: "qwen3", format: "hf", dtype: "f32", seed: 12, embedding: { pooling: "mean" } }).then(loadModel);
 
@@ -177,7 +160,7 @@ describe("Engine.embed", () => {
     const e = await engine(await plainModel);
     await assert.rejects(e.embed(["x"], { dimensions: 8 }), (err: unknown) => err instanceof InputError && /Matryoshka/.test(err.message));
     await assert.rejects(e.embed([]), (err: unknown) => err instanceof InputError && err.param === "input");
-    await assert.rejects(e.embed(new Array<string>(2049).fill("a")), (err: unknown) => err instanceof InputError && /2048/.test(err.message));
+    await assert.rejects(e.embed(new Array<string>(1025).fill("a")), (err: unknown) => err instanceof InputError && /1024/.test(err.message));
     await assert.rejects(e.embed([[1, 2, 1e9]]), (err: unknown) => err instanceof InputError);
     assert.equal(e.inflight, 0);
   });

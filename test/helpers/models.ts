@@ -3,6 +3,8 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { makeTestModel, type TestModelOptions } from "../../src/model/test-model.js";
+import { buildTestTokenizer } from "../../src/model/test-tokenizer.js";
+import { CHATML_TEMPLATE } from "../../src/tokenizer/chat-template.js";
 
 let root: string | null = null;
 
@@ -28,3 +30,20 @@ export function testModel(name: string, opts: Omit<TestModelOptions, "out">): Pr
 }
 
 export const SHARED_TESTDATA = path.resolve(process.cwd(), "../shared/testdata");
+
+/**
+ * A tokenizer.json for test models that rerank: the test tokenizer with a vocabulary big
+ * enough to hold "yes" and "no", taking whole words before merges (HF's ignore_merges, as
+ * Llama 3's does), so that each is one token.
+ */
+export function yesNoTokenizer(): string {
+  const dir = path.join(tempDir(), "yes-no-tokenizer");
+  const file = path.join(dir, "tokenizer.json");
+  if (fs.existsSync(file)) return file;
+  const files = buildTestTokenizer(16384, CHATML_TEMPLATE);
+  (files.tokenizer.model as Record<string, unknown>).ignore_merges = true;
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, "tokenizer_config.json"), JSON.stringify(files.config));
+  fs.writeFileSync(file, JSON.stringify(files.tokenizer));
+  return file;
+}

@@ -37,7 +37,7 @@ export interface Running {
   close(): Promise<void>;
 }
 
-export async function start(engineOpts: Partial<Omit<EngineOptions, "model">> = {}, serverOpts: Partial<ServerOptions> = {}): Promise<Running> {
+export async function start(engineOpts: Partial<Omit<EngineOptions, "model">> & { model?: LoadedModel } = {}, serverOpts: Partial<ServerOptions> = {}): Promise<Running> {
   const engine = await Engine.create({
     model: await model(), backend: backend(), maxTotalTokens: 8192, maxRunningRequests: 256, checkInvariants: true, ...engineOpts,
   });
