@@ -28,6 +28,8 @@ interface OpenTurn {
   /** Where the turn's content starts in the text. */
   readonly start: number;
   readonly suffix: string;
+  /** The template shows the content only with a later turn (roles.ts): no gen runs inside. */
+  readonly hidden: boolean;
 }
 
 type Content = string | ((s: ProgramState) => Promise<void>);
@@ -38,6 +40,8 @@ export class ProgramState {
   private readonly infos = new Map<string, CallInfo>();
   private history: ChatMessage[] = [];
   private turn: OpenTurn | null = null;
+  /** The text as the turns alone left it: where a whole-conversation template's next turn may start over. */
+  private turnsEnd = "";
   private busy: string | null = null;
   /** A fork's first request waits until the shared prefix is computed. */
   private prefixReady: Promise<unknown> | null = null;
@@ -49,6 +53,7 @@ export class ProgramState {
       for (const [k, v] of from.captured) this.captured.set(k, v);
       this.history = [...from.history];
       this.turn = from.turn;
+      this.turnsEnd = from.turnsEnd;
     }
   }
 
@@ -96,6 +101,11 @@ export class ProgramState {
     if (this.busy) throw new LangError(`${what}: this state is still running ${this.busy}; await it first (or fork the state)`);
   }
 
+  /** A gen or select needs the prompt the template shows. */
+  private shown(what: string): void {
+    if (this.turn?.hidden) throw new LangError(`${what}: the chat template shows a ${this.turn.role} turn only once the next turn is added; end the turn first`);
+  }
+
   /** Adds text to the prompt. */
   append(text: string): this {
     this.ready("append");
@@ -132,9 +142,17 @@ export class ProgramState {
   beginRole(role: Role): this {
     this.ready(`${role} turn`);
     if (this.turn) throw new LangError(`cannot open a ${role} turn inside the open ${this.turn.role} turn; end it first`);
-    const { prefix, suffix } = this.ctx.roles().roleText(role, this.history);
-    this.textSoFar += prefix;
-    this.turn = { role, start: this.textSoFar.length, suffix };
+    const r = this.ctx.roles().roleText(role, this.history);
+    if (r.text !== undefined) {
+      // The template renders whole conversations: the turn starts over from its render.
+      if (this.textSoFar !== this.turnsEnd) {
+        throw new LangError(`cannot open a ${role} turn: this chat template rewrites the earlier turns when one is added, so text written outside a turn cannot be kept; write it inside a turn`);
+      }
+      this.textSoFar = r.text;
+    } else {
+      this.textSoFar += r.prefix;
+    }
+    this.turn = { role, start: this.textSoFar.length, suffix: r.suffix, hidden: r.hidden === true };
     return this;
   }
 
@@ -145,6 +163,7 @@ export class ProgramState {
     this.ready(`end of the ${turn.role} turn`);
     this.history.push({ role: turn.role, content: this.textSoFar.slice(turn.start) });
     this.textSoFar += turn.suffix;
+    this.turnsEnd = this.textSoFar;
     this.turn = null;
     return this;
   }
@@ -155,6 +174,7 @@ export class ProgramState {
    */
   gen(name: string, options: GenOptions = {}): GenHandle {
     this.ready(`gen "${name}"`);
+    this.shown(`gen "${name}"`);
     const params = this.ctx.params(options);
     this.busy = `gen "${name}"`;
     return new GenHandle((push) => this.ctx.track(this.runGen(name, params, push)).finally(() => (this.busy = null)));
@@ -192,6 +212,7 @@ export class ProgramState {
   async select(name: string, options: readonly string[], how: SelectOptions = {}): Promise<string> {
     const what = `select "${name}"`;
     this.ready(what);
+    this.shown(what);
     if (!Array.isArray(options) || options.length === 0) throw new LangError(`${what}: give at least one option`);
     for (const o of options) if (typeof o !== "string" || o === "") throw new LangError(`${what}: options must be non-empty strings, got ${JSON.stringify(o)}`);
     this.busy = what;
