@@ -16,8 +16,12 @@ const END = "<|python_end|>";
 /** Longest function or argument name read; past it the text is not a call. */
 const MAX_NAME = 256;
 
-const isNameStart = (c: string): boolean => /^[A-Za-z_]$/.test(c);
-const isNameChar = (c: string): boolean => /^[\w.]$/.test(c);
+const isNameStart = (c: string): boolean => /^[\w-]$/.test(c);
+/**
+ * What a function or keyword name may hold: Python's identifiers, and the "-" and "." that
+ * OpenAI's tool names and JSON property names may have (the forcing grammar writes them as they are).
+ */
+const isNameChar = (c: string): boolean => /^[\w.-]$/.test(c);
 
 type State =
   /** before the list: whitespace and <|python_start|> */

@@ -129,6 +129,9 @@ test("pythonic: a Python list of calls with keyword arguments; literals become J
   assert.deepEqual(assertStreamsAsWhole("pythonic", ' [ping( ) , get_weather(city = "Oslo")]\nDone.'), {
     content: "Done.", calls: [{ name: "ping", arguments: "{}" }, { name: "get_weather", arguments: '{"city":"Oslo"}' }],
   });
+  // OpenAI's tool names and JSON property names may hold "-" (the forcing grammar writes them as they are).
+  const dashed = parseToolCalls("pythonic", '[get-weather(first-name="Ada", x.y=1)]', new Set(["get-weather"]));
+  assert.deepEqual(dashed, { content: null, calls: [{ name: "get-weather", arguments: '{"first-name":"Ada","x.y":1}' }] });
   // A string argument streams as it is read.
   const long = streamed("pythonic", [...`[get_weather(city="${"x".repeat(80)}")]`]);
   assert.ok(long.argPieces[0]! > 60);
