@@ -20,6 +20,7 @@ import { JsonThread } from "./json-thread.js";
 import { Metrics, statusLine } from "./metrics.js";
 import { registerNativeApi } from "./native-api.js";
 import { registerOpenAI } from "./openai.js";
+import { registerResponses } from "./responses.js";
 import { registerEmbeddings } from "./embeddings.js";
 import { Serving } from "./serving.js";
 import { VERSION } from "../util/version.js";
@@ -57,6 +58,8 @@ export interface ServerOptions {
   readonly reasoningParser?: ReasoningParser | "auto" | "none";
   /** The tool-call format of chat answers; "auto" (the default): the one the model's chat template shows. */
   readonly toolCallParser?: ToolCallFormat | "auto";
+  /** Bounds of the responses kept for previous_response_id and GET /v1/responses/{id}: default 1000 responses, 64 MiB. */
+  readonly responsesStore?: { readonly maxResponses?: number; readonly maxBytes?: number };
 }
 
 export const DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024;
@@ -119,6 +122,8 @@ export class RadixServer {
     };
     registerOpenAI(this.app, serving, (): Record<string, string> => (this.current === "ready" ? {} : { connection: "close" }), opts.strictModelName === true);
     registerEmbeddings(this.app, serving, opts.strictModelName === true);
+    registerResponses(this.app, serving, (): Record<string, string> => (this.current === "ready" ? {} : { connection: "close" }),
+      { strictModel: opts.strictModelName === true, maxStored: opts.responsesStore?.maxResponses, maxStoredBytes: opts.responsesStore?.maxBytes });
     registerNativeApi(this.app, {
       serving, metrics: this.metrics, state: () => this.current,
       serverInfo: () => ({ version: VERSION, ...(opts.info ?? {}) }),

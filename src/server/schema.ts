@@ -29,7 +29,7 @@ const bool = opt("boolean", "a boolean");
 const str = opt("string", "a string");
 
 /** Sampling fields shared by the OpenAI routes (SGLang's extras included). */
-const sampling: Schema = {
+export const sampling: Schema = {
   model: opt("string", `a string of at most ${MAX_MODEL_LENGTH} characters`, { maxLength: MAX_MODEL_LENGTH }),
   temperature: num("a number in [0, 2]", { minimum: 0, maximum: 2 }),
   top_p: num("a number in (0, 1]", { exclusiveMinimum: 0, maximum: 1 }),
