@@ -3,7 +3,7 @@
 // collects the arguments, minified, from their first character on, so that they can stream
 // before the object is complete.
 
-export const isSpace = (c: string): boolean => c === " " || c === "\n" || c === "\t" || c === "\r";
+import { isSpace } from "./tool-call-events.js";
 
 export type Feed = "more" | "end" | "error";
 

@@ -12,8 +12,8 @@
 // Text that turns out not to be a call (an unknown function, a JSON answer, broken markup) is
 // released as content; markup of a real call never is. Whitespace next to calls is dropped.
 
-import { CallObject, isSpace } from "./tool-call-object.js";
-import type { ToolCallEvent, ToolCallFormat, ToolCallMachine, ToolCallParserOptions } from "./tool-call-events.js";
+import { CallObject } from "./tool-call-object.js";
+import { CallEvents, isSpace, type ToolCallEvent, type ToolCallFormat, type ToolCallMachine, type ToolCallParserOptions } from "./tool-call-events.js";
 import { PythonicToolCallParser } from "./tool-call-pythonic.js";
 import { XmlToolCallParser } from "./tool-call-xml.js";
 
@@ -64,7 +64,7 @@ type State =
 
 /** The JSON formats (hermes, llama3, mistral): calls are JSON objects with a name and arguments. */
 class JsonToolCallParser implements ToolCallMachine {
-  private readonly maxCalls: number;
+  private readonly events: CallEvents;
   private readonly callsOnly: boolean;
   private state: State;
   /** Markup consumed so far that becomes content if it turns out not to frame a call. */
@@ -73,14 +73,10 @@ class JsonToolCallParser implements ToolCallMachine {
   private matched = 0;
   private obj: CallObject | null = null;
   private calls = 0;
-  private reported = 0;
-  /** Whitespace at the end of the content so far: released only when more content follows. */
-  private space = "";
-  private out: ToolCallEvent[] = [];
   private finished = false;
 
   constructor(private readonly format: "hermes" | "llama3" | "mistral", private readonly names: ReadonlySet<string>, options: ToolCallParserOptions = {}) {
-    this.maxCalls = options.maxCalls ?? Infinity;
+    this.events = new CallEvents(options.maxCalls ?? Infinity);
     this.callsOnly = options.callsOnly ?? false;
     this.state = format === "hermes" ? "text" : "lead";
   }
@@ -89,7 +85,7 @@ class JsonToolCallParser implements ToolCallMachine {
   push(delta: string): ToolCallEvent[] {
     if (this.finished) throw new Error("push after finish");
     for (const c of delta) this.step(c);
-    return this.take();
+    return this.events.take();
   }
 
   /**
@@ -106,20 +102,20 @@ class JsonToolCallParser implements ToolCallMachine {
       case "text":
         // a partial "<tool_call>"
         if (!this.callsOnly) {
-          this.content(this.held);
+          this.events.content(this.held);
           dropped = false;
         }
         break;
       case "object":
         if (!this.obj!.started && !framed) {
-          this.content(this.held + this.obj!.raw);
+          this.events.content(this.held + this.obj!.raw);
           dropped = false;
         }
         break;
       case "lead":
       case "items":
         if (!framed) {
-          this.content(this.held);
+          this.events.content(this.held);
           dropped = false;
         }
         break;
@@ -128,38 +124,13 @@ class JsonToolCallParser implements ToolCallMachine {
         break;
     }
     this.held = "";
-    if (this.reported === 0 && !dropped && this.space !== "") this.emit({ type: "content", text: this.space });
-    this.space = "";
-    return this.take();
-  }
-
-  private take(): ToolCallEvent[] {
-    const out = this.out;
-    this.out = [];
-    return out;
-  }
-
-  /** Queues an event, joined to the one before when both are text of the same kind. */
-  private emit(e: ToolCallEvent): void {
-    const n = this.out.length - 1;
-    const last = this.out[n];
-    if (last?.type === "content" && e.type === "content") this.out[n] = { type: "content", text: last.text + e.text };
-    else if (last?.type === "arguments" && e.type === "arguments" && last.index === e.index) this.out[n] = { ...e, text: last.text + e.text };
-    else this.out.push(e);
-  }
-
-  private content(text: string): void {
-    if (text === "") return;
-    const all = this.space + text;
-    let end = all.length;
-    while (end > 0 && isSpace(all[end - 1]!)) end--;
-    this.space = all.slice(end);
-    if (end > 0) this.emit({ type: "content", text: all.slice(0, end) });
+    this.events.end(dropped);
+    return this.events.take();
   }
 
   /** Gives up on the markup held so far: it and `c` are content (`c` is looked at again). */
   private release(next: State, c: string): void {
-    this.content(this.held);
+    this.events.content(this.held);
     this.held = "";
     this.matched = 0;
     this.state = next;
@@ -169,7 +140,7 @@ class JsonToolCallParser implements ToolCallMachine {
   private step(c: string): void {
     switch (this.state) {
       case "plain":
-        this.content(c);
+        this.events.content(c);
         return;
       case "text":
         if (c === HERMES_OPEN[this.matched]) {
@@ -181,7 +152,7 @@ class JsonToolCallParser implements ToolCallMachine {
           return;
         }
         if (this.matched > 0) return this.release("text", c);
-        this.content(c);
+        this.events.content(c);
         return;
       case "open":
         if (isSpace(c)) this.held += c;
@@ -281,7 +252,7 @@ class JsonToolCallParser implements ToolCallMachine {
     }
     // Not JSON any more: a call already begun ends here; otherwise its text was content.
     if (!o.started) {
-      this.content(this.held + o.raw);
+      this.events.content(this.held + o.raw);
       this.held = "";
     }
     this.obj = null;
@@ -290,7 +261,7 @@ class JsonToolCallParser implements ToolCallMachine {
   }
 
   private notCall(): void {
-    this.content(this.held + this.obj!.raw);
+    this.events.content(this.held + this.obj!.raw);
     this.held = "";
     this.obj = null;
     this.state = this.format === "hermes" ? "text" : "plain";
@@ -300,15 +271,11 @@ class JsonToolCallParser implements ToolCallMachine {
     if (!o.started && o.argsState !== "bad" && o.ready(this.names)) {
       o.started = true;
       o.index = this.calls++;
-      o.silent = o.index >= this.maxCalls;
-      if (!o.silent) {
-        this.reported++;
-        this.emit({ type: "call", index: o.index, name: o.name! });
-      }
+      o.silent = !this.events.call(o.index, o.name!);
     }
     if (o.started) {
       const text = o.takeArgs();
-      if (text !== "" && !o.silent) this.emit({ type: "arguments", index: o.index, text });
+      if (!o.silent) this.events.args(o.index, text);
     }
   }
 }
