@@ -41,13 +41,6 @@ export class PyStringScanner {
     return c;
   }
 
-  /** What an escape cut short by the end of the text stands for. */
-  flush(): string {
-    const e = this.escape ?? "";
-    this.escape = null;
-    return e.length > 1 && isOctal(e[1]!) ? String.fromCodePoint(parseInt(e.slice(1), 8)) : e;
-  }
-
   private continueEscape(c: string): string {
     const e = this.escape! + c;
     const kind = e[1]!;
