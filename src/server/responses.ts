@@ -195,8 +195,14 @@ async function streamResponse(s: Serving, run: Run, store: ResponseStore, reply:
       for (const e of pending.splice(0)) await send(e);
     }
     if (sse.closed) return;
-    const response = finished(s, run, store, status, builder, created);
-    await send({ type: status === "incomplete" ? "response.incomplete" : status === "completed" ? "response.completed" : "response.failed", response });
+    if (status === "cancelled") {
+      // Aborted by /abort_request or a shutdown: the stream ends as a failed response would.
+      const error = { code: "server_error", message: "The response was aborted before it finished." };
+      await send({ type: "response.failed", response: responseBody(run, created, status, builder.items, { usage: usageOf(s, gen.usage, builder.reasoningText), error }) });
+    } else {
+      const response = finished(s, run, store, status, builder, created);
+      await send({ type: status === "incomplete" ? "response.incomplete" : "response.completed", response });
+    }
   } catch (err) {
     // After the stream started, a failure is its last event, never a dropped connection.
     const e = toApiError(err);

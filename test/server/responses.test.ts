@@ -319,6 +319,33 @@ test("a client that goes away mid-stream aborts the generation", T, async () => 
   assert.ok(await until(() => srv.engine.stats().running === 0 && srv.engine.stats().queued === 0, 10_000));
 });
 
+test("a stream aborted by its id ends with response.failed (status cancelled), and the server goes on", T, async () => {
+  const r = await fetch(`${srv.url}/v1/responses`, {
+    method: "POST", headers: { "content-type": "application/json" },
+    body: JSON.stringify({ model: MODEL_NAME, input: "Go on forever.", max_output_tokens: srv.engine.contextLength - 64, ignore_eos: true, stream: true }),
+  });
+  const reader = r.body!.getReader();
+  let text = "";
+  while (!text.includes("response.output_text.delta")) {
+    const chunk = await reader.read();
+    assert.ok(!chunk.done, "the stream ended early");
+    text += new TextDecoder().decode(chunk.value);
+  }
+  const id = /"id":"(resp_[0-9a-f]+)"/.exec(text)![1]!;
+  assert.deepEqual((await post(`${srv.url}/abort_request`, { rid: id })).body, { aborted: 1 });
+  for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) text += new TextDecoder().decode(chunk.value);
+  const events = text.split("\n\n").filter((b) => b.includes("data: ")).map((b) => JSON.parse(b.slice(b.indexOf("data: ") + 6)) as ResponseStreamEvent);
+  const last = events[events.length - 1] as OpenAI.Responses.ResponseFailedEvent;
+  assert.equal(last.type, "response.failed");
+  assert.equal(last.response.status, "cancelled");
+  assert.ok(last.response.error?.message);
+  assert.equal(new Set(events.map((e) => e.sequence_number)).size, events.length);
+  // Not kept: it did not finish.
+  assert.equal((await get(`${srv.url}/v1/responses/${id}`)).status, 404);
+  const ok = await srv.client.responses.create({ model: MODEL_NAME, input: "Still there?", max_output_tokens: 2 });
+  assert.ok(ok.id);
+});
+
 test("with a reasoning parser the thinking is a reasoning item, whole and streamed", T, async () => {
   const on = await start({}, { reasoningParser: "qwen3" });
   try {
