@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import type OpenAI from "openai";
 import { Ajv2020 } from "ajv/dist/2020.js";
 import OpenAIClient from "openai";
-import { backend, model, MODEL_NAME, readSse, start, type Running } from "./harness.js";
+import { backend, model, MODEL_NAME, post, readSse, start, type Running } from "./harness.js";
 import { Engine } from "../../src/engine/engine.js";
 import { RadixServer } from "../../src/server/http.js";
 
@@ -165,4 +165,18 @@ test("qwen3-coder, chosen by the chat template: required, one call and a named f
 
 test("pythonic, chosen by --tool-call-parser over the template's own format: required, one call and a named function, whole and streamed", T, async () => {
   await checkFormat(pythonic.url, pythonic.client, pythonic.engine, /\[|\(/);
+});
+
+test("a tool whose parameter schema cannot be compiled is a 400 naming tool_choice, in both formats, whole and streamed", T, async () => {
+  const bad = [{ type: "function", function: { name: "f", parameters: { type: "object", properties: { a: { type: "no-such-type" } }, required: ["a"] } } }];
+  for (const url of [qwen.url, pythonic.url]) {
+    for (const stream of [false, true]) {
+      const r = await post(`${url}/v1/chat/completions`, { model: MODEL_NAME, messages, tools: bad, tool_choice: "required", stream });
+      assert.equal(r.status, 400, JSON.stringify(r.body));
+      assert.equal(r.body.error.param, "tool_choice");
+    }
+  }
+  // The server still answers.
+  const ok = await pythonic.client.chat.completions.create({ model: MODEL_NAME, messages, max_tokens: 3 });
+  assert.ok(ok.choices[0]!.finish_reason);
 });
