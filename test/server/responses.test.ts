@@ -11,6 +11,7 @@ import { Ajv2020 } from "ajv/dist/2020.js";
 import { envelope, get, MODEL_NAME, post, start, until, withExtra, type Running } from "./harness.js";
 import { MAX_CONTENT_PARTS, MAX_INPUT_ITEMS, MAX_INSTRUCTIONS_LENGTH } from "../../src/server/responses-schema.js";
 import { MAX_TOOLS } from "../../src/server/schema.js";
+import { ResponseStore, type StoredResponse } from "../../src/server/responses-store.js";
 
 type ResponseStreamEvent = OpenAI.Responses.ResponseStreamEvent;
 
@@ -182,6 +183,9 @@ test("previous_response_id continues the conversation: the chat route's answer, 
   const item = items.data[0] as OpenAI.Responses.ResponseInputMessageItem;
   assert.equal(item.role, "user");
   assert.deepEqual(item.content, [{ type: "input_text", text: "And then what?" }]);
+  const page = await get(`${srv.url}/v1/responses/${first.id}/input_items?limit=1`);
+  assert.equal(page.body.data.length, 1);
+  assert.equal(page.body.has_more, false);
   // A third turn goes on from the second.
   const third = await srv.client.responses.create({ model: MODEL_NAME, previous_response_id: second.id, input: "The end?", temperature: 0, max_output_tokens: 4 });
   assert.ok(third.usage!.input_tokens > second.usage!.input_tokens + second.usage!.output_tokens);
@@ -220,6 +224,28 @@ test("the store is bounded: past its count the least recently used response goes
   } finally {
     await small.close();
   }
+});
+
+test("the store's bounds: count and bytes, least recently used (read or written) first out; one too big alone is not kept", () => {
+  const entry = (text: string): StoredResponse => ({ response: { id: text }, conversation: [{ role: "user", content: text }], inputItems: [] });
+  const byCount = new ResponseStore(2, 1 << 20);
+  byCount.put("a", entry("a"));
+  byCount.put("b", entry("b"));
+  assert.ok(byCount.get("a"));
+  byCount.put("c", entry("c"));
+  assert.deepEqual(["a", "b", "c"].map((id) => byCount.get(id) !== undefined), [true, false, true]);
+  const size = 2 * JSON.stringify(entry("x".repeat(100))).length;
+  const byBytes = new ResponseStore(100, 2 * size + 10);
+  for (const id of ["p", "q", "r"]) byBytes.put(id, entry(id.repeat(100)));
+  assert.equal(byBytes.size, 2);
+  assert.equal(byBytes.get("p"), undefined);
+  assert.ok(byBytes.bytes <= 2 * size + 10);
+  byBytes.put("huge", entry("x".repeat(10_000)));
+  assert.equal(byBytes.get("huge"), undefined);
+  assert.equal(byBytes.size, 2);
+  assert.ok(byBytes.delete("q"));
+  assert.equal(byBytes.delete("q"), false);
+  assert.equal(byBytes.size, 1);
 });
 
 test("refused fields and bounds are 400s naming the parameter", T, async () => {
