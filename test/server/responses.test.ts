@@ -273,6 +273,9 @@ test("refused fields and bounds are 400s naming the parameter", T, async () => {
     [{ ...ok, input: [{ type: "function_call_output", output: "x" }] }, "input[0].call_id"],
     [{ ...ok, input: [] }, "input"],
     [{ ...ok, text: { format: { type: "json_schema", name: "x" } } }, "text.format.schema"],
+    [{ ...ok, text: { format: { type: "json_schema", name: "x", schema: { type: "strang" } } } }, "text.format"],
+    [{ ...ok, input: "word ".repeat(20_000) }, "input"],
+    [{ ...ok, max_output_tokens: 1_000_000 }, "max_output_tokens"],
   ];
   for (const [body, param] of cases) {
     const r = await post(`${srv.url}/v1/responses`, body);
