@@ -16,7 +16,7 @@ import { Constraint } from "../structured/constraint.js";
 import { Grammar, GrammarCompiler, type GrammarSpec } from "../structured/grammar.js";
 import { IncrementalDetokenizer } from "../tokenizer/detokenizer.js";
 import type { EngineEvent, GenerateResult, RequestStream } from "./stream.js";
-import { kvBytesPerToken, QueueFullError, type EngineOptions, type EngineStats, type SubmitOptions } from "./options.js";
+import { kvBytesPerToken, QueueFullError, statsOf, type EngineOptions, type EngineStats, type SubmitOptions } from "./options.js";
 
 export { kvBytesPerToken, QueueFullError, type EngineOptions, type EngineStats, type SubmitOptions } from "./options.js";
 import { Submission } from "./submission.js";
@@ -25,7 +25,7 @@ import type { GenerationDefaults } from "../model/generation-defaults.js";
 import { checkSequenceCount, InputError, resolveInput, type GenerateInput, type ResolvedInput } from "./input.js";
 import { poolStep } from "./pool-step.js";
 import { embed, rerank, type EmbedInput, type EmbedOptions, type EmbedResult, type RerankOptions, type RerankResult } from "./embed.js";
-import { forcedLogprob, prepareMasks, sampleOne, sampleRows, settleMasks, type PendingMask, type SampledStep } from "./sample-step.js";
+import { forcedLogprob, prepareMasks, sampleRows, settleMasks, takeLate, type PendingMask, type SampledStep } from "./sample-step.js";
 
 /**
  * How long a step waits for grammar masks after its forward pass. Masks are computed while
@@ -290,7 +290,7 @@ export class Engine {
   /** One step; false when there was nothing to run. */
   private async step(): Promise<boolean> {
     // 0. Requests whose mask came late take their token first.
-    const late = this.takeLate();
+    const late = takeLate(this.late);
     if (late) await this.postprocess(late);
     // 1. Schedule.
     const batch = this.scheduler.schedule();
@@ -328,20 +328,6 @@ export class Engine {
     // 4. Postprocess, 5. emit.
     await this.postprocess(s);
     return true;
-  }
-
-  /** The late requests whose mask is in now, sampled from their kept logits; null when none. */
-  private takeLate(): SampledStep | null {
-    if (this.late.size === 0) return null;
-    const out: SampledStep = { sampled: [], limited: [], failed: [], held: [] };
-    for (const [req, l] of this.late) {
-      if (!l.mask.settled && req.status === "running" && !req.aborted) continue;
-      this.late.delete(req);
-      // Aborted or released (retracted: it computes its last token again) meanwhile.
-      if (req.status !== "running" || req.aborted || req.pending !== 0) continue;
-      sampleOne(req, l.logits, l.mask, out);
-    }
-    return out.sampled.length + out.failed.length > 0 ? out : null;
   }
 
   private async postprocess(s: SampledStep): Promise<void> {
@@ -391,29 +377,16 @@ export class Engine {
   }
 
   stats(): EngineStats {
-    const s = this.scheduler.cacheStats();
-    const used = this.pool.capacity - this.pool.freeCount - s.evictableTokens;
-    return {
+    return statsOf(this.scheduler.cacheStats(), this.pool.capacity, this.pool.freeCount, {
       running: this.scheduler.running.length,
       queued: this.scheduler.queued + this.compiling.size,
-      kvCapacity: this.pool.capacity,
-      kvFree: this.pool.freeCount,
-      kvUsage: used / this.pool.capacity,
-      cachedTokens: s.cachedTokens,
-      evictableTokens: s.evictableTokens,
-      protectedTokens: s.protectedTokens,
-      hitTokens: s.hitTokens,
-      queriedTokens: s.queriedTokens,
-      evictedTokens: s.evictedTokens,
-      cacheNamespaces: s.namespaces,
-      cacheHitRate: s.queriedTokens > 0 ? s.hitTokens / s.queriedTokens : 0,
       promptTokensTotal: this.promptTotal,
       generatedTokensTotal: this.generatedTotal,
       steps: this.steps,
       retractions: this.scheduler.retractions,
       grammarCompiles: this.grammars?.compiling ?? 0,
       grammarWorkers: this.grammars?.workerCount ?? 0,
-    };
+    });
   }
 
   /** Owned-slot accounting (tests): throws if free + evictable + protected + owned != capacity. */

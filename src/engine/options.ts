@@ -1,5 +1,6 @@
 // What an engine is made with, what it reports, and how a submission is refused: the
 // engine's option and result records.
+import type { CacheStats } from "../kvcache/prefix-cache.js";
 import type { LoadedModel } from "../model/load.js";
 import type { Backend, KVDType } from "../kernels/backend.js";
 import type { PolicyName } from "../scheduler/policy.js";
@@ -59,6 +60,28 @@ export interface EngineStats {
   /** Grammar compiles running now, and the workers they run in. */
   readonly grammarCompiles: number;
   readonly grammarWorkers: number;
+}
+
+/** The engine's own counts, beside the cache's and the pool's. */
+export type EngineCounts = Pick<EngineStats, "running" | "queued" | "promptTokensTotal" | "generatedTokensTotal" | "steps" | "retractions" | "grammarCompiles" | "grammarWorkers">;
+
+/** The stats of a pool of `capacity` slots, `free` of them free, whose cache reports `s`. */
+export function statsOf(s: CacheStats, capacity: number, free: number, counts: EngineCounts): EngineStats {
+  const used = capacity - free - s.evictableTokens;
+  return {
+    ...counts,
+    kvCapacity: capacity,
+    kvFree: free,
+    kvUsage: used / capacity,
+    cachedTokens: s.cachedTokens,
+    evictableTokens: s.evictableTokens,
+    protectedTokens: s.protectedTokens,
+    hitTokens: s.hitTokens,
+    queriedTokens: s.queriedTokens,
+    evictedTokens: s.evictedTokens,
+    cacheNamespaces: s.namespaces,
+    cacheHitRate: s.queriedTokens > 0 ? s.hitTokens / s.queriedTokens : 0,
+  };
 }
 
 /** The queue is full now; the same request may fit later (a server answers 429). */

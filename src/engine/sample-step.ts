@@ -107,6 +107,20 @@ function promptLogprob(req: Request, pos: number, x: Float32Array): void {
   p.logprobs[pos + 1 - p.start] = x[req.tokens[pos + 1]!]! - logSumExp(x, x.length, max);
 }
 
+/** The late requests whose mask is in now, sampled from their kept logits (and taken out of `late`); null when none. */
+export function takeLate(late: Map<Request, { readonly logits: Float32Array; readonly mask: PendingMask }>): SampledStep | null {
+  if (late.size === 0) return null;
+  const out: SampledStep = { sampled: [], limited: [], failed: [], held: [] };
+  for (const [req, l] of late) {
+    if (!l.mask.settled && req.status === "running" && !req.aborted) continue;
+    late.delete(req);
+    // Aborted or released (retracted: it computes its last token again) meanwhile.
+    if (req.status !== "running" || req.aborted || req.pending !== 0) continue;
+    sampleOne(req, l.logits, l.mask, out);
+  }
+  return out.sampled.length + out.failed.length > 0 ? out : null;
+}
+
 /** The logprob record of a token a grammar forced: the only one allowed, log-probability 0. */
 export function forcedLogprob(req: Request, id: number): TokenLogprob | undefined {
   if (!req.params.logprobs) return undefined;
