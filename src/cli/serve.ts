@@ -30,6 +30,7 @@ interface ServeOptions extends EngineFlagValues {
   strictModelName?: boolean;
   reasoningParser: string;
   toolCallParser: string;
+  matryoshka?: boolean;
 }
 
 /** --cors-allow-origin: a comma-separated list of origins (scheme://host[:port]), or "*". */
@@ -86,10 +87,11 @@ function defaultName(modelPath: string): string {
 }
 
 /** A one-line chat request to paste into a shell. */
-function curlExample(url: string, name: string, withKey: boolean): string {
-  const body = JSON.stringify({ model: name, messages: [{ role: "user", content: "Tell me a story about a cat." }] });
+function curlExample(url: string, name: string, withKey: boolean, embedOnly: boolean): string {
+  const body = JSON.stringify(embedOnly ? { model: name, input: "A cat sat on the mat." } : { model: name, messages: [{ role: "user", content: "Tell me a story about a cat." }] });
   const auth = withKey ? ` -H "Authorization: Bearer $RADIXLM_API_KEY"` : "";
-  return `curl -s ${url}/v1/chat/completions -H 'Content-Type: application/json'${auth} -d '${body.replaceAll("'", "'\\''")}'`;
+  const route = embedOnly ? "embeddings" : "chat/completions";
+  return `curl -s ${url}/v1/${route} -H 'Content-Type: application/json'${auth} -d '${body.replaceAll("'", "'\\''")}'`;
 }
 
 /** The startup line that says which sampling defaults came from the model, and where from. */
@@ -126,11 +128,11 @@ async function run(o: ServeOptions): Promise<void> {
   const info: Record<string, unknown> = {
     model_path: localPath, host: o.host, port, api_key: apiKey !== undefined, max_body_bytes: maxBodyBytes,
     cors_allow_origins: corsAllowOrigins ?? [], strict_model_name: strictModelName, reasoning_parser: reasoningParser,
-    tool_call_parser: toolCallParser,
+    tool_call_parser: toolCallParser, matryoshka: o.matryoshka === true,
   };
   const server = new RadixServer({
     name, apiKey, maxBodyBytes, logIntervalSeconds: logInterval, info, corsAllowOrigins, strictModelName,
-    reasoningParser: reasoningParser as ReasoningParser | "auto" | "none", toolCallParser,
+    reasoningParser: reasoningParser as ReasoningParser | "auto" | "none", toolCallParser, matryoshka: o.matryoshka === true,
   });
   let engine: Engine | null = null;
   let signals = 0;
@@ -176,7 +178,7 @@ async function run(o: ServeOptions): Promise<void> {
     progress.next();
     if (o.warmup) {
       progress.phase("warming up");
-      await engine.complete({ inputIds: [model.config.bosTokenId ?? 0], params: { maxNewTokens: 1, ignoreEos: true } });
+      await engine.probe();
       engine.flushCache();
       progress.next();
     }
@@ -186,7 +188,7 @@ async function run(o: ServeOptions): Promise<void> {
     process.stdout.write(`radixlm: serving ${name} at ${server.url} (backend ${backend}, KV pool ${engine.kvCapacity} tokens, ` +
       `context ${Math.min(model.config.maxPositionEmbeddings, engine.kvCapacity)})\n`);
     process.stdout.write(generationDefaultsLine(model, engineOpts.generationConfig !== "none") + "\n");
-    process.stdout.write(`radixlm: try: ${curlExample(server.url, name, apiKey !== undefined)}\n`);
+    process.stdout.write(`radixlm: try: ${curlExample(server.url, name, apiKey !== undefined, model.headless)}\n`);
   } catch (err) {
     progress.done();
     await server.app.close().catch(() => undefined);
@@ -210,6 +212,7 @@ export function register(program: Command): void {
     .option("--cors-allow-origin <origins>", "let browser pages on these origins call the server (comma-separated, or *; default: CORS off)")
     .option("--strict-model-name", "answer a request for another model name with a 404 (default: any name gets the loaded model)")
     .option("--reasoning-parser <name>", `where a chat answer's <think> text goes: ${REASONING_PARSERS.join(", ")} (reasoning_content), none, or auto (on when the chat template thinks)`, "auto")
-    .option("--tool-call-parser <name>", `how chat answers write tool calls: ${TOOL_CALL_FORMATS.join(", ")}, or auto (the format the chat template shows)`, "auto");
+    .option("--tool-call-parser <name>", `how chat answers write tool calls: ${TOOL_CALL_FORMATS.join(", ")}, or auto (the format the chat template shows)`, "auto")
+    .option("--matryoshka", "allow /v1/embeddings' dimensions for a Matryoshka-trained model whose config does not say so (Qwen3-Embedding; vLLM's is_matryoshka)");
   engineFlags(c).action(run);
 }

@@ -24,6 +24,8 @@ export interface EmbedOptions extends SubmitOptions {
   readonly normalize?: boolean;
   /** Keep the first `dimensions` components (Matryoshka models), then normalize. */
   readonly dimensions?: number;
+  /** Take the model as Matryoshka-trained although its config does not say so (vLLM's is_matryoshka override). */
+  readonly matryoshka?: boolean;
   readonly cacheSalt?: string;
 }
 
@@ -96,7 +98,7 @@ export async function embed(host: PoolingHost, inputs: readonly EmbedInput[], op
   const hidden = host.model.config.hiddenSize;
   const dims = options.dimensions;
   if (dims !== undefined) {
-    if (!e.matryoshka) throw new InputError("dimensions", "This model does not support Matryoshka truncation, so 'dimensions' cannot be set.", "unsupported_parameter");
+    if (!e.matryoshka && options.matryoshka !== true) throw new InputError("dimensions", "This model's config does not say it was trained for Matryoshka truncation, so 'dimensions' cannot be set (a server started with --matryoshka allows it).", "unsupported_parameter");
     if (!Number.isInteger(dims) || dims < 1 || dims > hidden) throw new InputError("dimensions", `'dimensions' must be an integer from 1 to ${hidden}, got ${dims}.`);
   }
   const pool: PoolSpec = { type: options.pooling ?? e.pooling.type };

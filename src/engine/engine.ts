@@ -134,6 +134,16 @@ export class Engine {
     return embed(this, inputs, options);
   }
 
+  /**
+   * Runs one token through the model (a one-token generation, or a one-token embedding for a
+   * model without an LM head): the server's warm-up and /health_generate.
+   */
+  async probe(options: { signal?: AbortSignal; requestId?: string } = {}): Promise<boolean> {
+    const inputIds = [this.model.config.bosTokenId ?? 0];
+    if (this.model.headless) return (await this.submit([{ inputIds, pool: { type: "last" } }], options).result()).samples[0]!.finishReason === "stop";
+    return (await this.complete({ inputIds, params: { maxNewTokens: 1, ignoreEos: true } }, options)).samples[0]!.finishReason !== "abort";
+  }
+
   /** How relevant each document is to the query (embed.ts: a classifier head, or the model's yes/no). */
   rerank(query: string, documents: readonly string[], options: RerankOptions = {}): Promise<RerankResult> {
     return rerank(this, query, documents, options);

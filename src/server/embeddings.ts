@@ -83,7 +83,7 @@ function inputsOf(input: EmbeddingsBody["input"]): { texts: string[] } | { ids: 
   throw badRequest("input", "'input' must be a string, a list of strings, a list of token ids, or a list of such lists.");
 }
 
-export function registerEmbeddings(app: FastifyInstance, serving: () => Serving, strictModel: boolean): void {
+export function registerEmbeddings(app: FastifyInstance, serving: () => Serving, strictModel: boolean, matryoshka: boolean): void {
   const checkModel = (s: Serving, model: string | null | undefined): void => {
     if (strictModel && model != null && model !== s.name && model !== s.model.path) throw modelNotFound(model);
   };
@@ -110,6 +110,7 @@ export function registerEmbeddings(app: FastifyInstance, serving: () => Serving,
       const r = await s.engine.embed(inputs, {
         signal: abort.signal,
         ...(b.dimensions != null ? { dimensions: b.dimensions } : {}),
+        ...(matryoshka ? { matryoshka: true } : {}),
         ...(b.normalize != null ? { normalize: b.normalize } : {}),
         ...(b.cache_salt != null ? { cacheSalt: b.cache_salt } : {}),
       });

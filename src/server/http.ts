@@ -58,6 +58,8 @@ export interface ServerOptions {
   readonly reasoningParser?: ReasoningParser | "auto" | "none";
   /** The tool-call format of chat answers; "auto" (the default): the one the model's chat template shows. */
   readonly toolCallParser?: ToolCallFormat | "auto";
+  /** `dimensions` is allowed on /v1/embeddings even where the model's config does not say it was Matryoshka-trained. */
+  readonly matryoshka?: boolean;
   /** Bounds of the responses kept for previous_response_id and GET /v1/responses/{id}: default 1000 responses, 64 MiB. */
   readonly responsesStore?: { readonly maxResponses?: number; readonly maxBytes?: number };
 }
@@ -121,7 +123,7 @@ export class RadixServer {
       return this.serving;
     };
     registerOpenAI(this.app, serving, (): Record<string, string> => (this.current === "ready" ? {} : { connection: "close" }), opts.strictModelName === true);
-    registerEmbeddings(this.app, serving, opts.strictModelName === true);
+    registerEmbeddings(this.app, serving, opts.strictModelName === true, opts.matryoshka === true);
     registerResponses(this.app, serving, (): Record<string, string> => (this.current === "ready" ? {} : { connection: "close" }),
       { strictModel: opts.strictModelName === true, maxStored: opts.responsesStore?.maxResponses, maxStoredBytes: opts.responsesStore?.maxBytes });
     registerNativeApi(this.app, {

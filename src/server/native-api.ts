@@ -252,11 +252,8 @@ export function registerNativeApi(app: FastifyInstance, deps: NativeApiDeps): vo
 
   app.get("/health_generate", async () => {
     const s = serving();
-    const r = await s.engine.complete(
-      { inputIds: [s.model.config.bosTokenId ?? 0], params: { maxNewTokens: 1, ignoreEos: true }, requestId: newId("health-") },
-      { signal: AbortSignal.timeout(20_000) },
-    );
-    if (r.samples[0]!.finishReason === "abort") throw unavailable("The health generation did not finish in time.");
+    const done = await s.engine.probe({ requestId: newId("health-"), signal: AbortSignal.timeout(20_000) });
+    if (!done) throw unavailable("The health generation did not finish in time.");
     return { status: "ok" };
   });
 

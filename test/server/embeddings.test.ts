@@ -3,7 +3,7 @@
 // prefixes, bounds as 400s, and reranking by a model's yes/no logits.
 import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { envelope, post, start, type Running } from "./harness.js";
+import { envelope, get, post, spawnServe, start, until, type Running } from "./harness.js";
 import { loadModel } from "../../src/model/load.js";
 import { testModel, yesNoTokenizer } from "../helpers/models.js";
 
@@ -124,6 +124,28 @@ describe("/v1/rerank", () => {
       const r = await post(`${srv.url}/v1/rerank`, body);
       assert.equal(r.status, 400, JSON.stringify(body));
       envelope(r.body);
+    }
+  });
+});
+
+describe("radixlm serve with an embedding model", () => {
+  test("a model without an LM head warms up, says how to embed, answers /health_generate, and --matryoshka allows dimensions", async () => {
+    const bare = await testModel("serve-bare-embedding", { arch: "qwen3", format: "hf", dtype: "f32", seed: 22, embedding: { pooling: "last", bare: true } });
+    const child = await spawnServe(["--model", bare, "--matryoshka"]);
+    try {
+      // The try line follows the ready line.
+      assert.ok(await until(() => child.stdout.some((l) => l.includes("try:"))));
+      assert.ok(child.stdout.some((l) => l.includes("try:") && l.includes("/v1/embeddings")), child.stdout.join("\n"));
+      assert.equal((await get(`${child.url}/health_generate`)).status, 200);
+      const r = await post(`${child.url}/v1/embeddings`, { input: "A cat sat on the mat.", dimensions: 16 });
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      assert.equal(r.body.data[0].embedding.length, 16);
+      const chat = await post(`${child.url}/v1/chat/completions`, { messages: [{ role: "user", content: "hi" }] });
+      assert.equal(chat.status, 400);
+      assert.match(envelope(chat.body).message, /no language-model head/);
+    } finally {
+      child.kill("SIGTERM");
+      await child.exit;
     }
   });
 });
