@@ -11,6 +11,7 @@ import { defaultThreads } from "../kernels/native.js";
 import { loadModel, type LoadedModel } from "../model/load.js";
 import { describeGenerationDefaults } from "../model/generation-defaults.js";
 import { DEFAULT_MAX_BODY_BYTES, RadixServer } from "../server/http.js";
+import { DEFAULT_METRIC_NAME_SETS, parseMetricNameSets, type MetricNameSet } from "../server/gateway-metrics.js";
 import { engineFlags, engineOptionsFrom, type EngineFlagValues } from "./engine-flags.js";
 import { parseFloatArg, parseIntArg, UsageError } from "./errors.js";
 import { DEMO_MODEL_NAME } from "./default-model.js";
@@ -31,6 +32,7 @@ interface ServeOptions extends EngineFlagValues {
   reasoningParser: string;
   toolCallParser: string;
   matryoshka?: boolean;
+  metricsNames: string;
 }
 
 /** --cors-allow-origin: a comma-separated list of origins (scheme://host[:port]), or "*". */
@@ -125,14 +127,21 @@ async function run(o: ServeOptions): Promise<void> {
   const toolCallParser = o.toolCallParser === "auto" ? "auto" : toolCallFormatNamed(o.toolCallParser);
   if (toolCallParser === null) throw new UsageError(`--tool-call-parser must be auto, ${TOOL_CALL_FORMATS.join(", ")}, got "${o.toolCallParser}"`);
   const strictModelName = o.strictModelName === true;
+  let metricNames: MetricNameSet[];
+  try {
+    metricNames = parseMetricNameSets(o.metricsNames);
+  } catch (err) {
+    throw new UsageError(`--metrics-names ${err instanceof Error ? err.message : String(err)}`);
+  }
   const info: Record<string, unknown> = {
     model_path: localPath, host: o.host, port, api_key: apiKey !== undefined, max_body_bytes: maxBodyBytes,
     cors_allow_origins: corsAllowOrigins ?? [], strict_model_name: strictModelName, reasoning_parser: reasoningParser,
-    tool_call_parser: toolCallParser, matryoshka: o.matryoshka === true,
+    tool_call_parser: toolCallParser, matryoshka: o.matryoshka === true, metrics_names: metricNames,
   };
   const server = new RadixServer({
     name, apiKey, maxBodyBytes, logIntervalSeconds: logInterval, info, corsAllowOrigins, strictModelName,
     reasoningParser: reasoningParser as ReasoningParser | "auto" | "none", toolCallParser, matryoshka: o.matryoshka === true,
+    metricNames,
   });
   let engine: Engine | null = null;
   let signals = 0;
@@ -213,6 +222,7 @@ export function register(program: Command): void {
     .option("--strict-model-name", "answer a request for another model name with a 404 (default: any name gets the loaded model)")
     .option("--reasoning-parser <name>", `where a chat answer's <think> text goes: ${REASONING_PARSERS.join(", ")} (reasoning_content), none, or auto (on when the chat template thinks)`, "auto")
     .option("--tool-call-parser <name>", `how chat answers write tool calls: ${TOOL_CALL_FORMATS.join(", ")}, or auto (the format the chat template shows)`, "auto")
-    .option("--matryoshka", "allow /v1/embeddings' dimensions for a Matryoshka-trained model whose config does not say so (Qwen3-Embedding; vLLM's is_matryoshka)");
+    .option("--matryoshka", "allow /v1/embeddings' dimensions for a Matryoshka-trained model whose config does not say so (Qwen3-Embedding; vLLM's is_matryoshka)")
+    .option("--metrics-names <list>", "metric names /metrics serves, comma-separated: radixlm, vllm (the inference gateway's default), sglang", DEFAULT_METRIC_NAME_SETS.join(","));
   engineFlags(c).action(run);
 }

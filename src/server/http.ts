@@ -26,6 +26,7 @@ import { Serving } from "./serving.js";
 import { VERSION } from "../util/version.js";
 import { reasoningParserOf, type ReasoningParser } from "./reasoning.js";
 import type { ToolCallFormat } from "../structured/tool-calls.js";
+import type { MetricNameSet } from "./gateway-metrics.js";
 
 export type ServerState = "loading" | "ready" | "draining" | "closed";
 
@@ -62,6 +63,8 @@ export interface ServerOptions {
   readonly matryoshka?: boolean;
   /** Bounds of the responses kept for previous_response_id and GET /v1/responses/{id}: default 1000 responses, 64 MiB. */
   readonly responsesStore?: { readonly maxResponses?: number; readonly maxBytes?: number };
+  /** The metric name families /metrics serves (gateway-metrics.ts); default radixlm and vLLM's. */
+  readonly metricNames?: readonly MetricNameSet[];
 }
 
 export const DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024;
@@ -80,7 +83,7 @@ export class RadixServer {
   constructor(private readonly opts: ServerOptions) {
     const warn = opts.warn ?? ((line: string) => process.stderr.write(line + "\n"));
     const log = opts.log ?? ((line: string) => process.stdout.write(line + "\n"));
-    this.metrics = new Metrics(opts.name);
+    this.metrics = new Metrics(opts.name, opts.metricNames);
     this.app = Fastify({
       logger: false,
       bodyLimit: opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,

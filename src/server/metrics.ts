@@ -1,9 +1,11 @@
 // Prometheus metrics (prom-client), named as SGLang names them with a `radixlm:` prefix, and
 // the periodic status line. Totals and gauges are read from engine.stats() when scraped;
-// latencies are observed per request by the HTTP layer.
+// latencies are observed per request by the HTTP layer. The gateway gauges under vLLM's and
+// SGLang's own names are in gateway-metrics.ts.
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { Engine, EngineStats } from "../engine/engine.js";
 import type { FinishReason } from "../engine/stream.js";
+import { DEFAULT_METRIC_NAME_SETS, registerSglangGauges, registerVllmGauges, type MetricNameSet } from "./gateway-metrics.js";
 
 const TTFT_BUCKETS = [0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 15, 20, 30, 60];
 const ITL_BUCKETS = [0.002, 0.004, 0.006, 0.008, 0.01, 0.015, 0.02, 0.025, 0.03, 0.04, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1, 2];
@@ -36,12 +38,15 @@ export class Metrics {
   private readonly e2e: Histogram;
   private readonly requests: Counter<"finish_reason">;
 
-  constructor(modelName: string) {
+  /** `names`: the name families to serve (default radixlm and vLLM's); without "radixlm", the radixlm:* ones are kept but not served. */
+  constructor(modelName: string, names: readonly MetricNameSet[] = DEFAULT_METRIC_NAME_SETS) {
     this.registry.setDefaultLabels({ model_name: modelName });
     // The process's and Node.js runtime's own (CPU, memory, event-loop lag, GC), as prom-client gives them.
     collectDefaultMetrics({ register: this.registry });
-    const registers = [this.registry];
+    const registers = names.includes("radixlm") ? [this.registry] : [];
     const stats = (): EngineStats | null => this.engine?.stats() ?? null;
+    if (names.includes("vllm")) registerVllmGauges(this.registry, stats);
+    if (names.includes("sglang")) registerSglangGauges(this.registry, stats);
     // Counters that mirror an engine total: each scrape adds what grew since the last one.
     const total = (name: string, help: string, read: (s: EngineStats) => number): void => {
       let seen = 0;
