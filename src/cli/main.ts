@@ -11,6 +11,7 @@ import * as benchOffline from "./bench-offline.js";
 import * as benchServe from "./bench-serve.js";
 import * as benchCompare from "./bench-compare.js";
 import * as serve from "./serve.js";
+import * as route from "./route.js";
 import * as convert from "./convert.js";
 import * as perplexity from "./perplexity.js";
 
@@ -20,7 +21,7 @@ export async function main(argv: string[]): Promise<void> {
     .version(VERSION)
     .exitOverride()
     .configureOutput({ outputError: (str, write) => write(`radixlm: ${str.split("\n")[0]}\n`) });
-  for (const c of [generate, tokenize, info, makeTestModel, convert, perplexity, serve]) c.register(program);
+  for (const c of [generate, tokenize, info, makeTestModel, convert, perplexity, serve, route]) c.register(program);
   const bench = program.command("bench").description("measure speed: `bench model` (prefill and decode tokens/s), `bench offline` (a workload, cache on vs off), `bench serve` (a workload against a server), `bench compare`");
   benchModel.register(bench);
   benchOffline.register(bench);
