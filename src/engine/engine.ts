@@ -6,7 +6,7 @@ import { loadModel, type LoadedModel } from "../model/load.js";
 import type { ModelRunner } from "../kernels/backend.js";
 import { referenceBackend } from "../kernels/reference.js";
 import { KVPool } from "../kvcache/pool.js";
-import { RadixCache } from "../kvcache/radix-cache.js";
+import { radixCacheWithEvents } from "../kvcache/kv-events.js";
 import { NoCache } from "../kvcache/no-cache.js";
 import { Sampler } from "../sampling/sampler.js";
 import { Scheduler, type OutputEvent, type Sampled } from "../scheduler/scheduler.js";
@@ -64,7 +64,7 @@ export class Engine {
 
   private constructor(readonly model: LoadedModel, private readonly runner: ModelRunner, private readonly opts: EngineOptions) {
     this.pool = new KVPool(runner.kv.capacity);
-    const cache = opts.disableRadixCache ? new NoCache() : new RadixCache();
+    const cache = opts.disableRadixCache ? new NoCache() : radixCacheWithEvents(opts.kvEvents);
     this.scheduler = new Scheduler(this.pool, cache, {
       chunkedPrefillSize: opts.chunkedPrefillSize ?? 512,
       maxRunningRequests: opts.maxRunningRequests ?? 64,

@@ -5,6 +5,7 @@ import type { LoadedModel } from "../model/load.js";
 import type { Backend, KVDType } from "../kernels/backend.js";
 import type { PolicyName } from "../scheduler/policy.js";
 import type { GrammarLimits } from "../structured/grammar.js";
+import type { KvEventSink } from "../kvcache/kv-events.js";
 
 export interface EngineOptions {
   /** Path of an HF folder or GGUF file, or a model already loaded. */
@@ -36,6 +37,8 @@ export interface EngineOptions {
   readonly generationConfig?: "auto" | "none";
   /** Check pool accounting after every step (tests). */
   readonly checkInvariants?: boolean;
+  /** Where the radix cache's block events go (KV events for llm-d and the router); none by default. */
+  readonly kvEvents?: KvEventSink;
 }
 
 export interface EngineStats {

@@ -5,7 +5,8 @@
 // evictable) when its last child goes. The tree never frees a slot: evicted slots go back
 // to the caller. A namespace (salt) has a root only while it holds entries: one that eviction
 // or a flush leaves empty is dropped, so a stream of distinct salts costs nothing once their
-// entries are gone.
+// entries are gone. An optional listener hears which token runs the tree comes to hold and
+// which it drops (KV events, kv-events.ts); without one, nothing on these paths allocates.
 import { concatSlots, type CacheHandle, type CacheKey, type CacheStats, type InsertResult, type MatchResult, type PrefixCache } from "./prefix-cache.js";
 
 class Node implements CacheHandle {
@@ -30,6 +31,22 @@ function commonPrefix(a: Int32Array, b: ArrayLike<number>, bStart: number): numb
 /** What a match in a namespace with no entries ends at: no parent, so lock and unlock pass it by. */
 const EMPTY_NAMESPACE = new Node(0, null, new Int32Array(0), new Int32Array(0));
 
+/** Hears the tree's changes in terms of whole cached sequences (KV events). */
+export interface CacheListener {
+  /** Namespace `salt` now holds `ids` (from position 0), of which it held the first `from` before. */
+  stored(salt: string, ids: ArrayLike<number>, from: number): void;
+  /** Namespace `salt` no longer holds `path` (from position 0) past its first `from` tokens. */
+  removed(salt: string, path: Int32Array, from: number): void;
+  /** The tree holds nothing any more (a flush with no entry locked). */
+  cleared(): void;
+}
+
+/** One cached sequence: a leaf's whole path from its namespace root. */
+export interface CachedSequence {
+  readonly salt: string;
+  readonly ids: Int32Array;
+}
+
 export class RadixCache implements PrefixCache {
   /** Namespace roots by salt; a root with no children is never kept. */
   private readonly roots = new Map<string, Node>();
@@ -41,6 +58,10 @@ export class RadixCache implements PrefixCache {
   private queried = 0;
   private evicted = 0;
   version = 0;
+  /** The salt of each namespace root, for the listener (roots are few and made rarely). */
+  private readonly saltOf = new Map<Node, string>();
+
+  constructor(private readonly listener: CacheListener | null = null) {}
 
   private root(salt: string): Node {
     let r = this.roots.get(salt);
@@ -49,6 +70,7 @@ export class RadixCache implements PrefixCache {
       // A root is never evicted: hold one lock on it forever.
       r.lockRef = 1;
       this.roots.set(salt, r);
+      this.saltOf.set(r, salt);
     }
     return r;
   }
@@ -111,6 +133,7 @@ export class RadixCache implements PrefixCache {
     node.children.set(run[0]!, leaf);
     this.evictable += run.length;
     this.version++;
+    this.listener?.stored(key.salt, ids, pos);
     return { alreadyCached: pos, cached: ids.length };
   }
 
@@ -141,7 +164,8 @@ export class RadixCache implements PrefixCache {
     return slots;
   }
 
-  private dropUnlocked(tokens = Number.POSITIVE_INFINITY): Int32Array {
+  /** Drops unlocked leaves until `tokens` are freed; `report`: tell the listener of each. */
+  private dropUnlocked(tokens = Number.POSITIVE_INFINITY, report = true): Int32Array {
     // Unlocked leaves, oldest first. The tree is walked once; leaves that appear as their
     // children go are merged into the sorted queue.
     const leaves: Node[] = [];
@@ -160,6 +184,7 @@ export class RadixCache implements PrefixCache {
     while (freed < tokens) {
       const leaf = heap.pop();
       if (!leaf) break;
+      if (report && this.listener) this.reportRemoved(this.listener, leaf);
       dropped.push(leaf.slots);
       freed += leaf.key.length;
       this.evictable -= leaf.key.length;
@@ -171,12 +196,36 @@ export class RadixCache implements PrefixCache {
     if (freed > 0) this.version++;
     // Namespaces left empty go (a request that matched nothing in one may still hold its
     // root as its handle: lock and unlock pass roots by, and an insert makes a new one).
-    for (const [salt, r] of this.roots) if (r.children.size === 0) this.roots.delete(salt);
+    for (const [salt, r] of this.roots) {
+      if (r.children.size > 0) continue;
+      this.roots.delete(salt);
+      this.saltOf.delete(r);
+    }
     return concatSlots(dropped);
   }
 
+  /** Tells the listener that `leaf`, about to go, takes its run of its path with it. */
+  private reportRemoved(listener: CacheListener, leaf: Node): void {
+    let depth = 0;
+    let r = leaf;
+    for (let n: Node | null = leaf.parent; n; n = n.parent) {
+      depth += n.key.length;
+      r = n;
+    }
+    const path = new Int32Array(depth + leaf.key.length);
+    let end = path.length;
+    for (let n: Node | null = leaf; n && n.parent; n = n.parent) {
+      end -= n.key.length;
+      path.set(n.key, end);
+    }
+    listener.removed(this.saltOf.get(r)!, path, depth);
+  }
+
   flush(): Int32Array {
-    const slots = this.dropUnlocked();
+    // With nothing locked every entry goes: one "cleared" says it, instead of each removal.
+    const all = this.protectedTokens === 0;
+    const slots = this.dropUnlocked(Number.POSITIVE_INFINITY, !all);
+    if (all) this.listener?.cleared();
     this.hits = 0;
     this.queried = 0;
     return slots;
@@ -185,6 +234,25 @@ export class RadixCache implements PrefixCache {
   recordQuery(queried: number, matched: number): void {
     this.queried += queried;
     this.hits += matched;
+  }
+
+  /** Every cached sequence, one per leaf (inspection: KV-event snapshots, tests). */
+  *sequences(): Generator<CachedSequence> {
+    for (const [salt, root] of this.roots) {
+      const stack: { node: Node; path: Int32Array }[] = [{ node: root, path: root.key }];
+      for (let top = stack.pop(); top; top = stack.pop()) {
+        if (top.node.children.size === 0) {
+          if (top.node.parent) yield { salt, ids: top.path };
+          continue;
+        }
+        for (const c of top.node.children.values()) {
+          const path = new Int32Array(top.path.length + c.key.length);
+          path.set(top.path);
+          path.set(c.key, top.path.length);
+          stack.push({ node: c, path });
+        }
+      }
+    }
   }
 
   stats(): CacheStats {
