@@ -76,8 +76,14 @@ export async function pipeAnswer(res: Response, out: ServerResponse, onChunk?: (
     }
     out.end();
   } catch {
-    // The worker's stream broke after bytes went out: the client sees its connection end.
-    out.destroy();
+    // The worker's stream broke after bytes went out. A stream of events ends with an error
+    // event (OpenAI's form), so the client sees a clean end; any other answer is cut.
+    const sse = (headers["content-type"] ?? "").startsWith("text/event-stream");
+    if (sse && !out.destroyed) {
+      out.end(`data: ${JSON.stringify({ error: { message: "The worker serving this request stopped.", type: "server_error", param: null, code: "worker_lost" } })}\n\n`);
+    } else {
+      out.destroy();
+    }
   } finally {
     reader.releaseLock();
   }
