@@ -6,7 +6,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import path from "node:path";
-import { post, spawnServe, start, until, type Running } from "./harness.js";
+import { MODEL_NAME, post, spawnServe, start, until, type Running } from "./harness.js";
+import { RadixServer } from "../../src/server/http.js";
 import { parsePrometheusText, type Family } from "../helpers/prom-text.js";
 import { NOMINAL_BLOCK_SIZE, parseMetricNameSets, type MetricNameSet } from "../../src/server/gateway-metrics.js";
 
@@ -163,6 +164,21 @@ test("the gauges follow the engine while requests run and queue, and cached pref
     }
   } finally {
     await s.close();
+  }
+});
+
+test("while the model loads the gauges read 0 and vllm:cache_config_info has no series (the pool's size is not known yet)", T, async () => {
+  const server = new RadixServer({ name: MODEL_NAME, logIntervalSeconds: 0, warn: () => {}, metricNames: ["vllm", "sglang"] });
+  const url = await server.listen("127.0.0.1", 0);
+  try {
+    const f = await scrape(url);
+    assert.deepEqual(f.get("vllm:cache_config_info")?.samples, []);
+    for (const specs of [VLLM_SPECS, SGLANG_SPECS]) {
+      const epp = eppRead(f, specs);
+      assert.deepEqual([epp.running, epp.queued, epp.kvUsage, epp.blockSize], [0, 0, 0, undefined], specs.kvUsage);
+    }
+  } finally {
+    await server.drain(0);
   }
 });
 
