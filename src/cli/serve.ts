@@ -13,11 +13,12 @@ import { describeGenerationDefaults } from "../model/generation-defaults.js";
 import { DEFAULT_MAX_BODY_BYTES, RadixServer } from "../server/http.js";
 import { DEFAULT_METRIC_NAME_SETS, parseMetricNameSets, type MetricNameSet } from "../server/gateway-metrics.js";
 import { engineFlags, engineOptionsFrom, type EngineFlagValues } from "./engine-flags.js";
+import { kvEventHubFrom, kvEventsFlags, type KvEventsFlagValues } from "./kv-events-flags.js";
 import { parseFloatArg, parseIntArg, UsageError } from "./errors.js";
 import { DEMO_MODEL_NAME } from "./default-model.js";
 import { MODEL_HELP, modelPath, repoIdOf } from "./model-arg.js";
 
-interface ServeOptions extends EngineFlagValues {
+interface ServeOptions extends EngineFlagValues, KvEventsFlagValues {
   model?: string;
   host: string;
   port: string;
@@ -138,7 +139,10 @@ async function run(o: ServeOptions): Promise<void> {
     cors_allow_origins: corsAllowOrigins ?? [], strict_model_name: strictModelName, reasoning_parser: reasoningParser,
     tool_call_parser: toolCallParser, matryoshka: o.matryoshka === true, metrics_names: metricNames,
   };
+  // Before listening, so that a missing zeromq or a taken address stops the start with one line.
+  const kvEvents = await kvEventHubFrom(o);
   const server = new RadixServer({
+    kvEvents,
     name, apiKey, maxBodyBytes, logIntervalSeconds: logInterval, info, corsAllowOrigins, strictModelName,
     reasoningParser: reasoningParser as ReasoningParser | "auto" | "none", toolCallParser, matryoshka: o.matryoshka === true,
     metricNames,
@@ -175,7 +179,7 @@ async function run(o: ServeOptions): Promise<void> {
     progress.next();
     progress.phase("preparing the backend and KV pool");
     const engineOpts = await engineOptionsFrom(o, model);
-    engine = await Engine.create({ ...engineOpts, model });
+    engine = await Engine.create({ ...engineOpts, model, kvEvents });
     // For clients that measure against the same kernels (bench serve's bound).
     info.engine = {
       backend: engineOpts.backend?.name ?? "reference",
@@ -224,5 +228,5 @@ export function register(program: Command): void {
     .option("--tool-call-parser <name>", `how chat answers write tool calls: ${TOOL_CALL_FORMATS.join(", ")}, or auto (the format the chat template shows)`, "auto")
     .option("--matryoshka", "allow /v1/embeddings' dimensions for a Matryoshka-trained model whose config does not say so (Qwen3-Embedding; vLLM's is_matryoshka)")
     .option("--metrics-names <list>", "metric names /metrics serves, comma-separated: radixlm, vllm (the inference gateway's default), sglang", DEFAULT_METRIC_NAME_SETS.join(","));
-  engineFlags(c).action(run);
+  engineFlags(kvEventsFlags(c)).action(run);
 }

@@ -35,6 +35,13 @@ export interface AllBlocksCleared {
 
 export type KvEvent = BlockStored | BlockRemoved | AllBlocksCleared;
 
+/** One published batch: numbered from 0 by its publisher, stamped in seconds since the epoch (vLLM's ts). */
+export interface KvEventBatch {
+  readonly seq: number;
+  readonly ts: number;
+  readonly events: readonly KvEvent[];
+}
+
 /** What the engine hands its KV events to (the server's hub, or a test's recorder). */
 export interface KvEventSink {
   /** Tokens per block (vLLM's default is 16). */

@@ -22,6 +22,7 @@ import { registerNativeApi } from "./native-api.js";
 import { registerOpenAI } from "./openai.js";
 import { registerResponses } from "./responses.js";
 import { registerEmbeddings } from "./embeddings.js";
+import { registerKvEvents, type KvEventHub } from "./kv-events.js";
 import { Serving } from "./serving.js";
 import { VERSION } from "../util/version.js";
 import { reasoningParserOf, type ReasoningParser } from "./reasoning.js";
@@ -63,6 +64,8 @@ export interface ServerOptions {
   readonly matryoshka?: boolean;
   /** Bounds of the responses kept for previous_response_id and GET /v1/responses/{id}: default 1000 responses, 64 MiB. */
   readonly responsesStore?: { readonly maxResponses?: number; readonly maxBytes?: number };
+  /** The engine's KV events (the hub given to the engine as `kvEvents`): GET /kv_events and /get_server_info's kv_events. */
+  readonly kvEvents?: KvEventHub;
   /** The metric name families /metrics serves (gateway-metrics.ts); default radixlm and vLLM's. */
   readonly metricNames?: readonly MetricNameSet[];
 }
@@ -131,8 +134,9 @@ export class RadixServer {
       { strictModel: opts.strictModelName === true, maxStored: opts.responsesStore?.maxResponses, maxStoredBytes: opts.responsesStore?.maxBytes });
     registerNativeApi(this.app, {
       serving, metrics: this.metrics, state: () => this.current,
-      serverInfo: () => ({ version: VERSION, ...(opts.info ?? {}) }),
+      serverInfo: () => ({ version: VERSION, ...(opts.info ?? {}), ...(opts.kvEvents ? { kv_events: opts.kvEvents.info() } : {}) }),
     });
+    registerKvEvents(this.app, opts.kvEvents);
     // What this server is, for a person or a probe opening its address.
     this.app.get("/", async () => ({
       name: "radixlm", version: VERSION, model: opts.name,
