@@ -1,140 +1,17 @@
-// KV events through a real server: subscribers that rebuild the worker's stored blocks from
-// the events alone (GET /kv_events, and ZeroMQ in vLLM's wire format) while real requests
-// run with eviction forced by a small KV pool, compared with the blocks computed from the
-// radix tree itself and with /get_server_info.
+// KV events through a real server: HTTP subscribers (GET /kv_events) that rebuild the worker's
+// stored blocks from the events alone while real requests run with eviction forced by a small
+// KV pool, compared with the blocks computed from the radix tree itself and with
+// /get_server_info; and the serve flags.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import path from "node:path";
-import { decode } from "@msgpack/msgpack";
 import { KvEventHub } from "../../src/server/kv-events.js";
 import { blockHashes } from "../../src/kvcache/block-hash.js";
-import { get, modelPath, post, start, until, type Running } from "./harness.js";
+import { get, modelPath, post, spawnServe, start, until, type Running } from "./harness.js";
+import { AUTH, info, KEY, load, prompt, SseSubscriber, sum64, treeBlocks, zeromq } from "./kv-events-helpers.js";
 
 const T = { timeout: 300_000 };
-const KEY = "kv-secret";
-const AUTH = { authorization: `Bearer ${KEY}` };
-
-type Json = Record<string, unknown>;
-
-/** Rebuilds a worker's stored blocks from its GET /kv_events stream alone. */
-class SseSubscriber {
-  readonly blocks = new Set<string>();
-  readonly batches: { seq: number; events: Json[] }[] = [];
-  lastSeq = -2;
-  resyncs: string[] = [];
-  removed = 0;
-  ended = false;
-  /** An assertion that failed while reading (the read loop cannot throw into the test). */
-  failure: unknown = undefined;
-  /** Whether it holds the whole state (it began with a resync or batch 0), so that every event must fit it. */
-  private complete = false;
-
-  private constructor(private readonly res: Response, private readonly abort: AbortController) {}
-
-  static async open(url: string, query = "", headers: Record<string, string> = AUTH): Promise<SseSubscriber> {
-    const ctl = new AbortController();
-    const res = await fetch(`${url}/kv_events${query}`, { headers, signal: ctl.signal });
-    const s = new SseSubscriber(res, ctl);
-    if (res.status === 200) void s.read();
-    return s;
-  }
-
-  get status(): number {
-    return this.res.status;
-  }
-
-  private async read(): Promise<void> {
-    const decoder = new TextDecoder();
-    let buf = "";
-    try {
-      for await (const chunk of this.res.body!) {
-        buf += decoder.decode(chunk as Uint8Array, { stream: true });
-        let cut: number;
-        while ((cut = buf.indexOf("\n\n")) >= 0) {
-          const block = buf.slice(0, cut);
-          buf = buf.slice(cut + 2);
-          const data = block.split("\n").find((l) => l.startsWith("data: "));
-          if (!data) continue; // a keepalive comment
-          const id = block.split("\n").find((l) => l.startsWith("id: "));
-          const msg = JSON.parse(data.slice(6)) as { seq: number; ts: number; events: Json[] };
-          assert.equal(id, `id: ${msg.seq}`);
-          this.apply(msg);
-        }
-      }
-    } catch (err) {
-      if (!this.abort.signal.aborted) this.failure = err;
-    }
-    this.ended = true;
-  }
-
-  private apply(msg: { seq: number; events: Json[] }): void {
-    const first = msg.events[0];
-    if (first?.type === "Resync") {
-      this.blocks.clear();
-      this.resyncs.push(first.reason as string);
-      this.complete = true;
-    } else if (msg.seq === this.lastSeq && this.batches.at(-1)?.seq === msg.seq) {
-      // a resync's later chunk
-    } else if (this.lastSeq !== -2) {
-      assert.equal(msg.seq, this.lastSeq + 1, "batches come in order, none missing");
-    }
-    if (msg.seq === 0) this.complete = true;
-    this.lastSeq = msg.seq;
-    this.batches.push(msg);
-    for (const e of msg.events) {
-      if (e.type === "BlockStored") {
-        const hashes = e.block_hashes as string[];
-        assert.equal((e.token_ids as number[]).length, hashes.length * (e.block_size as number));
-        if (e.parent_block_hash !== null && this.complete) assert.ok(this.blocks.has(e.parent_block_hash as string), "a run's parent is stored before it");
-        for (const h of hashes) {
-          assert.match(h, /^\d+$/);
-          if (this.complete) assert.ok(!this.blocks.has(h), `block ${h} stored twice`);
-          this.blocks.add(h);
-        }
-      } else if (e.type === "BlockRemoved") {
-        for (const h of e.block_hashes as string[]) assert.ok(this.blocks.delete(h) || !this.complete, `block ${h} removed but not stored`);
-        this.removed++;
-      } else if (e.type === "AllBlocksCleared") this.blocks.clear();
-    }
-  }
-
-  close(): void {
-    assert.equal(this.failure, undefined);
-    this.abort.abort();
-  }
-}
-
-const sum64 = (hashes: Iterable<string | bigint>): string => {
-  let s = 0n;
-  for (const h of hashes) s = (s + BigInt(h)) & ((1n << 64n) - 1n);
-  return s.toString();
-};
-
-function treeBlocks(hub: KvEventHub): Set<string> {
-  return new Set(hub.snapshot().flatMap((r) => r.blockHashes.map(String)));
-}
-
-/** Prompts in groups sharing long prefixes, some under a cache salt; ids within the test vocabulary. */
-function prompt(i: number): { input_ids: number[]; cache_salt?: string } {
-  const group = i % 5;
-  const ids = [...Array.from({ length: 24 }, (_, j) => 1 + ((group * 37 + j) % 200)), ...Array.from({ length: 3 + ((i * 7) % 40) }, (_, j) => 1 + ((i * 13 + j) % 200))];
-  return group === 4 ? { input_ids: ids, cache_salt: `tenant-${i % 2}` } : { input_ids: ids };
-}
-
-async function load(url: string, count: number, wave: number): Promise<void> {
-  for (let i = 0; i < count; i += wave) {
-    const sends = Array.from({ length: Math.min(wave, count - i) }, (_, k) =>
-      post(`${url}/generate`, { ...prompt(i + k), sampling_params: { max_new_tokens: 3, temperature: 0 } }, AUTH));
-    for (const r of await Promise.all(sends)) assert.equal(r.status, 200, JSON.stringify(r.body));
-  }
-}
-
-async function info(url: string): Promise<{ seq: number; stored_blocks: number; stored_blocks_sum: string; block_size: number; instance: string; oldest_seq: number; subscribers: number; zmq: Json | null }> {
-  const r = await get(`${url}/get_server_info`, AUTH);
-  assert.equal(r.status, 200);
-  return r.body.kv_events;
-}
 
 describe("GET /kv_events", () => {
   let hub: KvEventHub;
@@ -250,153 +127,6 @@ test("a subscriber that stops reading is disconnected, never buffered without bo
   }
 });
 
-/** The part of zeromq's API the test uses: the package is optional, so its types may be absent. */
-interface ZmqSocket extends AsyncIterable<Buffer[]> {
-  bind(address: string): Promise<void>;
-  connect(address: string): void;
-  subscribe(...topics: string[]): void;
-  send(frames: (Buffer | string)[]): Promise<void>;
-  receive(): Promise<Buffer[]>;
-  close(): void;
-  readonly lastEndpoint: string | null;
-}
-interface Zmq {
-  Subscriber: new (options: { linger: number }) => ZmqSocket;
-  Dealer: new (options: { linger: number }) => ZmqSocket;
-}
-
-/** zeromq when its optional package is installed, else null. */
-async function zeromq(): Promise<Zmq | null> {
-  const name: string = "zeromq";
-  try {
-    return (await import(name)) as Zmq;
-  } catch {
-    return null;
-  }
-}
-
-test("ZeroMQ in vLLM's wire format: a SUB socket rebuilds the blocks, the ROUTER replays a missed range", T, async (t) => {
-  const zmq = await zeromq();
-  if (!zmq) {
-    t.skip("the optional zeromq package is not installed: the ZeroMQ publisher is untested here");
-    return;
-  }
-  // llm-d's indexer binds its SUB socket; the engine's PUB connects to it.
-  const sub = new zmq.Subscriber({ linger: 0 });
-  await sub.bind("tcp://127.0.0.1:*");
-  sub.subscribe("kv@");
-  const topic = "kv@pod-1@tiny-test";
-  const hub = await KvEventHub.create({ blockSize: 4, zmq: { endpoint: sub.lastEndpoint!, replayEndpoint: "tcp://127.0.0.1:*", topic } });
-  const srv = await start({ maxTotalTokens: 320, kvEvents: hub }, { kvEvents: hub, apiKey: KEY });
-  const blocks = new Set<bigint>();
-  const seen: number[] = [];
-  const payloads = new Map<number, Buffer>();
-  let shapes = 0;
-  const applyPayload = (seq: number, payload: Buffer): void => {
-    payloads.set(seq, payload);
-    seen.push(seq);
-    // EventBatch: a 3-element array whose ts is a float64 (0xcb), as msgspec writes it
-    assert.equal(payload[0], 0x93);
-    assert.equal(payload[1], 0xcb);
-    const batch = decode(payload, { useBigInt64: true }) as unknown[];
-    assert.equal(batch.length, 3);
-    const [ts, events, rank] = batch as [number, unknown[][], number];
-    assert.ok(Math.abs(ts - Date.now() / 1000) < 60, "ts is seconds since the epoch");
-    assert.equal(rank, 0, "data_parallel_rank");
-    for (const e of events) {
-      const tag = e[0];
-      if (tag === "BlockStored") {
-        assert.equal(e.length, 8, "[tag, block_hashes, parent_block_hash, token_ids, block_size, lora_id, medium, lora_name]");
-        const [, hashes, parent, tokens, size, lora, medium, loraName] = e as [string, bigint[], bigint | null, number[], number, null, string, null];
-        assert.ok(hashes.length > 0 && hashes.every((h) => typeof h === "bigint"), "hashes are uint64");
-        assert.ok(parent === null || typeof parent === "bigint");
-        if (parent !== null) assert.ok(blocks.has(parent), "the parent is stored");
-        assert.equal(size, 4);
-        assert.equal(tokens.length, 4 * hashes.length);
-        assert.ok(tokens.every((x) => Number.isInteger(x)));
-        assert.equal(lora, null);
-        assert.equal(medium, "GPU");
-        assert.equal(loraName, null);
-        for (const h of hashes) blocks.add(h);
-        shapes++;
-      } else if (tag === "BlockRemoved") {
-        assert.equal(e.length, 3, "[tag, block_hashes, medium]");
-        assert.equal(e[2], "GPU");
-        for (const h of e[1] as bigint[]) assert.ok(blocks.delete(h));
-      } else {
-        assert.deepEqual(e, ["AllBlocksCleared"]);
-        blocks.clear();
-      }
-    }
-  };
-  let subscribed = true;
-  const reading = (async () => {
-    for await (const [top, seqb, payload] of sub) {
-      if (!subscribed) continue;
-      assert.equal(top!.toString(), topic);
-      assert.equal(seqb!.length, 8);
-      applyPayload(Number(seqb!.readBigUInt64BE(0)), payload!);
-    }
-  })().catch(() => undefined);
-  /** Asks the ROUTER for every batch from `from` on; returns [seq, payload] until the end marker. */
-  const replay = async (from: number): Promise<[number, Buffer][]> => {
-    const dealer = new zmq.Dealer({ linger: 0 });
-    dealer.connect(hub.info().zmq!.replay_endpoint as string);
-    const start8 = Buffer.alloc(8);
-    start8.writeBigUInt64BE(BigInt(from));
-    await dealer.send(["", start8]);
-    const out: [number, Buffer][] = [];
-    for (;;) {
-      const [empty, seqb, payload] = await dealer.receive();
-      assert.equal(empty!.length, 0);
-      if (seqb!.readBigInt64BE(0) === -1n) break;
-      out.push([Number(seqb!.readBigUInt64BE(0)), payload!]);
-    }
-    dealer.close();
-    return out;
-  };
-  try {
-    // The SUB may miss the first batches while the connection comes up (ZeroMQ's slow
-    // joiner): what it missed is replayed, as a subscriber that sees a gap does.
-    await load(srv.url, 40, 8);
-    let i = await info(srv.url);
-    assert.ok(await until(() => seen.length > 0 && seen.at(-1)! >= i.seq, 10_000), "the SUB socket gets the batches");
-    if (seen[0]! > 0) {
-      const missed = await replay(0);
-      const have = new Set(seen);
-      const early = missed.filter(([s]) => !have.has(s) && s < seen[0]!);
-      blocks.clear();
-      const all = [...early.map(([s, p]) => [s, p] as const), ...seen.map((s) => [s, payloads.get(s)!] as const)].sort((a, b) => a[0] - b[0]);
-      seen.length = 0;
-      for (const [s, p] of all) applyPayload(s, p);
-    }
-    assert.deepEqual(seen, Array.from({ length: i.seq + 1 }, (_, k) => k), "every batch from 0, in order");
-    assert.ok(shapes > 0);
-    let tree = new Set(hub.snapshot().flatMap((r) => r.blockHashes));
-    assert.deepEqual(blocks, tree);
-    assert.equal(i.stored_blocks, tree.size);
-    assert.equal(i.stored_blocks_sum, sum64(tree));
-    // miss a range on purpose, then ask the ROUTER for it
-    subscribed = false;
-    const lastSeen = seen.at(-1)!;
-    await load(srv.url, 40, 8);
-    assert.ok(srv.engine.stats().evictedTokens > 0);
-    i = await info(srv.url);
-    assert.ok(i.seq > lastSeen + 1);
-    const missed = await replay(lastSeen + 1);
-    assert.deepEqual(missed.map(([s]) => s), Array.from({ length: i.seq - lastSeen }, (_, k) => lastSeen + 1 + k), "the missed range, in order, then the end marker");
-    for (const [s, p] of missed) applyPayload(s, p);
-    tree = new Set(hub.snapshot().flatMap((r) => r.blockHashes));
-    assert.deepEqual(blocks, tree, "the blocks rebuilt over ZeroMQ are the radix tree's");
-    assert.equal(i.stored_blocks, tree.size);
-    assert.deepEqual(i.zmq, { endpoint: sub.lastEndpoint, replay_endpoint: hub.info().zmq!.replay_endpoint, topic });
-  } finally {
-    await srv.close();
-    sub.close();
-    await reading;
-  }
-});
-
 test("radixlm serve: KV event flags are checked before the model loads", T, async () => {
   const bin = path.resolve(process.cwd(), "bin/radixlm.js");
   const model = await modelPath();
@@ -410,4 +140,34 @@ test("radixlm serve: KV event flags are checked before the model loads", T, asyn
     assert.match(r.stderr, message);
     assert.equal(r.stderr.trim().split("\n").length, 1, "one line");
   }
+  // Without the optional package (resolution made to fail), the endpoint flag fails with one line.
+  const hook = "data:text/javascript," + encodeURIComponent('export async function resolve(s, c, next) { if (s === "zeromq") throw new Error("Cannot find package \'zeromq\'"); return next(s, c); }');
+  const register = "data:text/javascript," + encodeURIComponent(`import { register } from "node:module"; register(${JSON.stringify(hook)});`);
+  const r = spawnSync(process.execPath, ["--import", register, bin, "serve", "--model", model, "--port", "0", "--kv-events-endpoint", "tcp://127.0.0.1:1"], { encoding: "utf8", timeout: 60_000 });
+  assert.equal(r.status, 2, r.stderr);
+  assert.equal(r.stderr.trim(), "radixlm: error: --kv-events-endpoint needs the optional package zeromq (npm install zeromq@6), which did not load: Cannot find package 'zeromq'");
+});
+
+test("radixlm serve --kv-events-endpoint: the sockets open, /get_server_info names them, SIGTERM exits 0", T, async (t) => {
+  if (!(await zeromq())) {
+    t.skip("the optional zeromq package is not installed");
+    return;
+  }
+  const child = await spawnServe(["--kv-events-endpoint", "tcp://127.0.0.1:*", "--kv-events-replay-endpoint", "tcp://127.0.0.1:*", "--kv-events-topic", "kv@pod@m",
+    "--kv-events-block-size", "8", "--kv-events-hash-seed", "42"]);
+  try {
+    const r = await get(`${child.url}/get_server_info`);
+    assert.equal(r.status, 200);
+    const kv = r.body.kv_events;
+    assert.equal(kv.block_size, 8);
+    assert.equal(kv.hash_seed, "42");
+    assert.match(kv.zmq.endpoint, /^tcp:\/\/127\.0\.0\.1:\d+$/);
+    assert.match(kv.zmq.replay_endpoint, /^tcp:\/\/127\.0\.0\.1:\d+$/);
+    assert.equal(kv.zmq.topic, "kv@pod@m");
+    // the warm-up's flush was published: AllBlocksCleared is batch 0
+    assert.equal(kv.seq, 0);
+  } finally {
+    child.kill("SIGTERM");
+  }
+  assert.equal(await child.exit, 0);
 });
