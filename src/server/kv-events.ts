@@ -109,7 +109,7 @@ class Subscriber {
   }
 
   send(text: string, live: boolean): void {
-    if (this.closed) return;
+    if (this.closed || this.res.destroyed) return;
     if (this.blocked) {
       if (live && ++this.liveQueued > this.maxBacklog) {
         // Never buffered without bound: the subscriber reconnects with its last seq.
