@@ -104,14 +104,23 @@ export function publishedHash(digest: Buffer): bigint {
  * the seed's NONE_HASH. `end` defaults to the whole sequence; a partial last block is left out.
  */
 export function blockDigests(ids: ArrayLike<number>, blockSize: number, salt: string, seed = "", end = ids.length): Buffer[] {
+  return extendDigests([], ids, blockSize, salt, seed, end);
+}
+
+/**
+ * `known`, the digests of the first blocks of `ids` (in namespace `salt`), extended to every
+ * full block of `ids[0, end)`: a chain continues from its last digest, so a sequence that grows
+ * is hashed once. Returns a new array.
+ */
+export function extendDigests(known: readonly Buffer[], ids: ArrayLike<number>, blockSize: number, salt: string, seed = "", end = ids.length): Buffer[] {
   if (!Number.isInteger(blockSize) || blockSize < 1) throw new RangeError(`block size must be a positive integer, got ${blockSize}`);
   const n = Math.floor(Math.min(end, ids.length) / blockSize);
-  const out: Buffer[] = [];
-  if (n === 0) return out;
+  const out = known.slice(0, n);
+  if (out.length === n) return out;
   const extra = saltKeys(salt);
   const buf = Buffer.alloc(3 + DIGEST_BYTES + 5 + 5 * blockSize + (extra?.length ?? 1));
-  let parent = noneHash(seed);
-  for (let b = 0; b < n; b++) {
+  let parent = out.length > 0 ? out[out.length - 1]! : noneHash(seed);
+  for (let b = out.length; b < n; b++) {
     const len = encodeBlock(buf, parent, ids, b * blockSize, blockSize, b === 0 ? extra : null);
     parent = createHash("sha256").update(buf.subarray(0, len)).digest();
     out.push(parent);

@@ -10,7 +10,7 @@
 // Events are gathered into one batch per turn of the event loop (the engine's loop yields
 // with setImmediate between steps, so that is a step, or the flush or eviction that an HTTP
 // route caused) and handed to the sink, which numbers and publishes them.
-import { blockDigests, publishedHash } from "./block-hash.js";
+import { blockDigests, extendDigests, publishedHash } from "./block-hash.js";
 import { RadixCache, type CacheListener } from "./radix-cache.js";
 
 /** A run of blocks of one sequence, each the parent of the next. */
@@ -62,11 +62,20 @@ export interface KvEventSource {
   snapshot(): BlockStored[];
 }
 
+/** Chains the recorder remembers (a few prefills interleave step by step). */
+const RECENT_CHAINS = 8;
+
 /** Turns the radix tree's changes into block events and batches them. */
 export class KvEventRecorder implements CacheListener, KvEventSource {
   private pending: KvEvent[] = [];
   private scheduled = false;
   private cache: RadixCache | null = null;
+  /**
+   * The last few chains hashed, most recent last: a prompt cached chunk by chunk during its
+   * prefill, or leaves evicted under a shared prefix, reuse the digests of the blocks they
+   * share instead of hashing from position 0 every time.
+   */
+  private readonly recent: { salt: string; ids: Int32Array; digests: Buffer[] }[] = [];
 
   constructor(private readonly sink: KvEventSink) {
     if (!Number.isInteger(sink.blockSize) || sink.blockSize < 1) throw new RangeError(`KV events: block size must be a positive integer, got ${sink.blockSize}`);
@@ -82,8 +91,8 @@ export class KvEventRecorder implements CacheListener, KvEventSource {
     // Blocks that end inside the new run [from, ids.length) are new; those ending at or
     // before `from` were held already. Hashing starts at 0: a block's hash is its whole prefix's.
     const first = Math.floor(from / size);
-    const digests = blockDigests(ids, size, salt, this.sink.hashSeed);
-    if (digests.length <= first) return;
+    if (Math.floor(ids.length / size) <= first) return;
+    const digests = this.digests(ids, salt);
     const tokenIds: number[] = [];
     for (let i = first * size; i < digests.length * size; i++) tokenIds.push(ids[i]!);
     this.push({
@@ -99,9 +108,30 @@ export class KvEventRecorder implements CacheListener, KvEventSource {
     const size = this.sink.blockSize;
     // Blocks that end past `from` had a token in the run that goes.
     const first = Math.floor(from / size);
-    const digests = blockDigests(path, size, salt, this.sink.hashSeed);
-    if (digests.length <= first) return;
+    if (Math.floor(path.length / size) <= first) return;
+    const digests = this.digests(path, salt);
     this.push({ type: "BlockRemoved", blockHashes: digests.slice(first).map(publishedHash) });
+  }
+
+  /** The digests of the full blocks of `ids`, from the recent chain that shares the most of them. */
+  private digests(ids: ArrayLike<number>, salt: string): Buffer[] {
+    const size = this.sink.blockSize;
+    const blocks = Math.floor(ids.length / size);
+    let known: Buffer[] = [];
+    for (const r of this.recent) {
+      if (r.salt !== salt) continue;
+      const limit = Math.min(r.digests.length, blocks) * size;
+      let same = 0;
+      while (same < limit && r.ids[same] === ids[same]) same++;
+      const shared = Math.floor(same / size);
+      if (shared > known.length) known = r.digests.slice(0, shared);
+    }
+    const digests = extendDigests(known, ids, size, salt, this.sink.hashSeed);
+    if (this.recent.length >= RECENT_CHAINS) this.recent.shift();
+    const copy = new Int32Array(blocks * size);
+    for (let i = 0; i < copy.length; i++) copy[i] = ids[i]!;
+    this.recent.push({ salt, ids: copy, digests });
+    return digests;
   }
 
   cleared(): void {

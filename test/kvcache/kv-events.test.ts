@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { blockDigests, blockHashes, noneHash } from "../../src/kvcache/block-hash.js";
+import { blockDigests, blockHashes, extendDigests, noneHash } from "../../src/kvcache/block-hash.js";
 import { radixCacheWithEvents, storedBlocks, type KvEvent, type KvEventSink, type KvEventSource } from "../../src/kvcache/kv-events.js";
 import type { RadixCache } from "../../src/kvcache/radix-cache.js";
 import { KVPool } from "../../src/kvcache/pool.js";
@@ -66,6 +66,12 @@ test("block hashes follow vLLM's sha256_cbor chain: NONE_HASH from the seed, sal
     assert.notEqual(plain[i], seeded[i]);
   }
   assert.equal(blockDigests(ids, 4, "", "", 9).length, 2, "end cuts the sequence");
+  // a chain extended from a known prefix is the chain computed from position 0
+  for (const salt of ["", "s"]) {
+    const whole = blockDigests(ids, 3, salt, "7");
+    for (const k of [0, 1, 2, 5]) assert.deepEqual(extendDigests(whole.slice(0, k), ids, 3, salt, "7"), whole, `salt ${salt} from block ${k}`);
+    assert.deepEqual(extendDigests(whole, ids, 3, salt, "7", 7), whole.slice(0, 2), "a known chain longer than `end` is cut");
+  }
   assert.throws(() => blockHashes([1, -1], 2, ""), /32-bit/);
   assert.throws(() => blockHashes([1], 0, ""), /positive/);
 });
