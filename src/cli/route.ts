@@ -84,7 +84,7 @@ export function register(program: Command): void {
     .description("route requests to many `radixlm serve` workers, keeping requests that share a prefix on the worker that caches it")
     .option("--worker <url>", "a worker's address (repeat for each; more can be added at run time with POST /workers)", collect)
     .option("--worker-api-key <key>", "the key to send to the workers (one for all, or one per --worker in order)", collect)
-    .option("--policy <name>", `${POLICY_NAMES.join(", ")} (exact: on the workers' KV events, needs --model)`, "cache-aware")
+    .option("--policy <name>", `${POLICY_NAMES.join(", ")} (exact: on the workers' KV events, serve --kv-events; needs --model)`, "cache-aware")
     .option("--host <addr>", "address to bind", "127.0.0.1")
     .option("--port <n>", "port (0: any free port)", "30000")
     .option("--api-key <key>", "require `Authorization: Bearer KEY` of clients (default: $RADIXLM_API_KEY)")

@@ -16,6 +16,7 @@ import { RouterMetrics } from "./router-metrics.js";
 import { routeRequest, type Prompting } from "./routing-keys.js";
 import { DEFAULT_HEALTH, WorkerPool, type HealthOptions } from "./worker-pool.js";
 import { DEFAULT_BREAKER, type BreakerOptions, type Worker } from "./worker.js";
+import { KvMirror } from "./kv-mirror.js";
 
 export interface RouterOptions {
   readonly workers: readonly { readonly url: string; readonly apiKey?: string }[];
@@ -57,11 +58,18 @@ export class Router {
   private readonly sticky = new Map<string, string>();
   private readonly maintainer: NodeJS.Timeout;
   private readonly raw = new WeakMap<FastifyRequest, Buffer>();
+  /** The workers' KV events, followed for the exact policy. */
+  readonly mirror: KvMirror | null;
 
   constructor(private readonly opts: RouterOptions) {
-    this.policy = makePolicy(opts.policy, opts.cacheAware, opts.cached ?? null);
-    this.pool = new WorkerPool(opts.breaker ?? DEFAULT_BREAKER, opts.health ?? DEFAULT_HEALTH, (url) => this.policy.forget?.(url));
-    for (const w of opts.workers) this.pool.add(w.url, w.apiKey);
+    const warn = opts.warn ?? ((l: string) => process.stderr.write(l + "\n"));
+    this.mirror = opts.policy === "exact" && !opts.cached ? new KvMirror(warn) : null;
+    this.policy = makePolicy(opts.policy, opts.cacheAware, opts.cached ?? this.mirror);
+    this.pool = new WorkerPool(opts.breaker ?? DEFAULT_BREAKER, opts.health ?? DEFAULT_HEALTH, (url) => {
+      this.policy.forget?.(url);
+      this.mirror?.remove(url);
+    });
+    for (const w of opts.workers) this.addWorker(w.url, w.apiKey);
     this.metrics = new RouterMetrics(() => this.pool.all);
     this.maintainer = setInterval(() => this.policy.maintain?.(), opts.maintainIntervalMs ?? 120_000);
     this.maintainer.unref();
@@ -79,7 +87,7 @@ export class Router {
         done(badRequest(null, `The request body is not valid JSON: ${err instanceof Error ? err.message : String(err)}`, "invalid_json"));
       }
     });
-    installErrorHandlers(app, opts.warn ?? ((l) => process.stderr.write(l + "\n")));
+    installErrorHandlers(app, warn);
     app.addHook("onRequest", async (req) => {
       if (opts.apiKey !== undefined) checkApiKey(req, opts.apiKey);
     });
@@ -116,8 +124,18 @@ export class Router {
     this.workerRoutes();
   }
 
+  /** Adds a worker to the pool (and follows its KV events for the exact policy); throws on a bad or duplicate URL. */
+  addWorker(url: string, apiKey: string | undefined): Worker {
+    const w = this.pool.add(url, apiKey);
+    this.mirror?.add(w.url, w.apiKey);
+    return w;
+  }
+
   private workerList(): Record<string, unknown>[] {
-    return this.pool.all.map((w) => ({ url: w.url, healthy: w.healthy, breaker: w.breaker.state, inflight: w.inflight }));
+    return this.pool.all.map((w) => ({
+      url: w.url, healthy: w.healthy, breaker: w.breaker.state, inflight: w.inflight,
+      ...(this.mirror ? { kv_events: this.mirror.following(w.url), cached_blocks: this.mirror.blockCount(w.url) } : {}),
+    }));
   }
 
   /** /workers (list, add, remove), and SGLang's router's names for the same. */
@@ -127,7 +145,7 @@ export class Router {
       if (key !== undefined && key !== null && (typeof key !== "string" || key.length > 4096)) throw badRequest("api_key", "'api_key' must be a string.");
       let w: Worker;
       try {
-        w = this.pool.add(url, (key as string | null | undefined) ?? undefined);
+        w = this.addWorker(url, (key as string | null | undefined) ?? undefined);
       } catch (err) {
         throw badRequest("url", err instanceof Error ? err.message : String(err));
       }
@@ -269,6 +287,7 @@ export class Router {
 
   async close(): Promise<void> {
     clearInterval(this.maintainer);
+    this.mirror?.close();
     this.pool.stop();
     await this.app.close();
   }

@@ -9,6 +9,7 @@ import OpenAI from "openai";
 import { get, post, start, until, type Running } from "../server/harness.js";
 import { Router } from "../../src/router/router.js";
 import { DEFAULT_CACHE_AWARE, type PolicyName } from "../../src/router/policies.js";
+import { KvEventHub } from "../../src/server/kv-events.js";
 
 async function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -186,6 +187,42 @@ describe("router failures", () => {
       assert.equal((await get(`${s.url}/health`)).status, 200, "health needs no key");
     } finally {
       await teardown(s);
+    }
+  });
+});
+
+describe("router, exact policy", () => {
+  test("follows the workers' KV events and sends a prompt to the worker that holds its prefix, even after the approximate picture would be wrong", async () => {
+    const hubs = [await KvEventHub.create({ blockSize: 4 }), await KvEventHub.create({ blockSize: 4 })];
+    const workers = [await start({ kvEvents: hubs[0] }, { kvEvents: hubs[0] }), await start({ kvEvents: hubs[1] }, { kvEvents: hubs[1] })];
+    const model = workers[0]!.engine.model;
+    const router = new Router({
+      workers: workers.map((w) => ({ url: w.url })), policy: "exact", cacheAware: { ...DEFAULT_CACHE_AWARE, cacheThreshold: 0.3 },
+      prompting: { tokenizer: model.tokenizer, chat: workers[0]!.engine.chat }, retryBackoffMs: 1, warn: () => {},
+      health: { intervalMs: 60_000, timeoutMs: 1000, unhealthyAfter: 3 },
+    });
+    const url = await router.listen("127.0.0.1", 0);
+    try {
+      assert.ok(await until(() => workers.every((w) => router.mirror!.following(w.url)), 5000), "subscribed to both");
+      // Worker 1 computes a long prompt itself (not through the router): only its events say so.
+      const prompt = "The lighthouse keeper counted the ships every night and wrote their names in a book. ".repeat(3);
+      await workers[1]!.client.completions.create({ model: "m", prompt, max_tokens: 1 });
+      assert.ok(await until(() => router.mirror!.blockCount(workers[1]!.url) > 5, 5000));
+      const before = workers.map((w) => w.engine.stats().promptTokensTotal);
+      const r = await post(`${url}/v1/completions`, { prompt: prompt + "Which ship came first?", max_tokens: 1 });
+      assert.equal(r.status, 200);
+      assert.ok(r.body.usage.prompt_tokens_details.cached_tokens > 20, JSON.stringify(r.body.usage));
+      assert.equal(workers[0]!.engine.stats().promptTokensTotal, before[0], "worker 0 took nothing");
+      assert.ok(workers[1]!.engine.stats().promptTokensTotal > before[1]!);
+      // Once worker 1 drops its cache, the router knows it: a new prompt goes by load.
+      await post(`${workers[1]!.url}/flush_cache`, {});
+      assert.ok(await until(() => router.mirror!.blockCount(workers[1]!.url) === 0, 5000));
+      const list = await get(`${url}/workers`);
+      assert.deepEqual(list.body.workers.map((w: { kv_events: boolean }) => w.kv_events), [true, true]);
+    } finally {
+      await router.close();
+      for (const w of workers) await w.close();
+      for (const h of hubs) await h.close();
     }
   });
 });
