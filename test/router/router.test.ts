@@ -10,6 +10,7 @@ import { get, post, start, until, type Running } from "../server/harness.js";
 import { Router } from "../../src/router/router.js";
 import { DEFAULT_CACHE_AWARE, type PolicyName } from "../../src/router/policies.js";
 import { KvEventHub } from "../../src/server/kv-events.js";
+import { RadixServer } from "../../src/server/http.js";
 
 async function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -156,6 +157,21 @@ describe("router failures", () => {
       assert.match(m, /radixlm:router_breaker_state\{worker="http:\/\/127\.0\.0\.1:\d+"\} 1/);
     } finally {
       await teardown(s);
+    }
+  });
+
+  test("a worker that answers 5xx before any byte (one still loading) is passed over", async () => {
+    const loading = new RadixServer({ name: "loading", logIntervalSeconds: 0, warn: () => {} });
+    const loadingUrl = await loading.listen("127.0.0.1", 0);
+    const s = await setup(1, "round-robin");
+    try {
+      assert.equal((await post(`${s.url}/workers`, { url: loadingUrl })).status, 201);
+      for (let i = 0; i < 4; i++) assert.equal((await post(`${s.url}/v1/completions`, { prompt: `hi ${i}`, max_tokens: 1 })).status, 200);
+      const m = await (await fetch(`${s.url}/metrics`)).text();
+      assert.match(m, /radixlm:router_retries_total\{worker="http:\/\/127\.0\.0\.1:\d+",reason="status"\} 2/, m.split("\n").filter((l) => l.includes("router_")).join("\n"));
+    } finally {
+      await teardown(s);
+      await loading.drain(0);
     }
   });
 
