@@ -53,7 +53,8 @@ async function main(): Promise<unknown> {
   }
 }
 
-main().then((out) => process.stdout.write(JSON.stringify(out) + "\n"), (err: unknown) => {
+// The test runner loads every file under test/: without a command this is not a run.
+if (command !== undefined) main().then((out) => process.stdout.write(JSON.stringify(out) + "\n"), (err: unknown) => {
   process.stderr.write(String(err) + "\n");
   process.exit(1);
 });
