@@ -11,6 +11,7 @@ import { sendRequest, type ChatTurn, type ClientOptions, type PromptInput, type 
 import { buildReport, type RequestRecord, type ServeReport, type ServeRunInfo } from "./serve-report.js";
 import { cacheDelta, scrapeMetrics } from "./server-metrics.js";
 import { IdealHitRate, type Workload } from "./workloads.js";
+import { sleep } from "../util/sleep.js";
 
 export type PromptFormat = "ids" | "text";
 
@@ -53,18 +54,6 @@ class Semaphore {
   }
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  if (ms <= 0 || signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const t = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(t);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
-}
 
 /** Start offsets (ms) of each chain: exponential gaps at `rate` per second, the first at 0. */
 export function arrivalTimes(n: number, rate: number, seed: number): number[] {

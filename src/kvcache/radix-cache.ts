@@ -8,6 +8,7 @@
 // entries are gone. An optional listener hears which token runs the tree comes to hold and
 // which it drops (KV events, kv-events.ts); without one, nothing on these paths allocates.
 import { concatSlots, type CacheHandle, type CacheKey, type CacheStats, type InsertResult, type MatchResult, type PrefixCache } from "./prefix-cache.js";
+import { MinHeap } from "../util/min-heap.js";
 
 class Node implements CacheHandle {
   readonly children = new Map<number, Node>();
@@ -265,46 +266,5 @@ export class RadixCache implements PrefixCache {
       evictedTokens: this.evicted,
       namespaces: this.roots.size,
     };
-  }
-}
-
-/** A binary min-heap; small and local because only eviction needs one. */
-export class MinHeap<T> {
-  private readonly items: T[] = [];
-  constructor(private readonly less: (a: T, b: T) => number) {}
-  get size(): number {
-    return this.items.length;
-  }
-  push(x: T): void {
-    const a = this.items;
-    a.push(x);
-    let i = a.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (this.less(a[i]!, a[p]!) >= 0) break;
-      [a[i], a[p]] = [a[p]!, a[i]!];
-      i = p;
-    }
-  }
-  pop(): T | undefined {
-    const a = this.items;
-    if (a.length === 0) return undefined;
-    const top = a[0];
-    const last = a.pop()!;
-    if (a.length > 0) {
-      a[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < a.length && this.less(a[l]!, a[m]!) < 0) m = l;
-        if (r < a.length && this.less(a[r]!, a[m]!) < 0) m = r;
-        if (m === i) break;
-        [a[i], a[m]] = [a[m]!, a[i]!];
-        i = m;
-      }
-    }
-    return top;
   }
 }

@@ -3,6 +3,7 @@
 // tokenizer), each node marked with the workers ("tenants") that were sent a request through
 // it and when. It is an approximation: a worker may have evicted what the tree says it holds.
 // Each tenant's share is trimmed to a size bound by dropping its least recently used leaves.
+import { MinHeap } from "../util/min-heap.js";
 
 interface Node {
   /** The run of keys on the edge into this node. */
@@ -183,48 +184,4 @@ function newest(node: Node, among: ReadonlySet<string> | undefined): string | nu
     }
   }
   return best;
-}
-
-/** A binary min-heap (LRU order for trimming). */
-class MinHeap<T> {
-  private readonly items: T[] = [];
-  constructor(private readonly less: (a: T, b: T) => number) {}
-
-  get size(): number {
-    return this.items.length;
-  }
-
-  push(x: T): void {
-    const a = this.items;
-    a.push(x);
-    let i = a.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (this.less(a[i]!, a[p]!) >= 0) break;
-      [a[i], a[p]] = [a[p]!, a[i]!];
-      i = p;
-    }
-  }
-
-  pop(): T | undefined {
-    const a = this.items;
-    if (a.length === 0) return undefined;
-    const top = a[0];
-    const last = a.pop()!;
-    if (a.length > 0) {
-      a[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < a.length && this.less(a[l]!, a[m]!) < 0) m = l;
-        if (r < a.length && this.less(a[r]!, a[m]!) < 0) m = r;
-        if (m === i) break;
-        [a[i], a[m]] = [a[m]!, a[i]!];
-        i = m;
-      }
-    }
-    return top;
-  }
 }

@@ -3,6 +3,7 @@
 // once bytes have gone to the client, the answer is the worker's, whatever follows. A client
 // that goes away aborts the worker's request (the worker sees its connection close).
 import type { ServerResponse } from "node:http";
+import { writable } from "../server/sse.js";
 
 /** Headers of a worker's answer that are about its connection, not its content. */
 const HOP_BY_HOP = new Set(["connection", "keep-alive", "transfer-encoding", "content-length", "proxy-connection", "upgrade", "te", "trailer"]);
@@ -64,15 +65,7 @@ export async function pipeAnswer(res: Response, out: ServerResponse, onChunk?: (
       if (done) break;
       onChunk?.(value);
       if (out.destroyed) break;
-      if (!out.write(value)) await new Promise<void>((r) => {
-        const go = (): void => {
-          out.off("drain", go);
-          out.off("close", go);
-          r();
-        };
-        out.on("drain", go);
-        out.on("close", go);
-      });
+      if (!out.write(value)) await writable(out);
     }
     out.end();
   } catch {

@@ -17,6 +17,7 @@ import { routeRequest, type Prompting } from "./routing-keys.js";
 import { DEFAULT_HEALTH, WorkerPool, type HealthOptions } from "./worker-pool.js";
 import { DEFAULT_BREAKER, type BreakerOptions, type Worker } from "./worker.js";
 import { KvMirror } from "./kv-mirror.js";
+import { sleep } from "../util/sleep.js";
 
 export interface RouterOptions {
   readonly workers: readonly { readonly url: string; readonly apiKey?: string }[];
@@ -291,17 +292,4 @@ export class Router {
     this.pool.stop();
     await this.app.close();
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(t);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
 }

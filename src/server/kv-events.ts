@@ -25,6 +25,7 @@ import type { FastifyInstance, FastifyReply } from "fastify";
 import type { BlockStored, KvEvent, KvEventBatch, KvEventSink, KvEventSource } from "../kvcache/kv-events.js";
 import { ApiError, badRequest } from "./errors.js";
 import { encodeEventBatch, ZmqEventPublisher, type ZmqConfig } from "./kv-events-zmq.js";
+import { openEventStream } from "./sse.js";
 
 export interface KvEventHubOptions {
   /** Tokens per block (default 16, vLLM's). */
@@ -95,16 +96,7 @@ class Subscriber {
   closed = false;
 
   constructor(reply: FastifyReply, private readonly maxBacklog: number, private readonly gone: (s: Subscriber) => void) {
-    reply.hijack();
-    this.res = reply.raw;
-    // The headers set on the reply so far (CORS's among them) go out too: hijack bypasses fastify's sending.
-    this.res.writeHead(200, {
-      ...(reply.getHeaders() as Record<string, string | string[]>),
-      "content-type": "text/event-stream; charset=utf-8",
-      "cache-control": "no-cache",
-      "x-accel-buffering": "no",
-    });
-    this.res.flushHeaders();
+    this.res = openEventStream(reply);
     this.res.on("close", () => this.close());
   }
 

@@ -4,21 +4,40 @@
 import type { FastifyReply } from "fastify";
 import type { ServerResponse } from "node:http";
 
+/** Takes the reply over and sends the head of an event stream; the raw response to write it on. */
+export function openEventStream(reply: FastifyReply, headers: Readonly<Record<string, string>> = {}): ServerResponse {
+  reply.hijack();
+  const res = reply.raw;
+  // The headers set on the reply so far (CORS's among them) go out too: hijack bypasses fastify's sending.
+  res.writeHead(200, {
+    ...(reply.getHeaders() as Record<string, string | string[]>),
+    "content-type": "text/event-stream; charset=utf-8",
+    "cache-control": "no-cache",
+    "x-accel-buffering": "no",
+    ...headers,
+  });
+  res.flushHeaders();
+  return res;
+}
+
+/** Resolves once `res` can take more writes, or is closed. */
+export function writable(res: ServerResponse): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const go = (): void => {
+      res.off("drain", go);
+      res.off("close", go);
+      resolve();
+    };
+    res.on("drain", go);
+    res.on("close", go);
+  });
+}
+
 export class SseStream {
   private readonly res: ServerResponse;
 
   constructor(reply: FastifyReply, headers: Readonly<Record<string, string>> = {}) {
-    reply.hijack();
-    this.res = reply.raw;
-    // The headers set on the reply so far (CORS's among them) go out too: hijack bypasses fastify's sending.
-    this.res.writeHead(200, {
-      ...(reply.getHeaders() as Record<string, string | string[]>),
-      "content-type": "text/event-stream; charset=utf-8",
-      "cache-control": "no-cache",
-      "x-accel-buffering": "no",
-      ...headers,
-    });
-    this.res.flushHeaders();
+    this.res = openEventStream(reply, headers);
   }
 
   get closed(): boolean {
@@ -32,16 +51,7 @@ export class SseStream {
   async send(data: unknown, event?: string): Promise<void> {
     if (this.closed) return;
     if (this.res.write(`${event ? `event: ${event}\n` : ""}data: ${JSON.stringify(data)}\n\n`)) return;
-    const res = this.res;
-    await new Promise<void>((resolve) => {
-      const go = (): void => {
-        res.off("drain", go);
-        res.off("close", go);
-        resolve();
-      };
-      res.on("drain", go);
-      res.on("close", go);
-    });
+    await writable(this.res);
   }
 
   /** `data: [DONE]` and the end of the response. */
