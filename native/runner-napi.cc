@@ -35,7 +35,8 @@ class NativeRunner : public Napi::ObjectWrap<NativeRunner> {
   static Napi::Function Define(Napi::Env env) {
     return DefineClass(env, "NativeRunner",
                        {InstanceMethod<&NativeRunner::Forward>("forward"), InstanceMethod<&NativeRunner::Close>("close"),
-                        InstanceMethod<&NativeRunner::Info>("info")});
+                        InstanceMethod<&NativeRunner::Info>("info"), InstanceMethod<&NativeRunner::ExportKv>("exportKv"),
+                        InstanceMethod<&NativeRunner::ImportKv>("importKv")});
   }
 
   explicit NativeRunner(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeRunner>(info) {
@@ -64,18 +65,28 @@ class NativeRunner : public Napi::ObjectWrap<NativeRunner> {
   // Called from the worker when a forward ends on the JS thread.
   void Finished() {
     busy_ = false;
-    if (close_pending_) Release();
+    if (close_pending_ && io_pending_ == 0) Release();
+  }
+
+  // Called when a KV copy ends on the JS thread.
+  void IoFinished() {
+    io_pending_--;
+    if (close_pending_ && !busy_ && io_pending_ == 0) Release();
   }
 
   Runner* runner() { return runner_.get(); }
 
  private:
   class ForwardWorker;
+  class KvIoWorker;
 
   Napi::Value Forward(const Napi::CallbackInfo& info);
+  Napi::Value ExportKv(const Napi::CallbackInfo& info);
+  Napi::Value ImportKv(const Napi::CallbackInfo& info);
+  Napi::Value KvIo(const Napi::CallbackInfo& info, bool out);
 
   Napi::Value Close(const Napi::CallbackInfo& info) {
-    if (busy_) close_pending_ = true;
+    if (busy_ || io_pending_ > 0) close_pending_ = true;
     else Release();
     return info.Env().Undefined();
   }
@@ -102,7 +113,89 @@ class NativeRunner : public Napi::ObjectWrap<NativeRunner> {
   Napi::ObjectReference desc_;
   bool busy_ = false;
   bool close_pending_ = false;
+  int io_pending_ = 0;
 };
+
+// exportKv(slots) -> Promise<Uint8Array> and importKv(slots, bytes) -> Promise<void>: a
+// token-major copy of the slots' K and V (runner-kv.cc) on a libuv worker, off the event loop
+// and off the runner's compute threads; the caller keeps the slots out of every forward pass
+// until it settles.
+class NativeRunner::KvIoWorker : public Napi::AsyncWorker {
+ public:
+  KvIoWorker(Napi::Env env, NativeRunner* owner, std::vector<int32_t> slots, Napi::Uint8Array in)
+      : Napi::AsyncWorker(env, "radixlm.kv"), owner_(owner), slots_(std::move(slots)), deferred_(Napi::Promise::Deferred::New(env)) {
+    const size_t len = slots_.size() * owner->runner()->kv_token_bytes();
+    if (in.IsEmpty()) {
+      out_ = Napi::Persistent(Napi::Uint8Array::New(env, len));
+      data_ = out_.Value().Data();
+    } else {
+      in_ = Napi::Persistent(in);
+      data_ = in.Data();
+    }
+    self_ = Napi::Persistent(owner->Value());
+    owner->io_pending_++;
+  }
+
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+  void Execute() override {
+    if (out_.IsEmpty()) owner_->runner()->import_kv(slots_.data(), slots_.size(), data_);
+    else owner_->runner()->export_kv(slots_.data(), slots_.size(), data_);
+  }
+
+  void OnOK() override {
+    Napi::Value v = out_.IsEmpty() ? Env().Undefined() : out_.Value();
+    owner_->IoFinished();
+    deferred_.Resolve(v);
+  }
+
+  void OnError(const Napi::Error& e) override {
+    owner_->IoFinished();
+    deferred_.Reject(e.Value());
+  }
+
+ private:
+  NativeRunner* owner_;
+  std::vector<int32_t> slots_;
+  Napi::Promise::Deferred deferred_;
+  Napi::Reference<Napi::Uint8Array> out_, in_;
+  Napi::ObjectReference self_;
+  uint8_t* data_ = nullptr;
+};
+
+Napi::Value NativeRunner::ExportKv(const Napi::CallbackInfo& info) { return KvIo(info, true); }
+Napi::Value NativeRunner::ImportKv(const Napi::CallbackInfo& info) { return KvIo(info, false); }
+
+Napi::Value NativeRunner::KvIo(const Napi::CallbackInfo& info, bool out) {
+  Napi::Env env = info.Env();
+  if (!runner_ || close_pending_) {
+    throw_error(env, "runner is closed");
+    return env.Undefined();
+  }
+  std::vector<int32_t> slots;
+  if (info.Length() < (out ? 1u : 2u) || !get_i32(info[0], "slots", &slots)) {
+    if (!env.IsExceptionPending()) throw_error(env, out ? "exportKv(slots)" : "importKv(slots, bytes)");
+    return env.Undefined();
+  }
+  const std::string err = runner_->check_slots(slots.data(), slots.size());
+  if (!err.empty()) {
+    throw_error(env, err);
+    return env.Undefined();
+  }
+  Napi::Uint8Array in;
+  if (!out) {
+    if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array ||
+        info[1].As<Napi::Uint8Array>().ElementLength() != slots.size() * runner_->kv_token_bytes()) {
+      throw_error(env, "importKv: bytes must be a Uint8Array of slots.length x the KV bytes per token");
+      return env.Undefined();
+    }
+    in = info[1].As<Napi::Uint8Array>();
+  }
+  auto* worker = new KvIoWorker(env, this, std::move(slots), in);
+  Napi::Promise p = worker->Promise();
+  worker->Queue();
+  return p;
+}
 
 class NativeRunner::ForwardWorker : public Napi::AsyncWorker {
  public:

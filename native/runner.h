@@ -94,6 +94,17 @@ class Runner {
   /** Threads decode steps run on now (thread-chooser.h). */
   int decode_threads() const { return chooser_.current(); }
   size_t kv_bytes() const { return kv_bytes_; }
+  /** Bytes of one token's K and V over all layers, as export_kv lays them out. */
+  size_t kv_token_bytes() const;
+  /** "" when every slot is in the pool, else what is wrong. */
+  std::string check_slots(const int32_t* slots, size_t n) const;
+  /**
+   * Copies the K and V of `n` slots out (token-major: per slot, per layer, K then V, kv_heads x
+   * head_dim values in the pool's dtype), and back in. Safe beside a forward pass that uses
+   * other slots (runner-kv.cc).
+   */
+  void export_kv(const int32_t* slots, size_t n, uint8_t* out) const;
+  void import_kv(const int32_t* slots, size_t n, const uint8_t* in);
   /** Bytes of the matrices repacked at construction, and of their file pages released. */
   size_t packed_bytes() const { return packed_bytes_; }
   size_t released_bytes() const { return released_bytes_; }

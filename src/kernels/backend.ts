@@ -124,6 +124,17 @@ export interface ModelRunner {
    */
   forward(plan: StepPlan, into?: Float32Array, hidden?: Float32Array): Promise<Float32Array>;
   readonly kv: KVCacheOptions;
+  /** Bytes of one token's K and V over all layers, as exportKv lays them out. */
+  readonly kvTokenBytes: number;
+  /**
+   * The K and V of `slots`, token-major (per slot, per layer, K then V, each kv heads x head
+   * dim values in the pool's dtype): the disk tier's item bytes. Runs beside forward passes
+   * (off the event loop where the backend can); the caller keeps the slots out of every
+   * forward pass until it settles.
+   */
+  exportKv(slots: Int32Array): Promise<Uint8Array>;
+  /** Writes bytes laid out as exportKv's into `slots` (same rules). */
+  importKv(slots: Int32Array, bytes: Uint8Array): Promise<void>;
   close(): void;
 }
 

@@ -91,6 +91,8 @@ interface NativeRunnerHandle {
   forward(tokens: Int32Array, positions: Int32Array, seqStart: Int32Array, seqCount: Int32Array,
     slotOffset: Int32Array, slots: Int32Array, logitRows: Int32Array, into?: Float32Array,
     hiddenRows?: Int32Array, hidden?: Float32Array): Promise<Float32Array>;
+  exportKv(slots: Int32Array): Promise<Uint8Array>;
+  importKv(slots: Int32Array, bytes: Uint8Array): Promise<void>;
   close(): void;
   info(): NativeRunnerInfo;
 }
@@ -183,8 +185,12 @@ export class NativeModelRunner implements ModelRunner {
   private tail: Promise<void> = Promise.resolve();
   private closed = false;
 
+  readonly kvTokenBytes: number;
+
   constructor(addon: RunnerAddon, model: RunnerModel, readonly kv: KVCacheOptions, threads: number) {
     this.handle = new addon.NativeRunner(describeModel(model, kv.capacity), kv.capacity, kv.dtype === "f16", threads);
+    const c = model.config;
+    this.kvTokenBytes = 2 * c.numLayers * c.numKvHeads * c.headDim * (kv.dtype === "f16" ? 2 : 4);
   }
 
   /**
@@ -230,6 +236,17 @@ export class NativeModelRunner implements ModelRunner {
     };
     this.tail = step.then(settled, settled);
     return step;
+  }
+
+  /** On a libuv worker, beside any forward pass (runner-kv.cc). */
+  exportKv(slots: Int32Array): Promise<Uint8Array> {
+    if (this.closed) return Promise.reject(new Error("runner is closed"));
+    return this.handle.exportKv(Int32Array.from(slots));
+  }
+
+  importKv(slots: Int32Array, bytes: Uint8Array): Promise<void> {
+    if (this.closed) return Promise.reject(new Error("runner is closed"));
+    return this.handle.importKv(Int32Array.from(slots), bytes);
   }
 
   info(): NativeRunnerInfo {

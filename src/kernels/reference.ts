@@ -82,6 +82,49 @@ class ReferenceRunner implements ModelRunner {
     this.read = kv.dtype === "f32" ? readF32 : readF16;
   }
 
+  get kvTokenBytes(): number {
+    return 2 * this.layers.length * this.c.numKvHeads * this.c.headDim * (this.kv.dtype === "f32" ? 4 : 2);
+  }
+
+  /** A slot's row of one layer's K or V cache, as bytes. */
+  private kvRow(cache: Float32Array | Uint16Array, slot: number): Uint8Array {
+    if (!Number.isInteger(slot) || slot < 0 || slot >= this.kv.capacity) throw new Error(`KV slot ${slot} out of range`);
+    const kvDim = this.c.numKvHeads * this.c.headDim;
+    const e = cache.BYTES_PER_ELEMENT;
+    return new Uint8Array(cache.buffer, cache.byteOffset + slot * kvDim * e, kvDim * e);
+  }
+
+  async exportKv(slots: Int32Array): Promise<Uint8Array> {
+    if (this.closed) throw new Error("runner is closed");
+    const out = new Uint8Array(slots.length * this.kvTokenBytes);
+    let o = 0;
+    for (const slot of slots) {
+      for (let li = 0; li < this.layers.length; li++) {
+        for (const cache of [this.kCache[li]!, this.vCache[li]!]) {
+          const row = this.kvRow(cache, slot);
+          out.set(row, o);
+          o += row.length;
+        }
+      }
+    }
+    return out;
+  }
+
+  async importKv(slots: Int32Array, bytes: Uint8Array): Promise<void> {
+    if (this.closed) throw new Error("runner is closed");
+    if (bytes.length !== slots.length * this.kvTokenBytes) throw new Error("importKv: bytes must be slots.length x the KV bytes per token");
+    let o = 0;
+    for (const slot of slots) {
+      for (let li = 0; li < this.layers.length; li++) {
+        for (const cache of [this.kCache[li]!, this.vCache[li]!]) {
+          const row = this.kvRow(cache, slot);
+          row.set(bytes.subarray(o, o + row.length));
+          o += row.length;
+        }
+      }
+    }
+  }
+
   async forward(plan: StepPlan, _into?: Float32Array, hidden?: Float32Array): Promise<Float32Array> {
     if (this.closed) throw new Error("runner is closed");
     validatePlan(plan, this.kv.capacity, this.c.hiddenSize, hidden);

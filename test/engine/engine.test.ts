@@ -153,6 +153,9 @@ test("a forward pass that fails fails only the requests in its batch; the engine
       const inner = referenceBackend.createRunner(rm, kv);
       return {
         kv: inner.kv,
+        kvTokenBytes: inner.kvTokenBytes,
+        exportKv: (slots) => inner.exportKv(slots),
+        importKv: (slots, bytes) => inner.importKv(slots, bytes),
         close: () => inner.close(),
         forward: (plan, into) => (plan.tokens.includes(999) ? Promise.reject(new Error("injected kernel failure")) : inner.forward(plan, into)),
       };
