@@ -1,0 +1,516 @@
+// The disk tier's store: KV items (one radix node's run of tokens: an opaque token-major
+// payload and small metadata) by string key, in append-only segment files
+// (seg-000001.kv, ...; record format in disk-segment.ts) under one directory, one process at a
+// time. The index lives in memory and is rebuilt at open by scanning the segments' heads;
+// records of another fingerprint, damaged ones and an unfinished tail are dropped there, each
+// kind with one warning line, never returned.
+//
+// Writes go through one queue (one segment is written at a time, on libuv's threadpool); a put
+// resolves once its record is in the OS's page cache, which a killed process does not lose.
+// fdatasync runs when a segment is full and every `syncBytes` (64 MiB) written, and on
+// flush()/close(), so a power loss costs at most the unsynced tail, which the checksums find.
+//
+// Size: the segment files stay within maxBytes. Access order (get or put) is the map's order.
+// Appends keep one segment's size free (the compaction reserve): when an append would pass
+// maxBytes less that reserve, least recently used items go (onEvict hears each) until the
+// live bytes are under 90% of it, segments with no live item are deleted, and when garbage
+// still holds the space, the segment with the most garbage is compacted into the current one,
+// in the reserve (only an item larger than a segment can make that not fit: then that
+// segment's items are evicted instead).
+//
+// delete() and eviction only drop an item from the index: a restart before its segment is
+// reclaimed finds it again. Keys should name their content (a hash of salt and tokens) so a
+// found item is still right; the caller's manifest says which keys it wants (delete the rest).
+import { mkdir, open, readdir, unlink, type FileHandle } from "node:fs/promises";
+import { join } from "node:path";
+import { MANIFEST_TEMP_RE, readManifestFile, syncDir, writeManifestFile } from "./disk-manifest.js";
+import { crc32Sliced, encodeHead, fingerprintHash, FLAG_JSON_META, HEADER_BYTES, MAX_KEY_BYTES, MAX_META_BYTES, readFully, scanSegment } from "./disk-segment.js";
+
+/** What a caller stores next to a payload: a small JSON-able record, or bytes of its own format. */
+export type DiskMeta = Readonly<Record<string, unknown>> | Uint8Array;
+
+export interface DiskItem {
+  readonly meta: DiskMeta;
+  /** Concurrent gets of one key share one read, and so this buffer: read it, do not write it. */
+  readonly payload: Buffer;
+}
+
+export interface DiskStoreStats {
+  readonly items: number;
+  /** Live records' bytes: heads, keys, metadata and payloads. */
+  readonly bytes: number;
+  /** Bytes of the segment files, live and dead records together; at most maxBytes. */
+  readonly fileBytes: number;
+  readonly segments: number;
+  readonly reads: number;
+  readonly writes: number;
+  readonly bytesRead: number;
+  readonly bytesWritten: number;
+  /** Wall time of gets' reads and checksums, summed. */
+  readonly readMsTotal: number;
+  /** Items dropped as damaged (a failed checksum, at open or at a get) or unreadable. */
+  readonly dropped: number;
+  readonly evicted: number;
+}
+
+/** Writes `buffers` at `position` and says how many bytes went (fewer on a short write). */
+export type DiskWrite = (fh: FileHandle, buffers: readonly Uint8Array[], position: number) => Promise<number>;
+
+export interface DiskStoreOptions {
+  readonly dir: string;
+  /** Bound on the segment files' total size. */
+  readonly maxBytes: number;
+  /** Names the model, KV dtype and layout version; items stored under another are never returned. */
+  readonly fingerprint: string;
+  readonly warn?: (line: string) => void;
+  /** Hears each key that eviction drops (not delete()), least recently used first. */
+  readonly onEvict?: (key: string) => void;
+  /** A segment's size before the next starts: maxBytes / 8, at most 256 MiB, unless given. */
+  readonly segmentBytes?: number;
+  /** fdatasync after this many bytes written to a segment (64 MiB). */
+  readonly syncBytes?: number;
+  /** The write itself, for tests that make the disk fail or fill. */
+  readonly write?: DiskWrite;
+}
+
+interface Segment {
+  readonly id: number;
+  readonly name: string;
+  readonly fh: FileHandle;
+  size: number;
+  live: number;
+  unsynced: number;
+  /** Gets reading it now: a deleted segment's handle closes when the last one ends. */
+  readers: number;
+  deleted: boolean;
+}
+
+interface Entry {
+  readonly key: string;
+  seg: Segment;
+  payloadOffset: number;
+  readonly payloadLen: number;
+  readonly payloadCrc: number;
+  readonly recordBytes: number;
+  readonly flags: number;
+  readonly meta: Buffer;
+}
+
+interface PendingPut {
+  readonly flags: number;
+  readonly meta: Buffer;
+  readonly payload: Uint8Array;
+}
+
+const SEG_RE = /^seg-(\d{6,})\.kv$/;
+const segName = (id: number): string => `seg-${String(id).padStart(6, "0")}.kv`;
+const defaultWrite: DiskWrite = async (fh, buffers, position) => (await fh.writev(buffers, position)).bytesWritten;
+
+function encodeMeta(meta: DiskMeta): { flags: number; bytes: Buffer } {
+  if (meta instanceof Uint8Array) return { flags: 0, bytes: Buffer.from(meta) };
+  return { flags: FLAG_JSON_META, bytes: Buffer.from(JSON.stringify(meta), "utf8") };
+}
+
+function decodeMeta(flags: number, bytes: Buffer): DiskMeta {
+  return flags & FLAG_JSON_META ? (JSON.parse(bytes.toString("utf8")) as Record<string, unknown>) : new Uint8Array(bytes);
+}
+
+export class DiskStore {
+  /** Live items in access order: the first is the least recently used. */
+  private readonly index = new Map<string, Entry>();
+  /** Puts not yet on disk; get and has see them at once. */
+  private readonly pending = new Map<string, PendingPut>();
+  private readonly reads = new Map<string, { entry: Entry; promise: Promise<DiskItem | null> }>();
+  private readonly segments = new Map<number, Segment>();
+  private current: Segment | null = null;
+  private nextId = 1;
+  private queue: Promise<unknown> = Promise.resolve();
+  private closed = false;
+  private liveBytes = 0;
+  private fileBytes = 0;
+  private readonly counts = { reads: 0, writes: 0, bytesRead: 0, bytesWritten: 0, readMsTotal: 0, dropped: 0, evicted: 0 };
+  private readonly dir: string;
+  private readonly maxBytes: number;
+  private readonly segmentBytes: number;
+  /** maxBytes less the compaction reserve: what appends other than compaction's may fill. */
+  private readonly budget: number;
+  private readonly syncBytes: number;
+  private readonly fpHash: Buffer;
+  private readonly warn: (line: string) => void;
+  private readonly onEvict: (key: string) => void;
+  private readonly write: DiskWrite;
+
+  private constructor(opts: DiskStoreOptions) {
+    if (!(opts.maxBytes > 0)) throw new Error(`disk store: maxBytes must be positive, got ${opts.maxBytes}`);
+    this.dir = opts.dir;
+    this.maxBytes = opts.maxBytes;
+    this.segmentBytes = opts.segmentBytes ?? Math.max(4096, Math.min(256 << 20, Math.floor(opts.maxBytes / 8)));
+    this.budget = opts.maxBytes - Math.min(this.segmentBytes, Math.floor(opts.maxBytes / 4));
+    this.syncBytes = opts.syncBytes ?? 64 << 20;
+    this.fpHash = fingerprintHash(opts.fingerprint);
+    this.warn = opts.warn ?? ((line) => console.warn(line));
+    this.onEvict = opts.onEvict ?? (() => undefined);
+    this.write = opts.write ?? defaultWrite;
+  }
+
+  /** Opens (creating) the store in `dir` and rebuilds its index from the segment files there. */
+  static async open(opts: DiskStoreOptions): Promise<DiskStore> {
+    const store = new DiskStore(opts);
+    await mkdir(opts.dir, { recursive: true });
+    await store.load();
+    return store;
+  }
+
+  private async load(): Promise<void> {
+    const names = await readdir(this.dir);
+    for (const n of names) if (MANIFEST_TEMP_RE.test(n)) await unlink(join(this.dir, n)).catch(() => undefined);
+    const ids = names.map((n) => Number(SEG_RE.exec(n)?.[1])).filter(Number.isInteger);
+    ids.sort((a, b) => a - b);
+    let foreign = 0;
+    let foreignBytes = 0;
+    for (const id of ids) {
+      const seg = await this.addSegment(id, "r+");
+      const size = (await seg.fh.stat()).size;
+      const scan = await scanSegment(seg.fh, size, this.fpHash);
+      seg.size = size;
+      this.fileBytes += size;
+      let badMeta = 0;
+      for (const r of scan.records) {
+        if (r.foreign) {
+          foreign++;
+          foreignBytes += r.recordBytes;
+          continue;
+        }
+        try {
+          decodeMeta(r.flags, r.meta);
+        } catch {
+          badMeta++;
+          continue;
+        }
+        const payloadOffset = r.offset + r.recordBytes - r.payloadLen;
+        this.setEntry({ key: r.key, seg, payloadOffset, payloadLen: r.payloadLen, payloadCrc: r.payloadCrc, recordBytes: r.recordBytes, flags: r.flags, meta: r.meta });
+      }
+      const tail = size - scan.validEnd;
+      if (tail > 0) {
+        // an unfinished last write: cut it off (this segment is never appended to again)
+        await seg.fh.truncate(scan.validEnd);
+        seg.size = scan.validEnd;
+        this.fileBytes -= tail;
+      }
+      if (scan.damaged + badMeta > 0 || tail > 0) {
+        this.counts.dropped += scan.damaged + badMeta + (tail > 0 ? 1 : 0);
+        const parts = [];
+        if (scan.damaged > 0) parts.push(`${scan.damaged} damaged stretch(es) of ${scan.damagedBytes} bytes skipped`);
+        if (badMeta > 0) parts.push(`${badMeta} record(s) with unreadable metadata dropped`);
+        if (tail > 0) parts.push(`${tail} bytes of an unfinished record at the end truncated`);
+        this.warn(`disk store: ${seg.name}: ${parts.join(", ")}; ${scan.records.length} good record(s) kept`);
+      }
+    }
+    const emptied = [...this.segments.values()].filter((s) => s.live === 0);
+    for (const seg of emptied) await this.deleteSegment(seg);
+    if (foreign > 0) {
+      this.warn(`disk store: ${foreign} item(s) (${foreignBytes} bytes) stored under another fingerprint (model, KV dtype or layout changed) dropped; ${emptied.length} segment file(s) removed`);
+    }
+    this.nextId = (ids.at(-1) ?? 0) + 1;
+    if (this.fileBytes > this.budget) await this.enqueue(() => this.makeRoom(0));
+  }
+
+  /**
+   * Stores `payload` under `key` (replacing what the key held). Resolves once the record is
+   * written (see the head comment for when it is synced); rejects, storing nothing, when the
+   * write fails (ENOSPC and the like), after which the store goes on as before. The store does
+   * not copy `payload`: the caller must not change it until the promise settles.
+   */
+  async put(key: string, meta: DiskMeta, payload: Uint8Array): Promise<void> {
+    this.assertOpen();
+    const keyBytes = Buffer.from(key, "utf8");
+    if (keyBytes.length === 0 || keyBytes.length > MAX_KEY_BYTES) throw new Error(`disk store: a key takes 1 to ${MAX_KEY_BYTES} bytes, got ${keyBytes.length}`);
+    const { flags, bytes } = encodeMeta(meta);
+    if (bytes.length > MAX_META_BYTES) throw new Error(`disk store: metadata of ${bytes.length} bytes is over ${MAX_META_BYTES}`);
+    const recordBytes = HEADER_BYTES + keyBytes.length + bytes.length + payload.length;
+    if (recordBytes > this.budget || payload.length > 0xffffffff) {
+      throw new Error(`disk store: an item of ${recordBytes} bytes does not fit a store of ${this.maxBytes} (${this.budget} less the compaction reserve)`);
+    }
+    const op: PendingPut = { flags, meta: bytes, payload };
+    this.pending.set(key, op);
+    try {
+      const crc = await crc32Sliced(payload);
+      await this.enqueue(async () => {
+        if (this.pending.get(key) !== op) return; // deleted or put again meanwhile: nothing to write
+        await this.makeRoom(recordBytes);
+        const head = encodeHead(this.fpHash, keyBytes, bytes, flags, payload.length, crc);
+        const seg = await this.append(head, payload);
+        if (this.pending.get(key) !== op) return; // the record is dead on arrival
+        this.setEntry({ key, seg, payloadOffset: seg.size - payload.length, payloadLen: payload.length, payloadCrc: crc, recordBytes, flags, meta: bytes });
+      });
+    } finally {
+      if (this.pending.get(key) === op) this.pending.delete(key);
+    }
+  }
+
+  /** The item under `key`, or null: none, or one that failed its checksum (dropped, with a warning). */
+  async get(key: string): Promise<DiskItem | null> {
+    this.assertOpen();
+    const op = this.pending.get(key);
+    if (op) return { meta: decodeMeta(op.flags, op.meta), payload: Buffer.from(op.payload) };
+    const entry = this.index.get(key);
+    if (!entry) return null;
+    this.touch(entry);
+    const inflight = this.reads.get(key);
+    if (inflight?.entry === entry) return inflight.promise;
+    const promise = this.read(entry).finally(() => {
+      if (this.reads.get(key)?.promise === promise) this.reads.delete(key);
+    });
+    this.reads.set(key, { entry, promise });
+    return promise;
+  }
+
+  has(key: string): boolean {
+    return this.pending.has(key) || this.index.has(key);
+  }
+
+  /** Drops `key` from the index (its bytes go when its segment is reclaimed); true if it was there. */
+  delete(key: string): boolean {
+    const wasPending = this.pending.delete(key);
+    const entry = this.index.get(key);
+    if (entry) this.removeEntry(entry);
+    return wasPending || entry !== undefined;
+  }
+
+  /** Keys on disk, least recently used first. */
+  keys(): string[] {
+    return [...this.index.keys()];
+  }
+
+  stats(): DiskStoreStats {
+    return { items: this.index.size, bytes: this.liveBytes, fileBytes: this.fileBytes, segments: this.segments.size, ...this.counts };
+  }
+
+  /** Waits for the writes queued so far and syncs them to the disk. */
+  async flush(): Promise<void> {
+    this.assertOpen();
+    await this.enqueue(() => this.syncCurrent());
+  }
+
+  /** Flushes, waits for reads under way and closes the files; the store takes no calls after it. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.enqueue(() => this.syncCurrent()).catch(() => undefined);
+    this.closed = true;
+    await Promise.allSettled([...this.reads.values()].map((r) => r.promise));
+    for (const seg of this.segments.values()) await seg.fh.close().catch(() => undefined);
+    this.segments.clear();
+    this.current = null;
+  }
+
+  /** Writes the side file `name` atomically, stamped with the fingerprint and a checksum. */
+  async writeManifest(name: string, bytes: Uint8Array): Promise<void> {
+    this.assertOpen();
+    return writeManifestFile(this.dir, name, this.fpHash, bytes);
+  }
+
+  /** The side file `name`, or null: never written, or of another fingerprint or damaged (with a warning). */
+  async readManifest(name: string): Promise<Buffer | null> {
+    this.assertOpen();
+    return readManifestFile(this.dir, name, this.fpHash, this.warn);
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new Error("disk store: closed");
+  }
+
+  /** Runs `fn` after every write queued before it; a failure rejects only its own caller. */
+  private enqueue<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private touch(entry: Entry): void {
+    this.index.delete(entry.key);
+    this.index.set(entry.key, entry);
+  }
+
+  private setEntry(entry: Entry): void {
+    const old = this.index.get(entry.key);
+    if (old) this.removeEntry(old);
+    this.index.set(entry.key, entry);
+    entry.seg.live += entry.recordBytes;
+    this.liveBytes += entry.recordBytes;
+  }
+
+  private removeEntry(entry: Entry): void {
+    this.index.delete(entry.key);
+    entry.seg.live -= entry.recordBytes;
+    this.liveBytes -= entry.recordBytes;
+  }
+
+  /** Reads and checks one item's payload, holding its segment open while it reads. */
+  private async read(entry: Entry, forCompaction = false): Promise<DiskItem | null> {
+    const seg = entry.seg;
+    const t0 = performance.now();
+    seg.readers++;
+    let failure = "";
+    const payload = Buffer.allocUnsafe(entry.payloadLen);
+    try {
+      await readFully(seg.fh, payload, entry.payloadOffset);
+      if ((await crc32Sliced(payload)) !== entry.payloadCrc) failure = "failed its checksum";
+    } catch (err) {
+      failure = `could not be read (${(err as Error).message})`;
+    } finally {
+      if (--seg.readers === 0 && seg.deleted) await seg.fh.close().catch(() => undefined);
+    }
+    if (!forCompaction) {
+      this.counts.reads++;
+      this.counts.bytesRead += entry.payloadLen;
+      this.counts.readMsTotal += performance.now() - t0;
+    }
+    if (failure) {
+      if (this.index.get(entry.key) === entry) this.removeEntry(entry);
+      this.counts.dropped++;
+      this.warn(`disk store: item ${entry.key} in ${seg.name} at ${entry.payloadOffset} ${failure}; dropped`);
+      return null;
+    }
+    return { meta: decodeMeta(entry.flags, entry.meta), payload };
+  }
+
+  private async addSegment(id: number, flags: string): Promise<Segment> {
+    const name = segName(id);
+    const seg: Segment = { id, name, fh: await open(join(this.dir, name), flags), size: 0, live: 0, unsynced: 0, readers: 0, deleted: false };
+    this.segments.set(id, seg);
+    return seg;
+  }
+
+  private async deleteSegment(seg: Segment): Promise<void> {
+    if (this.current === seg) this.current = null;
+    this.segments.delete(seg.id);
+    this.fileBytes -= seg.size;
+    seg.deleted = true;
+    await unlink(join(this.dir, seg.name)).catch(() => undefined);
+    if (seg.readers === 0) await seg.fh.close().catch(() => undefined);
+  }
+
+  private async syncCurrent(): Promise<void> {
+    const seg = this.current;
+    if (seg && seg.unsynced > 0) {
+      await seg.fh.datasync();
+      seg.unsynced = 0;
+    }
+  }
+
+  /** Appends one record to the current segment (starting one when it is full); returns that segment. */
+  private async append(head: Buffer, payload: Uint8Array): Promise<Segment> {
+    const n = head.length + payload.length;
+    if (this.current && this.current.size > 0 && this.current.size + n > this.segmentBytes) {
+      await this.syncCurrent();
+      this.current = null;
+    }
+    if (!this.current) {
+      this.current = await this.addSegment(this.nextId++, "wx+");
+      await syncDir(this.dir);
+    }
+    const seg = this.current;
+    const pos = seg.size;
+    let buffers: Uint8Array[] = [head, payload];
+    let done = 0;
+    try {
+      while (done < n) {
+        const wrote = await this.write(seg.fh, buffers, pos + done);
+        if (wrote <= 0) throw new Error("the write made no progress");
+        done += wrote;
+        buffers = sliceBuffers(buffers, wrote);
+      }
+    } catch (err) {
+      // the record is not indexed; cut the segment back so its tail stays clean, or when even
+      // that fails, leave it (the scan at open skips the torn record) and start a new one
+      try {
+        await seg.fh.truncate(pos);
+      } catch {
+        seg.size += n;
+        this.fileBytes += n;
+        this.current = null;
+      }
+      const code = (err as NodeJS.ErrnoException).code;
+      throw new Error(`disk store: writing a ${n}-byte record to ${seg.name} failed${code ? ` (${code})` : ""}: ${(err as Error).message}`, { cause: err });
+    }
+    seg.size += n;
+    seg.unsynced += n;
+    this.fileBytes += n;
+    this.counts.writes++;
+    this.counts.bytesWritten += n;
+    if (seg.unsynced >= this.syncBytes) await this.syncCurrent();
+    return seg;
+  }
+
+  /** Frees space until `need` more bytes fit in the budget. Runs in the write queue. */
+  private async makeRoom(need: number): Promise<void> {
+    const lowWater = 0.9 * this.budget;
+    while (this.fileBytes + need > this.budget) {
+      const dead = [...this.segments.values()].filter((s) => s.live === 0 && (s.size > 0 || s !== this.current));
+      if (dead.length > 0) {
+        for (const seg of dead) await this.deleteSegment(seg);
+        continue;
+      }
+      if (this.liveBytes + need > lowWater && this.index.size > 0) {
+        for (const entry of this.index.values()) {
+          if (this.liveBytes + need <= lowWater) break;
+          this.evict(entry);
+        }
+        continue;
+      }
+      // the space is garbage spread over segments that still hold live items
+      if (this.current) {
+        await this.syncCurrent();
+        this.current = null;
+      }
+      // the one with the most garbage: every round then frees some, so the loop ends
+      let victim: Segment | null = null;
+      for (const s of this.segments.values()) if (!victim || s.size - s.live > victim.size - victim.live) victim = s;
+      if (!victim) return;
+      const moved = [...this.index.values()].filter((e) => e.seg === victim);
+      if (this.fileBytes + victim.live <= this.maxBytes) {
+        for (const entry of moved) await this.move(entry);
+      } else {
+        for (const entry of moved) this.evict(entry);
+      }
+      if (victim.live === 0) await this.deleteSegment(victim);
+    }
+  }
+
+  private evict(entry: Entry): void {
+    this.removeEntry(entry);
+    if (this.pending.has(entry.key)) return; // a newer copy is on its way: the key stays
+    this.counts.evicted++;
+    try {
+      this.onEvict(entry.key);
+    } catch (err) {
+      this.warn(`disk store: onEvict(${entry.key}) threw: ${(err as Error).message}`);
+    }
+  }
+
+  /** Compaction: rewrites a live item into the current segment, keeping its place in the LRU order. */
+  private async move(entry: Entry): Promise<void> {
+    const item = await this.read(entry, true);
+    if (!item || this.index.get(entry.key) !== entry) return;
+    const head = encodeHead(this.fpHash, Buffer.from(entry.key, "utf8"), entry.meta, entry.flags, entry.payloadLen, entry.payloadCrc);
+    const seg = await this.append(head, item.payload);
+    if (this.index.get(entry.key) !== entry) return;
+    entry.seg.live -= entry.recordBytes;
+    entry.seg = seg;
+    entry.payloadOffset = seg.size - entry.payloadLen;
+    seg.live += entry.recordBytes;
+  }
+}
+
+/** `buffers` less their first `n` bytes. */
+function sliceBuffers(buffers: Uint8Array[], n: number): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (const b of buffers) {
+    if (n >= b.length) n -= b.length;
+    else {
+      out.push(b.subarray(n));
+      n = 0;
+    }
+  }
+  return out;
+}
