@@ -21,10 +21,13 @@
 // delete() and eviction only drop an item from the index: a restart before its segment is
 // reclaimed finds it again. Keys should name their content (a hash of salt and tokens) so a
 // found item is still right; the caller's manifest says which keys it wants (delete the rest).
-import { mkdir, open, readdir, unlink, type FileHandle } from "node:fs/promises";
+import { mkdir, readdir, unlink } from "node:fs/promises";
 import { join } from "node:path";
-import { MANIFEST_TEMP_RE, readManifestFile, syncDir, writeManifestFile } from "./disk-manifest.js";
-import { crc32Sliced, encodeHead, fingerprintHash, FLAG_JSON_META, HEADER_BYTES, MAX_KEY_BYTES, MAX_META_BYTES, readFully, scanSegment } from "./disk-segment.js";
+import { SEGMENT_RE, SegmentFiles, type DiskWrite, type Segment } from "./disk-files.js";
+import { MANIFEST_TEMP_RE, readManifestFile, writeManifestFile } from "./disk-manifest.js";
+import { crc32Sliced, encodeHead, fingerprintHash, FLAG_JSON_META, HEADER_BYTES, MAX_KEY_BYTES, MAX_META_BYTES, scanSegment } from "./disk-segment.js";
+
+export type { DiskWrite } from "./disk-files.js";
 
 /** What a caller stores next to a payload: a small JSON-able record, or bytes of its own format. */
 export type DiskMeta = Readonly<Record<string, unknown>> | Uint8Array;
@@ -53,9 +56,6 @@ export interface DiskStoreStats {
   readonly evicted: number;
 }
 
-/** Writes `buffers` at `position` and says how many bytes went (fewer on a short write). */
-export type DiskWrite = (fh: FileHandle, buffers: readonly Uint8Array[], position: number) => Promise<number>;
-
 export interface DiskStoreOptions {
   readonly dir: string;
   /** Bound on the segment files' total size. */
@@ -71,18 +71,6 @@ export interface DiskStoreOptions {
   readonly syncBytes?: number;
   /** The write itself, for tests that make the disk fail or fill. */
   readonly write?: DiskWrite;
-}
-
-interface Segment {
-  readonly id: number;
-  readonly name: string;
-  readonly fh: FileHandle;
-  size: number;
-  live: number;
-  unsynced: number;
-  /** Gets reading it now: a deleted segment's handle closes when the last one ends. */
-  readers: number;
-  deleted: boolean;
 }
 
 interface Entry {
@@ -102,10 +90,6 @@ interface PendingPut {
   readonly payload: Uint8Array;
 }
 
-const SEG_RE = /^seg-(\d{6,})\.kv$/;
-const segName = (id: number): string => `seg-${String(id).padStart(6, "0")}.kv`;
-const defaultWrite: DiskWrite = async (fh, buffers, position) => (await fh.writev(buffers, position)).bytesWritten;
-
 function encodeMeta(meta: DiskMeta): { flags: number; bytes: Buffer } {
   if (meta instanceof Uint8Array) return { flags: 0, bytes: Buffer.from(meta) };
   return { flags: FLAG_JSON_META, bytes: Buffer.from(JSON.stringify(meta), "utf8") };
@@ -121,36 +105,29 @@ export class DiskStore {
   /** Puts not yet on disk; get and has see them at once. */
   private readonly pending = new Map<string, PendingPut>();
   private readonly reads = new Map<string, { entry: Entry; promise: Promise<DiskItem | null> }>();
-  private readonly segments = new Map<number, Segment>();
-  private current: Segment | null = null;
-  private nextId = 1;
+  private readonly files: SegmentFiles;
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
   private liveBytes = 0;
-  private fileBytes = 0;
-  private readonly counts = { reads: 0, writes: 0, bytesRead: 0, bytesWritten: 0, readMsTotal: 0, dropped: 0, evicted: 0 };
+  private readonly counts = { reads: 0, bytesRead: 0, readMsTotal: 0, dropped: 0, evicted: 0 };
   private readonly dir: string;
   private readonly maxBytes: number;
-  private readonly segmentBytes: number;
   /** maxBytes less the compaction reserve: what appends other than compaction's may fill. */
   private readonly budget: number;
-  private readonly syncBytes: number;
   private readonly fpHash: Buffer;
   private readonly warn: (line: string) => void;
   private readonly onEvict: (key: string) => void;
-  private readonly write: DiskWrite;
 
   private constructor(opts: DiskStoreOptions) {
     if (!(opts.maxBytes > 0)) throw new Error(`disk store: maxBytes must be positive, got ${opts.maxBytes}`);
     this.dir = opts.dir;
     this.maxBytes = opts.maxBytes;
-    this.segmentBytes = opts.segmentBytes ?? Math.max(4096, Math.min(256 << 20, Math.floor(opts.maxBytes / 8)));
-    this.budget = opts.maxBytes - Math.min(this.segmentBytes, Math.floor(opts.maxBytes / 4));
-    this.syncBytes = opts.syncBytes ?? 64 << 20;
+    const segmentBytes = opts.segmentBytes ?? Math.max(4096, Math.min(256 << 20, Math.floor(opts.maxBytes / 8)));
+    this.budget = opts.maxBytes - Math.min(segmentBytes, Math.floor(opts.maxBytes / 4));
+    this.files = new SegmentFiles(opts.dir, segmentBytes, opts.syncBytes ?? 64 << 20, opts.write);
     this.fpHash = fingerprintHash(opts.fingerprint);
     this.warn = opts.warn ?? ((line) => console.warn(line));
     this.onEvict = opts.onEvict ?? (() => undefined);
-    this.write = opts.write ?? defaultWrite;
   }
 
   /** Opens (creating) the store in `dir` and rebuilds its index from the segment files there. */
@@ -164,16 +141,12 @@ export class DiskStore {
   private async load(): Promise<void> {
     const names = await readdir(this.dir);
     for (const n of names) if (MANIFEST_TEMP_RE.test(n)) await unlink(join(this.dir, n)).catch(() => undefined);
-    const ids = names.map((n) => Number(SEG_RE.exec(n)?.[1])).filter(Number.isInteger);
+    const ids = names.map((n) => Number(SEGMENT_RE.exec(n)?.[1])).filter(Number.isInteger);
     ids.sort((a, b) => a - b);
     let foreign = 0;
     let foreignBytes = 0;
-    for (const id of ids) {
-      const seg = await this.addSegment(id, "r+");
-      const size = (await seg.fh.stat()).size;
-      const scan = await scanSegment(seg.fh, size, this.fpHash);
-      seg.size = size;
-      this.fileBytes += size;
+    for (const seg of await this.files.openExisting(ids)) {
+      const scan = await scanSegment(seg.fh, seg.size, this.fpHash);
       let badMeta = 0;
       for (const r of scan.records) {
         if (r.foreign) {
@@ -190,13 +163,8 @@ export class DiskStore {
         const payloadOffset = r.offset + r.recordBytes - r.payloadLen;
         this.setEntry({ key: r.key, seg, payloadOffset, payloadLen: r.payloadLen, payloadCrc: r.payloadCrc, recordBytes: r.recordBytes, flags: r.flags, meta: r.meta });
       }
-      const tail = size - scan.validEnd;
-      if (tail > 0) {
-        // an unfinished last write: cut it off (this segment is never appended to again)
-        await seg.fh.truncate(scan.validEnd);
-        seg.size = scan.validEnd;
-        this.fileBytes -= tail;
-      }
+      const tail = seg.size - scan.validEnd;
+      if (tail > 0) await this.files.truncate(seg, scan.validEnd); // an unfinished last write
       if (scan.damaged + badMeta > 0 || tail > 0) {
         this.counts.dropped += scan.damaged + badMeta + (tail > 0 ? 1 : 0);
         const parts = [];
@@ -206,13 +174,12 @@ export class DiskStore {
         this.warn(`disk store: ${seg.name}: ${parts.join(", ")}; ${scan.records.length} good record(s) kept`);
       }
     }
-    const emptied = [...this.segments.values()].filter((s) => s.live === 0);
-    for (const seg of emptied) await this.deleteSegment(seg);
+    const emptied = [...this.files.all.values()].filter((s) => s.live === 0);
+    for (const seg of emptied) await this.files.remove(seg);
     if (foreign > 0) {
       this.warn(`disk store: ${foreign} item(s) (${foreignBytes} bytes) stored under another fingerprint (model, KV dtype or layout changed) dropped; ${emptied.length} segment file(s) removed`);
     }
-    this.nextId = (ids.at(-1) ?? 0) + 1;
-    if (this.fileBytes > this.budget) await this.enqueue(() => this.makeRoom(0));
+    if (this.files.bytes > this.budget) await this.enqueue(() => this.makeRoom(0));
   }
 
   /**
@@ -239,7 +206,7 @@ export class DiskStore {
         if (this.pending.get(key) !== op) return; // deleted or put again meanwhile: nothing to write
         await this.makeRoom(recordBytes);
         const head = encodeHead(this.fpHash, keyBytes, bytes, flags, payload.length, crc);
-        const seg = await this.append(head, payload);
+        const seg = await this.files.append(head, payload);
         if (this.pending.get(key) !== op) return; // the record is dead on arrival
         this.setEntry({ key, seg, payloadOffset: seg.size - payload.length, payloadLen: payload.length, payloadCrc: crc, recordBytes, flags, meta: bytes });
       });
@@ -283,24 +250,23 @@ export class DiskStore {
   }
 
   stats(): DiskStoreStats {
-    return { items: this.index.size, bytes: this.liveBytes, fileBytes: this.fileBytes, segments: this.segments.size, ...this.counts };
+    const { files } = this;
+    return { items: this.index.size, bytes: this.liveBytes, fileBytes: files.bytes, segments: files.all.size, writes: files.writes, bytesWritten: files.bytesWritten, ...this.counts };
   }
 
   /** Waits for the writes queued so far and syncs them to the disk. */
   async flush(): Promise<void> {
     this.assertOpen();
-    await this.enqueue(() => this.syncCurrent());
+    await this.enqueue(() => this.files.sync());
   }
 
   /** Flushes, waits for reads under way and closes the files; the store takes no calls after it. */
   async close(): Promise<void> {
     if (this.closed) return;
-    await this.enqueue(() => this.syncCurrent()).catch(() => undefined);
+    await this.enqueue(() => this.files.sync()).catch(() => undefined);
     this.closed = true;
     await Promise.allSettled([...this.reads.values()].map((r) => r.promise));
-    for (const seg of this.segments.values()) await seg.fh.close().catch(() => undefined);
-    this.segments.clear();
-    this.current = null;
+    await this.files.closeAll();
   }
 
   /** Writes the side file `name` atomically, stamped with the fingerprint and a checksum. */
@@ -349,16 +315,13 @@ export class DiskStore {
   private async read(entry: Entry, forCompaction = false): Promise<DiskItem | null> {
     const seg = entry.seg;
     const t0 = performance.now();
-    seg.readers++;
     let failure = "";
     const payload = Buffer.allocUnsafe(entry.payloadLen);
     try {
-      await readFully(seg.fh, payload, entry.payloadOffset);
+      await this.files.read(seg, payload, entry.payloadOffset);
       if ((await crc32Sliced(payload)) !== entry.payloadCrc) failure = "failed its checksum";
     } catch (err) {
       failure = `could not be read (${(err as Error).message})`;
-    } finally {
-      if (--seg.readers === 0 && seg.deleted) await seg.fh.close().catch(() => undefined);
     }
     if (!forCompaction) {
       this.counts.reads++;
@@ -374,81 +337,13 @@ export class DiskStore {
     return { meta: decodeMeta(entry.flags, entry.meta), payload };
   }
 
-  private async addSegment(id: number, flags: string): Promise<Segment> {
-    const name = segName(id);
-    const seg: Segment = { id, name, fh: await open(join(this.dir, name), flags), size: 0, live: 0, unsynced: 0, readers: 0, deleted: false };
-    this.segments.set(id, seg);
-    return seg;
-  }
-
-  private async deleteSegment(seg: Segment): Promise<void> {
-    if (this.current === seg) this.current = null;
-    this.segments.delete(seg.id);
-    this.fileBytes -= seg.size;
-    seg.deleted = true;
-    await unlink(join(this.dir, seg.name)).catch(() => undefined);
-    if (seg.readers === 0) await seg.fh.close().catch(() => undefined);
-  }
-
-  private async syncCurrent(): Promise<void> {
-    const seg = this.current;
-    if (seg && seg.unsynced > 0) {
-      await seg.fh.datasync();
-      seg.unsynced = 0;
-    }
-  }
-
-  /** Appends one record to the current segment (starting one when it is full); returns that segment. */
-  private async append(head: Buffer, payload: Uint8Array): Promise<Segment> {
-    const n = head.length + payload.length;
-    if (this.current && this.current.size > 0 && this.current.size + n > this.segmentBytes) {
-      await this.syncCurrent();
-      this.current = null;
-    }
-    if (!this.current) {
-      this.current = await this.addSegment(this.nextId++, "wx+");
-      await syncDir(this.dir);
-    }
-    const seg = this.current;
-    const pos = seg.size;
-    let buffers: Uint8Array[] = [head, payload];
-    let done = 0;
-    try {
-      while (done < n) {
-        const wrote = await this.write(seg.fh, buffers, pos + done);
-        if (wrote <= 0) throw new Error("the write made no progress");
-        done += wrote;
-        buffers = sliceBuffers(buffers, wrote);
-      }
-    } catch (err) {
-      // the record is not indexed; cut the segment back so its tail stays clean, or when even
-      // that fails, leave it (the scan at open skips the torn record) and start a new one
-      try {
-        await seg.fh.truncate(pos);
-      } catch {
-        seg.size += n;
-        this.fileBytes += n;
-        this.current = null;
-      }
-      const code = (err as NodeJS.ErrnoException).code;
-      throw new Error(`disk store: writing a ${n}-byte record to ${seg.name} failed${code ? ` (${code})` : ""}: ${(err as Error).message}`, { cause: err });
-    }
-    seg.size += n;
-    seg.unsynced += n;
-    this.fileBytes += n;
-    this.counts.writes++;
-    this.counts.bytesWritten += n;
-    if (seg.unsynced >= this.syncBytes) await this.syncCurrent();
-    return seg;
-  }
-
   /** Frees space until `need` more bytes fit in the budget. Runs in the write queue. */
   private async makeRoom(need: number): Promise<void> {
     const lowWater = 0.9 * this.budget;
-    while (this.fileBytes + need > this.budget) {
-      const dead = [...this.segments.values()].filter((s) => s.live === 0 && (s.size > 0 || s !== this.current));
+    while (this.files.bytes + need > this.budget) {
+      const dead = [...this.files.all.values()].filter((s) => s.live === 0 && (s.size > 0 || !this.files.isCurrent(s)));
       if (dead.length > 0) {
-        for (const seg of dead) await this.deleteSegment(seg);
+        for (const seg of dead) await this.files.remove(seg);
         continue;
       }
       if (this.liveBytes + need > lowWater && this.index.size > 0) {
@@ -459,21 +354,18 @@ export class DiskStore {
         continue;
       }
       // the space is garbage spread over segments that still hold live items
-      if (this.current) {
-        await this.syncCurrent();
-        this.current = null;
-      }
+      await this.files.seal();
       // the one with the most garbage: every round then frees some, so the loop ends
       let victim: Segment | null = null;
-      for (const s of this.segments.values()) if (!victim || s.size - s.live > victim.size - victim.live) victim = s;
+      for (const s of this.files.all.values()) if (!victim || s.size - s.live > victim.size - victim.live) victim = s;
       if (!victim) return;
       const moved = [...this.index.values()].filter((e) => e.seg === victim);
-      if (this.fileBytes + victim.live <= this.maxBytes) {
+      if (this.files.bytes + victim.live <= this.maxBytes) {
         for (const entry of moved) await this.move(entry);
       } else {
         for (const entry of moved) this.evict(entry);
       }
-      if (victim.live === 0) await this.deleteSegment(victim);
+      if (victim.live === 0) await this.files.remove(victim);
     }
   }
 
@@ -493,24 +385,11 @@ export class DiskStore {
     const item = await this.read(entry, true);
     if (!item || this.index.get(entry.key) !== entry) return;
     const head = encodeHead(this.fpHash, Buffer.from(entry.key, "utf8"), entry.meta, entry.flags, entry.payloadLen, entry.payloadCrc);
-    const seg = await this.append(head, item.payload);
+    const seg = await this.files.append(head, item.payload);
     if (this.index.get(entry.key) !== entry) return;
     entry.seg.live -= entry.recordBytes;
     entry.seg = seg;
     entry.payloadOffset = seg.size - entry.payloadLen;
     seg.live += entry.recordBytes;
   }
-}
-
-/** `buffers` less their first `n` bytes. */
-function sliceBuffers(buffers: Uint8Array[], n: number): Uint8Array[] {
-  const out: Uint8Array[] = [];
-  for (const b of buffers) {
-    if (n >= b.length) n -= b.length;
-    else {
-      out.push(b.subarray(n));
-      n = 0;
-    }
-  }
-  return out;
 }
