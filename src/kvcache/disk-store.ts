@@ -200,9 +200,12 @@ export class DiskStore {
     }
     const op: PendingPut = { flags, meta: bytes, payload };
     this.pending.set(key, op);
+    // queued at once, so writes land in call order and a close() called after this put waits for it;
+    // the checksum is computed meanwhile
+    const crcReady = crc32Sliced(payload);
     try {
-      const crc = await crc32Sliced(payload);
       await this.enqueue(async () => {
+        const crc = await crcReady;
         if (this.pending.get(key) !== op) return; // deleted or put again meanwhile: nothing to write
         await this.makeRoom(recordBytes);
         const head = encodeHead(this.fpHash, keyBytes, bytes, flags, payload.length, crc);
@@ -260,11 +263,11 @@ export class DiskStore {
     await this.enqueue(() => this.files.sync());
   }
 
-  /** Flushes, waits for reads under way and closes the files; the store takes no calls after it. */
+  /** Waits for the puts and reads under way, syncs, and closes the files; the store takes no calls after it. */
   async close(): Promise<void> {
     if (this.closed) return;
-    await this.enqueue(() => this.files.sync()).catch(() => undefined);
     this.closed = true;
+    await this.enqueue(() => this.files.sync()).catch(() => undefined);
     await Promise.allSettled([...this.reads.values()].map((r) => r.promise));
     await this.files.closeAll();
   }
