@@ -30,7 +30,7 @@ export const FLAG_JSON_META = 1;
 const MAGIC = Buffer.from("RLKV", "latin1");
 const VERSION = 1;
 /** What one scan read fetches: a head, its key and metadata, in one read for usual sizes. */
-const SCAN_READ = 64 * 1024;
+const SCAN_READ = 4096;
 /** Payloads are checksummed in slices, yielding between them, so a 16 MiB item never holds the event loop for more than ~0.5 ms. */
 const CRC_SLICE = 2 << 20;
 

@@ -145,8 +145,11 @@ export class DiskStore {
     ids.sort((a, b) => a - b);
     let foreign = 0;
     let foreignBytes = 0;
-    for (const seg of await this.files.openExisting(ids)) {
-      const scan = await scanSegment(seg.fh, seg.size, this.fpHash);
+    const segs = await this.files.openExisting(ids);
+    // scanned side by side (each scan is a chain of small reads), indexed oldest first so the newest copy of a key wins
+    const scans = await Promise.all(segs.map((seg) => scanSegment(seg.fh, seg.size, this.fpHash)));
+    for (const [i, seg] of segs.entries()) {
+      const scan = scans[i]!;
       let badMeta = 0;
       for (const r of scan.records) {
         if (r.foreign) {
