@@ -92,8 +92,9 @@ export class SegmentFiles {
       try {
         await seg.fh.truncate(pos);
       } catch {
-        seg.size += n;
-        this.bytes += n;
+        const size = await seg.fh.stat().then((st) => st.size, () => pos + n);
+        this.bytes += size - seg.size;
+        seg.size = size;
         this.current = null;
       }
       const code = (err as NodeJS.ErrnoException).code;

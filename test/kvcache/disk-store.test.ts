@@ -377,6 +377,37 @@ test("a failing write (disk full) rejects that put, stores nothing of it, and th
   });
 });
 
+test("a failing write that cannot even be cut back leaves its segment and starts a new one; too big an item is refused", async () => {
+  await withDir(async (dir) => {
+    let fail = false;
+    const write: DiskWrite = async (fh, buffers, position) => {
+      if (!fail) return (await fh.writev(buffers, position)).bytesWritten;
+      fail = false;
+      await fh.write(Buffer.from(buffers[0]!), 0, buffers[0]!.length, position);
+      // the disk is gone: the cut back fails too
+      Object.defineProperty(fh, "truncate", { value: () => Promise.reject(new Error("EIO: i/o error")), configurable: true });
+      throw Object.assign(new Error("EIO: i/o error, write"), { code: "EIO" });
+    };
+    const { store, warnings } = await openStore(dir, { write, maxBytes: 1 << 20 });
+    await store.put("a", {}, payload(1, 5000));
+    fail = true;
+    await assert.rejects(store.put("b", {}, payload(2, 6000)), /\(EIO\)/);
+    await store.put("c", {}, payload(3, 7000));
+    assert.deepEqual(await segFiles(dir), ["seg-000001.kv", "seg-000002.kv"]);
+    assert.equal(store.stats().fileBytes, await dirBytes(dir));
+    await assert.rejects(store.put("huge", {}, new Uint8Array(1 << 20)), /does not fit/);
+    assert.equal(store.has("huge"), false);
+    await store.close();
+    const { store: again, warnings: w2 } = await openStore(dir);
+    assert.deepEqual(again.keys(), ["a", "c"]);
+    assert.ok((await again.get("a"))?.payload.equals(payload(1, 5000)));
+    assert.deepEqual(warnings, []);
+    assert.equal(w2.length, 1);
+    assert.match(w2[0]!, /seg-000001\.kv: \d+ bytes of an unfinished record at the end truncated; 1 good/);
+    await again.close();
+  });
+});
+
 test("manifests round-trip atomically; another fingerprint or a damaged one reads as null with a warning", async () => {
   await withDir(async (dir) => {
     const { store, warnings } = await openStore(dir);
