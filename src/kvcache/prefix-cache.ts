@@ -27,6 +27,18 @@ export interface MatchResult {
    * it when done.
    */
   readonly handle: CacheHandle;
+  /**
+   * The key's cached continuation past `slots` whose KV is on disk, not in the pool (a tiered
+   * RadixCache): runs in position order, each a node's tokens within a stored item.
+   */
+  readonly disk?: readonly DiskRun[];
+}
+
+/** A run of a cached sequence whose KV is on disk: tokens `from`..`from + length` of `item`. */
+export interface DiskRun {
+  readonly item: string;
+  readonly from: number;
+  readonly length: number;
 }
 
 export interface InsertResult {
@@ -58,6 +70,8 @@ export interface CacheStats {
   readonly evictedTokens: number;
   /** Cache namespaces (distinct salts) holding entries; an emptied one is dropped. */
   readonly namespaces: number;
+  /** Tokens whose KV only the disk tier holds (a tiered RadixCache). */
+  readonly diskTokens?: number;
 }
 
 export interface PrefixCache {

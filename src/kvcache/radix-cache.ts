@@ -7,30 +7,14 @@
 // or a flush leaves empty is dropped, so a stream of distinct salts costs nothing once their
 // entries are gone. An optional listener hears which token runs the tree comes to hold and
 // which it drops (KV events, kv-events.ts); without one, nothing on these paths allocates.
-import { concatSlots, type CacheHandle, type CacheKey, type CacheStats, type InsertResult, type MatchResult, type PrefixCache } from "./prefix-cache.js";
+//
+// Disk tier: a node whose KV was also written to a store (markOnDisk) is not dropped when
+// evicted: its slots go and it stays in the tree, disk-only, so that a later match reports it
+// (MatchResult.disk) and its KV can be loaded back (restore) instead of computed. Disk-only
+// nodes are only ever below the pool-resident part of a path.
+import { concatSlots, type CacheHandle, type CacheKey, type CacheStats, type DiskRun, type InsertResult, type MatchResult, type PrefixCache } from "./prefix-cache.js";
 import { MinHeap } from "../util/min-heap.js";
-
-class Node implements CacheHandle {
-  readonly children = new Map<number, Node>();
-  lockRef = 0;
-  lastAccess = 0;
-  constructor(
-    readonly id: number,
-    public parent: Node | null,
-    public key: Int32Array,
-    public slots: Int32Array,
-  ) {}
-}
-
-function commonPrefix(a: Int32Array, b: ArrayLike<number>, bStart: number): number {
-  const n = Math.min(a.length, b.length - bStart);
-  let i = 0;
-  while (i < n && a[i] === b[bStart + i]) i++;
-  return i;
-}
-
-/** What a match in a namespace with no entries ends at: no parent, so lock and unlock pass it by. */
-const EMPTY_NAMESPACE = new Node(0, null, new Int32Array(0), new Int32Array(0));
+import { commonPrefix, EMPTY_NAMESPACE, inPool, Node, pathOf } from "./radix-node.js";
 
 /** Hears the tree's changes in terms of whole cached sequences (KV events). */
 export interface CacheListener {
@@ -61,6 +45,9 @@ export class RadixCache implements PrefixCache {
   version = 0;
   /** The salt of each namespace root, for the listener (roots are few and made rarely). */
   private readonly saltOf = new Map<Node, string>();
+  /** Disk tier: tokens of disk-only nodes, and the nodes whose KV each stored item holds. */
+  private diskTokens = 0;
+  private readonly items = new Map<string, Set<Node>>();
 
   constructor(private readonly listener: CacheListener | null = null) {}
 
@@ -82,10 +69,15 @@ export class RadixCache implements PrefixCache {
     const upper = new Node(this.nextId++, parent, node.key.subarray(0, at), node.slots.subarray(0, at));
     upper.lockRef = node.lockRef;
     upper.lastAccess = node.lastAccess;
+    if (node.disk) {
+      upper.disk = node.disk;
+      node.disk = { item: node.disk.item, from: node.disk.from + at };
+      this.items.get(node.disk.item)?.add(upper);
+    }
     parent.children.set(upper.key[0]!, upper);
     node.parent = upper;
     node.key = node.key.subarray(at);
-    node.slots = node.slots.subarray(at);
+    node.slots = node.slots.length > 0 ? node.slots.subarray(at) : node.slots;
     upper.children.set(node.key[0]!, node);
     return upper;
   }
@@ -102,7 +94,7 @@ export class RadixCache implements PrefixCache {
     let pos = 0;
     while (pos < ids.length) {
       const child = node.children.get(ids[pos]!);
-      if (!child) break;
+      if (!child || !inPool(child)) break;
       const n = commonPrefix(child.key, ids, pos);
       const next = n < child.key.length ? this.split(child, n) : child;
       next.lastAccess = now;
@@ -118,24 +110,62 @@ export class RadixCache implements PrefixCache {
     // A lookup never makes a namespace: only an insert does.
     if (!this.roots.has(key.salt)) return { slots: new Int32Array(0), handle: EMPTY_NAMESPACE };
     const parts: Int32Array[] = [];
-    const { node } = this.walk(key.ids, key.salt, parts);
-    return { slots: concatSlots(parts), handle: node };
+    const { node, pos } = this.walk(key.ids, key.salt, parts);
+    const slots = concatSlots(parts);
+    if (this.diskTokens === 0) return { slots, handle: node };
+    const disk: DiskRun[] = [];
+    this.followDisk(node, key.ids, pos, (n) => disk.push({ item: n.disk!.item, from: n.disk!.from, length: n.key.length }));
+    return disk.length > 0 ? { slots, handle: node, disk } : { slots, handle: node };
+  }
+
+  /**
+   * Walks the disk-only nodes below `node` along `ids` from `pos` (splitting where the ids
+   * leave one mid-run), calling `visit` on each; returns the position reached.
+   */
+  private followDisk(node: Node, ids: ArrayLike<number>, pos: number, visit: (n: Node, at: number) => void): number {
+    while (pos < ids.length) {
+      const child = node.children.get(ids[pos]!);
+      if (!child || inPool(child)) break;
+      const n = commonPrefix(child.key, ids, pos);
+      const next = n < child.key.length ? this.split(child, n) : child;
+      next.lastAccess = this.clock;
+      visit(next, pos);
+      pos += n;
+      node = next;
+      if (n < child.key.length) break;
+    }
+    return pos;
   }
 
   insert(key: CacheKey, slots: Int32Array): InsertResult {
     const ids = key.ids;
     if (slots.length !== ids.length) throw new Error(`radix insert: ${ids.length} ids but ${slots.length} slots`);
     if (ids.length === 0) return { alreadyCached: 0, cached: 0 };
-    const { node, pos } = this.walk(ids, key.salt, null);
-    if (pos === ids.length) return { alreadyCached: pos, cached: pos };
+    const w = this.walk(ids, key.salt, null);
+    const inPoolEnd = w.pos;
+    // Disk-only nodes on the way take the caller's slots: their KV is in the pool again.
+    let node = w.node;
+    const pos = this.diskTokens === 0 ? inPoolEnd : this.followDisk(w.node, ids, inPoolEnd, (n, at) => {
+      n.slots = slots.slice(at, at + n.key.length);
+      this.diskTokens -= n.key.length;
+      this.evictable += n.key.length;
+      node = n;
+    });
+    if (pos === ids.length) {
+      if (pos > inPoolEnd) {
+        this.version++;
+        this.listener?.stored(key.salt, ids, inPoolEnd);
+      }
+      return { alreadyCached: inPoolEnd, cached: pos };
+    }
     const run = Int32Array.from({ length: ids.length - pos }, (_, i) => ids[pos + i]!);
     const leaf = new Node(this.nextId++, node, run, slots.slice(pos));
     leaf.lastAccess = this.clock;
     node.children.set(run[0]!, leaf);
     this.evictable += run.length;
     this.version++;
-    this.listener?.stored(key.salt, ids, pos);
-    return { alreadyCached: pos, cached: ids.length };
+    this.listener?.stored(key.salt, ids, inPoolEnd);
+    return { alreadyCached: inPoolEnd, cached: ids.length };
   }
 
   lock(handle: CacheHandle): void {
@@ -165,17 +195,23 @@ export class RadixCache implements PrefixCache {
     return slots;
   }
 
-  /** Drops unlocked leaves until `tokens` are freed; `report`: tell the listener of each. */
-  private dropUnlocked(tokens = Number.POSITIVE_INFINITY, report = true): Int32Array {
-    // Unlocked leaves, oldest first. The tree is walked once; leaves that appear as their
-    // children go are merged into the sorted queue.
+  /**
+   * Drops unlocked pool-resident leaves (nodes with no pool-resident child) until `tokens`
+   * are freed; `report`: tell the listener of each. With `keepDisk`, a leaf stored on disk
+   * gives its slots back and stays, disk-only.
+   */
+  private dropUnlocked(tokens = Number.POSITIVE_INFINITY, report = true, keepDisk = true): Int32Array {
+    // Candidates, oldest first. The tree is walked once; parents that become candidates as
+    // their children go are merged into the sorted queue.
     const leaves: Node[] = [];
     const walk = (n: Node): void => {
-      if (n.children.size === 0) {
-        if (n.parent && n.lockRef === 0) leaves.push(n);
-        return;
+      let inner = false;
+      for (const c of n.children.values()) {
+        if (!inPool(c)) continue;
+        inner = true;
+        walk(c);
       }
-      for (const c of n.children.values()) walk(c);
+      if (!inner && n.parent && n.lockRef === 0) leaves.push(n);
     };
     for (const r of this.roots.values()) walk(r);
     const heap = new MinHeap<Node>((a, b) => a.lastAccess - b.lastAccess || a.id - b.id);
@@ -190,42 +226,66 @@ export class RadixCache implements PrefixCache {
       freed += leaf.key.length;
       this.evictable -= leaf.key.length;
       const parent = leaf.parent!;
-      parent.children.delete(leaf.key[0]!);
-      leaf.parent = null;
-      if (parent.parent && parent.children.size === 0 && parent.lockRef === 0) heap.push(parent);
+      if (keepDisk && leaf.disk) {
+        leaf.slots = new Int32Array(0);
+        this.diskTokens += leaf.key.length;
+      } else {
+        this.removeSubtree(leaf);
+      }
+      if (parent.parent && parent.lockRef === 0 && ![...parent.children.values()].some(inPool)) heap.push(parent);
     }
     if (freed > 0) this.version++;
-    // Namespaces left empty go (a request that matched nothing in one may still hold its
-    // root as its handle: lock and unlock pass roots by, and an insert makes a new one).
+    this.dropEmptyRoots();
+    return concatSlots(dropped);
+  }
+
+  /**
+   * Namespaces left empty go (a request that matched nothing in one may still hold its root
+   * as its handle: lock and unlock pass roots by, and an insert makes a new one).
+   */
+  private dropEmptyRoots(): void {
     for (const [salt, r] of this.roots) {
       if (r.children.size > 0) continue;
       this.roots.delete(salt);
       this.saltOf.delete(r);
     }
-    return concatSlots(dropped);
+  }
+
+  /** Detaches `node` with everything below it (disk-only: the pool part was freed by the caller). */
+  private removeSubtree(node: Node, onDisk = false): void {
+    node.parent!.children.delete(node.key[0]!);
+    node.parent = null;
+    const stack = [node];
+    for (let n = stack.pop(); n; n = stack.pop()) {
+      if (n !== node || onDisk) this.diskTokens -= n.key.length;
+      if (n.disk) {
+        const set = this.items.get(n.disk.item);
+        set?.delete(n);
+        if (set && set.size === 0) this.items.delete(n.disk.item);
+      }
+      for (const c of n.children.values()) stack.push(c);
+    }
   }
 
   /** Tells the listener that `leaf`, about to go, takes its run of its path with it. */
   private reportRemoved(listener: CacheListener, leaf: Node): void {
-    let depth = 0;
-    let r = leaf;
-    for (let n: Node | null = leaf.parent; n; n = n.parent) {
-      depth += n.key.length;
-      r = n;
-    }
-    const path = new Int32Array(depth + leaf.key.length);
-    let end = path.length;
-    for (let n: Node | null = leaf; n && n.parent; n = n.parent) {
-      end -= n.key.length;
-      path.set(n.key, end);
-    }
-    listener.removed(this.saltOf.get(r)!, path, depth);
+    const { path, root } = pathOf(leaf);
+    listener.removed(this.saltOf.get(root)!, path, path.length - leaf.key.length);
   }
 
   flush(): Int32Array {
     // With nothing locked every entry goes: one "cleared" says it, instead of each removal.
     const all = this.protectedTokens === 0;
-    const slots = this.dropUnlocked(Number.POSITIVE_INFINITY, !all);
+    const slots = this.dropUnlocked(Number.POSITIVE_INFINITY, !all, false);
+    // What only the disk held is forgotten too (unlocked by nature).
+    const stack = [...this.roots.values()];
+    for (let n = stack.pop(); n; n = stack.pop()) {
+      for (const c of [...n.children.values()]) {
+        if (inPool(c)) stack.push(c);
+        else this.removeSubtree(c, true);
+      }
+    }
+    this.dropEmptyRoots();
     if (all) this.listener?.cleared();
     this.hits = 0;
     this.queried = 0;
@@ -242,11 +302,13 @@ export class RadixCache implements PrefixCache {
     for (const [salt, root] of this.roots) {
       const stack: { node: Node; path: Int32Array }[] = [{ node: root, path: root.key }];
       for (let top = stack.pop(); top; top = stack.pop()) {
-        if (top.node.children.size === 0) {
+        // The pool's part of the tree: disk-only nodes hold no KV in the pool.
+        if (![...top.node.children.values()].some(inPool)) {
           if (top.node.parent) yield { salt, ids: top.path };
           continue;
         }
         for (const c of top.node.children.values()) {
+          if (!inPool(c)) continue;
           const path = new Int32Array(top.path.length + c.key.length);
           path.set(top.path);
           path.set(c.key, top.path.length);
@@ -254,6 +316,97 @@ export class RadixCache implements PrefixCache {
         }
       }
     }
+  }
+
+  /**
+   * Pool-resident runs not stored on disk yet, least recently used first (what a background
+   * writer saves): each node's run as tokens `start`.. of the path `ids`, with its slots and a
+   * handle to lock while they are copied out.
+   */
+  unsaved(max: number): { handle: CacheHandle; salt: string; ids: Int32Array; start: number; slots: Int32Array }[] {
+    const found: Node[] = [];
+    const stack = [...this.roots.values()];
+    for (let n = stack.pop(); n; n = stack.pop()) {
+      for (const c of n.children.values()) {
+        if (!inPool(c)) continue;
+        if (!c.disk) found.push(c);
+        stack.push(c);
+      }
+    }
+    found.sort((a, b) => a.lastAccess - b.lastAccess || a.id - b.id);
+    return found.slice(0, max).map((node) => {
+      const { path, root } = pathOf(node);
+      return { handle: node, salt: this.saltOf.get(root)!, ids: path, start: path.length - node.key.length, slots: node.slots };
+    });
+  }
+
+  /**
+   * Tokens `start`.. of the path `ids` in namespace `salt` are stored as `item` (its token 0 is
+   * position `start`): the pool-resident nodes wholly inside that range record it. Returns
+   * how many tokens were marked (0 when the run left the pool meanwhile: the item is unused).
+   */
+  markOnDisk(salt: string, ids: ArrayLike<number>, start: number, item: string): number {
+    let node = this.roots.get(salt);
+    let depth = 0;
+    let marked = 0;
+    while (node && depth < ids.length) {
+      const child: Node | undefined = node.children.get(ids[depth]!);
+      if (!child || commonPrefix(child.key, ids, depth) < child.key.length) break;
+      if (depth >= start && inPool(child) && !child.disk) {
+        child.disk = { item, from: depth - start };
+        if (!this.items.has(item)) this.items.set(item, new Set());
+        this.items.get(item)!.add(child);
+        marked += child.key.length;
+      }
+      depth += child.key.length;
+      node = child;
+    }
+    return marked;
+  }
+
+  /**
+   * The KV of a disk continuation (MatchResult.disk) of the path `ids` from position `start`
+   * is in `slots` now: the disk-only nodes it covers take them. Returns how many leading
+   * slots were taken (fewer when the tree changed meanwhile: the caller frees the rest).
+   */
+  restore(salt: string, ids: ArrayLike<number>, start: number, slots: Int32Array): number {
+    let node = this.roots.get(salt);
+    let depth = 0;
+    while (node && depth < start) {
+      const child: Node | undefined = node.children.get(ids[depth]!);
+      if (!child || !inPool(child) || commonPrefix(child.key, ids, depth) < child.key.length) return 0;
+      depth += child.key.length;
+      node = child;
+    }
+    if (!node || depth !== start) return 0;
+    let taken = 0;
+    while (taken < slots.length) {
+      const child: Node | undefined = node.children.get(ids[start + taken]!);
+      if (!child || inPool(child) || child.key.length > slots.length - taken || commonPrefix(child.key, ids, start + taken) < child.key.length) break;
+      child.slots = slots.slice(taken, taken + child.key.length);
+      this.diskTokens -= child.key.length;
+      this.evictable += child.key.length;
+      taken += child.key.length;
+      node = child;
+    }
+    if (taken > 0) {
+      this.version++;
+      this.listener?.stored(salt, Array.from({ length: start + taken }, (_, i) => ids[i]!), start);
+    }
+    return taken;
+  }
+
+  /** The store dropped `item`: nodes only it held go; pool-resident ones just lose their copy. */
+  forgetItem(item: string): void {
+    const set = this.items.get(item);
+    if (!set) return;
+    this.items.delete(item);
+    for (const n of [...set]) {
+      n.disk = null;
+      if (!inPool(n) && n.parent) this.removeSubtree(n, true);
+    }
+    this.dropEmptyRoots();
+    this.version++;
   }
 
   stats(): CacheStats {
@@ -265,6 +418,7 @@ export class RadixCache implements PrefixCache {
       queriedTokens: this.queried,
       evictedTokens: this.evicted,
       namespaces: this.roots.size,
+      diskTokens: this.diskTokens,
     };
   }
 }
