@@ -24,6 +24,7 @@ import { ChatRenderer } from "./chat.js";
 import type { GenerationDefaults } from "../model/generation-defaults.js";
 import { checkSequenceCount, InputError, resolveInput, type GenerateInput, type ResolvedInput } from "./input.js";
 import { poolStep } from "./pool-step.js";
+import { DiskTier, type DiskTierStats } from "./disk-tier.js";
 import { embed, rerank, type EmbedInput, type EmbedOptions, type EmbedResult, type RerankOptions, type RerankResult } from "./embed.js";
 import { forcedLogprob, prepareMasks, sampleRows, settleMasks, takeLate, type PendingMask, type SampledStep } from "./sample-step.js";
 
@@ -48,6 +49,8 @@ export class Engine {
   private generatedTotal = 0;
   /** Logits of the last step, reused by the next one (grown on demand). */
   private logitsBuf = new Float32Array(0);
+  /** The disk tier behind the radix cache, when the engine has a store. */
+  private readonly disk: DiskTier | null;
   /** Hidden states of the last step's pooled rows (embedding requests), likewise. */
   private hiddenBuf = new Float32Array(0);
   private grammars: GrammarCompiler | null = null;
@@ -64,7 +67,8 @@ export class Engine {
 
   private constructor(readonly model: LoadedModel, private readonly runner: ModelRunner, private readonly opts: EngineOptions) {
     this.pool = new KVPool(runner.kv.capacity);
-    const cache = opts.disableRadixCache ? new NoCache() : radixCacheWithEvents(opts.kvEvents);
+    const radix = opts.disableRadixCache ? null : radixCacheWithEvents(opts.kvEvents);
+    const cache = radix ?? new NoCache();
     this.scheduler = new Scheduler(this.pool, cache, {
       chunkedPrefillSize: opts.chunkedPrefillSize ?? 512,
       maxRunningRequests: opts.maxRunningRequests ?? 64,
@@ -73,6 +77,8 @@ export class Engine {
       mixedSteps: opts.prefillFirst !== true,
       waitForSharedPrefill: opts.disableRadixCache !== true,
     });
+    this.disk = radix && opts.diskStore
+      ? new DiskTier(radix, this.scheduler, runner, opts.diskStore, () => this.kick(), (l) => process.stderr.write(l + "\n")) : null;
     this.contextLength = Math.min(model.config.maxPositionEmbeddings, this.pool.capacity);
     this.generationDefaults = opts.generationConfig === "none" ? {} : model.generationDefaults;
     this.chat = new ChatRenderer(model);
@@ -302,6 +308,8 @@ export class Engine {
     // 0. Requests whose mask came late take their token first.
     const late = takeLate(this.late);
     if (late) await this.postprocess(late);
+    // Loads from the disk tier that came in, and writes and loads to start.
+    this.disk?.step();
     // 1. Schedule.
     const batch = this.scheduler.schedule();
     if (!batch) return late !== null;
@@ -397,6 +405,16 @@ export class Engine {
       grammarCompiles: this.grammars?.compiling ?? 0,
       grammarWorkers: this.grammars?.workerCount ?? 0,
     });
+  }
+
+  /** The store dropped a disk item (its onEvict). */
+  forgetDiskItem(key: string): void {
+    this.disk?.forget(key);
+  }
+
+  /** The disk tier's counts; null without one. */
+  diskStats(): DiskTierStats | null {
+    return this.disk?.stats() ?? null;
   }
 
   /** Owned-slot accounting (tests): throws if free + evictable + protected + owned != capacity. */

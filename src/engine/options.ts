@@ -1,6 +1,7 @@
 // What an engine is made with, what it reports, and how a submission is refused: the
 // engine's option and result records.
 import type { CacheStats } from "../kvcache/prefix-cache.js";
+import type { DiskStore } from "../kvcache/disk-store.js";
 import type { LoadedModel } from "../model/load.js";
 import type { Backend, KVDType } from "../kernels/backend.js";
 import type { PolicyName } from "../scheduler/policy.js";
@@ -39,6 +40,11 @@ export interface EngineOptions {
   readonly checkInvariants?: boolean;
   /** Where the radix cache's block events go (KV events for llm-d and the router); none by default. */
   readonly kvEvents?: KvEventSink;
+  /**
+   * The disk tier behind the radix cache (disk-tier.ts): evicted runs stay on disk and are
+   * loaded back instead of computed. The store's onEvict must call Engine.forgetDiskItem.
+   */
+  readonly diskStore?: DiskStore;
 }
 
 export interface EngineStats {

@@ -2,11 +2,37 @@
 // cache's (locked through the request's handle), the rest its own. Slots go back to the pool
 // here and nowhere else; the prefix cache hands back what it evicts or does not keep.
 import type { KVPool } from "../kvcache/pool.js";
-import type { CacheStats, MatchResult, PrefixCache } from "../kvcache/prefix-cache.js";
+import type { CacheHandle, CacheStats, MatchResult, PrefixCache } from "../kvcache/prefix-cache.js";
 import type { Request } from "./request.js";
 
 export class CacheManager {
+  /** Slots held by loads from the disk tier, not yet the cache's (counted in the accounting). */
+  private loading = 0;
+
   constructor(private readonly pool: KVPool, private readonly cache: PrefixCache) {}
+
+  /**
+   * `n` slots for KV being loaded from disk below `prefix` (a match's handle, locked until
+   * endLoad so that eviction keeps the prefix the load continues); null when the pool cannot
+   * give them.
+   */
+  holdForLoad(n: number, prefix: CacheHandle): Int32Array | null {
+    this.cache.lock(prefix);
+    const slots = this.available >= n ? this.alloc(n) : null;
+    if (!slots) {
+      this.cache.unlock(prefix);
+      return null;
+    }
+    this.loading += n;
+    return slots;
+  }
+
+  /** A load is over: `taken` of its slots became the cache's (restore), the rest go back to the pool. */
+  endLoad(slots: Int32Array, taken: number, prefix: CacheHandle): void {
+    this.loading -= slots.length;
+    this.free(slots.subarray(taken));
+    this.cache.unlock(prefix);
+  }
 
   /** Changes whenever cache entries are added or dropped. */
   get version(): number {
@@ -112,7 +138,7 @@ export class CacheManager {
   /** free + evictable + protected + owned by `running` == capacity; throws when it does not hold. */
   checkAccounting(running: readonly Request[]): void {
     const s = this.cache.stats();
-    let owned = 0;
+    let owned = this.loading;
     for (const r of running) owned += r.allocated - r.prefixLength;
     const total = this.pool.freeCount + s.evictableTokens + s.protectedTokens + owned;
     if (total !== this.pool.capacity) {

@@ -125,6 +125,9 @@ export class Request {
   readonly promptLogprobs: { readonly start: number; readonly tokenIds: number[]; readonly logprobs: number[] } | null;
   promptLogprobsSent = false;
 
+  /** Its cached prefix is being loaded from the disk tier: it waits until the load is in. */
+  loading = false;
+
   /** An embedding or scoring request (see PoolSpec), and its result so far. */
   readonly pool: PoolSpec | null;
   pooled: Pooled | null = null;

@@ -189,7 +189,8 @@ export class Scheduler {
     this.prepared = null;
     const seen = new Set(ready.map((c) => c.req));
     for (const req of this.waiting) if (!seen.has(req)) ready.push(this.candidate(req));
-    return orderCandidates(this.opts.policy, ready);
+    // A request whose prefix is coming back from disk waits for it rather than computing it.
+    return orderCandidates(this.opts.policy, ready.filter((c) => !c.req.loading));
   }
 
   /**
@@ -386,6 +387,16 @@ export class Scheduler {
     if (!this.idle) return false;
     this.kv.flush();
     return true;
+  }
+
+  /** The waiting requests, in arrival order (the disk tier prefetches for them). */
+  get waitingRequests(): readonly Request[] {
+    return this.waiting;
+  }
+
+  /** The KV side (the disk tier's loads hold slots through it). */
+  get cacheManager(): CacheManager {
+    return this.kv;
   }
 
   cacheStats(): CacheStats {
