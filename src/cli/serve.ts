@@ -4,7 +4,9 @@
 // period (then are aborted), and the process exits 0.
 import { REASONING_PARSERS, type ReasoningParser } from "../server/reasoning.js";
 import { TOOL_CALL_FORMATS, toolCallFormatNamed } from "../structured/tool-calls.js";
+import fs from "node:fs";
 import path from "node:path";
+import { DiskStore } from "../kvcache/disk-store.js";
 import type { Command } from "commander";
 import { Engine } from "../engine/engine.js";
 import { defaultThreads } from "../kernels/native.js";
@@ -34,6 +36,8 @@ interface ServeOptions extends EngineFlagValues, KvEventsFlagValues {
   toolCallParser: string;
   matryoshka?: boolean;
   metricsNames: string;
+  cacheDir?: string;
+  cacheDiskSize: string;
 }
 
 /** --cors-allow-origin: a comma-separated list of origins (scheme://host[:port]), or "*". */
@@ -148,6 +152,8 @@ async function run(o: ServeOptions): Promise<void> {
     metricNames,
   });
   let engine: Engine | null = null;
+  let diskStore: DiskStore | null = null;
+  const cacheDiskSize = parseIntArg("--cache-disk-size", o.cacheDiskSize, 1 << 20);
   let signals = 0;
   const onSignal = (sig: NodeJS.Signals): void => {
     signals++;
@@ -156,7 +162,7 @@ async function run(o: ServeOptions): Promise<void> {
       process.exit(signals > 1 ? 1 : 0);
     }
     process.stdout.write(`radixlm: ${sig}: draining (grace period ${(graceMs / 1000).toFixed(1)} s)\n`);
-    server.drain(graceMs).then(
+    server.drain(graceMs).then(() => diskStore?.close()).then(
       () => process.exit(0),
       (err: unknown) => {
         process.stderr.write(`radixlm: error while draining: ${err instanceof Error ? err.message : String(err)}\n`);
@@ -179,7 +185,14 @@ async function run(o: ServeOptions): Promise<void> {
     progress.next();
     progress.phase("preparing the backend and KV pool");
     const engineOpts = await engineOptionsFrom(o, model);
-    engine = await Engine.create({ ...engineOpts, model, kvEvents });
+    if (o.cacheDir !== undefined) {
+      // Items are only ever read back by the same weights, KV dtype, backend and layout.
+      const fingerprint = ["kv1", path.resolve(localPath), model.weights.totalBytes(), fs.statSync(localPath).mtimeMs,
+        engineOpts.kvCacheDtype ?? "f16", engineOpts.backend?.name ?? "reference"].join("|");
+      diskStore = await DiskStore.open({ dir: o.cacheDir, maxBytes: cacheDiskSize, fingerprint,
+        warn: (l) => process.stderr.write(`radixlm: cache dir: ${l}\n`), onEvict: (k) => engine?.forgetDiskItem(k) });
+    }
+    engine = await Engine.create({ ...engineOpts, model, kvEvents, ...(diskStore ? { diskStore } : {}) });
     // For clients that measure against the same kernels (bench serve's bound).
     info.engine = {
       backend: engineOpts.backend?.name ?? "reference",
@@ -226,6 +239,8 @@ export function register(program: Command): void {
     .option("--strict-model-name", "answer a request for another model name with a 404 (default: any name gets the loaded model)")
     .option("--reasoning-parser <name>", `where a chat answer's <think> text goes: ${REASONING_PARSERS.join(", ")} (reasoning_content), none, or auto (on when the chat template thinks)`, "auto")
     .option("--tool-call-parser <name>", `how chat answers write tool calls: ${TOOL_CALL_FORMATS.join(", ")}, or auto (the format the chat template shows)`, "auto")
+    .option("--cache-dir <path>", "a disk tier behind the radix cache: evicted prefixes are kept here and loaded back instead of computed")
+    .option("--cache-disk-size <bytes>", "most bytes the --cache-dir store may hold", String(8 * 2 ** 30))
     .option("--matryoshka", "allow /v1/embeddings' dimensions for a Matryoshka-trained model whose config does not say so (Qwen3-Embedding; vLLM's is_matryoshka)")
     .option("--metrics-names <list>", "metric names /metrics serves, comma-separated: radixlm, vllm (the inference gateway's default), sglang", DEFAULT_METRIC_NAME_SETS.join(","));
   engineFlags(kvEventsFlags(c)).action(run);

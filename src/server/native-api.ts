@@ -320,7 +320,8 @@ export function registerNativeApi(app: FastifyInstance, deps: NativeApiDeps): vo
   app.get("/get_server_info", async () => {
     const s = serving();
     return { ...deps.serverInfo(), state: deps.state(), served_model_name: s.name, context_length: s.contextLength,
-      inflight_requests: s.engine.inflight, stats: s.engine.stats(), gen_throughput: metrics.genThroughput() };
+      inflight_requests: s.engine.inflight, stats: s.engine.stats(), gen_throughput: metrics.genThroughput(),
+      ...(s.engine.diskStats() ? { disk_tier: s.engine.diskStats() } : {}) };
   });
 
   app.post("/abort_request", {
