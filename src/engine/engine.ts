@@ -9,7 +9,7 @@ import { KVPool } from "../kvcache/pool.js";
 import { radixCacheWithEvents } from "../kvcache/kv-events.js";
 import { NoCache } from "../kvcache/no-cache.js";
 import { Sampler } from "../sampling/sampler.js";
-import { Scheduler, type OutputEvent, type Sampled } from "../scheduler/scheduler.js";
+import { Scheduler, type OutputEvent } from "../scheduler/scheduler.js";
 import { buildStepPlan } from "../scheduler/plan.js";
 import { Request } from "../scheduler/request.js";
 import { Constraint } from "../structured/constraint.js";
@@ -26,7 +26,7 @@ import { checkSequenceCount, InputError, resolveInput, type GenerateInput, type 
 import { poolStep } from "./pool-step.js";
 import { DiskTier, type DiskTierStats } from "./disk-tier.js";
 import { embed, rerank, type EmbedInput, type EmbedOptions, type EmbedResult, type RerankOptions, type RerankResult } from "./embed.js";
-import { forcedLogprob, prepareMasks, sampleRows, settleMasks, takeLate, type PendingMask, type SampledStep } from "./sample-step.js";
+import { jumpForward, prepareMasks, sampleRows, settleMasks, takeLate, type PendingMask, type SampledStep } from "./sample-step.js";
 
 /**
  * How long a step waits for grammar masks after its forward pass. Masks are computed while
@@ -354,7 +354,7 @@ export class Engine {
     events.push(...this.scheduler.postprocess(s.sampled, s.limited));
     this.emit(events);
     // Jump-forward: the constrained samples that go on append the text their grammar forces now.
-    this.emit(await this.jumpForward(s.sampled));
+    this.emit(await jumpForward(s.sampled, this.scheduler));
   }
 
   /** The logits buffer, long enough for `rows` rows. */
@@ -364,18 +364,6 @@ export class Engine {
     const need = rows * this.model.config.vocabSize;
     if (this.logitsBuf.length < need) this.logitsBuf = new Float32Array(Math.max(need, this.logitsBuf.length * 2));
     return this.logitsBuf;
-  }
-
-  private async jumpForward(sampled: readonly Sampled[]): Promise<OutputEvent[]> {
-    const jumps: Promise<OutputEvent[]>[] = [];
-    for (const { req } of sampled) {
-      const c = req.constraint;
-      if (!c || !c.active || !req.jumpForward || req.status === "finished" || c.terminated) continue;
-      jumps.push(c.takeForced(req.params.maxNewTokens - req.outputLength).then(
-        (ids) => this.scheduler.appendForced(req, ids, (id) => forcedLogprob(req, id)),
-        (err: unknown) => this.scheduler.fail(req, err)));
-    }
-    return jumps.length === 0 ? [] : (await Promise.all(jumps)).flat();
   }
 
   /** Delivers what the scheduler produced to each submission's stream. */

@@ -8,7 +8,7 @@ import { logSumExp } from "../sampling/logprobs.js";
 import { NoTokenAllowedError } from "../sampling/sampler.js";
 import type { LogitRow } from "../scheduler/plan.js";
 import { RequestError, type Request, type TokenLogprob } from "../scheduler/request.js";
-import type { Sampled } from "../scheduler/scheduler.js";
+import type { OutputEvent, Sampled, Scheduler } from "../scheduler/scheduler.js";
 
 /** A mask on its way from the grammar worker. */
 export interface PendingMask {
@@ -119,6 +119,22 @@ export function takeLate(late: Map<Request, { readonly logits: Float32Array; rea
     sampleOne(req, l.logits, l.mask, out);
   }
   return out.sampled.length + out.failed.length > 0 ? out : null;
+}
+
+/**
+ * Jump-forward: the constrained samples that go on append the text their grammar forces now
+ * (computed on the grammar worker); the events that makes.
+ */
+export async function jumpForward(sampled: readonly Sampled[], scheduler: Scheduler): Promise<OutputEvent[]> {
+  const jumps: Promise<OutputEvent[]>[] = [];
+  for (const { req } of sampled) {
+    const c = req.constraint;
+    if (!c || !c.active || !req.jumpForward || req.status === "finished" || c.terminated) continue;
+    jumps.push(c.takeForced(req.params.maxNewTokens - req.outputLength).then(
+      (ids) => scheduler.appendForced(req, ids, (id) => forcedLogprob(req, id)),
+      (err: unknown) => scheduler.fail(req, err)));
+  }
+  return jumps.length === 0 ? [] : (await Promise.all(jumps)).flat();
 }
 
 /** The logprob record of a token a grammar forced: the only one allowed, log-probability 0. */
