@@ -54,6 +54,8 @@ export class DiskTier {
   /** Runs being written: unsaved() lists them until they are marked. */
   private readonly writing = new Set<CacheHandle>();
   private stat = { writtenTokens: 0, loadedTokens: 0, loads: 0, loadMsTotal: 0, failedLoads: 0 };
+  /** The cache's version when it last had nothing to write: the tree is not walked again until it changes. */
+  private savedVersion = -1;
 
   constructor(private readonly cache: RadixCache, private readonly scheduler: Scheduler, private readonly runner: ModelRunner,
     private readonly store: DiskStore, private readonly kick: () => void, private readonly warn: (line: string) => void) {}
@@ -82,8 +84,10 @@ export class DiskTier {
   }
 
   private startWrites(): void {
-    if (this.writes >= MAX_WRITES) return;
-    for (const u of this.cache.unsaved(MAX_WRITES + this.writing.size)) {
+    if (this.writes >= MAX_WRITES || this.cache.version === this.savedVersion) return;
+    const unsaved = this.cache.unsaved(MAX_WRITES + this.writing.size);
+    if (unsaved.length === 0) this.savedVersion = this.cache.version;
+    for (const u of unsaved) {
       if (this.writes >= MAX_WRITES) return;
       if (this.writing.has(u.handle)) continue;
       this.writing.add(u.handle);
@@ -114,6 +118,8 @@ export class DiskTier {
   }
 
   private startLoads(): void {
+    // Nothing on disk only: no request's prefix can continue there.
+    if ((this.cache.stats().diskTokens ?? 0) === 0) return;
     for (const req of this.scheduler.waitingRequests) {
       if (this.loads >= MAX_LOADS) return;
       if (req.loading || this.loadingFor.has(req) || this.failedFor.has(req)) continue;
