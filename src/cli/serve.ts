@@ -4,9 +4,7 @@
 // period (then are aborted), and the process exits 0.
 import { REASONING_PARSERS, type ReasoningParser } from "../server/reasoning.js";
 import { TOOL_CALL_FORMATS, toolCallFormatNamed } from "../structured/tool-calls.js";
-import fs from "node:fs";
 import path from "node:path";
-import { DiskStore } from "../kvcache/disk-store.js";
 import type { Command } from "commander";
 import { Engine } from "../engine/engine.js";
 import { defaultThreads } from "../kernels/native.js";
@@ -16,11 +14,12 @@ import { DEFAULT_MAX_BODY_BYTES, RadixServer } from "../server/http.js";
 import { DEFAULT_METRIC_NAME_SETS, parseMetricNameSets, type MetricNameSet } from "../server/gateway-metrics.js";
 import { engineFlags, engineOptionsFrom, type EngineFlagValues } from "./engine-flags.js";
 import { kvEventHubFrom, kvEventsFlags, type KvEventsFlagValues } from "./kv-events-flags.js";
+import { cacheDirFlags, openCacheDir, type CacheDir, type CacheDirFlagValues } from "./cache-dir-flags.js";
 import { parseFloatArg, parseIntArg, UsageError } from "./errors.js";
 import { DEMO_MODEL_NAME } from "./default-model.js";
 import { MODEL_HELP, modelPath, repoIdOf } from "./model-arg.js";
 
-interface ServeOptions extends EngineFlagValues, KvEventsFlagValues {
+interface ServeOptions extends EngineFlagValues, KvEventsFlagValues, CacheDirFlagValues {
   model?: string;
   host: string;
   port: string;
@@ -36,8 +35,6 @@ interface ServeOptions extends EngineFlagValues, KvEventsFlagValues {
   toolCallParser: string;
   matryoshka?: boolean;
   metricsNames: string;
-  cacheDir?: string;
-  cacheDiskSize: string;
 }
 
 /** --cors-allow-origin: a comma-separated list of origins (scheme://host[:port]), or "*". */
@@ -152,8 +149,8 @@ async function run(o: ServeOptions): Promise<void> {
     metricNames,
   });
   let engine: Engine | null = null;
-  let diskStore: DiskStore | null = null;
-  const cacheDiskSize = parseIntArg("--cache-disk-size", o.cacheDiskSize, 1 << 20);
+  let cacheDir: CacheDir | null = null;
+  let checkpoints: NodeJS.Timeout | null = null;
   let signals = 0;
   const onSignal = (sig: NodeJS.Signals): void => {
     signals++;
@@ -162,7 +159,9 @@ async function run(o: ServeOptions): Promise<void> {
       process.exit(signals > 1 ? 1 : 0);
     }
     process.stdout.write(`radixlm: ${sig}: draining (grace period ${(graceMs / 1000).toFixed(1)} s)\n`);
-    server.drain(graceMs).then(() => diskStore?.close()).then(
+    if (checkpoints) clearInterval(checkpoints);
+    // The engine closes in the drain, writing what the disk tier had not stored yet.
+    server.drain(graceMs).then(() => cacheDir?.store.close()).then(
       () => process.exit(0),
       (err: unknown) => {
         process.stderr.write(`radixlm: error while draining: ${err instanceof Error ? err.message : String(err)}\n`);
@@ -185,14 +184,8 @@ async function run(o: ServeOptions): Promise<void> {
     progress.next();
     progress.phase("preparing the backend and KV pool");
     const engineOpts = await engineOptionsFrom(o, model);
-    if (o.cacheDir !== undefined) {
-      // Items are only ever read back by the same weights, KV dtype, backend and layout.
-      const fingerprint = ["kv1", path.resolve(localPath), model.weights.totalBytes(), fs.statSync(localPath).mtimeMs,
-        engineOpts.kvCacheDtype ?? "f16", engineOpts.backend?.name ?? "reference"].join("|");
-      diskStore = await DiskStore.open({ dir: o.cacheDir, maxBytes: cacheDiskSize, fingerprint,
-        warn: (l) => process.stderr.write(`radixlm: cache dir: ${l}\n`), onEvict: (k) => engine?.forgetDiskItem(k) });
-    }
-    engine = await Engine.create({ ...engineOpts, model, kvEvents, ...(diskStore ? { diskStore } : {}) });
+    cacheDir = await openCacheDir(o, localPath, model, engineOpts, (k) => engine?.forgetDiskItem(k));
+    engine = await Engine.create({ ...engineOpts, model, kvEvents, ...(cacheDir ? { diskStore: cacheDir.store } : {}) });
     // For clients that measure against the same kernels (bench serve's bound).
     info.engine = {
       backend: engineOpts.backend?.name ?? "reference",
@@ -207,6 +200,18 @@ async function run(o: ServeOptions): Promise<void> {
       await engine.probe();
       engine.flushCache();
       progress.next();
+    }
+    if (cacheDir) {
+      // After the warm-up, whose flush must not drop what an earlier run left.
+      const found = await engine.restoreDiskTree();
+      process.stdout.write(`radixlm: cache dir ${o.cacheDir}: ${found.tokens} cached tokens in ${found.items} item(s) from earlier runs` +
+        (found.dropped > 0 ? ` (${found.dropped} unusable item(s) dropped)` : "") + "\n");
+      const { store, checkpointMs } = cacheDir;
+      if (checkpointMs > 0) {
+        checkpoints = setInterval(() => void store.flush().catch((err: unknown) =>
+          process.stderr.write(`radixlm: cache dir: sync failed (${err instanceof Error ? err.message : String(err)})\n`)), checkpointMs);
+        checkpoints.unref();
+      }
     }
     progress.done();
     server.attach(engine);
@@ -239,9 +244,7 @@ export function register(program: Command): void {
     .option("--strict-model-name", "answer a request for another model name with a 404 (default: any name gets the loaded model)")
     .option("--reasoning-parser <name>", `where a chat answer's <think> text goes: ${REASONING_PARSERS.join(", ")} (reasoning_content), none, or auto (on when the chat template thinks)`, "auto")
     .option("--tool-call-parser <name>", `how chat answers write tool calls: ${TOOL_CALL_FORMATS.join(", ")}, or auto (the format the chat template shows)`, "auto")
-    .option("--cache-dir <path>", "a disk tier behind the radix cache: evicted prefixes are kept here and loaded back instead of computed")
-    .option("--cache-disk-size <bytes>", "most bytes the --cache-dir store may hold", String(8 * 2 ** 30))
     .option("--matryoshka", "allow /v1/embeddings' dimensions for a Matryoshka-trained model whose config does not say so (Qwen3-Embedding; vLLM's is_matryoshka)")
     .option("--metrics-names <list>", "metric names /metrics serves, comma-separated: radixlm, vllm (the inference gateway's default), sglang", DEFAULT_METRIC_NAME_SETS.join(","));
-  engineFlags(kvEventsFlags(c)).action(run);
+  engineFlags(cacheDirFlags(kvEventsFlags(c))).action(run);
 }

@@ -4,7 +4,7 @@
 // runs has them loaded back into fresh slots while it waits, instead of computing them.
 // Copies run off the event loop (the runner's exportKv/importKv on libuv workers, the store's
 // reads and writes on libuv's pool); the tree changes only at the start of a step.
-import { createHash } from "node:crypto";
+import { itemKey, itemMeta, placeItems } from "./disk-items.js";
 import type { ModelRunner } from "../kernels/backend.js";
 import type { DiskStore } from "../kvcache/disk-store.js";
 import type { CacheHandle, DiskRun } from "../kvcache/prefix-cache.js";
@@ -17,11 +17,29 @@ const MAX_WRITES = 2;
 const MAX_LOADS = 2;
 
 export interface DiskTierStats {
+  /** Tokens and bytes of KV written to the store, and the items written. */
   readonly writtenTokens: number;
+  readonly writtenBytes: number;
+  readonly writes: number;
+  /**
+   * Tokens and bytes loaded back into the pool for waiting requests (the prefix-cache hits
+   * served from disk: hitTokens less these were served from RAM), and the loads.
+   */
   readonly loadedTokens: number;
+  readonly loadedBytes: number;
   readonly loads: number;
+  /** Wall time of loads (read, checksum and copy into the pool), summed; failed ones included. */
   readonly loadMsTotal: number;
   readonly failedLoads: number;
+  /** Tokens the tree holds on disk only (evicted from the pool, loadable). */
+  readonly diskOnlyTokens: number;
+  /** Tokens pinned by /save_cache sessions. */
+  readonly pinnedTokens: number;
+  /** The store: items, live bytes, file bytes and the bound on them. */
+  readonly storeItems: number;
+  readonly storeBytes: number;
+  readonly storeFileBytes: number;
+  readonly storeMaxBytes: number;
 }
 
 interface LoadDone {
@@ -32,13 +50,6 @@ interface LoadDone {
   readonly slots: Int32Array;
   readonly prefix: CacheHandle;
   readonly ok: boolean;
-}
-
-/** An item's key: its tokens' content (salt and whole path), so a key always names the same KV. */
-function itemKey(salt: string, ids: ArrayLike<number>, start: number, end: number): string {
-  const h = createHash("sha256").update(salt).update("\u0000");
-  h.update(Buffer.from(Int32Array.from({ length: end }, (_, i) => ids[i]!).buffer));
-  return `${h.digest("hex").slice(0, 40)}-${start}`;
 }
 
 export class DiskTier {
@@ -53,7 +64,11 @@ export class DiskTier {
   private readonly failedFor = new WeakSet<Request>();
   /** Runs being written: unsaved() lists them until they are marked. */
   private readonly writing = new Set<CacheHandle>();
-  private stat = { writtenTokens: 0, loadedTokens: 0, loads: 0, loadMsTotal: 0, failedLoads: 0 };
+  private stat = { writtenTokens: 0, writtenBytes: 0, writes: 0, loadedTokens: 0, loadedBytes: 0, loads: 0, loadMsTotal: 0, failedLoads: 0 };
+  /** Bumped by a flush: a write begun before it deletes what it stored. */
+  private generation = 0;
+  /** Resolved when a write settles (checkpoint waits on them). */
+  private writeSettled: (() => void)[] = [];
   /** The cache's version when it last had nothing to write: the tree is not walked again until it changes. */
   private savedVersion = -1;
 
@@ -66,7 +81,61 @@ export class DiskTier {
   }
 
   stats(): DiskTierStats {
-    return { ...this.stat };
+    const st = this.store.stats();
+    return { ...this.stat, diskOnlyTokens: this.cache.stats().diskTokens ?? 0, pinnedTokens: 0,
+      storeItems: st.items, storeBytes: st.bytes, storeFileBytes: st.fileBytes, storeMaxBytes: st.maxBytes };
+  }
+
+  /**
+   * A warm restart: the tree takes every stored item that an earlier run left, as disk-only
+   * nodes; items that cannot be placed (no parent, a path that does not match the key,
+   * unreadable metadata) are deleted. Call it on an empty cache, before requests come.
+   */
+  restoreTree(): { items: number; tokens: number; dropped: number } {
+    const { placed, unusable } = placeItems(this.store.metas());
+    let items = 0;
+    let tokens = 0;
+    for (const it of placed) {
+      const n = this.cache.adoptDisk(it.salt, it.ids, it.start, it.key);
+      if (n > 0) {
+        items++;
+        tokens += n;
+      } else {
+        unusable.push(it.key);
+      }
+    }
+    for (const key of unusable) this.store.delete(key);
+    if (unusable.length > 0) this.warn(`radixlm: cache dir: ${unusable.length} item(s) without a place in the tree (a missing parent or unreadable metadata) dropped`);
+    return { items, tokens, dropped: unusable.length };
+  }
+
+  /** The cache was flushed: what the store holds goes too, so that a restart does not bring it back. */
+  cleared(): void {
+    this.generation++;
+    for (const key of this.store.keys()) this.store.delete(key);
+  }
+
+  /**
+   * Stores every pool-resident run not stored yet (at shutdown, after the last step), giving
+   * up at `deadline` (performance.now()); returns the tokens written.
+   */
+  async checkpoint(deadline: number): Promise<number> {
+    const before = this.stat.writtenTokens;
+    this.savedVersion = -1;
+    for (;;) {
+      this.startWrites();
+      if (this.writes === 0) break;
+      const left = deadline - performance.now();
+      if (left <= 0) break;
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, left);
+        this.writeSettled.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+    }
+    return this.stat.writtenTokens - before;
   }
 
   /** At the start of a step: applies finished loads and dropped items, then starts writes and loads. */
@@ -76,6 +145,7 @@ export class DiskTier {
       const taken = d.ok ? this.cache.restore(d.salt, d.ids, d.start, d.slots) : 0;
       this.scheduler.cacheManager.endLoad(d.slots, taken, d.prefix);
       this.stat.loadedTokens += taken;
+      this.stat.loadedBytes += taken * this.runner.kvTokenBytes;
       d.req.loading = false;
       this.loadingFor.delete(d.req);
     }
@@ -96,10 +166,20 @@ export class DiskTier {
       this.cache.lock(u.handle);
       const key = itemKey(u.salt, u.ids, u.start, u.ids.length);
       const tokens = u.ids.length - u.start;
+      const generation = this.generation;
       void this.runner.exportKv(u.slots).then(
         async (bytes) => {
           this.cache.unlock(u.handle);
-          await this.store.put(key, { salt: u.salt, start: u.start, tokens }, bytes);
+          // The parent may have been dropped from the store meanwhile: then this item could not
+          // be placed after a restart, and is written again once the parent is.
+          if (u.parentItem !== null && !this.store.has(u.parentItem)) return;
+          await this.store.put(key, itemMeta(u.salt, u.ids, u.start, u.parentItem), bytes);
+          if (generation !== this.generation) {
+            this.store.delete(key);
+            return;
+          }
+          this.stat.writes++;
+          this.stat.writtenBytes += bytes.length;
           // Marked only if the run is still in the pool (an unused item is left to the store's LRU:
           // its key names its content, which another node may hold too).
           if (this.cache.markOnDisk(u.salt, u.ids, u.start, key) > 0) this.stat.writtenTokens += tokens;
@@ -112,6 +192,9 @@ export class DiskTier {
         .finally(() => {
           this.writing.delete(u.handle);
           this.writes--;
+          // A stored run makes its children storable.
+          this.savedVersion = -1;
+          for (const f of this.writeSettled.splice(0)) f();
           this.kick();
         });
     }

@@ -34,6 +34,8 @@ import { jumpForward, prepareMasks, sampleRows, settleMasks, takeLate, type Pend
  * is compiling) is sampled when it comes, without holding up the batch.
  */
 const MASK_GRACE_MS = 50;
+/** Longest a shutdown waits for the disk tier to store what it had not yet. */
+const CHECKPOINT_MS = 10_000;
 
 export class Engine {
   private readonly pool: KVPool;
@@ -400,6 +402,14 @@ export class Engine {
     this.disk?.forget(key);
   }
 
+  /**
+   * A warm restart: the radix tree takes the prefixes an earlier run left in the disk store,
+   * on disk only (loaded back when a request reaches them). Call it before requests come.
+   */
+  async restoreDiskTree(): Promise<{ items: number; tokens: number; dropped: number }> {
+    return this.disk?.restoreTree() ?? { items: 0, tokens: 0, dropped: 0 };
+  }
+
   /** The disk tier's counts; null without one. */
   diskStats(): DiskTierStats | null {
     return this.disk?.stats() ?? null;
@@ -410,9 +420,12 @@ export class Engine {
     this.scheduler.checkAccounting();
   }
 
-  /** Drops every cached entry no request is using; false while requests run (as SGLang). */
-  flushCache(): boolean {
-    return this.scheduler.flushCache();
+  /** Drops every cached entry no request is using; false while requests run (as SGLang); `disk`: the disk store's items too. */
+  flushCache(opts: { readonly disk?: boolean } = {}): boolean {
+    const done = this.scheduler.flushCache();
+    // The disk store too, when asked (the /flush_cache route), so that a restart does not bring it back.
+    if (done && opts.disk) this.disk?.cleared();
+    return done;
   }
 
   /** Stops taking requests, aborts what is left, and waits for the loop to end. */
@@ -422,6 +435,8 @@ export class Engine {
     this.abortAll();
     this.kick();
     await this.loopDone;
+    // What the disk tier had not stored yet, so that a restart finds it (bounded: a shutdown must end).
+    await this.disk?.checkpoint(performance.now() + CHECKPOINT_MS).catch(() => 0);
     await this.grammars?.close();
     this.runner.close();
   }

@@ -54,6 +54,8 @@ export interface DiskStoreStats {
   /** Items dropped as damaged (a failed checksum, at open or at a get) or unreadable. */
   readonly dropped: number;
   readonly evicted: number;
+  /** The bound on fileBytes. */
+  readonly maxBytes: number;
 }
 
 export interface DiskStoreOptions {
@@ -255,9 +257,14 @@ export class DiskStore {
     return [...this.index.keys()];
   }
 
+  /** Each item's key and metadata, least recently used first, without reading payloads (a warm restart's index). */
+  *metas(): Generator<[string, DiskMeta]> {
+    for (const [key, e] of this.index) yield [key, decodeMeta(e.flags, e.meta)];
+  }
+
   stats(): DiskStoreStats {
     const { files } = this;
-    return { items: this.index.size, bytes: this.liveBytes, fileBytes: files.bytes, segments: files.all.size, writes: files.writes, bytesWritten: files.bytesWritten, ...this.counts };
+    return { items: this.index.size, maxBytes: this.maxBytes, bytes: this.liveBytes, fileBytes: files.bytes, segments: files.all.size, writes: files.writes, bytesWritten: files.bytesWritten, ...this.counts };
   }
 
   /** Waits for the writes queued so far and syncs them to the disk. */

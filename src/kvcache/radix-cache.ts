@@ -15,6 +15,9 @@
 import { concatSlots, type CacheHandle, type CacheKey, type CacheStats, type DiskRun, type InsertResult, type MatchResult, type PrefixCache } from "./prefix-cache.js";
 import { MinHeap } from "../util/min-heap.js";
 import { commonPrefix, EMPTY_NAMESPACE, inPool, Node, pathOf } from "./radix-node.js";
+import { sequencesOf, unsavedRuns, type CachedSequence, type UnsavedRun } from "./radix-walks.js";
+
+export type { CachedSequence, UnsavedRun } from "./radix-walks.js";
 
 /** Hears the tree's changes in terms of whole cached sequences (KV events). */
 export interface CacheListener {
@@ -24,12 +27,6 @@ export interface CacheListener {
   removed(salt: string, path: Int32Array, from: number): void;
   /** The tree holds nothing any more (a flush with no entry locked). */
   cleared(): void;
-}
-
-/** One cached sequence: a leaf's whole path from its namespace root. */
-export interface CachedSequence {
-  readonly salt: string;
-  readonly ids: Int32Array;
 }
 
 export class RadixCache implements PrefixCache {
@@ -298,46 +295,13 @@ export class RadixCache implements PrefixCache {
   }
 
   /** Every cached sequence, one per leaf (inspection: KV-event snapshots, tests). */
-  *sequences(): Generator<CachedSequence> {
-    for (const [salt, root] of this.roots) {
-      const stack: { node: Node; path: Int32Array }[] = [{ node: root, path: root.key }];
-      for (let top = stack.pop(); top; top = stack.pop()) {
-        // The pool's part of the tree: disk-only nodes hold no KV in the pool.
-        if (![...top.node.children.values()].some(inPool)) {
-          if (top.node.parent) yield { salt, ids: top.path };
-          continue;
-        }
-        for (const c of top.node.children.values()) {
-          if (!inPool(c)) continue;
-          const path = new Int32Array(top.path.length + c.key.length);
-          path.set(top.path);
-          path.set(c.key, top.path.length);
-          stack.push({ node: c, path });
-        }
-      }
-    }
+  sequences(): Generator<CachedSequence> {
+    return sequencesOf(this.roots);
   }
 
-  /**
-   * Pool-resident runs not stored on disk yet, least recently used first (what a background
-   * writer saves): each node's run as tokens `start`.. of the path `ids`, with its slots and a
-   * handle to lock while they are copied out.
-   */
-  unsaved(max: number): { handle: CacheHandle; salt: string; ids: Int32Array; start: number; slots: Int32Array }[] {
-    const found: Node[] = [];
-    const stack = [...this.roots.values()];
-    for (let n = stack.pop(); n; n = stack.pop()) {
-      for (const c of n.children.values()) {
-        if (!inPool(c)) continue;
-        if (!c.disk) found.push(c);
-        stack.push(c);
-      }
-    }
-    found.sort((a, b) => a.lastAccess - b.lastAccess || a.id - b.id);
-    return found.slice(0, max).map((node) => {
-      const { path, root } = pathOf(node);
-      return { handle: node, salt: this.saltOf.get(root)!, ids: path, start: path.length - node.key.length, slots: node.slots };
-    });
+  /** Pool-resident runs a disk tier has yet to store (radix-walks.ts), least recently used first. */
+  unsaved(max: number): UnsavedRun[] {
+    return unsavedRuns(this.roots, this.saltOf, max);
   }
 
   /**
@@ -394,6 +358,39 @@ export class RadixCache implements PrefixCache {
       this.listener?.stored(salt, Array.from({ length: start + taken }, (_, i) => ids[i]!), start);
     }
     return taken;
+  }
+
+  /**
+   * A warm restart: tokens `start`.. of the path `ids` in namespace `salt` are stored as `item`;
+   * the part the tree lacks becomes disk-only nodes. The tree must already hold the tokens
+   * before `start` (the item's parent, adopted first). Returns the tokens added, 0 also when
+   * that prefix is missing.
+   */
+  adoptDisk(salt: string, ids: ArrayLike<number>, start: number, item: string): number {
+    if (start > 0 && !this.roots.has(salt)) return 0;
+    let node = this.root(salt);
+    let pos = 0;
+    while (pos < ids.length) {
+      const child = node.children.get(ids[pos]!);
+      if (!child) break;
+      const n = commonPrefix(child.key, ids, pos);
+      node = n < child.key.length ? this.split(child, n) : child;
+      pos += n;
+      if (n < child.key.length) break;
+    }
+    if (pos < start || pos === ids.length) {
+      this.dropEmptyRoots();
+      return 0;
+    }
+    const run = Int32Array.from({ length: ids.length - pos }, (_, i) => ids[pos + i]!);
+    const leaf = new Node(this.nextId++, node, run, new Int32Array(0));
+    leaf.disk = { item, from: pos - start };
+    node.children.set(run[0]!, leaf);
+    if (!this.items.has(item)) this.items.set(item, new Set());
+    this.items.get(item)!.add(leaf);
+    this.diskTokens += run.length;
+    this.version++;
+    return run.length;
   }
 
   /** The store dropped `item`: nodes only it held go; pool-resident ones just lose their copy. */

@@ -294,7 +294,7 @@ export function registerNativeApi(app: FastifyInstance, deps: NativeApiDeps): vo
   });
 
   const flush = async (): Promise<unknown> => {
-    if (!serving().engine.flushCache()) throw new ApiError(400, "Cannot flush the cache while requests are running.", "invalid_request_error", null, "busy");
+    if (!serving().engine.flushCache({ disk: true })) throw new ApiError(400, "Cannot flush the cache while requests are running.", "invalid_request_error", null, "busy");
     return { flushed: true };
   };
   app.post("/flush_cache", flush);

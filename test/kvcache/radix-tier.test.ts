@@ -9,13 +9,19 @@ import { mulberry32 } from "../../src/util/random.js";
 const range = (from: number, n: number): Int32Array => Int32Array.from({ length: n }, (_, i) => from + i);
 const key = (ids: number[], salt = "") => ({ ids, salt });
 
-/** Marks every unsaved pool run as stored, each as its own item; returns the items. */
+/** Marks every unsaved pool run as stored, each as its own item (parents first, as unsaved() offers them); returns the items. */
+let itemCount = 0;
 function saveAll(c: RadixCache): string[] {
   const items: string[] = [];
-  for (const u of c.unsaved(1 << 20)) {
-    const item = `item-${items.length}`;
-    assert.equal(c.markOnDisk(u.salt, u.ids, u.start, item), u.ids.length - u.start);
-    items.push(item);
+  for (let batch = c.unsaved(1 << 20); batch.length > 0; batch = c.unsaved(1 << 20)) {
+    for (const u of batch) {
+      const item = `item-${itemCount++}`;
+      assert.equal(c.markOnDisk(u.salt, u.ids, u.start, item), u.ids.length - u.start);
+      // A run is offered only once the run before it is stored, and names that item.
+      if (u.start === 0) assert.equal(u.parentItem, null);
+      else assert.ok(u.parentItem !== null && Number(u.parentItem.slice(5)) < itemCount, `parent of a run at ${u.start}: ${u.parentItem}`);
+      items.push(item);
+    }
   }
   return items;
 }
@@ -23,6 +29,7 @@ function saveAll(c: RadixCache): string[] {
 describe("radix cache disk tier", () => {
   test("an evicted run that was stored stays, disk-only; a match reports it; a restore brings it back", () => {
     const c = new RadixCache();
+    itemCount = 0;
     const a = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
     c.insert(key(a), range(100, 10));
     assert.deepEqual(saveAll(c), ["item-0"]);
@@ -51,6 +58,7 @@ describe("radix cache disk tier", () => {
     const c = new RadixCache();
     c.insert(key([1, 2, 3]), range(0, 3));
     c.insert(key([1, 2, 3, 4, 5, 6, 7]), range(0, 7));
+    itemCount = 0;
     saveAll(c);
     c.lock(c.match(key([1, 2, 3])).handle);
     c.evict(100); // only 4..7 can go: 1..3 is locked
@@ -71,11 +79,16 @@ describe("radix cache disk tier", () => {
     c.forgetItem(item!);
     assert.equal(c.match(key([1, 2, 3, 4])).disk, undefined);
     assert.equal(c.stats().diskTokens, 0);
-    // Parent not stored, child stored: evicting the child keeps it disk-only; then the parent goes with it.
+    // The parent's item dropped, the child's kept: evicting the child keeps it disk-only; then the parent goes with it.
     c.insert(key([7, 8]), range(10, 2));
     c.insert(key([7, 8, 9, 10]), range(10, 4));
-    const u = c.unsaved(10).find((x) => x.start === 2)!;
-    c.markOnDisk(u.salt, u.ids, u.start, "child");
+    const top = c.unsaved(10);
+    assert.deepEqual(top.map((x) => [x.start, x.parentItem]), [[0, null]]);
+    c.markOnDisk(top[0]!.salt, top[0]!.ids, 0, "parent");
+    const u = c.unsaved(10);
+    assert.deepEqual(u.map((x) => [x.start, x.parentItem]), [[2, "parent"]]);
+    c.markOnDisk(u[0]!.salt, u[0]!.ids, u[0]!.start, "child");
+    c.forgetItem("parent");
     c.evict(2);
     assert.equal(c.stats().diskTokens, 2);
     c.evict(2);
