@@ -206,6 +206,10 @@ async function run(o: ServeOptions): Promise<void> {
       const found = await engine.restoreDiskTree();
       process.stdout.write(`radixlm: cache dir ${o.cacheDir}: ${found.tokens} cached tokens in ${found.items} item(s) from earlier runs` +
         (found.dropped > 0 ? ` (${found.dropped} unusable item(s) dropped)` : "") + "\n");
+      // Pinned prefixes come back in the background: the server is ready meanwhile.
+      void engine.restorePins().then((n) => {
+        if (n > 0) process.stdout.write(`radixlm: cache dir: ${n} pinned prefix(es) pinned again\n`);
+      });
       const { store, checkpointMs } = cacheDir;
       if (checkpointMs > 0) {
         checkpoints = setInterval(() => void store.flush().catch((err: unknown) =>

@@ -25,6 +25,7 @@ import type { GenerationDefaults } from "../model/generation-defaults.js";
 import { checkSequenceCount, InputError, resolveInput, type GenerateInput, type ResolvedInput } from "./input.js";
 import { poolStep } from "./pool-step.js";
 import { DiskTier, type DiskTierStats } from "./disk-tier.js";
+import { CachePins, type PinInfo, type PinSpec } from "./cache-pins.js";
 import { embed, rerank, type EmbedInput, type EmbedOptions, type EmbedResult, type RerankOptions, type RerankResult } from "./embed.js";
 import { jumpForward, prepareMasks, sampleRows, settleMasks, takeLate, type PendingMask, type SampledStep } from "./sample-step.js";
 
@@ -53,6 +54,8 @@ export class Engine {
   private logitsBuf = new Float32Array(0);
   /** The disk tier behind the radix cache, when the engine has a store. */
   private readonly disk: DiskTier | null;
+  /** Pinned prefixes (/save_cache), with the radix cache. */
+  private readonly pins: CachePins | null;
   /** Hidden states of the last step's pooled rows (embedding requests), likewise. */
   private hiddenBuf = new Float32Array(0);
   private grammars: GrammarCompiler | null = null;
@@ -82,6 +85,11 @@ export class Engine {
     this.disk = radix && opts.diskStore
       ? new DiskTier(radix, this.scheduler, runner, opts.diskStore, () => this.kick(), (l) => process.stderr.write(l + "\n")) : null;
     this.contextLength = Math.min(model.config.maxPositionEmbeddings, this.pool.capacity);
+    // RAM pins may lock half the pool; disk pins keep at most half the store.
+    const warn = (l: string): void => void process.stderr.write(l + "\n");
+    const diskLimit = opts.diskStore ? Math.floor(opts.diskStore.stats().maxBytes / 2 / runner.kvTokenBytes) : 0;
+    this.pins = radix ? new CachePins(radix, opts.diskStore ?? null, { warm: (ids, salt) => this.warm(ids, salt), kick: () => this.kick(), warn },
+      Math.floor(this.pool.capacity / 2), diskLimit) : null;
     this.generationDefaults = opts.generationConfig === "none" ? {} : model.generationDefaults;
     this.chat = new ChatRenderer(model);
     this.loopDone = this.loop();
@@ -312,6 +320,7 @@ export class Engine {
     if (late) await this.postprocess(late);
     // Loads from the disk tier that came in, and writes and loads to start.
     this.disk?.step();
+    this.pins?.step();
     // 1. Schedule.
     const batch = this.scheduler.schedule();
     if (!batch) return late !== null;
@@ -410,9 +419,42 @@ export class Engine {
     return this.disk?.restoreTree() ?? { items: 0, tokens: 0, dropped: 0 };
   }
 
+  /**
+   * The prefix `ids` (namespace `salt`) into the KV pool: loaded where the disk tier holds it,
+   * computed where not (a one-token greedy generation, whose token is cached too).
+   */
+  async warm(ids: readonly number[], salt = ""): Promise<{ cachedTokens: number }> {
+    const r = await this.complete({ inputIds: [...ids], params: { maxNewTokens: 1, ignoreEos: true, temperature: 0 }, cacheSalt: salt });
+    const s = r.samples[0]!;
+    if (s.finishReason === "error") throw s.error ?? new Error("the prefix could not be computed");
+    if (s.finishReason === "abort") throw new Error("the engine stopped");
+    return { cachedTokens: r.usage.cachedTokens };
+  }
+
+  /** Pins a prefix at a tier (/save_cache, cache-pins.ts); throws InputError past a bound. */
+  pinPrefix(spec: PinSpec): Promise<PinInfo> {
+    if (!this.pins) throw new InputError("input_ids", "Pinning needs the radix cache (it is disabled).");
+    return this.pins.pin(spec);
+  }
+
+  /** Unpins; false when there is no such pin. */
+  unpinPrefix(id: string): boolean {
+    return this.pins?.unpin(id) ?? false;
+  }
+
+  pinnedPrefixes(): PinInfo[] {
+    return this.pins?.list() ?? [];
+  }
+
+  /** A restart: pins again what the cache dir's pin list names; resolves to how many. */
+  restorePins(): Promise<number> {
+    return this.pins?.restore() ?? Promise.resolve(0);
+  }
+
   /** The disk tier's counts; null without one. */
   diskStats(): DiskTierStats | null {
-    return this.disk?.stats() ?? null;
+    const st = this.disk?.stats();
+    return st ? { ...st, pinnedTokens: this.pins?.tokens() ?? 0 } : null;
   }
 
   /** Owned-slot accounting (tests): throws if free + evictable + protected + owned != capacity. */
@@ -422,6 +464,8 @@ export class Engine {
 
   /** Drops every cached entry no request is using; false while requests run (as SGLang); `disk`: the disk store's items too. */
   flushCache(opts: { readonly disk?: boolean } = {}): boolean {
+    // Pins go first: a flush drops every entry no request uses, pinned or not.
+    if (this.scheduler.idle) this.pins?.releaseAll();
     const done = this.scheduler.flushCache();
     // The disk store too, when asked (the /flush_cache route), so that a restart does not bring it back.
     if (done && opts.disk) this.disk?.cleared();
@@ -437,6 +481,7 @@ export class Engine {
     await this.loopDone;
     // What the disk tier had not stored yet, so that a restart finds it (bounded: a shutdown must end).
     await this.disk?.checkpoint(performance.now() + CHECKPOINT_MS).catch(() => 0);
+    await this.pins?.saved();
     await this.grammars?.close();
     this.runner.close();
   }

@@ -107,6 +107,8 @@ export class DiskStore {
   /** Puts not yet on disk; get and has see them at once. */
   private readonly pending = new Map<string, PendingPut>();
   private readonly reads = new Map<string, { entry: Entry; promise: Promise<DiskItem | null> }>();
+  /** Pinned keys and their pin counts: eviction passes them by. */
+  private readonly pins = new Map<string, number>();
   private readonly files: SegmentFiles;
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
@@ -247,9 +249,31 @@ export class DiskStore {
   /** Drops `key` from the index (its bytes go when its segment is reclaimed); true if it was there. */
   delete(key: string): boolean {
     const wasPending = this.pending.delete(key);
+    this.pins.delete(key);
     const entry = this.index.get(key);
     if (entry) this.removeEntry(entry);
     return wasPending || entry !== undefined;
+  }
+
+  /**
+   * Keeps `key` through the size bound's eviction until as many unpins (counted); false when
+   * there is no such item. Pinned items still go with delete(), and when found damaged.
+   */
+  pin(key: string): boolean {
+    if (!this.index.has(key)) return false;
+    this.pins.set(key, (this.pins.get(key) ?? 0) + 1);
+    return true;
+  }
+
+  unpin(key: string): void {
+    const n = this.pins.get(key) ?? 0;
+    if (n <= 1) this.pins.delete(key);
+    else this.pins.set(key, n - 1);
+  }
+
+  /** The bytes of the item under `key` on disk (0 when there is none). */
+  sizeOf(key: string): number {
+    return this.index.get(key)?.recordBytes ?? 0;
   }
 
   /** Keys on disk, least recently used first. */
@@ -354,15 +378,16 @@ export class DiskStore {
   private async makeRoom(need: number): Promise<void> {
     const lowWater = 0.9 * this.budget;
     while (this.files.bytes + need > this.budget) {
+      const before = this.files.bytes;
       const dead = [...this.files.all.values()].filter((s) => s.live === 0 && (s.size > 0 || !this.files.isCurrent(s)));
       if (dead.length > 0) {
         for (const seg of dead) await this.files.remove(seg);
         continue;
       }
-      if (this.liveBytes + need > lowWater && this.index.size > 0) {
+      if (this.liveBytes + need > lowWater && this.index.size > this.pins.size) {
         for (const entry of this.index.values()) {
           if (this.liveBytes + need <= lowWater) break;
-          this.evict(entry);
+          if (!this.pins.has(entry.key)) this.evict(entry);
         }
         continue;
       }
@@ -376,9 +401,11 @@ export class DiskStore {
       if (this.files.bytes + victim.live <= this.maxBytes) {
         for (const entry of moved) await this.move(entry);
       } else {
-        for (const entry of moved) this.evict(entry);
+        for (const entry of moved) if (!this.pins.has(entry.key)) this.evict(entry);
       }
       if (victim.live === 0) await this.files.remove(victim);
+      // Only pinned items are left in the way.
+      if (this.files.bytes >= before && victim.live > 0) throw new Error("disk store: no room (pinned items fill it)");
     }
   }
 

@@ -15,7 +15,7 @@
 import { concatSlots, type CacheHandle, type CacheKey, type CacheStats, type DiskRun, type InsertResult, type MatchResult, type PrefixCache } from "./prefix-cache.js";
 import { MinHeap } from "../util/min-heap.js";
 import { commonPrefix, EMPTY_NAMESPACE, inPool, Node, pathOf } from "./radix-node.js";
-import { sequencesOf, unsavedRuns, type CachedSequence, type UnsavedRun } from "./radix-walks.js";
+import { pathItems, sequencesOf, unsavedRuns, type CachedSequence, type UnsavedRun } from "./radix-walks.js";
 
 export type { CachedSequence, UnsavedRun } from "./radix-walks.js";
 
@@ -297,6 +297,11 @@ export class RadixCache implements PrefixCache {
   /** Every cached sequence, one per leaf (inspection: KV-event snapshots, tests). */
   sequences(): Generator<CachedSequence> {
     return sequencesOf(this.roots);
+  }
+
+  /** The stored items that hold the path `ids` of namespace `salt`; null unless all of it is stored. */
+  pathItems(salt: string, ids: ArrayLike<number>): string[] | null {
+    return pathItems(this.roots, salt, ids);
   }
 
   /** Pool-resident runs a disk tier has yet to store (radix-walks.ts), least recently used first. */

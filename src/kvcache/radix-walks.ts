@@ -66,3 +66,23 @@ export function unsavedRuns(roots: ReadonlyMap<string, Node>, saltOf: ReadonlyMa
     };
   });
 }
+
+/**
+ * The stored items that hold the path `ids` in namespace `salt`, in path order; null when the
+ * tree does not hold all of it or a node on it is not stored.
+ */
+export function pathItems(roots: ReadonlyMap<string, Node>, salt: string, ids: ArrayLike<number>): string[] | null {
+  let node = roots.get(salt);
+  let pos = 0;
+  const items: string[] = [];
+  while (node && pos < ids.length) {
+    const child: Node | undefined = node.children.get(ids[pos]!);
+    if (!child?.disk) return null;
+    const n = Math.min(child.key.length, ids.length - pos);
+    for (let i = 0; i < n; i++) if (child.key[i] !== ids[pos + i]) return null;
+    if (items[items.length - 1] !== child.disk.item) items.push(child.disk.item);
+    pos += n;
+    node = child;
+  }
+  return node && pos === ids.length ? items : null;
+}

@@ -22,6 +22,7 @@ import { registerNativeApi } from "./native-api.js";
 import { registerOpenAI } from "./openai.js";
 import { registerResponses } from "./responses.js";
 import { registerEmbeddings } from "./embeddings.js";
+import { registerCacheRoutes } from "./cache-routes.js";
 import { registerKvEvents, type KvEventHub } from "./kv-events.js";
 import { Serving } from "./serving.js";
 import { VERSION } from "../util/version.js";
@@ -136,6 +137,7 @@ export class RadixServer {
       serving, metrics: this.metrics, state: () => this.current,
       serverInfo: () => ({ version: VERSION, ...(opts.info ?? {}), ...(opts.kvEvents ? { kv_events: opts.kvEvents.info() } : {}) }),
     });
+    registerCacheRoutes(this.app, serving);
     registerKvEvents(this.app, opts.kvEvents);
     // What this server is, for a person or a probe opening its address.
     this.app.get("/", async () => ({
