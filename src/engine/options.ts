@@ -57,6 +57,8 @@ export interface EngineStats {
   readonly evictableTokens: number;
   readonly protectedTokens: number;
   readonly hitTokens: number;
+  /** Of hitTokens, those the disk tier loaded back for the request that used them (0 without one); the rest came from RAM. */
+  readonly diskHitTokens: number;
   readonly queriedTokens: number;
   readonly evictedTokens: number;
   /** Cache namespaces (distinct cache salts) holding entries. */
@@ -86,6 +88,7 @@ export function statsOf(s: CacheStats, capacity: number, free: number, counts: E
     evictableTokens: s.evictableTokens,
     protectedTokens: s.protectedTokens,
     hitTokens: s.hitTokens,
+    diskHitTokens: s.diskHitTokens ?? 0,
     queriedTokens: s.queriedTokens,
     evictedTokens: s.evictedTokens,
     cacheNamespaces: s.namespaces,

@@ -64,6 +64,8 @@ export interface CacheStats {
   readonly protectedTokens: number;
   /** Tokens served from the cache by match() since the start (or the last flush). */
   readonly hitTokens: number;
+  /** Of hitTokens, those a disk tier loaded back for the request that used them (a tiered RadixCache). */
+  readonly diskHitTokens?: number;
   /** Tokens asked for by match() since the start (or the last flush). */
   readonly queriedTokens: number;
   /** Tokens evicted to make room since the start. */
@@ -92,7 +94,8 @@ export interface PrefixCache {
   flush(): Int32Array;
   stats(): CacheStats;
   /** Records that `matched` of `queried` tokens came from the cache (for the hit rate). */
-  recordQuery(queried: number, matched: number): void;
+  /** A request was admitted: `queried` prompt tokens, `matched` of them cached, `fromDisk` of those loaded from disk for it. */
+  recordQuery(queried: number, matched: number, fromDisk?: number): void;
 }
 
 /** The slots of several runs as one array. */

@@ -37,6 +37,7 @@ export class RadixCache implements PrefixCache {
   private evictable = 0;
   private protectedTokens = 0;
   private hits = 0;
+  private diskHits = 0;
   private queried = 0;
   private evicted = 0;
   version = 0;
@@ -285,13 +286,15 @@ export class RadixCache implements PrefixCache {
     this.dropEmptyRoots();
     if (all) this.listener?.cleared();
     this.hits = 0;
+    this.diskHits = 0;
     this.queried = 0;
     return slots;
   }
 
-  recordQuery(queried: number, matched: number): void {
+  recordQuery(queried: number, matched: number, fromDisk = 0): void {
     this.queried += queried;
     this.hits += matched;
+    this.diskHits += fromDisk;
   }
 
   /** Every cached sequence, one per leaf (inspection: KV-event snapshots, tests). */
@@ -417,6 +420,7 @@ export class RadixCache implements PrefixCache {
       evictableTokens: this.evictable,
       protectedTokens: this.protectedTokens,
       hitTokens: this.hits,
+      diskHitTokens: this.diskHits,
       queriedTokens: this.queried,
       evictedTokens: this.evicted,
       namespaces: this.roots.size,

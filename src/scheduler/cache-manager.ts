@@ -71,7 +71,8 @@ export class CacheManager {
     req.handle = m.handle;
     if (req.cachedPromptTokens < 0) {
       req.cachedPromptTokens = Math.min(matched, req.promptLength);
-      this.cache.recordQuery(req.promptLength, req.cachedPromptTokens);
+      const fromDisk = Math.max(0, Math.min(req.cachedPromptTokens, req.loadedTo) - req.loadedFrom);
+      this.cache.recordQuery(req.promptLength, req.cachedPromptTokens, fromDisk);
     }
     return true;
   }

@@ -127,6 +127,9 @@ export class Request {
 
   /** Its cached prefix is being loaded from the disk tier: it waits until the load is in. */
   loading = false;
+  /** Prompt positions a load from the disk tier brought into the pool for it ([start, end); end 0: none). */
+  loadedFrom = 0;
+  loadedTo = 0;
 
   /** An embedding or scoring request (see PoolSpec), and its result so far. */
   readonly pool: PoolSpec | null;
