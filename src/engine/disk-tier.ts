@@ -14,7 +14,7 @@ import type { Scheduler } from "../scheduler/scheduler.js";
 
 /** Writes and loads in flight at once (each is one node's run, or one request's continuation). */
 const MAX_WRITES = 2;
-const MAX_LOADS = 2;
+const MAX_LOADS = 8;
 
 export interface DiskTierStats {
   /** Tokens and bytes of KV written to the store, and the items written. */
@@ -147,6 +147,10 @@ export class DiskTier {
       this.stat.loadedTokens += taken;
       this.stat.loadedBytes += taken * this.runner.kvTokenBytes;
       d.req.loading = false;
+      if (taken > 0) {
+        d.req.loadedFrom = d.start;
+        d.req.loadedTo = d.start + taken;
+      }
       this.loadingFor.delete(d.req);
     }
     this.startWrites();
