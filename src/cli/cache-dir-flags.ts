@@ -43,7 +43,16 @@ export async function openCacheDir(o: CacheDirFlagValues, localPath: string, mod
   const interval = parseFloatArg("--cache-checkpoint-interval", o.cacheCheckpointInterval);
   if (!(interval >= 0)) throw new UsageError(`--cache-checkpoint-interval must be >= 0, got "${o.cacheCheckpointInterval}"`);
   if (o.cacheDir === undefined) return null;
-  const store = await DiskStore.open({ dir: o.cacheDir, maxBytes, fingerprint: kvFingerprint(localPath, model, opts),
-    warn: (l) => process.stderr.write(`radixlm: cache dir: ${l}\n`), onEvict });
+  let store: DiskStore;
+  try {
+    store = await DiskStore.open({ dir: o.cacheDir, maxBytes, fingerprint: kvFingerprint(localPath, model, opts),
+      warn: (l) => process.stderr.write(`radixlm: cache dir: ${l}\n`), onEvict });
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const why = e.code === "ENOTDIR" || e.code === "EEXIST" ? "is not a directory (or lies under a file)"
+      : e.code === "EISDIR" ? `holds a directory named like a segment file (${e.path ?? "?"})`
+        : e.code === "EACCES" || e.code === "EPERM" ? "cannot be written" : e.message;
+    throw new UsageError(`--cache-dir ${o.cacheDir} ${why}`);
+  }
   return { store, checkpointMs: interval * 1000 };
 }

@@ -134,6 +134,18 @@ export class SegmentFiles {
     }
   }
 
+  /** Rewrites bytes of a record already in `seg` (a head marked dead); nothing when the segment is gone. */
+  async overwrite(seg: Segment, buf: Buffer, pos: number): Promise<void> {
+    if (seg.deleted || pos + buf.length > seg.size) return;
+    let done = 0;
+    while (done < buf.length) {
+      const wrote = await this.write(seg.fh, [buf.subarray(done)], pos + done);
+      if (wrote <= 0) throw new Error("the write made no progress");
+      done += wrote;
+    }
+    seg.unsynced += buf.length;
+  }
+
   async remove(seg: Segment): Promise<void> {
     if (this.current === seg) this.current = null;
     this.all.delete(seg.id);

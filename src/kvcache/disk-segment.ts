@@ -5,7 +5,7 @@
 //   offset size  field (little-endian)
 //        0    4  magic "RLKV"
 //        4    2  format version (1)
-//        6    2  flags (bit 0: the metadata is UTF-8 JSON; else raw bytes)
+//        6    2  flags (bit 0: the metadata is UTF-8 JSON, else raw bytes; bit 1: dead, see below)
 //        8    8  fingerprint hash: the first 8 bytes of sha256(fingerprint)
 //       16    4  key length (UTF-8 bytes)
 //       20    4  metadata length
@@ -14,6 +14,9 @@
 //       32    4  reserved (0)
 //       36    4  head crc32: bytes 0..36, then key and metadata
 //       40       key, metadata, payload
+//
+// A deleted item's record is marked dead in place (its head rewritten with bit 1 set), so that
+// a delete outlasts a restart: a scan indexes no dead record and drops the key's older copies.
 //
 // The head crc covers the payload crc, so one record's header and payload are both checked;
 // a scan checks heads only (a restart reads kilobytes, not the whole cache) and every get
@@ -27,6 +30,7 @@ export const HEADER_BYTES = 40;
 export const MAX_KEY_BYTES = 4096;
 export const MAX_META_BYTES = 1 << 20;
 export const FLAG_JSON_META = 1;
+export const FLAG_DEAD = 2;
 const MAGIC = Buffer.from("RLKV", "latin1");
 const VERSION = 1;
 /** What one scan read fetches: a head, its key and metadata, in one read for usual sizes. */

@@ -25,7 +25,7 @@ import { mkdir, readdir, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { SEGMENT_RE, SegmentFiles, type DiskWrite, type Segment } from "./disk-files.js";
 import { MANIFEST_TEMP_RE, readManifestFile, writeManifestFile } from "./disk-manifest.js";
-import { crc32Sliced, encodeHead, fingerprintHash, FLAG_JSON_META, HEADER_BYTES, MAX_KEY_BYTES, MAX_META_BYTES, scanSegment } from "./disk-segment.js";
+import { crc32Sliced, encodeHead, fingerprintHash, FLAG_DEAD, FLAG_JSON_META, HEADER_BYTES, MAX_KEY_BYTES, MAX_META_BYTES, scanSegment } from "./disk-segment.js";
 
 export type { DiskWrite } from "./disk-files.js";
 
@@ -161,6 +161,12 @@ export class DiskStore {
           foreignBytes += r.recordBytes;
           continue;
         }
+        if (r.flags & FLAG_DEAD) {
+          // deleted: what an older record of the key held is gone too
+          const older = this.index.get(r.key);
+          if (older) this.removeEntry(older);
+          continue;
+        }
         try {
           decodeMeta(r.flags, r.meta);
         } catch {
@@ -246,13 +252,30 @@ export class DiskStore {
     return this.pending.has(key) || this.index.has(key);
   }
 
-  /** Drops `key` from the index (its bytes go when its segment is reclaimed); true if it was there. */
+  /**
+   * Drops `key` (its bytes go when its segment is reclaimed; its record is marked dead on disk,
+   * so a restart does not find it again); true if it was there.
+   */
   delete(key: string): boolean {
     const wasPending = this.pending.delete(key);
     this.pins.delete(key);
     const entry = this.index.get(key);
-    if (entry) this.removeEntry(entry);
+    if (entry) {
+      this.removeEntry(entry);
+      this.markDead(entry);
+    }
     return wasPending || entry !== undefined;
+  }
+
+  /** Drops every item: the segment files are deleted (after the writes queued so far). */
+  clear(): void {
+    this.assertOpen();
+    this.pending.clear();
+    this.pins.clear();
+    for (const entry of [...this.index.values()]) this.removeEntry(entry);
+    void this.enqueue(async () => {
+      for (const seg of [...this.files.all.values()]) await this.files.remove(seg);
+    }).catch((err: unknown) => this.warn(`disk store: clearing failed: ${(err as Error).message}`));
   }
 
   /**
@@ -342,6 +365,15 @@ export class DiskStore {
     this.liveBytes += entry.recordBytes;
   }
 
+  /** Rewrites `entry`'s head with the dead flag, in the write queue (a failure only warns: the item may come back after a restart). */
+  private markDead(entry: Entry): void {
+    const seg = entry.seg;
+    const pos = entry.payloadOffset - (entry.recordBytes - entry.payloadLen);
+    const head = encodeHead(this.fpHash, Buffer.from(entry.key, "utf8"), entry.meta, entry.flags | FLAG_DEAD, entry.payloadLen, entry.payloadCrc);
+    void this.enqueue(() => this.files.overwrite(seg, head, pos))
+      .catch((err: unknown) => this.warn(`disk store: marking ${entry.key} deleted failed: ${(err as Error).message}`));
+  }
+
   private removeEntry(entry: Entry): void {
     this.index.delete(entry.key);
     entry.seg.live -= entry.recordBytes;
@@ -367,6 +399,7 @@ export class DiskStore {
     }
     if (failure) {
       if (this.index.get(entry.key) === entry) this.removeEntry(entry);
+      if (!this.closed) this.markDead(entry);
       this.counts.dropped++;
       this.warn(`disk store: item ${entry.key} in ${seg.name} at ${entry.payloadOffset} ${failure}; dropped`);
       return null;

@@ -238,7 +238,6 @@ test("a restart finds what the last run stored and loads it back: bitwise the re
 
 test("/flush_cache, SIGTERM, restart: the restart finds nothing", {
   timeout: 60_000,
-  todo: "src/engine/disk-tier.ts cleared() only drops the store's index entries (DiskStore.delete); the records stay in the segment files and the next open finds them again",
 }, async () => {
   const A = await modelPath();
   const dir = freshDir();
@@ -364,9 +363,7 @@ test("a flipped payload byte: the item fails its checksum at its load, is droppe
 
   // Run 2 computed P again and stored it whole; the damaged item was dropped. A restart must
   // not find the damaged one again, and loads P from the good copy.
-  await t0.test("the next restart finds the dropped item no more, and loads P from the copy run 2 stored", {
-    todo: "DiskStore.delete() (disk-store.ts) only drops the index entry: the damaged record is still in its segment, the next open finds it again, P's disk run is placed on it, and every restart fails that load (one checksum warning, failedLoads 1, P computed) until the segment is compacted",
-  }, async () => {
+  await t0.test("the next restart finds the dropped item no more, and loads P from the copy run 2 stored", async () => {
     const run3 = serve(A, [...POOL, "--cache-dir", dir, ...DISK]);
     try {
       const url3 = await run3.ready;
