@@ -11,6 +11,7 @@ import type { LoadedModel } from "../model/load.js";
 import { parseFloatArg, parseIntArg, UsageError } from "./errors.js";
 
 export interface CacheDirFlagValues {
+  disableRadixCache?: boolean;
   cacheDir?: string;
   cacheDiskSize: string;
   cacheCheckpointInterval: string;
@@ -43,6 +44,7 @@ export async function openCacheDir(o: CacheDirFlagValues, localPath: string, mod
   const interval = parseFloatArg("--cache-checkpoint-interval", o.cacheCheckpointInterval);
   if (!(interval >= 0)) throw new UsageError(`--cache-checkpoint-interval must be >= 0, got "${o.cacheCheckpointInterval}"`);
   if (o.cacheDir === undefined) return null;
+  if (o.disableRadixCache) throw new UsageError("--cache-dir keeps the radix cache's prefixes: it does not go with --disable-radix-cache");
   let store: DiskStore;
   try {
     store = await DiskStore.open({ dir: o.cacheDir, maxBytes, fingerprint: kvFingerprint(localPath, model, opts),

@@ -201,13 +201,14 @@ async function run(o: ServeOptions): Promise<void> {
       engine.flushCache();
       progress.next();
     }
-    if (cacheDir) {
+    const tiers = engine.cacheTiers;
+    if (cacheDir && tiers) {
       // After the warm-up, whose flush must not drop what an earlier run left.
-      const found = await engine.restoreDiskTree();
+      const found = tiers.restoreDiskTree();
       process.stdout.write(`radixlm: cache dir ${o.cacheDir}: ${found.tokens} cached tokens in ${found.items} item(s) from earlier runs` +
         (found.dropped > 0 ? ` (${found.dropped} unusable item(s) dropped)` : "") + "\n");
       // Pinned prefixes come back in the background: the server is ready meanwhile.
-      void engine.restorePins().then((n) => {
+      void tiers.restorePins().then((n) => {
         if (n > 0) process.stdout.write(`radixlm: cache dir: ${n} pinned prefix(es) pinned again\n`);
       });
       const { store, checkpointMs } = cacheDir;

@@ -204,6 +204,11 @@ export class DiskTier {
     }
   }
 
+  /** A request came: its load starts now, not at the next step (which may be a long prefill away). */
+  prefetch(): void {
+    this.startLoads();
+  }
+
   private startLoads(): void {
     // Nothing on disk only: no request's prefix can continue there.
     if ((this.cache.stats().diskTokens ?? 0) === 0) return;
@@ -221,10 +226,17 @@ export class DiskTier {
       this.loadingFor.add(req);
       this.loads++;
       const t0 = performance.now();
+      const tb = this.runner.kvTokenBytes;
       void this.read(runs).then(
-        async (bytes) => {
-          if (!bytes) return false;
-          await this.runner.importKv(slots, bytes);
+        async (parts) => {
+          if (!parts) return false;
+          // Each run's bytes straight from its item's buffer into its slots: no gathering copy.
+          let o = 0;
+          await Promise.all(parts.map((p) => {
+            const s = slots.subarray(o, o + p.length / tb);
+            o += s.length;
+            return this.runner.importKv(s, p);
+          }));
           return true;
         },
       ).catch((err: unknown) => {
@@ -244,21 +256,26 @@ export class DiskTier {
     }
   }
 
-  /** The runs' KV, one buffer in position order; null when an item is gone or damaged. */
-  private async read(runs: readonly DiskRun[]): Promise<Uint8Array | null> {
+  /** The runs' KV, each run's bytes (views of its item's buffer), in position order; null when an item is gone or damaged. */
+  private async read(runs: readonly DiskRun[]): Promise<Uint8Array[] | null> {
     const tb = this.runner.kvTokenBytes;
     const items = new Map<string, Promise<Uint8Array | null>>();
     for (const r of runs) if (!items.has(r.item)) items.set(r.item, this.store.get(r.item).then((x) => x?.payload ?? null));
-    const out = new Uint8Array(runs.reduce((a, r) => a + r.length, 0) * tb);
-    let o = 0;
+    const out: Uint8Array[] = [];
     for (const r of runs) {
       const p = await items.get(r.item)!;
       if (!p || p.length < (r.from + r.length) * tb) {
         this.missing.push(r.item);
         return null;
       }
-      out.set(p.subarray(r.from * tb, (r.from + r.length) * tb), o);
-      o += r.length * tb;
+      // Runs of one item that follow each other are one copy.
+      const last = out[out.length - 1];
+      const view = p.subarray(r.from * tb, (r.from + r.length) * tb);
+      if (last && last.buffer === view.buffer && last.byteOffset + last.length === view.byteOffset) {
+        out[out.length - 1] = new Uint8Array(view.buffer, last.byteOffset, last.length + view.length);
+      } else {
+        out.push(view);
+      }
     }
     return out;
   }

@@ -24,8 +24,8 @@ import { ChatRenderer } from "./chat.js";
 import type { GenerationDefaults } from "../model/generation-defaults.js";
 import { checkSequenceCount, InputError, resolveInput, type GenerateInput, type ResolvedInput } from "./input.js";
 import { poolStep } from "./pool-step.js";
-import { DiskTier, type DiskTierStats } from "./disk-tier.js";
-import { CachePins, type PinInfo, type PinSpec } from "./cache-pins.js";
+import { CacheTiers } from "./cache-tiers.js";
+import type { DiskTierStats } from "./disk-tier.js";
 import { embed, rerank, type EmbedInput, type EmbedOptions, type EmbedResult, type RerankOptions, type RerankResult } from "./embed.js";
 import { jumpForward, prepareMasks, sampleRows, settleMasks, takeLate, type PendingMask, type SampledStep } from "./sample-step.js";
 
@@ -35,8 +35,6 @@ import { jumpForward, prepareMasks, sampleRows, settleMasks, takeLate, type Pend
  * is compiling) is sampled when it comes, without holding up the batch.
  */
 const MASK_GRACE_MS = 50;
-/** Longest a shutdown waits for the disk tier to store what it had not yet. */
-const CHECKPOINT_MS = 10_000;
 
 export class Engine {
   private readonly pool: KVPool;
@@ -52,10 +50,8 @@ export class Engine {
   private generatedTotal = 0;
   /** Logits of the last step, reused by the next one (grown on demand). */
   private logitsBuf = new Float32Array(0);
-  /** The disk tier behind the radix cache, when the engine has a store. */
-  private readonly disk: DiskTier | null;
-  /** Pinned prefixes (/save_cache), with the radix cache. */
-  private readonly pins: CachePins | null;
+  /** The disk tier and pinned prefixes (cache-tiers.ts); null without the radix cache. */
+  readonly cacheTiers: CacheTiers | null;
   /** Hidden states of the last step's pooled rows (embedding requests), likewise. */
   private hiddenBuf = new Float32Array(0);
   private grammars: GrammarCompiler | null = null;
@@ -82,14 +78,9 @@ export class Engine {
       mixedSteps: opts.prefillFirst !== true,
       waitForSharedPrefill: opts.disableRadixCache !== true,
     });
-    this.disk = radix && opts.diskStore
-      ? new DiskTier(radix, this.scheduler, runner, opts.diskStore, () => this.kick(), (l) => process.stderr.write(l + "\n")) : null;
     this.contextLength = Math.min(model.config.maxPositionEmbeddings, this.pool.capacity);
-    // RAM pins may lock half the pool; disk pins keep at most half the store.
-    const warn = (l: string): void => void process.stderr.write(l + "\n");
-    const diskLimit = opts.diskStore ? Math.floor(opts.diskStore.stats().maxBytes / 2 / runner.kvTokenBytes) : 0;
-    this.pins = radix ? new CachePins(radix, opts.diskStore ?? null, { warm: (ids, salt) => this.warm(ids, salt), kick: () => this.kick(), warn },
-      Math.floor(this.pool.capacity / 2), diskLimit) : null;
+    const host = { warm: (ids: readonly number[], salt: string) => this.warm(ids, salt), kick: () => this.kick(), warn: (l: string) => void process.stderr.write(l + "\n") };
+    this.cacheTiers = radix ? new CacheTiers(radix, this.scheduler, runner, opts.diskStore ?? null, host, this.pool.capacity) : null;
     this.generationDefaults = opts.generationConfig === "none" ? {} : model.generationDefaults;
     this.chat = new ChatRenderer(model);
     this.loopDone = this.loop();
@@ -196,6 +187,8 @@ export class Engine {
       if (grammar instanceof Grammar || grammar === undefined) this.enqueue(samples, grammar, after);
       else this.compileThenEnqueue(sub, samples, grammar, after);
     }
+    // What the disk tier holds of these prompts starts loading at once.
+    this.cacheTiers?.prefetch();
     const signal = options.signal;
     if (signal) {
       const onAbort = (): void => this.abortSubmission(sub);
@@ -319,8 +312,7 @@ export class Engine {
     const late = takeLate(this.late);
     if (late) await this.postprocess(late);
     // Loads from the disk tier that came in, and writes and loads to start.
-    this.disk?.step();
-    this.pins?.step();
+    this.cacheTiers?.step();
     // 1. Schedule.
     const batch = this.scheduler.schedule();
     if (!batch) return late !== null;
@@ -408,15 +400,7 @@ export class Engine {
 
   /** The store dropped a disk item (its onEvict). */
   forgetDiskItem(key: string): void {
-    this.disk?.forget(key);
-  }
-
-  /**
-   * A warm restart: the radix tree takes the prefixes an earlier run left in the disk store,
-   * on disk only (loaded back when a request reaches them). Call it before requests come.
-   */
-  async restoreDiskTree(): Promise<{ items: number; tokens: number; dropped: number }> {
-    return this.disk?.restoreTree() ?? { items: 0, tokens: 0, dropped: 0 };
+    this.cacheTiers?.forgetDiskItem(key);
   }
 
   /**
@@ -431,30 +415,9 @@ export class Engine {
     return { cachedTokens: r.usage.cachedTokens };
   }
 
-  /** Pins a prefix at a tier (/save_cache, cache-pins.ts); throws InputError past a bound. */
-  pinPrefix(spec: PinSpec): Promise<PinInfo> {
-    if (!this.pins) throw new InputError("input_ids", "Pinning needs the radix cache (it is disabled).");
-    return this.pins.pin(spec);
-  }
-
-  /** Unpins; false when there is no such pin. */
-  unpinPrefix(id: string): boolean {
-    return this.pins?.unpin(id) ?? false;
-  }
-
-  pinnedPrefixes(): PinInfo[] {
-    return this.pins?.list() ?? [];
-  }
-
-  /** A restart: pins again what the cache dir's pin list names; resolves to how many. */
-  restorePins(): Promise<number> {
-    return this.pins?.restore() ?? Promise.resolve(0);
-  }
-
   /** The disk tier's counts; null without one. */
   diskStats(): DiskTierStats | null {
-    const st = this.disk?.stats();
-    return st ? { ...st, pinnedTokens: this.pins?.tokens() ?? 0 } : null;
+    return this.cacheTiers?.diskStats() ?? null;
   }
 
   /** Owned-slot accounting (tests): throws if free + evictable + protected + owned != capacity. */
@@ -465,10 +428,9 @@ export class Engine {
   /** Drops every cached entry no request is using; false while requests run (as SGLang); `disk`: the disk store's items too. */
   flushCache(opts: { readonly disk?: boolean } = {}): boolean {
     // Pins go first: a flush drops every entry no request uses, pinned or not.
-    if (this.scheduler.idle) this.pins?.releaseAll();
+    if (this.scheduler.idle) this.cacheTiers?.flushing();
     const done = this.scheduler.flushCache();
-    // The disk store too, when asked (the /flush_cache route), so that a restart does not bring it back.
-    if (done && opts.disk) this.disk?.cleared();
+    if (done && opts.disk) this.cacheTiers?.flushedDisk();
     return done;
   }
 
@@ -479,9 +441,7 @@ export class Engine {
     this.abortAll();
     this.kick();
     await this.loopDone;
-    // What the disk tier had not stored yet, so that a restart finds it (bounded: a shutdown must end).
-    await this.disk?.checkpoint(performance.now() + CHECKPOINT_MS).catch(() => 0);
-    await this.pins?.saved();
+    await this.cacheTiers?.close();
     await this.grammars?.close();
     this.runner.close();
   }

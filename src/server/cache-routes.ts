@@ -6,6 +6,7 @@
 // its cache_salt: a salted prefix is pinned, stored and found again only in its namespace.
 import type { FastifyInstance } from "fastify";
 import { PIN_TIERS, type PinTier } from "../engine/cache-pins.js";
+import type { CacheTiers } from "../engine/cache-tiers.js";
 import { ApiError, badRequest } from "./errors.js";
 import { chatSchema, type ChatBody } from "./schema.js";
 import type { Serving } from "./serving.js";
@@ -59,12 +60,18 @@ async function prefixIds(s: Serving, b: PrefixBody): Promise<number[]> {
   return ids;
 }
 
+/** The engine's cache tiers; a 400 when the radix cache is off. */
+function tiers(s: Serving): CacheTiers {
+  if (!s.engine.cacheTiers) throw badRequest("input_ids", "The server runs without the radix cache (--disable-radix-cache): there is nothing to pin or load.");
+  return s.engine.cacheTiers;
+}
+
 export function registerCacheRoutes(app: FastifyInstance, serving: () => Serving): void {
   app.post("/save_cache", { schema: { body: prefixSchema } }, async (req) => {
     const s = serving();
     const b = req.body as PrefixBody;
     const ids = await prefixIds(s, b);
-    const pin = await s.engine.pinPrefix({ ids, salt: b.cache_salt ?? "", tier: b.tier ?? "disk" });
+    const pin = await tiers(s).pin({ ids, salt: b.cache_salt ?? "", tier: b.tier ?? "disk" });
     return { object: "cache.pin", ...pin };
   });
 
@@ -79,9 +86,9 @@ export function registerCacheRoutes(app: FastifyInstance, serving: () => Serving
 
   app.post("/release_cache", { schema: { body: releaseSchema } }, async (req) => {
     const id = (req.body as { id: string }).id;
-    if (!serving().engine.unpinPrefix(id)) throw new ApiError(404, `No pinned prefix has the id '${id}'.`, "invalid_request_error", "id", "not_found");
+    if (!serving().engine.cacheTiers?.unpin(id)) throw new ApiError(404, `No pinned prefix has the id '${id}'.`, "invalid_request_error", "id", "not_found");
     return { object: "cache.pin.released", id, released: true };
   });
 
-  app.get("/pinned_cache", async () => ({ object: "list", data: serving().engine.pinnedPrefixes() }));
+  app.get("/pinned_cache", async () => ({ object: "list", data: serving().engine.cacheTiers?.pinned() ?? [] }));
 }
