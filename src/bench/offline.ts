@@ -1,6 +1,10 @@
 // `radixlm bench offline`: a workload through the in-process engine, with the radix cache
-// and without, and the ratios between the two runs.
-import { Engine, type EngineOptions } from "../engine/engine.js";
+// and without, and the ratios between the two runs. Given a disk store, the cache run has a
+// disk tier behind the radix cache (the run without a cache has none to put it behind), and
+// its hits are split by tier.
+import type { DiskTierStats } from "../engine/disk-tier.js";
+import { Engine, type EngineOptions, type EngineStats } from "../engine/engine.js";
+import type { DiskStore } from "../kvcache/disk-store.js";
 import type { LoadedModel } from "../model/load.js";
 import { IdealHitRate, type Workload } from "./workloads.js";
 import { summarize, type Summary } from "./stats.js";
@@ -24,7 +28,30 @@ export interface OfflineRun {
   readonly computedPromptTokens: number;
   /** Positions those tokens attended to, all together (bound.ts). */
   readonly attendedPositions: number;
+  /** With a disk tier: its counts at the end of the run; absent without one. */
+  readonly disk?: OfflineDiskRun;
 }
+
+export interface OfflineDiskRun {
+  /** hitRate split by where the hits were: in the KV pool, or loaded back from the disk tier. */
+  readonly hitRateRam: number;
+  readonly hitRateDisk: number;
+  readonly writtenTokens: number;
+  readonly loadedTokens: number;
+  readonly loads: number;
+  readonly failedLoads: number;
+  /** Mean wall time of a load; null when there was none. */
+  readonly loadMsMean: number | null;
+}
+
+/** A disk store opened empty for the cache run, and how often it is synced (0: only when closed). */
+export interface OfflineDiskStore {
+  readonly store: DiskStore;
+  readonly checkpointMs: number;
+}
+
+/** Opens the cache run's store; the store's evictions go to `onEvict`. The run closes it. */
+export type OpenDiskStore = (onEvict: (key: string) => void) => Promise<OfflineDiskStore>;
 
 export interface OfflineReport {
   readonly cache: OfflineRun;
@@ -32,6 +59,11 @@ export interface OfflineReport {
   readonly throughput_ratio: number;
   readonly ttft_ratio: number;
   readonly hit_rate: number;
+  /** With a disk tier: hit_rate split by tier (they sum to it); absent without one. */
+  readonly hit_rate_ram?: number;
+  readonly hit_rate_disk?: number;
+  /** With a disk tier that loaded anything: the mean wall time of a load. */
+  readonly disk_load_ms_mean?: number;
   readonly ideal_hit_rate: number;
   /** The throughput ratio if every computed token cost the same (see ideal-schedule.ts). */
   readonly ideal_throughput_ratio: number;
@@ -42,8 +74,21 @@ export interface OfflineReport {
   readonly bound_fraction: number;
 }
 
-async function runOnce(model: LoadedModel, w: Workload, engineOpts: Omit<EngineOptions, "model">, ideal: IdealHitRate | null): Promise<OfflineRun> {
-  const engine = await Engine.create({ ...engineOpts, model });
+async function runOnce(model: LoadedModel, w: Workload, engineOpts: Omit<EngineOptions, "model">, ideal: IdealHitRate | null, openDisk: OpenDiskStore | null): Promise<OfflineRun> {
+  let engine: Engine | null = null;
+  const disk = openDisk ? await openDisk((key) => engine?.forgetDiskItem(key)) : null;
+  try {
+    engine = await Engine.create({ ...engineOpts, model, ...(disk ? { diskStore: disk.store } : {}) });
+  } catch (e) {
+    await disk?.store.close();
+    throw e;
+  }
+  return runOn(engine, w, ideal, disk);
+}
+
+async function runOn(engine: Engine, w: Workload, ideal: IdealHitRate | null, disk: OfflineDiskStore | null): Promise<OfflineRun> {
+  // Synced as serve syncs it, so that the run pays what a server would.
+  const syncs = disk && disk.checkpointMs > 0 ? setInterval(() => void disk.store.flush().catch(() => undefined), disk.checkpointMs) : null;
   const ttfts: number[] = [];
   let promptTokens = 0;
   let outputTokens = 0;
@@ -75,6 +120,7 @@ async function runOnce(model: LoadedModel, w: Workload, engineOpts: Omit<EngineO
     }));
     const seconds = (performance.now() - t0) / 1000;
     const st = engine.stats();
+    const ds = engine.diskStats();
     return {
       requests: ttfts.length, promptTokens, outputTokens, seconds,
       throughput: outputTokens / seconds,
@@ -83,10 +129,24 @@ async function runOnce(model: LoadedModel, w: Workload, engineOpts: Omit<EngineO
       hitRate: st.cacheHitRate,
       computedPromptTokens: st.promptTokensTotal - st.hitTokens,
       attendedPositions: attended,
+      ...(ds ? { disk: diskRun(st, ds) } : {}),
     };
   } finally {
+    if (syncs) clearInterval(syncs);
     await engine.close();
+    // After the engine: its close stores what it had not yet.
+    await disk?.store.close();
   }
+}
+
+function diskRun(st: EngineStats, ds: DiskTierStats): OfflineDiskRun {
+  const q = st.queriedTokens;
+  return {
+    hitRateRam: q > 0 ? (st.hitTokens - st.diskHitTokens) / q : 0,
+    hitRateDisk: q > 0 ? st.diskHitTokens / q : 0,
+    writtenTokens: ds.writtenTokens, loadedTokens: ds.loadedTokens, loads: ds.loads, failedLoads: ds.failedLoads,
+    loadMsMean: ds.loads > 0 ? ds.loadMsTotal / ds.loads : null,
+  };
 }
 
 /** The cache run's typical step shapes: its prefill chunk and cached prefix, its decode batch and context. */
@@ -104,10 +164,11 @@ function kernelShape(w: Workload, run: OfflineRun, o: Omit<EngineOptions, "model
   };
 }
 
-export async function benchOffline(model: LoadedModel, w: Workload, engineOpts: Omit<EngineOptions, "model">): Promise<OfflineReport> {
+/** `openDisk`: a disk tier behind the cache run's radix cache, in a store it opens empty. */
+export async function benchOffline(model: LoadedModel, w: Workload, engineOpts: Omit<EngineOptions, "model">, openDisk: OpenDiskStore | null = null): Promise<OfflineReport> {
   const ideal = new IdealHitRate();
-  const cache = await runOnce(model, w, { ...engineOpts, disableRadixCache: false }, ideal);
-  const nocache = await runOnce(model, w, { ...engineOpts, disableRadixCache: true }, null);
+  const cache = await runOnce(model, w, { ...engineOpts, disableRadixCache: false }, ideal, openDisk);
+  const nocache = await runOnce(model, w, { ...engineOpts, disableRadixCache: true }, null, null);
   const ideals = idealRatios(w, ideal.queriedTokens, ideal.hitTokens, cache.outputTokens);
   const bound = workloadBound(cache.computedPromptTokens, cache.attendedPositions, cache.outputTokens, await measureKernelCosts(model, engineOpts.backend ?? referenceBackend, kernelShape(w, cache, engineOpts), engineOpts.kvCacheDtype));
   return {
@@ -115,6 +176,8 @@ export async function benchOffline(model: LoadedModel, w: Workload, engineOpts: 
     throughput_ratio: cache.throughput / nocache.throughput,
     ttft_ratio: nocache.ttft.mean / cache.ttft.mean,
     hit_rate: cache.hitRate,
+    ...(cache.disk ? { hit_rate_ram: cache.disk.hitRateRam, hit_rate_disk: cache.disk.hitRateDisk } : {}),
+    ...(cache.disk?.loadMsMean != null ? { disk_load_ms_mean: cache.disk.loadMsMean } : {}),
     ideal_hit_rate: ideal.rate,
     ideal_throughput_ratio: ideals.throughput,
     ideal_ttft_ratio: ideals.ttft,
@@ -123,7 +186,11 @@ export async function benchOffline(model: LoadedModel, w: Workload, engineOpts: 
   };
 }
 
+const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
+
 export function formatOffline(r: OfflineReport): string {
+  const d = r.cache.disk;
+  const byTier = r.hit_rate_ram !== undefined && r.hit_rate_disk !== undefined ? ` (ram ${pct(r.hit_rate_ram)}, disk ${pct(r.hit_rate_disk)})` : "";
   const row = (name: string, x: OfflineRun): string =>
     `${name.padEnd(9)} ${String(x.requests).padStart(5)} ${x.seconds.toFixed(1).padStart(8)} ${x.throughput.toFixed(1).padStart(9)} ${x.totalThroughput.toFixed(1).padStart(9)} ` +
     `${x.ttft.mean.toFixed(0).padStart(9)} ${x.ttft.p50.toFixed(0).padStart(8)} ${x.ttft.p99.toFixed(0).padStart(8)} ${(x.hitRate * 100).toFixed(1).padStart(7)}%`;
@@ -133,7 +200,9 @@ export function formatOffline(r: OfflineReport): string {
     row("no cache", r.nocache),
     ``,
     `throughput ratio ${r.throughput_ratio.toFixed(2)}x, mean TTFT ratio ${r.ttft_ratio.toFixed(2)}x, ` +
-      `hit rate ${(r.hit_rate * 100).toFixed(1)}% of an ideal ${(r.ideal_hit_rate * 100).toFixed(1)}% (${((r.hit_rate / (r.ideal_hit_rate || 1)) * 100).toFixed(1)}%)`,
+      `hit rate ${pct(r.hit_rate)}${byTier} of an ideal ${pct(r.ideal_hit_rate)} (${pct(r.hit_rate / (r.ideal_hit_rate || 1))})`,
+    ...(d ? [`disk tier: ${d.writtenTokens} tokens written, ${d.loadedTokens} loaded in ${d.loads} loads` +
+      `${d.loadMsMean !== null ? ` (mean ${d.loadMsMean.toFixed(1)} ms)` : ""}${d.failedLoads > 0 ? `, ${d.failedLoads} failed` : ""}`] : []),
     `if every computed token cost the same (as on a CPU): throughput ratio at most ${r.ideal_throughput_ratio.toFixed(2)}x` +
       (r.ideal_ttft_ratio === null ? "" : `, mean TTFT ratio about ${r.ideal_ttft_ratio.toFixed(2)}x (best orders, prefill only)`),
     formatBound(r.bound, r.cache.seconds),

@@ -2,6 +2,7 @@
 // JSON carries (and `bench compare` reads back), and the table printed at the end.
 import { summarize, type Summary } from "./stats.js";
 import { attendedPositions } from "./bound.js";
+import type { CacheDelta } from "./server-metrics.js";
 
 /** What one request gave, as the run loop records it. */
 export interface RequestRecord {
@@ -60,6 +61,17 @@ export interface ServeReport extends ServeRunInfo {
   /** The server's figure: usage where reported, else /metrics; null when it reports neither. */
   readonly cache_hit_rate: number | null;
   readonly cache_hit_rates: CacheHitRates;
+  /**
+   * The /metrics hit rate split by where the hits were: in the server's KV pool, or loaded
+   * back from its disk tier (they sum to cache_hit_rates.metrics). Absent when the server
+   * does not say (no tier label, or no disk tier).
+   */
+  readonly hit_rate_ram?: number;
+  readonly hit_rate_disk?: number;
+  /** Mean wall time of the server's loads from its disk tier during the run; absent when it made none or does not count them. */
+  readonly disk_load_ms_mean?: number;
+  /** Loads from the disk tier during the run, where the server counts them. */
+  readonly disk_loads?: number;
   /** What an unbounded prefix cache would reach on these prompts, in arrival order. */
   readonly ideal_hit_rate: number;
   /** Raw latencies (completed requests) for CDFs. */
@@ -76,7 +88,7 @@ export interface ReportInputs {
   readonly records: readonly RequestRecord[];
   readonly total: number;
   readonly durationS: number;
-  readonly metrics: { readonly hits: number; readonly total: number; readonly source: string } | null;
+  readonly metrics: CacheDelta | null;
   readonly idealHitRate: number;
 }
 
@@ -91,7 +103,10 @@ export function buildReport(x: ReportInputs): ServeReport {
   const cached = withCache.length ? withCache.reduce((a, r) => a + r.cachedTokens!, 0) : null;
   const cachedOf = withCache.reduce((a, r) => a + r.promptTokens, 0);
   const usageRate = cached !== null && cachedOf > 0 ? cached / cachedOf : null;
-  const metricsRate = x.metrics && x.metrics.total > 0 ? x.metrics.hits / x.metrics.total : null;
+  const m = x.metrics;
+  const metricsRate = m && m.total > 0 ? m.hits / m.total : null;
+  const tiers = m?.tiers && m.total > 0 ? { hit_rate_ram: m.tiers.ram / m.total, hit_rate_disk: m.tiers.disk / m.total } : null;
+  const loads = m?.diskLoads ?? null;
   const ttft = done.map((r) => r.ttftMs);
   const e2e = done.map((r) => r.e2eMs);
   const itl = done.flatMap((r) => r.itlMs);
@@ -117,7 +132,10 @@ export function buildReport(x: ReportInputs): ServeReport {
     tpot_ms: summarize(tpot),
     e2e_ms: summarize(e2e),
     cache_hit_rate: usageRate ?? metricsRate,
-    cache_hit_rates: { usage: usageRate, metrics: metricsRate, metrics_source: x.metrics?.source ?? null },
+    cache_hit_rates: { usage: usageRate, metrics: metricsRate, metrics_source: m?.source ?? null },
+    ...tiers,
+    ...(loads ? { disk_loads: loads.loads } : {}),
+    ...(loads && loads.loads > 0 ? { disk_load_ms_mean: (loads.seconds * 1000) / loads.loads } : {}),
     ideal_hit_rate: x.idealHitRate,
     samples: { ttft_ms: ttft, itl_ms: itl.slice(0, MAX_ITL_SAMPLES), tpot_ms: tpot, e2e_ms: e2e },
   };
@@ -144,7 +162,11 @@ export function formatReport(r: ServeReport): string {
     const s = r[m];
     rows.push([`${names[m]} ms (mean/p50/p90/p99)`, [s.mean, s.p50, s.p90, s.p99].map((v) => v.toFixed(1)).join(" / ")]);
   }
-  rows.push(["cache hit rate", `${pct(r.cache_hit_rate)} (usage ${pct(r.cache_hit_rates.usage)}, /metrics ${pct(r.cache_hit_rates.metrics)}; ideal ${pct(r.ideal_hit_rate)})`]);
+  const byTier = r.hit_rate_ram !== undefined && r.hit_rate_disk !== undefined ? `: ram ${pct(r.hit_rate_ram)}, disk ${pct(r.hit_rate_disk)}` : "";
+  rows.push(["cache hit rate", `${pct(r.cache_hit_rate)} (usage ${pct(r.cache_hit_rates.usage)}, /metrics ${pct(r.cache_hit_rates.metrics)}${byTier}; ideal ${pct(r.ideal_hit_rate)})`]);
+  if (r.disk_loads !== undefined) {
+    rows.push(["disk tier loads", `${r.disk_loads}${r.disk_load_ms_mean !== undefined ? `, mean ${r.disk_load_ms_mean.toFixed(1)} ms` : ""}`]);
+  }
   const w = Math.max(...rows.map(([k]) => k.length));
   const lines = rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`);
   if (r.errors.length) lines.push(`errors: ${r.errors.join("; ")}`);

@@ -1,8 +1,13 @@
-// radixlm bench offline: a workload through the in-process engine, cache on vs off.
+// radixlm bench offline: a workload through the in-process engine, cache on vs off; with
+// --cache-dir, the cache run has a disk tier there.
+import fs from "node:fs";
+import path from "node:path";
 import type { Command } from "commander";
-import { loadModel } from "../model/load.js";
-import { benchOffline, formatOffline } from "../bench/offline.js";
+import { loadModel, type LoadedModel } from "../model/load.js";
+import type { EngineOptions } from "../engine/options.js";
+import { benchOffline, formatOffline, type OpenDiskStore } from "../bench/offline.js";
 import { DEFAULT_WORKLOAD, longestChain, makeWorkload, WORKLOAD_NAMES, type WorkloadName, type WorkloadOptions } from "../bench/workloads.js";
+import { cacheDirFlags, openCacheDir, type CacheDirFlagValues } from "./cache-dir-flags.js";
 import { parseIntArg, UsageError } from "./errors.js";
 import { engineFlags, engineOptionsFrom, type EngineFlagValues } from "./engine-flags.js";
 import { MODEL_HELP, modelPath } from "./model-arg.js";
@@ -10,7 +15,7 @@ import { MODEL_HELP, modelPath } from "./model-arg.js";
 /** The workload flags as commander gives them (shared with bench serve). */
 export type WorkloadFlagValues = Partial<Record<keyof WorkloadOptions, string>>;
 
-interface Options extends EngineFlagValues, WorkloadFlagValues {
+interface Options extends EngineFlagValues, WorkloadFlagValues, CacheDirFlagValues {
   model?: string;
   workload: string;
   json?: boolean;
@@ -63,11 +68,36 @@ export function fitLengths(name: WorkloadName, o: WorkloadOptions, given: Worklo
   return fitted;
 }
 
+/**
+ * The cache run's store, in a fresh folder under --cache-dir: the run starts from an empty
+ * store whatever the folder holds (a server's store, an earlier bench's), which it neither
+ * reads nor changes; the folder goes when the run is over (`remove`).
+ */
+function benchStore(o: Options, localPath: string, model: LoadedModel, engineOpts: Omit<EngineOptions, "model">): { open: OpenDiskStore; remove(): void } | null {
+  if (o.cacheDir === undefined) return null;
+  const root = o.cacheDir;
+  let dir: string | null = null;
+  return {
+    open: async (onEvict) => {
+      fs.mkdirSync(root, { recursive: true });
+      dir = fs.mkdtempSync(path.join(root, "bench-offline-"));
+      const c = await openCacheDir({ ...o, cacheDir: dir }, localPath, model, engineOpts, onEvict);
+      if (!c) throw new Error("the cache dir did not open");
+      return c;
+    },
+    remove: () => {
+      if (dir !== null) fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
 async function run(o: Options): Promise<void> {
   if (!WORKLOAD_NAMES.includes(o.workload as WorkloadName)) throw new UsageError(`unknown workload "${o.workload}" (${WORKLOAD_NAMES.join(", ")})`);
   const name = o.workload as WorkloadName;
   const asked = workloadOptions(o);
-  const model = await loadModel(await modelPath(o.model));
+  const localPath = await modelPath(o.model);
+  const model = await loadModel(localPath);
+  let store: ReturnType<typeof benchStore> = null;
   try {
     const wopts = fitLengths(name, asked, o, model.config.maxPositionEmbeddings);
     if (LENGTHS.some((k) => wopts[k] !== asked[k])) {
@@ -78,9 +108,12 @@ async function run(o: Options): Promise<void> {
     let hi = model.config.vocabSize;
     while (hi > 1 && model.tokenizer.isSpecial(hi - 1)) hi--;
     const w = makeWorkload(name, wopts, Math.min(10, hi - 1), hi);
-    const report = await benchOffline(model, w, await engineOptionsFrom(o, model));
+    const engineOpts = await engineOptionsFrom(o, model);
+    store = benchStore(o, localPath, model, engineOpts);
+    const report = await benchOffline(model, w, engineOpts, store?.open ?? null);
     process.stdout.write(o.json ? JSON.stringify(report) + "\n" : formatOffline(report) + "\n");
   } finally {
+    store?.remove();
     model.close();
   }
 }
@@ -102,10 +135,10 @@ export function workloadFlags(c: Command, seedHelp: string): Command {
 export function register(bench: Command): void {
   const c = bench
     .command("offline")
-    .description("run a workload through the engine in-process, with and without the radix cache")
+    .description("run a workload through the engine in-process, with and without the radix cache (with --cache-dir, the cache run has a disk tier behind it, in an empty folder made there for the run and removed after)")
     .option("--model <path>", `${MODEL_HELP} (default: the bundled demo model)`);
   workloadFlags(c, "workload seed")
     .option("--json", "print one JSON object");
-  engineFlags(c);
+  engineFlags(cacheDirFlags(c));
   c.action(run);
 }

@@ -1,10 +1,11 @@
 // Prometheus metrics (prom-client), named as SGLang names them with a `radixlm:` prefix, and
 // the periodic status line. Totals and gauges are read from engine.stats() when scraped;
 // latencies are observed per request by the HTTP layer. The gateway gauges under vLLM's and
-// SGLang's own names are in gateway-metrics.ts.
+// SGLang's own names are in gateway-metrics.ts, the disk tier's in disk-metrics.ts.
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { Engine, EngineStats } from "../engine/engine.js";
 import type { FinishReason } from "../engine/stream.js";
+import { registerDiskMetrics } from "./disk-metrics.js";
 import { DEFAULT_METRIC_NAME_SETS, registerSglangGauges, registerVllmGauges, type MetricNameSet } from "./gateway-metrics.js";
 
 const TTFT_BUCKETS = [0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 15, 20, 30, 60];
@@ -37,6 +38,8 @@ export class Metrics {
   private readonly itl: Histogram;
   private readonly e2e: Histogram;
   private readonly requests: Counter<"finish_reason">;
+  private readonly registers: Registry[];
+  private diskRegistered = false;
 
   /** `names`: the name families to serve (default radixlm and vLLM's); without "radixlm", the radixlm:* ones are kept but not served. */
   constructor(modelName: string, names: readonly MetricNameSet[] = DEFAULT_METRIC_NAME_SETS) {
@@ -44,6 +47,7 @@ export class Metrics {
     // The process's and Node.js runtime's own (CPU, memory, event-loop lag, GC), as prom-client gives them.
     collectDefaultMetrics({ register: this.registry });
     const registers = names.includes("radixlm") ? [this.registry] : [];
+    this.registers = registers;
     const stats = (): EngineStats | null => this.engine?.stats() ?? null;
     if (names.includes("vllm")) registerVllmGauges(this.registry, stats);
     if (names.includes("sglang")) registerSglangGauges(this.registry, stats);
@@ -66,7 +70,7 @@ export class Metrics {
     };
     total("radixlm:prompt_tokens_total", "Prompt tokens submitted.", (s) => s.promptTokensTotal);
     total("radixlm:generation_tokens_total", "Tokens generated.", (s) => s.generatedTokensTotal);
-    total("radixlm:cached_tokens_total", "Prompt tokens served from the radix cache.", (s) => s.hitTokens);
+    cachedTokensByTier(registers, stats, () => this.engine?.diskStats() != null);
     gauge("radixlm:cache_hit_rate", "Share of prompt tokens served from the radix cache since the start.", (s) => s.cacheHitRate);
     gauge("radixlm:num_running_reqs", "Requests in the running batch.", (s) => s.running);
     gauge("radixlm:num_queue_reqs", "Requests waiting to be admitted.", (s) => s.queued);
@@ -85,6 +89,10 @@ export class Metrics {
 
   attach(engine: Engine): void {
     this.engine = engine;
+    if (engine.diskStats() !== null && !this.diskRegistered) {
+      this.diskRegistered = true;
+      registerDiskMetrics(this.registers, () => this.engine?.diskStats() ?? null);
+    }
   }
 
   /** Records the engine's generated-token total (called every second). */
@@ -119,11 +127,38 @@ export class Metrics {
   }
 }
 
-/** The periodic line, SGLang style; null when there is nothing to report. */
+/**
+ * radixlm:cached_tokens_total by tier: "disk" for the hits a disk-tier load brought back for
+ * the request that used them (only with a disk tier), "ram" for the rest, so that the sum
+ * over the label is every prompt token served from the cache, as the counter was before it
+ * had the label (bench serve sums it). Both mirror engine totals, which a flush resets.
+ */
+function cachedTokensByTier(registers: Registry[], stats: () => EngineStats | null, hasDisk: () => boolean): void {
+  let ram = 0;
+  let disk = 0;
+  new Counter({
+    name: "radixlm:cached_tokens_total", help: "Prompt tokens served from the radix cache, by where they were: in the KV pool (ram) or loaded back from the disk tier (disk).",
+    labelNames: ["tier"], registers,
+    collect() {
+      const s = stats();
+      if (!s) return;
+      const r = s.hitTokens - s.diskHitTokens;
+      this.inc({ tier: "ram" }, Math.max(0, r - ram));
+      ram = r;
+      if (hasDisk()) {
+        this.inc({ tier: "disk" }, Math.max(0, s.diskHitTokens - disk));
+        disk = s.diskHitTokens;
+      }
+    },
+  });
+}
+
+/** The periodic line, SGLang style; null when there is nothing to report. Once a disk tier served hits, their share follows the hit rate. */
 export function statusLine(s: EngineStats, genThroughput: number, now = new Date()): string | null {
   if (s.running === 0 && s.queued === 0 && genThroughput === 0) return null;
   const stamp = now.toISOString().replace("T", " ").slice(0, 19);
+  const fromDisk = s.diskHitTokens > 0 ? ` (disk ${((s.diskHitTokens / s.queriedTokens) * 100).toFixed(2)}%)` : "";
   return `[${stamp}] #running-req: ${s.running}, #queue-req: ${s.queued}, ` +
     `#token: ${Math.round(s.kvUsage * s.kvCapacity)}, token usage: ${s.kvUsage.toFixed(2)}, ` +
-    `cache hit rate: ${(s.cacheHitRate * 100).toFixed(2)}%, gen throughput (token/s): ${genThroughput.toFixed(2)}`;
+    `cache hit rate: ${(s.cacheHitRate * 100).toFixed(2)}%${fromDisk}, gen throughput (token/s): ${genThroughput.toFixed(2)}`;
 }

@@ -137,6 +137,9 @@ test("/metrics: token counters, cache hit rate, latency histograms, gauges", T, 
   assert.ok(value("radixlm:prompt_tokens_total") > 0);
   assert.ok(value("radixlm:generation_tokens_total") >= 12);
   assert.ok(value("radixlm:cached_tokens_total") > 0);
+  // By tier: without a disk tier, every hit is a RAM one and there is no "disk" series.
+  assert.match(text, /^radixlm:cached_tokens_total\{tier="ram",model_name="tiny-test"\} [1-9]\d*$/m);
+  assert.doesNotMatch(text, /tier="disk"/);
   assert.ok(value("radixlm:cache_hit_rate") > 0);
   assert.ok(value("radixlm:time_to_first_token_seconds_count") >= 2);
   assert.ok(value("radixlm:inter_token_latency_seconds_count") >= 10);
