@@ -212,14 +212,20 @@ export class DiskTier {
   private startLoads(): void {
     // Nothing on disk only: no request's prefix can continue there.
     if ((this.cache.stats().diskTokens ?? 0) === 0) return;
+    // Only for requests that can run next (in arrival order): a load for one far back in the
+    // queue would hold slots, or be evicted again, before that request runs.
+    let window = Math.max(1, this.scheduler.freeRunSlots);
     for (const req of this.scheduler.waitingRequests) {
-      if (this.loads >= MAX_LOADS) return;
+      if (this.loads >= MAX_LOADS || window-- <= 0) return;
       if (req.loading || this.loadingFor.has(req) || this.failedFor.has(req)) continue;
       const ids = Array.from(req.key(req.matchLimit).ids);
       const m = this.cache.match({ ids, salt: req.salt });
       const runs = m.disk ?? [];
       const n = runs.reduce((a, r) => a + r.length, 0);
       if (n === 0) continue;
+      // The load must leave the request room to run, and the running ones room to decode:
+      // else loads hold the pool while nothing is admitted.
+      if (this.scheduler.loadRoom(req, m.slots.length + n) < n) return;
       const slots = this.scheduler.cacheManager.holdForLoad(n, m.handle);
       if (!slots) return;
       req.loading = true;

@@ -356,6 +356,8 @@ export class RadixCache implements PrefixCache {
       const child: Node | undefined = node.children.get(ids[start + taken]!);
       if (!child || inPool(child) || child.key.length > slots.length - taken || commonPrefix(child.key, ids, start + taken) < child.key.length) break;
       child.slots = slots.slice(taken, taken + child.key.length);
+      // Used now: other loads evict older entries first.
+      child.lastAccess = ++this.clock;
       this.diskTokens -= child.key.length;
       this.evictable += child.key.length;
       taken += child.key.length;

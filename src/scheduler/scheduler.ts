@@ -394,6 +394,16 @@ export class Scheduler {
     return this.waiting;
   }
 
+  /** How many more requests may run now (maxRunningRequests less those running). */
+  get freeRunSlots(): number {
+    return Math.max(0, this.opts.maxRunningRequests - this.running.length);
+  }
+
+  /** Pool slots a load for `req` may hold: what is left after the running requests' decode reserve and the rest of `req`'s own prompt. */
+  loadRoom(req: Request, cached: number): number {
+    return this.kv.available - this.reserved() - this.decodeReserve(req) - Math.max(0, req.tokens.length - cached);
+  }
+
   /** The KV side (the disk tier's loads hold slots through it). */
   get cacheManager(): CacheManager {
     return this.kv;

@@ -55,3 +55,14 @@ test("bench offline --cache-dir prints the hit rate by tier; without it, no tier
   assert.equal(j.hit_rate_disk, undefined);
   assert.equal(j.disk_load_ms_mean, undefined);
 });
+
+test("bench offline --cache-dir with a pool of 144 tokens and one request at a time finishes (loads once held the pool while nothing was admitted)", { timeout: 120_000 }, async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "radixlm-bench-disk-"));
+  dirs.push(dir);
+  const r = await cliAsync(["bench", "offline", "--workload", "generated-shared-prefix", "--groups", "6", "--prompts-per-group", "4",
+    "--system-prompt-len", "40", "--question-len", "4", "--output-len", "2", "--seed", "5",
+    "--max-total-tokens", "144", "--schedule-policy", "fcfs", "--max-running-requests", "1", "--cache-dir", dir, "--json"]);
+  assert.equal(r.code, 0, r.stderr);
+  const j = JSON.parse(r.stdout) as { cache: { disk: { loadedTokens: number } } };
+  assert.ok(j.cache.disk.loadedTokens >= 0);
+});

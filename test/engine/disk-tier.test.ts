@@ -7,7 +7,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { Engine } from "../../src/engine/engine.js";
-import type { SampleOutput } from "../../src/engine/stream.js";
+import type { GenerateResult, SampleOutput } from "../../src/engine/stream.js";
 import { DiskStore } from "../../src/kvcache/disk-store.js";
 import { loadModel } from "../../src/model/load.js";
 import { nativeBackend, runnerAddon } from "../../src/kernels/native.js";
@@ -53,6 +53,42 @@ describe("disk tier", () => {
       assert.ok(s.loadedTokens >= 40, `loaded ${s.loadedTokens} tokens from disk`);
       assert.equal(s.failedLoads, 0);
       assert.ok(store.stats().items > 0);
+    } finally {
+      await engine.close();
+      await store.close();
+    }
+  });
+
+  test("a pool too small for queued loads and one running request: loads leave room to admit, nothing livelocks", async () => {
+    const model = await loadModel(await testModel("disk-tier-qwen3", { arch: "qwen3", format: "gguf", dtype: "f32", seed: 41 }));
+    const backend = addon ? nativeBackend(addon, 2) : referenceBackend;
+    const rnd = (seed: number) => () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+    const r = rnd(5);
+    const prefixes = Array.from({ length: 6 }, () => Array.from({ length: 40 }, () => 5 + Math.floor(r() * 250)));
+    const prompts = prefixes.flatMap((p) => Array.from({ length: 4 }, () => [...p, ...Array.from({ length: 4 }, () => 5 + Math.floor(r() * 250))]));
+    const params = { maxNewTokens: 2, ignoreEos: true, logprobs: true };
+    const plain = await Engine.create({ model, backend, maxTotalTokens: 512, disableRadixCache: true });
+    const want = await Promise.all(prompts.map((p) => plain.complete({ inputIds: p, params })));
+    await plain.close();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "radixlm-disk-tier-"));
+    dirs.push(dir);
+    let engine: Engine | null = null;
+    const store = await DiskStore.open({ dir, maxBytes: 64 << 20, fingerprint: "test", onEvict: (k) => engine?.forgetDiskItem(k) });
+    engine = await Engine.create({ model, backend, maxTotalTokens: 144, maxRunningRequests: 1, policy: "fcfs", diskStore: store, checkInvariants: true });
+    try {
+      // Twice: the second round finds every prefix on disk, queued behind one running request.
+      for (let round = 0; round < 2; round++) {
+        const got: GenerateResult[] = await Promise.race([
+          Promise.all(prompts.map((p) => engine!.complete({ inputIds: p, params }))),
+          new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`round ${round} did not finish: ${JSON.stringify(engine!.diskStats())}`)), 30_000)),
+        ]);
+        for (const [i, g] of got.entries()) {
+          assert.deepEqual(g.samples[0]!.tokenIds, want[i]!.samples[0]!.tokenIds, `round ${round} prompt ${i}`);
+          assert.deepEqual(g.samples[0]!.logprobs, want[i]!.samples[0]!.logprobs, `round ${round} prompt ${i} logprobs`);
+        }
+        engine.checkAccounting();
+      }
+      assert.ok(engine.diskStats()!.loadedTokens > 0);
     } finally {
       await engine.close();
       await store.close();
