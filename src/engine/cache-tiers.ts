@@ -18,6 +18,7 @@ export class CacheTiers {
 
   constructor(cache: RadixCache, scheduler: Scheduler, runner: ModelRunner, store: DiskStore | null, host: PinHost, poolCapacity: number) {
     this.disk = store ? new DiskTier(cache, scheduler, runner, store, host.kick, host.warn) : null;
+    if (this.disk) scheduler.setDiskLoader(this.disk);
     // RAM pins may lock half the pool; disk pins keep at most half the store.
     const diskLimit = store ? Math.floor(store.stats().maxBytes / 2 / runner.kvTokenBytes) : 0;
     this.pins = new CachePins(cache, store, host, Math.floor(poolCapacity / 2), diskLimit);
@@ -27,11 +28,6 @@ export class CacheTiers {
   step(): void {
     this.disk?.step();
     this.pins.step();
-  }
-
-  /** Requests came: what the disk holds of their prompts starts loading now. */
-  prefetch(): void {
-    this.disk?.prefetch();
   }
 
   /** The store dropped an item (its onEvict). */

@@ -1,9 +1,10 @@
 // The disk tier behind the radix cache (issue 21): pool-resident runs are written to the disk
 // store in the background, least recently used first, so that when eviction takes their slots
-// they stay in the tree, disk-only; a waiting request whose prefix continues into disk-only
-// runs has them loaded back into fresh slots while it waits, instead of computing them.
-// Copies run off the event loop (the runner's exportKv/importKv on libuv workers, the store's
-// reads and writes on libuv's pool); the tree changes only at the start of a step.
+// they stay in the tree, disk-only. A request whose prefix continues into disk-only runs is
+// admitted with slots for them (the scheduler's DiskLoader), loads them while it runs no rows,
+// and goes on from there instead of computing them. Copies run off the event loop (the
+// runner's exportKv/importKv on libuv workers, the store's reads and writes on libuv's pool);
+// the tree changes only at the start of a step.
 import { itemKey, itemMeta, placeItems } from "./disk-items.js";
 import type { ModelRunner } from "../kernels/backend.js";
 import type { DiskStore } from "../kvcache/disk-store.js";
@@ -12,9 +13,8 @@ import type { RadixCache } from "../kvcache/radix-cache.js";
 import type { Request } from "../scheduler/request.js";
 import type { Scheduler } from "../scheduler/scheduler.js";
 
-/** Writes and loads in flight at once (each is one node's run, or one request's continuation). */
+/** Writes in flight at once (each one node's run). Loads are bounded by admission: one per admitted request. */
 const MAX_WRITES = 2;
-const MAX_LOADS = 8;
 
 export interface DiskTierStats {
   /** Tokens and bytes of KV written to the store, and the items written. */
@@ -44,22 +44,16 @@ export interface DiskTierStats {
 
 interface LoadDone {
   readonly req: Request;
-  readonly salt: string;
-  readonly ids: number[];
-  readonly start: number;
-  readonly slots: Int32Array;
-  readonly prefix: CacheHandle;
+  readonly tokens: number;
   readonly ok: boolean;
 }
 
 export class DiskTier {
   private writes = 0;
-  private loads = 0;
   private readonly done: LoadDone[] = [];
   /** Items a load found missing or damaged: the tree forgets them, so no request waits on them again. */
   private readonly missing: string[] = [];
   private readonly forgotten: string[] = [];
-  private readonly loadingFor = new Set<Request>();
   /** Requests whose load failed: they compute their prefix instead of waiting on another. */
   private readonly failedFor = new WeakSet<Request>();
   /** Runs being written: unsaved() lists them until they are marked. */
@@ -138,23 +132,51 @@ export class DiskTier {
     return this.stat.writtenTokens - before;
   }
 
-  /** At the start of a step: applies finished loads and dropped items, then starts writes and loads. */
+  /** At the start of a step: finished loads go to their requests, dropped items leave the tree, writes start. */
   step(): void {
     for (const key of [...this.forgotten.splice(0), ...this.missing.splice(0)]) this.cache.forgetItem(key);
     for (const d of this.done.splice(0)) {
-      const taken = d.ok ? this.cache.restore(d.salt, d.ids, d.start, d.slots) : 0;
-      this.scheduler.cacheManager.endLoad(d.slots, taken, d.prefix);
-      this.stat.loadedTokens += taken;
-      this.stat.loadedBytes += taken * this.runner.kvTokenBytes;
-      d.req.loading = false;
-      if (taken > 0) {
-        d.req.loadedFrom = d.start;
-        d.req.loadedTo = d.start + taken;
-      }
-      this.loadingFor.delete(d.req);
+      this.scheduler.loaded(d.req, d.ok, d.tokens);
+      if (!d.ok) continue;
+      this.stat.loadedTokens += d.tokens;
+      this.stat.loadedBytes += d.tokens * this.runner.kvTokenBytes;
     }
     this.startWrites();
-    this.startLoads();
+  }
+
+  /** The scheduler's loader (DiskLoader): a request admitted with part of its prefix on disk. */
+  wants(req: Request): boolean {
+    return !this.failedFor.has(req);
+  }
+
+  load(req: Request, runs: readonly DiskRun[], slots: Int32Array): void {
+    const t0 = performance.now();
+    const tb = this.runner.kvTokenBytes;
+    void this.read(runs).then(
+      async (parts) => {
+        if (!parts) return false;
+        // Each run's bytes straight from its item's buffer into its slots: no gathering copy.
+        let o = 0;
+        await Promise.all(parts.map((p) => {
+          const s = slots.subarray(o, o + p.length / tb);
+          o += s.length;
+          return this.runner.importKv(s, p);
+        }));
+        return true;
+      },
+    ).catch((err: unknown) => {
+      this.warn(`radixlm: disk tier: a load failed (${err instanceof Error ? err.message : String(err)})`);
+      return false;
+    }).then((ok) => {
+      this.stat.loads++;
+      this.stat.loadMsTotal += performance.now() - t0;
+      if (!ok) {
+        this.stat.failedLoads++;
+        this.failedFor.add(req);
+      }
+      this.done.push({ req, tokens: slots.length, ok });
+      this.kick();
+    });
   }
 
   private startWrites(): void {
@@ -201,64 +223,6 @@ export class DiskTier {
           for (const f of this.writeSettled.splice(0)) f();
           this.kick();
         });
-    }
-  }
-
-  /** A request came: its load starts now, not at the next step (which may be a long prefill away). */
-  prefetch(): void {
-    this.startLoads();
-  }
-
-  private startLoads(): void {
-    // Nothing on disk only: no request's prefix can continue there.
-    if ((this.cache.stats().diskTokens ?? 0) === 0) return;
-    // Only for requests that can run next (in arrival order): a load for one far back in the
-    // queue would hold slots, or be evicted again, before that request runs.
-    let window = Math.max(1, this.scheduler.freeRunSlots);
-    for (const req of this.scheduler.waitingRequests) {
-      if (this.loads >= MAX_LOADS || window-- <= 0) return;
-      if (req.loading || this.loadingFor.has(req) || this.failedFor.has(req)) continue;
-      const ids = Array.from(req.key(req.matchLimit).ids);
-      const m = this.cache.match({ ids, salt: req.salt });
-      const runs = m.disk ?? [];
-      const n = runs.reduce((a, r) => a + r.length, 0);
-      if (n === 0) continue;
-      // The load must leave the request room to run, and the running ones room to decode:
-      // else loads hold the pool while nothing is admitted.
-      if (this.scheduler.loadRoom(req, m.slots.length + n) < n) return;
-      const slots = this.scheduler.cacheManager.holdForLoad(n, m.handle);
-      if (!slots) return;
-      req.loading = true;
-      this.loadingFor.add(req);
-      this.loads++;
-      const t0 = performance.now();
-      const tb = this.runner.kvTokenBytes;
-      void this.read(runs).then(
-        async (parts) => {
-          if (!parts) return false;
-          // Each run's bytes straight from its item's buffer into its slots: no gathering copy.
-          let o = 0;
-          await Promise.all(parts.map((p) => {
-            const s = slots.subarray(o, o + p.length / tb);
-            o += s.length;
-            return this.runner.importKv(s, p);
-          }));
-          return true;
-        },
-      ).catch((err: unknown) => {
-        this.warn(`radixlm: disk tier: a load failed (${err instanceof Error ? err.message : String(err)})`);
-        return false;
-      }).then((ok) => {
-        this.loads--;
-        this.stat.loads++;
-        this.stat.loadMsTotal += performance.now() - t0;
-        if (!ok) {
-          this.stat.failedLoads++;
-          this.failedFor.add(req);
-        }
-        this.done.push({ req, salt: req.salt, ids, start: m.slots.length, slots, prefix: m.handle, ok });
-        this.kick();
-      });
     }
   }
 

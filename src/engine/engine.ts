@@ -187,8 +187,6 @@ export class Engine {
       if (grammar instanceof Grammar || grammar === undefined) this.enqueue(samples, grammar, after);
       else this.compileThenEnqueue(sub, samples, grammar, after);
     }
-    // What the disk tier holds of these prompts starts loading at once.
-    this.cacheTiers?.prefetch();
     const signal = options.signal;
     if (signal) {
       const onAbort = (): void => this.abortSubmission(sub);

@@ -10,8 +10,9 @@
 //
 // Disk tier: a node whose KV was also written to a store (markOnDisk) is not dropped when
 // evicted: its slots go and it stays in the tree, disk-only, so that a later match reports it
-// (MatchResult.disk) and its KV can be loaded back (restore) instead of computed. Disk-only
-// nodes are only ever below the pool-resident part of a path.
+// (MatchResult.disk) and its KV can be loaded back instead of computed: an insert through
+// disk-only nodes gives them the caller's slots again. Disk-only nodes are only ever below the
+// pool-resident part of a path.
 import { concatSlots, type CacheHandle, type CacheKey, type CacheStats, type DiskRun, type InsertResult, type MatchResult, type PrefixCache } from "./prefix-cache.js";
 import { MinHeap } from "../util/min-heap.js";
 import { commonPrefix, EMPTY_NAMESPACE, inPool, Node, pathOf } from "./radix-node.js";
@@ -334,40 +335,6 @@ export class RadixCache implements PrefixCache {
       node = child;
     }
     return marked;
-  }
-
-  /**
-   * The KV of a disk continuation (MatchResult.disk) of the path `ids` from position `start`
-   * is in `slots` now: the disk-only nodes it covers take them. Returns how many leading
-   * slots were taken (fewer when the tree changed meanwhile: the caller frees the rest).
-   */
-  restore(salt: string, ids: ArrayLike<number>, start: number, slots: Int32Array): number {
-    let node = this.roots.get(salt);
-    let depth = 0;
-    while (node && depth < start) {
-      const child: Node | undefined = node.children.get(ids[depth]!);
-      if (!child || !inPool(child) || commonPrefix(child.key, ids, depth) < child.key.length) return 0;
-      depth += child.key.length;
-      node = child;
-    }
-    if (!node || depth !== start) return 0;
-    let taken = 0;
-    while (taken < slots.length) {
-      const child: Node | undefined = node.children.get(ids[start + taken]!);
-      if (!child || inPool(child) || child.key.length > slots.length - taken || commonPrefix(child.key, ids, start + taken) < child.key.length) break;
-      child.slots = slots.slice(taken, taken + child.key.length);
-      // Used now: other loads evict older entries first.
-      child.lastAccess = ++this.clock;
-      this.diskTokens -= child.key.length;
-      this.evictable += child.key.length;
-      taken += child.key.length;
-      node = child;
-    }
-    if (taken > 0) {
-      this.version++;
-      this.listener?.stored(salt, Array.from({ length: start + taken }, (_, i) => ids[i]!), start);
-    }
-    return taken;
   }
 
   /**

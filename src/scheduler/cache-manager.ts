@@ -2,37 +2,11 @@
 // cache's (locked through the request's handle), the rest its own. Slots go back to the pool
 // here and nowhere else; the prefix cache hands back what it evicts or does not keep.
 import type { KVPool } from "../kvcache/pool.js";
-import type { CacheHandle, CacheStats, MatchResult, PrefixCache } from "../kvcache/prefix-cache.js";
+import type { CacheStats, MatchResult, PrefixCache } from "../kvcache/prefix-cache.js";
 import type { Request } from "./request.js";
 
 export class CacheManager {
-  /** Slots held by loads from the disk tier, not yet the cache's (counted in the accounting). */
-  private loading = 0;
-
   constructor(private readonly pool: KVPool, private readonly cache: PrefixCache) {}
-
-  /**
-   * `n` slots for KV being loaded from disk below `prefix` (a match's handle, locked until
-   * endLoad so that eviction keeps the prefix the load continues); null when the pool cannot
-   * give them.
-   */
-  holdForLoad(n: number, prefix: CacheHandle): Int32Array | null {
-    this.cache.lock(prefix);
-    const slots = this.available >= n ? this.alloc(n) : null;
-    if (!slots) {
-      this.cache.unlock(prefix);
-      return null;
-    }
-    this.loading += n;
-    return slots;
-  }
-
-  /** A load is over: `taken` of its slots became the cache's (restore), the rest go back to the pool. */
-  endLoad(slots: Int32Array, taken: number, prefix: CacheHandle): void {
-    this.loading -= slots.length;
-    this.free(slots.subarray(taken));
-    this.cache.unlock(prefix);
-  }
 
   /** Changes whenever cache entries are added or dropped. */
   get version(): number {
@@ -53,7 +27,7 @@ export class CacheManager {
    * Starts a request on its matched prefix plus `count` fresh slots; false, holding nothing,
    * when the pool cannot give them, or cannot also keep `room` more for later.
    */
-  attach(req: Request, m: MatchResult, count: number, room = 0): boolean {
+  attach(req: Request, m: MatchResult, count: number, room = 0, recordHit = true): boolean {
     // Locked first: the matched prefix is no longer evictable room.
     this.cache.lock(m.handle);
     const fresh = this.available >= count + room ? this.alloc(count) : null;
@@ -69,12 +43,21 @@ export class CacheManager {
     req.computed = matched;
     req.allocated = matched + count;
     req.handle = m.handle;
-    if (req.cachedPromptTokens < 0) {
-      req.cachedPromptTokens = Math.min(matched, req.promptLength);
-      const fromDisk = Math.max(0, Math.min(req.cachedPromptTokens, req.loadedTo) - req.loadedFrom);
-      this.cache.recordQuery(req.promptLength, req.cachedPromptTokens, fromDisk);
-    }
+    if (recordHit) this.recordHit(req, 0);
     return true;
+  }
+
+  /** The request's prompt tokens served from the cache (its computed prefix now), `fromDisk` of them loaded from disk for it; once per request. */
+  recordHit(req: Request, fromDisk: number): void {
+    if (req.cachedPromptTokens >= 0) return;
+    req.cachedPromptTokens = Math.min(req.computed, req.promptLength);
+    this.cache.recordQuery(req.promptLength, req.cachedPromptTokens, Math.min(fromDisk, req.cachedPromptTokens));
+  }
+
+  /** Slots a running request holds past what it computed go back to the pool (a failed load's). */
+  trim(req: Request): void {
+    this.free(req.slots.subarray(req.computed, req.allocated));
+    req.allocated = req.computed;
   }
 
   /** `n` more slots for a running request; false when the pool cannot give them. */
@@ -139,7 +122,7 @@ export class CacheManager {
   /** free + evictable + protected + owned by `running` == capacity; throws when it does not hold. */
   checkAccounting(running: readonly Request[]): void {
     const s = this.cache.stats();
-    let owned = this.loading;
+    let owned = 0;
     for (const r of running) owned += r.allocated - r.prefixLength;
     const total = this.pool.freeCount + s.evictableTokens + s.protectedTokens + owned;
     if (total !== this.pool.capacity) {

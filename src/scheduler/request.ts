@@ -125,11 +125,11 @@ export class Request {
   readonly promptLogprobs: { readonly start: number; readonly tokenIds: number[]; readonly logprobs: number[] } | null;
   promptLogprobsSent = false;
 
-  /** Its cached prefix is being loaded from the disk tier: it waits until the load is in. */
+  /**
+   * Admitted with part of its prefix on disk: that part is being loaded into its slots (from
+   * prefixLength on). It runs no rows, is never retracted, and is reaped only once the load is in.
+   */
   loading = false;
-  /** Prompt positions a load from the disk tier brought into the pool for it ([start, end); end 0: none). */
-  loadedFrom = 0;
-  loadedTo = 0;
 
   /** An embedding or scoring request (see PoolSpec), and its result so far. */
   readonly pool: PoolSpec | null;

@@ -10,7 +10,7 @@
 // postprocess(): sampled tokens are appended and finish conditions checked; a finished
 // request's KV goes into the cache and it is released.
 import type { KVPool } from "../kvcache/pool.js";
-import type { CacheStats, PrefixCache } from "../kvcache/prefix-cache.js";
+import type { CacheStats, DiskRun, PrefixCache } from "../kvcache/prefix-cache.js";
 import { CacheManager } from "./cache-manager.js";
 import type { FinishReason, Request, TokenLogprob } from "./request.js";
 import { appendToken, flushOutput } from "./output.js";
@@ -47,6 +47,21 @@ export interface SchedulerOptions {
   readonly waitForSharedPrefill?: boolean;
 }
 
+/**
+ * The disk tier's side of admission: a request whose prefix continues on disk is admitted
+ * with slots for that part, which the loader fills while the request runs no rows; the engine
+ * then calls Scheduler.loaded. So loads are admissions: bounded, and accounted, as they are.
+ */
+export interface DiskLoader {
+  /** Whether `req` loads what the disk holds of its prefix (not after a failed load: it computes instead). */
+  wants(req: Request): boolean;
+  /** Starts loading `runs` (positions from req.prefixLength on) into `slots`. */
+  load(req: Request, runs: readonly DiskRun[], slots: Int32Array): void;
+}
+
+/** admit(): the request is admitted to load its prefix first, with no rows this step. */
+const LOADING = "loading";
+
 /** What a step, an abort or a failure produced for one request, in order. */
 export type OutputEvent =
   | { readonly kind: "token"; readonly req: Request; readonly tokenId: number; readonly text: string; readonly logprob?: TokenLogprob }
@@ -76,9 +91,28 @@ export class Scheduler {
   private decodeWait = 0;
 
   private readonly kv: CacheManager;
+  private loader: DiskLoader | null = null;
 
   constructor(pool: KVPool, cache: PrefixCache, private readonly opts: SchedulerOptions) {
     this.kv = new CacheManager(pool, cache);
+  }
+
+  /** Admissions load what the disk holds of their prefixes through `loader` (the engine's disk tier). */
+  setDiskLoader(loader: DiskLoader): void {
+    this.loader = loader;
+  }
+
+  /**
+   * The load of `req`'s prefix is over: `tokens` tokens are in its slots (ok), or it computes
+   * them (not ok; its slots are its own either way). Its prefix goes into the cache.
+   */
+  loaded(req: Request, ok: boolean, tokens: number): void {
+    req.loading = false;
+    if (ok) req.computed = req.prefixLength + tokens;
+    // Else it computes that part, chunk by chunk, in slots allocated as it goes.
+    else this.kv.trim(req);
+    this.kv.recordHit(req, ok ? tokens : 0);
+    if (ok && !req.aborted) this.kv.cacheRequest(req, false);
   }
 
   /**
@@ -124,7 +158,7 @@ export class Scheduler {
     let prefillTokens = 0;
     for (const req of this.running) {
       if (budget <= 0) break;
-      if (inBatch.has(req) || req.pending <= 1) continue;
+      if (inBatch.has(req) || req.pending <= 1 || req.loading) continue;
       const count = Math.min(req.pending, budget);
       if (!this.grow(req, count, inBatch)) break;
       entries.push({ req, start: req.computed, count, wantLogits: count === req.pending });
@@ -139,6 +173,7 @@ export class Scheduler {
         if (this.sharesUncachedPrefix(c)) continue;
         const e = this.admit(c.req, budget);
         if (!e) break;
+        if (e === LOADING) continue;
         entries.push(e);
         inBatch.add(c.req);
         budget -= e.count;
@@ -156,7 +191,7 @@ export class Scheduler {
   private scheduleDecodes(entries: BatchEntry[], inBatch: Set<Request>): number {
     let n = 0;
     for (const req of [...this.running]) {
-      if (req.status !== "running" || req.pending !== 1) continue;
+      if (req.status !== "running" || req.pending !== 1 || req.loading) continue;
       if (!this.grow(req, 1, inBatch)) continue;
       entries.push({ req, start: req.computed, count: 1, wantLogits: true });
       inBatch.add(req);
@@ -189,8 +224,7 @@ export class Scheduler {
     this.prepared = null;
     const seen = new Set(ready.map((c) => c.req));
     for (const req of this.waiting) if (!seen.has(req)) ready.push(this.candidate(req));
-    // A request whose prefix is coming back from disk waits for it rather than computing it.
-    return orderCandidates(this.opts.policy, ready.filter((c) => !c.req.loading));
+    return orderCandidates(this.opts.policy, ready);
   }
 
   /**
@@ -222,12 +256,22 @@ export class Scheduler {
     return Math.ceil(Math.min(Math.max(0, r.params.maxNewTokens - r.outputLength), 4096) * this.opts.decodeReserveRatio);
   }
 
-  private admit(req: Request, budget: number): BatchEntry | null {
+  private admit(req: Request, budget: number): BatchEntry | typeof LOADING | null {
     // Match again: earlier admissions in this step may have evicted or added entries.
     // Always leave one token to compute so there are logits to sample from (and every row
     // whose logits give prompt logprobs).
     const m = this.kv.match(req);
     const matched = m.slots.length;
+    const onDisk = m.disk && this.loader?.wants(req) ? m.disk.reduce((a, r) => a + r.length, 0) : 0;
+    if (onDisk > 0) {
+      // Slots for the part on disk, and room for the rest as for any admission.
+      const room = this.running.length > 0 ? req.tokens.length - matched - onDisk + this.reserved() + this.decodeReserve(req) : 0;
+      if (!this.kv.attach(req, m, onDisk, room, false)) return null;
+      this.start(req);
+      req.loading = true;
+      this.loader!.load(req, m.disk!, req.slots.slice(matched, matched + onDisk));
+      return LOADING;
+    }
     const count = Math.min(req.tokens.length - matched, budget);
     const reserve = this.reserved() + this.decodeReserve(req);
     // All it has left to compute must fit, not just this chunk: a later chunk that does not
@@ -235,16 +279,21 @@ export class Scheduler {
     // it goes ahead and relies on retraction.
     const room = this.running.length > 0 ? req.tokens.length - matched - count + reserve : 0;
     if (!this.kv.attach(req, m, count, room)) return null;
+    this.start(req);
+    return { req, start: matched, count, wantLogits: matched + count === req.tokens.length };
+  }
+
+  private start(req: Request): void {
     this.waiting.splice(this.waiting.indexOf(req), 1);
     req.status = "running";
     this.running.push(req);
-    return { req, start: matched, count, wantLogits: matched + count === req.tokens.length };
   }
 
   /** Allocates `n` more slots for a running request, retracting others if needed. */
   private grow(req: Request, n: number, inBatch: Set<Request>): boolean {
     while (!this.kv.grow(req, n)) {
-      const victim = [...this.running].reverse().find((r) => r !== req && !inBatch.has(r));
+      // Not one whose load is writing its slots.
+      const victim = [...this.running].reverse().find((r) => r !== req && !inBatch.has(r) && !r.loading);
       if (!victim) return false;
       this.retract(victim);
     }
@@ -371,7 +420,8 @@ export class Scheduler {
   /** Releases the aborted requests (between steps); their finish events. */
   reapAborted(): OutputEvent[] {
     // Called before every step: collect first (finishing changes the queues), copy nothing when none is aborted.
-    const aborted = this.running.filter((r) => r.aborted);
+    // One whose load is writing its slots goes once the load is in.
+    const aborted = this.running.filter((r) => r.aborted && !r.loading);
     for (const r of this.waiting) if (r.aborted) aborted.push(r);
     for (const rest of this.parked.values()) for (const r of rest) if (r.aborted) aborted.push(r);
     return aborted.flatMap((r) => this.finish(r, "abort"));
@@ -387,26 +437,6 @@ export class Scheduler {
     if (!this.idle) return false;
     this.kv.flush();
     return true;
-  }
-
-  /** The waiting requests, in arrival order (the disk tier prefetches for them). */
-  get waitingRequests(): readonly Request[] {
-    return this.waiting;
-  }
-
-  /** How many more requests may run now (maxRunningRequests less those running). */
-  get freeRunSlots(): number {
-    return Math.max(0, this.opts.maxRunningRequests - this.running.length);
-  }
-
-  /** Pool slots a load for `req` may hold: what is left after the running requests' decode reserve and the rest of `req`'s own prompt. */
-  loadRoom(req: Request, cached: number): number {
-    return this.kv.available - this.reserved() - this.decodeReserve(req) - Math.max(0, req.tokens.length - cached);
-  }
-
-  /** The KV side (the disk tier's loads hold slots through it). */
-  get cacheManager(): CacheManager {
-    return this.kv;
   }
 
   cacheStats(): CacheStats {

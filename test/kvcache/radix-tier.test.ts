@@ -43,7 +43,8 @@ describe("radix cache disk tier", () => {
     // A shorter key splits the disk-only node where it ends.
     assert.deepEqual(c.match(key(a.slice(0, 4))).disk, [{ item: "item-0", from: 0, length: 4 }]);
     assert.deepEqual(c.match(key(a)).disk, [{ item: "item-0", from: 0, length: 4 }, { item: "item-0", from: 4, length: 6 }]);
-    assert.equal(c.restore("", a, 0, range(200, 10)), 10);
+    // Loaded back: an insert through the disk-only nodes gives them the new slots.
+    assert.deepEqual(c.insert(key(a), range(200, 10)), { alreadyCached: 0, cached: 10 });
     const back = c.match(key(a));
     assert.deepEqual(back.slots, range(200, 10));
     assert.equal(back.disk, undefined);
@@ -105,7 +106,7 @@ describe("radix cache disk tier", () => {
     c.evict(6);
     assert.equal(c.match(key([1, 2, 3], "a")).disk!.length, 1);
     assert.notEqual(c.match(key([1, 2, 3], "a")).disk![0]!.item, c.match(key([1, 2, 3], "b")).disk![0]!.item);
-    assert.equal(c.restore("a", [1, 2, 3], 0, range(20, 3)), 3);
+    assert.equal(c.insert(key([1, 2, 3], "a"), range(20, 3)).cached, 3);
     c.flush();
     assert.equal(c.stats().diskTokens, 0);
     assert.equal(c.stats().cachedTokens, 0);
@@ -149,8 +150,9 @@ describe("radix cache disk tier", () => {
         const n = (m.disk ?? []).reduce((a, d) => a + d.length, 0);
         if (n > 0) {
           const slots = Int32Array.from({ length: n }, () => nextSlot++);
-          const got = c.restore("", ids, m.slots.length, slots);
-          assert.equal(got, n);
+          const upto = m.slots.length + n;
+          const got = c.insert(key(ids.slice(0, upto)), Int32Array.from([...m.slots, ...slots]));
+          assert.deepEqual(got, { alreadyCached: m.slots.length, cached: upto });
           restored += n;
           for (const s of slots) owned.add(s);
         }

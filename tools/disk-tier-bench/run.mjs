@@ -1,6 +1,7 @@
 // The disk tier's benchmarks (issue 21), each side by side in one sitting:
 //
-//   working-set: a multi-turn workload whose distinct tokens are `--ratio` (4) times the KV
+//   working-set: a multi-turn workload (native /generate, so that each turn resends the ids the
+//     server generated and the ideal hit rate is reachable) whose distinct tokens are `--ratio` (4) times the KV
 //     pool, served without and with --cache-dir: throughput, mean TTFT, hit rate (by tier) and
 //     the workload's ideal hit rate.
 //   restart: a `--restart-prompt-len` (4096) token system prompt; the first request's TTFT on
@@ -128,7 +129,7 @@ if (parts.has("working-set")) {
     if (tier === "on") args.push("--cache-dir", fresh("ws-cache"));
     const s = await serve(args);
     const json = path.join(o.out, `ws-${tier}.json`);
-    const r = spawnSync(process.execPath, [bin, "bench", "serve", "--base-url", base, "--workload", "multi-turn",
+    const r = spawnSync(process.execPath, [bin, "bench", "serve", "--base-url", base, "--api", "native", "--workload", "multi-turn",
       "--conversations", String(C), "--turns", String(T), "--system-prompt-len", String(S), "--question-len", String(Q),
       "--output-len", String(O), "--max-concurrency", o["max-concurrency"], "--no-bound", "--label", `tier ${tier}`, "--json", json],
     { stdio: ["ignore", "inherit", "inherit"] });
