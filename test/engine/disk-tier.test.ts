@@ -8,7 +8,7 @@ import os from "node:os";
 import path from "node:path";
 import { Engine } from "../../src/engine/engine.js";
 import type { GenerateResult, SampleOutput } from "../../src/engine/stream.js";
-import { DiskStore } from "../../src/kvcache/disk-store.js";
+import { DiskStore, type DiskWrite } from "../../src/kvcache/disk-store.js";
 import { loadModel } from "../../src/model/load.js";
 import { nativeBackend, runnerAddon } from "../../src/kernels/native.js";
 import { referenceBackend } from "../../src/kernels/reference.js";
@@ -93,5 +93,87 @@ describe("disk tier", () => {
       await engine.close();
       await store.close();
     }
+  });
+
+  test("requests that load the same disk node at once each get it, bitwise; the second's copy goes back to the pool", async () => {
+    const model = await loadModel(await testModel("disk-tier-qwen3", { arch: "qwen3", format: "gguf", dtype: "f32", seed: 41 }));
+    const backend = addon ? nativeBackend(addon, 2) : referenceBackend;
+    // Shorter than the share that makes a request wait for another's prefill (32): all three load it.
+    const prefix = Array.from({ length: 24 }, (_, i) => ((i * 13) % 200) + 5);
+    const evictor = Array.from({ length: 100 }, (_, i) => ((i * 7) % 200) + 3);
+    const prompts = [0, 1, 2].map((k) => [...prefix, 300 + k, 301 + k]);
+    const params = { maxNewTokens: 4, ignoreEos: true, logprobs: true, topLogprobs: 2 };
+    const plain = await Engine.create({ model, backend, maxTotalTokens: 512, disableRadixCache: true });
+    const want = await Promise.all(prompts.map((p) => plain.complete({ inputIds: p, params })));
+    await plain.close();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "radixlm-disk-tier-"));
+    dirs.push(dir);
+    let engine: Engine | null = null;
+    const store = await DiskStore.open({ dir, maxBytes: 64 << 20, fingerprint: "test", onEvict: (k) => engine?.forgetDiskItem(k) });
+    engine = await Engine.create({ model, backend, maxTotalTokens: 120, diskStore: store, checkInvariants: true });
+    try {
+      await engine.complete({ inputIds: [...prefix, 9], params });
+      assert.ok(await until(() => engine!.diskStats()!.writtenTokens >= 24, 2000));
+      // Another prompt pushes the prefix out of the pool: it stays on disk only.
+      await engine.complete({ inputIds: evictor, params });
+      assert.ok((engine.diskStats()!.diskOnlyTokens) >= 24, JSON.stringify(engine.diskStats()));
+      const loadsBefore = engine.diskStats()!.loads;
+      const got = await Promise.all(prompts.map((p) => engine!.complete({ inputIds: p, params })));
+      for (const [i, g] of got.entries()) {
+        assert.deepEqual(g.samples[0]!.tokenIds, want[i]!.samples[0]!.tokenIds, `prompt ${i}`);
+        assert.deepEqual(g.samples[0]!.logprobs, want[i]!.samples[0]!.logprobs, `prompt ${i} logprobs`);
+      }
+      const s = engine.diskStats()!;
+      assert.ok(s.loads - loadsBefore >= 2, `${s.loads - loadsBefore} loads of the shared node at once`);
+      assert.equal(s.failedLoads, 0);
+      engine.checkAccounting();
+    } finally {
+      await engine.close();
+      await store.close();
+    }
+  });
+
+  test("a full disk: writes fail with a warning, the engine serves on, bitwise, and what did fit is loaded", async () => {
+    const model = await loadModel(await testModel("disk-tier-qwen3", { arch: "qwen3", format: "gguf", dtype: "f32", seed: 41 }));
+    const backend = addon ? nativeBackend(addon, 2) : referenceBackend;
+    const prefix = (k: number): number[] => Array.from({ length: 40 }, (_, i) => ((i * 7 + k * 13) % 200) + 5);
+    const prompts = [0, 1, 2, 3, 0, 1, 2, 3].map((k, i) => [...prefix(k), 300 + i]);
+    const params = { maxNewTokens: 3, ignoreEos: true, logprobs: true };
+    const plain = await Engine.create({ model, backend, maxTotalTokens: 512, disableRadixCache: true });
+    const want = [];
+    for (const p of prompts) want.push((await plain.complete({ inputIds: p, params })).samples[0]!);
+    await plain.close();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "radixlm-disk-tier-"));
+    dirs.push(dir);
+    // The disk fills after the first few records: every later write fails with ENOSPC.
+    let writes = 0;
+    const write: DiskWrite = async (fh, buffers, position) => {
+      if (++writes > 3) throw Object.assign(new Error("ENOSPC: no space left on device, write"), { code: "ENOSPC" });
+      return (await fh.writev(buffers.map((b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength)), position)).bytesWritten;
+    };
+    const warnings: string[] = [];
+    let engine: Engine | null = null;
+    const store = await DiskStore.open({ dir, maxBytes: 64 << 20, fingerprint: "test", write, onEvict: (k) => engine?.forgetDiskItem(k) });
+    const origWrite = process.stderr.write.bind(process.stderr);
+    process.stderr.write = ((chunk: string | Uint8Array) => {
+      warnings.push(String(chunk));
+      return true;
+    }) as typeof process.stderr.write;
+    try {
+      engine = await Engine.create({ model, backend, maxTotalTokens: 96, diskStore: store, checkInvariants: true });
+      for (const [i, p] of prompts.entries()) {
+        const got: SampleOutput = (await engine.complete({ inputIds: p, params })).samples[0]!;
+        assert.deepEqual(got.tokenIds, want[i]!.tokenIds, `prompt ${i}`);
+        assert.deepEqual(got.logprobs, want[i]!.logprobs, `prompt ${i} logprobs`);
+        await new Promise((r) => setTimeout(r, 50));
+        engine.checkAccounting();
+      }
+    } finally {
+      process.stderr.write = origWrite;
+      await engine?.close();
+      await store.close();
+    }
+    assert.ok(warnings.some((w) => /disk tier: a write failed .*ENOSPC/.test(w)), warnings.join(""));
+    assert.ok(engine!.diskStats()!.writtenTokens > 0, "what fit was stored");
   });
 });
