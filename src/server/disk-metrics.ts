@@ -2,29 +2,14 @@
 // scraped. They are registered only when the attached engine has a disk tier (serve
 // --cache-dir): a server without one carries no series that could only ever read 0. The
 // tier="disk" part of radixlm:cached_tokens_total is in metrics.ts beside the "ram" part.
-import { Counter, Gauge, type Registry } from "prom-client";
+import type { Registry } from "prom-client";
+import { mirrorOf } from "./prom-mirror.js";
 import type { DiskTierStats } from "../engine/disk-tier.js";
 
 type Read = () => DiskTierStats | null;
 
 export function registerDiskMetrics(registers: Registry[], stats: Read): void {
-  // Counters that mirror a disk-tier total: each scrape adds what grew since the last one.
-  const total = (name: string, help: string, read: (s: DiskTierStats) => number): void => {
-    let seen = 0;
-    new Counter({
-      name, help, registers,
-      collect() {
-        const s = stats();
-        if (!s) return;
-        const v = read(s);
-        if (v > seen) this.inc(v - seen);
-        seen = Math.max(seen, v);
-      },
-    });
-  };
-  const gauge = (name: string, help: string, read: (s: DiskTierStats) => number): void => {
-    new Gauge({ name, help, registers, collect() { const s = stats(); this.set(s ? read(s) : 0); } });
-  };
+  const { total, gauge } = mirrorOf(registers, stats);
   total("radixlm:disk_cache_written_tokens_total", "Tokens of KV written to the disk tier.", (s) => s.writtenTokens);
   total("radixlm:disk_cache_written_bytes_total", "Bytes of KV written to the disk tier.", (s) => s.writtenBytes);
   total("radixlm:disk_cache_loaded_tokens_total", "Tokens of KV loaded back from the disk tier for waiting requests (the hits they served are radixlm:cached_tokens_total{tier=\"disk\"}).", (s) => s.loadedTokens);

@@ -6,6 +6,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom
 import type { Engine, EngineStats } from "../engine/engine.js";
 import type { FinishReason } from "../engine/stream.js";
 import { registerDiskMetrics } from "./disk-metrics.js";
+import { mirrorOf } from "./prom-mirror.js";
 import { DEFAULT_METRIC_NAME_SETS, registerSglangGauges, registerVllmGauges, type MetricNameSet } from "./gateway-metrics.js";
 
 const TTFT_BUCKETS = [0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 15, 20, 30, 60];
@@ -51,23 +52,8 @@ export class Metrics {
     const stats = (): EngineStats | null => this.engine?.stats() ?? null;
     if (names.includes("vllm")) registerVllmGauges(this.registry, stats);
     if (names.includes("sglang")) registerSglangGauges(this.registry, stats);
-    // Counters that mirror an engine total: each scrape adds what grew since the last one.
-    const total = (name: string, help: string, read: (s: EngineStats) => number): void => {
-      let seen = 0;
-      new Counter({
-        name, help, registers,
-        collect() {
-          const s = stats();
-          if (!s) return;
-          const v = read(s);
-          if (v > seen) this.inc(v - seen);
-          seen = v;
-        },
-      });
-    };
-    const gauge = (name: string, help: string, read: (s: EngineStats) => number): void => {
-      new Gauge({ name, help, registers, collect() { const s = stats(); this.set(s ? read(s) : 0); } });
-    };
+    // Counters and gauges that mirror an engine total (prom-mirror.ts).
+    const { total, gauge } = mirrorOf(registers, stats);
     total("radixlm:prompt_tokens_total", "Prompt tokens submitted.", (s) => s.promptTokensTotal);
     total("radixlm:generation_tokens_total", "Tokens generated.", (s) => s.generatedTokensTotal);
     cachedTokensByTier(registers, stats, () => this.engine?.diskStats() != null);

@@ -1,23 +1,13 @@
 // bench serve's hits by tier: a radixlm server with a disk tier labels its cached tokens
 // tier="ram"/"disk" and counts its disk loads; the report splits the /metrics hit rate and
 // gives the mean load time, and leaves both out for a server that does not say.
-import { test, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import { benchServe } from "../../src/bench/serve.js";
 import { buildReport, formatReport, type ServeRunInfo } from "../../src/bench/serve-report.js";
 import { cacheDelta, parsePrometheus, tierKey } from "../../src/bench/server-metrics.js";
 import type { Workload } from "../../src/bench/workloads.js";
-import type { Engine } from "../../src/engine/engine.js";
-import { DiskStore } from "../../src/kvcache/disk-store.js";
-import { post, start, until } from "../server/harness.js";
-
-const dirs: string[] = [];
-after(() => {
-  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
-});
+import { post, startTiered, until } from "../server/harness.js";
 
 const INFO: ServeRunInfo = {
   label: "t", base_url: "http://x", api: "native", model: null, workload: "random", workload_options: {},
@@ -75,12 +65,7 @@ test("without a disk tier (or tier labels) the split and the load time are absen
 });
 
 test("bench serve against a server with a disk tier reports disk hits and the load time", async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "radixlm-serve-tiers-"));
-  dirs.push(dir);
-  let engine: Engine | null = null;
-  const store = await DiskStore.open({ dir, maxBytes: 64 << 20, fingerprint: "test", onEvict: (k) => engine?.forgetDiskItem(k) });
-  const srv = await start({ maxTotalTokens: 96, diskStore: store });
-  engine = srv.engine;
+  const srv = await startTiered({ maxTotalTokens: 96 });
   try {
     const prefix = (k: number): number[] => Array.from({ length: 40 }, (_, i) => ((i * 7 + k * 13) % 200) + 5);
     // Three prefixes, each stored before the next comes: the 96-token pool keeps only the last ones.
@@ -107,6 +92,5 @@ test("bench serve against a server with a disk tier reports disk hits and the lo
     assert.match(formatReport(r), /ram [\d.]+%, disk [\d.]+%/);
   } finally {
     await srv.close();
-    await store.close();
   }
 });

@@ -1,20 +1,10 @@
 // /metrics of a server whose engine has a disk tier: radixlm:cached_tokens_total split by
 // tier (ram + disk = the hits), the disk tier's counters and gauges; and a server without one
 // carries only the "ram" tier and no disk series.
-import { test, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
-import type { Engine } from "../../src/engine/engine.js";
-import { DiskStore } from "../../src/kvcache/disk-store.js";
 import { statusLine } from "../../src/server/metrics.js";
-import { post, start, until } from "./harness.js";
-
-const dirs: string[] = [];
-after(() => {
-  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
-});
+import { post, start, startTiered, until } from "./harness.js";
 
 /** The value of one sample: `name` with exactly `labels` among its labels (model_name aside). */
 function sample(text: string, name: string, labels = ""): number | null {
@@ -31,12 +21,7 @@ const prefix = (k: number): number[] => Array.from({ length: 40 }, (_, i) => ((i
 const greedy = { max_new_tokens: 4, temperature: 0, ignore_eos: true };
 
 test("/metrics with a disk tier: cached tokens by tier and the disk_cache counters", async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "radixlm-disk-metrics-"));
-  dirs.push(dir);
-  let engine: Engine | null = null;
-  const store = await DiskStore.open({ dir, maxBytes: 64 << 20, fingerprint: "test", onEvict: (k) => engine?.forgetDiskItem(k) });
-  const srv = await start({ maxTotalTokens: 96, diskStore: store });
-  engine = srv.engine;
+  const srv = await startTiered({ maxTotalTokens: 96 });
   try {
     // Three 40-token prefixes, each asked twice, in an order that makes the 96-token pool evict them.
     for (const [i, k] of [0, 1, 2, 0, 1, 2].entries()) {
@@ -83,7 +68,6 @@ test("/metrics with a disk tier: cached tokens by tier and the disk_cache counte
     assert.match(line!, /cache hit rate: [\d.]+% \(disk [\d.]+%\), gen throughput/);
   } finally {
     await srv.close();
-    await store.close();
   }
 });
 

@@ -1,8 +1,8 @@
 // A real radixlm server on 127.0.0.1 (port 0) over a tiny random-weight model, for the server
 // tests; the native backend when the addon loads, else the reference one.
-import { spawn } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
-import readline from "node:readline";
 import OpenAI from "openai";
 import { Engine, type EngineOptions } from "../../src/engine/engine.js";
 import { RadixServer, type ServerOptions } from "../../src/server/http.js";
@@ -11,6 +11,8 @@ import { runnerAddon, nativeBackend } from "../../src/kernels/native.js";
 import { referenceBackend } from "../../src/kernels/reference.js";
 import type { Backend } from "../../src/kernels/backend.js";
 import { testModel } from "../helpers/models.js";
+import { startServe } from "../helpers/serve-process.js";
+import { DiskStore, type DiskStoreOptions } from "../../src/kvcache/disk-store.js";
 
 export const MODEL_NAME = "tiny-test";
 
@@ -117,24 +119,23 @@ export interface Child {
 }
 
 export async function spawnServe(args: string[]): Promise<Child> {
-  const bin = path.resolve(process.cwd(), "bin/radixlm.js");
-  const child = spawn(process.execPath, [bin, "serve", "--model", await modelPath(), "--port", "0", "--max-total-tokens", "4096", "--log-interval", "0", ...args],
-    { stdio: ["ignore", "pipe", "pipe"] });
-  const stdout: string[] = [];
-  let stderr = "";
-  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-  const exit = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no ready line in 30 s; stderr: ${stderr}`)), 30_000);
-    readline.createInterface({ input: child.stdout }).on("line", (line) => {
-      stdout.push(line);
-      const m = /serving \S+ at (http:\/\/\S+)/.exec(line);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]!);
-      }
-    });
-    exit.then((code) => reject(new Error(`serve exited with ${code}: ${stderr}`)));
-  });
-  return { url, exit, stdout, kill: (sig) => child.kill(sig) };
+  const p = startServe(await modelPath(), ["--max-total-tokens", "4096", ...args]);
+  return { url: await p.ready, exit: p.exit, stdout: p.stdout, kill: (sig) => p.kill(sig) };
+}
+
+/** A server (start()) whose engine has a disk tier in a fresh folder; close() closes both and removes the folder. */
+export async function startTiered(engineOpts: Partial<Omit<EngineOptions, "model">> = {}, storeOpts: Partial<DiskStoreOptions> = {}): Promise<Running & { store: DiskStore }> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "radixlm-tiered-"));
+  let engine: Engine | null = null;
+  const store = await DiskStore.open({ dir, maxBytes: 64 << 20, fingerprint: "test", onEvict: (k) => engine?.forgetDiskItem(k), ...storeOpts });
+  const run = await start({ ...engineOpts, diskStore: store });
+  engine = run.engine;
+  return {
+    ...run, store,
+    close: async () => {
+      await run.close();
+      await store.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
