@@ -10,15 +10,16 @@
 // postprocess(): sampled tokens are appended and finish conditions checked; a finished
 // request's KV goes into the cache and it is released.
 import type { KVPool } from "../kvcache/pool.js";
-import type { CacheStats, DiskRun, PrefixCache } from "../kvcache/prefix-cache.js";
+import type { CacheStats, PrefixCache } from "../kvcache/prefix-cache.js";
 import { CacheManager } from "./cache-manager.js";
 import type { FinishReason, Request, TokenLogprob } from "./request.js";
 import { appendToken, flushOutput } from "./output.js";
-import { orderCandidates, type Candidate, type PolicyName } from "./policy.js";
-import type { Batch, BatchEntry } from "./plan.js";
+import type { PolicyName } from "./policy.js";
+import { Candidates, sharesUncachedPrefix } from "./candidates.js";
+import type { DiskLoader } from "./disk-loader.js";
 
-/** Shared tokens beyond the cached ones that make a request wait for another's prefill. */
-const IN_BATCH_PREFIX_THRESHOLD = 32;
+export type { DiskLoader } from "./disk-loader.js";
+import type { Batch, BatchEntry } from "./plan.js";
 
 /**
  * Prefill-first steps in a row while requests wait to decode; then one decode step. A steady
@@ -47,18 +48,6 @@ export interface SchedulerOptions {
   readonly waitForSharedPrefill?: boolean;
 }
 
-/**
- * The disk tier's side of admission: a request whose prefix continues on disk is admitted
- * with slots for that part, which the loader fills while the request runs no rows; the engine
- * then calls Scheduler.loaded. So loads are admissions: bounded, and accounted, as they are.
- */
-export interface DiskLoader {
-  /** Whether `req` loads what the disk holds of its prefix (not after a failed load: it computes instead). */
-  wants(req: Request): boolean;
-  /** Starts loading `runs` (positions from req.prefixLength on) into `slots`. */
-  load(req: Request, runs: readonly DiskRun[], slots: Int32Array): void;
-}
-
 /** admit(): the request is admitted to load its prefix first, with no rows this step. */
 const LOADING = "loading";
 
@@ -83,18 +72,16 @@ export class Scheduler {
   private parkedCount = 0;
   /** Requests retracted for memory since the start (statistics). */
   retractions = 0;
-  /** Admission candidates matched while the previous step's forward pass ran. */
-  private prepared: Candidate[] | null = null;
-  /** The cache's version when `prepared` was matched. */
-  private preparedVersion = -1;
   /** Prefill-first: prefill steps in a row that left decoding requests waiting. */
   private decodeWait = 0;
 
   private readonly kv: CacheManager;
+  private readonly candidates: Candidates;
   private loader: DiskLoader | null = null;
 
   constructor(pool: KVPool, cache: PrefixCache, private readonly opts: SchedulerOptions) {
     this.kv = new CacheManager(pool, cache);
+    this.candidates = new Candidates(this.kv, opts.policy);
   }
 
   /** Admissions load what the disk holds of their prefixes through `loader` (the engine's disk tier). */
@@ -168,9 +155,9 @@ export class Scheduler {
     }
     // 3. Admissions.
     if (budget > 0 && this.waiting.length > 0 && this.running.length < this.opts.maxRunningRequests) {
-      for (const c of this.takeCandidates()) {
+      for (const c of this.candidates.take(this.waiting)) {
         if (budget <= 0 || this.running.length >= this.opts.maxRunningRequests) break;
-        if (this.sharesUncachedPrefix(c)) continue;
+        if (this.opts.waitForSharedPrefill !== false && sharesUncachedPrefix(this.running, c)) continue;
         const e = this.admit(c.req, budget);
         if (!e) break;
         if (e === LOADING) continue;
@@ -200,48 +187,9 @@ export class Scheduler {
     return n;
   }
 
-  /**
-   * Matches the waiting requests against the cache ahead of the next schedule(), so that
-   * work overlaps the running forward pass. Matches only order admissions; admit() matches
-   * again, so a stale one never changes what is computed. They are dropped when the cache
-   * changed in between (a finished prefill chunk adds entries): lpm must see those matches,
-   * or it admits a stranger ahead of the requests that share the prefix just computed.
-   */
+  /** Matches the waiting requests ahead of the next schedule(), while a forward pass runs (candidates.ts). */
   prepare(): void {
-    this.prepared = this.waiting.map((req) => this.candidate(req));
-    this.preparedVersion = this.kv.version;
-  }
-
-  private candidate(req: Request): Candidate {
-    const m = this.kv.match(req);
-    return { req, matched: m.slots.length, node: m.handle.id };
-  }
-
-  private takeCandidates(): Candidate[] {
-    const waiting = new Set(this.waiting);
-    const fresh = this.prepared !== null && this.preparedVersion === this.kv.version;
-    const ready = fresh ? this.prepared!.filter((c) => waiting.has(c.req)) : [];
-    this.prepared = null;
-    const seen = new Set(ready.map((c) => c.req));
-    for (const req of this.waiting) if (!seen.has(req)) ready.push(this.candidate(req));
-    return orderCandidates(this.opts.policy, ready);
-  }
-
-  /**
-   * Whether a prefill under way (or admitted this step) is computing a prefix this request
-   * shares beyond what the cache holds: then it waits a step and reuses that prefix instead
-   * of computing it again (SGLang's in-batch prefix check).
-   */
-  private sharesUncachedPrefix(c: Candidate): boolean {
-    if (this.opts.waitForSharedPrefill === false) return false;
-    for (const r of this.running) {
-      if (r.computed >= r.promptLength || r.salt !== c.req.salt) continue;
-      let n = 0;
-      const limit = Math.min(r.promptLength, c.req.tokens.length - 1);
-      while (n < limit && r.tokens[n] === c.req.tokens[n]) n++;
-      if (n >= c.matched + IN_BATCH_PREFIX_THRESHOLD) return true;
-    }
-    return false;
+    this.candidates.prepare(this.waiting);
   }
 
   /** Tokens of future decoding the running requests may still need. */
