@@ -30,6 +30,11 @@ export class CacheTiers {
     this.pins.step();
   }
 
+  /** Requests came: what the disk holds of their prefixes starts being read ahead. */
+  prefetch(): void {
+    this.disk?.prefetch();
+  }
+
   /** The store dropped an item (its onEvict). */
   forgetDiskItem(key: string): void {
     this.disk?.forget(key);

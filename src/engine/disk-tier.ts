@@ -15,6 +15,14 @@ import type { Scheduler } from "../scheduler/scheduler.js";
 
 /** Writes in flight at once (each one node's run). Loads are bounded by admission: one per admitted request. */
 const MAX_WRITES = 2;
+/**
+ * Read-ahead for queued requests: the items their prefixes continue into are read (and
+ * checksummed) while they wait, and kept in memory for their loads, up to this many bytes, for
+ * at most AHEAD_MS, looking at the first AHEAD_REQUESTS waiting requests.
+ */
+const AHEAD_BYTES = 256 << 20;
+const AHEAD_MS = 10_000;
+const AHEAD_REQUESTS = 16;
 
 export interface DiskTierStats {
   /** Tokens and bytes of KV written to the store, and the items written. */
@@ -31,6 +39,8 @@ export interface DiskTierStats {
   /** Wall time of loads (read, checksum and copy into the pool), summed; failed ones included. */
   readonly loadMsTotal: number;
   readonly failedLoads: number;
+  /** Bytes read ahead for queued requests (their loads then only copy). */
+  readonly prefetchedBytes: number;
   /** Tokens the tree holds on disk only (evicted from the pool, loadable). */
   readonly diskOnlyTokens: number;
   /** Tokens pinned by /save_cache sessions. */
@@ -58,7 +68,10 @@ export class DiskTier {
   private readonly failedFor = new WeakSet<Request>();
   /** Runs being written: unsaved() lists them until they are marked. */
   private readonly writing = new Set<CacheHandle>();
-  private stat = { writtenTokens: 0, writtenBytes: 0, writes: 0, loadedTokens: 0, loadedBytes: 0, loads: 0, loadMsTotal: 0, failedLoads: 0 };
+  private stat = { writtenTokens: 0, writtenBytes: 0, writes: 0, loadedTokens: 0, loadedBytes: 0, loads: 0, loadMsTotal: 0, failedLoads: 0, prefetchedBytes: 0 };
+  /** Items read ahead for queued requests, until a load takes them (or they expire). */
+  private readonly ahead = new Map<string, { readonly payload: Promise<Uint8Array | null>; readonly bytes: number; readonly at: number }>();
+  private aheadBytes = 0;
   /** Bumped by a flush: a write begun before it deletes what it stored. */
   private generation = 0;
   /** Resolved when a write settles (checkpoint waits on them). */
@@ -134,7 +147,10 @@ export class DiskTier {
 
   /** At the start of a step: finished loads go to their requests, dropped items leave the tree, writes start. */
   step(): void {
-    for (const key of [...this.forgotten.splice(0), ...this.missing.splice(0)]) this.cache.forgetItem(key);
+    for (const key of [...this.forgotten.splice(0), ...this.missing.splice(0)]) {
+      this.cache.forgetItem(key);
+      void this.dropAhead(key);
+    }
     for (const d of this.done.splice(0)) {
       this.scheduler.loaded(d.req, d.ok, d.tokens);
       if (!d.ok) continue;
@@ -142,6 +158,38 @@ export class DiskTier {
       this.stat.loadedBytes += d.tokens * this.runner.kvTokenBytes;
     }
     this.startWrites();
+    this.prefetch();
+  }
+
+  /**
+   * Starts reading what the first waiting requests' prefixes continue into on disk (off the
+   * event loop, bounded), so that their loads at admission only copy. Called at each step and
+   * when requests come.
+   */
+  prefetch(): void {
+    const now = performance.now();
+    for (const [item, a] of this.ahead) if (now - a.at > AHEAD_MS) this.dropAhead(item);
+    if ((this.cache.stats().diskTokens ?? 0) === 0) return;
+    let n = 0;
+    for (const req of this.scheduler.waiting) {
+      if (n++ >= AHEAD_REQUESTS || this.aheadBytes >= AHEAD_BYTES) return;
+      if (this.failedFor.has(req)) continue;
+      for (const r of this.cache.match(req.key(req.matchLimit)).disk ?? []) {
+        const bytes = this.store.sizeOf(r.item);
+        if (this.ahead.has(r.item) || bytes === 0) continue;
+        this.ahead.set(r.item, { payload: this.store.get(r.item).then((x) => x?.payload ?? null, () => null), bytes, at: now });
+        this.aheadBytes += bytes;
+        this.stat.prefetchedBytes += bytes;
+      }
+    }
+  }
+
+  private dropAhead(item: string): Promise<Uint8Array | null> | null {
+    const a = this.ahead.get(item);
+    if (!a) return null;
+    this.ahead.delete(item);
+    this.aheadBytes -= a.bytes;
+    return a.payload;
   }
 
   /** The scheduler's loader (DiskLoader): a request admitted with part of its prefix on disk. */
@@ -230,7 +278,7 @@ export class DiskTier {
   private async read(runs: readonly DiskRun[]): Promise<Uint8Array[] | null> {
     const tb = this.runner.kvTokenBytes;
     const items = new Map<string, Promise<Uint8Array | null>>();
-    for (const r of runs) if (!items.has(r.item)) items.set(r.item, this.store.get(r.item).then((x) => x?.payload ?? null));
+    for (const r of runs) if (!items.has(r.item)) items.set(r.item, this.dropAhead(r.item) ?? this.store.get(r.item).then((x) => x?.payload ?? null));
     const out: Uint8Array[] = [];
     for (const r of runs) {
       const p = await items.get(r.item)!;

@@ -187,6 +187,7 @@ export class Engine {
       if (grammar instanceof Grammar || grammar === undefined) this.enqueue(samples, grammar, after);
       else this.compileThenEnqueue(sub, samples, grammar, after);
     }
+    this.cacheTiers?.prefetch();
     const signal = options.signal;
     if (signal) {
       const onAbort = (): void => this.abortSubmission(sub);

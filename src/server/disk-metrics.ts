@@ -14,6 +14,7 @@ export function registerDiskMetrics(registers: Registry[], stats: Read): void {
   total("radixlm:disk_cache_written_bytes_total", "Bytes of KV written to the disk tier.", (s) => s.writtenBytes);
   total("radixlm:disk_cache_loaded_tokens_total", "Tokens of KV loaded back from the disk tier for waiting requests (the hits they served are radixlm:cached_tokens_total{tier=\"disk\"}).", (s) => s.loadedTokens);
   total("radixlm:disk_cache_loaded_bytes_total", "Bytes of KV loaded back from the disk tier.", (s) => s.loadedBytes);
+  total("radixlm:disk_cache_prefetched_bytes_total", "Bytes read ahead from the disk tier for queued requests, before their loads.", (s) => s.prefetchedBytes);
   total("radixlm:disk_cache_loads_total", "Loads from the disk tier (one per waiting request's continuation), failed ones included.", (s) => s.loads);
   total("radixlm:disk_cache_load_failures_total", "Loads from the disk tier that failed (a missing or damaged item): the request computed its prefix instead.", (s) => s.failedLoads);
   // A sum beside the loads' count, as a summary's _sum and _count: the mean is their ratio.

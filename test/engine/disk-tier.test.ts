@@ -168,4 +168,30 @@ describe("disk tier", () => {
     assert.ok(warnings.some((w) => /disk tier: a write failed .*ENOSPC/.test(w)), warnings.join(""));
     assert.ok(t.engine.diskStats()!.writtenTokens > 0, "what fit was stored");
   });
+
+  test("a request queued behind the running limit has its disk items read ahead while it waits; its load then only copies", async () => {
+    const m = await model();
+    const prefix = Array.from({ length: 48 }, (_, i) => ((i * 11) % 200) + 5);
+    const other = Array.from({ length: 100 }, (_, i) => ((i * 5) % 200) + 3);
+    const params = { maxNewTokens: 3, ignoreEos: true, logprobs: true };
+    const [want] = await reference(m, [[...prefix, 400, 401]], params);
+    const { engine, close } = await tiered(m, { maxTotalTokens: 112, maxRunningRequests: 1 });
+    try {
+      await engine.complete({ inputIds: [...prefix, 9], params });
+      assert.ok(await until(() => engine.diskStats()!.writtenTokens >= 48, 2000));
+      await engine.complete({ inputIds: other, params });
+      assert.ok(engine.diskStats()!.diskOnlyTokens >= 48, JSON.stringify(engine.diskStats()));
+      // A long request holds the one run slot; the prefix's request queues behind it.
+      const long = engine.complete({ inputIds: other.slice(0, 20), params: { maxNewTokens: 24, ignoreEos: true } });
+      const queued = engine.complete({ inputIds: [...prefix, 400, 401], params });
+      assert.ok(engine.diskStats()!.prefetchedBytes > 0, "read ahead at submission");
+      await long;
+      assertSame((await queued).samples[0]!, want!, "the queued request");
+      const s = engine.diskStats()!;
+      assert.ok(s.loadedTokens >= 48 && s.failedLoads === 0, JSON.stringify(s));
+      engine.checkAccounting();
+    } finally {
+      await close();
+    }
+  });
 });
