@@ -12,8 +12,7 @@ import { Sampler } from "../sampling/sampler.js";
 import { Scheduler, type OutputEvent } from "../scheduler/scheduler.js";
 import { buildStepPlan } from "../scheduler/plan.js";
 import { Request } from "../scheduler/request.js";
-import { Constraint } from "../structured/constraint.js";
-import { Grammar, GrammarCompiler, type GrammarSpec } from "../structured/grammar.js";
+import { Grammar, type GrammarSpec } from "../structured/grammar.js";
 import { IncrementalDetokenizer } from "../tokenizer/detokenizer.js";
 import type { EngineEvent, GenerateResult, RequestStream } from "./stream.js";
 import { kvBytesPerToken, QueueFullError, statsOf, type EngineOptions, type EngineStats, type SubmitOptions } from "./options.js";
@@ -25,6 +24,7 @@ import type { GenerationDefaults } from "../model/generation-defaults.js";
 import { checkSequenceCount, InputError, resolveInput, type GenerateInput, type ResolvedInput } from "./input.js";
 import { poolStep } from "./pool-step.js";
 import { CacheTiers } from "./cache-tiers.js";
+import { GrammarIntake } from "./grammar-intake.js";
 import type { DiskTierStats } from "./disk-tier.js";
 import { embed, rerank, type EmbedInput, type EmbedOptions, type EmbedResult, type RerankOptions, type RerankResult } from "./embed.js";
 import { jumpForward, prepareMasks, sampleRows, settleMasks, takeLate, type PendingMask, type SampledStep } from "./sample-step.js";
@@ -54,9 +54,7 @@ export class Engine {
   readonly cacheTiers: CacheTiers | null;
   /** Hidden states of the last step's pooled rows (embedding requests), likewise. */
   private hiddenBuf = new Float32Array(0);
-  private grammars: GrammarCompiler | null = null;
-  /** Requests waiting for their grammar to compile. */
-  private readonly compiling = new Set<Request>();
+  private readonly intake: GrammarIntake;
   /** Requests whose mask was late, with the logits they will sample from. */
   private readonly late = new Map<Request, { readonly logits: Float32Array; readonly mask: PendingMask }>();
   /** Most tokens of prompt + output one request may hold. */
@@ -79,6 +77,9 @@ export class Engine {
       waitForSharedPrefill: opts.disableRadixCache !== true,
     });
     this.contextLength = Math.min(model.config.maxPositionEmbeddings, this.pool.capacity);
+    this.intake = new GrammarIntake(model, opts.grammarLimits, {
+      scheduler: this.scheduler, closed: () => this.closed, kick: () => this.kick(), emit: (events) => this.emit(events),
+    });
     const host = { warm: (ids: readonly number[], salt: string) => this.warm(ids, salt), kick: () => this.kick(), warn: (l: string) => void process.stderr.write(l + "\n") };
     this.cacheTiers = radix ? new CacheTiers(radix, this.scheduler, runner, opts.diskStore ?? null, host, this.pool.capacity) : null;
     this.generationDefaults = opts.generationConfig === "none" ? {} : model.generationDefaults;
@@ -115,12 +116,7 @@ export class Engine {
 
   /** Compiles a JSON schema, regex, EBNF grammar or choice list (cached); throws GrammarError when it is bad. */
   compileGrammar(spec: GrammarSpec, signal?: AbortSignal): Promise<Grammar> {
-    return this.compiler().compile(spec, signal);
-  }
-
-  private compiler(): GrammarCompiler {
-    this.grammars ??= new GrammarCompiler(this.model, this.opts.grammarLimits);
-    return this.grammars;
+    return this.intake.compiler().compile(spec, signal);
   }
 
   /** Streams the events of one request (all of its `n` samples); throws a failed sample's error after its events. */
@@ -167,13 +163,13 @@ export class Engine {
     if (inputs.length === 0) throw new InputError("prompt", "Give at least one prompt.");
     const resolved = inputs.map((input, i) => resolveInput(this.model, this, input, inputs.length > 1 ? i : undefined));
     // A grammar given as a spec is checked (form, size) now; it compiles once queued.
-    for (const r of resolved) if (r.grammar && !(r.grammar instanceof Grammar)) this.compiler().check(r.grammar);
+    for (const r of resolved) if (r.grammar && !(r.grammar instanceof Grammar)) this.intake.compiler().check(r.grammar);
     const id = options.requestId ?? this.newId();
     if (this.submissions.has(id)) throw new InputError("request_id", `A request with id '${id}' is already running.`, "duplicate_id");
     const total = resolved.reduce((a, r) => a + r.n, 0);
     const max = this.opts.maxQueuedRequests ?? Infinity;
     checkSequenceCount(total, max);
-    const queued = this.scheduler.queued + this.compiling.size;
+    const queued = this.scheduler.queued + this.intake.waiting;
     if (queued + total > max) throw new QueueFullError(`the queue is full (${queued} of ${max} requests waiting)`);
     const now = performance.now();
     let index = 0;
@@ -184,8 +180,8 @@ export class Engine {
       this.promptTotal += resolved[i]!.ids.length;
       const grammar = resolved[i]!.grammar;
       const after = resolved[i]!.grammarAfter;
-      if (grammar instanceof Grammar || grammar === undefined) this.enqueue(samples, grammar, after);
-      else this.compileThenEnqueue(sub, samples, grammar, after);
+      if (grammar instanceof Grammar || grammar === undefined) this.intake.enqueue(samples, grammar, after);
+      else this.intake.compileThenEnqueue(sub.cancelled, samples, grammar, after);
     }
     this.cacheTiers?.prefetch();
     const signal = options.signal;
@@ -206,37 +202,6 @@ export class Engine {
     do id = `req-${this.nextId++}`;
     while (this.submissions.has(id));
     return id;
-  }
-
-  /** Queues one prompt's samples, each with its own matcher of the grammar (from `after` on, when given). */
-  private enqueue(samples: readonly Request[], grammar: Grammar | undefined, after: readonly number[] = []): void {
-    if (grammar) for (const r of samples) r.constraint = new Constraint(grammar, r.jumpForward, after);
-    this.scheduler.enqueue(samples);
-  }
-
-  /**
-   * The samples wait, outside every queue and batch, for their grammar to compile; an abort
-   * of the submission stops a compile no one else waits for; a grammar that does not compile
-   * (bad, too complex, too slow) fails them.
-   */
-  private compileThenEnqueue(sub: Submission, samples: readonly Request[], spec: GrammarSpec, after: readonly number[]): void {
-    for (const r of samples) {
-      r.status = "compiling";
-      this.compiling.add(r);
-    }
-    const done = (): boolean => {
-      for (const r of samples) this.compiling.delete(r);
-      return samples.every((r) => r.status === "compiling" && !r.aborted);
-    };
-    this.compiler().compile(spec, sub.cancelled).then((grammar) => {
-      if (!done() || this.closed) return;
-      for (const r of samples) r.status = "waiting";
-      this.enqueue(samples, grammar, after);
-      this.kick();
-    }, (err: unknown) => {
-      if (!done()) return;
-      this.emit(samples.flatMap((r) => this.scheduler.fail(r, err)));
-    });
   }
 
   /** Sample `sample` of one checked input. Only the first computes the prompt, so only it needs the prompt's logits. */
@@ -276,7 +241,7 @@ export class Engine {
     const events: OutputEvent[] = [];
     for (const r of all) {
       if (r.status === "running" || r.status === "finished") continue;
-      this.compiling.delete(r);
+      this.intake.drop(r);
       events.push(...this.scheduler.finish(r, "abort"));
     }
     sub.cancel();
@@ -318,7 +283,7 @@ export class Engine {
     const { plan, rows, hidden } = buildStepPlan(batch);
     // 2. Forward. The grammar worker computes masks meanwhile, and the waiting requests are
     // matched for the next step's admissions.
-    const masks = prepareMasks(rows, () => this.grammars?.flush());
+    const masks = prepareMasks(rows, () => this.intake.flush());
     const h = this.model.config.hiddenSize;
     if (this.hiddenBuf.length < hidden.length * h) this.hiddenBuf = new Float32Array(hidden.length * h);
     const forward = this.runner.forward(plan, this.logitsFor(rows.length), hidden.length > 0 ? this.hiddenBuf : undefined);
@@ -387,13 +352,13 @@ export class Engine {
   stats(): EngineStats {
     return statsOf(this.scheduler.cacheStats(), this.pool.capacity, this.pool.freeCount, {
       running: this.scheduler.running.length,
-      queued: this.scheduler.queued + this.compiling.size,
+      queued: this.scheduler.queued + this.intake.waiting,
       promptTokensTotal: this.promptTotal,
       generatedTokensTotal: this.generatedTotal,
       steps: this.steps,
       retractions: this.scheduler.retractions,
-      grammarCompiles: this.grammars?.compiling ?? 0,
-      grammarWorkers: this.grammars?.workerCount ?? 0,
+      grammarCompiles: this.intake.compiles,
+      grammarWorkers: this.intake.workers,
     });
   }
 
@@ -441,7 +406,7 @@ export class Engine {
     this.kick();
     await this.loopDone;
     await this.cacheTiers?.close();
-    await this.grammars?.close();
+    await this.intake.close();
     this.runner.close();
   }
 }
