@@ -21,22 +21,15 @@
 // delete() and eviction only drop an item from the index: a restart before its segment is
 // reclaimed finds it again. Keys should name their content (a hash of salt and tokens) so a
 // found item is still right; the caller's manifest says which keys it wants (delete the rest).
-import { mkdir, readdir, unlink } from "node:fs/promises";
-import { join } from "node:path";
-import { SEGMENT_RE, SegmentFiles, type DiskWrite, type Segment } from "./disk-files.js";
-import { MANIFEST_TEMP_RE, readManifestFile, writeManifestFile } from "./disk-manifest.js";
-import { crc32Sliced, encodeHead, fingerprintHash, FLAG_DEAD, FLAG_JSON_META, HEADER_BYTES, MAX_KEY_BYTES, MAX_META_BYTES, scanSegment } from "./disk-segment.js";
+import { mkdir } from "node:fs/promises";
+import { SegmentFiles, type DiskWrite, type Segment } from "./disk-files.js";
+import { decodeMeta, encodeMeta, type DiskItem, type DiskMeta } from "./disk-item.js";
+import { readManifestFile, writeManifestFile } from "./disk-manifest.js";
+import { scanStore } from "./disk-open.js";
+import { crc32Sliced, encodeHead, fingerprintHash, FLAG_DEAD, HEADER_BYTES, MAX_KEY_BYTES, MAX_META_BYTES } from "./disk-segment.js";
 
 export type { DiskWrite } from "./disk-files.js";
-
-/** What a caller stores next to a payload: a small JSON-able record, or bytes of its own format. */
-export type DiskMeta = Readonly<Record<string, unknown>> | Uint8Array;
-
-export interface DiskItem {
-  readonly meta: DiskMeta;
-  /** Concurrent gets of one key share one read, and so this buffer: read it, do not write it. */
-  readonly payload: Buffer;
-}
+export type { DiskItem, DiskMeta } from "./disk-item.js";
 
 export interface DiskStoreStats {
   readonly items: number;
@@ -92,15 +85,6 @@ interface PendingPut {
   readonly payload: Uint8Array;
 }
 
-function encodeMeta(meta: DiskMeta): { flags: number; bytes: Buffer } {
-  if (meta instanceof Uint8Array) return { flags: 0, bytes: Buffer.from(meta) };
-  return { flags: FLAG_JSON_META, bytes: Buffer.from(JSON.stringify(meta), "utf8") };
-}
-
-function decodeMeta(flags: number, bytes: Buffer): DiskMeta {
-  return flags & FLAG_JSON_META ? (JSON.parse(bytes.toString("utf8")) as Record<string, unknown>) : new Uint8Array(bytes);
-}
-
 export class DiskStore {
   /** Live items in access order: the first is the least recently used. */
   private readonly index = new Map<string, Entry>();
@@ -143,49 +127,16 @@ export class DiskStore {
   }
 
   private async load(): Promise<void> {
-    const names = await readdir(this.dir);
-    for (const n of names) if (MANIFEST_TEMP_RE.test(n)) await unlink(join(this.dir, n)).catch(() => undefined);
-    const ids = names.map((n) => Number(SEGMENT_RE.exec(n)?.[1])).filter(Number.isInteger);
-    ids.sort((a, b) => a - b);
-    let foreign = 0;
-    let foreignBytes = 0;
-    const segs = await this.files.openExisting(ids);
-    // scanned side by side (each scan is a chain of small reads), indexed oldest first so the newest copy of a key wins
-    const scans = await Promise.all(segs.map((seg) => scanSegment(seg.fh, seg.size, this.fpHash)));
-    for (const [i, seg] of segs.entries()) {
-      const scan = scans[i]!;
-      let badMeta = 0;
-      for (const r of scan.records) {
-        if (r.foreign) {
-          foreign++;
-          foreignBytes += r.recordBytes;
-          continue;
-        }
-        if (r.flags & FLAG_DEAD) {
-          // deleted: what an older record of the key held is gone too
-          const older = this.index.get(r.key);
-          if (older) this.removeEntry(older);
-          continue;
-        }
-        try {
-          decodeMeta(r.flags, r.meta);
-        } catch {
-          badMeta++;
-          continue;
-        }
-        const payloadOffset = r.offset + r.recordBytes - r.payloadLen;
-        this.setEntry({ key: r.key, seg, payloadOffset, payloadLen: r.payloadLen, payloadCrc: r.payloadCrc, recordBytes: r.recordBytes, flags: r.flags, meta: r.meta });
+    const { found, dropped, foreign, foreignBytes } = await scanStore(this.dir, this.files, this.fpHash, this.warn);
+    this.counts.dropped += dropped;
+    for (const { seg, rec: r, dead } of found) {
+      if (dead) {
+        const older = this.index.get(r.key);
+        if (older) this.removeEntry(older);
+        continue;
       }
-      const tail = seg.size - scan.validEnd;
-      if (tail > 0) await this.files.truncate(seg, scan.validEnd); // an unfinished last write
-      if (scan.damaged + badMeta > 0 || tail > 0) {
-        this.counts.dropped += scan.damaged + badMeta + (tail > 0 ? 1 : 0);
-        const parts = [];
-        if (scan.damaged > 0) parts.push(`${scan.damaged} damaged stretch(es) of ${scan.damagedBytes} bytes skipped`);
-        if (badMeta > 0) parts.push(`${badMeta} record(s) with unreadable metadata dropped`);
-        if (tail > 0) parts.push(`${tail} bytes of an unfinished record at the end truncated`);
-        this.warn(`disk store: ${seg.name}: ${parts.join(", ")}; ${scan.records.length} good record(s) kept`);
-      }
+      const payloadOffset = r.offset + r.recordBytes - r.payloadLen;
+      this.setEntry({ key: r.key, seg, payloadOffset, payloadLen: r.payloadLen, payloadCrc: r.payloadCrc, recordBytes: r.recordBytes, flags: r.flags, meta: r.meta });
     }
     const emptied = [...this.files.all.values()].filter((s) => s.live === 0);
     for (const seg of emptied) await this.files.remove(seg);
