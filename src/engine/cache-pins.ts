@@ -46,7 +46,7 @@ export function pinId(spec: PinSpec): string {
   return `pin-${h.digest("hex").slice(0, 24)}`;
 }
 
-/** The engine's part: puts a prefix into the pool (a one-token greedy generation), and wakes its loop. */
+/** The engine's part: puts a prefix into the pool (Engine.warm), and wakes its loop. */
 export interface PinHost {
   warm(ids: readonly number[], salt: string): Promise<{ readonly cachedTokens: number }>;
   kick(): void;
@@ -126,14 +126,6 @@ export class CachePins {
   /** Resolves when the pin list's writes so far are done (before the store closes). */
   saved(): Promise<void> {
     return this.saving;
-  }
-
-  get size(): number {
-    return this.pins.size;
-  }
-
-  has(id: string): boolean {
-    return this.pins.has(id);
   }
 
   /** Tokens pinned, both tiers. */

@@ -11,6 +11,7 @@ import type { DiskStore } from "../kvcache/disk-store.js";
 import type { CacheHandle, DiskRun } from "../kvcache/prefix-cache.js";
 import type { RadixCache } from "../kvcache/radix-cache.js";
 import type { Request } from "../scheduler/request.js";
+import type { DiskLoader } from "../scheduler/disk-loader.js";
 import type { Scheduler } from "../scheduler/scheduler.js";
 
 /** Writes in flight at once (each one node's run). Loads are bounded by admission: one per admitted request. */
@@ -58,7 +59,7 @@ interface LoadDone {
   readonly ok: boolean;
 }
 
-export class DiskTier {
+export class DiskTier implements DiskLoader {
   private writes = 0;
   private readonly done: LoadDone[] = [];
   /** Items a load found missing or damaged: the tree forgets them, so no request waits on them again. */
@@ -87,9 +88,10 @@ export class DiskTier {
     this.forgotten.push(key);
   }
 
-  stats(): DiskTierStats {
+  /** The counts but pinned tokens (the pins' own: cache-tiers.ts adds them). */
+  stats(): Omit<DiskTierStats, "pinnedTokens"> {
     const st = this.store.stats();
-    return { ...this.stat, diskOnlyTokens: this.cache.stats().diskTokens ?? 0, pinnedTokens: 0,
+    return { ...this.stat, diskOnlyTokens: this.cache.stats().diskTokens ?? 0,
       storeItems: st.items, storeBytes: st.bytes, storeFileBytes: st.fileBytes, storeMaxBytes: st.maxBytes };
   }
 

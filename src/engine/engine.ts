@@ -369,10 +369,10 @@ export class Engine {
 
   /**
    * The prefix `ids` (namespace `salt`) into the KV pool: loaded where the disk tier holds it,
-   * computed where not (a one-token greedy generation, whose token is cached too).
+   * computed where not (a request with max_new_tokens 0, which only computes and caches its prompt).
    */
   async warm(ids: readonly number[], salt = ""): Promise<{ cachedTokens: number }> {
-    const r = await this.complete({ inputIds: [...ids], params: { maxNewTokens: 1, ignoreEos: true, temperature: 0 }, cacheSalt: salt });
+    const r = await this.complete({ inputIds: [...ids], params: { maxNewTokens: 0 }, cacheSalt: salt });
     const s = r.samples[0]!;
     if (s.finishReason === "error") throw s.error ?? new Error("the prefix could not be computed");
     if (s.finishReason === "abort") throw new Error("the engine stopped");

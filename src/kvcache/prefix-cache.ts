@@ -93,7 +93,6 @@ export interface PrefixCache {
   /** Drops every unlocked entry; returns their slots for the caller to free. */
   flush(): Int32Array;
   stats(): CacheStats;
-  /** Records that `matched` of `queried` tokens came from the cache (for the hit rate). */
   /** A request was admitted: `queried` prompt tokens, `matched` of them cached, `fromDisk` of those loaded from disk for it. */
   recordQuery(queried: number, matched: number, fromDisk?: number): void;
 }

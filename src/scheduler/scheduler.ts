@@ -17,8 +17,6 @@ import { appendToken, flushOutput } from "./output.js";
 import type { PolicyName } from "./policy.js";
 import { Candidates, sharesUncachedPrefix } from "./candidates.js";
 import type { DiskLoader } from "./disk-loader.js";
-
-export type { DiskLoader } from "./disk-loader.js";
 import type { Batch, BatchEntry } from "./plan.js";
 
 /**

@@ -41,7 +41,7 @@ interface PrefixBody {
   tier?: PinTier | null;
 }
 
-/** The prefix's ids: exactly one of text, input_ids and messages, fitting the context with one token to spare. */
+/** The prefix's ids: exactly one of text, input_ids and messages, shorter than the context (as any prompt). */
 async function prefixIds(s: Serving, b: PrefixBody): Promise<number[]> {
   const given = [b.text, b.input_ids, b.messages].filter((x) => x != null).length;
   if (given !== 1) throw badRequest("text", "Give exactly one of 'text', 'input_ids' and 'messages'.");
@@ -52,7 +52,6 @@ async function prefixIds(s: Serving, b: PrefixBody): Promise<number[]> {
     ids = b.input_ids!;
     s.checkIds(ids, "input_ids");
   }
-  // The engine computes a prefix with a one-token generation: it needs that token's room.
   if (ids.length + 1 > s.contextLength) {
     throw badRequest(b.text != null ? "text" : b.messages != null ? "messages" : "input_ids",
       `The prefix has ${ids.length} tokens; at most ${s.contextLength - 1} can be cached (the context is ${s.contextLength}).`, "context_length_exceeded");
