@@ -28,6 +28,8 @@ import { GrammarIntake } from "./grammar-intake.js";
 import type { DiskTierStats } from "./disk-tier.js";
 import { embed, rerank, type EmbedInput, type EmbedOptions, type EmbedResult, type RerankOptions, type RerankResult } from "./embed.js";
 import { jumpForward, prepareMasks, sampleRows, settleMasks, takeLate, type PendingMask, type SampledStep } from "./sample-step.js";
+import { DEFAULT_MAX_DRAFT, Speculator } from "../speculative/speculator.js";
+import { verifyDrafts } from "./verify-step.js";
 
 /**
  * How long a step waits for grammar masks after its forward pass. Masks are computed while
@@ -55,6 +57,8 @@ export class Engine {
   /** Hidden states of the last step's pooled rows (embedding requests), likewise. */
   private hiddenBuf = new Float32Array(0);
   private readonly intake: GrammarIntake;
+  /** Speculative decoding's drafts and counts; null with it off. */
+  private readonly speculator: Speculator | null;
   /** Requests whose mask was late, with the logits they will sample from. */
   private readonly late = new Map<Request, { readonly logits: Float32Array; readonly mask: PendingMask }>();
   /** Most tokens of prompt + output one request may hold. */
@@ -76,6 +80,8 @@ export class Engine {
       mixedSteps: opts.prefillFirst !== true,
       waitForSharedPrefill: opts.disableRadixCache !== true,
     });
+    this.speculator = opts.speculative === "off" || model.headless ? null : new Speculator(opts.speculativeMaxDraft ?? DEFAULT_MAX_DRAFT, radix);
+    if (this.speculator) this.scheduler.setDrafter(this.speculator);
     this.contextLength = Math.min(model.config.maxPositionEmbeddings, this.pool.capacity);
     this.intake = new GrammarIntake(model, opts.grammarLimits, {
       scheduler: this.scheduler, closed: () => this.closed, kick: () => this.kick(), emit: (events) => this.emit(events),
@@ -319,6 +325,11 @@ export class Engine {
     this.generatedTotal += s.sampled.length;
     const events = s.failed.flatMap((f) => this.scheduler.fail(f.req, f.error));
     events.push(...this.scheduler.postprocess(s.sampled, s.limited));
+    if (s.verify.length > 0) {
+      const v = verifyDrafts(s.verify, this.model.config.vocabSize, this.scheduler, this.speculator!);
+      this.generatedTotal += v.tokens;
+      events.push(...v.events);
+    }
     this.emit(events);
     // Jump-forward: the constrained samples that go on append the text their grammar forces now.
     this.emit(await jumpForward(s.sampled, this.scheduler));
@@ -340,6 +351,7 @@ export class Engine {
       if (!sub) continue;
       sub.deliver(e);
       if (e.kind !== "finish") continue;
+      this.speculator?.learn(e.req);
       // A failure ends the whole submission: its other samples are aborted.
       if (e.req.finishReason === "error") this.abortSubmission(sub);
       if (sub.done && this.submissions.get(sub.id) === sub) {
@@ -350,6 +362,7 @@ export class Engine {
   }
 
   stats(): EngineStats {
+    const spec = this.speculator?.stats();
     return statsOf(this.scheduler.cacheStats(), this.pool.capacity, this.pool.freeCount, {
       running: this.scheduler.running.length,
       queued: this.scheduler.queued + this.intake.waiting,
@@ -359,6 +372,9 @@ export class Engine {
       retractions: this.scheduler.retractions,
       grammarCompiles: this.intake.compiles,
       grammarWorkers: this.intake.workers,
+      specDraftTokens: spec?.draftTokens ?? 0,
+      specAcceptedTokens: spec?.acceptedTokens ?? 0,
+      specVerifySteps: spec?.verifySteps ?? 0,
     });
   }
 

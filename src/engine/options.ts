@@ -7,6 +7,7 @@ import type { Backend, KVDType } from "../kernels/backend.js";
 import type { PolicyName } from "../scheduler/policy.js";
 import type { GrammarLimits } from "../structured/grammar.js";
 import type { KvEventSink } from "../kvcache/kv-events.js";
+import type { SpeculativeMode } from "../speculative/speculator.js";
 
 export interface EngineOptions {
   /** Path of an HF folder or GGUF file, or a model already loaded. */
@@ -45,6 +46,14 @@ export interface EngineOptions {
    * loaded back instead of computed. The store's onEvict must call Engine.forgetDiskItem.
    */
   readonly diskStore?: DiskStore;
+  /**
+   * Speculative decoding (src/speculative): "ngram" (the default) drafts tokens from the
+   * request's own text, the radix tree and recent outputs, and verifies them in the batch;
+   * outputs are bitwise the same either way. "off" decodes one token per step.
+   */
+  readonly speculative?: SpeculativeMode;
+  /** Most tokens drafted per request and step (default 8). */
+  readonly speculativeMaxDraft?: number;
 }
 
 export interface EngineStats {
@@ -71,10 +80,14 @@ export interface EngineStats {
   /** Grammar compiles running now, and the workers they run in. */
   readonly grammarCompiles: number;
   readonly grammarWorkers: number;
+  /** Speculative decoding: draft tokens verified, those accepted, and verifications (0 with it off). */
+  readonly specDraftTokens: number;
+  readonly specAcceptedTokens: number;
+  readonly specVerifySteps: number;
 }
 
 /** The engine's own counts, beside the cache's and the pool's. */
-export type EngineCounts = Pick<EngineStats, "running" | "queued" | "promptTokensTotal" | "generatedTokensTotal" | "steps" | "retractions" | "grammarCompiles" | "grammarWorkers">;
+export type EngineCounts = Pick<EngineStats, "running" | "queued" | "promptTokensTotal" | "generatedTokensTotal" | "steps" | "retractions" | "grammarCompiles" | "grammarWorkers" | "specDraftTokens" | "specAcceptedTokens" | "specVerifySteps">;
 
 /** The stats of a pool of `capacity` slots, `free` of them free, whose cache reports `s`. */
 export function statsOf(s: CacheStats, capacity: number, free: number, counts: EngineCounts): EngineStats {

@@ -25,6 +25,16 @@ export interface SampledStep {
   readonly failed: { readonly req: Request; readonly error: unknown }[];
   /** Requests whose mask is late, with a copy of their row of logits. */
   readonly held: { readonly req: Request; readonly logits: Float32Array }[];
+  /** Speculating requests: their 1 + k rows of logits, to verify their drafts with (verify-step.ts). */
+  readonly verify: Verification[];
+}
+
+/** A draft to verify: `logits` holds the rows of positions `position`.. (the pending token's, then the drafts'). */
+export interface Verification {
+  readonly req: Request;
+  readonly position: number;
+  readonly draft: readonly number[];
+  readonly logits: Float32Array;
 }
 
 /** Whether the row's request wants a token from it. */
@@ -59,10 +69,10 @@ export async function settleMasks(masks: ReadonlyMap<Request, PendingMask>, ms: 
 
 /** One token per sampled row (and the prompt logprobs of prompt rows) from `logits`, `vocab` per row. */
 export function sampleRows(rows: readonly LogitRow[], logits: Float32Array, vocab: number, masks: ReadonlyMap<Request, PendingMask>): SampledStep {
-  const out: SampledStep = { sampled: [], limited: [], failed: [], held: [] };
+  const out: SampledStep = { sampled: [], limited: [], failed: [], held: [], verify: [] };
   rows.forEach((row, i) => {
     const req = row.req;
-    if (req.aborted || req.status === "finished") return;
+    if (row.verify || req.aborted || req.status === "finished") return;
     const x = logits.subarray(i * vocab, (i + 1) * vocab);
     if (!row.sample) {
       promptLogprob(req, row.position, x);
@@ -70,6 +80,10 @@ export function sampleRows(rows: readonly LogitRow[], logits: Float32Array, voca
     }
     if (!wantsToken(row)) {
       out.limited.push(req);
+      return;
+    }
+    if (row.draft) {
+      out.verify.push({ req, position: row.position, draft: row.draft, logits: logits.subarray(i * vocab, (i + 1 + row.draft.length) * vocab) });
       return;
     }
     const mask = masks.get(req);
@@ -110,7 +124,7 @@ function promptLogprob(req: Request, pos: number, x: Float32Array): void {
 /** The late requests whose mask is in now, sampled from their kept logits (and taken out of `late`); null when none. */
 export function takeLate(late: Map<Request, { readonly logits: Float32Array; readonly mask: PendingMask }>): SampledStep | null {
   if (late.size === 0) return null;
-  const out: SampledStep = { sampled: [], limited: [], failed: [], held: [] };
+  const out: SampledStep = { sampled: [], limited: [], failed: [], held: [], verify: [] };
   for (const [req, l] of late) {
     if (!l.mask.settled && req.status === "running" && !req.aborted) continue;
     late.delete(req);

@@ -8,6 +8,16 @@ export interface Usage {
   readonly promptTokens: number;
   readonly completionTokens: number;
   readonly cachedTokens: number;
+  /** Speculative decoding: drafted tokens the model agreed with (output it skipped steps for), and those it did not. */
+  readonly acceptedDraftTokens: number;
+  readonly rejectedDraftTokens: number;
+}
+
+/** One sample's speculative decoding: draft tokens verified, those accepted, and the steps that verified a draft. */
+export interface SpeculativeCounts {
+  readonly draftTokens: number;
+  readonly acceptedTokens: number;
+  readonly verifySteps: number;
 }
 
 /** One sample's whole output. */
@@ -18,6 +28,8 @@ export interface SampleOutput {
   readonly logprobs: TokenLogprob[];
   /** Why it failed (finishReason "error"). */
   readonly error?: Error;
+  /** Its speculative decoding (all zero with it off). */
+  readonly speculative?: SpeculativeCounts;
   /** A pooling input's result: its pooled hidden state, and the logits it asked for. */
   readonly pooled?: { readonly hidden: Float32Array; readonly logits?: Float32Array };
 }
@@ -97,7 +109,7 @@ export class RequestStream {
   /** The whole result (of a one-prompt submission); rejects with a failed sample's error. */
   async result(): Promise<GenerateResult> {
     const samples: SampleOutput[] = new Array(this.outputs);
-    let usage: Usage = { promptTokens: 0, completionTokens: 0, cachedTokens: 0 };
+    let usage: Usage = { promptTokens: 0, completionTokens: 0, cachedTokens: 0, acceptedDraftTokens: 0, rejectedDraftTokens: 0 };
     let promptLogprobs: PromptLogprobs | undefined;
     for await (const e of this.eventsOrThrow()) {
       promptLogprobs ??= e.promptLogprobs;

@@ -56,13 +56,19 @@ export class Submission {
 
 function usageOf(samples: readonly Request[]): Usage {
   let completion = 0;
-  for (const r of samples) completion += r.outputLength - (r.endedOnStopToken ? 1 : 0);
+  let accepted = 0;
+  let drafted = 0;
+  for (const r of samples) {
+    completion += r.outputLength - (r.endedOnStopToken ? 1 : 0);
+    accepted += r.spec.acceptedTokens;
+    drafted += r.spec.draftTokens;
+  }
   const first = samples[0]!;
-  return { promptTokens: first.promptLength, completionTokens: completion, cachedTokens: Math.max(0, first.cachedPromptTokens) };
+  return { promptTokens: first.promptLength, completionTokens: completion, cachedTokens: Math.max(0, first.cachedPromptTokens), acceptedDraftTokens: accepted, rejectedDraftTokens: drafted - accepted };
 }
 
 function outputOf(req: Request): SampleOutput {
-  const out: SampleOutput = { text: req.text, tokenIds: req.outputIds, finishReason: req.finishReason!, logprobs: req.logprobs };
+  const out: SampleOutput = { text: req.text, tokenIds: req.outputIds, finishReason: req.finishReason!, logprobs: req.logprobs, speculative: { ...req.spec } };
   const pooled = req.finishReason === "stop" ? pooledOutput(req) : undefined;
   return req.error ? { ...out, error: req.error } : pooled ? { ...out, pooled } : out;
 }

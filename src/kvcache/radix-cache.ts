@@ -16,7 +16,7 @@
 import { concatSlots, type CacheHandle, type CacheKey, type CacheStats, type DiskRun, type InsertResult, type MatchResult, type PrefixCache } from "./prefix-cache.js";
 import { MinHeap } from "../util/min-heap.js";
 import { commonPrefix, EMPTY_NAMESPACE, inPool, Node, pathOf } from "./radix-node.js";
-import { pathItems, sequencesOf, unsavedRuns, type CachedSequence, type UnsavedRun } from "./radix-walks.js";
+import { continuationOf, pathItems, sequencesOf, unsavedRuns, type CachedSequence, type UnsavedRun } from "./radix-walks.js";
 
 export type { CachedSequence, UnsavedRun } from "./radix-walks.js";
 
@@ -306,6 +306,12 @@ export class RadixCache implements PrefixCache {
   /** The stored items that hold the path `ids` of namespace `salt`; null unless all of it is stored. */
   pathItems(salt: string, ids: ArrayLike<number>): string[] | null {
     return pathItems(this.roots, salt, ids);
+  }
+
+  /** What the tree holds after the whole key, most recently used branch first (radix-walks.ts): speculative drafts. */
+  continuation(key: CacheKey, max: number): number[] {
+    const root = this.roots.get(key.salt);
+    return root ? continuationOf(root, key.ids, max) : [];
   }
 
   /** Pool-resident runs a disk tier has yet to store (radix-walks.ts), least recently used first. */

@@ -1,6 +1,6 @@
 // Read-only walks over the radix tree's namespaces (radix-cache.ts): the cached sequences
 // (KV-event snapshots, tests) and the runs a disk tier has yet to store.
-import { inPool, type Node, pathOf } from "./radix-node.js";
+import { commonPrefix, inPool, type Node, pathOf } from "./radix-node.js";
 import type { CacheHandle } from "./prefix-cache.js";
 
 /** One cached sequence: a leaf's whole path from its namespace root. */
@@ -85,4 +85,34 @@ export function pathItems(roots: ReadonlyMap<string, Node>, salt: string, ids: A
     node = child;
   }
   return node && pos === ids.length ? items : null;
+}
+
+/**
+ * The tokens the tree holds after the whole of `ids` (which must end on the path, at a node's
+ * end or inside its run), following the most recently used child at each fork; at most `max`.
+ * Reads only: no split, no touch. Speculative decoding drafts from it.
+ */
+export function continuationOf(root: Node, ids: ArrayLike<number>, max: number): number[] {
+  let node = root;
+  let off = 0;
+  let pos = 0;
+  while (pos < ids.length) {
+    const child = node.children.get(ids[pos]!);
+    if (!child) return [];
+    const n = commonPrefix(child.key, ids, pos);
+    pos += n;
+    node = child;
+    off = n;
+    if (n < child.key.length && pos < ids.length) return [];
+  }
+  const out: number[] = [];
+  for (;;) {
+    for (let i = off; i < node.key.length && out.length < max; i++) out.push(node.key[i]!);
+    if (out.length >= max) return out;
+    let next: Node | null = null;
+    for (const c of node.children.values()) if (!next || c.lastAccess > next.lastAccess) next = c;
+    if (!next) return out;
+    node = next;
+    off = 0;
+  }
 }

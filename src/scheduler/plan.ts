@@ -11,6 +11,11 @@ export interface BatchEntry {
   readonly count: number;
   /** The chunk reaches the end of the known tokens, so its last row's logits are sampled. */
   readonly wantLogits: boolean;
+  /**
+   * Speculative decoding: tokens guessed to follow the request's pending one, computed in the
+   * rows after it (`count` is 1 + their number) and verified against those rows' logits.
+   */
+  readonly draft?: readonly number[];
 }
 
 export interface Batch {
@@ -25,6 +30,10 @@ export interface LogitRow {
   /** The position whose logits these are (they predict the token at position + 1). */
   readonly position: number;
   readonly sample: boolean;
+  /** The request's drafted tokens, on its sampled row: the `draft.length` rows after this one verify them. */
+  readonly draft?: readonly number[];
+  /** One of the rows that verify a draft (the sampled row before them takes them all). */
+  readonly verify?: boolean;
 }
 
 /** One row of the step's hidden states: a position a pooling request pools. */
@@ -41,6 +50,8 @@ export interface PlannedStep {
   readonly hidden: readonly HiddenRow[];
 }
 
+const NO_DRAFT: readonly number[] = [];
+
 export function buildStepPlan(batch: Batch): PlannedStep {
   const n = batch.entries.reduce((a, e) => a + e.count, 0);
   const tokens = new Int32Array(n);
@@ -52,8 +63,10 @@ export function buildStepPlan(batch: Batch): PlannedStep {
   let row = 0;
   const seqs = batch.entries.map((e) => {
     const start = row;
+    const draft = e.draft ?? NO_DRAFT;
+    const known = e.count - draft.length;
     for (let j = 0; j < e.count; j++) {
-      tokens[row] = e.req.tokens[e.start + j]!;
+      tokens[row] = j < known ? e.req.tokens[e.start + j]! : draft[j - known]!;
       positions[row] = e.start + j;
       row++;
     }
@@ -74,8 +87,13 @@ export function buildStepPlan(batch: Batch): PlannedStep {
     }
     // A pooling request wants the last row's logits only for its logitIds.
     if (e.wantLogits && (!pool || pool.logitIds !== undefined)) {
-      logitRows.push(row - 1);
-      rows.push({ req: e.req, position: e.start + e.count - 1, sample: true });
+      const first = row - 1 - draft.length;
+      logitRows.push(first);
+      rows.push(draft.length > 0 ? { req: e.req, position: e.start + known - 1, sample: true, draft } : { req: e.req, position: e.start + e.count - 1, sample: true });
+      for (let j = 1; j <= draft.length; j++) {
+        logitRows.push(first + j);
+        rows.push({ req: e.req, position: e.start + known - 1 + j, sample: true, verify: true });
+      }
     }
     return { start, count: e.count, kvSlots: e.req.slots.subarray(0, e.start + e.count) };
   });

@@ -131,6 +131,9 @@ export class Request {
    */
   loading = false;
 
+  /** Speculative decoding: draft tokens verified, the ones accepted, and the verifications (meta_info, usage). */
+  readonly spec = { draftTokens: 0, acceptedTokens: 0, verifySteps: 0 };
+
   /** An embedding or scoring request (see PoolSpec), and its result so far. */
   readonly pool: PoolSpec | null;
   pooled: Pooled | null = null;

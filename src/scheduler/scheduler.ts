@@ -17,6 +17,7 @@ import { appendToken, flushOutput } from "./output.js";
 import type { PolicyName } from "./policy.js";
 import { Candidates, sharesUncachedPrefix } from "./candidates.js";
 import type { DiskLoader } from "./disk-loader.js";
+import type { Drafter } from "./drafter.js";
 import type { Batch, BatchEntry } from "./plan.js";
 
 /**
@@ -76,10 +77,16 @@ export class Scheduler {
   private readonly kv: CacheManager;
   private readonly candidates: Candidates;
   private loader: DiskLoader | null = null;
+  private drafter: Drafter | null = null;
 
   constructor(pool: KVPool, cache: PrefixCache, private readonly opts: SchedulerOptions) {
     this.kv = new CacheManager(pool, cache);
     this.candidates = new Candidates(this.kv, opts.policy);
+  }
+
+  /** Decoding requests draft tokens to verify through `drafter` (speculative decoding). */
+  setDrafter(drafter: Drafter): void {
+    this.drafter = drafter;
   }
 
   /** Admissions load what the disk holds of their prefixes through `loader` (the engine's disk tier). */
@@ -172,17 +179,54 @@ export class Scheduler {
     return { entries, prefillTokens, decodeTokens };
   }
 
-  /** Adds one token for every decoding request (retracting others when memory runs out); returns how many. */
+  /**
+   * Adds one token for every decoding request (retracting others when memory runs out), and
+   * the drafts of speculating ones (which never retract anyone); returns how many tokens.
+   */
   private scheduleDecodes(entries: BatchEntry[], inBatch: Set<Request>): number {
     let n = 0;
+    // Drafts take at most a quarter of the step, so prefills still move.
+    let drafts = this.drafter ? Math.floor(this.opts.chunkedPrefillSize / 4) : 0;
     for (const req of [...this.running]) {
       if (req.status !== "running" || req.pending !== 1 || req.loading) continue;
-      if (!this.grow(req, 1, inBatch)) continue;
-      entries.push({ req, start: req.computed, count: 1, wantLogits: true });
+      const draft = drafts > 0 ? this.draftFor(req, drafts) : null;
+      if (draft) {
+        entries.push({ req, start: req.computed, count: 1 + draft.length, wantLogits: true, draft });
+        drafts -= draft.length;
+        n += 1 + draft.length;
+      } else {
+        if (!this.grow(req, 1, inBatch)) continue;
+        entries.push({ req, start: req.computed, count: 1, wantLogits: true });
+        n++;
+      }
       inBatch.add(req);
-      n++;
     }
     return n;
+  }
+
+  /** A draft for `req` with its slots (the pending token's too) allocated; null for none. */
+  private draftFor(req: Request, budget: number): readonly number[] | null {
+    // The token sampled from the last draft row counts toward max_new_tokens too.
+    const max = Math.min(budget, req.params.maxNewTokens - req.outputLength - 1);
+    if (max <= 0) return null;
+    let draft = this.drafter!.propose(req, max);
+    if (draft.length > max) draft = draft.slice(0, max);
+    if (draft.length === 0 || !this.kv.grow(req, 1 + draft.length)) return null;
+    return draft;
+  }
+
+  /**
+   * Verifying a draft: the rows before `computed` hold the request's real tokens (the
+   * drafts the model agreed with so far), so their KV is its own.
+   */
+  draftVerified(req: Request, computed: number): void {
+    if (computed > req.allocated) throw new Error(`draft verified past the slots allocated (${computed} > ${req.allocated})`);
+    req.computed = computed;
+  }
+
+  /** After a draft's verification: the slots of the rows the model disagreed with go back to the pool. */
+  settleDraft(req: Request): void {
+    if (req.status === "running" && req.allocated > req.computed) this.kv.trim(req);
   }
 
   /** Matches the waiting requests ahead of the next schedule(), while a forward pass runs (candidates.ts). */
@@ -250,7 +294,8 @@ export class Scheduler {
   complete(batch: Batch): void {
     for (const e of batch.entries) {
       const req = e.req;
-      req.computed = e.start + e.count;
+      // Drafted rows count as computed only as far as their verification accepts them.
+      req.computed = e.start + e.count - (e.draft?.length ?? 0);
       // Prefill progress is cached at once, so requests sharing this prefix (the other
       // samples of n > 1, a burst of same-prompt requests) reuse it while this one runs.
       if (req.aborted || e.start >= req.promptLength) continue;

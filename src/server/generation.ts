@@ -48,7 +48,7 @@ export class Generation {
     }
     this.iter = this.stream.events();
     this.outputs = new Array<SampleOutput | undefined>(this.stream.outputs).fill(undefined);
-    this.usages = spec.inputs.map(() => ({ promptTokens: 0, completionTokens: 0, cachedTokens: 0 }));
+    this.usages = spec.inputs.map(() => ({ promptTokens: 0, completionTokens: 0, cachedTokens: 0, acceptedDraftTokens: 0, rejectedDraftTokens: 0 }));
     this.promptLogprobs = spec.inputs.map(() => undefined);
     this.lastToken = new Array<number>(this.stream.outputs).fill(-1);
     this.firstSeen = new Array<boolean>(spec.inputs.length).fill(false);
@@ -76,15 +76,15 @@ export class Generation {
 
   /** The summed usage of every prompt. */
   get usage(): Usage {
-    let promptTokens = 0;
-    let completionTokens = 0;
-    let cachedTokens = 0;
+    const sum = { promptTokens: 0, completionTokens: 0, cachedTokens: 0, acceptedDraftTokens: 0, rejectedDraftTokens: 0 };
     for (const u of this.usages) {
-      promptTokens += u.promptTokens;
-      completionTokens += u.completionTokens;
-      cachedTokens += u.cachedTokens;
+      sum.promptTokens += u.promptTokens;
+      sum.completionTokens += u.completionTokens;
+      sum.cachedTokens += u.cachedTokens;
+      sum.acceptedDraftTokens += u.acceptedDraftTokens;
+      sum.rejectedDraftTokens += u.rejectedDraftTokens;
     }
-    return { promptTokens, completionTokens, cachedTokens };
+    return sum;
   }
 
   /**

@@ -57,6 +57,11 @@ export class Metrics {
     total("radixlm:prompt_tokens_total", "Prompt tokens submitted.", (s) => s.promptTokensTotal);
     total("radixlm:generation_tokens_total", "Tokens generated.", (s) => s.generatedTokensTotal);
     cachedTokensByTier(registers, stats, () => this.engine?.diskStats() != null);
+    total("radixlm:spec_draft_tokens_total", "Speculative decoding: draft tokens verified.", (s) => s.specDraftTokens);
+    total("radixlm:spec_accepted_tokens_total", "Speculative decoding: draft tokens the model agreed with (tokens it did not need a step of their own for).", (s) => s.specAcceptedTokens);
+    total("radixlm:spec_verify_total", "Speculative decoding: drafts verified (one per request and step).", (s) => s.specVerifySteps);
+    gauge("radixlm:spec_accept_rate", "Speculative decoding: share of the draft tokens verified that were accepted, since the start.", (s) => (s.specDraftTokens > 0 ? s.specAcceptedTokens / s.specDraftTokens : 0));
+    gauge("radixlm:spec_accept_length", "Speculative decoding: mean tokens a verification appended (accepted drafts plus the one sampled after them), since the start.", (s) => (s.specVerifySteps > 0 ? 1 + s.specAcceptedTokens / s.specVerifySteps : 0));
     gauge("radixlm:cache_hit_rate", "Share of prompt tokens served from the radix cache since the start.", (s) => s.cacheHitRate);
     gauge("radixlm:num_running_reqs", "Requests in the running batch.", (s) => s.running);
     gauge("radixlm:num_queue_reqs", "Requests waiting to be admitted.", (s) => s.queued);

@@ -4,7 +4,7 @@
 import { Readable } from "node:stream";
 import type { FastifyInstance, FastifyReply } from "fastify";
 import type { SamplingParams } from "../sampling/params.js";
-import type { EngineEvent, FinishReason, TokenLogprob } from "../engine/stream.js";
+import type { EngineEvent, FinishReason, SpeculativeCounts, TokenLogprob } from "../engine/stream.js";
 import { ApiError, badRequest, toApiError, unavailable } from "./errors.js";
 import { arrivalOf, Generation, newId } from "./generation.js";
 import { defined } from "./openai-format.js";
@@ -120,6 +120,8 @@ interface ChoiceView {
   readonly logprobs: readonly TokenLogprob[];
   readonly finishReason: FinishReason | null;
   readonly error?: Error;
+  /** At the finish: its speculative decoding's counts. */
+  readonly speculative?: SpeculativeCounts;
 }
 
 /** One choice of /generate as SGLang shows it. */
@@ -133,6 +135,12 @@ function output(s: Serving, gen: Generation, c: ChoiceView, i: number, prompts: 
     cached_tokens: gen.promptUsage(prompt).cachedTokens,
     e2e_latency: (performance.now() - gen.spec.arrival) / 1000,
   };
+  // As SGLang's speculative meta_info: verify steps, and the draft tokens verified and accepted.
+  if (c.speculative) {
+    meta.spec_verify_ct = c.speculative.verifySteps;
+    meta.spec_draft_tokens = c.speculative.draftTokens;
+    meta.spec_accepted_tokens = c.speculative.acceptedTokens;
+  }
   if (withLogprobs) {
     meta.output_token_logprobs = c.logprobs.map((t) => [t.logprob, t.token, s.tokenString(t.token)]);
     meta.output_top_logprobs = c.logprobs.map((t) => (t.topLogprobs ?? []).map((a) => [a.logprob, a.token, s.tokenString(a.token)]));

@@ -14,6 +14,8 @@ export interface UsageBody {
   completion_tokens: number;
   total_tokens: number;
   prompt_tokens_details: { cached_tokens: number };
+  /** OpenAI's predicted-output counts: here, speculative decoding's drafted tokens the model agreed with, and those it did not. */
+  completion_tokens_details: { accepted_prediction_tokens: number; rejected_prediction_tokens: number };
 }
 
 export function usageBody(u: Usage): UsageBody {
@@ -22,6 +24,7 @@ export function usageBody(u: Usage): UsageBody {
     completion_tokens: u.completionTokens,
     total_tokens: u.promptTokens + u.completionTokens,
     prompt_tokens_details: { cached_tokens: u.cachedTokens },
+    completion_tokens_details: { accepted_prediction_tokens: u.acceptedDraftTokens, rejected_prediction_tokens: u.rejectedDraftTokens },
   };
 }
 

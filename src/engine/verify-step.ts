@@ -1,0 +1,46 @@
+// The verification stage of speculative decoding. A speculating request's step computed its
+// pending token and k drafted tokens after it; row j's logits are exactly those plain
+// decoding would compute at that position if the tokens before it are the real ones, so
+// the request samples row by row, as plain decoding would, while the token it samples is the
+// draft that the next row was computed with. The first disagreement is kept (it is the token
+// plain decoding samples there) and the rows after it are thrown away with their KV slots.
+//
+// Greedy, this accepts the longest draft prefix equal to the argmax. Sampled, it is
+// rejection sampling with a draft that is one token for sure: accepting d with probability
+// p(d), and otherwise drawing from p without d renormalised, is the same as drawing x from p
+// and accepting d when x = d (then keeping x either way). Drawing x with the sampler's own
+// random number for that output position makes it the token plain decoding draws: outputs
+// and logprobs are bitwise those of decoding without speculation, for any seed and batch.
+import type { OutputEvent, Scheduler } from "../scheduler/scheduler.js";
+import type { Speculator } from "../speculative/speculator.js";
+import { sampleOne, type SampledStep, type Verification } from "./sample-step.js";
+
+/** Verifies the drafts; returns the events and how many tokens were appended. */
+export function verifyDrafts(verify: readonly Verification[], vocab: number, scheduler: Scheduler, speculator: Speculator): { events: OutputEvent[]; tokens: number } {
+  const events: OutputEvent[] = [];
+  let tokens = 0;
+  for (const v of verify) {
+    const req = v.req;
+    const k = v.draft.length;
+    let accepted = 0;
+    for (let j = 0; j <= k; j++) {
+      // Row j was computed with draft j - 1 as its token, which row j - 1 agreed with.
+      if (j > 0) scheduler.draftVerified(req, v.position + j + 1);
+      const one: SampledStep = { sampled: [], limited: [], failed: [], held: [], verify: [] };
+      sampleOne(req, v.logits.subarray(j * vocab, (j + 1) * vocab), undefined, one);
+      if (one.failed.length > 0) {
+        events.push(...scheduler.fail(req, one.failed[0]!.error));
+        break;
+      }
+      const s = one.sampled[0]!;
+      events.push(...scheduler.postprocess([s]));
+      tokens++;
+      const agrees = j < k && s.token === v.draft[j];
+      if (agrees) accepted++;
+      if (!agrees || req.status === "finished") break;
+    }
+    scheduler.settleDraft(req);
+    speculator.verified(req, k, accepted);
+  }
+  return { events, tokens };
+}

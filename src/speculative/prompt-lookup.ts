@@ -1,0 +1,32 @@
+// Prompt lookup: a request's next tokens guessed from its own prompt and output. A rewrite,
+// a quote, code re-read and re-written: what follows the last few tokens now is likely what
+// followed them where they last occurred. Costs one backward scan; no model.
+
+/** Longest suffix matched; a longer match is a surer guess. */
+export const LOOKUP_MAX_NGRAM = 4;
+/** Tokens scanned back at most: bounds the cost per step on a very long context. */
+const SCAN_LIMIT = 1 << 16;
+
+/**
+ * The tokens (at most `max`) that followed the latest earlier occurrence of the longest
+ * suffix of `tokens` (1..LOOKUP_MAX_NGRAM tokens, at least `minNgram`); empty when there is none.
+ */
+export function promptLookup(tokens: readonly number[], max: number, minNgram = 1): number[] {
+  const n = tokens.length;
+  if (n < 2 || max <= 0) return [];
+  const last = tokens[n - 1]!;
+  let best = -1;
+  let bestLen = 0;
+  const stop = Math.max(0, n - 1 - SCAN_LIMIT);
+  for (let p = n - 2; p >= stop; p--) {
+    if (tokens[p] !== last) continue;
+    let m = 1;
+    while (m < LOOKUP_MAX_NGRAM && p - m >= 0 && tokens[p - m] === tokens[n - 1 - m]) m++;
+    if (m <= bestLen) continue;
+    best = p;
+    bestLen = m;
+    if (m === LOOKUP_MAX_NGRAM) break;
+  }
+  if (bestLen < minNgram) return [];
+  return tokens.slice(best + 1, Math.min(n, best + 1 + max));
+}
