@@ -4,6 +4,7 @@ Everything is generated from the word lists and templates below with a seeded ra
 generator, so the corpus is reproducible and carries no third-party text or license.
 """
 import random
+import re
 
 SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 EOT, IM_START, IM_END = SPECIALS
@@ -330,7 +331,89 @@ def documents(seed, count):
     return [g.document() for _ in range(count)]
 
 
+# --- edits: "rewrite this text with this change" ----------------------------------------
+# The use speculative decoding is for: the reply copies the text with one change made, so
+# most of its tokens already stand in the prompt. A separate generator, so that documents()
+# (and with it the tokenizer's training slice and the held-out text) stay as they were.
+EDIT_COLORS = ["red", "blue", "green", "yellow", "purple", "golden", "silver", "pink", "brown", "white", "black", "orange"]
+COUNTED = ["apples", "cookies", "shells", "stones", "books", "flowers", "coins", "birds", "boats", "cakes", "leaves", "toys"]
+
+
+def replace_word(text, old, new):
+    return re.sub(r"\b" + re.escape(old) + r"\b", new, text)
+
+
+class EditGen(Gen):
+    def edit_text(self):
+        """One or two stories, with a coloured thing and a number in them."""
+        r = self.r
+        text = self.story()
+        if r.random() < 0.35:
+            more = self.story()
+            # Both texts, prompt and reply, fit the model's 512-token context.
+            if len(text) + len(more) < 1000:
+                text += "\n\n" + more
+        sentences = text.split(". ")
+        name = re.search(r"named (\w+)", text) or re.search(r"^(\w+)", text)
+        who = name.group(1) if name else "The child"
+        extra = [
+            f"{who} had {r.randrange(2, 13)} {self.pick(COUNTED)} in a {self.pick(EDIT_COLORS)} bag",
+            f"{who} was {r.randrange(3, 11)} years old and had a {self.pick(EDIT_COLORS)} {self.pick(OBJECTS)}",
+            f"There were {r.randrange(2, 20)} {self.pick(COUNTED)} on the {self.pick(EDIT_COLORS)} table",
+        ]
+        for e in r.sample(extra, r.randrange(1, 3)):
+            sentences.insert(r.randrange(1, len(sentences) + 1), e)
+        return ". ".join(sentences)
+
+    def edit(self):
+        """A ChatML chat: the user asks for the text rewritten with one change; the reply is that text."""
+        r = self.r
+        text = self.edit_text()
+        k = r.randrange(4)
+        if k == 0:
+            names = [n for n in GIRLS + BOYS if re.search(r"\b" + n + r"\b", text)]
+            old = self.pick(names) if names else None
+            if old:
+                new = self.pick([n for n in GIRLS + BOYS if n not in names])
+                ask = self.pick([f"Change the name {old} to {new}.", f"Rewrite the text with {new} instead of {old}.",
+                                 f"Replace the name {old} with {new}."])
+                return self.edit_chat(ask, text, replace_word(text, old, new))
+            k = 1
+        if k == 1:
+            colors = [c for c in EDIT_COLORS if re.search(r"\b" + c + r"\b", text)]
+            old = self.pick(colors)
+            new = self.pick([c for c in EDIT_COLORS if c not in colors])
+            ask = self.pick([f"Change the color {old} to {new}.", f"Make everything that is {old} {new} instead.",
+                             f"Replace the word {old} with {new}."])
+            return self.edit_chat(ask, text, replace_word(text, old, new))
+        if k == 2:
+            numbers = sorted(set(re.findall(r"\b\d+\b", text)))
+            old = self.pick(numbers)
+            new = str(self.pick([n for n in range(2, 30) if str(n) not in numbers]))
+            ask = self.pick([f"Change the number {old} to {new}.", f"Replace {old} with {new}.",
+                             f"Rewrite the text so that it says {new} instead of {old}."])
+            return self.edit_chat(ask, text, replace_word(text, old, new))
+        sentences = [x for x in re.split(r"(?<=[.!?])\s+", text) if 20 < len(x) < 120 and '"' not in x]
+        old = self.pick(sentences)
+        new = self.pick([x for x in re.split(r"(?<=[.!?])\s+", self.story()) if 20 < len(x) < 120 and '"' not in x])
+        ask = self.pick([f"Replace the sentence \"{old}\" with \"{new}\".", f"Change \"{old}\" to \"{new}\"."])
+        return self.edit_chat(ask, text, text.replace(old, new, 1))
+
+    def edit_chat(self, ask, text, rewritten):
+        lead = self.pick(["Rewrite this text. ", "Please rewrite the text below. ", "", "Edit this story. "])
+        if self.r.random() < 0.5:
+            user = f"{lead}{ask}\n\n{text}"
+        else:
+            user = f"{text}\n\n{lead}{ask}"
+        return f"{IM_START}user\n{user}{IM_END}\n{IM_START}assistant\n{rewritten}{IM_END}\n"
+
+
+def edit_documents(seed, count):
+    g = EditGen(seed)
+    return [g.edit() for _ in range(count)]
+
+
 if __name__ == "__main__":
-    for d in documents(1, 8):
+    for d in documents(1, 4) + edit_documents(3, 4):
         print(d)
         print("-----")

@@ -18,7 +18,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 import bpe
-from data import documents
+from data import documents, edit_documents
 
 SHAPE = {
     "vocab_size": 4096, "hidden_size": 256, "intermediate_size": 768, "num_hidden_layers": 6,
@@ -137,6 +137,25 @@ def heldout_loss(model, ids, seq):
     return total / n
 
 
+def load_init(folder):
+    """The tokenizer and f16 weights of an exported model (export.py's folder), to train on from there."""
+    with open(os.path.join(folder, "tokenizer.json")) as f:
+        merges = [tuple(m) for m in json.load(f)["model"]["merges"]]
+    with open(os.path.join(folder, "model.safetensors"), "rb") as f:
+        raw = f.read()
+    n = int.from_bytes(raw[:8], "little")
+    header = json.loads(raw[8:8 + n])
+    state = {}
+    for name, t in header.items():
+        if name == "__metadata__":
+            continue
+        assert t["dtype"] == "F16", name
+        a, b = t["data_offsets"]
+        buf = bytearray(raw[8 + n + a:8 + n + b])
+        state[name.removeprefix("model.")] = torch.frombuffer(buf, dtype=torch.float16).reshape(t["shape"]).float()
+    return merges, state
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", required=True)
@@ -147,6 +166,9 @@ def main():
     ap.add_argument("--batch", type=int, default=12)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--init", help="go on from this exported model (its tokenizer and weights) instead of from scratch")
+    ap.add_argument("--edit-share", type=float, default=0.0, help="share of each batch that is edit chats (data.py)")
+    ap.add_argument("--edit-docs", type=int, default=20000)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -155,7 +177,8 @@ def main():
 
     docs = documents(1, args.docs)
     held = "".join(documents(2, args.heldout_docs))
-    merges = bpe.train(docs[:20000], SHAPE["vocab_size"])
+    init = load_init(args.init) if args.init else None
+    merges = init[0] if init else bpe.train(docs[:20000], SHAPE["vocab_size"])
     enc = bpe.Encoder(merges)
     bpe.save(enc, args.out)
     c = dict(SHAPE, vocab_size=len(enc.vocab))
@@ -165,10 +188,18 @@ def main():
         f.write(held)
     stream = torch.tensor([t for d in docs for t in enc.encode(d)], dtype=torch.long)
     held_ids = torch.tensor(enc.encode(held), dtype=torch.long)
-    print(f"vocab {len(enc.vocab)}, corpus {len(stream)} tokens, held-out {len(held_ids)} tokens, "
-          f"prep {time.time() - t0:.0f}s", flush=True)
+    # Edit chats start their rows: the reply copies a text that must be in the window.
+    edits = [enc.encode(d) for d in edit_documents(1, args.edit_docs)] if args.edit_share > 0 else []
+    edits = [e for e in edits if len(e) <= args.seq + 1]
+    edit_stream = torch.tensor([t for e in edits for t in e], dtype=torch.long)
+    edit_starts = torch.tensor([0] + [len(e) for e in edits], dtype=torch.long).cumsum(0)[:-1]
+    held_edits = torch.tensor([t for d in edit_documents(3, 20) for t in enc.encode(d)], dtype=torch.long)
+    print(f"vocab {len(enc.vocab)}, corpus {len(stream)} tokens, edits {len(edits)} ({len(edit_stream)} tokens), "
+          f"held-out {len(held_ids)} tokens, prep {time.time() - t0:.0f}s", flush=True)
 
     model = Llama(c)
+    if init:
+        model.load_state_dict(init[1])
     params = sum(p.numel() for p in model.parameters())
     print(f"params {params}", flush=True)
     decay = [p for p in model.parameters() if p.dim() == 2]
@@ -194,8 +225,13 @@ def main():
         lr = lr_at(elapsed / budget, args.lr, args.lr / 10, 0.03)
         for grp in opt.param_groups:
             grp["lr"] = lr
-        starts = torch.randint(0, len(stream) - args.seq - 1, (args.batch,), generator=g)
-        batch = torch.stack([stream[s:s + args.seq + 1] for s in starts.tolist()])
+        n_edit = round(args.batch * args.edit_share)
+        starts = torch.randint(0, len(stream) - args.seq - 1, (args.batch - n_edit,), generator=g)
+        rows = [stream[s:s + args.seq + 1] for s in starts.tolist()]
+        for i in torch.randint(0, len(edits), (n_edit,), generator=g).tolist():
+            s = min(int(edit_starts[i]), len(edit_stream) - args.seq - 1)
+            rows.append(edit_stream[s:s + args.seq + 1])
+        batch = torch.stack(rows)
         logits = model(batch[:, :-1])
         loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch[:, 1:].reshape(-1))
         opt.zero_grad(set_to_none=True)
@@ -207,14 +243,15 @@ def main():
         smooth = loss.item() if smooth is None else 0.95 * smooth + 0.05 * loss.item()
         held_l = ""
         if step % 50 == 0:
-            held_l = f"{heldout_loss(model, held_ids, args.seq):.4f}"
-            print(f"step {step} {elapsed:.0f}s tokens {tokens} lr {lr:.2e} loss {smooth:.4f} held-out {held_l}", flush=True)
+            held_l = f"{heldout_loss(model, held_ids, 256):.4f}"
+            edit_l = f" edits {heldout_loss(model, held_edits, args.seq):.4f}" if len(edits) else ""
+            print(f"step {step} {elapsed:.0f}s tokens {tokens} lr {lr:.2e} loss {smooth:.4f} held-out {held_l}{edit_l}", flush=True)
         log.write(f"{step},{elapsed:.1f},{tokens},{lr:.3e},{loss.item():.4f},{held_l}\n")
         log.flush()
         if time.time() - last_ckpt > 300:
             save_ckpt()
             last_ckpt = time.time()
-    hl = heldout_loss(model, held_ids, args.seq)
+    hl = heldout_loss(model, held_ids, 256)
     log.write(f"{step},{time.time() - start:.1f},{tokens},0,{smooth:.4f},{hl:.4f}\n")
     log.close()
     save_ckpt()
