@@ -5,7 +5,7 @@ import type { LoadedModel } from "../model/load.js";
 import type { PolicyName } from "../scheduler/policy.js";
 import { parseFloatArg, parseIntArg, UsageError } from "./errors.js";
 import { selectBackend } from "../kernels/select.js";
-import { DEFAULT_MAX_DRAFT, MAX_DRAFT_LIMIT } from "../speculative/speculator.js";
+import { DEFAULT_MAX_DRAFT, MAX_DRAFT_LIMIT, type SpeculativeMode } from "../speculative/speculator.js";
 
 export interface EngineFlagValues {
   backend?: string;
@@ -44,8 +44,19 @@ export function engineFlags(c: Command): Command {
     .option("--max-grammar-chars <n>", "largest grammar spec compiled (characters of its JSON or text); larger is a 400", String(64 * 1024))
     .option("--grammar-workers <n>", "grammar compiles at once, each in its own worker thread", "2")
     .option("--generation-config <mode>", "auto: a request's unset sampling fields take the model's defaults (generation_config.json, GGUF general.sampling.*); none: radixlm's", "auto")
-    .option("--speculative <mode>", "ngram: draft tokens from the request's own text, the radix tree and recent outputs, and verify them in the batch (outputs are bitwise the same); off: one token per step", "ngram")
-    .option("--speculative-max-draft <n>", "most tokens drafted per request and step", String(DEFAULT_MAX_DRAFT));
+    .option("--speculative <mode>", SPECULATIVE_HELP, "ngram")
+    .option("--speculative-max-draft <n>", SPECULATIVE_MAX_DRAFT_HELP, String(DEFAULT_MAX_DRAFT));
+}
+
+export const SPECULATIVE_HELP = "ngram: draft tokens from the request's own text, the radix tree and recent outputs, and verify them in the batch (outputs are bitwise the same); off: one token per step";
+export const SPECULATIVE_MAX_DRAFT_HELP = `most tokens drafted per request and step (1..${MAX_DRAFT_LIMIT})`;
+
+/** --speculative and --speculative-max-draft, checked. */
+export function speculativeOptions(mode = "ngram", maxDraft = String(DEFAULT_MAX_DRAFT)): { speculative: SpeculativeMode; speculativeMaxDraft: number } {
+  if (mode !== "ngram" && mode !== "off") throw new UsageError(`--speculative must be ngram or off, got "${mode}"`);
+  const n = parseIntArg("--speculative-max-draft", maxDraft, 1);
+  if (n > MAX_DRAFT_LIMIT) throw new UsageError(`--speculative-max-draft must be at most ${MAX_DRAFT_LIMIT}, got ${n}`);
+  return { speculative: mode, speculativeMaxDraft: n };
 }
 
 export async function engineOptionsFrom(o: EngineFlagValues, _model: LoadedModel): Promise<Omit<EngineOptions, "model">> {
@@ -58,10 +69,7 @@ export async function engineOptionsFrom(o: EngineFlagValues, _model: LoadedModel
   const threads = o.threads === undefined ? undefined : parseIntArg("--threads", o.threads, 1);
   const generationConfig = o.generationConfig ?? "auto";
   if (generationConfig !== "auto" && generationConfig !== "none") throw new UsageError(`--generation-config must be auto or none, got "${generationConfig}"`);
-  const speculative = o.speculative ?? "ngram";
-  if (speculative !== "ngram" && speculative !== "off") throw new UsageError(`--speculative must be ngram or off, got "${speculative}"`);
-  const maxDraft = parseIntArg("--speculative-max-draft", o.speculativeMaxDraft ?? String(DEFAULT_MAX_DRAFT), 1);
-  if (maxDraft > MAX_DRAFT_LIMIT) throw new UsageError(`--speculative-max-draft must be at most ${MAX_DRAFT_LIMIT}, got ${maxDraft}`);
+  const speculative = speculativeOptions(o.speculative, o.speculativeMaxDraft);
   return {
     backend: selectBackend(backendName as "auto" | "native" | "reference", threads),
     maxTotalTokens: o.maxTotalTokens === undefined ? undefined : parseIntArg("--max-total-tokens", o.maxTotalTokens, 16),
@@ -74,8 +82,7 @@ export async function engineOptionsFrom(o: EngineFlagValues, _model: LoadedModel
     policy: policy as PolicyName,
     prefillFirst: o.prefillFirst === true,
     generationConfig,
-    speculative,
-    speculativeMaxDraft: maxDraft,
+    ...speculative,
     grammarLimits: {
       compileTimeoutMs: 1000 * parseFloatArg("--grammar-compile-timeout", o.grammarCompileTimeout ?? "10", 0.001),
       maxSpecChars: parseIntArg("--max-grammar-chars", o.maxGrammarChars ?? String(64 * 1024), 1),

@@ -10,6 +10,8 @@ import { checkSamplingParams, DEFAULT_SAMPLING, type SamplingParams } from "../s
 import { parseFloatArg, parseIntArg, UsageError } from "./errors.js";
 import type { LoadedModel } from "../model/load.js";
 import { MODEL_HELP, modelPath } from "./model-arg.js";
+import { SPECULATIVE_HELP, SPECULATIVE_MAX_DRAFT_HELP, speculativeOptions } from "./engine-flags.js";
+import { DEFAULT_MAX_DRAFT } from "../speculative/speculator.js";
 
 interface GenerateOptions {
   model?: string;
@@ -26,6 +28,8 @@ interface GenerateOptions {
   backend: string;
   threads?: string;
   stats?: boolean;
+  speculative: string;
+  speculativeMaxDraft: string;
 }
 
 export function promptIds(model: LoadedModel, o: { prompt?: string; chat?: string; system?: string }): number[] {
@@ -46,6 +50,7 @@ async function run(o: GenerateOptions): Promise<void> {
   if (!isBackendName(o.backend)) throw new UsageError(`--backend must be auto, native or reference, got "${o.backend}"`);
   const threads = o.threads === undefined ? defaultThreads() : parseIntArg("--threads", o.threads, 1);
   if (o.generationConfig !== "auto" && o.generationConfig !== "none") throw new UsageError(`--generation-config must be auto or none, got "${o.generationConfig}"`);
+  const speculative = speculativeOptions(o.speculative, o.speculativeMaxDraft);
   // Only the flags given: the engine fills the rest from the model's defaults (or radixlm's).
   const params: Partial<SamplingParams> & { maxNewTokens: number } = {
     ...(o.temperature === undefined ? {} : { temperature: parseFloatArg("--temperature", o.temperature) }),
@@ -62,8 +67,9 @@ async function run(o: GenerateOptions): Promise<void> {
       throw new UsageError(`prompt (${ids.length} tokens) + max tokens (${params.maxNewTokens}) exceeds the context length ${model.config.maxPositionEmbeddings}`);
     }
     const engine = await Engine.create({
-      model, backend: selectBackend(o.backend, threads), maxTotalTokens: ids.length + params.maxNewTokens, kvCacheDtype: o.kvDtype,
-      generationConfig: o.generationConfig,
+      // Room for a step's drafted rows past the output's end.
+      model, backend: selectBackend(o.backend, threads), maxTotalTokens: ids.length + params.maxNewTokens + speculative.speculativeMaxDraft, kvCacheDtype: o.kvDtype,
+      generationConfig: o.generationConfig, ...speculative,
     });
     const t0 = performance.now();
     let first = 0;
@@ -82,7 +88,9 @@ async function run(o: GenerateOptions): Promise<void> {
     if (o.stats) {
       const t1 = performance.now();
       const decode = generated > 1 ? ((generated - 1) * 1000) / (t1 - first) : 0;
-      process.stderr.write(`radixlm: ${ids.length} prompt tokens, ${generated} generated (${reason}), prefill ${((first || t1) - t0).toFixed(0)} ms, decode ${decode.toFixed(2)} tok/s\n`);
+      const st = engine.stats();
+      const spec = st.specVerifySteps > 0 ? `, ${st.specAcceptedTokens} of ${st.specDraftTokens} drafted tokens accepted` : "";
+      process.stderr.write(`radixlm: ${ids.length} prompt tokens, ${generated} generated (${reason}), prefill ${((first || t1) - t0).toFixed(0)} ms, decode ${decode.toFixed(2)} tok/s${spec}\n`);
     }
     await engine.close();
   } finally {
@@ -108,5 +116,7 @@ export function register(program: Command): void {
     .option("--backend <name>", "auto (native when the addon loads), native or reference", "auto")
     .option("--threads <n>", "compute threads (default: the number of cores)")
     .option("--stats", "print token counts and speed to stderr")
+    .option("--speculative <mode>", SPECULATIVE_HELP, "ngram")
+    .option("--speculative-max-draft <n>", SPECULATIVE_MAX_DRAFT_HELP, String(DEFAULT_MAX_DRAFT))
     .action(run);
 }

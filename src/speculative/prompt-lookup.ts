@@ -8,8 +8,8 @@ export const LOOKUP_MAX_NGRAM = 4;
 const SCAN_LIMIT = 1 << 16;
 
 /**
- * The tokens (at most `max`) that followed the latest earlier occurrence of the longest
- * suffix of `tokens` (1..LOOKUP_MAX_NGRAM tokens, at least `minNgram`); empty when there is none.
+ * The `max` tokens that followed the latest earlier occurrence of the longest suffix of
+ * `tokens` (1..LOOKUP_MAX_NGRAM tokens, at least `minNgram`); empty when there is none.
  */
 export function promptLookup(tokens: readonly number[], max: number, minNgram = 1): number[] {
   const n = tokens.length;
@@ -28,5 +28,10 @@ export function promptLookup(tokens: readonly number[], max: number, minNgram = 
     if (m === LOOKUP_MAX_NGRAM) break;
   }
   if (bestLen < minNgram) return [];
-  return tokens.slice(best + 1, Math.min(n, best + 1 + max));
+  // A match close to the end runs into the suffix itself: what followed it d tokens ago
+  // repeats with period d (a loop, a list, a rewritten line).
+  const d = n - 1 - best;
+  const out = new Array<number>(max);
+  for (let i = 0; i < max; i++) out[i] = i < d ? tokens[best + 1 + i]! : out[i - d]!;
+  return out;
 }
