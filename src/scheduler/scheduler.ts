@@ -18,6 +18,7 @@ import type { PolicyName } from "./policy.js";
 import { Candidates, sharesUncachedPrefix } from "./candidates.js";
 import type { DiskLoader } from "./disk-loader.js";
 import type { Drafter } from "./drafter.js";
+import { ParkedSamples } from "./parked.js";
 import type { Batch, BatchEntry } from "./plan.js";
 
 /**
@@ -67,8 +68,7 @@ export class Scheduler {
   readonly waiting: Request[] = [];
   readonly running: Request[] = [];
   /** Samples of n > 1 waiting for their first sibling to cache the prompt, by that sibling. */
-  private readonly parked = new Map<Request, Request[]>();
-  private parkedCount = 0;
+  private readonly parked = new ParkedSamples();
   /** Requests retracted for memory since the start (statistics). */
   retractions = 0;
   /** Prefill-first: prefill steps in a row that left decoding requests waiting. */
@@ -115,19 +115,16 @@ export class Scheduler {
     const [first, ...rest] = samples;
     if (!first) return;
     this.waiting.push(first);
-    if (rest.length === 0) return;
-    for (const r of rest) r.status = "parked";
-    this.parked.set(first, rest);
-    this.parkedCount += rest.length;
+    this.parked.park(first, rest);
   }
 
   /** Requests not yet admitted: waiting and parked. */
   get queued(): number {
-    return this.waiting.length + this.parkedCount;
+    return this.waiting.length + this.parked.count;
   }
 
   get idle(): boolean {
-    return this.waiting.length === 0 && this.running.length === 0 && this.parkedCount === 0;
+    return this.waiting.length === 0 && this.running.length === 0 && this.parked.count === 0;
   }
 
   /** The next batch, with every slot it writes allocated; null when there is nothing to run. */
@@ -306,11 +303,7 @@ export class Scheduler {
 
   /** The samples parked behind `req` start: its prompt is cached (or it is gone, and they compute it). */
   private unpark(req: Request): void {
-    const rest = this.parked.get(req);
-    if (!rest) return;
-    this.parked.delete(req);
-    this.parkedCount -= rest.length;
-    for (const r of rest) {
+    for (const r of this.parked.release(req)) {
       r.status = "waiting";
       this.waiting.push(r);
     }
@@ -381,7 +374,7 @@ export class Scheduler {
       const i = this.waiting.indexOf(req);
       if (i >= 0) this.waiting.splice(i, 1);
     } else if (req.status === "parked") {
-      this.unparkOne(req);
+      this.parked.remove(req);
     }
     // Samples still parked behind it compute the prompt themselves.
     this.unpark(req);
@@ -397,24 +390,13 @@ export class Scheduler {
     return [{ kind: "finish", req, text }];
   }
 
-  private unparkOne(req: Request): void {
-    for (const [first, rest] of this.parked) {
-      const i = rest.indexOf(req);
-      if (i < 0) continue;
-      rest.splice(i, 1);
-      this.parkedCount--;
-      if (rest.length === 0) this.parked.delete(first);
-      return;
-    }
-  }
-
   /** Releases the aborted requests (between steps); their finish events. */
   reapAborted(): OutputEvent[] {
     // Called before every step: collect first (finishing changes the queues), copy nothing when none is aborted.
     // One whose load is writing its slots goes once the load is in.
     const aborted = this.running.filter((r) => r.aborted && !r.loading);
     for (const r of this.waiting) if (r.aborted) aborted.push(r);
-    for (const rest of this.parked.values()) for (const r of rest) if (r.aborted) aborted.push(r);
+    aborted.push(...this.parked.aborted());
     return aborted.flatMap((r) => this.finish(r, "abort"));
   }
 
