@@ -45,6 +45,8 @@ const ROWS: readonly Row[] = [
   }),
   { name: "cache hit rate", value: (r) => r.cache_hit_rate, digits: 1, percent: true },
   { name: "ideal hit rate", value: (r) => r.ideal_hit_rate, digits: 1, percent: true },
+  { name: "spec accept rate", value: (r) => r.speculative?.accept_rate ?? null, digits: 1, percent: true },
+  { name: "spec tokens per verify", value: (r) => r.speculative?.accept_length ?? null, digits: 2 },
 ];
 
 function cell(row: Row, v: number | null, base: number | null, first: boolean): string {

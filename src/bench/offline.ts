@@ -30,6 +30,22 @@ export interface OfflineRun {
   readonly attendedPositions: number;
   /** With a disk tier: its counts at the end of the run; absent without one. */
   readonly disk?: OfflineDiskRun;
+  /** Speculative decoding over the run, as the engine counts it (all zero with it off). */
+  readonly speculative: OfflineSpeculation;
+  /** Chat steps (the edit workload) whose reply was the expected text; absent for other workloads. */
+  readonly expectedReplies?: { readonly matched: number; readonly of: number };
+}
+
+export interface OfflineSpeculation {
+  readonly draftTokens: number;
+  readonly acceptedTokens: number;
+  readonly verifySteps: number;
+}
+
+/** A run's figures, and the ids each step generated (by chain, then step). */
+export interface OfflineRunResult {
+  readonly run: OfflineRun;
+  readonly outputs: readonly (readonly (readonly number[])[])[];
 }
 
 export interface OfflineDiskRun {
@@ -74,7 +90,8 @@ export interface OfflineReport {
   readonly bound_fraction: number;
 }
 
-async function runOnce(model: LoadedModel, w: Workload, engineOpts: Omit<EngineOptions, "model">, ideal: IdealHitRate | null, openDisk: OpenDiskStore | null): Promise<OfflineRun> {
+/** The workload through a new engine made with `engineOpts`, closed at the end. */
+export async function runOnce(model: LoadedModel, w: Workload, engineOpts: Omit<EngineOptions, "model">, ideal: IdealHitRate | null, openDisk: OpenDiskStore | null): Promise<OfflineRunResult> {
   let engine: Engine | null = null;
   const disk = openDisk ? await openDisk((key) => engine?.forgetDiskItem(key)) : null;
   try {
@@ -86,29 +103,38 @@ async function runOnce(model: LoadedModel, w: Workload, engineOpts: Omit<EngineO
   return runOn(engine, w, ideal, disk);
 }
 
-async function runOn(engine: Engine, w: Workload, ideal: IdealHitRate | null, disk: OfflineDiskStore | null): Promise<OfflineRun> {
+async function runOn(engine: Engine, w: Workload, ideal: IdealHitRate | null, disk: OfflineDiskStore | null): Promise<OfflineRunResult> {
   // Synced as serve syncs it, so that the run pays what a server would.
   const syncs = disk && disk.checkpointMs > 0 ? setInterval(() => void disk.store.flush().catch(() => undefined), disk.checkpointMs) : null;
   const ttfts: number[] = [];
   let promptTokens = 0;
   let outputTokens = 0;
   let attended = 0;
+  let chats = 0;
+  let matched = 0;
+  const outputs = w.chains.map((chain) => chain.map((): number[] => []));
   const t0 = performance.now();
   try {
-    await Promise.all(w.chains.map(async (chain) => {
+    await Promise.all(w.chains.map(async (chain, c) => {
       let history: number[] = [];
-      for (const step of chain) {
+      for (const [k, step] of chain.entries()) {
         const prompt = [...history, ...step.tokens];
         ideal?.query(prompt);
         const start = performance.now();
         let first = 0;
-        const out: number[] = [];
-        for await (const ev of engine.generate({ inputIds: prompt, params: { maxNewTokens: step.outputLen, ignoreEos: true, temperature: 0 } })) {
+        const out = outputs[c]![k]!;
+        // Greedy either way: a fixed length, or a chat reply to its end of turn.
+        const params = step.chat ? { maxNewTokens: step.outputLen, temperature: 0 } : { maxNewTokens: step.outputLen, ignoreEos: true, temperature: 0 };
+        for await (const ev of engine.generate({ inputIds: prompt, params })) {
           if (ev.type === "token") {
             if (first === 0) first = performance.now();
             out.push(ev.tokenId);
           } else if (ev.type === "finish") {
             attended += attendedPositions(ev.usage.promptTokens, ev.usage.cachedTokens);
+            if (step.chat) {
+              chats++;
+              if (ev.output.text.trim() === step.chat.expected.trim()) matched++;
+            }
           }
         }
         ttfts.push(first - start);
@@ -121,7 +147,7 @@ async function runOn(engine: Engine, w: Workload, ideal: IdealHitRate | null, di
     const seconds = (performance.now() - t0) / 1000;
     const st = engine.stats();
     const ds = engine.diskStats();
-    return {
+    const run: OfflineRun = {
       requests: ttfts.length, promptTokens, outputTokens, seconds,
       throughput: outputTokens / seconds,
       totalThroughput: (promptTokens + outputTokens) / seconds,
@@ -130,7 +156,10 @@ async function runOn(engine: Engine, w: Workload, ideal: IdealHitRate | null, di
       computedPromptTokens: st.promptTokensTotal - st.hitTokens,
       attendedPositions: attended,
       ...(ds ? { disk: diskRun(st, ds) } : {}),
+      speculative: { draftTokens: st.specDraftTokens, acceptedTokens: st.specAcceptedTokens, verifySteps: st.specVerifySteps },
+      ...(chats > 0 ? { expectedReplies: { matched, of: chats } } : {}),
     };
+    return { run, outputs };
   } finally {
     if (syncs) clearInterval(syncs);
     await engine.close();
@@ -167,8 +196,8 @@ function kernelShape(w: Workload, run: OfflineRun, o: Omit<EngineOptions, "model
 /** `openDisk`: a disk tier behind the cache run's radix cache, in a store it opens empty. */
 export async function benchOffline(model: LoadedModel, w: Workload, engineOpts: Omit<EngineOptions, "model">, openDisk: OpenDiskStore | null = null): Promise<OfflineReport> {
   const ideal = new IdealHitRate();
-  const cache = await runOnce(model, w, { ...engineOpts, disableRadixCache: false }, ideal, openDisk);
-  const nocache = await runOnce(model, w, { ...engineOpts, disableRadixCache: true }, null, null);
+  const cache = (await runOnce(model, w, { ...engineOpts, disableRadixCache: false }, ideal, openDisk)).run;
+  const nocache = (await runOnce(model, w, { ...engineOpts, disableRadixCache: true }, null, null)).run;
   const ideals = idealRatios(w, ideal.queriedTokens, ideal.hitTokens, cache.outputTokens);
   const bound = workloadBound(cache.computedPromptTokens, cache.attendedPositions, cache.outputTokens, await measureKernelCosts(model, engineOpts.backend ?? referenceBackend, kernelShape(w, cache, engineOpts), engineOpts.kvCacheDtype));
   return {
@@ -188,16 +217,21 @@ export async function benchOffline(model: LoadedModel, w: Workload, engineOpts: 
 
 const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
 
+export const RUN_HEADER = `run       reqs     time  out tok/s  all tok/s  ttft mean  ttft p50  ttft p99  hit rate`;
+
+/** One run's line under RUN_HEADER. */
+export function runRow(name: string, x: OfflineRun): string {
+  return `${name.padEnd(9)} ${String(x.requests).padStart(5)} ${x.seconds.toFixed(1).padStart(8)} ${x.throughput.toFixed(1).padStart(9)} ${x.totalThroughput.toFixed(1).padStart(9)} ` +
+    `${x.ttft.mean.toFixed(0).padStart(9)} ${x.ttft.p50.toFixed(0).padStart(8)} ${x.ttft.p99.toFixed(0).padStart(8)} ${(x.hitRate * 100).toFixed(1).padStart(7)}%`;
+}
+
 export function formatOffline(r: OfflineReport): string {
   const d = r.cache.disk;
   const byTier = r.hit_rate_ram !== undefined && r.hit_rate_disk !== undefined ? ` (ram ${pct(r.hit_rate_ram)}, disk ${pct(r.hit_rate_disk)})` : "";
-  const row = (name: string, x: OfflineRun): string =>
-    `${name.padEnd(9)} ${String(x.requests).padStart(5)} ${x.seconds.toFixed(1).padStart(8)} ${x.throughput.toFixed(1).padStart(9)} ${x.totalThroughput.toFixed(1).padStart(9)} ` +
-    `${x.ttft.mean.toFixed(0).padStart(9)} ${x.ttft.p50.toFixed(0).padStart(8)} ${x.ttft.p99.toFixed(0).padStart(8)} ${(x.hitRate * 100).toFixed(1).padStart(7)}%`;
   return [
-    `run       reqs     time  out tok/s  all tok/s  ttft mean  ttft p50  ttft p99  hit rate`,
-    row("cache", r.cache),
-    row("no cache", r.nocache),
+    RUN_HEADER,
+    runRow("cache", r.cache),
+    runRow("no cache", r.nocache),
     ``,
     `throughput ratio ${r.throughput_ratio.toFixed(2)}x, mean TTFT ratio ${r.ttft_ratio.toFixed(2)}x, ` +
       `hit rate ${pct(r.hit_rate)}${byTier} of an ideal ${pct(r.ideal_hit_rate)} (${pct(r.hit_rate / (r.ideal_hit_rate || 1))})`,
@@ -205,6 +239,12 @@ export function formatOffline(r: OfflineReport): string {
       `${d.loadMsMean !== null ? ` (mean ${d.loadMsMean.toFixed(1)} ms)` : ""}${d.failedLoads > 0 ? `, ${d.failedLoads} failed` : ""}`] : []),
     `if every computed token cost the same (as on a CPU): throughput ratio at most ${r.ideal_throughput_ratio.toFixed(2)}x` +
       (r.ideal_ttft_ratio === null ? "" : `, mean TTFT ratio about ${r.ideal_ttft_ratio.toFixed(2)}x (best orders, prefill only)`),
+    ...(r.cache.expectedReplies ? [expectedLine([["cache", r.cache], ["no cache", r.nocache]])] : []),
     formatBound(r.bound, r.cache.seconds),
   ].join("\n");
+}
+
+/** How many chat replies were the expected text, per run (the edit workload's check that the model does the task). */
+export function expectedLine(runs: readonly (readonly [string, OfflineRun])[]): string {
+  return `replies equal to the expected text: ${runs.map(([name, x]) => `${x.expectedReplies?.matched ?? 0} of ${x.expectedReplies?.of ?? 0} (${name})`).join(", ")}`;
 }

@@ -16,6 +16,20 @@ export type PromptInput =
   | { readonly kind: "text"; readonly text: string }
   | { readonly kind: "chat"; readonly messages: readonly ChatTurn[] };
 
+/** How much a request generates: exactly `maxTokens` (ignoring EOS), or until EOS, at most `maxTokens`. */
+export interface OutputLimit {
+  readonly maxTokens: number;
+  readonly untilEos: boolean;
+}
+
+/** A response's speculative decoding counts, where the server reports them. */
+export interface RequestSpeculation {
+  readonly drafted: number;
+  readonly accepted: number;
+  /** Verifications: native meta_info's spec_verify_ct; null where the server does not say (OpenAI usage). */
+  readonly verifies: number | null;
+}
+
 export interface ClientOptions {
   /** The server's root URL, without /v1. */
   readonly root: string;
@@ -45,6 +59,8 @@ export interface RequestResult {
   readonly cachedTokens: number | null;
   /** Chunks that carried output (the fallback count of output tokens). */
   readonly chunks: number;
+  /** From usage.completion_tokens_details (accepted and rejected predictions) or native meta_info (spec_*); null where neither says. */
+  readonly speculative: RequestSpeculation | null;
 }
 
 type Json = Record<string, unknown>;
@@ -52,17 +68,18 @@ type Json = Record<string, unknown>;
 const num = (x: unknown): number | null => (typeof x === "number" && Number.isFinite(x) ? x : null);
 const obj = (x: unknown): Json | null => (x !== null && typeof x === "object" && !Array.isArray(x) ? (x as Json) : null);
 
-function requestBody(o: ClientOptions, prompt: PromptInput, outputLen: number): { path: string; body: Json } {
+function requestBody(o: ClientOptions, prompt: PromptInput, out: OutputLimit): { path: string; body: Json } {
   const model = o.model !== null ? { model: o.model } : {};
+  const n = out.maxTokens;
   if (o.api === "native") {
     const input = prompt.kind === "ids" ? { input_ids: prompt.ids } : prompt.kind === "text" ? { text: prompt.text } : null;
     if (!input) throw new Error("the native API takes token ids or text, not chat messages");
-    // Fixed output length: no early end at EOS, no stop strings.
-    const sampling_params = { max_new_tokens: outputLen, min_new_tokens: outputLen, ignore_eos: true, temperature: 0 };
+    // Fixed output length: no early end at EOS, no stop strings; or greedy to EOS.
+    const sampling_params = out.untilEos ? { max_new_tokens: n, temperature: 0 } : { max_new_tokens: n, min_new_tokens: n, ignore_eos: true, temperature: 0 };
     return { path: "/generate", body: { ...model, ...input, sampling_params, stream: true, ...o.extraBody } };
   }
   const common = {
-    ...model, max_tokens: outputLen, min_tokens: outputLen, ignore_eos: true, temperature: 0,
+    ...model, max_tokens: n, ...(out.untilEos ? {} : { min_tokens: n, ignore_eos: true }), temperature: 0,
     stream: true, stream_options: { include_usage: true },
   };
   if (o.api === "openai-chat") {
@@ -81,6 +98,7 @@ interface Parsed {
   ids?: number[];
   completion?: number | null;
   usage?: { prompt: number | null; completion: number | null; cached: number | null };
+  speculative?: RequestSpeculation;
   error?: string;
 }
 
@@ -102,6 +120,10 @@ function parseOpenAI(e: Json, chat: boolean): Parsed {
   if (u) {
     const details = obj(u.prompt_tokens_details);
     out.usage = { prompt: num(u.prompt_tokens), completion: num(u.completion_tokens), cached: num(details?.cached_tokens) };
+    // OpenAI's predicted outputs; radixlm counts its speculative drafts there.
+    const c = obj(u.completion_tokens_details);
+    const accepted = num(c?.accepted_prediction_tokens), rejected = num(c?.rejected_prediction_tokens);
+    if (accepted !== null && rejected !== null) out.speculative = { drafted: accepted + rejected, accepted, verifies: null };
   }
   // llama.cpp's server: timings.cache_n prompt tokens reused, timings.prompt_n evaluated.
   const t = obj(e.timings);
@@ -123,7 +145,7 @@ function errorText(err: unknown): string {
 }
 
 /** Sends one request and reads its stream to the end; never throws. */
-export async function sendRequest(o: ClientOptions, prompt: PromptInput, outputLen: number, signal: AbortSignal): Promise<RequestResult> {
+export async function sendRequest(o: ClientOptions, prompt: PromptInput, output: OutputLimit, signal: AbortSignal): Promise<RequestResult> {
   const start = performance.now();
   let first = 0;
   let last = 0;
@@ -133,6 +155,7 @@ export async function sendRequest(o: ClientOptions, prompt: PromptInput, outputL
   let ids: number[] | null = null;
   let nativeCount = 0;
   let usage: Parsed["usage"] | undefined;
+  let speculative: RequestSpeculation | null = null;
   const result = (error: string | null): RequestResult => {
     const end = performance.now();
     return {
@@ -143,11 +166,11 @@ export async function sendRequest(o: ClientOptions, prompt: PromptInput, outputL
       promptTokens: usage?.prompt ?? null,
       outputTokens: usage?.completion ?? (o.api === "native" && nativeCount > 0 ? nativeCount : null),
       cachedTokens: usage?.cached ?? null,
-      chunks,
+      chunks, speculative,
     };
   };
   try {
-    const { path, body } = requestBody(o, prompt, outputLen);
+    const { path, body } = requestBody(o, prompt, output);
     const headers: Record<string, string> = { "content-type": "application/json", accept: "text/event-stream" };
     if (o.apiKey !== null) headers.authorization = `Bearer ${o.apiKey}`;
     const r = await fetch(o.root + path, { method: "POST", headers, body: JSON.stringify(body), signal });
@@ -185,6 +208,9 @@ export async function sendRequest(o: ClientOptions, prompt: PromptInput, outputL
           ids = count !== null && got.length === count ? got : [...(ids ?? []), ...got];
         }
         if (meta) p.usage = { prompt: num(meta.prompt_tokens), completion: count, cached: num(meta.cached_tokens) };
+        // SGLang's speculative meta_info, at the finish.
+        const drafted = num(meta?.spec_draft_tokens), accepted = num(meta?.spec_accepted_tokens);
+        if (drafted !== null && accepted !== null) p.speculative = { drafted, accepted, verifies: num(meta?.spec_verify_ct) };
         const grew = count !== null ? count > nativeCount : p.text !== "";
         if (count !== null) nativeCount = Math.max(nativeCount, count);
         if (grew) mark(ev.at);
@@ -197,6 +223,7 @@ export async function sendRequest(o: ClientOptions, prompt: PromptInput, outputL
         }
       }
       if (p.usage) usage = p.usage;
+      if (p.speculative) speculative = p.speculative;
     }
     if (first === 0) return result("no output before the stream ended");
     return result(null);

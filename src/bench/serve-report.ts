@@ -2,7 +2,8 @@
 // JSON carries (and `bench compare` reads back), and the table printed at the end.
 import { summarize, type Summary } from "./stats.js";
 import { attendedPositions } from "./bound.js";
-import type { CacheDelta } from "./server-metrics.js";
+import type { CacheDelta, SpecDelta } from "./server-metrics.js";
+import type { RequestSpeculation } from "./serve-client.js";
 
 /** What one request gave, as the run loop records it. */
 export interface RequestRecord {
@@ -15,6 +16,24 @@ export interface RequestRecord {
   readonly outputTokens: number;
   /** Prompt tokens the server says it reused; null when it does not say. */
   readonly cachedTokens: number | null;
+  /** Its speculative decoding, where the response says (absent or null: it does not). */
+  readonly speculative?: RequestSpeculation | null;
+  /** A chat step's reply was the text it asked for (absent for other steps). */
+  readonly matchedExpected?: boolean;
+}
+
+/** The server's speculative decoding over the run. */
+export interface ServeSpeculation {
+  /** "metrics": its /metrics counters before and after (every request it served meanwhile); "usage": summed over the responses. */
+  readonly source: "metrics" | "usage";
+  readonly draft_tokens: number;
+  readonly accepted_tokens: number;
+  /** Null where the server does not count them (OpenAI usage has no such field). */
+  readonly verify_steps: number | null;
+  /** Accepted over drafted; 0 without a draft. */
+  readonly accept_rate: number;
+  /** Tokens a verification appended on average (1 + accepted / verifications); null without verifications counted. */
+  readonly accept_length: number | null;
 }
 
 export interface CacheHitRates {
@@ -74,6 +93,10 @@ export interface ServeReport extends ServeRunInfo {
   readonly disk_loads?: number;
   /** What an unbounded prefix cache would reach on these prompts, in arrival order. */
   readonly ideal_hit_rate: number;
+  /** Absent where the server reports no speculative decoding. */
+  readonly speculative?: ServeSpeculation;
+  /** Chat steps (the edit workload) whose reply was the expected text; absent for other workloads. */
+  readonly expected_replies?: { readonly matched: number; readonly of: number };
   /** Raw latencies (completed requests) for CDFs. */
   readonly samples: { readonly ttft_ms: readonly number[]; readonly itl_ms: readonly number[]; readonly tpot_ms: readonly number[]; readonly e2e_ms: readonly number[] };
 }
@@ -89,7 +112,28 @@ export interface ReportInputs {
   readonly total: number;
   readonly durationS: number;
   readonly metrics: CacheDelta | null;
+  /** The server's speculative counters over the run, where it has them. */
+  readonly spec?: SpecDelta | null;
   readonly idealHitRate: number;
+}
+
+/** From the /metrics counters where the server has them, else summed over the responses that said. */
+function speculation(spec: SpecDelta | null, done: readonly RequestRecord[]): ServeSpeculation | null {
+  const said = done.map((r) => r.speculative).filter((x): x is RequestSpeculation => x != null);
+  const counts = spec ?? (said.length > 0 ? {
+    drafted: said.reduce((a, x) => a + x.drafted, 0),
+    accepted: said.reduce((a, x) => a + x.accepted, 0),
+    verifies: said.every((x) => x.verifies !== null) ? said.reduce((a, x) => a + x.verifies!, 0) : null,
+  } : null);
+  if (counts === null) return null;
+  return {
+    source: spec ? "metrics" : "usage",
+    draft_tokens: counts.drafted,
+    accepted_tokens: counts.accepted,
+    verify_steps: counts.verifies,
+    accept_rate: counts.drafted > 0 ? counts.accepted / counts.drafted : 0,
+    accept_length: counts.verifies !== null && counts.verifies > 0 ? 1 + counts.accepted / counts.verifies : null,
+  };
 }
 
 export function buildReport(x: ReportInputs): ServeReport {
@@ -112,6 +156,8 @@ export function buildReport(x: ReportInputs): ServeReport {
   const itl = done.flatMap((r) => r.itlMs);
   const tpot = done.filter((r) => r.outputTokens > 1).map((r) => (r.e2eMs - r.ttftMs) / (r.outputTokens - 1));
   const secs = x.durationS > 0 ? x.durationS : 1e-9;
+  const spec = speculation(x.spec ?? null, done);
+  const chats = done.filter((r) => r.matchedExpected !== undefined);
   return {
     kind: "radixlm-bench-serve",
     version: 1,
@@ -137,6 +183,8 @@ export function buildReport(x: ReportInputs): ServeReport {
     ...(loads ? { disk_loads: loads.loads } : {}),
     ...(loads && loads.loads > 0 ? { disk_load_ms_mean: (loads.seconds * 1000) / loads.loads } : {}),
     ideal_hit_rate: x.idealHitRate,
+    ...(spec ? { speculative: spec } : {}),
+    ...(chats.length > 0 ? { expected_replies: { matched: chats.filter((r) => r.matchedExpected).length, of: chats.length } } : {}),
     samples: { ttft_ms: ttft, itl_ms: itl.slice(0, MAX_ITL_SAMPLES), tpot_ms: tpot, e2e_ms: e2e },
   };
 }
@@ -167,6 +215,12 @@ export function formatReport(r: ServeReport): string {
   if (r.disk_loads !== undefined) {
     rows.push(["disk tier loads", `${r.disk_loads}${r.disk_load_ms_mean !== undefined ? `, mean ${r.disk_load_ms_mean.toFixed(1)} ms` : ""}`]);
   }
+  const sp = r.speculative;
+  if (sp) {
+    rows.push(["speculative decoding", `${sp.accepted_tokens} of ${sp.draft_tokens} draft tokens accepted (${pct(sp.accept_rate)})` +
+      `${sp.accept_length !== null ? `, ${sp.accept_length.toFixed(2)} tokens per verification` : ""} (from ${sp.source === "metrics" ? "/metrics" : "usage"})`]);
+  }
+  if (r.expected_replies) rows.push(["replies as expected", `${r.expected_replies.matched} of ${r.expected_replies.of}`]);
   const w = Math.max(...rows.map(([k]) => k.length));
   const lines = rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`);
   if (r.errors.length) lines.push(`errors: ${r.errors.join("; ")}`);

@@ -2,15 +2,16 @@
 // conversation, an agent run) start at the request rate (Poisson arrivals, or all at once);
 // a chain's steps go one after the other, each re-sending the history with the server's
 // previous answer; at most `maxConcurrency` requests are in flight. Every request has a
-// timeout and the whole run a deadline, after which nothing more is sent.
+// timeout and the whole run a deadline, after which nothing more is sent. A chat step (the
+// edit workload) is one user message, answered greedily to the model's end of turn.
 import type { Tokenizer } from "../tokenizer/tokenizer.js";
 import { mulberry32 } from "../util/random.js";
 import { ProgressBar, type ProgressStream } from "./progress.js";
 import type { PromptText } from "./prompt-text.js";
 import { sendRequest, type ChatTurn, type ClientOptions, type PromptInput, type RequestResult } from "./serve-client.js";
 import { buildReport, type RequestRecord, type ServeReport, type ServeRunInfo } from "./serve-report.js";
-import { cacheDelta, scrapeMetrics } from "./server-metrics.js";
-import { IdealHitRate, type Workload } from "./workloads.js";
+import { cacheDelta, scrapeMetrics, specDelta } from "./server-metrics.js";
+import { IdealHitRate, type ChatStep, type Workload } from "./workloads.js";
 import { sleep } from "../util/sleep.js";
 
 export type PromptFormat = "ids" | "text";
@@ -73,10 +74,24 @@ interface History {
   messages: ChatTurn[];
 }
 
+/**
+ * A chat step as the API takes it: messages for chat; for completions and /generate, the
+ * prompt the chat template rendered, as ids, or as text without the BOS the server will add
+ * to a text prompt itself.
+ */
+function chatInput(c: ChatStep, as: "chat" | "text" | "ids", ids: readonly number[], tok: Tokenizer | null): PromptInput {
+  if (as === "chat") return { kind: "chat", messages: [{ role: "user", content: c.user }] };
+  if (as === "ids") return { kind: "ids", ids };
+  const bos = tok?.bosId !== undefined && tok.addBos ? tok.idToToken(tok.bosId) : undefined;
+  return { kind: "text", text: bos !== undefined && c.prompt.startsWith(bos) ? c.prompt.slice(bos.length) : c.prompt };
+}
+
 export async function benchServe(o: ServeBenchOptions): Promise<ServeReport> {
   const chat = o.client.api === "openai-chat";
   const format: PromptFormat = chat ? "text" : o.promptFormat;
-  if ((chat || format === "text") && !o.text) throw new Error("text prompts need a tokenizer");
+  // Chat steps carry their own text; the others' text is made from their ids.
+  const madeText = o.workload.chains.some((c) => c.some((step) => !step.chat));
+  if ((chat || format === "text") && madeText && !o.text) throw new Error("text prompts need a tokenizer");
   const total = o.workload.chains.reduce((a, c) => a + c.length, 0);
   const info: ServeRunInfo = { ...o.info, prompt_format: chat ? "chat" : format, started_at: new Date().toISOString() };
   const before = await scrapeMetrics(o.client.root, o.client.apiKey);
@@ -96,11 +111,16 @@ export async function benchServe(o: ServeBenchOptions): Promise<ServeReport> {
     const h: History = { ids: [], text: "", messages: [] };
     for (const step of o.workload.chains[chainIndex]!) {
       if (stop.signal.aborted) return;
-      const promptIds = [...h.ids, ...step.tokens];
+      // A chat step is a whole conversation of one message: it opens its chain.
+      const promptIds = step.chat ? [...step.tokens] : [...h.ids, ...step.tokens];
       let input: PromptInput;
       let promptText = "";
       let counted: number;
-      if (chat) {
+      if (step.chat) {
+        input = chatInput(step.chat, chat ? "chat" : format === "text" ? "text" : "ids", promptIds, o.tokenizer);
+        promptText = input.kind === "text" ? input.text : "";
+        counted = promptIds.length;
+      } else if (chat) {
         const content = o.text!.first(step.tokens);
         input = { kind: "chat", messages: [...h.messages, { role: "user", content }] };
         counted = promptIds.length;
@@ -117,7 +137,8 @@ export async function benchServe(o: ServeBenchOptions): Promise<ServeReport> {
       let res: RequestResult;
       try {
         if (stop.signal.aborted) return;
-        res = await sendRequest(o.client, input, step.outputLen, AbortSignal.any([stop.signal, AbortSignal.timeout(o.timeoutMs)]));
+        const output = { maxTokens: step.outputLen, untilEos: step.chat !== undefined };
+        res = await sendRequest(o.client, input, output, AbortSignal.any([stop.signal, AbortSignal.timeout(o.timeoutMs)]));
       } finally {
         sem.release();
       }
@@ -125,7 +146,8 @@ export async function benchServe(o: ServeBenchOptions): Promise<ServeReport> {
       const outputTokens = res.outputTokens ?? (o.tokenizer ? countText(res.outputText) : res.chunks);
       records.push({
         ok: res.ok, error: res.error, ttftMs: res.ttftMs, e2eMs: res.e2eMs, itlMs: res.itlMs,
-        promptTokens: res.promptTokens ?? counted, outputTokens, cachedTokens: res.cachedTokens,
+        promptTokens: res.promptTokens ?? counted, outputTokens, cachedTokens: res.cachedTokens, speculative: res.speculative,
+        ...(step.chat ? { matchedExpected: res.outputText.trim() === step.chat.expected.trim() } : {}),
       });
       bar.tick(res.ok);
       // A failed step ends its chain: the next one would build on an answer that never came.
@@ -149,6 +171,7 @@ export async function benchServe(o: ServeBenchOptions): Promise<ServeReport> {
     info, records, total,
     durationS: (lastEnd - t0) / 1000,
     metrics: before && after ? cacheDelta(before, after) : null,
+    spec: before && after ? specDelta(before, after) : null,
     idealHitRate: ideal.rate,
   });
 }

@@ -2,7 +2,8 @@
 // after a run. Known counter pairs: radixlm's and SGLang's cached/prompt token totals, vLLM's
 // prefix cache hits/queries. Other traffic on the server in the meantime counts too. A radixlm
 // server with a disk tier splits its cached tokens by tier="ram"/"disk" and counts its disk
-// loads and their time, which give the hits by tier and the mean load latency.
+// loads and their time, which give the hits by tier and the mean load latency. A radixlm
+// server counts its speculative decoding's draft tokens, accepted tokens and verifications.
 
 /**
  * Sums of each metric's samples over all label sets, by name; and for samples with a `tier`
@@ -91,4 +92,19 @@ function loadDelta(before: MetricTotals, after: MetricTotals): CacheDelta["diskL
   const loads = grew(LOADS, before, after);
   const seconds = grew(LOAD_SECONDS, before, after);
   return loads === null || seconds === null ? null : { loads, seconds };
+}
+
+/** Speculative decoding over the run: the server's draft tokens, those accepted, and verifications. */
+export interface SpecDelta {
+  readonly drafted: number;
+  readonly accepted: number;
+  readonly verifies: number;
+}
+
+/** What radixlm's speculative counters grew by; null where the server has none. */
+export function specDelta(before: MetricTotals, after: MetricTotals): SpecDelta | null {
+  const drafted = grew("radixlm:spec_draft_tokens_total", before, after);
+  const accepted = grew("radixlm:spec_accepted_tokens_total", before, after);
+  const verifies = grew("radixlm:spec_verify_total", before, after);
+  return drafted === null || accepted === null || verifies === null ? null : { drafted, accepted, verifies };
 }

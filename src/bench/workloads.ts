@@ -3,8 +3,10 @@
 // the whole history so far plus its new tokens; chains run concurrently.
 import { mulberry32 } from "../util/random.js";
 
-export type WorkloadName = "generated-shared-prefix" | "multi-turn" | "few-shot" | "agent-loop" | "random";
-export const WORKLOAD_NAMES: readonly WorkloadName[] = ["generated-shared-prefix", "multi-turn", "few-shot", "agent-loop", "random"];
+export type WorkloadName = "generated-shared-prefix" | "multi-turn" | "few-shot" | "agent-loop" | "random" | "edit";
+export const WORKLOAD_NAMES: readonly WorkloadName[] = ["generated-shared-prefix", "multi-turn", "few-shot", "agent-loop", "random", "edit"];
+/** The workloads of random token ids, made here; `edit` is text through a chat template (edit-workload.ts). */
+export type TokenWorkloadName = Exclude<WorkloadName, "edit">;
 
 export interface WorkloadOptions {
   readonly groups: number;
@@ -26,7 +28,19 @@ export const DEFAULT_WORKLOAD: WorkloadOptions = {
 export interface WorkloadStep {
   /** Tokens appended to the chain's history (after the previous step's output). */
   readonly tokens: readonly number[];
+  /** Tokens generated: exactly this many (ignoring EOS), or for a chat step at most this many, to its EOS. */
   readonly outputLen: number;
+  /** A chat request (the edit workload): `tokens` are its message rendered by the model's chat template. */
+  readonly chat?: ChatStep;
+}
+
+/** One user message, answered greedily up to the model's end of turn. */
+export interface ChatStep {
+  readonly user: string;
+  /** The conversation rendered by the chat template, with the assistant's header: the text `tokens` encode. */
+  readonly prompt: string;
+  /** The reply asked for (an edit's rewritten text). */
+  readonly expected: string;
 }
 
 export interface Workload {
@@ -35,7 +49,7 @@ export interface Workload {
 }
 
 /** Token ids drawn from [lo, hi): the caller keeps special tokens out of the range. */
-export function makeWorkload(name: WorkloadName, o: WorkloadOptions, lo: number, hi: number): Workload {
+export function makeWorkload(name: TokenWorkloadName, o: WorkloadOptions, lo: number, hi: number): Workload {
   return buildWorkload(name, o, (r) => lo + Math.floor(r * (hi - lo)));
 }
 
@@ -43,12 +57,12 @@ export function makeWorkload(name: WorkloadName, o: WorkloadOptions, lo: number,
  * Token ids drawn from `alphabet` (for prompts sent as text: ids that decode to whole words,
  * so that the text tokenizes back to exactly these ids).
  */
-export function makeWorkloadFrom(name: WorkloadName, o: WorkloadOptions, alphabet: readonly number[]): Workload {
+export function makeWorkloadFrom(name: TokenWorkloadName, o: WorkloadOptions, alphabet: readonly number[]): Workload {
   if (alphabet.length === 0) throw new Error("the workload alphabet is empty");
   return buildWorkload(name, o, (r) => alphabet[Math.floor(r * alphabet.length)]!);
 }
 
-function buildWorkload(name: WorkloadName, o: WorkloadOptions, draw: (r: number) => number): Workload {
+function buildWorkload(name: TokenWorkloadName, o: WorkloadOptions, draw: (r: number) => number): Workload {
   const rnd = mulberry32(o.seed ^ 0x5eed);
   const toks = (n: number): number[] => Array.from({ length: n }, () => draw(rnd()));
   const chains: WorkloadStep[][] = [];

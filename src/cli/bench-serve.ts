@@ -11,8 +11,9 @@ import { serveBound, serverEngine, type ServerEngine } from "../bench/serve-boun
 import { formatBound, type WorkloadBound } from "../bench/bound.js";
 import { MIN_ALPHABET, PromptText, wordAlphabet } from "../bench/prompt-text.js";
 import { renderSvg } from "../bench/svg.js";
-import { makeWorkload, makeWorkloadFrom, WORKLOAD_NAMES, type WorkloadName } from "../bench/workloads.js";
-import { workloadFlags, workloadOptions, type WorkloadFlagValues } from "./bench-offline.js";
+import { makeWorkload, makeWorkloadFrom, WORKLOAD_NAMES, type Workload, type WorkloadName } from "../bench/workloads.js";
+import { makeEditWorkload, templateRenderer } from "../bench/edit-workload.js";
+import { editOptions, workloadFlags, workloadOptions, type WorkloadFlagValues } from "./bench-offline.js";
 import { parseFloatArg, parseIntArg, UsageError } from "./errors.js";
 
 interface Options extends WorkloadFlagValues {
@@ -65,6 +66,10 @@ interface ServerFacts {
   /** The model file a radixlm server names, where it exists on this machine, and its engine settings. */
   readonly modelPath: string | null;
   readonly engine: ServerEngine | null;
+  /** The chat template the server renders messages with, where it says (radixlm's /get_model_info). */
+  readonly chatTemplate: string | null;
+  /** Most tokens of prompt + output a request may have, where the server says. */
+  readonly contextLength: number | null;
 }
 
 /** The model name and tokenizer location, where the server tells them (/v1/models, /get_model_info). */
@@ -80,6 +85,8 @@ async function askServer(root: string, apiKey: string | null): Promise<ServerFac
     tokenizerPath: candidates.find((p) => fs.existsSync(p)) ?? null,
     modelPath,
     engine: serverEngine(server),
+    chatTemplate: typeof info?.chat_template === "string" ? info.chat_template : null,
+    contextLength: [info?.context_length, card?.max_model_len].find((n): n is number => typeof n === "number" && Number.isInteger(n) && n > 0) ?? null,
   };
 }
 
@@ -136,18 +143,26 @@ async function run(o: Options): Promise<void> {
     throw new UsageError(`no --tokenizer given, and ${root} names no tokenizer file on this machine: give --tokenizer PATH (tokenizer.json, HF folder or GGUF)`);
   }
   const tokenizer: Tokenizer = await loadTokenizerFile(tokPath);
-  const alphabet = wordAlphabet(tokenizer);
+  const name = o.workload as WorkloadName;
   let text: PromptText | null = null;
-  let workload;
-  if (alphabet.length >= MIN_ALPHABET) {
-    text = new PromptText(tokenizer, alphabet);
-    workload = makeWorkloadFrom(o.workload as WorkloadName, wopts, alphabet);
-  } else if (fmt === "ids") {
-    let hi = tokenizer.vocabSize;
-    while (hi > 1 && tokenizer.isSpecial(hi - 1)) hi--;
-    workload = makeWorkload(o.workload as WorkloadName, wopts, Math.min(10, hi - 1), hi);
+  let workload: Workload;
+  if (name === "edit") {
+    // Rendered as the server renders messages: its own template, else the tokenizer file's.
+    const own = tokenizer.toTokenizerJson().config.chat_template;
+    const render = templateRenderer(facts.chatTemplate ?? (typeof own === "string" ? own : null), tokenizer);
+    workload = makeEditWorkload(editOptions(o, wopts), tokenizer, render, facts.contextLength ?? Infinity);
   } else {
-    throw new UsageError(`${tokPath}: only ${alphabet.length} whole-word tokens, too few to build text of exact lengths; use --prompt-format ids`);
+    const alphabet = wordAlphabet(tokenizer);
+    if (alphabet.length >= MIN_ALPHABET) {
+      text = new PromptText(tokenizer, alphabet);
+      workload = makeWorkloadFrom(name, wopts, alphabet);
+    } else if (fmt === "ids") {
+      let hi = tokenizer.vocabSize;
+      while (hi > 1 && tokenizer.isSpecial(hi - 1)) hi--;
+      workload = makeWorkload(name, wopts, Math.min(10, hi - 1), hi);
+    } else {
+      throw new UsageError(`${tokPath}: only ${alphabet.length} whole-word tokens, too few to build text of exact lengths; use --prompt-format ids`);
+    }
   }
   if (o.flushCache) await flushCache(root, apiKey);
   const client: ClientOptions = { root, api, model: o.model ?? facts.model, apiKey, extraBody };

@@ -1,7 +1,9 @@
 // A small OpenAI/SGLang-style server on 127.0.0.1 (node:http) whose timing is known: the
 // first token after `ttftMs`, then one token every `itlMs`. It records what it was sent and
 // reports cached tokens the way the real servers do (usage, native meta_info, llama.cpp's
-// timings, Prometheus counters), with figures the tests can predict.
+// timings, Prometheus counters), with figures the tests can predict; and speculative decoding
+// as radixlm does in usage and meta_info: of n output tokens, floor(n/2) drafts accepted and
+// floor(n/4) rejected, in ceil(n/4) verifications.
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 
@@ -109,13 +111,17 @@ export async function startFake(opts: Partial<FakeOptions> = {}): Promise<FakeSe
       const piece = " ab";
       text += piece;
       ids.push(500 + i);
-      if (native) send({ text, output_ids: ids, meta_info: { prompt_tokens: prompt, completion_tokens: i + 1, cached_tokens: cached } });
+      const spec = i === n - 1 ? { spec_verify_ct: Math.ceil(n / 4), spec_draft_tokens: Math.floor(n / 2) + Math.floor(n / 4), spec_accepted_tokens: Math.floor(n / 2) } : {};
+      if (native) send({ text, output_ids: ids, meta_info: { prompt_tokens: prompt, completion_tokens: i + 1, cached_tokens: cached, ...spec } });
       else if (path === "/v1/chat/completions") send({ choices: [{ index: 0, delta: { content: piece }, finish_reason: null }], usage: null });
       else send({ choices: [{ index: 0, text: piece, finish_reason: null }], usage: null });
     }
     if (!native) {
       const last: Record<string, unknown> = { choices: [] };
-      if (o.report === "usage") last.usage = { prompt_tokens: prompt, completion_tokens: n, total_tokens: prompt + n, prompt_tokens_details: { cached_tokens: cached } };
+      if (o.report === "usage") {
+        last.usage = { prompt_tokens: prompt, completion_tokens: n, total_tokens: prompt + n, prompt_tokens_details: { cached_tokens: cached },
+          completion_tokens_details: { accepted_prediction_tokens: Math.floor(n / 2), rejected_prediction_tokens: Math.floor(n / 4) } };
+      }
       else last.timings = { cache_n: cached, prompt_n: prompt - cached, predicted_n: n };
       send(last);
     }

@@ -2,7 +2,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { benchServe, arrivalTimes, type ServeBenchOptions } from "../../src/bench/serve.js";
 import { PromptText, wordAlphabet } from "../../src/bench/prompt-text.js";
-import { makeWorkloadFrom, DEFAULT_WORKLOAD, type WorkloadName, type WorkloadOptions } from "../../src/bench/workloads.js";
+import { makeWorkloadFrom, DEFAULT_WORKLOAD, type TokenWorkloadName, type WorkloadOptions } from "../../src/bench/workloads.js";
 import type { ApiKind } from "../../src/bench/serve-client.js";
 import type { ServeReport } from "../../src/bench/serve-report.js";
 import { loadTokenizerFile } from "../../src/tokenizer/load.js";
@@ -33,7 +33,7 @@ async function fake(o: Partial<FakeOptions>): Promise<FakeServer> {
 
 interface Run {
   api?: ApiKind;
-  workload?: WorkloadName;
+  workload?: TokenWorkloadName;
   w?: Partial<WorkloadOptions>;
   extra?: Partial<ServeBenchOptions>;
 }

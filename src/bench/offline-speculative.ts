@@ -1,0 +1,75 @@
+// `radixlm bench offline --compare speculative`: a workload through the in-process engine
+// twice on the same settings (radix cache on), with n-gram speculative decoding and without,
+// and what speculation gave: throughput and TTFT ratios, how much of the draft the model
+// accepted, and whether every request generated the same ids both times (it must: verifying a
+// draft keeps exactly the tokens plain decoding would have produced).
+import type { EngineOptions } from "../engine/engine.js";
+import type { LoadedModel } from "../model/load.js";
+import { expectedLine, runOnce, runRow, RUN_HEADER, type OfflineRun } from "./offline.js";
+import type { Workload } from "./workloads.js";
+
+export interface SpeculativeReport {
+  readonly compare: "speculative";
+  readonly workload: string;
+  /** With `speculative: "ngram"`, and with `"off"`. */
+  readonly on: OfflineRun;
+  readonly off: OfflineRun;
+  /** Output tokens per second with speculation over without. */
+  readonly throughput_ratio: number;
+  /** Mean TTFT without over with: above 1, the first token came sooner with speculation (as the cache comparison's ratio reads). */
+  readonly ttft_ratio: number;
+  /** The speculative run's drafts: tokens verified, those accepted, and verifications (one per request and step that had a draft). */
+  readonly draft_tokens: number;
+  readonly accepted_tokens: number;
+  readonly verify_steps: number;
+  /** Accepted over drafted tokens; 0 without a draft. */
+  readonly accept_rate: number;
+  /** Tokens a verification appended, on average: the accepted drafts and the one sampled after them; null without one. */
+  readonly accept_length: number | null;
+  /** Every request generated the same ids in both runs. */
+  readonly identical_outputs: boolean;
+  /** Requests whose ids differed (0 when identical_outputs). */
+  readonly differing_requests: number;
+}
+
+const sameIds = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((t, i) => t === b[i]);
+
+export async function benchSpeculative(model: LoadedModel, w: Workload, engineOpts: Omit<EngineOptions, "model">): Promise<SpeculativeReport> {
+  const on = await runOnce(model, w, { ...engineOpts, disableRadixCache: false, speculative: "ngram" }, null, null);
+  const off = await runOnce(model, w, { ...engineOpts, disableRadixCache: false, speculative: "off" }, null, null);
+  let differing = 0;
+  for (const [c, chain] of on.outputs.entries()) {
+    for (const [k, ids] of chain.entries()) if (!sameIds(ids, off.outputs[c]![k]!)) differing++;
+  }
+  const s = on.run.speculative;
+  return {
+    compare: "speculative",
+    workload: w.name,
+    on: on.run,
+    off: off.run,
+    throughput_ratio: on.run.throughput / off.run.throughput,
+    ttft_ratio: off.run.ttft.mean / on.run.ttft.mean,
+    draft_tokens: s.draftTokens,
+    accepted_tokens: s.acceptedTokens,
+    verify_steps: s.verifySteps,
+    accept_rate: s.draftTokens > 0 ? s.acceptedTokens / s.draftTokens : 0,
+    accept_length: s.verifySteps > 0 ? 1 + s.acceptedTokens / s.verifySteps : null,
+    identical_outputs: differing === 0,
+    differing_requests: differing,
+  };
+}
+
+export function formatSpeculative(r: SpeculativeReport): string {
+  const requests = r.on.requests;
+  return [
+    RUN_HEADER,
+    runRow("ngram", r.on),
+    runRow("off", r.off),
+    ``,
+    `speculative decoding (ngram over off): output throughput ${r.throughput_ratio.toFixed(2)}x, mean TTFT ratio ${r.ttft_ratio.toFixed(2)}x (off / ngram)`,
+    `drafted ${r.draft_tokens} tokens in ${r.verify_steps} verifications, accepted ${r.accepted_tokens} (${(r.accept_rate * 100).toFixed(1)}%), ` +
+      `${r.accept_length === null ? "n/a" : r.accept_length.toFixed(2)} tokens per verification`,
+    `identical outputs: ${r.identical_outputs ? `yes (all ${requests} requests)` : `NO (${r.differing_requests} of ${requests} requests differ)`}`,
+    ...(r.on.expectedReplies ? [expectedLine([["ngram", r.on], ["off", r.off]])] : []),
+  ].join("\n");
+}
