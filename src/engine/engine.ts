@@ -27,7 +27,7 @@ import { CacheTiers } from "./cache-tiers.js";
 import { GrammarIntake } from "./grammar-intake.js";
 import type { DiskTierStats } from "./disk-tier.js";
 import { embed, rerank, type EmbedInput, type EmbedOptions, type EmbedResult, type RerankOptions, type RerankResult } from "./embed.js";
-import { jumpForward, prepareMasks, sampleRows, settleMasks, takeLate, type PendingMask, type SampledStep } from "./sample-step.js";
+import { jumpForward, prepareMasks, sampleRows, settleMasks, takeLate, type LateSample, type SampledStep } from "./sample-step.js";
 import { DEFAULT_MAX_DRAFT, Speculator } from "../speculative/speculator.js";
 import { verifyDrafts } from "./verify-step.js";
 
@@ -60,7 +60,7 @@ export class Engine {
   /** Speculative decoding's drafts and counts; null with it off. */
   private readonly speculator: Speculator | null;
   /** Requests whose mask was late, with the logits they will sample from. */
-  private readonly late = new Map<Request, { readonly logits: Float32Array; readonly mask: PendingMask }>();
+  private readonly late = new Map<Request, LateSample>();
   /** Most tokens of prompt + output one request may hold. */
   readonly contextLength: number;
   /** The sampling fields a request gets when it leaves them out: the model's, or none (generationConfig "none"). */
@@ -313,7 +313,7 @@ export class Engine {
     const s = sampleRows(rows, logits, this.model.config.vocabSize, masks);
     for (const h of s.held) {
       const mask = masks.get(h.req)!;
-      this.late.set(h.req, { logits: h.logits, mask });
+      this.late.set(h.req, h.verify ? { logits: h.logits, mask, verify: h.verify } : { logits: h.logits, mask });
       void mask.done.then(() => this.kick());
     }
     // 4. Postprocess, 5. emit.
@@ -325,14 +325,16 @@ export class Engine {
     this.generatedTotal += s.sampled.length;
     const events = s.failed.flatMap((f) => this.scheduler.fail(f.req, f.error));
     events.push(...this.scheduler.postprocess(s.sampled, s.limited));
+    let verified: readonly Request[] = [];
     if (s.verify.length > 0) {
       const v = verifyDrafts(s.verify, this.model.config.vocabSize, this.scheduler, this.speculator!);
       this.generatedTotal += v.tokens;
       events.push(...v.events);
+      verified = v.requests;
     }
     this.emit(events);
     // Jump-forward: the constrained samples that go on append the text their grammar forces now.
-    this.emit(await jumpForward(s.sampled, this.scheduler));
+    this.emit(await jumpForward([...s.sampled.map((x) => x.req), ...verified], this.scheduler));
   }
 
   /** The logits buffer, long enough for `rows` rows. */

@@ -23,8 +23,8 @@ export interface SampledStep {
   /** Requests at max_new_tokens already (they asked for none): nothing to sample. */
   readonly limited: Request[];
   readonly failed: { readonly req: Request; readonly error: unknown }[];
-  /** Requests whose mask is late, with a copy of their row of logits. */
-  readonly held: { readonly req: Request; readonly logits: Float32Array }[];
+  /** Requests whose mask is late, with a copy of their row of logits (or their draft's rows). */
+  readonly held: { readonly req: Request; readonly logits: Float32Array; readonly verify?: Verification }[];
   /** Speculating requests: their 1 + k rows of logits, to verify their drafts with (verify-step.ts). */
   readonly verify: Verification[];
 }
@@ -46,10 +46,11 @@ function wantsToken(row: LogitRow): boolean {
 export function prepareMasks(rows: readonly LogitRow[], flush: () => void): Map<Request, PendingMask> {
   const masks = new Map<Request, PendingMask>();
   for (const row of rows) {
-    const c = wantsToken(row) ? row.req.constraint : null;
+    const c = wantsToken(row) && !row.verify ? row.req.constraint : null;
     if (!c || !c.active) continue;
     const m: PendingMask = { done: Promise.resolve(), settled: false, error: undefined };
-    m.done = c.prepare().then(() => void (m.settled = true), (err: unknown) => {
+    // A draft's rows each need the mask after the draft tokens before them.
+    m.done = (row.draft ? c.prepareDraft(row.draft) : c.prepare()).then(() => void (m.settled = true), (err: unknown) => {
       m.settled = true;
       m.error = err ?? new Error("the grammar mask failed");
     });
@@ -82,11 +83,14 @@ export function sampleRows(rows: readonly LogitRow[], logits: Float32Array, voca
       out.limited.push(req);
       return;
     }
+    const mask = masks.get(req);
     if (row.draft) {
-      out.verify.push({ req, position: row.position, draft: row.draft, logits: logits.subarray(i * vocab, (i + 1 + row.draft.length) * vocab) });
+      const rows = logits.subarray(i * vocab, (i + 1 + row.draft.length) * vocab);
+      if (mask?.error !== undefined) out.failed.push({ req, error: mask.error });
+      else if (mask && !mask.settled) out.held.push({ req, logits: rows, verify: { req, position: row.position, draft: row.draft, logits: rows.slice() } });
+      else out.verify.push({ req, position: row.position, draft: row.draft, logits: rows });
       return;
     }
-    const mask = masks.get(req);
     if (mask && !mask.settled) {
       out.held.push({ req, logits: x.slice() });
       return;
@@ -121,8 +125,15 @@ function promptLogprob(req: Request, pos: number, x: Float32Array): void {
   p.logprobs[pos + 1 - p.start] = x[req.tokens[pos + 1]!]! - logSumExp(x, x.length, max);
 }
 
+/** A request whose mask is late: the logits it samples from (or the draft it verifies), and the mask. */
+export interface LateSample {
+  readonly logits: Float32Array;
+  readonly mask: PendingMask;
+  readonly verify?: Verification;
+}
+
 /** The late requests whose mask is in now, sampled from their kept logits (and taken out of `late`); null when none. */
-export function takeLate(late: Map<Request, { readonly logits: Float32Array; readonly mask: PendingMask }>): SampledStep | null {
+export function takeLate(late: Map<Request, LateSample>): SampledStep | null {
   if (late.size === 0) return null;
   const out: SampledStep = { sampled: [], limited: [], failed: [], held: [], verify: [] };
   for (const [req, l] of late) {
@@ -130,18 +141,20 @@ export function takeLate(late: Map<Request, { readonly logits: Float32Array; rea
     late.delete(req);
     // Aborted or released (retracted: it computes its last token again) meanwhile.
     if (req.status !== "running" || req.aborted || req.pending !== 0) continue;
-    sampleOne(req, l.logits, l.mask, out);
+    if (l.mask.error !== undefined) out.failed.push({ req, error: l.mask.error });
+    else if (l.verify) out.verify.push(l.verify);
+    else sampleOne(req, l.logits, l.mask, out);
   }
-  return out.sampled.length + out.failed.length > 0 ? out : null;
+  return out.sampled.length + out.failed.length + out.verify.length > 0 ? out : null;
 }
 
 /**
  * Jump-forward: the constrained samples that go on append the text their grammar forces now
  * (computed on the grammar worker); the events that makes.
  */
-export async function jumpForward(sampled: readonly Sampled[], scheduler: Scheduler): Promise<OutputEvent[]> {
+export async function jumpForward(sampled: readonly Request[], scheduler: Scheduler): Promise<OutputEvent[]> {
   const jumps: Promise<OutputEvent[]>[] = [];
-  for (const { req } of sampled) {
+  for (const req of sampled) {
     const c = req.constraint;
     if (!c || !c.active || !req.jumpForward || req.status === "finished" || c.terminated) continue;
     jumps.push(c.takeForced(req.params.maxNewTokens - req.outputLength).then(

@@ -11,21 +11,33 @@
 // and accepting d when x = d (then keeping x either way). Drawing x with the sampler's own
 // random number for that output position makes it the token plain decoding draws: outputs
 // and logprobs are bitwise those of decoding without speculation, for any seed and batch.
+//
+// A grammar composes: the grammar worker gave the mask of each draft row (the one after the
+// draft tokens before it) and cut the draft at the first token it refuses, so each row samples
+// under the mask plain decoding would have there.
 import type { OutputEvent, Scheduler } from "../scheduler/scheduler.js";
+import type { Request } from "../scheduler/request.js";
 import type { Speculator } from "../speculative/speculator.js";
 import { sampleOne, type SampledStep, type Verification } from "./sample-step.js";
 
-/** Verifies the drafts; returns the events and how many tokens were appended. */
-export function verifyDrafts(verify: readonly Verification[], vocab: number, scheduler: Scheduler, speculator: Speculator): { events: OutputEvent[]; tokens: number } {
+/** Verifies the drafts; returns the events, how many tokens were appended, and the requests that go on. */
+export function verifyDrafts(verify: readonly Verification[], vocab: number, scheduler: Scheduler, speculator: Speculator): { events: OutputEvent[]; tokens: number; requests: Request[] } {
   const events: OutputEvent[] = [];
+  const requests: Request[] = [];
   let tokens = 0;
   for (const v of verify) {
     const req = v.req;
-    const k = v.draft.length;
+    const c = req.constraint;
+    // A grammar that constrains now gave the masks along the draft, up to the first token it
+    // refuses: the rows after that one are not verified. One still dormant (a reasoning model's
+    // thinking) has no masks: verification stops where it wakes.
+    const constrained = c !== null && c.active;
+    const k = constrained ? Math.min(v.draft.length, c.draftAllowed) : v.draft.length;
     let accepted = 0;
     for (let j = 0; j <= k; j++) {
       // Row j was computed with draft j - 1 as its token, which row j - 1 agreed with.
       if (j > 0) scheduler.draftVerified(req, v.position + j + 1);
+      if (constrained) c.useDraftMask(j);
       const one: SampledStep = { sampled: [], limited: [], failed: [], held: [], verify: [] };
       sampleOne(req, v.logits.subarray(j * vocab, (j + 1) * vocab), undefined, one);
       if (one.failed.length > 0) {
@@ -37,10 +49,11 @@ export function verifyDrafts(verify: readonly Verification[], vocab: number, sch
       tokens++;
       const agrees = j < k && s.token === v.draft[j];
       if (agrees) accepted++;
-      if (!agrees || req.status === "finished") break;
+      if (!agrees || req.status === "finished" || (c !== null && !constrained && c.active)) break;
     }
     scheduler.settleDraft(req);
-    speculator.verified(req, k, accepted);
+    speculator.verified(req, v.draft.length, accepted);
+    if (req.status !== "finished") requests.push(req);
   }
-  return { events, tokens };
+  return { events, tokens, requests };
 }

@@ -63,8 +63,7 @@ export class Speculator implements Drafter {
   }
 
   propose(req: Request, max: number): readonly number[] {
-    // A grammar's mask for each drafted position would need its matcher run ahead and back.
-    if (req.constraint || req.pool) return NONE;
+    if (req.pool) return NONE;
     const st = this.state(req);
     if (st.pause > 0) {
       st.pause--;

@@ -5,7 +5,8 @@
 // tokens a jump-forward took. Nothing large is copied per step.
 import type { Grammar } from "./grammar.js";
 import {
-  FORCED_COUNT, FORCED_MAX, JUMP_SEQ, MASK_SEQ, MATCHER_FAILED, matcherMemory, matcherMemoryBytes, WORKER_GONE, SEQ_NONE, type MatcherMemory,
+  DRAFT_SEQ, draftMemory, draftMemoryBytes, FORCED_COUNT, FORCED_MAX, JUMP_SEQ, MASK_SEQ, MATCHER_FAILED, matcherMemory, matcherMemoryBytes,
+  WORKER_GONE, SEQ_NONE, type DraftMemory, type MatcherMemory,
 } from "./grammar-protocol.js";
 
 export class Constraint {
@@ -15,8 +16,12 @@ export class Constraint {
   private seq = 0;
   /** Sampled tokens not sent yet: with jump-forward they go with the jump. */
   private unsent: number[] = [];
-  /** Whether the mask in memory is that of the next token. */
+  /** Whether `current` is the mask of the next token. */
   private ready = false;
+  /** The next token's mask: the one in memory, or one of a draft's (useDraftMask). */
+  private current: Uint32Array | null = null;
+  /** Speculative decoding: the masks along the last draft, grown to the longest draft seen. */
+  private draft: { buffer: SharedArrayBuffer; memory: DraftMemory; tokens: number } | null = null;
   private done = false;
   private disposed = false;
   /** Dormant until the output ends with `after` (a reasoning model's </think>): then it constrains. */
@@ -49,12 +54,46 @@ export class Constraint {
     this.sendUnsent();
     await this.waitFor(MASK_SEQ);
     this.ready = true;
+    this.current = this.memory.mask;
   }
 
-  /** The allowed-token mask (prepare() first). */
+  /** The allowed-token mask (prepare() or useDraftMask() first). */
   nextMask(): Uint32Array {
-    if (!this.ready) throw new Error("constraint: prepare() was not awaited before sampling");
-    return this.memory.mask;
+    if (!this.ready || !this.current) throw new Error("constraint: prepare() was not awaited before sampling");
+    return this.current;
+  }
+
+  /**
+   * Speculative decoding: has the worker compute the masks along `draft` (mask j: after its
+   * first j tokens) up to the first token the grammar refuses; see draftAllowed. Nothing to
+   * do while dormant.
+   */
+  async prepareDraft(draft: readonly number[]): Promise<void> {
+    if (this.dormant) return;
+    const words = this.memory.mask.length;
+    if (!this.draft || this.draft.tokens < draft.length) {
+      const buffer = new SharedArrayBuffer(draftMemoryBytes(words, draft.length));
+      this.draft = { buffer, memory: draftMemory(buffer), tokens: draft.length };
+    }
+    this.ready = false;
+    this.current = null;
+    this.seq++;
+    this.grammar.worker.draft(this.matcher, this.unsent, draft, this.seq, this.draft.buffer);
+    this.unsent = [];
+    await this.waitFor(DRAFT_SEQ);
+  }
+
+  /** How many tokens of the last draft the grammar allows (prepareDraft first). */
+  get draftAllowed(): number {
+    return this.draft?.memory.allowed[0] ?? 0;
+  }
+
+  /** The mask after the first `j` tokens of the last draft becomes the next token's (j <= draftAllowed). */
+  useDraftMask(j: number): void {
+    const d = this.draft!;
+    const words = this.memory.mask.length;
+    this.current = d.memory.masks.subarray(j * words, (j + 1) * words);
+    this.ready = true;
   }
 
   /** Feeds a sampled token (one the current mask allows) to the matcher. */
@@ -67,8 +106,10 @@ export class Constraint {
     }
     // A stop token the mask allows is one the grammar can end at: the matcher takes it and
     // terminates, as xgrammar's isTerminated() would then say.
-    if (this.ready && this.grammar.worker.stopTokenIds.has(token) && ((this.memory.mask[token >>> 5]! >>> (token & 31)) & 1) === 1) this.done = true;
+    const mask = this.ready ? this.current : null;
+    if (mask && this.grammar.worker.stopTokenIds.has(token) && ((mask[token >>> 5]! >>> (token & 31)) & 1) === 1) this.done = true;
     this.ready = false;
+    this.current = null;
     this.unsent.push(token);
     // Token by token, the worker starts on the next mask at once.
     if (!this.jumpForward) this.sendUnsent();
@@ -86,6 +127,7 @@ export class Constraint {
   async takeForced(budget: number): Promise<number[]> {
     if (this.dormant) return [];
     this.ready = false;
+    this.current = null;
     const w = this.grammar.worker;
     this.seq++;
     w.jump(this.matcher, this.unsent, Math.min(budget, FORCED_MAX), this.seq);

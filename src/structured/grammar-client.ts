@@ -6,7 +6,7 @@
 import { Worker } from "node:worker_threads";
 import { GrammarError, type GrammarSpec } from "./spec.js";
 import {
-  JUMP_SEQ, MASK_SEQ, WORKER_GONE,
+  DRAFT_SEQ, JUMP_SEQ, MASK_SEQ, WORKER_GONE,
   type WorkerInit, type WorkerMessage, type WorkerOp, type WorkerReply, type WorkerStats,
 } from "./grammar-protocol.js";
 
@@ -121,6 +121,7 @@ export class GrammarWorker {
     if (this.failure) {
       Atomics.store(control, MASK_SEQ, WORKER_GONE);
       Atomics.store(control, JUMP_SEQ, WORKER_GONE);
+      Atomics.store(control, DRAFT_SEQ, WORKER_GONE);
       return matcher;
     }
     this.controls.set(matcher, control);
@@ -136,6 +137,10 @@ export class GrammarWorker {
 
   jump(matcher: number, tokens: readonly number[], budget: number, seq: number): void {
     this.send({ op: "jump", matcher, tokens, budget, seq });
+  }
+
+  draft(matcher: number, tokens: readonly number[], draft: readonly number[], seq: number, memory: SharedArrayBuffer): void {
+    this.send({ op: "draft", matcher, tokens, draft, seq, memory });
   }
 
   free(matcher: number): void {
@@ -282,6 +287,7 @@ export class GrammarWorker {
     for (const c of this.controls.values()) {
       Atomics.store(c, MASK_SEQ, WORKER_GONE);
       Atomics.store(c, JUMP_SEQ, WORKER_GONE);
+      Atomics.store(c, DRAFT_SEQ, WORKER_GONE);
     }
     this.controls.clear();
     Atomics.add(this.epoch, 0, 1);

@@ -42,6 +42,13 @@ export type WorkerOp =
    * published as `seq` in the jump slot; then the mask after them, published as `seq`.
    */
   | { readonly op: "jump"; readonly matcher: number; readonly tokens: readonly number[]; readonly budget: number; readonly seq: number }
+  /**
+   * Speculative decoding: sampled tokens, then the masks along a draft (draftMemory: mask j is
+   * the one after draft[0..j)) up to the first draft token the grammar refuses, and how many
+   * it allows, published as `seq` in the draft slot. The matcher ends after the sampled tokens.
+   */
+  | { readonly op: "draft"; readonly matcher: number; readonly tokens: readonly number[]; readonly draft: readonly number[]; readonly seq: number;
+    readonly memory: SharedArrayBuffer }
   | { readonly op: "free"; readonly matcher: number }
   /** Live matchers and grammars (tests: aborted requests must free theirs). */
   | { readonly op: "stats"; readonly id: number };
@@ -68,6 +75,7 @@ export interface WorkerMessage {
 export const MASK_SEQ = 0;
 export const JUMP_SEQ = 1;
 export const FORCED_COUNT = 2;
+export const DRAFT_SEQ = 3;
 const HEADER = 4;
 /** The most tokens one jump-forward takes; the rest of a longer forced text goes token by token. */
 export const FORCED_MAX = 256;
@@ -85,6 +93,20 @@ export interface MatcherMemory {
 
 export function matcherMemoryBytes(maskWords: number): number {
   return 4 * (HEADER + FORCED_MAX + maskWords);
+}
+
+/** A draft's masks: how many draft tokens the grammar allows, and the masks, `maskWords` each. */
+export interface DraftMemory {
+  readonly allowed: Int32Array;
+  readonly masks: Uint32Array;
+}
+
+export function draftMemoryBytes(maskWords: number, draftTokens: number): number {
+  return 4 * (HEADER + maskWords * (draftTokens + 1));
+}
+
+export function draftMemory(buffer: SharedArrayBuffer): DraftMemory {
+  return { allowed: new Int32Array(buffer, 0, 1), masks: new Uint32Array(buffer, 4 * HEADER) };
 }
 
 export function matcherMemory(buffer: SharedArrayBuffer): MatcherMemory {

@@ -10,7 +10,7 @@ import { GrammarError } from "./spec.js";
 import { XgrammarCompiler, type CompiledGrammar } from "./xgrammar-compile.js";
 import { SampleMatcher } from "./matcher.js";
 import {
-  FORCED_COUNT, FORCED_MAX, JUMP_SEQ, MASK_SEQ, MATCHER_FAILED, matcherMemory,
+  DRAFT_SEQ, draftMemory, FORCED_COUNT, FORCED_MAX, JUMP_SEQ, MASK_SEQ, MATCHER_FAILED, matcherMemory,
   type MatcherMemory, type WorkerInit, type WorkerMessage, type WorkerOp, type WorkerReply,
 } from "./grammar-protocol.js";
 
@@ -43,7 +43,7 @@ async function open(grammarId: number, memory: MatcherMemory): Promise<SampleMat
   if (!g) throw new Error(`no grammar ${grammarId}`);
   const tok = await tokenizer;
   const xm = await g.instance.xg.GrammarMatcher.createGrammarMatcher(g.compiled, [...init.stopTokenIds]);
-  return new SampleMatcher(xm, tok, init.vocabSize, memory.mask);
+  return new SampleMatcher(xm, tok, init.vocabSize, memory.mask, new Set(init.stopTokenIds));
 }
 
 const epoch = new Int32Array(init.epoch);
@@ -74,6 +74,7 @@ function failMatcher(id: number, m: OpenMatcher, err: unknown): void {
   port.postMessage({ replies: [], failed: [{ matcher: id, message: err instanceof Error ? err.message : String(err) }] } satisfies WorkerMessage);
   publish(m.memory.control, JUMP_SEQ, MATCHER_FAILED);
   publish(m.memory.control, MASK_SEQ, MATCHER_FAILED);
+  publish(m.memory.control, DRAFT_SEQ, MATCHER_FAILED);
   announce();
   m.matcher.then((x) => x.dispose(), () => {});
 }
@@ -136,6 +137,21 @@ async function run(op: WorkerOp, due: DueMasks): Promise<WorkerReply | null> {
       m.memory.control[FORCED_COUNT] = forced.length;
       publish(m.memory.control, JUMP_SEQ, op.seq);
       due.set(op.matcher, op.seq);
+      return null;
+    }
+    case "draft": {
+      const m = matchers.get(op.matcher);
+      if (!m || m.failed) return null;
+      const x = await m.matcher;
+      if (!acceptAll(op.matcher, m, x, op.tokens)) return null;
+      const d = draftMemory(op.memory);
+      try {
+        d.allowed[0] = await x.draftMasks(op.draft, d.masks);
+      } catch (err) {
+        failMatcher(op.matcher, m, err);
+        return null;
+      }
+      publish(m.memory.control, DRAFT_SEQ, op.seq);
       return null;
     }
     case "free": {

@@ -24,28 +24,63 @@ export class SampleMatcher {
   private prepared = false;
 
   constructor(private readonly matcher: XgGrammarMatcher, private readonly tokenizer: Tokenizer, private readonly vocabSize: number,
-    private readonly mask: Uint32Array) {}
+    private readonly mask: Uint32Array, private readonly stopTokens: ReadonlySet<number> = new Set()) {}
 
   /** Writes the mask of the next token into the shared buffer (once per position). */
   async prepare(): Promise<void> {
     if (this.prepared) return;
-    if (this.forced.length === 0 && !this.matcher.isTerminated()) this.forced = this.forcedTokens();
-    if (this.forced.length > 0) {
-      const t = this.forced[0]!;
-      this.mask.fill(0);
-      this.mask[t >>> 5] = (1 << (t & 31)) >>> 0;
-    } else {
-      const bits = await this.matcher.getNextTokenBitmask();
-      this.mask.set(new Uint32Array(bits.buffer, bits.byteOffset, bits.length));
-      if (this.lead >= 0) this.narrowAfterLead(this.lead);
-    }
+    await this.writeMask(this.mask);
     this.prepared = true;
   }
 
+  /** The mask of the next token, into `mask`. */
+  private async writeMask(mask: Uint32Array): Promise<void> {
+    if (this.forced.length === 0 && !this.matcher.isTerminated()) this.forced = this.forcedTokens();
+    if (this.forced.length > 0) {
+      const t = this.forced[0]!;
+      mask.fill(0);
+      mask[t >>> 5] = (1 << (t & 31)) >>> 0;
+    } else {
+      const bits = await this.matcher.getNextTokenBitmask();
+      mask.set(new Uint32Array(bits.buffer, bits.byteOffset, bits.length));
+      if (this.lead >= 0) this.narrowAfterLead(this.lead, mask);
+    }
+  }
+
+  /**
+   * Speculative decoding: the masks along `draft` into `masks` (mask j, `vocab / 32` words, is
+   * the one after draft[0..j)), up to the first draft token the grammar refuses or one that
+   * ends it; returns how many draft tokens it allows. The matcher ends where it began.
+   */
+  async draftMasks(draft: readonly number[], masks: Uint32Array): Promise<number> {
+    const words = this.mask.length;
+    const saved = { forced: [...this.forced], lead: this.lead, prepared: this.prepared };
+    let taken = 0;
+    let allowed = 0;
+    try {
+      for (let j = 0; ; j++) {
+        const mask = masks.subarray(j * words, (j + 1) * words);
+        await this.writeMask(mask);
+        if (j === draft.length) break;
+        const t = draft[j]!;
+        if (((mask[t >>> 5]! >>> (t & 31)) & 1) === 0) break;
+        allowed++;
+        // A stop token ends the sample: nothing after it is verified.
+        if (this.stopTokens.has(t) || !this.accept(t)) break;
+        taken++;
+      }
+    } finally {
+      if (taken > 0) this.matcher.rollBack(taken);
+      this.forced = saved.forced;
+      this.lead = saved.lead;
+      this.prepared = saved.prepared;
+    }
+    return allowed;
+  }
+
   /** xgrammar lets any continuation byte follow a lead; UTF-8 does not (E0 80 is overlong, ...). */
-  private narrowAfterLead(lead: number): void {
+  private narrowAfterLead(lead: number, mask: Uint32Array): void {
     const first = tokenFirstBytes(this.tokenizer, this.vocabSize);
-    const mask = this.mask;
     for (let w = 0; w < mask.length; w++) {
       let bits = mask[w]!;
       if (bits === 0) continue;
