@@ -23,6 +23,7 @@ interface Options extends EngineFlagValues, WorkloadFlagValues, CacheDirFlagValu
   model?: string;
   workload: string;
   compare: string;
+  rounds: string;
   json?: boolean;
 }
 
@@ -135,7 +136,7 @@ async function run(o: Options): Promise<void> {
     const w = offlineWorkload(o.workload as WorkloadName, o, model);
     const engineOpts = await engineOptionsFrom(o, model);
     if (o.compare === "speculative") {
-      const report = await benchSpeculative(model, w, engineOpts);
+      const report = await benchSpeculative(model, w, engineOpts, parseIntArg("--rounds", o.rounds, 1));
       process.stdout.write(o.json ? JSON.stringify(report) + "\n" : formatSpeculative(report) + "\n");
       return;
     }
@@ -170,6 +171,7 @@ export function register(bench: Command): void {
     .option("--model <path>", `${MODEL_HELP} (default: the bundled demo model)`);
   workloadFlags(c, "workload seed")
     .option("--compare <what>", "cache: the radix cache on and off; speculative: speculative decoding ngram and off (both with the cache)", "cache")
+    .option("--rounds <n>", "--compare speculative: runs of each side, alternating; each side reports its fastest", "2")
     .option("--json", "print one JSON object");
   engineFlags(cacheDirFlags(c));
   c.action(run);

@@ -10,7 +10,7 @@ import { radixCacheWithEvents } from "../kvcache/kv-events.js";
 import { NoCache } from "../kvcache/no-cache.js";
 import { Sampler } from "../sampling/sampler.js";
 import { Scheduler, type OutputEvent } from "../scheduler/scheduler.js";
-import { buildStepPlan } from "../scheduler/plan.js";
+import { buildStepPlan, draftRows } from "../scheduler/plan.js";
 import { Request } from "../scheduler/request.js";
 import { Grammar, type GrammarSpec } from "../structured/grammar.js";
 import { IncrementalDetokenizer } from "../tokenizer/detokenizer.js";
@@ -278,6 +278,7 @@ export class Engine {
 
   /** One step; false when there was nothing to run. */
   private async step(): Promise<boolean> {
+    const t0 = performance.now();
     // 0. Requests whose mask came late take their token first.
     const late = takeLate(this.late);
     if (late) await this.postprocess(late);
@@ -309,7 +310,9 @@ export class Engine {
     this.emit(pooled.flatMap((r) => this.scheduler.finish(r, "stop")));
     // 3. Sample. A mask that is late (its grammar worker is busy compiling) does not hold up
     // the batch: that request keeps its logits and is sampled when the mask comes.
+    const waited = performance.now();
     await settleMasks(masks, MASK_GRACE_MS);
+    const maskWait = performance.now() - waited;
     const s = sampleRows(rows, logits, this.model.config.vocabSize, masks);
     for (const h of s.held) {
       const mask = masks.get(h.req)!;
@@ -318,6 +321,8 @@ export class Engine {
     }
     // 4. Postprocess, 5. emit.
     await this.postprocess(s);
+    // The whole step but the wait for late masks: what speculative decoding weighs a draft row against.
+    this.speculator?.observeStep(plan.tokens.length, plan.tokens.length - draftRows(batch), performance.now() - t0 - maskWait);
     return true;
   }
 

@@ -52,6 +52,13 @@ export interface PlannedStep {
 
 const NO_DRAFT: readonly number[] = [];
 
+/** The rows of a batch that compute drafted tokens. */
+export function draftRows(batch: Batch): number {
+  let n = 0;
+  for (const e of batch.entries) n += e.draft?.length ?? 0;
+  return n;
+}
+
 export function buildStepPlan(batch: Batch): PlannedStep {
   const n = batch.entries.reduce((a, e) => a + e.count, 0);
   const tokens = new Int32Array(n);
