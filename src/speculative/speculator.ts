@@ -8,13 +8,14 @@
 // (c) an n-gram table of recent outputs (ngram-table.ts). (b) is tried first: an exact
 // context is surer than a suffix match, and the walk is as cheap as (a)'s scan.
 //
-// The draft length adapts per request. Each request keeps a running estimate of how often
-// its next drafted token is accepted (alpha; recent verifications count most), and draft
+// The draft length adapts per request and source. Each request keeps a running estimate of
+// how often a source's next drafted token is accepted (alpha; recent verifications count
+// most, the engine's recent rate for that source stands in before there are any), and draft
 // token i is used only if the i before it were, with chance alpha^i. So a request drafts as
 // long as that chance beats the share of a step its rows cost (step-cost.ts: about nothing
-// when a step is bound by reading the weights, most of it in a big batch). A request whose
-// drafts keep failing stops drafting for a while (twice as long each time), so text with
-// nothing to copy loses nothing.
+// when a step is bound by reading the weights, most of it in a big batch); a source not worth
+// even one row gets a one-token probe now and then. A request whose drafts keep failing stops
+// drafting for a while (twice as long each time), so text with nothing to copy loses nothing.
 import type { CacheKey } from "../kvcache/prefix-cache.js";
 import type { Drafter } from "../scheduler/drafter.js";
 import type { Request } from "../scheduler/request.js";
@@ -28,6 +29,14 @@ export type SpeculativeMode = "ngram" | "off";
 export const DEFAULT_MAX_DRAFT = 8;
 /** The largest --speculative-max-draft: a step's rows are bounded by the chunk size anyway. */
 export const MAX_DRAFT_LIMIT = 64;
+
+/** How much a verification's outcome still counts after each later one: the request's, and the engine's. */
+const DECAY = 0.9;
+const GLOBAL_DECAY = 0.99;
+/** Drafts are never cut for cost below this chance of use: a step always costs something. */
+const MIN_CHANCE = 0.05;
+/** Steps a request drafts nothing from a source not worth its rows, before it tries one token again. */
+const PROBE_AFTER = 16;
 /** Longest pause in drafting, in steps, after drafts that failed in a row. */
 const MAX_PAUSE = 64;
 
@@ -40,22 +49,34 @@ export interface SpeculativeStats {
   readonly verifySteps: number;
 }
 
-/** How much a verification's outcome still counts after each later one: the request's, and the engine's. */
-const DECAY = 0.9;
-const GLOBAL_DECAY = 0.99;
-/** Drafts are never cut for cost below this chance of use: a step always costs something. */
-const MIN_CHANCE = 0.05;
-/** Steps a request whose drafts are not worth their rows waits before it tries one again. */
-const PROBE_PAUSE = 16;
+/** Where a draft came from: the radix tree, the request's own text, the n-gram table. */
+const SOURCES = ["tree", "lookup", "ngram"] as const;
+type Source = 0 | 1 | 2;
 
-/** Per request: the decayed counts of accepted and rejected draft tokens, the failures in a row, and steps left without drafting. */
+/** Decayed counts of draft tokens accepted and refused (geometric: a verification refuses at most one). */
+class Acceptance {
+  hits = 0;
+  misses = 0;
+
+  add(accepted: number, refused: boolean, decay: number): void {
+    this.hits = this.hits * decay + accepted;
+    this.misses = this.misses * decay + (refused ? 1 : 0);
+  }
+
+  /** The chance the next draft token is accepted, with `weight` tokens' worth of `prior` (Laplace's estimate: 2 of 0.5). */
+  rate(prior = 0.5, weight = 2): number {
+    return (this.hits + weight * prior) / (this.hits + this.misses + weight);
+  }
+}
+
+/** Per request: acceptance by source, the source of the draft in flight, failures in a row, and steps left without drafting. */
 interface DraftState {
-  hits: number;
-  misses: number;
+  readonly bySource: readonly [Acceptance, Acceptance, Acceptance];
+  source: Source;
+  /** Steps since a source not worth its rows last had a probe. */
+  sinceProbe: number;
   fails: number;
   pause: number;
-  /** A pause just ended: the next draft is a probe of one token at least. */
-  paused: boolean;
   /** The cache version at the tree's last miss for this request: no use looking again before it changes. */
   treeMissAt: number;
   salt: number;
@@ -74,9 +95,8 @@ export class Speculator implements Drafter {
   private accepted = 0;
   private verifies = 0;
   private readonly cost = new StepCost();
-  /** The decayed counts of accepted and refused draft tokens over every request. */
-  private hits = 0;
-  private misses = 0;
+  /** Acceptance over every request, by source: a new request's prior. */
+  private readonly bySource = [new Acceptance(), new Acceptance(), new Acceptance()] as const;
   /** The least chance of use a drafted row needs now (the rows' share of a step). */
   private minChance = MIN_CHANCE;
 
@@ -88,25 +108,31 @@ export class Speculator implements Drafter {
     if (req.pool) return NONE;
     const st = this.state(req);
     if (st.pause > 0) {
-      if (--st.pause === 0) st.paused = true;
+      st.pause--;
       return NONE;
     }
-    const k = Math.min(this.lengthFor(st), max);
-    if (k <= 0) {
-      // Not worth a row now; try one again after a while, in case the text changes.
-      st.pause = PROBE_PAUSE;
-      return NONE;
-    }
+    const probe = ++st.sinceProbe >= PROBE_AFTER;
     // What the tree holds after this exact context (another request's output) is the surest
     // guess; the walk stops where the context leaves the tree, within its prompt for most.
-    if (this.tree && this.tree.version !== st.treeMissAt) {
-      const d = this.tree.continuation(req.key(), k);
-      if (d.length > 0) return d;
-      st.treeMissAt = this.tree.version;
+    for (const source of [0, 1, 2] as const) {
+      const k = Math.min(this.lengthFor(st, source, probe), max);
+      if (k <= 0) continue;
+      const d = this.draftFrom(source, req, st, k);
+      if (d.length === 0) continue;
+      st.source = source;
+      if (this.lengthFor(st, source, false) === 0) st.sinceProbe = 0;
+      return d;
     }
-    const own = promptLookup(req.tokens, k);
-    if (own.length > 0) return own;
-    return this.ngrams.lookup(st.salt, req.tokens, k);
+    return NONE;
+  }
+
+  private draftFrom(source: Source, req: Request, st: DraftState, k: number): readonly number[] {
+    if (source === 1) return promptLookup(req.tokens, k);
+    if (source === 2) return this.ngrams.lookup(st.salt, req.tokens, k);
+    if (!this.tree || this.tree.version === st.treeMissAt) return NONE;
+    const d = this.tree.continuation(req.key(), k);
+    if (d.length === 0) st.treeMissAt = this.tree.version;
+    return d;
   }
 
   /** `req` verified `drafted` tokens and the model agreed with the first `accepted`. */
@@ -118,11 +144,8 @@ export class Speculator implements Drafter {
     req.spec.acceptedTokens += accepted;
     req.spec.verifySteps++;
     const st = this.state(req);
-    // Geometric: `accepted` draft tokens were taken, and the next one (if any) refused.
-    st.hits = st.hits * DECAY + accepted;
-    st.misses = st.misses * DECAY + (accepted < drafted ? 1 : 0);
-    this.hits = this.hits * GLOBAL_DECAY + accepted;
-    this.misses = this.misses * GLOBAL_DECAY + (accepted < drafted ? 1 : 0);
+    st.bySource[st.source].add(accepted, accepted < drafted, DECAY);
+    this.bySource[st.source].add(accepted, accepted < drafted, GLOBAL_DECAY);
     if (accepted > 0) {
       st.fails = 0;
       return;
@@ -141,17 +164,13 @@ export class Speculator implements Drafter {
   }
 
   /**
-   * Tokens to draft: the most whose last one is used with a chance of at least minChance;
-   * 0 when not even the first is, except on a probe after a pause.
+   * Tokens to draft from `source`: the most whose last one is used with a chance of at least
+   * minChance; 0 when not even the first is, unless `probe` (one token, to learn again).
    */
-  private lengthFor(st: DraftState): number {
-    // Before much evidence of its own, a request is taken to be like the recent others: two
-    // tokens' worth of the engine's acceptance rate, as Laplace's estimate takes one of each.
-    const prior = (this.hits + 1) / (this.hits + this.misses + 2);
-    const alpha = (st.hits + 2 * prior) / (st.hits + st.misses + 2);
-    const probe = st.paused;
-    st.paused = false;
-    if (alpha < this.minChance && !probe) return 0;
+  private lengthFor(st: DraftState, source: Source, probe: boolean): number {
+    // Before much evidence of its own, a request is taken to be like the recent others.
+    const alpha = st.bySource[source].rate(this.bySource[source].rate());
+    if (alpha < this.minChance) return probe ? 1 : 0;
     let k = 1;
     let chance = alpha * alpha;
     while (k < this.maxDraft && chance >= this.minChance) {
@@ -166,9 +185,13 @@ export class Speculator implements Drafter {
     if (req.outputLength > 0 && !req.pool) this.ngrams.learn(this.state(req).salt, req.tokens, req.promptLength - 1);
   }
 
-  /** The least chance of use a drafted row needs now (tests, tuning). */
+  /** The least chance of use a drafted row needs now, and each source's acceptance rate over recent requests (tests, tuning). */
   get threshold(): number {
     return this.minChance;
+  }
+
+  acceptanceBySource(): Record<(typeof SOURCES)[number], number> {
+    return { tree: this.bySource[0].rate(), lookup: this.bySource[1].rate(), ngram: this.bySource[2].rate() };
   }
 
   stats(): SpeculativeStats {
@@ -178,7 +201,7 @@ export class Speculator implements Drafter {
   private state(req: Request): DraftState {
     let st = this.states.get(req);
     if (!st) {
-      st = { hits: 0, misses: 0, fails: 0, pause: 0, paused: false, treeMissAt: -1, salt: saltHash(req.salt) };
+      st = { bySource: [new Acceptance(), new Acceptance(), new Acceptance()], source: 1, sinceProbe: 0, fails: 0, pause: 0, treeMissAt: -1, salt: saltHash(req.salt) };
       this.states.set(req, st);
     }
     return st;
