@@ -1,6 +1,6 @@
 // The in-process API every later layer uses: submit requests, stream their tokens, abort
-// them, read statistics. One loop owns the scheduler and the runner; each step reads top to
-// bottom: schedule, run the forward pass, sample, postprocess, emit.
+// them, read statistics. One loop owns the scheduler and the runner; each step (step.ts)
+// reads top to bottom: schedule, run the forward pass, sample, postprocess, emit.
 import os from "node:os";
 import { loadModel, type LoadedModel } from "../model/load.js";
 import type { ModelRunner } from "../kernels/backend.js";
@@ -10,7 +10,6 @@ import { radixCacheWithEvents } from "../kvcache/kv-events.js";
 import { NoCache } from "../kvcache/no-cache.js";
 import { Sampler } from "../sampling/sampler.js";
 import { Scheduler, type OutputEvent } from "../scheduler/scheduler.js";
-import { buildStepPlan, draftRows } from "../scheduler/plan.js";
 import { Request } from "../scheduler/request.js";
 import { Grammar, type GrammarSpec } from "../structured/grammar.js";
 import { IncrementalDetokenizer } from "../tokenizer/detokenizer.js";
@@ -22,21 +21,13 @@ import { Submission } from "./submission.js";
 import { ChatRenderer } from "./chat.js";
 import type { GenerationDefaults } from "../model/generation-defaults.js";
 import { checkSequenceCount, InputError, resolveInput, type GenerateInput, type ResolvedInput } from "./input.js";
-import { poolStep } from "./pool-step.js";
 import { CacheTiers } from "./cache-tiers.js";
 import { GrammarIntake } from "./grammar-intake.js";
 import type { DiskTierStats } from "./disk-tier.js";
 import { embed, rerank, type EmbedInput, type EmbedOptions, type EmbedResult, type RerankOptions, type RerankResult } from "./embed.js";
-import { jumpForward, prepareMasks, sampleRows, settleMasks, takeLate, type LateSample, type SampledStep } from "./sample-step.js";
 import { DEFAULT_MAX_DRAFT, Speculator } from "../speculative/speculator.js";
-import { verifyDrafts } from "./verify-step.js";
+import { EngineStep } from "./step.js";
 
-/**
- * How long a step waits for grammar masks after its forward pass. Masks are computed while
- * the forward pass runs and are normally in by then; one that is later than this (its worker
- * is compiling) is sampled when it comes, without holding up the batch.
- */
-const MASK_GRACE_MS = 50;
 
 export class Engine {
   private readonly pool: KVPool;
@@ -47,20 +38,14 @@ export class Engine {
   private loopDone: Promise<void>;
   private closed = false;
   private nextId = 1;
-  private steps = 0;
   private promptTotal = 0;
-  private generatedTotal = 0;
-  /** Logits of the last step, reused by the next one (grown on demand). */
-  private logitsBuf = new Float32Array(0);
   /** The disk tier and pinned prefixes (cache-tiers.ts); null without the radix cache. */
   readonly cacheTiers: CacheTiers | null;
-  /** Hidden states of the last step's pooled rows (embedding requests), likewise. */
-  private hiddenBuf = new Float32Array(0);
   private readonly intake: GrammarIntake;
   /** Speculative decoding's drafts and counts; null with it off. */
   private readonly speculator: Speculator | null;
-  /** Requests whose mask was late, with the logits they will sample from. */
-  private readonly late = new Map<Request, LateSample>();
+  /** One step of the loop: schedule, forward, sample, verify, postprocess (step.ts). */
+  private readonly stepper: EngineStep;
   /** Most tokens of prompt + output one request may hold. */
   readonly contextLength: number;
   /** The sampling fields a request gets when it leaves them out: the model's, or none (generationConfig "none"). */
@@ -88,6 +73,9 @@ export class Engine {
     });
     const host = { warm: (ids: readonly number[], salt: string) => this.warm(ids, salt), kick: () => this.kick(), warn: (l: string) => void process.stderr.write(l + "\n") };
     this.cacheTiers = radix ? new CacheTiers(radix, this.scheduler, runner, opts.diskStore ?? null, host, this.pool.capacity) : null;
+    this.stepper = new EngineStep(model, runner, this.scheduler, this.speculator, {
+      emit: (events) => this.emit(events), kick: () => this.kick(), flushGrammar: () => this.intake.flush(), tiersStep: () => this.cacheTiers?.step(),
+    });
     this.generationDefaults = opts.generationConfig === "none" ? {} : model.generationDefaults;
     this.chat = new ChatRenderer(model);
     this.loopDone = this.loop();
@@ -265,7 +253,7 @@ export class Engine {
     for (;;) {
       this.emit(this.scheduler.reapAborted());
       if (this.closed && this.scheduler.idle) break;
-      if (!(await this.step())) {
+      if (!(await this.stepper.run())) {
         if (this.closed) break;
         await new Promise<void>((resolve) => (this.wake = resolve));
         continue;
@@ -274,81 +262,6 @@ export class Engine {
       // Let I/O in between steps (HTTP requests, aborts, health checks).
       await new Promise<void>((r) => setImmediate(r));
     }
-  }
-
-  /** One step; false when there was nothing to run. */
-  private async step(): Promise<boolean> {
-    const t0 = performance.now();
-    // 0. Requests whose mask came late take their token first.
-    const late = takeLate(this.late);
-    if (late) await this.postprocess(late);
-    // Loads from the disk tier that came in, and writes and loads to start.
-    this.cacheTiers?.step();
-    // 1. Schedule.
-    const batch = this.scheduler.schedule();
-    if (!batch) return late !== null;
-    const { plan, rows, hidden } = buildStepPlan(batch);
-    // 2. Forward. The grammar worker computes masks meanwhile, and the waiting requests are
-    // matched for the next step's admissions.
-    const masks = prepareMasks(rows, () => this.intake.flush());
-    const h = this.model.config.hiddenSize;
-    if (this.hiddenBuf.length < hidden.length * h) this.hiddenBuf = new Float32Array(hidden.length * h);
-    const forward = this.runner.forward(plan, this.logitsFor(rows.length), hidden.length > 0 ? this.hiddenBuf : undefined);
-    this.scheduler.prepare();
-    let logits: Float32Array;
-    try {
-      logits = await forward;
-    } catch (err) {
-      // Only the requests in this batch fail; the engine goes on with the next step.
-      this.emit(this.scheduler.failBatch(batch, err));
-      return true;
-    }
-    this.steps++;
-    this.scheduler.complete(batch);
-    // Embedding and scoring requests take their rows and are done once their prompt is.
-    const pooled = poolStep(batch, rows, logits, this.model.config.vocabSize, hidden, this.hiddenBuf, h);
-    this.emit(pooled.flatMap((r) => this.scheduler.finish(r, "stop")));
-    // 3. Sample. A mask that is late (its grammar worker is busy compiling) does not hold up
-    // the batch: that request keeps its logits and is sampled when the mask comes.
-    const waited = performance.now();
-    await settleMasks(masks, MASK_GRACE_MS);
-    const maskWait = performance.now() - waited;
-    const s = sampleRows(rows, logits, this.model.config.vocabSize, masks);
-    for (const h of s.held) {
-      const mask = masks.get(h.req)!;
-      this.late.set(h.req, h.verify ? { logits: h.logits, mask, verify: h.verify } : { logits: h.logits, mask });
-      void mask.done.then(() => this.kick());
-    }
-    // 4. Postprocess, 5. emit.
-    await this.postprocess(s);
-    // The whole step but the wait for late masks: what speculative decoding weighs a draft row against.
-    this.speculator?.observeStep(plan.tokens.length, plan.tokens.length - draftRows(batch), performance.now() - t0 - maskWait);
-    return true;
-  }
-
-  private async postprocess(s: SampledStep): Promise<void> {
-    this.generatedTotal += s.sampled.length;
-    const events = s.failed.flatMap((f) => this.scheduler.fail(f.req, f.error));
-    events.push(...this.scheduler.postprocess(s.sampled, s.limited));
-    let verified: readonly Request[] = [];
-    if (s.verify.length > 0) {
-      const v = verifyDrafts(s.verify, this.model.config.vocabSize, this.scheduler, this.speculator!);
-      this.generatedTotal += v.tokens;
-      events.push(...v.events);
-      verified = v.requests;
-    }
-    this.emit(events);
-    // Jump-forward: the constrained samples that go on append the text their grammar forces now.
-    this.emit(await jumpForward([...s.sampled.map((x) => x.req), ...verified], this.scheduler));
-  }
-
-  /** The logits buffer, long enough for `rows` rows. */
-  private logitsFor(rows: number): Float32Array {
-    // Steps never overlap and the previous one's logits are consumed by now, so one buffer
-    // serves every step; fresh arrays per step would pile up faster than V8 collects them.
-    const need = rows * this.model.config.vocabSize;
-    if (this.logitsBuf.length < need) this.logitsBuf = new Float32Array(Math.max(need, this.logitsBuf.length * 2));
-    return this.logitsBuf;
   }
 
   /** Delivers what the scheduler produced to each submission's stream. */
@@ -374,8 +287,8 @@ export class Engine {
       running: this.scheduler.running.length,
       queued: this.scheduler.queued + this.intake.waiting,
       promptTokensTotal: this.promptTotal,
-      generatedTokensTotal: this.generatedTotal,
-      steps: this.steps,
+      generatedTokensTotal: this.stepper.generated,
+      steps: this.stepper.steps,
       retractions: this.scheduler.retractions,
       grammarCompiles: this.intake.compiles,
       grammarWorkers: this.intake.workers,

@@ -18,6 +18,7 @@ import type { PolicyName } from "./policy.js";
 import { Candidates, sharesUncachedPrefix } from "./candidates.js";
 import type { DiskLoader } from "./disk-loader.js";
 import type { Drafter } from "./drafter.js";
+import { DraftSlots } from "./drafts.js";
 import { ParkedSamples } from "./parked.js";
 import type { Batch, BatchEntry } from "./plan.js";
 
@@ -77,16 +78,17 @@ export class Scheduler {
   private readonly kv: CacheManager;
   private readonly candidates: Candidates;
   private loader: DiskLoader | null = null;
-  private drafter: Drafter | null = null;
+  private readonly drafts: DraftSlots;
 
   constructor(pool: KVPool, cache: PrefixCache, private readonly opts: SchedulerOptions) {
     this.kv = new CacheManager(pool, cache);
     this.candidates = new Candidates(this.kv, opts.policy);
+    this.drafts = new DraftSlots(this.kv);
   }
 
   /** Decoding requests draft tokens to verify through `drafter` (speculative decoding). */
   setDrafter(drafter: Drafter): void {
-    this.drafter = drafter;
+    this.drafts.drafter = drafter;
   }
 
   /** Admissions load what the disk holds of their prefixes through `loader` (the engine's disk tier). */
@@ -183,10 +185,10 @@ export class Scheduler {
   private scheduleDecodes(entries: BatchEntry[], inBatch: Set<Request>): number {
     let n = 0;
     // Drafts take at most a quarter of the step, so prefills still move.
-    let drafts = this.drafter ? Math.floor(this.opts.chunkedPrefillSize / 4) : 0;
+    let drafts = this.drafts.budget(this.opts.chunkedPrefillSize);
     for (const req of [...this.running]) {
       if (req.status !== "running" || req.pending !== 1 || req.loading) continue;
-      const draft = drafts > 0 ? this.draftFor(req, drafts) : null;
+      const draft = drafts > 0 ? this.drafts.draftFor(req, drafts) : null;
       if (draft) {
         entries.push({ req, start: req.computed, count: 1 + draft.length, wantLogits: true, draft });
         drafts -= draft.length;
@@ -201,29 +203,14 @@ export class Scheduler {
     return n;
   }
 
-  /** A draft for `req` with its slots (the pending token's too) allocated; null for none. */
-  private draftFor(req: Request, budget: number): readonly number[] | null {
-    // The token sampled from the last draft row counts toward max_new_tokens too.
-    const max = Math.min(budget, req.params.maxNewTokens - req.outputLength - 1);
-    if (max <= 0) return null;
-    let draft = this.drafter!.propose(req, max);
-    if (draft.length > max) draft = draft.slice(0, max);
-    if (draft.length === 0 || !this.kv.grow(req, 1 + draft.length)) return null;
-    return draft;
-  }
-
-  /**
-   * Verifying a draft: the rows before `computed` hold the request's real tokens (the
-   * drafts the model agreed with so far), so their KV is its own.
-   */
+  /** Verifying a draft: the rows before `computed` hold the request's real tokens (drafts.ts). */
   draftVerified(req: Request, computed: number): void {
-    if (computed > req.allocated) throw new Error(`draft verified past the slots allocated (${computed} > ${req.allocated})`);
-    req.computed = computed;
+    this.drafts.verified(req, computed);
   }
 
-  /** After a draft's verification: the slots of the rows the model disagreed with go back to the pool. */
+  /** After a draft's verification: the rows the model disagreed with give their slots back. */
   settleDraft(req: Request): void {
-    if (req.status === "running" && req.allocated > req.computed) this.kv.trim(req);
+    if (req.status === "running") this.drafts.settle(req);
   }
 
   /** Matches the waiting requests ahead of the next schedule(), while a forward pass runs (candidates.ts). */
