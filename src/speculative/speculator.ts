@@ -52,6 +52,8 @@ export interface SpeculativeStats {
 /** Where a draft came from: the radix tree, the request's own text, the n-gram table. */
 const SOURCES = ["tree", "lookup", "ngram"] as const;
 type Source = 0 | 1 | 2;
+/** Each source's acceptance before any evidence: a whole context matched in the tree is a sure guess for greedy decoding. */
+const PRIOR = [0.8, 0.5, 0.5] as const;
 
 /** Decayed counts of draft tokens accepted and refused (geometric: a verification refuses at most one). */
 class Acceptance {
@@ -169,7 +171,7 @@ export class Speculator implements Drafter {
    */
   private lengthFor(st: DraftState, source: Source, probe: boolean): number {
     // Before much evidence of its own, a request is taken to be like the recent others.
-    const alpha = st.bySource[source].rate(this.bySource[source].rate());
+    const alpha = st.bySource[source].rate(this.bySource[source].rate(PRIOR[source]));
     if (alpha < this.minChance) return probe ? 1 : 0;
     let k = 1;
     let chance = alpha * alpha;

@@ -1,13 +1,16 @@
-// What a step's rows cost, learned from the steps the engine runs: time = a + b * rows, fitted
-// by least squares that forget old steps. On a CPU `a` is mostly reading the weights once and
+// What a step's rows cost, learned from the decode steps the engine runs (prefill chunks
+// attend over long contexts and would bend the line): time = a + b * rows, fitted by least
+// squares that forget old steps. On a CPU `a` is mostly reading the weights once and
 // `b` the arithmetic of one row: a drafted row is worth computing when the chance that it is
 // used beats the share of the step the rows take.
 
 /** Weight an observation keeps per later one: about the last 50 steps count. */
 const DECAY = 0.98;
 /** Until the fit has this much weight and spread of row counts, a guess. */
-const MIN_WEIGHT = 8;
+const MIN_WEIGHT = 16;
 const DEFAULT_SHARE = 0.3;
+/** A noisy fit (a busy machine) never claims rows cost all of a step: the surest drafts always go. */
+const MAX_SHARE = 0.7;
 
 export class StepCost {
   private s0 = 0;
@@ -43,6 +46,6 @@ export class StepCost {
     if (!f) return DEFAULT_SHARE;
     const [a, b] = f;
     const t = a + b * rows;
-    return t > 0 ? (b * rows) / t : DEFAULT_SHARE;
+    return t > 0 ? Math.min(MAX_SHARE, (b * rows) / t) : DEFAULT_SHARE;
   }
 }

@@ -148,10 +148,11 @@ test("the tree drafts a repeated request's whole output, and usage reports the a
     const again = await e.complete(input);
     assert.deepEqual(again.samples[0]!.tokenIds, first.samples[0]!.tokenIds);
     const spec = again.samples[0]!.speculative!;
-    // 47 tokens after the first, drafted 1, 2, 4, 8, 8, ... at a time and all accepted.
-    assert.ok(spec.acceptedTokens >= 40, JSON.stringify(spec));
+    // 47 tokens after the first; the tree's drafts are all accepted, longer as they keep being
+    // (how long also depends on the step cost measured on this machine).
     assert.equal(spec.acceptedTokens, spec.draftTokens);
-    assert.ok(spec.verifySteps <= 12, JSON.stringify(spec));
+    assert.ok(spec.acceptedTokens >= 24, JSON.stringify(spec));
+    assert.ok(spec.verifySteps < spec.acceptedTokens, JSON.stringify(spec));
     assert.equal(again.usage.acceptedDraftTokens, spec.acceptedTokens);
     assert.equal(again.usage.rejectedDraftTokens, 0);
     assert.equal(again.usage.completionTokens, 48);

@@ -7,7 +7,7 @@ import path from "node:path";
 
 /** Stages in order; folders in one stage may import each other's files. */
 const STAGES = [["native", "util"], ["formats", "tokenizer"], ["hub"], ["kernels"], ["model"], ["kvcache"], ["sampling", "structured"],
-  ["scheduler"], ["engine"], ["server", "lang", "bench", "router"], ["cli"]];
+  ["scheduler"], ["speculative"], ["engine"], ["server", "lang", "bench", "router"], ["cli"]];
 const stageOf = new Map(STAGES.flatMap((folders, i) => folders.map((f): [string, number] => [f, i])));
 
 const SRC = path.resolve(process.cwd(), "src");
