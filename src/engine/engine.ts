@@ -209,6 +209,7 @@ export class Engine {
       jumpForward,
       promptLogprobsStart: sample === 0 ? r.promptLogprobsStart : -1,
       ...(r.pool ? { pool: r.pool } : {}),
+      ...(r.prediction.length > 0 ? { prediction: r.prediction } : {}),
     });
   }
 

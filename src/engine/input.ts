@@ -76,6 +76,12 @@ export interface GenerateInput {
    * Engine.embed and Engine.rerank make these.
    */
   readonly pool?: PoolSpec;
+  /**
+   * The output expected, or most of it (OpenAI's predicted outputs: a file being rewritten):
+   * text or token ids that speculative decoding drafts from first. It changes no token of
+   * the output, only how fast it comes. At most the context length in tokens.
+   */
+  readonly prediction?: string | readonly number[];
 }
 
 /** A bad input other than a sampling parameter. `part`: which input of a submission, when it had several. */
@@ -127,6 +133,8 @@ export interface ResolvedInput {
   readonly grammarAfter: readonly number[];
   readonly jumpForward: boolean | undefined;
   readonly pool: PoolSpec | undefined;
+  /** Token ids of the expected output (speculative decoding's first draft source); empty for none. */
+  readonly prediction: readonly number[];
 }
 
 /** What an input is checked and completed against: the engine's limits, defaults and chat template. */
@@ -150,7 +158,7 @@ function setFields<T extends object>(o: T | undefined): Partial<T> {
 // (`sampling` for `params`, `max_tokens` for `maxNewTokens`) is an error, not a silent default.
 const INPUT_FIELDS = {
   prompt: true, inputIds: true, messages: true, tools: true, chatTemplateKwargs: true, params: true, defaultMaxNewTokens: true,
-  n: true, cacheSalt: true, requestId: true, promptLogprobsStart: true, grammar: true, grammarAfter: true, jumpForward: true, pool: true,
+  n: true, cacheSalt: true, requestId: true, promptLogprobsStart: true, grammar: true, grammarAfter: true, jumpForward: true, pool: true, prediction: true,
 } satisfies Record<keyof GenerateInput, true>;
 const PARAM_FIELDS = {
   temperature: true, topK: true, topP: true, minP: true, repetitionPenalty: true, frequencyPenalty: true, presencePenalty: true,
@@ -221,7 +229,10 @@ export function resolveInput(model: LoadedModel, limits: InputContext, input: Ge
     if (!Number.isInteger(start) || start < 1) fail("prompt_logprobs_start", `promptLogprobsStart must be an integer of at least 1, got ${start}.`);
     start = Math.min(start, ids.length);
   }
-  return { ids, params, n, salt, promptLogprobsStart: start, grammar: input.grammar, grammarAfter: grammarAfterOf(input, vocab, fail), jumpForward: input.jumpForward, pool: undefined };
+  return {
+    ids, params, n, salt, promptLogprobsStart: start, grammar: input.grammar, grammarAfter: grammarAfterOf(input, vocab, fail), jumpForward: input.jumpForward, pool: undefined,
+    prediction: predictionOf(input, model, limit, fail),
+  };
 }
 
 const POOL_TYPES: ReadonlySet<string> = new Set(["last", "mean", "cls"]);
@@ -236,11 +247,28 @@ function poolInput(input: GenerateInput, ids: number[], vocab: number, fail: (pa
   if ((input.n ?? 1) !== 1 || input.grammar !== undefined || input.promptLogprobsStart !== undefined) fail("pool", "A pooling input takes no n, grammar or promptLogprobsStart.");
   const params: SamplingParams = { ...DEFAULT_SAMPLING, maxNewTokens: 0, n: 1 };
   const spec: PoolSpec = pool.logitIds !== undefined ? { type: pool.type, logitIds: [...pool.logitIds] } : { type: pool.type };
-  return { ids, params, n: 1, promptLogprobsStart: -1, grammar: undefined, grammarAfter: [], jumpForward: undefined, pool: spec };
+  return { ids, params, n: 1, promptLogprobsStart: -1, grammar: undefined, grammarAfter: [], jumpForward: undefined, pool: spec, prediction: [] };
 }
 
 /** Most tokens grammarAfter may list (a tag such as </think> is a few at most). */
 const MAX_GRAMMAR_AFTER = 16;
+
+/** The prediction's token ids: text is encoded as plain text (no special tokens); at most `limit` of them. */
+function predictionOf(input: GenerateInput, model: LoadedModel, limit: number, fail: (param: string, message: string) => never): readonly number[] {
+  const p = input.prediction;
+  if (p === undefined) return [];
+  if (typeof p === "string") {
+    // Checked by size first: a prediction far past the context is not tokenized.
+    if (p.length > limit * 64) fail("prediction", `The prediction must be at most ${limit} tokens long (the context length).`);
+    const ids = model.tokenizer.encode(p, { addSpecial: false, parseSpecial: false });
+    if (ids.length > limit) fail("prediction", `The prediction must be at most ${limit} tokens long (the context length), got ${ids.length}.`);
+    return ids;
+  }
+  if (!Array.isArray(p) || p.length > limit) fail("prediction", `The prediction must be text or at most ${limit} token ids (the context length).`);
+  const vocab = model.config.vocabSize;
+  for (const t of p) if (!Number.isInteger(t) || t < 0 || t >= vocab) fail("prediction", `The prediction has token id ${t}, outside the vocabulary (size ${vocab}).`);
+  return [...p];
+}
 
 function grammarAfterOf(input: GenerateInput, vocab: number, fail: (param: string, message: string) => never): readonly number[] {
   const after = input.grammarAfter ?? [];

@@ -79,6 +79,8 @@ export interface RequestInit {
   readonly promptLogprobsStart?: number;
   /** An embedding or scoring request: pool the prompt's hidden states, sample nothing. */
   readonly pool?: PoolSpec;
+  /** Token ids of the output expected (OpenAI's predicted outputs): speculative decoding drafts from them. */
+  readonly prediction?: readonly number[];
 }
 
 export class Request {
@@ -131,6 +133,8 @@ export class Request {
    */
   loading = false;
 
+  /** The output expected, as token ids (empty: none); see RequestInit.prediction. */
+  readonly prediction: readonly number[];
   /** Speculative decoding: draft tokens verified, the ones accepted, and the verifications (meta_info, usage). */
   readonly spec = { draftTokens: 0, acceptedTokens: 0, verifySteps: 0 };
 
@@ -159,6 +163,7 @@ export class Request {
     this.jumpForward = init.jumpForward === true;
     this.stop = new StopMatcher(init.params.stop ?? []);
     this.pool = init.pool ?? null;
+    this.prediction = init.prediction ?? [];
     const start = init.promptLogprobsStart ?? -1;
     this.promptLogprobsStart = start >= 1 ? Math.min(start, this.promptLength) : -1;
     const from = this.promptLogprobsStart;

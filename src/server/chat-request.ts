@@ -28,6 +28,8 @@ export interface ChatRequest {
   readonly params: Partial<SamplingParams>;
   readonly n: number;
   readonly cacheSalt?: string;
+  /** The output expected (OpenAI's predicted outputs): speculative decoding drafts from it. */
+  readonly prediction?: string;
   /** The route's names of engine parameters in its errors; `prompt` also names the conversation. */
   readonly names: ParamNames;
 }
@@ -60,6 +62,7 @@ export async function prepareChat(s: Serving, r: ChatRequest): Promise<PreparedC
   const input: GenerateInput = {
     inputIds: ids, params: r.params, n: r.n, cacheSalt: r.cacheSalt, grammar, defaultMaxNewTokens: Infinity,
     ...(grammarAfter ? { grammarAfter } : {}),
+    ...(r.prediction !== undefined ? { prediction: r.prediction } : {}),
   };
   const gen = new Generation(s, { id: r.id, inputs: [input], arrival: r.arrival }, { ...r.names, grammar: grammarParam });
   return { gen, prompt, thinking };

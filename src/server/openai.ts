@@ -54,6 +54,7 @@ export function registerOpenAI(app: FastifyInstance, serving: () => Serving, str
     const { gen, thinking } = await prepareChat(s, {
       id: newId("chatcmpl-"), arrival, messages: b.messages, plan, format, templateKwargs: b.chat_template_kwargs ?? undefined, params,
       n: b.n ?? 1, cacheSalt: b.cache_salt ?? undefined, names: { ...OPENAI_NAMES, max_new_tokens: maxParam, prompt: "messages", grammar: "response_format" },
+      ...(b.prediction ? { prediction: predictionText(b.prediction.content) } : {}),
     });
     onClientGone(reply, () => gen.abort());
     const head = { id: gen.spec.id, created: unix(), model: s.name, system_fingerprint: null };
@@ -144,6 +145,13 @@ class ChoiceFailed extends Error {
   constructor(readonly failure: unknown) {
     super("a choice failed");
   }
+}
+
+/** A prediction's text: the string, or its text parts joined (OpenAI allows only text parts there). */
+function predictionText(content: string | readonly { type: string; text?: string }[]): string {
+  if (typeof content === "string") return content;
+  for (const p of content) if (p.type !== "text" || typeof p.text !== "string") throw badRequest("prediction", "The prediction's content parts must be text parts ({\"type\": \"text\", \"text\": ...}).");
+  return content.map((p) => p.text!).join("");
 }
 
 function failureOf(event: EngineEvent): ChoiceFailed | null {

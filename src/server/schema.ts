@@ -145,6 +145,14 @@ export const chatSchema = {
     parallel_tool_calls: bool,
     response_format: responseFormat,
     chat_template_kwargs: opt("object", "an object"),
+    // OpenAI's predicted outputs: speculative decoding drafts from it first.
+    prediction: opt("object", `{"type": "content", "content": text or a list of text parts}`, {
+      required: ["type", "content"],
+      properties: {
+        type: { type: "string", enum: ["content"], description: `"content"` },
+        content: { anyOf: [{ type: "string" }, { type: "array", items: contentPart }], description: "a string or a list of text parts" },
+      },
+    }),
   },
 } satisfies Schema;
 
@@ -209,6 +217,7 @@ export interface ChatBody extends SamplingBody {
   parallel_tool_calls?: boolean | null;
   response_format?: import("./structured.js").ResponseFormat | null;
   chat_template_kwargs?: Record<string, unknown> | null;
+  prediction?: { type: "content"; content: string | { type: string; text?: string }[] } | null;
 }
 
 export interface CompletionBody extends SamplingBody {

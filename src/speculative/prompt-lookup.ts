@@ -35,3 +35,31 @@ export function promptLookup(tokens: readonly number[], max: number, minNgram = 
   for (let i = 0; i < max; i++) out[i] = i < d ? tokens[best + 1 + i]! : out[i - d]!;
   return out;
 }
+
+/**
+ * The `max` tokens of `corpus` after the first occurrence, at or after `from`, of the longest
+ * suffix of `tokens` (1..LOOKUP_MAX_NGRAM tokens), and where that draft starts in `corpus`;
+ * null when there is none. A predicted output is followed in order: its first match from
+ * where the last draft left off, not its latest.
+ */
+export function followCorpus(corpus: readonly number[], from: number, tokens: readonly number[], max: number): { draft: number[]; at: number } | null {
+  const n = tokens.length;
+  if (n === 0 || max <= 0) return null;
+  const last = tokens[n - 1]!;
+  let best = -1;
+  let bestLen = 0;
+  for (const start of from > 0 ? [from, 0] : [0]) {
+    for (let p = start; p < corpus.length - 1; p++) {
+      if (corpus[p] !== last) continue;
+      let m = 1;
+      while (m < LOOKUP_MAX_NGRAM && m < n && p - m >= 0 && corpus[p - m] === tokens[n - 1 - m]) m++;
+      if (m <= bestLen) continue;
+      best = p;
+      bestLen = m;
+      if (m === LOOKUP_MAX_NGRAM) break;
+    }
+    if (bestLen > 0) break;
+  }
+  if (best < 0) return null;
+  return { draft: corpus.slice(best + 1, best + 1 + max), at: best + 1 };
+}

@@ -5,8 +5,9 @@
 //
 // Sources: (a) the request's own prompt and output (prompt-lookup.ts); (b) the radix tree:
 // what other requests generated after this same context, most recently used branch first;
-// (c) an n-gram table of recent outputs (ngram-table.ts). (b) is tried first: an exact
-// context is surer than a suffix match, and the walk is as cheap as (a)'s scan.
+// (c) an n-gram table of recent outputs (ngram-table.ts). A prediction the client sent
+// (OpenAI's predicted outputs) is followed first, then (b): an exact context is surer than a
+// suffix match, and the walk is as cheap as (a)'s scan.
 //
 // The draft length adapts per request and source. Each request keeps a running estimate of
 // how often a source's next drafted token is accepted (alpha; recent verifications count
@@ -20,7 +21,7 @@ import type { CacheKey } from "../kvcache/prefix-cache.js";
 import type { Drafter } from "../scheduler/drafter.js";
 import type { Request } from "../scheduler/request.js";
 import { NgramTable, saltHash } from "./ngram-table.js";
-import { promptLookup } from "./prompt-lookup.js";
+import { followCorpus, promptLookup } from "./prompt-lookup.js";
 import { StepCost } from "./step-cost.js";
 
 export type SpeculativeMode = "ngram" | "off";
@@ -49,11 +50,14 @@ export interface SpeculativeStats {
   readonly verifySteps: number;
 }
 
-/** Where a draft came from: the radix tree, the request's own text, the n-gram table. */
-const SOURCES = ["tree", "lookup", "ngram"] as const;
-type Source = 0 | 1 | 2;
-/** Each source's acceptance before any evidence: a whole context matched in the tree is a sure guess for greedy decoding. */
-const PRIOR = [0.8, 0.5, 0.5] as const;
+/** Where a draft came from: the request's predicted output, the radix tree, the request's own text, the n-gram table. */
+const SOURCES = ["prediction", "tree", "lookup", "ngram"] as const;
+type Source = 0 | 1 | 2 | 3;
+/**
+ * Each source's acceptance before any evidence: the client's own prediction, and a whole
+ * context matched in the tree (a sure guess for greedy decoding), are trusted most.
+ */
+const PRIOR = [0.8, 0.8, 0.5, 0.5] as const;
 
 /** Decayed counts of draft tokens accepted and refused (geometric: a verification refuses at most one). */
 class Acceptance {
@@ -73,7 +77,9 @@ class Acceptance {
 
 /** Per request: acceptance by source, the source of the draft in flight, failures in a row, and steps left without drafting. */
 interface DraftState {
-  readonly bySource: readonly [Acceptance, Acceptance, Acceptance];
+  readonly bySource: readonly [Acceptance, Acceptance, Acceptance, Acceptance];
+  /** Where in the prediction the last draft from it started: the next is looked for from there on. */
+  predictionAt: number;
   source: Source;
   /** Steps since a source not worth its rows last had a probe. */
   sinceProbe: number;
@@ -98,7 +104,7 @@ export class Speculator implements Drafter {
   private verifies = 0;
   private readonly cost = new StepCost();
   /** Acceptance over every request, by source: a new request's prior. */
-  private readonly bySource = [new Acceptance(), new Acceptance(), new Acceptance()] as const;
+  private readonly bySource = [new Acceptance(), new Acceptance(), new Acceptance(), new Acceptance()] as const;
   /** The least chance of use a drafted row needs now (the rows' share of a step). */
   private minChance = MIN_CHANCE;
 
@@ -116,7 +122,7 @@ export class Speculator implements Drafter {
     const probe = ++st.sinceProbe >= PROBE_AFTER;
     // What the tree holds after this exact context (another request's output) is the surest
     // guess; the walk stops where the context leaves the tree, within its prompt for most.
-    for (const source of [0, 1, 2] as const) {
+    for (const source of [0, 1, 2, 3] as const) {
       const k = Math.min(this.lengthFor(st, source, probe), max);
       if (k <= 0) continue;
       const d = this.draftFrom(source, req, st, k);
@@ -129,8 +135,13 @@ export class Speculator implements Drafter {
   }
 
   private draftFrom(source: Source, req: Request, st: DraftState, k: number): readonly number[] {
-    if (source === 1) return promptLookup(req.tokens, k);
-    if (source === 2) return this.ngrams.lookup(st.salt, req.tokens, k);
+    if (source === 0) {
+      const f = req.prediction.length > 0 ? followCorpus(req.prediction, st.predictionAt, req.tokens, k) : null;
+      if (f) st.predictionAt = f.at;
+      return f?.draft ?? NONE;
+    }
+    if (source === 2) return promptLookup(req.tokens, k);
+    if (source === 3) return this.ngrams.lookup(st.salt, req.tokens, k);
     if (!this.tree || this.tree.version === st.treeMissAt) return NONE;
     const d = this.tree.continuation(req.key(), k);
     if (d.length === 0) st.treeMissAt = this.tree.version;
@@ -193,7 +204,8 @@ export class Speculator implements Drafter {
   }
 
   acceptanceBySource(): Record<(typeof SOURCES)[number], number> {
-    return { tree: this.bySource[0].rate(), lookup: this.bySource[1].rate(), ngram: this.bySource[2].rate() };
+    const [prediction, tree, lookup, ngram] = this.bySource.map((a) => a.rate());
+    return { prediction: prediction!, tree: tree!, lookup: lookup!, ngram: ngram! };
   }
 
   stats(): SpeculativeStats {
@@ -203,7 +215,10 @@ export class Speculator implements Drafter {
   private state(req: Request): DraftState {
     let st = this.states.get(req);
     if (!st) {
-      st = { bySource: [new Acceptance(), new Acceptance(), new Acceptance()], source: 1, sinceProbe: 0, fails: 0, pause: 0, treeMissAt: -1, salt: saltHash(req.salt) };
+      st = {
+        bySource: [new Acceptance(), new Acceptance(), new Acceptance(), new Acceptance()], predictionAt: 0, source: 2, sinceProbe: 0, fails: 0, pause: 0,
+        treeMissAt: -1, salt: saltHash(req.salt),
+      };
       this.states.set(req, st);
     }
     return st;

@@ -159,6 +159,22 @@ test("the tree drafts a repeated request's whole output, and usage reports the a
   });
 });
 
+test("a prediction (the expected output) is drafted from first; a wrong one changes nothing but speed", { skip: NATIVE_SKIP }, async () => {
+  const prompt = Array.from({ length: 30 }, (_, i) => 5 + ((i * 31) % 500));
+  const params = { temperature: 0, maxNewTokens: 40, ignoreEos: true };
+  await withEngine({ backend: nativeBackend(native!, 2), disableRadixCache: true }, async (e) => {
+    const plain = await e.complete({ inputIds: prompt, params });
+    const out = plain.samples[0]!.tokenIds;
+    const right = await e.complete({ inputIds: prompt, params, prediction: out });
+    assert.deepEqual(right.samples[0]!.tokenIds, out);
+    assert.ok(right.usage.acceptedDraftTokens >= 30, JSON.stringify(right.usage));
+    const wrong = await e.complete({ inputIds: prompt, params, prediction: Array.from({ length: 40 }, (_, i) => 600 + i) });
+    assert.deepEqual(wrong.samples[0]!.tokenIds, out);
+    assert.throws(() => e.submit([{ inputIds: prompt, params, prediction: [1 << 30] }]), /prediction has token id/);
+    assert.throws(() => e.submit([{ inputIds: prompt, params, prediction: new Array(5000).fill(5) }]), /prediction must be/);
+  });
+});
+
 test("drafts stop at max_new_tokens and at EOS: no token past either", { skip: NATIVE_SKIP }, async () => {
   const m = await model();
   const prompt = Array.from({ length: 30 }, (_, i) => 5 + ((i * 13) % 97));

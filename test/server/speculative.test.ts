@@ -1,6 +1,7 @@
 // Speculative decoding as the server reports it: /generate's meta_info (as SGLang's), the
 // OpenAI usage's completion_tokens_details (accepted and rejected prediction tokens, as
-// OpenAI's predicted outputs), and the radixlm:spec_* metrics.
+// OpenAI's predicted outputs), and the radixlm:spec_* metrics; and a chat request's
+// `prediction`, which it drafts from.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { post, start } from "./harness.js";
@@ -55,6 +56,43 @@ test("with speculation off the counts are zero and present", async () => {
     }
     const c = await srv.client.chat.completions.create({ model: "tiny-test", messages: [{ role: "user", content: "hi" }], max_tokens: 4 });
     assert.deepEqual(c.usage!.completion_tokens_details, { accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 });
+  } finally {
+    await srv.close();
+  }
+});
+
+test("a chat request's prediction (OpenAI's predicted outputs) is drafted from: the same answer, most of it accepted", async () => {
+  const srv = await start();
+  try {
+    const messages = [{ role: "user" as const, content: "Tell me a long story about a cat and a hat." }];
+    const plain = await srv.client.chat.completions.create({ model: "tiny-test", messages, max_tokens: 48, temperature: 0, cache_salt: "a" } as never);
+    const text = plain.choices[0]!.message.content!;
+    assert.ok(text.length > 0);
+    // Another salt: the tree holds nothing for it, so the drafts come from the prediction.
+    const predicted = await srv.client.chat.completions.create({ model: "tiny-test", messages, max_tokens: 48, temperature: 0, cache_salt: "b",
+      prediction: { type: "content", content: text } } as never);
+    assert.equal(predicted.choices[0]!.message.content, text);
+    const d = predicted.usage!.completion_tokens_details!;
+    assert.ok(d.accepted_prediction_tokens! >= predicted.usage!.completion_tokens / 2, JSON.stringify(predicted.usage));
+    // Text parts, and a wrong prediction: the answer is the same either way.
+    const parts = await srv.client.chat.completions.create({ model: "tiny-test", messages, max_tokens: 48, temperature: 0, cache_salt: "c",
+      prediction: { type: "content", content: [{ type: "text", text: "Once upon a time " }, { type: "text", text: "there was nothing like it." }] } } as never);
+    assert.equal(parts.choices[0]!.message.content, text);
+  } finally {
+    await srv.close();
+  }
+});
+
+test("a bad prediction is a 400 naming it", async () => {
+  const srv = await start({ maxTotalTokens: 2048 });
+  try {
+    const messages = [{ role: "user", content: "hi" }];
+    for (const prediction of [{ type: "text", content: "x" }, { type: "content" }, { type: "content", content: 5 }, { type: "content", content: [{ type: "image_url", image_url: {} }] },
+      { type: "content", content: "word ".repeat(5000) }]) {
+      const r = await post(`${srv.url}/v1/chat/completions`, { messages, max_tokens: 2, prediction });
+      assert.equal(r.status, 400, JSON.stringify(r.body));
+      assert.match(r.body.error.param, /^prediction/, JSON.stringify(r.body));
+    }
   } finally {
     await srv.close();
   }
