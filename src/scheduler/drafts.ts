@@ -10,9 +10,10 @@ export class DraftSlots {
 
   constructor(private readonly kv: CacheManager) {}
 
-  /** Draft tokens one step may carry: a quarter of it, so that prefills still move. */
-  budget(chunk: number): number {
-    return this.drafter ? Math.floor(chunk / 4) : 0;
+  /** Draft tokens one step may carry: a quarter of it while prefills wait, so that they still move; else all of it. */
+  budget(chunk: number, prefills: boolean): number {
+    if (!this.drafter) return 0;
+    return prefills ? Math.floor(chunk / 4) : chunk;
   }
 
   /** A draft for `req` (at most `budget` tokens) with its slots, the pending token's too, allocated; null for none. */

@@ -184,8 +184,8 @@ export class Scheduler {
    */
   private scheduleDecodes(entries: BatchEntry[], inBatch: Set<Request>): number {
     let n = 0;
-    // Drafts take at most a quarter of the step, so prefills still move.
-    let drafts = this.drafts.budget(this.opts.chunkedPrefillSize);
+    const prefills = this.waiting.length > 0 || this.running.some((r) => r.pending > 1);
+    let drafts = this.drafts.budget(this.opts.chunkedPrefillSize, prefills);
     for (const req of [...this.running]) {
       if (req.status !== "running" || req.pending !== 1 || req.loading) continue;
       const draft = drafts > 0 ? this.drafts.draftFor(req, drafts) : null;
