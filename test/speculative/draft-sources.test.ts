@@ -2,7 +2,7 @@
 // recent outputs, and the radix tree's continuation.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { promptLookup } from "../../src/speculative/prompt-lookup.js";
+import { followCorpus, promptLookup } from "../../src/speculative/prompt-lookup.js";
 import { NgramTable, saltHash } from "../../src/speculative/ngram-table.js";
 import { RadixCache } from "../../src/kvcache/radix-cache.js";
 
@@ -68,4 +68,16 @@ test("the radix tree continues a context it holds, most recently used branch fir
   // Now [1 2 3 4 ...] is the most recently used branch.
   assert.deepEqual(c.continuation({ ids: [1, 2, 3], salt: "" }, 2), [4, 5]);
   assert.equal(c.stats().cachedTokens, before.cachedTokens);
+});
+
+test("a prediction is followed in order: the first match from where the last draft started, else from its start", () => {
+  const prediction = [10, 11, 12, 13, 10, 11, 20, 21];
+  // The output so far ends with 10 11: the first occurrence is at the start.
+  assert.deepEqual(followCorpus(prediction, 0, [1, 2, 10, 11], 3), { draft: [12, 13, 10], at: 2 });
+  // From position 4 on, the later occurrence is the one followed.
+  assert.deepEqual(followCorpus(prediction, 4, [1, 2, 10, 11], 3), { draft: [20, 21], at: 6 });
+  // Nothing after `from`: back to the start.
+  assert.deepEqual(followCorpus(prediction, 7, [13], 2), { draft: [10, 11], at: 4 });
+  assert.equal(followCorpus(prediction, 0, [99], 3), null);
+  assert.equal(followCorpus(prediction, 0, [21], 3), null, "the last token has nothing after it");
 });

@@ -365,9 +365,35 @@ class EditGen(Gen):
             sentences.insert(r.randrange(1, len(sentences) + 1), e)
         return ". ".join(sentences)
 
+    def word_salad(self, short=False):
+        """Sentences of words drawn at random: text no story model can guess, so only copying writes it."""
+        r = self.r
+        words = GIRLS + BOYS + list(ANIMALS) + OBJECTS + ADJS + FOODS + FEELINGS + WEATHER + [s.split()[-1] for s in SPOTS]
+        out = []
+        for _ in range(r.randrange(1, 4) if short else r.randrange(3, 9)):
+            ws = [self.pick(words) if r.random() < 0.9 else str(r.randrange(1, 100)) for _ in range(r.randrange(5, 13))]
+            line = " ".join(ws)
+            out.append(line[0].upper() + line[1:] + self.pick([".", ".", ".", "!", "?"]))
+        return " ".join(out)
+
+    def copy(self, short=False):
+        """A ChatML chat: the user asks for a text of random words repeated, or repeated with one word replaced."""
+        r = self.r
+        text = self.word_salad(short)
+        words = sorted(set(re.findall(r"\b[a-z]{3,}\b", text)))
+        if r.random() < 0.5 or not words:
+            ask = self.pick(["Repeat this text exactly.", "Copy this text.", "Write this text again, word for word."])
+            return self.edit_chat(ask, text, text)
+        old = self.pick(words)
+        new = self.pick([w for w in ADJS + OBJECTS + FOODS if w not in words and " " not in w])
+        ask = self.pick([f"Replace the word {old} with {new}.", f"Change {old} to {new}."])
+        return self.edit_chat(ask, text, replace_word(text, old, new))
+
     def edit(self):
         """A ChatML chat: the user asks for the text rewritten with one change; the reply is that text."""
         r = self.r
+        if r.random() < 0.4:
+            return self.copy()
         text = self.edit_text()
         k = r.randrange(4)
         if k == 0:

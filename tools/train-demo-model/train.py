@@ -18,7 +18,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 import bpe
-from data import documents, edit_documents
+from data import documents, edit_documents, EditGen
 
 SHAPE = {
     "vocab_size": 4096, "hidden_size": 256, "intermediate_size": 768, "num_hidden_layers": 6,
@@ -169,6 +169,7 @@ def main():
     ap.add_argument("--init", help="go on from this exported model (its tokenizer and weights) instead of from scratch")
     ap.add_argument("--edit-share", type=float, default=0.0, help="share of each batch that is edit chats (data.py)")
     ap.add_argument("--edit-docs", type=int, default=20000)
+    ap.add_argument("--copy-rows", type=int, default=0, help="rows per batch packed with short copy chats (random words repeated), loss on the replies")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -191,10 +192,15 @@ def main():
     # Edit chats start their rows: the reply copies a text that must be in the window.
     edits = [enc.encode(d) for d in edit_documents(1, args.edit_docs)] if args.edit_share > 0 else []
     edits = [e for e in edits if len(e) <= args.seq + 1]
-    edit_stream = torch.tensor([t for e in edits for t in e], dtype=torch.long)
-    edit_starts = torch.tensor([0] + [len(e) for e in edits], dtype=torch.long).cumsum(0)[:-1]
+    # Each edit row is one chat, its loss on the reply alone: the copy is what it teaches.
+    im_start = enc.vocab["<|im_start|>"]
+    reply_at = [max(i for i, t in enumerate(e) if t == im_start) + 2 for e in edits]
+    # Copy chats of random words: nothing but copying predicts their replies, so they teach it.
+    copy_gen = EditGen(4)
+    copies = [enc.encode(copy_gen.copy(short=True)) for _ in range(20000 if args.copy_rows > 0 else 0)]
+    copy_reply_at = [max(i for i, t in enumerate(e) if t == im_start) + 2 for e in copies]
     held_edits = torch.tensor([t for d in edit_documents(3, 20) for t in enc.encode(d)], dtype=torch.long)
-    print(f"vocab {len(enc.vocab)}, corpus {len(stream)} tokens, edits {len(edits)} ({len(edit_stream)} tokens), "
+    print(f"vocab {len(enc.vocab)}, corpus {len(stream)} tokens, edits {len(edits)} ({sum(map(len, edits))} tokens), "
           f"held-out {len(held_ids)} tokens, prep {time.time() - t0:.0f}s", flush=True)
 
     model = Llama(c)
@@ -228,12 +234,32 @@ def main():
         n_edit = round(args.batch * args.edit_share)
         starts = torch.randint(0, len(stream) - args.seq - 1, (args.batch - n_edit,), generator=g)
         rows = [stream[s:s + args.seq + 1] for s in starts.tolist()]
+        targets = [r[1:] for r in rows]
         for i in torch.randint(0, len(edits), (n_edit,), generator=g).tolist():
-            s = min(int(edit_starts[i]), len(edit_stream) - args.seq - 1)
-            rows.append(edit_stream[s:s + args.seq + 1])
+            e = edits[i]
+            row = torch.full((args.seq + 1,), enc.vocab["<|endoftext|>"], dtype=torch.long)
+            row[:len(e)] = torch.tensor(e)
+            t = torch.full((args.seq,), -100, dtype=torch.long)
+            t[reply_at[i] - 1:len(e) - 1] = row[reply_at[i]:len(e)]
+            rows.append(row)
+            targets.append(t)
+        for _ in range(args.copy_rows):
+            row = torch.full((args.seq + 1,), enc.vocab["<|endoftext|>"], dtype=torch.long)
+            t = torch.full((args.seq,), -100, dtype=torch.long)
+            at = 0
+            while True:
+                i = int(torch.randint(0, len(copies), (1,), generator=g))
+                e = copies[i]
+                if at + len(e) > args.seq + 1:
+                    break
+                row[at:at + len(e)] = torch.tensor(e)
+                t[at + copy_reply_at[i] - 1:at + len(e) - 1] = row[at + copy_reply_at[i]:at + len(e)]
+                at += len(e)
+            rows.append(row)
+            targets.append(t)
         batch = torch.stack(rows)
         logits = model(batch[:, :-1])
-        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch[:, 1:].reshape(-1))
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), torch.stack(targets).reshape(-1), ignore_index=-100)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
