@@ -25,7 +25,7 @@ import { CacheTiers } from "./cache-tiers.js";
 import { GrammarIntake } from "./grammar-intake.js";
 import type { DiskTierStats } from "./disk-tier.js";
 import { embed, rerank, type EmbedInput, type EmbedOptions, type EmbedResult, type RerankOptions, type RerankResult } from "./embed.js";
-import { DEFAULT_MAX_DRAFT, Speculator } from "../speculative/speculator.js";
+import { DEFAULT_MAX_DRAFT, MAX_DRAFT_LIMIT, Speculator } from "../speculative/speculator.js";
 import { EngineStep } from "./step.js";
 
 
@@ -65,7 +65,9 @@ export class Engine {
       mixedSteps: opts.prefillFirst !== true,
       waitForSharedPrefill: opts.disableRadixCache !== true,
     });
-    this.speculator = opts.speculative === "off" || model.headless ? null : new Speculator(opts.speculativeMaxDraft ?? DEFAULT_MAX_DRAFT, radix);
+    const maxDraft = opts.speculativeMaxDraft ?? DEFAULT_MAX_DRAFT;
+    if (!Number.isInteger(maxDraft) || maxDraft < 1 || maxDraft > MAX_DRAFT_LIMIT) throw new RangeError(`speculativeMaxDraft must be an integer in 1..${MAX_DRAFT_LIMIT}, got ${maxDraft}`);
+    this.speculator = opts.speculative !== "ngram" || model.headless ? null : new Speculator(maxDraft, radix);
     if (this.speculator) this.scheduler.setDrafter(this.speculator);
     this.contextLength = Math.min(model.config.maxPositionEmbeddings, this.pool.capacity);
     this.intake = new GrammarIntake(model, opts.grammarLimits, {

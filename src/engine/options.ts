@@ -47,9 +47,10 @@ export interface EngineOptions {
    */
   readonly diskStore?: DiskStore;
   /**
-   * Speculative decoding (src/speculative): "ngram" (the default) drafts tokens from the
-   * request's own text, the radix tree and recent outputs, and verifies them in the batch;
-   * outputs are bitwise the same either way. "off" decodes one token per step.
+   * Speculative decoding (src/speculative): "ngram" drafts tokens from the request's own
+   * text, the radix tree and recent outputs, and verifies them in the batch; outputs are
+   * bitwise the same either way. "off" (the default, until it never loses on the edit
+   * benchmark) decodes one token per step.
    */
   readonly speculative?: SpeculativeMode;
   /** Most tokens drafted per request and step (default 8). */

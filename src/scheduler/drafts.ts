@@ -10,10 +10,14 @@ export class DraftSlots {
 
   constructor(private readonly kv: CacheManager) {}
 
-  /** Draft tokens one step may carry: a quarter of it while prefills wait, so that they still move; else all of it. */
+  /**
+   * Draft tokens one step may carry, on top of its chunk: a sixteenth of a chunk while
+   * prefills wait (their steps, and so first tokens, take that much longer at most); else a
+   * whole chunk.
+   */
   budget(chunk: number, prefills: boolean): number {
     if (!this.drafter) return 0;
-    return prefills ? Math.floor(chunk / 4) : chunk;
+    return prefills ? Math.max(1, Math.floor(chunk / 16)) : chunk;
   }
 
   /** A draft for `req` (at most `budget` tokens) with its slots, the pending token's too, allocated; null for none. */

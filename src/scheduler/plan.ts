@@ -52,10 +52,11 @@ export interface PlannedStep {
 
 const NO_DRAFT: readonly number[] = [];
 
-/** The rows of a batch that compute drafted tokens. */
-export function draftRows(batch: Batch): number {
+/** The rows of a batch (or of its entries) that compute drafted tokens. */
+export function draftRows(batch: Batch | readonly BatchEntry[]): number {
+  const entries: readonly BatchEntry[] = Array.isArray(batch) ? batch : (batch as Batch).entries;
   let n = 0;
-  for (const e of batch.entries) n += e.draft?.length ?? 0;
+  for (const e of entries) n += e.draft?.length ?? 0;
   return n;
 }
 

@@ -20,7 +20,7 @@ import type { DiskLoader } from "./disk-loader.js";
 import type { Drafter } from "./drafter.js";
 import { DraftSlots } from "./drafts.js";
 import { ParkedSamples } from "./parked.js";
-import type { Batch, BatchEntry } from "./plan.js";
+import { draftRows, type Batch, type BatchEntry } from "./plan.js";
 
 /**
  * Prefill-first steps in a row while requests wait to decode; then one decode step. A steady
@@ -144,7 +144,8 @@ export class Scheduler {
       decodeTokens = this.scheduleDecodes(entries, inBatch);
       if (entries.length > 0) return { entries, prefillTokens: 0, decodeTokens };
     }
-    budget -= decodeTokens;
+    // Drafted rows ride on top of the budget: they never take a prefill's place.
+    budget -= decodeTokens - draftRows(entries);
     // 2. Prefills already under way (chunked), oldest first.
     let prefillTokens = 0;
     for (const req of this.running) {
@@ -180,7 +181,8 @@ export class Scheduler {
 
   /**
    * Adds one token for every decoding request (retracting others when memory runs out), and
-   * the drafts of speculating ones (which never retract anyone); returns how many tokens.
+   * the drafts of speculating ones (which never retract anyone); returns how many tokens,
+   * drafts included.
    */
   private scheduleDecodes(entries: BatchEntry[], inBatch: Set<Request>): number {
     let n = 0;

@@ -24,7 +24,7 @@ function model(): Promise<LoadedModel> {
 }
 
 async function withEngine<T>(opts: Omit<EngineOptions, "model">, fn: (e: Engine) => Promise<T>): Promise<T> {
-  const e = await Engine.create({ model: await model(), checkInvariants: true, maxTotalTokens: 4096, ...opts });
+  const e = await Engine.create({ model: await model(), checkInvariants: true, maxTotalTokens: 4096, speculative: "ngram", ...opts });
   try {
     return await fn(e);
   } finally {
@@ -252,4 +252,12 @@ test("speculative off: one row per decoding request, nothing drafted", async () 
     assert.equal(e.stats().specDraftTokens, 0);
   });
   await assert.rejects(Engine.create({ model: await model(), speculativeMaxDraft: 0 }), /speculativeMaxDraft/);
+  // Off unless asked for.
+  const e = await Engine.create({ model: await model(), maxTotalTokens: 512 });
+  try {
+    await e.complete({ inputIds: [5, 6, 5, 6, 5, 6, 5], params: { temperature: 0, maxNewTokens: 12, ignoreEos: true } });
+    assert.equal(e.stats().specDraftTokens, 0);
+  } finally {
+    await e.close();
+  }
 });

@@ -10,7 +10,7 @@ const prompt = Array.from({ length: 40 }, (_, i) => 5 + i * 7);
 const greedy = { max_new_tokens: 32, temperature: 0, ignore_eos: true };
 
 test("a repeated request is drafted from the tree: meta_info, usage and /metrics count the accepted drafts", async () => {
-  const srv = await start();
+  const srv = await start({ speculative: "ngram" });
   try {
     const first = await post(`${srv.url}/generate`, { input_ids: prompt, sampling_params: greedy });
     assert.equal(first.status, 200, JSON.stringify(first.body));
@@ -62,7 +62,7 @@ test("with speculation off the counts are zero and present", async () => {
 });
 
 test("a chat request's prediction (OpenAI's predicted outputs) is drafted from: the same answer, most of it accepted", async () => {
-  const srv = await start();
+  const srv = await start({ speculative: "ngram" });
   try {
     const messages = [{ role: "user" as const, content: "Tell me a long story about a cat and a hat." }];
     const plain = await srv.client.chat.completions.create({ model: "tiny-test", messages, max_tokens: 48, temperature: 0, cache_salt: "a" } as never);
