@@ -98,7 +98,7 @@ test("edit over completions as text: the chat template's rendering as the prompt
 });
 
 test("bench serve --workload edit against `radixlm serve` of the demo model: completes, reports speculative decoding from /metrics", async () => {
-  const s = startServe(defaultModelPath(), ["--threads", "2"]);
+  const s = startServe(defaultModelPath(), ["--threads", "2", "--speculative", "ngram"]);
   try {
     const url = await s.ready;
     for (const api of ["openai-chat", "native"] as const) {
