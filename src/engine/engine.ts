@@ -25,7 +25,7 @@ import { CacheTiers } from "./cache-tiers.js";
 import { GrammarIntake } from "./grammar-intake.js";
 import type { DiskTierStats } from "./disk-tier.js";
 import { embed, rerank, type EmbedInput, type EmbedOptions, type EmbedResult, type RerankOptions, type RerankResult } from "./embed.js";
-import { DEFAULT_MAX_DRAFT, MAX_DRAFT_LIMIT, Speculator } from "../speculative/speculator.js";
+import { checkMaxDraft, DEFAULT_MAX_DRAFT, Speculator } from "../speculative/speculator.js";
 import { EngineStep } from "./step.js";
 
 
@@ -66,7 +66,8 @@ export class Engine {
       waitForSharedPrefill: opts.disableRadixCache !== true,
     });
     const maxDraft = opts.speculativeMaxDraft ?? DEFAULT_MAX_DRAFT;
-    if (!Number.isInteger(maxDraft) || maxDraft < 1 || maxDraft > MAX_DRAFT_LIMIT) throw new RangeError(`speculativeMaxDraft must be an integer in 1..${MAX_DRAFT_LIMIT}, got ${maxDraft}`);
+    // Checked with speculation off too: a bad value is a mistake either way.
+    checkMaxDraft(maxDraft);
     this.speculator = opts.speculative !== "ngram" || model.headless ? null : new Speculator(maxDraft, radix);
     if (this.speculator) this.scheduler.setDrafter(this.speculator);
     this.contextLength = Math.min(model.config.maxPositionEmbeddings, this.pool.capacity);

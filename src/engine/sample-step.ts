@@ -86,9 +86,15 @@ export function sampleRows(rows: readonly LogitRow[], logits: Float32Array, voca
     const mask = masks.get(req);
     if (row.draft) {
       const rows = logits.subarray(i * vocab, (i + 1 + row.draft.length) * vocab);
-      if (mask?.error !== undefined) out.failed.push({ req, error: mask.error });
-      else if (mask && !mask.settled) out.held.push({ req, logits: rows, verify: { req, position: row.position, draft: row.draft, logits: rows.slice() } });
-      else out.verify.push({ req, position: row.position, draft: row.draft, logits: rows });
+      if (mask?.error !== undefined) {
+        out.failed.push({ req, error: mask.error });
+      } else if (mask && !mask.settled) {
+        // Kept past this step: a copy, as the buffer is the next step's.
+        const kept = rows.slice();
+        out.held.push({ req, logits: kept, verify: { req, position: row.position, draft: row.draft, logits: kept } });
+      } else {
+        out.verify.push({ req, position: row.position, draft: row.draft, logits: rows });
+      }
       return;
     }
     if (mask && !mask.settled) {
@@ -106,13 +112,20 @@ export function sampleOne(req: Request, x: Float32Array, mask: PendingMask | und
     out.failed.push({ req, error: mask.error });
     return;
   }
+  const r = sampleToken(req, x);
+  if ("error" in r) out.failed.push({ req, error: r.error });
+  else out.sampled.push(r);
+}
+
+/** The request's token from one row of logits, under its grammar's current mask (if any); or why it cannot go on. */
+export function sampleToken(req: Request, x: Float32Array): Sampled | { readonly error: unknown } {
   try {
     const c = req.constraint;
     const r = req.sampler.sample(x, c?.active ? { mask: c.nextMask() } : undefined);
     const logprob: TokenLogprob | undefined = req.params.logprobs ? { token: r.token, logprob: r.logprob, topLogprobs: r.topLogprobs } : undefined;
-    out.sampled.push(logprob ? { req, token: r.token, logprob } : { req, token: r.token });
+    return logprob ? { req, token: r.token, logprob } : { req, token: r.token };
   } catch (err) {
-    out.failed.push({ req, error: err instanceof NoTokenAllowedError ? new RequestError(`The request cannot go on: ${err.message}.`) : err });
+    return { error: err instanceof NoTokenAllowedError ? new RequestError(`The request cannot go on: ${err.message}.`) : err };
   }
 }
 

@@ -90,7 +90,7 @@ export class EngineStep {
     // 4. Postprocess, 5. emit.
     await this.postprocess(s);
     // The whole step but the wait for late masks: what speculative decoding weighs a draft row against.
-    if (batch.prefillTokens === 0) this.speculator?.observeStep(plan.tokens.length, plan.tokens.length - draftRows(batch), performance.now() - t0 - maskWait);
+    if (batch.prefillTokens === 0) this.speculator?.observeStep(plan.tokens.length, plan.tokens.length - draftRows(batch.entries), performance.now() - t0 - maskWait);
     return true;
   }
 

@@ -18,7 +18,7 @@
 import type { OutputEvent, Scheduler } from "../scheduler/scheduler.js";
 import type { Request } from "../scheduler/request.js";
 import type { Speculator } from "../speculative/speculator.js";
-import { sampleOne, type SampledStep, type Verification } from "./sample-step.js";
+import { sampleToken, type Verification } from "./sample-step.js";
 
 /** Verifies the drafts; returns the events, how many tokens were appended, and the requests that go on. */
 export function verifyDrafts(verify: readonly Verification[], vocab: number, scheduler: Scheduler, speculator: Speculator): { events: OutputEvent[]; tokens: number; requests: Request[] } {
@@ -38,13 +38,11 @@ export function verifyDrafts(verify: readonly Verification[], vocab: number, sch
       // Row j was computed with draft j - 1 as its token, which row j - 1 agreed with.
       if (j > 0) scheduler.draftVerified(req, v.position + j + 1);
       if (constrained) c.useDraftMask(j);
-      const one: SampledStep = { sampled: [], limited: [], failed: [], held: [], verify: [] };
-      sampleOne(req, v.logits.subarray(j * vocab, (j + 1) * vocab), undefined, one);
-      if (one.failed.length > 0) {
-        events.push(...scheduler.fail(req, one.failed[0]!.error));
+      const s = sampleToken(req, v.logits.subarray(j * vocab, (j + 1) * vocab));
+      if ("error" in s) {
+        events.push(...scheduler.fail(req, s.error));
         break;
       }
-      const s = one.sampled[0]!;
       events.push(...scheduler.postprocess([s]));
       tokens++;
       const agrees = j < k && s.token === v.draft[j];

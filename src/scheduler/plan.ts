@@ -52,9 +52,8 @@ export interface PlannedStep {
 
 const NO_DRAFT: readonly number[] = [];
 
-/** The rows of a batch (or of its entries) that compute drafted tokens. */
-export function draftRows(batch: Batch | readonly BatchEntry[]): number {
-  const entries: readonly BatchEntry[] = Array.isArray(batch) ? batch : (batch as Batch).entries;
+/** The rows of a batch's entries that compute drafted tokens. */
+export function draftRows(entries: readonly BatchEntry[]): number {
   let n = 0;
   for (const e of entries) n += e.draft?.length ?? 0;
   return n;

@@ -26,6 +26,11 @@ import { StepCost } from "./step-cost.js";
 
 export type SpeculativeMode = "ngram" | "off";
 
+/** Throws a RangeError unless `n` is a draft length the engine takes (1..MAX_DRAFT_LIMIT). */
+export function checkMaxDraft(n: number): void {
+  if (!Number.isInteger(n) || n < 1 || n > MAX_DRAFT_LIMIT) throw new RangeError(`speculativeMaxDraft must be an integer in 1..${MAX_DRAFT_LIMIT}, got ${n}`);
+}
+
 /** Default most tokens drafted per request and step. */
 export const DEFAULT_MAX_DRAFT = 8;
 /** The largest --speculative-max-draft: a step's rows are bounded by the chunk size anyway. */
@@ -51,7 +56,6 @@ export interface SpeculativeStats {
 }
 
 /** Where a draft came from: the request's predicted output, the radix tree, the request's own text, the n-gram table. */
-const SOURCES = ["prediction", "tree", "lookup", "ngram"] as const;
 type Source = 0 | 1 | 2 | 3;
 /**
  * Each source's acceptance before any evidence: the client's own prediction, and a whole
@@ -109,7 +113,7 @@ export class Speculator implements Drafter {
   private minChance = MIN_CHANCE;
 
   constructor(readonly maxDraft: number, private readonly tree: DraftTree | null) {
-    if (!Number.isInteger(maxDraft) || maxDraft < 1 || maxDraft > MAX_DRAFT_LIMIT) throw new RangeError(`speculativeMaxDraft must be an integer in 1..${MAX_DRAFT_LIMIT}, got ${maxDraft}`);
+    checkMaxDraft(maxDraft);
   }
 
   propose(req: Request, max: number): readonly number[] {
@@ -123,12 +127,14 @@ export class Speculator implements Drafter {
     // What the tree holds after this exact context (another request's output) is the surest
     // guess; the walk stops where the context leaves the tree, within its prompt for most.
     for (const source of [0, 1, 2, 3] as const) {
-      const k = Math.min(this.lengthFor(st, source, probe), max);
+      const worth = this.lengthFor(st, source);
+      // A source not worth even one row gets a one-token probe now and then.
+      const k = Math.min(worth > 0 ? worth : probe ? 1 : 0, max);
       if (k <= 0) continue;
       const d = this.draftFrom(source, req, st, k);
       if (d.length === 0) continue;
       st.source = source;
-      if (this.lengthFor(st, source, false) === 0) st.sinceProbe = 0;
+      if (worth === 0) st.sinceProbe = 0;
       return d;
     }
     return NONE;
@@ -180,10 +186,10 @@ export class Speculator implements Drafter {
    * Tokens to draft from `source`: the most whose last one is used with a chance of at least
    * minChance; 0 when not even the first is, unless `probe` (one token, to learn again).
    */
-  private lengthFor(st: DraftState, source: Source, probe: boolean): number {
+  private lengthFor(st: DraftState, source: Source): number {
     // Before much evidence of its own, a request is taken to be like the recent others.
     const alpha = st.bySource[source].rate(this.bySource[source].rate(PRIOR[source]));
-    if (alpha < this.minChance) return probe ? 1 : 0;
+    if (alpha < this.minChance) return 0;
     let k = 1;
     let chance = alpha * alpha;
     while (k < this.maxDraft && chance >= this.minChance) {
@@ -196,16 +202,6 @@ export class Speculator implements Drafter {
   /** A request finished: its output joins the n-gram table. */
   learn(req: Request): void {
     if (req.outputLength > 0 && !req.pool) this.ngrams.learn(this.state(req).salt, req.tokens, req.promptLength - 1);
-  }
-
-  /** The least chance of use a drafted row needs now, and each source's acceptance rate over recent requests (tests, tuning). */
-  get threshold(): number {
-    return this.minChance;
-  }
-
-  acceptanceBySource(): Record<(typeof SOURCES)[number], number> {
-    const [prediction, tree, lookup, ngram] = this.bySource.map((a) => a.rate());
-    return { prediction: prediction!, tree: tree!, lookup: lookup!, ngram: ngram! };
   }
 
   stats(): SpeculativeStats {
