@@ -4,6 +4,7 @@
 // its hits are split by tier.
 import type { DiskTierStats } from "../engine/disk-tier.js";
 import { Engine, type EngineOptions, type EngineStats } from "../engine/engine.js";
+import type { SpeculativeCounts } from "../engine/stream.js";
 import type { DiskStore } from "../kvcache/disk-store.js";
 import type { LoadedModel } from "../model/load.js";
 import { IdealHitRate, type Workload } from "./workloads.js";
@@ -31,15 +32,9 @@ export interface OfflineRun {
   /** With a disk tier: its counts at the end of the run; absent without one. */
   readonly disk?: OfflineDiskRun;
   /** Speculative decoding over the run, as the engine counts it (all zero with it off). */
-  readonly speculative: OfflineSpeculation;
+  readonly speculative: SpeculativeCounts;
   /** Chat steps (the edit workload) whose reply was the expected text; absent for other workloads. */
   readonly expectedReplies?: { readonly matched: number; readonly of: number };
-}
-
-export interface OfflineSpeculation {
-  readonly draftTokens: number;
-  readonly acceptedTokens: number;
-  readonly verifySteps: number;
 }
 
 /** A run's figures, and the ids each step generated (by chain, then step). */

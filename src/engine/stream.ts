@@ -1,6 +1,7 @@
 // The caller's end of one submission: a queue of events and the iterator that reads it.
 // It decides nothing: the engine's step puts in what the scheduler's postprocess produced.
 import type { FinishReason, PromptLogprobs, TokenLogprob } from "../scheduler/request.js";
+import type { SpeculativeStats } from "../speculative/speculator.js";
 
 export type { FinishReason, PromptLogprobs, TokenLogprob } from "../scheduler/request.js";
 
@@ -13,12 +14,8 @@ export interface Usage {
   readonly rejectedDraftTokens: number;
 }
 
-/** One sample's speculative decoding: draft tokens verified, those accepted, and the steps that verified a draft. */
-export interface SpeculativeCounts {
-  readonly draftTokens: number;
-  readonly acceptedTokens: number;
-  readonly verifySteps: number;
-}
+/** One sample's speculative decoding (the same counts the engine keeps in total). */
+export type SpeculativeCounts = SpeculativeStats;
 
 /** One sample's whole output. */
 export interface SampleOutput {
