@@ -2,10 +2,12 @@
 // twice on the same settings (radix cache on), with n-gram speculative decoding and without,
 // and what speculation gave: throughput and TTFT ratios, how much of the draft the model
 // accepted, and whether every request generated the same ids both times (it must: verifying a
-// draft keeps exactly the tokens plain decoding would have produced).
+// draft keeps exactly the tokens plain decoding would have produced). A third run gives each
+// request the reply plain decoding wrote as its `prediction`: every draft is right, so it is
+// the most speculation can give on this workload, model and machine (the bound).
 import type { EngineOptions } from "../engine/engine.js";
 import type { LoadedModel } from "../model/load.js";
-import { expectedLine, runOnce, runRow, RUN_HEADER, type OfflineRun, type OfflineRunResult } from "./offline.js";
+import { expectedLine, runOnce, runRow, RUN_HEADER, type OfflineRun, type OfflineRunResult, type RunShape } from "./offline.js";
 import type { Workload } from "./workloads.js";
 
 export interface SpeculativeReport {
@@ -14,8 +16,17 @@ export interface SpeculativeReport {
   /** With `speculative: "ngram"`, and with `"off"`. */
   readonly on: OfflineRun;
   readonly off: OfflineRun;
+  /** With every draft right: each request's prediction is the reply of the run without speculation. */
+  readonly bound: OfflineRun;
+  /** Chains in flight at once; null: all of them. */
+  readonly max_concurrency: number | null;
   /** Output tokens per second with speculation over without. */
   readonly throughput_ratio: number;
+  /** Mean time per output token after the first, without over with: the decode speed-up, prefill left out. */
+  readonly tpot_ratio: number;
+  /** The same two ratios with every draft right: the most speculation can give here. */
+  readonly bound_throughput_ratio: number;
+  readonly bound_tpot_ratio: number;
   /** Mean TTFT without over with: above 1, the first token came sooner with speculation (as the cache comparison's ratio reads). */
   readonly ttft_ratio: number;
   /** The speculative run's drafts: tokens verified, those accepted, and verifications (one per request and step that had a draft). */
@@ -40,21 +51,28 @@ const sameIds = (a: readonly number[], b: readonly number[]): boolean => a.lengt
  * `rounds` runs of each, alternating (off, ngram, ngram, off, ...) so that warm-up and drift
  * fall on both alike; each side reports its fastest run.
  */
-export async function benchSpeculative(model: LoadedModel, w: Workload, engineOpts: Omit<EngineOptions, "model">, rounds = 2): Promise<SpeculativeReport> {
-  const runs = { ngram: [] as OfflineRunResult[], off: [] as OfflineRunResult[] };
+export async function benchSpeculative(model: LoadedModel, w: Workload, engineOpts: Omit<EngineOptions, "model">, rounds = 2, maxConcurrency: number | null = null): Promise<SpeculativeReport> {
+  const runs = { ngram: [] as OfflineRunResult[], off: [] as OfflineRunResult[], bound: [] as OfflineRunResult[] };
+  const order = ["off", "ngram", "bound"] as const;
+  const concurrency: RunShape = maxConcurrency === null ? {} : { maxConcurrency };
   for (let r = 0; r < rounds; r++) {
-    for (const mode of r % 2 === 0 ? (["off", "ngram"] as const) : (["ngram", "off"] as const)) {
-      runs[mode].push(await runOnce(model, w, { ...engineOpts, disableRadixCache: false, speculative: mode }, null, null));
+    // Off first in the first round: the bound's predictions are its replies.
+    for (const mode of r % 2 === 0 ? order : [...order].reverse()) {
+      const shape: RunShape = mode === "bound" ? { ...concurrency, predictions: runs.off[0]!.outputs } : concurrency;
+      const opts = { ...engineOpts, disableRadixCache: false, speculative: mode === "off" ? "off" as const : "ngram" as const };
+      runs[mode].push(await runOnce(model, w, opts, null, null, shape));
     }
   }
   const fastest = (xs: readonly OfflineRunResult[]): OfflineRunResult => xs.reduce((a, b) => (b.run.throughput > a.run.throughput ? b : a));
   const on = fastest(runs.ngram);
   const off = fastest(runs.off);
+  const bound = fastest(runs.bound);
   // Every run against the first: a request differs if any run generated other ids for it.
   const ref = runs.off[0]!.outputs;
+  const all = [...runs.ngram, ...runs.off, ...runs.bound];
   let differing = 0;
   for (const [c, chain] of ref.entries()) {
-    for (const [k, ids] of chain.entries()) if ([...runs.ngram, ...runs.off].some((x) => !sameIds(x.outputs[c]![k]!, ids))) differing++;
+    for (const [k, ids] of chain.entries()) if (all.some((x) => !sameIds(x.outputs[c]![k]!, ids))) differing++;
   }
   const s = on.run.speculative;
   return {
@@ -62,7 +80,12 @@ export async function benchSpeculative(model: LoadedModel, w: Workload, engineOp
     workload: w.name,
     on: on.run,
     off: off.run,
+    bound: bound.run,
+    max_concurrency: maxConcurrency,
     throughput_ratio: on.run.throughput / off.run.throughput,
+    tpot_ratio: off.run.tpot.mean / on.run.tpot.mean,
+    bound_throughput_ratio: bound.run.throughput / off.run.throughput,
+    bound_tpot_ratio: off.run.tpot.mean / bound.run.tpot.mean,
     ttft_ratio: off.run.ttft.mean / on.run.ttft.mean,
     draft_tokens: s.draftTokens,
     accepted_tokens: s.acceptedTokens,
@@ -81,8 +104,11 @@ export function formatSpeculative(r: SpeculativeReport): string {
     RUN_HEADER,
     runRow("ngram", r.on),
     runRow("off", r.off),
+    runRow("bound", r.bound),
     ``,
-    `speculative decoding (ngram over off, the fastest of ${r.rounds} alternating runs each): output throughput ${r.throughput_ratio.toFixed(2)}x, mean TTFT ratio ${r.ttft_ratio.toFixed(2)}x (off / ngram)`,
+    `speculative decoding (ngram over off, the fastest of ${r.rounds} alternating runs each, ${r.max_concurrency === null ? "all requests at once" : `at most ${r.max_concurrency} in flight`}): ` +
+      `output throughput ${r.throughput_ratio.toFixed(2)}x, decode speed (mean time per output token after the first) ${r.tpot_ratio.toFixed(2)}x, mean TTFT ratio ${r.ttft_ratio.toFixed(2)}x (off / ngram)`,
+    `bound (every draft right: each request predicts the reply it gets): output throughput ${r.bound_throughput_ratio.toFixed(2)}x, decode speed ${r.bound_tpot_ratio.toFixed(2)}x`,
     `drafted ${r.draft_tokens} tokens in ${r.verify_steps} verifications, accepted ${r.accepted_tokens} (${(r.accept_rate * 100).toFixed(1)}%), ` +
       `${r.accept_length === null ? "n/a" : r.accept_length.toFixed(2)} tokens per verification`,
     `identical outputs: ${r.identical_outputs ? `yes (all ${requests} requests)` : `NO (${r.differing_requests} of ${requests} requests differ)`}`,

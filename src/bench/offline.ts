@@ -24,6 +24,8 @@ export interface OfflineRun {
   readonly totalThroughput: number;
   /** Time to first token, milliseconds. */
   readonly ttft: Summary;
+  /** Time per output token after the first (a request's decode time over its tokens after the first), milliseconds. */
+  readonly tpot: Summary;
   readonly hitRate: number;
   /** Prompt tokens the engine computed (not served by the cache). */
   readonly computedPromptTokens: number;
@@ -85,8 +87,16 @@ export interface OfflineReport {
   readonly bound_fraction: number;
 }
 
+/** How a run sends its workload. */
+export interface RunShape {
+  /** Chains in flight at once; all of them when absent. */
+  readonly maxConcurrency?: number;
+  /** Each step's `prediction` (by chain, then step): the drafts speculative decoding is given. */
+  readonly predictions?: readonly (readonly (readonly number[])[])[];
+}
+
 /** The workload through a new engine made with `engineOpts`, closed at the end. */
-export async function runOnce(model: LoadedModel, w: Workload, engineOpts: Omit<EngineOptions, "model">, ideal: IdealHitRate | null, openDisk: OpenDiskStore | null): Promise<OfflineRunResult> {
+export async function runOnce(model: LoadedModel, w: Workload, engineOpts: Omit<EngineOptions, "model">, ideal: IdealHitRate | null, openDisk: OpenDiskStore | null, shape: RunShape = {}): Promise<OfflineRunResult> {
   let engine: Engine | null = null;
   const disk = openDisk ? await openDisk((key) => engine?.forgetDiskItem(key)) : null;
   try {
@@ -95,13 +105,14 @@ export async function runOnce(model: LoadedModel, w: Workload, engineOpts: Omit<
     await disk?.store.close();
     throw e;
   }
-  return runOn(engine, w, ideal, disk);
+  return runOn(engine, w, ideal, disk, shape);
 }
 
-async function runOn(engine: Engine, w: Workload, ideal: IdealHitRate | null, disk: OfflineDiskStore | null): Promise<OfflineRunResult> {
+async function runOn(engine: Engine, w: Workload, ideal: IdealHitRate | null, disk: OfflineDiskStore | null, shape: RunShape): Promise<OfflineRunResult> {
   // Synced as serve syncs it, so that the run pays what a server would.
   const syncs = disk && disk.checkpointMs > 0 ? setInterval(() => void disk.store.flush().catch(() => undefined), disk.checkpointMs) : null;
   const ttfts: number[] = [];
+  const tpots: number[] = [];
   let promptTokens = 0;
   let outputTokens = 0;
   let attended = 0;
@@ -110,19 +121,23 @@ async function runOn(engine: Engine, w: Workload, ideal: IdealHitRate | null, di
   const outputs = w.chains.map((chain) => chain.map((): number[] => []));
   const t0 = performance.now();
   try {
-    await Promise.all(w.chains.map(async (chain, c) => {
+    const runChain = async (c: number): Promise<void> => {
+      const chain = w.chains[c]!;
       let history: number[] = [];
       for (const [k, step] of chain.entries()) {
         const prompt = [...history, ...step.tokens];
         ideal?.query(prompt);
         const start = performance.now();
         let first = 0;
+        let last = 0;
         const out = outputs[c]![k]!;
         // Greedy either way: a fixed length, or a chat reply to its end of turn.
         const params = step.chat ? { maxNewTokens: step.outputLen, temperature: 0 } : { maxNewTokens: step.outputLen, ignoreEos: true, temperature: 0 };
-        for await (const ev of engine.generate({ inputIds: prompt, params })) {
+        const prediction = shape.predictions?.[c]?.[k];
+        for await (const ev of engine.generate({ inputIds: prompt, params, ...(prediction ? { prediction } : {}) })) {
           if (ev.type === "token") {
-            if (first === 0) first = performance.now();
+            last = performance.now();
+            if (first === 0) first = last;
             out.push(ev.tokenId);
           } else if (ev.type === "finish") {
             attended += attendedPositions(ev.usage.promptTokens, ev.usage.cachedTokens);
@@ -133,12 +148,19 @@ async function runOn(engine: Engine, w: Workload, ideal: IdealHitRate | null, di
           }
         }
         ttfts.push(first - start);
+        if (out.length > 1) tpots.push((last - first) / (out.length - 1));
         promptTokens += prompt.length;
         outputTokens += out.length;
         ideal?.add([...prompt, ...out]);
         history = [...prompt, ...out];
       }
-    }));
+    };
+    // Workers that each take the next chain: at most maxConcurrency chains in flight.
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < w.chains.length) await runChain(next++);
+    };
+    await Promise.all(Array.from({ length: Math.min(w.chains.length, shape.maxConcurrency ?? w.chains.length) }, worker));
     const seconds = (performance.now() - t0) / 1000;
     const st = engine.stats();
     const ds = engine.diskStats();
@@ -147,6 +169,7 @@ async function runOn(engine: Engine, w: Workload, ideal: IdealHitRate | null, di
       throughput: outputTokens / seconds,
       totalThroughput: (promptTokens + outputTokens) / seconds,
       ttft: summarize(ttfts),
+      tpot: summarize(tpots),
       hitRate: st.cacheHitRate,
       computedPromptTokens: st.promptTokensTotal - st.hitTokens,
       attendedPositions: attended,
@@ -174,7 +197,7 @@ function diskRun(st: EngineStats, ds: DiskTierStats): OfflineDiskRun {
 }
 
 /** The cache run's typical step shapes: its prefill chunk and cached prefix, its decode batch and context. */
-function kernelShape(w: Workload, run: OfflineRun, o: Omit<EngineOptions, "model">): KernelShape {
+function kernelShape(w: Workload, run: OfflineRun, o: Omit<EngineOptions, "model">, maxConcurrency: number | null): KernelShape {
   const steps = w.chains.flat();
   const outputLen = steps.reduce((n, s) => n + s.outputLen, 0) / Math.max(1, steps.length);
   const meanPrompt = run.promptTokens / Math.max(1, run.requests);
@@ -182,19 +205,20 @@ function kernelShape(w: Workload, run: OfflineRun, o: Omit<EngineOptions, "model
     chunk: o.chunkedPrefillSize ?? 512,
     perRequest: Math.max(1, Math.round(run.computedPromptTokens / Math.max(1, run.requests))),
     prefix: Math.round((run.promptTokens - run.computedPromptTokens) / Math.max(1, run.requests)),
-    batch: Math.min(o.maxRunningRequests ?? 64, w.chains.length),
+    batch: Math.min(o.maxRunningRequests ?? 64, maxConcurrency ?? Infinity, w.chains.length),
     context: Math.round(meanPrompt + outputLen / 2),
     sharedPrefix: meanSharedPrefix(w.chains.map((c) => c[0]?.tokens ?? [])),
   };
 }
 
 /** `openDisk`: a disk tier behind the cache run's radix cache, in a store it opens empty. */
-export async function benchOffline(model: LoadedModel, w: Workload, engineOpts: Omit<EngineOptions, "model">, openDisk: OpenDiskStore | null = null): Promise<OfflineReport> {
+export async function benchOffline(model: LoadedModel, w: Workload, engineOpts: Omit<EngineOptions, "model">, openDisk: OpenDiskStore | null = null, maxConcurrency: number | null = null): Promise<OfflineReport> {
   const ideal = new IdealHitRate();
-  const cache = (await runOnce(model, w, { ...engineOpts, disableRadixCache: false }, ideal, openDisk)).run;
-  const nocache = (await runOnce(model, w, { ...engineOpts, disableRadixCache: true }, null, null)).run;
+  const shape: RunShape = maxConcurrency === null ? {} : { maxConcurrency };
+  const cache = (await runOnce(model, w, { ...engineOpts, disableRadixCache: false }, ideal, openDisk, shape)).run;
+  const nocache = (await runOnce(model, w, { ...engineOpts, disableRadixCache: true }, null, null, shape)).run;
   const ideals = idealRatios(w, ideal.queriedTokens, ideal.hitTokens, cache.outputTokens);
-  const bound = workloadBound(cache.computedPromptTokens, cache.attendedPositions, cache.outputTokens, await measureKernelCosts(model, engineOpts.backend ?? referenceBackend, kernelShape(w, cache, engineOpts), engineOpts.kvCacheDtype));
+  const bound = workloadBound(cache.computedPromptTokens, cache.attendedPositions, cache.outputTokens, await measureKernelCosts(model, engineOpts.backend ?? referenceBackend, kernelShape(w, cache, engineOpts, maxConcurrency), engineOpts.kvCacheDtype));
   return {
     cache, nocache,
     throughput_ratio: cache.throughput / nocache.throughput,
@@ -212,12 +236,12 @@ export async function benchOffline(model: LoadedModel, w: Workload, engineOpts: 
 
 const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
 
-export const RUN_HEADER = `run       reqs     time  out tok/s  all tok/s  ttft mean  ttft p50  ttft p99  hit rate`;
+export const RUN_HEADER = `run       reqs     time  out tok/s  all tok/s  ttft mean  ttft p50  ttft p99  tpot mean  hit rate`;
 
 /** One run's line under RUN_HEADER. */
 export function runRow(name: string, x: OfflineRun): string {
   return `${name.padEnd(9)} ${String(x.requests).padStart(5)} ${x.seconds.toFixed(1).padStart(8)} ${x.throughput.toFixed(1).padStart(9)} ${x.totalThroughput.toFixed(1).padStart(9)} ` +
-    `${x.ttft.mean.toFixed(0).padStart(9)} ${x.ttft.p50.toFixed(0).padStart(8)} ${x.ttft.p99.toFixed(0).padStart(8)} ${(x.hitRate * 100).toFixed(1).padStart(7)}%`;
+    `${x.ttft.mean.toFixed(0).padStart(9)} ${x.ttft.p50.toFixed(0).padStart(8)} ${x.ttft.p99.toFixed(0).padStart(8)} ${x.tpot.mean.toFixed(2).padStart(9)} ${(x.hitRate * 100).toFixed(1).padStart(7)}%`;
 }
 
 export function formatOffline(r: OfflineReport): string {

@@ -9,8 +9,13 @@
 // and prints one table of what speculation gave (ngram over off): output tokens/s ratio, mean
 // TTFT ratio, acceptance, tokens per verification, and whether the outputs were identical.
 //
+// The edit requests go one at a time by default (--edit-concurrency): an assistant applies an
+// edit and waits for it, and that latency is what speculation is for; the controls send all
+// their requests at once. Each comparison also runs with every draft right (each request's
+// prediction is the reply it gets): the bound, the most speculation can give there.
+//
 //   node tools/speculative-bench/run.mjs [--threads 2] [--presets smollm2-135m,qwen2.5-0.5b]
-//     [--edits 32] [--edit-text-len N] [--demo PATH] [--prompts 8] [--conversations 4] [--turns 3]
+//     [--edits 32] [--edit-concurrency 1] [--edit-text-len N] [--demo PATH] [--prompts 8] [--conversations 4] [--turns 3]
 //     [--system-prompt-len 128] [--question-len 32] [--output-len 128] [--max-draft 8]
 //     [--parts edit,random,multi-turn] [--out DIR]
 //
@@ -31,6 +36,7 @@ const { values: o } = parseArgs({
     parts: { type: "string", default: "edit,random,multi-turn" },
     demo: { type: "string", default: path.join(root, "models/demo/radixlm-demo-q8_0.gguf") },
     edits: { type: "string", default: "32" },
+    "edit-concurrency": { type: "string", default: "1" },
     "edit-text-len": { type: "string" },
     prompts: { type: "string", default: "8" },
     conversations: { type: "string", default: "4" },
@@ -73,7 +79,7 @@ const fixedLengths = ["--system-prompt-len", o["system-prompt-len"], "--question
 const runs = [];
 if (parts.has("edit")) {
   const len = o["edit-text-len"] !== undefined ? ["--edit-text-len", o["edit-text-len"]] : [];
-  runs.push(compare(`edit / ${path.basename(o.demo, ".gguf")}`, o.demo, ["--workload", "edit", "--groups", "1", "--prompts-per-group", o.edits, ...len]));
+  runs.push(compare(`edit / ${path.basename(o.demo, ".gguf")}`, o.demo, ["--workload", "edit", "--groups", "1", "--prompts-per-group", o.edits, "--max-concurrency", o["edit-concurrency"], ...len]));
 }
 for (const preset of o.presets.split(",").filter((p) => p !== "")) {
   if (!parts.has("random") && !parts.has("multi-turn")) break;
@@ -84,10 +90,11 @@ for (const preset of o.presets.split(",").filter((p) => p !== "")) {
   }
 }
 
-const header = ["workload / model", "reqs", "out tok/s off", "ngram", "ratio", "TTFT ratio", "accepted", "tok/verify", "drafted", "identical", "as expected"];
+const header = ["workload / model", "reqs", "in flight", "out tok/s off", "ngram", "ratio", "decode ratio", "bound", "decode bound", "TTFT ratio", "accepted", "tok/verify", "drafted", "identical", "as expected"];
+const x = (v) => `${v.toFixed(2)}x`;
 const rows = runs.map((r) => [
-  r.label, String(r.on.requests), r.off.throughput.toFixed(1), r.on.throughput.toFixed(1), `${r.throughput_ratio.toFixed(2)}x`,
-  `${r.ttft_ratio.toFixed(2)}x`, `${(100 * r.accept_rate).toFixed(1)}%`, r.accept_length === null ? "n/a" : r.accept_length.toFixed(2),
+  r.label, String(r.on.requests), r.max_concurrency === null ? "all" : String(r.max_concurrency), r.off.throughput.toFixed(1), r.on.throughput.toFixed(1),
+  x(r.throughput_ratio), x(r.tpot_ratio), x(r.bound_throughput_ratio), x(r.bound_tpot_ratio), x(r.ttft_ratio), `${(100 * r.accept_rate).toFixed(1)}%`, r.accept_length === null ? "n/a" : r.accept_length.toFixed(2),
   String(r.draft_tokens), r.identical_outputs ? "yes" : `NO (${r.differing_requests})`,
   r.on.expectedReplies ? `${r.on.expectedReplies.matched}/${r.on.expectedReplies.of}` : "",
 ]);
@@ -96,7 +103,8 @@ const line = (cells) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.p
 const report = [
   `speculative decoding (ngram over off, max draft ${o["max-draft"]}), bench offline, ${os.cpus().length} cores, ${o.threads} threads`,
   line(header), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line),
-  "ratio: output tokens/s with over without; TTFT ratio: mean TTFT without over with (above 1: sooner with)",
+  "ratio: output tokens/s with over without; decode ratio: mean time per output token after the first, without over with;",
+  "bound, decode bound: the same two with every draft right; TTFT ratio: mean TTFT without over with (above 1: sooner with)",
 ];
 console.log(report.join("\n"));
 fs.writeFileSync(path.join(o.out, "report.txt"), report.join("\n") + "\n");
