@@ -35,6 +35,7 @@ interface ServeOptions extends EngineFlagValues, KvEventsFlagValues, CacheDirFla
   toolCallParser: string;
   matryoshka?: boolean;
   metricsNames: string;
+  dashboard: boolean;
 }
 
 /** --cors-allow-origin: a comma-separated list of origins (scheme://host[:port]), or "*". */
@@ -139,6 +140,7 @@ async function run(o: ServeOptions): Promise<void> {
     model_path: localPath, host: o.host, port, api_key: apiKey !== undefined, max_body_bytes: maxBodyBytes,
     cors_allow_origins: corsAllowOrigins ?? [], strict_model_name: strictModelName, reasoning_parser: reasoningParser,
     tool_call_parser: toolCallParser, matryoshka: o.matryoshka === true, metrics_names: metricNames,
+    dashboard: o.dashboard !== false,
   };
   // Before listening, so that a missing zeromq or a taken address stops the start with one line.
   const kvEvents = await kvEventHubFrom(o);
@@ -146,7 +148,7 @@ async function run(o: ServeOptions): Promise<void> {
     kvEvents,
     name, apiKey, maxBodyBytes, logIntervalSeconds: logInterval, info, corsAllowOrigins, strictModelName,
     reasoningParser: reasoningParser as ReasoningParser | "auto" | "none", toolCallParser, matryoshka: o.matryoshka === true,
-    metricNames,
+    metricNames, dashboard: o.dashboard !== false,
   });
   let engine: Engine | null = null;
   let cacheDir: CacheDir | null = null;
@@ -225,6 +227,7 @@ async function run(o: ServeOptions): Promise<void> {
       `context ${Math.min(model.config.maxPositionEmbeddings, engine.kvCapacity)})\n`);
     process.stdout.write(generationDefaultsLine(model, engineOpts.generationConfig !== "none") + "\n");
     process.stdout.write(`radixlm: try: ${curlExample(server.url, name, apiKey !== undefined, model.headless)}\n`);
+    if (o.dashboard !== false) process.stdout.write(`radixlm: dashboard at ${server.url}/dashboard/\n`);
   } catch (err) {
     progress.done();
     await server.app.close().catch(() => undefined);
@@ -250,6 +253,7 @@ export function register(program: Command): void {
     .option("--reasoning-parser <name>", `where a chat answer's <think> text goes: ${REASONING_PARSERS.join(", ")} (reasoning_content), none, or auto (on when the chat template thinks)`, "auto")
     .option("--tool-call-parser <name>", `how chat answers write tool calls: ${TOOL_CALL_FORMATS.join(", ")}, or auto (the format the chat template shows)`, "auto")
     .option("--matryoshka", "allow /v1/embeddings' dimensions for a Matryoshka-trained model whose config does not say so (Qwen3-Embedding; vLLM's is_matryoshka)")
+    .option("--no-dashboard", "do not serve the dashboard (/dashboard: the radix tree, hit rates, requests, a playground)")
     .option("--metrics-names <list>", "metric names /metrics serves, comma-separated: radixlm, vllm (the inference gateway's default), sglang", DEFAULT_METRIC_NAME_SETS.join(","));
   engineFlags(cacheDirFlags(kvEventsFlags(c))).action(run);
 }

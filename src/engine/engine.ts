@@ -27,6 +27,11 @@ import type { DiskTierStats } from "./disk-tier.js";
 import { embed, rerank, type EmbedInput, type EmbedOptions, type EmbedResult, type RerankOptions, type RerankResult } from "./embed.js";
 import { checkMaxDraft, DEFAULT_MAX_DRAFT, Speculator } from "../speculative/speculator.js";
 import { EngineStep } from "./step.js";
+import { FinishedLog, requestInfo, type FinishedRequest, type RequestInfo } from "./request-info.js";
+import type { RadixCache } from "../kvcache/radix-cache.js";
+import type { LocatedPath, RadixCacheView, ViewOptions } from "../kvcache/radix-view.js";
+
+export type { FinishedRequest, RequestInfo } from "./request-info.js";
 
 
 export class Engine {
@@ -52,11 +57,15 @@ export class Engine {
   readonly generationDefaults: GenerationDefaults;
   /** The model's chat template, which renders `messages` inputs (and the server's chat requests). */
   readonly chat: ChatRenderer;
+  /** The radix tree, for views only (null without it); and the last requests that finished. */
+  private readonly radix: RadixCache | null;
+  private readonly finishedLog = new FinishedLog();
 
   private constructor(readonly model: LoadedModel, private readonly runner: ModelRunner, private readonly opts: EngineOptions) {
     this.pool = new KVPool(runner.kv.capacity);
     const radix = opts.disableRadixCache ? null : radixCacheWithEvents(opts.kvEvents);
     const cache = radix ?? new NoCache();
+    this.radix = radix;
     this.scheduler = new Scheduler(this.pool, cache, {
       chunkedPrefillSize: opts.chunkedPrefillSize ?? 512,
       maxRunningRequests: opts.maxRunningRequests ?? 64,
@@ -276,6 +285,7 @@ export class Engine {
       sub.deliver(e);
       if (e.kind !== "finish") continue;
       this.speculator?.learn(e.req);
+      this.finishedLog.add(e.req);
       // A failure ends the whole submission: its other samples are aborted.
       if (e.req.finishReason === "error") this.abortSubmission(sub);
       if (sub.done && this.submissions.get(sub.id) === sub) {
@@ -300,6 +310,29 @@ export class Engine {
       specAcceptedTokens: spec?.acceptedTokens ?? 0,
       specVerifySteps: spec?.verifySteps ?? 0,
     });
+  }
+
+  /** A read-only picture of the radix tree's largest part (radix-view.ts); null without the radix cache. */
+  cacheView(opts: ViewOptions): RadixCacheView | null {
+    return this.radix?.view(opts) ?? null;
+  }
+
+  /** Where the ids of namespace `salt` run in the radix tree, changing nothing; null without the radix cache. */
+  locate(ids: ArrayLike<number>, salt = ""): LocatedPath | null {
+    return this.radix?.locate({ ids, salt }) ?? null;
+  }
+
+  /** Every sample in flight (queued, compiling its grammar, running), oldest first. */
+  requests(): RequestInfo[] {
+    const now = performance.now();
+    const out: RequestInfo[] = [];
+    for (const sub of this.submissions.values()) for (const r of sub.requests) if (r.status !== "finished") out.push(requestInfo(r, now));
+    return out;
+  }
+
+  /** One of the last requests to finish (a few dozen are kept), by the id it was submitted under. */
+  finishedRequest(id: string): FinishedRequest | undefined {
+    return this.finishedLog.get(id);
   }
 
   /** The store dropped a disk item (its onEvict). */

@@ -15,7 +15,8 @@
 // pool-resident part of a path.
 import { concatSlots, type CacheHandle, type CacheKey, type CacheStats, type DiskRun, type InsertResult, type MatchResult, type PrefixCache } from "./prefix-cache.js";
 import { MinHeap } from "../util/min-heap.js";
-import { commonPrefix, EMPTY_NAMESPACE, inPool, Node, pathOf } from "./radix-node.js";
+import { addUnder, commonPrefix, EMPTY_NAMESPACE, inPool, Node, pathOf } from "./radix-node.js";
+import { locate, viewOf, type LocatedPath, type RadixCacheView, type ViewOptions } from "./radix-view.js";
 import { continuationOf, pathItems, sequencesOf, unsavedRuns, type CachedSequence, type UnsavedRun } from "./radix-walks.js";
 
 export type { CachedSequence, UnsavedRun } from "./radix-walks.js";
@@ -68,6 +69,9 @@ export class RadixCache implements PrefixCache {
     const upper = new Node(this.nextId++, parent, node.key.subarray(0, at), node.slots.subarray(0, at));
     upper.lockRef = node.lockRef;
     upper.lastAccess = node.lastAccess;
+    upper.hits = node.hits;
+    upper.under = node.under;
+    node.under -= at;
     if (node.disk) {
       upper.disk = node.disk;
       node.disk = { item: node.disk.item, from: node.disk.from + at };
@@ -161,6 +165,7 @@ export class RadixCache implements PrefixCache {
     const leaf = new Node(this.nextId++, node, run, slots.slice(pos));
     leaf.lastAccess = this.clock;
     node.children.set(run[0]!, leaf);
+    addUnder(node, run.length);
     this.evictable += run.length;
     this.version++;
     this.listener?.stored(key.salt, ids, inPoolEnd);
@@ -174,6 +179,7 @@ export class RadixCache implements PrefixCache {
         this.protectedTokens += n.key.length;
       }
       n.lockRef++;
+      n.hits++;
     }
   }
 
@@ -252,6 +258,7 @@ export class RadixCache implements PrefixCache {
 
   /** Detaches `node` with everything below it (disk-only: the pool part was freed by the caller). */
   private removeSubtree(node: Node, onDisk = false): void {
+    addUnder(node.parent, -node.under);
     node.parent!.children.delete(node.key[0]!);
     node.parent = null;
     const stack = [node];
@@ -314,6 +321,16 @@ export class RadixCache implements PrefixCache {
     return root ? continuationOf(root, key.ids, max) : [];
   }
 
+  /** A read-only picture of the largest part of the tree (radix-view.ts): the dashboard's. */
+  view(opts: ViewOptions): RadixCacheView {
+    return viewOf(this.roots, this.clock, opts);
+  }
+
+  /** Where the path of `key` runs in the tree (node ids, tokens matched), changing nothing. */
+  locate(key: CacheKey): LocatedPath {
+    return locate(this.roots.get(key.salt), key.ids);
+  }
+
   /** Pool-resident runs a disk tier has yet to store (radix-walks.ts), least recently used first. */
   unsaved(max: number): UnsavedRun[] {
     return unsavedRuns(this.roots, this.saltOf, max);
@@ -369,6 +386,7 @@ export class RadixCache implements PrefixCache {
     const leaf = new Node(this.nextId++, node, run, new Int32Array(0));
     leaf.disk = { item, from: pos - start };
     node.children.set(run[0]!, leaf);
+    addUnder(node, run.length);
     if (!this.items.has(item)) this.items.set(item, new Set());
     this.items.get(item)!.add(leaf);
     this.diskTokens += run.length;

@@ -1,5 +1,6 @@
 // The radix tree's node: a token run, its KV slots (none while only the disk holds it), its
-// children by first token, its lock count and last use.
+// children by first token, its lock count and last use; for the dashboard's view
+// (radix-view.ts), its uses and the tokens under it.
 import type { CacheHandle } from "./prefix-cache.js";
 
 export class Node implements CacheHandle {
@@ -8,12 +9,23 @@ export class Node implements CacheHandle {
   lastAccess = 0;
   /** Where its KV is stored on disk: tokens `from`.. of `item`; null when it is not. */
   disk: { readonly item: string; readonly from: number } | null = null;
+  /** Times a lock passed through it: a request (or a pin) used its KV. */
+  hits = 0;
+  /** Tokens of its run and of every run below it (in the pool or only on disk). */
+  under: number;
   constructor(
     readonly id: number,
     public parent: Node | null,
     public key: Int32Array,
     public slots: Int32Array,
-  ) {}
+  ) {
+    this.under = key.length;
+  }
+}
+
+/** `node` and each node above it hold `delta` more tokens under them. */
+export function addUnder(node: Node | null, delta: number): void {
+  for (let n = node; n; n = n.parent) n.under += delta;
 }
 
 /** Its KV is in the pool (a disk-only node has no slots). */

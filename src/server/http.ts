@@ -29,6 +29,8 @@ import { VERSION } from "../util/version.js";
 import { reasoningParserOf, type ReasoningParser } from "./reasoning.js";
 import type { ToolCallFormat } from "../structured/tool-calls.js";
 import type { MetricNameSet } from "./gateway-metrics.js";
+import { Dashboard } from "./dashboard/routes.js";
+import { isDashboardAsset } from "./dashboard/assets.js";
 
 export type ServerState = "loading" | "ready" | "draining" | "closed";
 
@@ -69,6 +71,8 @@ export interface ServerOptions {
   readonly kvEvents?: KvEventHub;
   /** The metric name families /metrics serves (gateway-metrics.ts); default radixlm and vLLM's. */
   readonly metricNames?: readonly MetricNameSet[];
+  /** Serve the dashboard (/dashboard: the radix tree, the numbers, the requests, a playground); default true. */
+  readonly dashboard?: boolean;
 }
 
 export const DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024;
@@ -83,6 +87,7 @@ export class RadixServer {
   private readonly warn: (line: string) => void;
   private readonly jsonThread = new JsonThread();
   private readonly routes: string[] = [];
+  private readonly dashboard: Dashboard | null;
 
   constructor(private readonly opts: ServerOptions) {
     const warn = opts.warn ?? ((line: string) => process.stderr.write(line + "\n"));
@@ -117,8 +122,14 @@ export class RadixServer {
         hook: "onRequest",
       });
     }
+    const dashboard = opts.dashboard === false ? null : new Dashboard({
+      serving: () => serving(), engine: () => this.serving?.engine ?? null, keyed: opts.apiKey !== undefined, name: opts.name,
+    });
+    this.dashboard = dashboard;
     this.app.addHook("onRequest", async (req, reply) => {
       if (cors && req.method === "OPTIONS") return;
+      // The dashboard's page is static: a browser opens it without a key, in any state.
+      if (dashboard && isDashboardAsset(req.method, req.url)) return;
       if (opts.apiKey !== undefined) checkApiKey(req, opts.apiKey);
       if (this.current === "ready" || req.url.split("?")[0] === "/metrics") return;
       if (this.current === "loading") throw unavailable("The server is loading the model; retry shortly.");
@@ -139,6 +150,10 @@ export class RadixServer {
     });
     registerCacheRoutes(this.app, serving);
     registerKvEvents(this.app, opts.kvEvents);
+    if (dashboard) {
+      void this.app.register(async (scope) => dashboard.register(scope));
+      this.metrics.onLatency = (kind, ms) => dashboard.stats.observe(kind, ms);
+    }
     // What this server is, for a person or a probe opening its address.
     this.app.get("/", async () => ({
       name: "radixlm", version: VERSION, model: opts.name,
@@ -210,6 +225,7 @@ export class RadixServer {
       }
     }
     clearInterval(this.ticker);
+    this.dashboard?.close();
     // Responses still being written get a moment; then every connection goes.
     const closing = this.app.close();
     const forced = setTimeout(() => this.app.server.closeAllConnections(), 2000);

@@ -41,6 +41,8 @@ export class Metrics {
   private readonly requests: Counter<"finish_reason">;
   private readonly registers: Registry[];
   private diskRegistered = false;
+  /** Hears each latency observed, in ms (the dashboard's percentiles); none by default. */
+  onLatency: ((kind: "ttft" | "itl", ms: number) => void) | null = null;
 
   /** `names`: the name families to serve (default radixlm and vLLM's); without "radixlm", the radixlm:* ones are kept but not served. */
   constructor(modelName: string, names: readonly MetricNameSet[] = DEFAULT_METRIC_NAME_SETS) {
@@ -97,10 +99,12 @@ export class Metrics {
 
   observeTtft(ms: number): void {
     this.ttft.observe(ms / 1000);
+    this.onLatency?.("ttft", ms);
   }
 
   observeItl(ms: number): void {
     this.itl.observe(ms / 1000);
+    this.onLatency?.("itl", ms);
   }
 
   /** One finished request (all of its samples) and its worst finish reason. */

@@ -61,15 +61,15 @@ describe("npm pack, then install into a fresh project", { skip: SKIP }, () => {
     if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
   });
 
-  test("the tarball holds the code, the native sources and prebuilds, the demo GGUF, README and LICENSE; nothing else", T, (t) => {
+  test("the tarball holds the code, the native sources and prebuilds, the demo GGUF, the dashboard's page, README and LICENSE; nothing else", T, (t) => {
     const files = packed.files.map((f) => f.path);
     t.diagnostic(`${packed.filename}: ${(packed.size / 1e6).toFixed(2)} MB packed, ${(packed.unpackedSize / 1e6).toFixed(2)} MB unpacked, ${files.length} files`);
     for (const f of ["package.json", "README.md", "LICENSE", "bin/radixlm.js", "dist/index.js", "dist/index.d.ts", "dist/lang/index.js", "dist/cli/main.js",
       "binding.gyp", "native/addon.cc", "native/kernels.h", "native/kernels-k-tile.inc", "prebuilds/linux-x64/radixlm.napi.glibc.node",
-      "prebuilds/linux-arm64/radixlm.napi.glibc.node", "models/demo/radixlm-demo-q8_0.gguf"]) {
+      "prebuilds/linux-arm64/radixlm.napi.glibc.node", "models/demo/radixlm-demo-q8_0.gguf", "web/dashboard/index.html", "web/dashboard/app.js"]) {
       assert.ok(files.includes(f), `${f} is missing from the tarball`);
     }
-    const allowed = /^(package\.json|README\.md|LICENSE|bin\/[^/]+\.js|dist\/.+\.(js|d\.ts)|binding\.gyp|native\/[^/]+\.(cc|h|inc)|prebuilds\/(SOURCES|[a-z0-9]+-[a-z0-9]+\/[^/]+\.node)|models\/demo\/radixlm-demo-q8_0\.gguf)$/;
+    const allowed = /^(package\.json|README\.md|LICENSE|bin\/[^/]+\.js|dist\/.+\.(js|d\.ts)|binding\.gyp|native\/[^/]+\.(cc|h|inc)|prebuilds\/(SOURCES|[a-z0-9]+-[a-z0-9]+\/[^/]+\.node)|models\/demo\/radixlm-demo-q8_0\.gguf|web\/dashboard\/[a-z-]+\.(html|js|css))$/;
     assert.deepEqual(files.filter((f) => !allowed.test(f)), []);
     // dist/ was built fresh by prepack: nothing left over from sources that are gone
     const built = new Set(files.filter((f) => f.startsWith("dist/") && f.endsWith(".js")).map((f) => f.slice(5, -3)));
