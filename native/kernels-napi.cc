@@ -251,9 +251,9 @@ Napi::Value BenchMatmul(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, best);
 }
 
-// Test hook: the thread counts ThreadChooser picks over a run of steps, where step i is a
-// decode step of rows[i] rows (0: a prefill step) that takes ms1[i] on 1 thread and
-// msFull[i] on all `threads`.
+// Test hook: the thread counts StepThreads picks over a run of steps, where step i computes
+// rows[i] rows (0: a long prefill chunk) and takes ms1[i] on 1 thread and msFull[i] on all
+// `threads`.
 Napi::Value SimulateThreadChooser(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 4 || !is_int(info[0]) || !info[1].IsTypedArray() || !info[2].IsTypedArray() || !info[3].IsTypedArray()) {
@@ -269,13 +269,12 @@ Napi::Value SimulateThreadChooser(const Napi::CallbackInfo& info) {
     Napi::RangeError::New(env, "simulateThreadChooser: threads >= 1 and arrays of one length").ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  ThreadChooser chooser(threads);
+  StepThreads chooser(threads);
   auto picks = Napi::Int32Array::New(env, n);
   for (size_t i = 0; i < n; ++i) {
-    const bool decode = rows[i] > 0;
-    const int k = chooser.pick(decode, rows[i]);
+    const int k = chooser.pick(rows[i] > 0 ? rows[i] : 512);
     picks[i] = k;
-    if (decode) chooser.record(k == 1 ? ms1[i] : ms_full[i]);
+    chooser.record(k == 1 ? ms1[i] : ms_full[i]);
   }
   return picks;
 }

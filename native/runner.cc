@@ -250,13 +250,11 @@ constexpr int64_t kMaxPassRows = 128;
 }  // namespace
 
 void Runner::forward(const StepInput& in, float* logits, float* hidden) {
-  // A decode step: one row per sequence.
   const int64_t n = static_cast<int64_t>(in.tokens.size());
-  const bool decode = n == static_cast<int64_t>(in.seq_count.size());
-  pool_.set_active(chooser_.pick(decode, n));
+  pool_.set_active(chooser_.pick(n));
   const auto t0 = std::chrono::steady_clock::now();
   passes(in, logits, hidden);
-  if (decode) chooser_.record(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  chooser_.record(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
 }
 
 void Runner::passes(const StepInput& in, float* logits, float* hidden) {

@@ -85,14 +85,14 @@ class Runner {
 
   /**
    * Runs the step; writes logit_rows.size() x vocab floats to `logits` and
-   * hidden_rows.size() x hidden floats to `hidden`. Decode steps run on as many of the pool's
-   * threads as measured fastest (thread-chooser.h).
+   * hidden_rows.size() x hidden floats to `hidden`. Steps of up to 32 rows run on as many of
+   * the pool's threads as measured fastest for their size (thread-chooser.h).
    */
   void forward(const StepInput& in, float* logits, float* hidden = nullptr);
 
   int threads() const { return pool_.size(); }
-  /** Threads decode steps run on now (thread-chooser.h). */
-  int decode_threads() const { return chooser_.current(); }
+  /** Threads one-row decode steps run on now (thread-chooser.h). */
+  int decode_threads() const { return chooser_.decode(); }
   size_t kv_bytes() const { return kv_bytes_; }
   /** Bytes of one token's K and V over all layers, as export_kv lays them out. */
   size_t kv_token_bytes() const;
@@ -141,7 +141,7 @@ class Runner {
   // strided read, and a decode step's attention was bound by its latency).
   std::unique_ptr<uint8_t, FreeDeleter> kv_;
   ThreadPool pool_;
-  ThreadChooser chooser_;
+  StepThreads chooser_;
   MatmulScratch mm_;
   PackBuffer packed_;  // the repacked matrices m_'s views point into
   size_t packed_bytes_ = 0, released_bytes_ = 0;

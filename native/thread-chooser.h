@@ -10,7 +10,8 @@
 // gap to the next probe doubles (up to kMaxEvery), and a clear loss (kClear), seen after the
 // first round, ends the probe there. A step's results never depend on how
 // many threads computed it, so probing costs only time (a fraction of 1% once settled, where
-// the other count is 30% slower). Prefill steps take every thread.
+// the other count is 30% slower). StepThreads keeps one per size of small step; larger steps
+// take every thread.
 #include <algorithm>
 #include <cstdint>
 
@@ -26,9 +27,9 @@ class ThreadChooser {
   static constexpr double kSwitch = 0.97;  // the other count's median below this x current's
   static constexpr double kClear = 1.2;    // ... above this after one round: the probe ends
 
-  explicit ThreadChooser(int threads) : full_(threads), current_(threads) {}
+  explicit ThreadChooser(int threads = 1) : full_(threads), current_(threads) {}
 
-  /** Threads for a step: a decode step of `rows` rows, or (decode false) any other. */
+  /** Threads for a step of `rows` rows that this chooser measures, or (decode false) any other. */
   int pick(bool decode, int64_t rows) {
     if (!decode || full_ == 1) return full_;
     if (probe_step_ >= 0 && rows != probe_rows_) {  // another batch: unlike steps, start over later
@@ -99,6 +100,49 @@ class ThreadChooser {
   double other_ms_[kSamples] = {};
   double current_ms_[kSamples] = {};
   int n_other_ = 0, n_current_ = 0;
+};
+
+/**
+ * One ThreadChooser per size of small step: each row count up to 16, then 17 to 32 together.
+ * Where one thread beats two depends on the rows a step computes (on a small model two
+ * threads lose up to a few rows and win past them), and small steps come in every size:
+ * decode batches, a speculative step's drafted rows, short prefill chunks. A size's chooser
+ * measures only steps of that size, so steps of other sizes in between neither reset nor
+ * skew its probes. Larger steps take every thread.
+ */
+class StepThreads {
+ public:
+  static constexpr int64_t kEachUpTo = 16;
+  static constexpr int64_t kMaxRows = 32;
+
+  explicit StepThreads(int threads) {
+    for (int i = 0; i < kSizes; ++i) sizes_[i] = ThreadChooser(threads);
+  }
+
+  /** Threads for a step of `rows` rows. */
+  int pick(int64_t rows) {
+    last_ = size_of(rows);
+    return last_ < 0 ? sizes_[0].pick(false, rows) : sizes_[last_].pick(true, rows);
+  }
+
+  /** The wall time of the step just run with what pick() returned. */
+  void record(double ms) {
+    if (last_ >= 0) sizes_[last_].record(ms);
+  }
+
+  /** Threads one-row steps (a single sequence's decode) run on now. */
+  int decode() const { return sizes_[0].current(); }
+
+ private:
+  static constexpr int kSizes = static_cast<int>(kEachUpTo) + 1;
+
+  static int size_of(int64_t rows) {
+    if (rows < 1 || rows > kMaxRows) return -1;
+    return static_cast<int>(rows <= kEachUpTo ? rows - 1 : kEachUpTo);
+  }
+
+  ThreadChooser sizes_[kSizes];
+  int last_ = -1;
 };
 
 }  // namespace rlm

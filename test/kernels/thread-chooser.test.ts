@@ -1,6 +1,7 @@
-// The decode thread chooser (native/thread-chooser.h) over simulated step times: it must
-// settle on the faster count, follow a change in the machine's load, leave prefill steps on
-// every thread, and spend little time on the slower count once settled.
+// The thread chooser of small steps (native/thread-chooser.h) over simulated step times: it
+// must settle on the faster count, follow a change in the machine's load, choose for each
+// step size on its own, leave long steps on every thread, and spend little time on the
+// slower count once settled.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { nativeKernels } from "../../src/kernels/native-kernels.js";
@@ -68,24 +69,42 @@ test("a few outlier steps do not move the choice", { skip }, () => {
   assert.ok(share(picks, 2, 200) > 0.97, `share on 2 threads ${share(picks, 2, 200)}`);
 });
 
-test("prefill steps and single-thread runners always take every thread", { skip }, () => {
+test("steps past 32 rows and single-thread runners always take every thread", { skip }, () => {
   const picks = simulate(2, [
     { steps: 200, ms1: 10, msFull: 13 },
     { steps: 50, rows: 0, ms1: 10, msFull: 13 },
   ]);
-  assert.equal(picks[199], 1);  // decode chose 1 thread ...
-  assert.ok(picks.subarray(200).every((p) => p === 2));  // ... prefill still takes both
+  assert.equal(picks[199], 1);  // 4-row steps chose 1 thread ...
+  assert.ok(picks.subarray(200).every((p) => p === 2));  // ... a long prefill chunk still takes both
   assert.ok(simulate(1, [{ steps: 300, ms1: 10, msFull: 5 }]).every((p) => p === 1));
 });
 
-test("a change of batch size mid-probe restarts the probe instead of comparing unlike steps", { skip }, () => {
-  // Alternate the batch between 4 and 5 rows every 10 steps: no probe (24 steps) ever
-  // completes, so the chooser never acts on steps of different batches, and an abandoned
-  // probe waits its turn again rather than restarting at once.
-  const n = 1000;
+test("each step size chooses on its own: steps of other sizes in between do not disturb it", { skip }, () => {
+  // 4-row steps are faster on 2 threads, 5-row steps on 1 (as on a small model, where two
+  // threads lose up to a few rows); the sizes alternate every 10 steps.
+  const n = 4000;
   const rows = Int32Array.from({ length: n }, (_, i) => (Math.floor(i / 10) % 2 === 0 ? 4 : 5));
+  const ms1 = new Float64Array(n).fill(1);
+  const msFull = Float64Array.from(rows, (r) => (r === 4 ? 0.5 : 2));
+  const picks = nk!.simulateThreadChooser(2, rows, ms1, msFull);
+  const late = (size: number, k: number) => {
+    const of = [...picks.keys()].filter((i) => i >= 1000 && rows[i] === size);
+    return of.filter((i) => picks[i] === k).length / of.length;
+  };
+  assert.ok(late(4, 2) > 0.95, `4-row steps on 2 threads ${late(4, 2)}`);
+  assert.ok(late(5, 1) > 0.95, `5-row steps on 1 thread ${late(5, 1)}`);
+  // A one-row step (a single decode) still starts on every thread.
+  assert.equal(nk!.simulateThreadChooser(2, Int32Array.of(1), Float64Array.of(1), Float64Array.of(2))[0], 2);
+});
+
+test("past 16 rows, a change of size mid-probe restarts the probe instead of comparing unlike steps", { skip }, () => {
+  // Steps of 17 to 32 rows share one chooser. Alternate 20 and 21 rows every 10 steps: no
+  // probe (24 steps) ever completes, so the chooser never acts on steps of different sizes,
+  // and an abandoned probe waits its turn again rather than restarting at once.
+  const n = 1000;
+  const rows = Int32Array.from({ length: n }, (_, i) => (Math.floor(i / 10) % 2 === 0 ? 20 : 21));
   const ms1 = new Float64Array(n).fill(1);  // 1 thread looks far faster ...
-  const msFull = Float64Array.from(rows, (r) => (r === 4 ? 0.5 : 50));  // ... only because of the batch
+  const msFull = Float64Array.from(rows, (r) => (r === 20 ? 0.5 : 50));  // ... only because of the size
   const picks = nk!.simulateThreadChooser(2, rows, ms1, msFull);
   let run = 0;
   for (const p of picks) {
