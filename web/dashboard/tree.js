@@ -144,7 +144,7 @@ export class TreeView {
       fill: this.colour(n, recency), "data-id": n.id, "data-tokens": n.tokens, "data-depth": n.depth, "data-under": n.under,
       "data-state": n.state, "data-hits": n.hits, "data-children": children.length,
     }, g);
-    if (this.highlight.size > 0) {
+    if (this.highlight.size > 0 && n.state !== "root") {
       if (this.highlight.has(n.id)) rect.classList.add("lit");
       else rect.classList.add("dim");
     }

@@ -1,0 +1,181 @@
+// The dashboard in a real browser (headless Chromium, playwright-core; skipped, saying why,
+// where there is none: test/helpers/browser.ts). Against a server with an API key: the page
+// asks for the key once; requests sharing a prefix, sent through the API, show in the tree as
+// one node with the prefix's token count; the hit-rate chart moves; hovering and zooming work;
+// the playground streams an answer and lights up its path; abort from the page aborts a
+// running request. Screenshots are taken under the shared-prefix workload; with
+// RADIXLM_UPDATE_SCREENSHOT=1 the latest replaces docs/dashboard.png (the README's picture).
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { chromiumSkip, launchChromium, type BrowserPage, type HeadlessBrowser } from "../helpers/browser.js";
+import { post, start, withExtra, type Running } from "../server/harness.js";
+import { referenceBackend } from "../../src/kernels/reference.js";
+
+const KEY = "dashboard-test-key";
+const AUTH = { authorization: `Bearer ${KEY}` };
+const T = { timeout: 180_000 };
+const SYSTEM = "You are radixlm's demo assistant. Keep answers short and friendly, and say when you do not know. ";
+const SHOTS = path.join(os.tmpdir(), "radixlm-dashboard-shots");
+
+async function ids(url: string, prompt: string): Promise<number[]> {
+  const r = await post(`${url}/tokenize`, { prompt }, AUTH);
+  assert.equal(r.status, 200);
+  return r.body.tokens as number[];
+}
+
+function common(a: readonly number[], b: readonly number[]): number {
+  let i = 0;
+  while (i < a.length && i < b.length && a[i] === b[i]) i++;
+  return i;
+}
+
+describe("the dashboard in a browser", { skip: chromiumSkip() }, () => {
+  let srv: Running;
+  let browser: HeadlessBrowser;
+  let bp: BrowserPage;
+
+  before(async () => {
+    // The reference backend: slow enough that a long request is still running when the page aborts it.
+    srv = await start({ backend: referenceBackend }, { apiKey: KEY });
+    browser = (await launchChromium())!;
+    bp = await browser.newPage();
+    await bp.page.setViewportSize({ width: 1440, height: 1000 });
+    fs.mkdirSync(SHOTS, { recursive: true });
+  });
+  after(async () => {
+    await bp?.close();
+    await browser?.close();
+    await srv?.close();
+  });
+
+  const page = (): BrowserPage["page"] => bp.page;
+
+  test("asks for the API key once, then goes live", T, async () => {
+    await page().goto(`${srv.url}/dashboard/?interval_ms=250`);
+    await page().waitForSelector("#key-dialog[open]");
+    await page().fill("#key-input", KEY);
+    await page().click("#key-form button[type=submit]");
+    await page().waitForSelector("body[data-live=true]");
+    assert.equal(await page().textContent("#model"), "tiny-test");
+    // A reload in the same tab keeps the key: no second question.
+    await page().reload();
+    await page().waitForSelector("body[data-live=true]");
+    assert.equal(await page().locator("#key-dialog[open]").count(), 0);
+    // The only errors: the 401s that made the page ask for the key.
+    assert.deepEqual(bp.console.filter((l) => (l.startsWith("error") && !l.includes("status of 401")) || l.startsWith("pageerror")), []);
+  });
+
+  test("requests sharing a prefix show as one node with the prefix's token count; the hit-rate chart moves", T, async () => {
+    const hitChart = page().locator("#chart-hit-rate");
+    const pointsBefore = Number(await hitChart.getAttribute("data-points"));
+    const prompts = ["What colour is the sky?", "How many legs has a spider?", "Why is the sea salty?"].map((q) => SYSTEM + q);
+    for (const prompt of prompts) await srv.client.completions.create({ model: "tiny-test", prompt, max_tokens: 6, temperature: 0 });
+    const all = await Promise.all(prompts.map((p) => ids(srv.url, p)));
+    const shared = Math.min(common(all[0]!, all[1]!), common(all[0]!, all[2]!), common(all[1]!, all[2]!));
+    assert.ok(shared > 10);
+    // Its children: one per token the prompts go on with (two questions may start alike).
+    const branches = new Set(all.map((a) => a[shared])).size;
+    // Evictable once no request holds it (a view taken while the last one ran shows it locked).
+    const node = page().locator(`#tree rect[data-depth="0"][data-tokens="${shared}"][data-children="${branches}"][data-state="evictable"]`);
+    await node.waitFor({ timeout: 20_000 });
+    assert.ok(Number(await node.getAttribute("data-hits")) >= 3);
+    // The chart: more points, and a hit rate above zero among the last values.
+    await page().waitForFunction((before: number) => {
+      const box = document.querySelector("#chart-hit-rate") as HTMLElement;
+      const last = JSON.parse(box.dataset.last ?? "[]") as (number | null)[];
+      return Number(box.dataset.points) > before && (last[1] ?? 0) > 0;
+    }, pointsBefore, { timeout: 20_000 });
+    const hitText = await page().textContent("#n-hit");
+    assert.match(hitText!, /^\d+\.\d%$/);
+    // Hover: the node's text and counts.
+    await node.hover();
+    const tip = page().locator("#tip");
+    await tip.waitFor({ state: "visible" });
+    const tipText = (await tip.textContent())!;
+    assert.match(tipText, new RegExp(`${shared} tokens \\(positions 0–${shared - 1}\\)`));
+    assert.match(tipText, /evictable, \d+ hits/);
+    // Zoom in on it: the path above it shows; zoom out again.
+    await node.click();
+    await page().waitForFunction((n: number) => [...document.querySelectorAll("#crumbs button")].some((b) => b.textContent!.startsWith(`${n} tok`)), shared);
+    await page().screenshot({ path: path.join(SHOTS, "zoomed.png") });
+    await page().click("#crumbs button:first-child");
+    await page().waitForFunction(() => document.querySelectorAll("#crumbs button").length === 1);
+  });
+
+  test("the playground streams an answer and lights up the path it used; the next turn reuses the first", T, async () => {
+    await page().fill("#chat [name=system]", SYSTEM);
+    await page().fill("#chat [name=max_tokens]", "24");
+    const turn = async (text: string, n: number): Promise<{ chunks: number; reused: number; answer: string }> => {
+      await page().fill("#chat [name=prompt]", text);
+      await page().click("#chat button[type=submit]");
+      const answer = page().locator(".msg.assistant").nth(n);
+      await answer.and(page().locator("[data-done=true]")).waitFor({ timeout: 60_000 });
+      await page().waitForFunction((i: number) => (document.querySelector("#chat-status") as HTMLElement).textContent!.includes("prompt tokens reused") &&
+        document.querySelectorAll(".msg.assistant").length === i + 1, n);
+      return {
+        chunks: Number(await answer.getAttribute("data-chunks")),
+        reused: Number(await page().getAttribute("#chat-status", "data-reused")),
+        answer: (await answer.textContent())!,
+      };
+    };
+    const first = await turn("Hello there, who are you?", 0);
+    assert.ok(first.chunks > 1, `streamed in ${first.chunks} chunks`);
+    assert.ok(first.answer.length > 0);
+    const second = await turn("And what can you do?", 1);
+    assert.ok(second.chunks > 1);
+    // The second turn's prompt starts with the whole first exchange, cached by the first turn.
+    assert.ok(second.reused > 20, `reused ${second.reused}`);
+    // The path the answer used is highlighted once the tree holds it.
+    await page().waitForSelector("#tree rect.lit", { timeout: 20_000 });
+    assert.ok(await page().locator("#tree rect.lit").count() >= 2);
+  });
+
+  test("abort from the page aborts a running request", T, async () => {
+    const prompt = SYSTEM + "Count slowly to ten thousand.";
+    const maxTokens = srv.engine.contextLength - (await ids(srv.url, prompt)).length - 4;
+    const stream = await srv.client.completions.create(withExtra({ model: "tiny-test", prompt, max_tokens: maxTokens, temperature: 0, stream: true as const, stream_options: { include_usage: true } }, { ignore_eos: true }));
+    const it = stream[Symbol.asyncIterator]();
+    const first = await it.next();
+    assert.ok(!first.done);
+    const id = first.value.id;
+    const row = page().locator(`#requests tr[data-id="${id}"]`);
+    await row.waitFor({ timeout: 20_000 });
+    assert.equal(await row.getAttribute("data-status"), "running");
+    await writeShot(page(), "requests.png");
+    await row.locator("button.abort").click();
+    let finish: string | null = null;
+    let completion = 0;
+    for (let r = await it.next(); !r.done; r = await it.next()) {
+      finish = r.value.choices[0]?.finish_reason ?? finish;
+      if (r.value.usage) completion = r.value.usage.completion_tokens;
+    }
+    assert.ok(completion < maxTokens, `${completion} of ${maxTokens} tokens`);
+    assert.notEqual(finish, "length");
+    await page().waitForFunction(() => [...document.querySelectorAll("#requests button.abort")].every((b) => b.textContent === "aborted") ||
+      document.querySelectorAll("#requests tbody tr").length === 0);
+    assert.deepEqual(srv.engine.requests(), []);
+  });
+
+  test("a screenshot of the dashboard under a shared-prefix workload", T, async () => {
+    // A few system prompts, each with several questions, some of them still running.
+    const systems = [SYSTEM, "You translate English into French. Translate the sentence the user gives. ", "You are a code reviewer: point out one bug. "];
+    const questions = ["first question", "second question here", "a third, longer question about things", "four"];
+    const runs: Promise<unknown>[] = [];
+    for (const s of systems) for (const q of questions) runs.push(srv.client.completions.create({ model: "tiny-test", prompt: s + q, max_tokens: 16, temperature: 0.8 }));
+    await Promise.all(runs);
+    await page().waitForTimeout(2500);
+    await writeShot(page(), "dashboard.png");
+    if (process.env["RADIXLM_UPDATE_SCREENSHOT"] === "1") {
+      fs.copyFileSync(path.join(SHOTS, "dashboard.png"), path.resolve(process.cwd(), "docs", "dashboard.png"));
+    }
+    assert.ok(fs.statSync(path.join(SHOTS, "dashboard.png")).size > 10_000);
+    assert.deepEqual(bp.console.filter((l) => l.startsWith("pageerror")), []);
+  });
+});
+
+async function writeShot(page: BrowserPage["page"], name: string): Promise<void> {
+  await page.screenshot({ path: path.join(SHOTS, name), fullPage: true });
+}
