@@ -9,17 +9,18 @@
 // (OpenAI's predicted outputs) is followed first, then (b): an exact context is surer than a
 // suffix match, and the walk is as cheap as (a)'s scan.
 //
-// The draft length adapts per request and source. Each request keeps a running estimate of
-// how often a source's next drafted token is accepted (alpha; recent verifications count
-// most, the engine's recent rate for that source stands in before there are any), and draft
-// token i is used only if the i before it were, with chance alpha^i. So a request drafts as
-// long as that chance beats the share of a step its rows cost (step-cost.ts: about nothing
-// when a step is bound by reading the weights, most of it in a big batch); a source not worth
-// even one row gets a one-token probe now and then. A request whose drafts keep failing stops
+// The draft length adapts per request and source. Each request keeps, per source and draft
+// position, a running estimate of how often a drafted token is accepted when the ones before
+// it were (acceptance.ts; recent verifications count most, the engine's recent rates for that
+// source stand in before there are any), and draft token i is used with the product of those
+// chances up to i. So a request drafts as long as that chance beats the share of a step its
+// rows cost (step-cost.ts: about nothing when a step is bound by reading the weights, most of
+// it in a big batch); a source not worth even one row gets a one-token probe now and then. A request whose drafts keep failing stops
 // drafting for a while (twice as long each time), so text with nothing to copy loses nothing.
 import type { CacheKey } from "../kvcache/prefix-cache.js";
 import type { Drafter } from "../scheduler/drafter.js";
 import type { Request } from "../scheduler/request.js";
+import { Acceptance, draftLength } from "./acceptance.js";
 import { NgramTable, saltHash } from "./ngram-table.js";
 import { followCorpus, promptLookup } from "./prompt-lookup.js";
 import { StepCost } from "./step-cost.js";
@@ -63,22 +64,6 @@ type Source = 0 | 1 | 2 | 3;
  */
 const PRIOR = [0.8, 0.8, 0.5, 0.5] as const;
 
-/** Decayed counts of draft tokens accepted and refused (geometric: a verification refuses at most one). */
-class Acceptance {
-  hits = 0;
-  misses = 0;
-
-  add(accepted: number, refused: boolean, decay: number): void {
-    this.hits = this.hits * decay + accepted;
-    this.misses = this.misses * decay + (refused ? 1 : 0);
-  }
-
-  /** The chance the next draft token is accepted, with `weight` tokens' worth of `prior` (Laplace's estimate: 2 of 0.5). */
-  rate(prior = 0.5, weight = 2): number {
-    return (this.hits + weight * prior) / (this.hits + this.misses + weight);
-  }
-}
-
 /** Per request: acceptance by source, the source of the draft in flight, failures in a row, and steps left without drafting. */
 interface DraftState {
   readonly bySource: readonly [Acceptance, Acceptance, Acceptance, Acceptance];
@@ -108,12 +93,18 @@ export class Speculator implements Drafter {
   private verifies = 0;
   private readonly cost = new StepCost();
   /** Acceptance over every request, by source: a new request's prior. */
-  private readonly bySource = [new Acceptance(), new Acceptance(), new Acceptance(), new Acceptance()] as const;
+  private readonly bySource: DraftState["bySource"];
   /** The least chance of use a drafted row needs now (the rows' share of a step). */
   private minChance = MIN_CHANCE;
 
   constructor(readonly maxDraft: number, private readonly tree: DraftTree | null) {
     checkMaxDraft(maxDraft);
+    this.bySource = this.sources();
+  }
+
+  private sources(): DraftState["bySource"] {
+    const m = this.maxDraft;
+    return [new Acceptance(m), new Acceptance(m), new Acceptance(m), new Acceptance(m)];
   }
 
   propose(req: Request, max: number): readonly number[] {
@@ -163,8 +154,8 @@ export class Speculator implements Drafter {
     req.spec.acceptedTokens += accepted;
     req.spec.verifySteps++;
     const st = this.state(req);
-    st.bySource[st.source].add(accepted, accepted < drafted, DECAY);
-    this.bySource[st.source].add(accepted, accepted < drafted, GLOBAL_DECAY);
+    st.bySource[st.source].add(drafted, accepted, DECAY);
+    this.bySource[st.source].add(drafted, accepted, GLOBAL_DECAY);
     if (accepted > 0) {
       st.fails = 0;
       return;
@@ -188,15 +179,7 @@ export class Speculator implements Drafter {
    */
   private lengthFor(st: DraftState, source: Source): number {
     // Before much evidence of its own, a request is taken to be like the recent others.
-    const alpha = st.bySource[source].rate(this.bySource[source].rate(PRIOR[source]));
-    if (alpha < this.minChance) return 0;
-    let k = 1;
-    let chance = alpha * alpha;
-    while (k < this.maxDraft && chance >= this.minChance) {
-      k++;
-      chance *= alpha;
-    }
-    return k;
+    return draftLength(st.bySource[source], this.bySource[source], PRIOR[source], this.maxDraft, this.minChance);
   }
 
   /** A request finished: its output joins the n-gram table. */
@@ -212,7 +195,7 @@ export class Speculator implements Drafter {
     let st = this.states.get(req);
     if (!st) {
       st = {
-        bySource: [new Acceptance(), new Acceptance(), new Acceptance(), new Acceptance()], predictionAt: 0, source: 2, sinceProbe: 0, fails: 0, pause: 0,
+        bySource: this.sources(), predictionAt: 0, source: 2, sinceProbe: 0, fails: 0, pause: 0,
         treeMissAt: -1, salt: saltHash(req.salt),
       };
       this.states.set(req, st);
