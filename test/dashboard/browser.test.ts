@@ -3,8 +3,9 @@
 // asks for the key once; requests sharing a prefix, sent through the API, show in the tree as
 // one node with the prefix's token count; the hit-rate chart moves; hovering and zooming work;
 // the playground streams an answer and lights up its path; abort from the page aborts a
-// running request. Screenshots are taken under the shared-prefix workload; with
-// RADIXLM_UPDATE_SCREENSHOT=1 the latest replaces docs/dashboard.png (the README's picture).
+// running request. Screenshots go to $TMPDIR/radixlm-dashboard-shots; the one under the demo
+// model's shared-prefix workload, with RADIXLM_UPDATE_SCREENSHOT=1, replaces docs/dashboard.png
+// (the README's picture).
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
@@ -13,12 +14,14 @@ import path from "node:path";
 import { chromiumSkip, launchChromium, type BrowserPage, type HeadlessBrowser } from "../helpers/browser.js";
 import { post, start, withExtra, type Running } from "../server/harness.js";
 import { referenceBackend } from "../../src/kernels/reference.js";
+import { loadModel } from "../../src/model/load.js";
 
 const KEY = "dashboard-test-key";
 const AUTH = { authorization: `Bearer ${KEY}` };
 const T = { timeout: 180_000 };
 const SYSTEM = "You are radixlm's demo assistant. Keep answers short and friendly, and say when you do not know. ";
 const SHOTS = path.join(os.tmpdir(), "radixlm-dashboard-shots");
+const DEMO_MODEL = path.resolve(process.cwd(), "models", "demo", "radixlm-demo-q8_0.gguf");
 
 async function ids(url: string, prompt: string): Promise<number[]> {
   const r = await post(`${url}/tokenize`, { prompt }, AUTH);
@@ -158,24 +161,78 @@ describe("the dashboard in a browser", { skip: chromiumSkip() }, () => {
       document.querySelectorAll("#requests tbody tr").length === 0);
     assert.deepEqual(srv.engine.requests(), []);
   });
-
-  test("a screenshot of the dashboard under a shared-prefix workload", T, async () => {
-    // A few system prompts, each with several questions, some of them still running.
-    const systems = [SYSTEM, "You translate English into French. Translate the sentence the user gives. ", "You are a code reviewer: point out one bug. "];
-    const questions = ["first question", "second question here", "a third, longer question about things", "four"];
-    const runs: Promise<unknown>[] = [];
-    for (const s of systems) for (const q of questions) runs.push(srv.client.completions.create({ model: "tiny-test", prompt: s + q, max_tokens: 16, temperature: 0.8 }));
-    await Promise.all(runs);
-    await page().waitForTimeout(2500);
-    await writeShot(page(), "dashboard.png");
-    if (process.env["RADIXLM_UPDATE_SCREENSHOT"] === "1") {
-      fs.copyFileSync(path.join(SHOTS, "dashboard.png"), path.resolve(process.cwd(), "docs", "dashboard.png"));
-    }
-    assert.ok(fs.statSync(path.join(SHOTS, "dashboard.png")).size > 10_000);
-    assert.deepEqual(bp.console.filter((l) => l.startsWith("pageerror")), []);
-  });
 });
 
 async function writeShot(page: BrowserPage["page"], name: string): Promise<void> {
   await page.screenshot({ path: path.join(SHOTS, name), fullPage: true });
 }
+
+// The README's picture: the bundled demo model (which writes words, not the test model's noise)
+// under a shared-prefix workload: chats under two system prompts, two long answers still
+// running (their paths locked), a playground turn lit up, the pointer on the system prompt.
+describe("the dashboard under a shared-prefix workload, with the demo model", { skip: chromiumSkip() }, () => {
+  let srv: Running;
+  let browser: HeadlessBrowser;
+  let bp: BrowserPage;
+
+  before(async () => {
+    // The reference backend, as above: the long answers are still running at the picture.
+    srv = await start({ model: await loadModel(DEMO_MODEL), backend: referenceBackend }, { name: "radixlm-demo" });
+    browser = (await launchChromium())!;
+    bp = await browser.newPage();
+    await bp.page.setViewportSize({ width: 1440, height: 1000 });
+    fs.mkdirSync(SHOTS, { recursive: true });
+  });
+  after(async () => {
+    await bp?.close();
+    await browser?.close();
+    await srv?.close();
+  });
+
+  test("the tree shows each system prompt's text once, the requests run, a screenshot is taken", T, async () => {
+    const page = bp.page;
+    await page.goto(`${srv.url}/dashboard/?interval_ms=250`);
+    await page.waitForSelector("body[data-live=true]");
+    const systems = [
+      "You are a helpful assistant. Answer the question in a sentence or two.",
+      "You rewrite the text the user gives so that it is shorter and clearer.",
+    ];
+    const asks = ["What is a radix tree?", "Why does caching a prompt make answers faster?", "Tell me a short story about a cat.", "What colour is the sea?"];
+    for (const system of systems) {
+      await Promise.all(asks.map((q) => srv.client.chat.completions.create({
+        model: "radixlm-demo", messages: [{ role: "system", content: system }, { role: "user", content: q }], max_tokens: 32, temperature: 0.7,
+      })));
+    }
+    // Two long answers, still running when the picture is taken.
+    const long = asks.slice(0, 2).map((q) => srv.client.chat.completions.create(withExtra({
+      model: "radixlm-demo", messages: [{ role: "system", content: systems[0]! }, { role: "user", content: q + " Explain at length." }], max_tokens: 400, temperature: 0.7,
+    }, { ignore_eos: true })));
+    // A playground turn, its path lit up.
+    await page.fill("#chat [name=system]", systems[0]!);
+    await page.fill("#chat [name=prompt]", "What is a radix tree?");
+    await page.fill("#chat [name=max_tokens]", "40");
+    await page.click("#chat button[type=submit]");
+    await page.waitForSelector(".msg.assistant[data-done=true]", { timeout: 60_000 });
+    await page.waitForSelector("#tree rect.lit", { timeout: 20_000 });
+    await page.waitForSelector("#requests tbody tr[data-status=running]", { timeout: 20_000 });
+    // Each system prompt is a node of its own, labelled with its detokenized text (past the
+    // tokens both share: the turn's start and "You").
+    const texts = await page.evaluate(() => [...document.querySelectorAll("#tree text.label")].map((t) => t.textContent ?? ""));
+    for (const s of systems) {
+      const words = s.split(" ").slice(1, 4).join(" ");
+      assert.equal(texts.filter((t) => t.startsWith(" " + words)).length, 1, `${words} in ${JSON.stringify(texts)}`);
+    }
+    const top = page.locator("#tree rect[data-state=locked], #tree rect[data-state=evictable]").first();
+    await top.hover();
+    await page.locator("#tip").waitFor({ state: "visible" });
+    await page.waitForTimeout(300);
+    await writeShot(page, "demo.png");
+    if (process.env["RADIXLM_UPDATE_SCREENSHOT"] === "1") {
+      fs.copyFileSync(path.join(SHOTS, "demo.png"), path.resolve(process.cwd(), "docs", "dashboard.png"));
+    }
+    assert.ok(fs.statSync(path.join(SHOTS, "demo.png")).size > 10_000);
+    srv.engine.abortAll();
+    await Promise.all(long);
+    assert.deepEqual(bp.console.filter((l) => l.startsWith("pageerror") || l.startsWith("error")), []);
+  });
+});

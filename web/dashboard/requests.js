@@ -22,6 +22,7 @@ export class RequestsTable {
       for (const c of cells) {
         const td = document.createElement("td");
         td.textContent = String(c);
+        td.title = String(c);
         tr.appendChild(td);
       }
       const td = document.createElement("td");
