@@ -116,3 +116,17 @@ test("a bounded view is the connected top of the tree, largest first; it and loc
   assert.equal(c.version, version);
   c.unlock(m.handle);
 });
+
+test("a node evicted from the pool but kept on disk shows as disk, its tokens still under its parent", () => {
+  const c = new RadixCache();
+  c.insert({ ids: [1, 2, 3, 4], salt: "" }, Int32Array.from([0, 1, 2, 3]));
+  c.insert({ ids: [1, 2, 5, 6, 7], salt: "" }, Int32Array.from([4, 5, 6, 7, 8]));
+  for (const u of c.unsaved(10)) c.markOnDisk(u.salt, u.ids, u.start, `item-${u.start}-${u.ids.length}`);
+  for (const u of c.unsaved(10)) c.markOnDisk(u.salt, u.ids, u.start, `item-${u.start}-${u.ids.length}`);
+  // The tree holds 7 tokens ([1,2] once; the second insert's copy of it went back to the caller).
+  assert.equal(c.evict(100).length, 7);
+  const v = all(c);
+  assert.deepEqual(v.nodes.map((n) => [n.state, n.tokens, n.under]), [["root", 0, 7], ["disk", 2, 7], ["disk", 3, 3], ["disk", 2, 2]]);
+  assert.equal(c.stats().diskTokens, 7);
+  assert.equal(c.stats().cachedTokens, 0);
+});

@@ -64,7 +64,7 @@ export function namespaceName(salt: string): string {
   return salt === "" ? "shared" : "ns-" + createHash("sha256").update(salt, "utf8").digest("hex").slice(0, 12);
 }
 
-const sigOf = (n: TreeNodeJson): string => `${n.parent}|${n.tokens}|${n.under}|${n.last}|${n.hits}|${n.state}|${n.more}`;
+const sigOf = (n: TreeNodeJson): string => `${n.parent}|${n.depth}|${n.tokens}|${n.under}|${n.last}|${n.hits}|${n.state}|${n.more}`;
 
 /** The views of one size (max nodes). */
 class Feed {
