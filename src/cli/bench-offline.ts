@@ -24,6 +24,7 @@ interface Options extends EngineFlagValues, WorkloadFlagValues, CacheDirFlagValu
   workload: string;
   compare: string;
   rounds: string;
+  maxConcurrency?: string;
   json?: boolean;
 }
 
@@ -129,6 +130,7 @@ async function run(o: Options): Promise<void> {
   if (!WORKLOAD_NAMES.includes(o.workload as WorkloadName)) throw new UsageError(`unknown workload "${o.workload}" (${WORKLOAD_NAMES.join(", ")})`);
   if (o.compare !== "cache" && o.compare !== "speculative") throw new UsageError(`--compare must be cache or speculative, got "${o.compare}"`);
   if (o.compare === "speculative" && o.cacheDir !== undefined) throw new UsageError("--cache-dir goes with --compare cache (the disk tier sits behind the cache run)");
+  const maxConcurrency = o.maxConcurrency === undefined ? null : parseIntArg("--max-concurrency", o.maxConcurrency, 1);
   const localPath = await modelPath(o.model);
   const model = await loadModel(localPath);
   let store: ReturnType<typeof benchStore> = null;
@@ -136,12 +138,12 @@ async function run(o: Options): Promise<void> {
     const w = offlineWorkload(o.workload as WorkloadName, o, model);
     const engineOpts = await engineOptionsFrom(o, model);
     if (o.compare === "speculative") {
-      const report = await benchSpeculative(model, w, engineOpts, parseIntArg("--rounds", o.rounds, 1));
+      const report = await benchSpeculative(model, w, engineOpts, parseIntArg("--rounds", o.rounds, 1), maxConcurrency);
       process.stdout.write(o.json ? JSON.stringify(report) + "\n" : formatSpeculative(report) + "\n");
       return;
     }
     store = benchStore(o, localPath, model, engineOpts);
-    const report = await benchOffline(model, w, engineOpts, store?.open ?? null);
+    const report = await benchOffline(model, w, engineOpts, store?.open ?? null, maxConcurrency);
     process.stdout.write(o.json ? JSON.stringify(report) + "\n" : formatOffline(report) + "\n");
   } finally {
     store?.remove();
@@ -172,6 +174,7 @@ export function register(bench: Command): void {
   workloadFlags(c, "workload seed")
     .option("--compare <what>", "cache: the radix cache on and off; speculative: speculative decoding ngram and off (both with the cache)", "cache")
     .option("--rounds <n>", "--compare speculative: runs of each side, alternating; each side reports its fastest", "2")
+    .option("--max-concurrency <n>", "chains (requests, or conversations) in flight at once (default: all of them)")
     .option("--json", "print one JSON object");
   engineFlags(cacheDirFlags(c));
   c.action(run);
