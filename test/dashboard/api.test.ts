@@ -157,38 +157,58 @@ describe("the dashboard API", () => {
     assert.equal(envelope(missing.body).code, "not_found");
   });
 
-  test("the stream sends history, the tree, the requests, then a stats sample each second", T, async () => {
+  test("the stream sends history, the tree, the requests, a stats sample each second, then tree deltas", T, async () => {
     const ac = new AbortController();
     const r = await fetch(`${srv.url}/dashboard/api/stream?interval_ms=250`, { signal: ac.signal });
     assert.equal(r.status, 200);
     assert.match(r.headers.get("content-type")!, /^text\/event-stream/);
-    const seen = new Map<string, unknown>();
+    const events: [string, unknown][] = [];
     const reader = r.body!.getReader();
     const decoder = new TextDecoder();
     let buf = "";
-    const deadline = Date.now() + 10_000;
-    while (!seen.has("stats") && Date.now() < deadline) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      buf += decoder.decode(value, { stream: true });
-      let end;
-      while ((end = buf.indexOf("\n\n")) >= 0) {
-        const block = buf.slice(0, end);
-        buf = buf.slice(end + 2);
-        const name = /^event: (.+)$/m.exec(block)?.[1];
-        const data = /^data: (.+)$/m.exec(block)?.[1];
-        if (name && data && !seen.has(name)) seen.set(name, JSON.parse(data));
+    /** Reads events until one satisfies `done` (or 10 s pass). */
+    const readUntil = async (done: (name: string, data: unknown) => boolean): Promise<boolean> => {
+      const deadline = Date.now() + 10_000;
+      while (Date.now() < deadline) {
+        const { value, done: end } = await reader.read();
+        if (end) return false;
+        buf += decoder.decode(value, { stream: true });
+        let at;
+        let hit = false;
+        while ((at = buf.indexOf("\n\n")) >= 0) {
+          const block = buf.slice(0, at);
+          buf = buf.slice(at + 2);
+          const name = /^event: (.+)$/m.exec(block)?.[1];
+          const data = /^data: (.+)$/m.exec(block)?.[1];
+          if (!name || !data) continue;
+          events.push([name, JSON.parse(data)]);
+          if (done(name, events[events.length - 1]![1])) hit = true;
+        }
+        if (hit) return true;
       }
-    }
-    ac.abort();
-    assert.deepEqual([...seen.keys()].slice(0, 3), ["history", "tree", "requests"]);
-    assert.equal((seen.get("tree") as TreeMessage).type, "snapshot");
-    const s = seen.get("stats") as StatsSample;
-    assert.ok(s, "a stats event");
+      return false;
+    };
+    assert.ok(await readUntil((name) => name === "stats"), "a stats event");
+    assert.deepEqual(events.slice(0, 3).map((e) => e[0]), ["history", "tree", "requests"]);
+    const first = events[1]![1] as TreeMessage;
+    assert.equal(first.type, "snapshot");
+    const s = events.find((e) => e[0] === "stats")![1] as StatsSample;
     assert.equal(s.kv.capacity, srv.engine.kvCapacity);
     assert.equal(s.kv.free + s.kv.evictable + s.kv.protected + s.kv.owned, s.kv.capacity);
     assert.ok(s.hit_rate_total > 0);
     assert.ok(s.ttft !== null && s.ttft.count > 0 && s.ttft.p99 >= s.ttft.p50);
+    // A new request: the tree comes as a delta from what the stream sent, naming new nodes.
+    await srv.client.completions.create({ model: "tiny-test", prompt: "Something else entirely, with no shared prefix at all.", max_tokens: 3 });
+    assert.ok(await readUntil((name, d) => name === "tree" && (d as TreeMessage).type === "delta" &&
+      (d as Extract<TreeMessage, { type: "delta" }>).upserts.some((n) => n.depth === 0 && n.state !== "root")), "a tree delta");
+    const trees = events.filter((e) => e[0] === "tree").map((e) => e[1] as TreeMessage);
+    // Each delta starts from the version the one before it ended at.
+    for (let i = 1; i < trees.length; i++) {
+      const t = trees[i]!;
+      assert.equal(t.type, "delta");
+      if (t.type === "delta") assert.equal(t.base, trees[i - 1]!.version);
+    }
+    ac.abort();
   });
 
   test("requests in flight are listed with their prompt, cached prefix and tokens so far, and abort", T, async () => {

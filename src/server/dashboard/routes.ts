@@ -64,7 +64,7 @@ export class Dashboard {
       const s = this.deps.serving();
       return {
         object: "dashboard.info", model: this.deps.name, context_length: s.contextLength, kv_capacity: s.engine.kvCapacity,
-        radix_cache: s.engine.cacheView({ maxNodes: 0, textTokens: 0 }) !== null, salted_namespaces_shown: this.deps.keyed,
+        radix_cache: s.engine.cacheTiers !== null, salted_namespaces_shown: this.deps.keyed,
         max_nodes: MAX_NODES, interval_ms: INTERVAL_MS,
       };
     });
