@@ -136,6 +136,22 @@ describe("the dashboard in a browser", { skip: chromiumSkip() }, () => {
     assert.ok(await page().locator("#tree rect.lit").count() >= 2);
   });
 
+  test("a salted namespace shows under its hash, never its salt; the picker shows it alone", T, async () => {
+    const salt = "tenant-a-secret";
+    await srv.client.completions.create(withExtra({ model: "tiny-test", prompt: SYSTEM + "salted question", max_tokens: 4 }, { cache_salt: salt }));
+    await page().waitForFunction(() => [...document.querySelectorAll("#namespace option")].some((o) => /^ns-[0-9a-f]{12}$/.test((o as HTMLOptionElement).value)));
+    const name = await page().evaluate(() => [...document.querySelectorAll("#namespace option")].map((o) => (o as HTMLOptionElement).value).find((v) => v.startsWith("ns-"))!);
+    assert.equal(await page().locator("#tree rect[data-state=root]").count(), 2);
+    await page().selectOption("#namespace", name);
+    await page().waitForFunction(() => document.querySelectorAll("#tree rect[data-state=root]").length === 1);
+    const labels = await page().evaluate(() => [...document.querySelectorAll("#tree text.label")].map((t) => t.textContent));
+    assert.ok(labels.includes(name), JSON.stringify(labels));
+    assert.ok(!labels.includes("shared"));
+    assert.ok(!(await page().content()).includes(salt));
+    await page().selectOption("#namespace", "");
+    await page().waitForFunction(() => document.querySelectorAll("#tree rect[data-state=root]").length === 2);
+  });
+
   test("abort from the page aborts a running request", T, async () => {
     const prompt = SYSTEM + "Count slowly to ten thousand.";
     const maxTokens = srv.engine.contextLength - (await ids(srv.url, prompt)).length - 4;

@@ -10,7 +10,7 @@ import { TreeModel, TreeView } from "./tree.js";
 const $ = (sel) => document.querySelector(sel);
 
 const model = new TreeModel();
-const tree = new TreeView($("#tree"), $("#crumbs"), $("#tip"), model);
+const tree = new TreeView($("#tree"), $("#crumbs"), $("#tip"), $("#namespace"), model);
 const charts = new Charts($("#charts"));
 const status = $("#status");
 const requests = new RequestsTable($("#requests tbody"), $("#requests-summary"), (m) => (status.textContent = m));

@@ -6,7 +6,7 @@
 // server's snapshot and deltas (tree-feed.ts).
 
 const SVG = "http://www.w3.org/2000/svg";
-const GUTTER = 92;
+const GUTTER = 112;
 
 export class TreeModel {
   constructor() {
@@ -60,14 +60,21 @@ export class TreeView {
    * @param {HTMLElement} host where the SVG goes
    * @param {HTMLElement} crumbs the path of the zoomed node (click to zoom out)
    * @param {HTMLElement} tip the hover box
+   * @param {HTMLSelectElement} picker the namespace to show (all by default)
    */
-  constructor(host, crumbs, tip, model) {
+  constructor(host, crumbs, tip, picker, model) {
     this.host = host;
     this.crumbs = crumbs;
     this.tip = tip;
+    this.picker = picker;
     this.model = model;
     this.focus = null;
     this.namespace = null;
+    picker.onchange = () => {
+      this.namespace = picker.value === "" ? null : picker.value;
+      this.focus = null;
+      this.render();
+    };
     this.highlight = new Set();
     this.pending = false;
     this.svg = el("svg", { class: "icicle", role: "img", "aria-label": "radix tree" }, host);
@@ -106,6 +113,7 @@ export class TreeView {
     if (this.focus !== null && !m.nodes.has(this.focus)) this.focus = null;
     const kids = m.children();
     const namespaces = (m.head?.namespaces ?? []).filter((ns) => m.nodes.has(ns.root) && (this.namespace === null || ns.name === this.namespace));
+    this.renderPicker();
     this.renderCrumbs();
     if (namespaces.length === 0 || namespaces.every((ns) => ns.tokens === 0)) {
       el("text", { x: 16, y: 28, class: "empty" }, this.svg).textContent = m.head && !m.head.radix_cache ? "The radix cache is off (--disable-radix-cache)." : "The cache is empty: send a request.";
@@ -209,10 +217,27 @@ export class TreeView {
     this.tip.style.top = `${e.clientY - box.top + 14}px`;
   }
 
+  /** The namespace list, rebuilt only when the namespaces change. */
+  renderPicker() {
+    const names = (this.model.head?.namespaces ?? []).map((ns) => ns.name);
+    const key = names.join(",");
+    if (this.picker.dataset.names === key) return;
+    this.picker.dataset.names = key;
+    if (this.namespace !== null && !names.includes(this.namespace)) this.namespace = null;
+    const options = [["", `all namespaces (${names.length})`], ...names.map((n) => [n, n])].map(([value, label]) => {
+      const o = document.createElement("option");
+      o.value = value;
+      o.textContent = label;
+      o.selected = (this.namespace ?? "") === value;
+      return o;
+    });
+    this.picker.replaceChildren(...options);
+  }
+
   renderCrumbs() {
     const parts = [];
     const all = document.createElement("button");
-    all.textContent = this.namespace === null ? "all namespaces" : this.namespace;
+    all.textContent = this.namespace === null ? "top" : this.namespace;
     all.onclick = () => this.zoom(null);
     parts.push(all);
     if (this.focus !== null) {
