@@ -307,6 +307,27 @@ describe("the dashboard without an API key", () => {
   });
 });
 
+describe("the dashboard without the radix cache", () => {
+  let srv: Running;
+  before(async () => {
+    srv = await start({ disableRadixCache: true });
+  });
+  after(async () => {
+    await srv.close();
+  });
+
+  test("the tree says the cache is off; a finished request's path is empty", T, async () => {
+    const c = await srv.client.completions.create({ model: "tiny-test", prompt: PREFIX, max_tokens: 2 });
+    const snap = await snapshot(srv.url);
+    assert.equal(snap.radix_cache, false);
+    assert.deepEqual(snap.nodes, []);
+    assert.equal((await get(`${srv.url}/dashboard/api/info`)).body.radix_cache, false);
+    const p = await get(`${srv.url}/dashboard/api/requests/${c.id}/path`);
+    assert.equal(p.status, 200);
+    assert.deepEqual([p.body.node_ids, p.body.matched_tokens, p.body.cached_tokens], [[], 0, 0]);
+  });
+});
+
 describe("radixlm serve --no-dashboard", () => {
   test("answers 404 for the page and its API; without the flag the ready lines name the dashboard", T, async () => {
     const off = await spawnServe(["--no-dashboard", "--port", "0", "--no-warmup"]);
