@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { envelope, get, post, spawnServe, start, until, withExtra, type Running } from "../server/harness.js";
 import type { TreeMessage, TreeNodeJson } from "../../src/server/dashboard/tree-feed.js";
 import type { StatsSample } from "../../src/server/dashboard/stats-feed.js";
+import { MAX_STREAMS } from "../../src/server/dashboard/routes.js";
 
 const T = { timeout: 120_000 };
 const PREFIX = "You are a careful assistant. Answer in one short sentence, and never make anything up. ";
@@ -209,6 +210,35 @@ describe("the dashboard API", () => {
       if (t.type === "delta") assert.equal(t.base, trees[i - 1]!.version);
     }
     ac.abort();
+  });
+
+  test(`at most ${MAX_STREAMS} streams are open at once: one more is a 429, and a closed one frees its place`, T, async () => {
+    const open: AbortController[] = [];
+    const openOne = async (): Promise<Response> => {
+      const ac = new AbortController();
+      const r = await fetch(`${srv.url}/dashboard/api/stream?interval_ms=10000`, { signal: ac.signal });
+      if (r.status === 200) open.push(ac);
+      return r;
+    };
+    try {
+      for (let i = 0; i < MAX_STREAMS; i++) assert.equal((await openOne()).status, 200);
+      const over = await openOne();
+      assert.equal(over.status, 429);
+      const body = (await over.json()) as { error: { type: string; code: string; message: string } };
+      assert.equal(body.error.type, "rate_limit_error");
+      assert.match(body.error.message, new RegExp(`${MAX_STREAMS} dashboard streams are open already`));
+      open.pop()!.abort();
+      // The server sees the close shortly after.
+      const deadline = Date.now() + 5000;
+      let again: Response;
+      do {
+        await new Promise((r) => setTimeout(r, 50));
+        again = await openOne();
+      } while (again.status === 429 && Date.now() < deadline);
+      assert.equal(again.status, 200);
+    } finally {
+      for (const ac of open) ac.abort();
+    }
   });
 
   test("requests in flight are listed with their prompt, cached prefix and tokens so far, and abort", T, async () => {

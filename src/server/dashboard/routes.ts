@@ -31,6 +31,8 @@ export interface DashboardDeps {
 
 /** Most requests one list holds. */
 const MAX_REQUESTS = 200;
+/** Most live streams open at once: each is a timer and a view per tick, so they are bounded. */
+export const MAX_STREAMS = 32;
 
 export interface RequestJson {
   readonly id: string;
@@ -103,6 +105,9 @@ export class Dashboard {
       const interval = intParam(req.query, "interval_ms", INTERVAL_MS);
       const since = intParam(req.query, "since", SINCE);
       const engine = this.deps.serving().engine;
+      if (this.streams.size >= MAX_STREAMS) {
+        throw new ApiError(429, `${MAX_STREAMS} dashboard streams are open already; close one and retry.`, "rate_limit_error", null, "rate_limit_exceeded", { "retry-after": "5" });
+      }
       this.stream(openEventStream(reply), engine, maxNodes, interval, since);
     });
   }
