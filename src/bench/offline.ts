@@ -12,6 +12,7 @@ import { summarize, type Summary } from "./stats.js";
 import { idealRatios } from "./ideal-schedule.js";
 import { attendedPositions, formatBound, meanSharedPrefix, measureKernelCosts, workloadBound, type KernelShape, type WorkloadBound } from "./bound.js";
 import { referenceBackend } from "../kernels/reference.js";
+import { Progress } from "../util/progress.js";
 
 export interface OfflineRun {
   readonly requests: number;
@@ -93,6 +94,8 @@ export interface RunShape {
   readonly maxConcurrency?: number;
   /** Each step's `prediction` (by chain, then step): the drafts speculative decoding is given. */
   readonly predictions?: readonly (readonly (readonly number[])[])[];
+  /** Called as each request finishes (a progress bar). */
+  readonly onRequest?: () => void;
 }
 
 /** The workload through a new engine made with `engineOpts`, closed at the end. */
@@ -153,6 +156,7 @@ async function runOn(engine: Engine, w: Workload, ideal: IdealHitRate | null, di
         outputTokens += out.length;
         ideal?.add([...prompt, ...out]);
         history = [...prompt, ...out];
+        shape.onRequest?.();
       }
     };
     // Workers that each take the next chain: at most maxConcurrency chains in flight.
@@ -214,11 +218,28 @@ function kernelShape(w: Workload, run: OfflineRun, o: Omit<EngineOptions, "model
 /** `openDisk`: a disk tier behind the cache run's radix cache, in a store it opens empty. */
 export async function benchOffline(model: LoadedModel, w: Workload, engineOpts: Omit<EngineOptions, "model">, openDisk: OpenDiskStore | null = null, maxConcurrency: number | null = null): Promise<OfflineReport> {
   const ideal = new IdealHitRate();
-  const shape: RunShape = maxConcurrency === null ? {} : { maxConcurrency };
-  const cache = (await runOnce(model, w, { ...engineOpts, disableRadixCache: false }, ideal, openDisk, shape)).run;
-  const nocache = (await runOnce(model, w, { ...engineOpts, disableRadixCache: true }, null, null, shape)).run;
+  const requests = w.chains.reduce((a, c) => a + c.length, 0);
+  // Both runs' requests, then one step for the kernel measurements of the bound.
+  const bar = new Progress("bench offline", 2 * requests + 1, { unit: "steps" });
+  let done = 0;
+  const shape = (phase: string): RunShape => ({
+    ...(maxConcurrency === null ? {} : { maxConcurrency }),
+    onRequest: () => bar.update(++done, phase),
+  });
+  let cache: OfflineRun;
+  let nocache: OfflineRun;
+  let bound: WorkloadBound;
+  try {
+    bar.update(0, "run 1/2: cache on");
+    cache = (await runOnce(model, w, { ...engineOpts, disableRadixCache: false }, ideal, openDisk, shape("run 1/2: cache on"))).run;
+    bar.update(done, "run 2/2: cache off");
+    nocache = (await runOnce(model, w, { ...engineOpts, disableRadixCache: true }, null, null, shape("run 2/2: cache off"))).run;
+    bar.update(done, "measuring the kernels for the bound");
+    bound = workloadBound(cache.computedPromptTokens, cache.attendedPositions, cache.outputTokens, await measureKernelCosts(model, engineOpts.backend ?? referenceBackend, kernelShape(w, cache, engineOpts, maxConcurrency), engineOpts.kvCacheDtype));
+  } finally {
+    bar.stop();
+  }
   const ideals = idealRatios(w, ideal.queriedTokens, ideal.hitTokens, cache.outputTokens);
-  const bound = workloadBound(cache.computedPromptTokens, cache.attendedPositions, cache.outputTokens, await measureKernelCosts(model, engineOpts.backend ?? referenceBackend, kernelShape(w, cache, engineOpts, maxConcurrency), engineOpts.kvCacheDtype));
   return {
     cache, nocache,
     throughput_ratio: cache.throughput / nocache.throughput,
@@ -236,12 +257,13 @@ export async function benchOffline(model: LoadedModel, w: Workload, engineOpts: 
 
 const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
 
-export const RUN_HEADER = `run       reqs     time  out tok/s  all tok/s  ttft mean  ttft p50  ttft p99  tpot mean  hit rate`;
+/** The runs' table columns, each header with its unit. */
+export const RUN_HEADER = `run       reqs  time s  out tok/s  all tok/s  TTFT mean ms  TTFT p50 ms  TTFT p99 ms  TPOT mean ms  hit rate`;
 
 /** One run's line under RUN_HEADER. */
 export function runRow(name: string, x: OfflineRun): string {
-  return `${name.padEnd(9)} ${String(x.requests).padStart(5)} ${x.seconds.toFixed(1).padStart(8)} ${x.throughput.toFixed(1).padStart(9)} ${x.totalThroughput.toFixed(1).padStart(9)} ` +
-    `${x.ttft.mean.toFixed(0).padStart(9)} ${x.ttft.p50.toFixed(0).padStart(8)} ${x.ttft.p99.toFixed(0).padStart(8)} ${x.tpot.mean.toFixed(2).padStart(9)} ${(x.hitRate * 100).toFixed(1).padStart(7)}%`;
+  return `${name.padEnd(9)} ${String(x.requests).padStart(5)} ${x.seconds.toFixed(1).padStart(7)} ${x.throughput.toFixed(1).padStart(10)} ${x.totalThroughput.toFixed(1).padStart(10)} ` +
+    `${x.ttft.mean.toFixed(0).padStart(13)} ${x.ttft.p50.toFixed(0).padStart(12)} ${x.ttft.p99.toFixed(0).padStart(12)} ${x.tpot.mean.toFixed(2).padStart(13)} ${(x.hitRate * 100).toFixed(1).padStart(8)}%`;
 }
 
 export function formatOffline(r: OfflineReport): string {

@@ -6,7 +6,7 @@
 // edit workload) is one user message, answered greedily to the model's end of turn.
 import type { Tokenizer } from "../tokenizer/tokenizer.js";
 import { mulberry32 } from "../util/random.js";
-import { ProgressBar, type ProgressStream } from "./progress.js";
+import { Progress, type ProgressStream } from "../util/progress.js";
 import type { PromptText } from "./prompt-text.js";
 import { sendRequest, type ChatTurn, type ClientOptions, type PromptInput, type RequestResult } from "./serve-client.js";
 import { buildReport, type RequestRecord, type ServeReport, type ServeRunInfo } from "./serve-report.js";
@@ -100,7 +100,8 @@ export async function benchServe(o: ServeBenchOptions): Promise<ServeReport> {
   const sem = new Semaphore(o.maxConcurrency ?? Number.MAX_SAFE_INTEGER);
   const stop = new AbortController();
   const deadline = setTimeout(() => stop.abort(new Error("the run reached --max-duration")), o.maxDurationMs);
-  const bar = new ProgressBar(total, o.progress);
+  const bar = new Progress("bench serve", total, { unit: "requests", rate: true, ...(o.progress ? { out: o.progress } : {}) });
+  let failed = 0;
   const starts = arrivalTimes(o.workload.chains.length, o.requestRate, o.seed);
   const countText = (s: string): number => o.tokenizer?.encode(s).length ?? 0;
   const t0 = performance.now();
@@ -149,7 +150,8 @@ export async function benchServe(o: ServeBenchOptions): Promise<ServeReport> {
         promptTokens: res.promptTokens ?? counted, outputTokens, cachedTokens: res.cachedTokens, speculative: res.speculative,
         ...(step.chat ? { matchedExpected: res.outputText.trim() === step.chat.expected.trim() } : {}),
       });
-      bar.tick(res.ok);
+      if (!res.ok) failed++;
+      bar.increment(1, failed > 0 ? `${failed} failed` : "");
       // A failed step ends its chain: the next one would build on an answer that never came.
       if (!res.ok) return;
       const outIds = res.outputIds ? [...res.outputIds] : (o.tokenizer?.encode(res.outputText) ?? []);
@@ -164,7 +166,7 @@ export async function benchServe(o: ServeBenchOptions): Promise<ServeReport> {
     await Promise.all(o.workload.chains.map((_, i) => runChain(i)));
   } finally {
     clearTimeout(deadline);
-    bar.close();
+    bar.stop();
   }
   const after = await scrapeMetrics(o.client.root, o.client.apiKey);
   return buildReport({

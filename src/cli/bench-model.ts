@@ -13,6 +13,7 @@ import { mulberry32 } from "../util/random.js";
 import { parseIntArg, UsageError } from "./errors.js";
 import { MODEL_HELP, modelPath } from "./model-arg.js";
 import { splitParts } from "../formats/gguf-split.js";
+import { Progress } from "../util/progress.js";
 
 interface Options {
   model?: string;
@@ -61,7 +62,13 @@ function weightBytesPerToken(model: LoadedModel): number {
   return bytes;
 }
 
-export async function benchModel(model: LoadedModel, runner: ModelRunner, ppTokens: number, tgTokens: number): Promise<Omit<ModelBenchResult, "bandwidthGBps">> {
+/**
+ * `onStep(done, total, phase)`: progress in forward steps (2 of warm-up, 1 of prefill, 1 + tg
+ * of decode).
+ */
+export async function benchModel(model: LoadedModel, runner: ModelRunner, ppTokens: number, tgTokens: number,
+  onStep: (done: number, total: number, phase: string) => void = () => undefined): Promise<Omit<ModelBenchResult, "bandwidthGBps">> {
+  const total = 4 + tgTokens;
   const vocab = model.config.vocabSize;
   const rnd = mulberry32(1234);
   const randomTokens = (n: number): Int32Array => Int32Array.from({ length: n }, () => Math.floor(rnd() * vocab));
@@ -69,17 +76,23 @@ export async function benchModel(model: LoadedModel, runner: ModelRunner, ppToke
   // Every step asks for one row of logits: one buffer serves them all, as in the engine.
   const logits = new Float32Array(vocab);
   // Warm-up: a short prefill and one decode step (pages in the weights, sizes the buffers).
+  onStep(0, total, "warm-up");
   await runner.forward(step(randomTokens(Math.min(32, ppTokens)), 0, slots), logits);
   await runner.forward(step(randomTokens(1), Math.min(32, ppTokens), slots), logits);
 
+  onStep(2, total, `pp${ppTokens}`);
   let t0 = performance.now();
   await runner.forward(step(randomTokens(ppTokens), 0, slots), logits);
   const ppTokS = (ppTokens * 1000) / (performance.now() - t0);
 
   const shortPrompt = 8;
+  onStep(3, total, `tg${tgTokens}`);
   await runner.forward(step(randomTokens(shortPrompt), 0, slots), logits);
   t0 = performance.now();
-  for (let i = 0; i < tgTokens; i++) await runner.forward(step(randomTokens(1), shortPrompt + i, slots), logits);
+  for (let i = 0; i < tgTokens; i++) {
+    await runner.forward(step(randomTokens(1), shortPrompt + i, slots), logits);
+    onStep(5 + i, total, `tg${tgTokens}`);
+  }
   const tgTokS = (tgTokens * 1000) / (performance.now() - t0);
   const weightBytes = weightBytesPerToken(model);
   return { ppTokens, tgTokens, ppTokS, tgTokS, weightBytes, decodeGBps: (weightBytes * tgTokS) / 1e9 };
@@ -135,7 +148,13 @@ async function run(o: Options): Promise<void> {
     const runner = backend.createRunner(model, { capacity: Math.max(pp, 8 + tg, 33), dtype: o.kvDtype });
     const buildMs = performance.now() - t0;
     try {
-      const r = await benchModel(model, runner, pp, tg);
+      const bar = new Progress("bench model", 4 + tg, { unit: "steps" });
+      let r;
+      try {
+        r = await benchModel(model, runner, pp, tg, (done, _total, phase) => bar.update(done, phase));
+      } finally {
+        bar.stop();
+      }
       const peak = peakRss();  // before the bandwidth probe, which allocates its own arrays
       const bandwidth = memoryBandwidth(threads);
       const usedThreads = backend.name === "reference" ? 1 : threads;

@@ -4,6 +4,7 @@ import { convertToGGUF } from "../model/convert.js";
 import { isWeightType, WEIGHT_TYPES } from "../formats/dtype.js";
 import { UsageError } from "./errors.js";
 import { MODEL_HELP, modelPath } from "./model-arg.js";
+import { Progress } from "../util/progress.js";
 
 interface Options {
   model: string;
@@ -15,7 +16,20 @@ interface Options {
 async function run(o: Options): Promise<void> {
   if (!isWeightType(o.dtype)) throw new UsageError(`unknown --dtype "${o.dtype}" (${WEIGHT_TYPES.join(", ")})`);
   const t0 = performance.now();
-  const r = await convertToGGUF({ src: await modelPath(o.model), out: o.out, dtype: o.dtype, name: o.name });
+  const src = await modelPath(o.model);
+  const bar = new Progress(`converting to ${o.dtype}`, 0, { unit: "bytes", rate: true });
+  let r;
+  try {
+    r = await convertToGGUF({
+      src, out: o.out, dtype: o.dtype, name: o.name,
+      onTensor: (p) => {
+        bar.setTotal(p.totalBytes);
+        bar.update(p.bytes, `${p.tensors}/${p.totalTensors} tensors`);
+      },
+    });
+  } finally {
+    bar.stop();
+  }
   const c = r.config;
   process.stdout.write(
     `wrote ${r.path}: ${c.arch} gguf ${o.dtype}, ${c.numLayers} layers, hidden ${c.hiddenSize}, vocab ${c.vocabSize}, ` +

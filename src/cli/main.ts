@@ -2,6 +2,7 @@
 import { VERSION } from "../util/version.js";
 import { Command, CommanderError } from "commander";
 import { reportAndExit } from "./errors.js";
+import { setQuiet } from "../util/progress.js";
 import * as generate from "./generate.js";
 import * as tokenize from "./tokenize.js";
 import * as info from "./info.js";
@@ -19,8 +20,11 @@ export async function main(argv: string[]): Promise<void> {
   const program = new Command("radixlm")
     .description("LLM serving engine for Node.js built around RadixAttention")
     .version(VERSION)
+    .option("-q, --quiet", "no progress bars (they are drawn on a terminal only)")
     .exitOverride()
-    .configureOutput({ outputError: (str, write) => write(`radixlm: ${str.split("\n")[0]}\n`) });
+    // Commander's message and its "(Did you mean ...?)" line, as one line.
+    .configureOutput({ outputError: (str, write) => write(`radixlm: ${str.trim().split("\n").join(" ")}\n`) });
+  program.hook("preAction", () => setQuiet(program.opts<{ quiet?: boolean }>().quiet === true));
   for (const c of [generate, tokenize, info, makeTestModel, convert, perplexity, serve, route]) c.register(program);
   const bench = program.command("bench").description("measure speed: `bench model` (prefill and decode tokens/s), `bench offline` (a workload, cache on vs off), `bench serve` (a workload against a server), `bench compare`");
   benchModel.register(bench);

@@ -5,6 +5,7 @@ import { isPresetName, PRESET_NAMES } from "../model/presets.js";
 import { isWeightType, WEIGHT_TYPES } from "../formats/dtype.js";
 import { knownArchitectures } from "../model/registry.js";
 import { parseFloatArg, parseIntArg, UsageError } from "./errors.js";
+import { Progress } from "../util/progress.js";
 
 interface Options {
   out: string;
@@ -41,10 +42,20 @@ async function run(o: Options): Promise<void> {
   if (o.ropeTheta) sizes.ropeTheta = parseFloatArg("--rope-theta", o.ropeTheta);
   if (o.tied !== undefined) sizes.tieWordEmbeddings = o.tied;
   const t0 = performance.now();
-  const r = await makeTestModel({
-    out: o.out, format: o.format, dtype: o.dtype, arch: o.arch, preset: o.preset, sizes,
-    tokenizer: o.tokenizer, seed: parseIntArg("--seed", o.seed),
-  });
+  const seed = parseIntArg("--seed", o.seed);
+  const bar = new Progress(`writing ${o.preset} ${o.dtype}`, 0, { unit: "bytes", rate: true });
+  let r;
+  try {
+    r = await makeTestModel({
+      out: o.out, format: o.format, dtype: o.dtype, arch: o.arch, preset: o.preset, sizes, tokenizer: o.tokenizer, seed,
+      onTensor: (p) => {
+        bar.setTotal(p.totalBytes);
+        bar.update(p.bytes, `${p.tensors}/${p.totalTensors} tensors`);
+      },
+    });
+  } finally {
+    bar.stop();
+  }
   const c = r.config;
   process.stdout.write(
     `wrote ${r.path}: ${c.arch} ${o.format} ${o.dtype}, ${c.numLayers} layers, hidden ${c.hiddenSize}, vocab ${c.vocabSize}, ` +

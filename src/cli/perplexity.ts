@@ -7,6 +7,7 @@ import { defaultThreads } from "../kernels/native.js";
 import { isBackendName, selectBackend } from "../kernels/select.js";
 import { parseIntArg, UsageError } from "./errors.js";
 import { MODEL_HELP, modelPath } from "./model-arg.js";
+import { Progress } from "../util/progress.js";
 
 interface Options {
   model?: string;
@@ -30,7 +31,14 @@ async function run(o: Options): Promise<void> {
     // Special tokens in the text (ChatML markers, end of text) are read as the tokens they name.
     const ids = model.tokenizer.encode(fs.readFileSync(o.file, "utf8"), { addSpecial: false, parseSpecial: true });
     if (ids.length < 2) throw new UsageError(`${o.file}: the text needs at least 2 tokens`);
-    const r = await perplexity(model, selectBackend(o.backend, threads), ids, window);
+    const bar = new Progress("perplexity", Math.ceil((ids.length - 1) / window), { unit: "windows" });
+    let r;
+    try {
+      r = await perplexity(model, selectBackend(o.backend, threads), ids, window, undefined,
+        (soFar) => bar.update(soFar.windows, `running perplexity ${soFar.perplexity.toFixed(3)}`));
+    } finally {
+      bar.stop();
+    }
     if (o.json) {
       process.stdout.write(JSON.stringify({ perplexity: r.perplexity, nll: r.nll, scored_tokens: r.scoredTokens, windows: r.windows, window }) + "\n");
     } else {

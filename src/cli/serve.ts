@@ -18,6 +18,7 @@ import { cacheDirFlags, openCacheDir, type CacheDir, type CacheDirFlagValues } f
 import { parseFloatArg, parseIntArg, UsageError } from "./errors.js";
 import { DEMO_MODEL_NAME } from "./default-model.js";
 import { MODEL_HELP, modelPath, repoIdOf } from "./model-arg.js";
+import { Progress } from "../util/progress.js";
 
 interface ServeOptions extends EngineFlagValues, KvEventsFlagValues, CacheDirFlagValues {
   model?: string;
@@ -48,42 +49,6 @@ export function parseOrigins(value: string | undefined): string[] | undefined {
     if (o !== "*" && !/^https?:\/\/[^/\s]+$/.test(o)) throw new UsageError(`--cors-allow-origin: "${o}" is not an origin (scheme://host[:port], no path) or *`);
   }
   return list;
-}
-
-/** A one-line progress bar on a TTY (stderr), advanced by phase; nothing elsewhere. */
-class Progress {
-  private readonly tty = process.stderr.isTTY === true;
-  private readonly t0 = performance.now();
-  private step = 0;
-  private label = "";
-  private timer: NodeJS.Timeout | null = null;
-
-  constructor(private readonly what: string, private readonly steps: number) {
-    if (this.tty) this.timer = setInterval(() => this.draw(), 100);
-  }
-
-  phase(label: string): void {
-    this.label = label;
-    this.draw();
-  }
-
-  next(): void {
-    this.step++;
-    this.draw();
-  }
-
-  private draw(): void {
-    if (!this.tty) return;
-    const width = 24;
-    const filled = Math.round((width * this.step) / this.steps);
-    const secs = ((performance.now() - this.t0) / 1000).toFixed(1);
-    process.stderr.write(`\r\x1b[Kradixlm: loading ${this.what} [${"#".repeat(filled)}${".".repeat(width - filled)}] ${this.label} ${secs}s`);
-  }
-
-  done(): void {
-    if (this.timer) clearInterval(this.timer);
-    if (this.tty) process.stderr.write("\r\x1b[K");
-  }
 }
 
 function defaultName(modelPath: string): string {
@@ -163,7 +128,8 @@ async function run(o: ServeOptions): Promise<void> {
     process.stdout.write(`radixlm: ${sig}: draining (grace period ${(graceMs / 1000).toFixed(1)} s)\n`);
     if (checkpoints) clearInterval(checkpoints);
     // The engine closes in the drain, writing what the disk tier had not stored yet.
-    server.drain(graceMs).then(() => cacheDir?.store.close()).then(
+    const saving = cacheDir ? new Progress(`draining, then saving the cache dir ${o.cacheDir}`, 1, { unit: "steps" }) : null;
+    server.drain(graceMs).then(() => cacheDir?.store.close()).finally(() => saving?.stop()).then(
       () => process.exit(0),
       (err: unknown) => {
         process.stderr.write(`radixlm: error while draining: ${err instanceof Error ? err.message : String(err)}\n`);
@@ -179,12 +145,12 @@ async function run(o: ServeOptions): Promise<void> {
   } catch (err) {
     throw new UsageError(`cannot listen on ${o.host}:${port}: ${err instanceof Error ? err.message : String(err)}`);
   }
-  const progress = new Progress(path.basename(localPath), o.warmup ? 3 : 2);
+  const steps = (o.warmup ? 3 : 2) + (o.cacheDir !== undefined ? 1 : 0);
+  const progress = new Progress(`loading ${path.basename(localPath)}`, steps, { unit: "steps" });
   try {
-    progress.phase("reading the model");
+    progress.update(0, "reading the model");
     const model = await loadModel(localPath);
-    progress.next();
-    progress.phase("preparing the backend and KV pool");
+    progress.update(1, "preparing the backend and KV pool");
     const engineOpts = await engineOptionsFrom(o, model);
     cacheDir = await openCacheDir(o, localPath, model, engineOpts, (k) => engine?.forgetDiskItem(k));
     engine = await Engine.create({ ...engineOpts, model, kvEvents, ...(cacheDir ? { diskStore: cacheDir.store } : {}) });
@@ -196,17 +162,18 @@ async function run(o: ServeOptions): Promise<void> {
       chunked_prefill_size: engineOpts.chunkedPrefillSize ?? 512,
       max_running_requests: engineOpts.maxRunningRequests ?? 64,
     };
-    progress.next();
+    progress.update(2, o.warmup ? "warming up" : "");
     if (o.warmup) {
-      progress.phase("warming up");
       await engine.probe();
       engine.flushCache();
-      progress.next();
+      progress.update(3, "");
     }
     const tiers = engine.cacheTiers;
     if (cacheDir && tiers) {
       // After the warm-up, whose flush must not drop what an earlier run left.
+      progress.update(steps - 1, `reading the cache dir ${o.cacheDir}`);
       const found = tiers.restoreDiskTree();
+      progress.update(steps);
       process.stdout.write(`radixlm: cache dir ${o.cacheDir}: ${found.tokens} cached tokens in ${found.items} item(s) from earlier runs` +
         (found.dropped > 0 ? ` (${found.dropped} unusable item(s) dropped)` : "") + "\n");
       // Pinned prefixes come back in the background: the server is ready meanwhile.
@@ -220,7 +187,7 @@ async function run(o: ServeOptions): Promise<void> {
         checkpoints.unref();
       }
     }
-    progress.done();
+    progress.stop();
     server.attach(engine);
     const backend = engineOpts.backend?.name ?? "reference";
     process.stdout.write(`radixlm: serving ${name} at ${server.url} (backend ${backend}, KV pool ${engine.kvCapacity} tokens, ` +
@@ -229,7 +196,7 @@ async function run(o: ServeOptions): Promise<void> {
     process.stdout.write(`radixlm: try: ${curlExample(server.url, name, apiKey !== undefined, model.headless)}\n`);
     if (o.dashboard !== false) process.stdout.write(`radixlm: dashboard at ${server.url}/dashboard/\n`);
   } catch (err) {
-    progress.done();
+    progress.stop();
     await server.app.close().catch(() => undefined);
     throw err;
   }

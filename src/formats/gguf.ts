@@ -62,6 +62,31 @@ export interface TensorToWrite {
   data(): Uint8Array;
 }
 
+/** How far a write has come, after each tensor. */
+export interface WriteProgress {
+  readonly tensors: number;
+  readonly totalTensors: number;
+  readonly bytes: number;
+  readonly totalBytes: number;
+}
+
+/** `tensors` whose data() reports to `onTensor` once each has been produced (converted, quantized). */
+export function trackTensors(tensors: readonly TensorToWrite[], onTensor: (p: WriteProgress) => void): TensorToWrite[] {
+  const totalBytes = tensors.reduce((a, t) => a + byteSize(t.type, t.shape.reduce((x, y) => x * y, 1)), 0);
+  let done = 0;
+  let bytes = 0;
+  onTensor({ tensors: 0, totalTensors: tensors.length, bytes, totalBytes });
+  return tensors.map((t) => ({
+    name: t.name, type: t.type, shape: t.shape,
+    data: () => {
+      const d = t.data();
+      bytes += d.byteLength;
+      onTensor({ tensors: ++done, totalTensors: tensors.length, bytes, totalBytes });
+      return d;
+    },
+  }));
+}
+
 class ByteSink {
   private chunks: Buffer[] = [];
   length = 0;

@@ -4,7 +4,7 @@
 // demo model's q8_0 GGUF is made this way from its safetensors folder.
 import fs from "node:fs";
 import path from "node:path";
-import { writeGGUF, type GGUFWriteValue, type TensorToWrite } from "../formats/gguf.js";
+import { trackTensors, writeGGUF, type GGUFWriteValue, type TensorToWrite, type WriteProgress } from "../formats/gguf.js";
 import { byteSize, type WeightType } from "../formats/dtype.js";
 import { dequantize, quantize } from "../formats/quant.js";
 import { loadModel } from "./load.js";
@@ -19,6 +19,8 @@ export interface ConvertOptions {
   readonly dtype: WeightType;
   /** general.name in the output (default: the source's file or folder name). */
   readonly name?: string;
+  /** Called after each tensor is converted (for a progress bar). */
+  readonly onTensor?: (p: WriteProgress) => void;
 }
 
 export interface ConvertResult {
@@ -66,7 +68,7 @@ export async function convertToGGUF(opts: ConvertOptions): Promise<ConvertResult
     };
     if (model.chatTemplate !== null) meta["tokenizer.chat_template"] = model.chatTemplate;
     fs.mkdirSync(path.dirname(path.resolve(opts.out)), { recursive: true });
-    writeGGUF(opts.out, meta, tensors);
+    writeGGUF(opts.out, meta, opts.onTensor ? trackTensors(tensors, opts.onTensor) : tensors);
     return { path: opts.out, config, bytes: fs.statSync(opts.out).size };
   } finally {
     model.close();

@@ -19,6 +19,8 @@ export async function perplexity(
   ids: readonly number[],
   window: number,
   kvDtype: KVDType = "f32",
+  /** Called after each window with the result so far (for a progress bar). */
+  onWindow?: (soFar: PerplexityResult, totalWindows: number) => void,
 ): Promise<PerplexityResult> {
   if (!Number.isInteger(window) || window < 2) throw new Error(`window must be an integer >= 2, got ${window}`);
   if (window > model.config.maxPositionEmbeddings) {
@@ -51,6 +53,7 @@ export async function perplexity(
         scored++;
       }
       windows++;
+      onWindow?.({ perplexity: Math.exp(total / scored), nll: total / scored, scoredTokens: scored, windows }, Math.ceil((ids.length - 1) / window));
     }
   } finally {
     runner.close();

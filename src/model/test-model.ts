@@ -3,7 +3,7 @@
 // in either format: the GGUF writer only re-lays them out as GGUF expects.
 import fs from "node:fs";
 import path from "node:path";
-import { writeGGUF, readGGUFMetadata, isGGUFFile, type GGUFWriteValue, type TensorToWrite } from "../formats/gguf.js";
+import { trackTensors, writeGGUF, readGGUFMetadata, isGGUFFile, type GGUFWriteValue, type TensorToWrite, type WriteProgress } from "../formats/gguf.js";
 import { writeGGUFSplit } from "../formats/gguf-split.js";
 import { writeSafetensors } from "../formats/safetensors.js";
 import { byteSize, isFloatType, type WeightType } from "../formats/dtype.js";
@@ -48,6 +48,8 @@ export interface TestModelOptions {
   readonly attentionWindows?: readonly number[];
   /** Make it an embedding model or a reranker (test-embedding.ts). */
   readonly embedding?: TestEmbedding;
+  /** Called after each tensor of a GGUF is made (for a progress bar). */
+  readonly onTensor?: (p: WriteProgress) => void;
 }
 
 export interface TestModelResult {
@@ -227,7 +229,7 @@ export async function makeTestModel(opts: TestModelOptions): Promise<TestModelRe
       const parts = writeGGUFSplit(opts.out.replace(/\.gguf$/, ""), meta, tensors, opts.splitMaxTensors);
       return { path: parts[0]!, config, bytes: parts.reduce((n, p) => n + fs.statSync(p).size, 0) };
     }
-    writeGGUF(opts.out, meta, tensors);
+    writeGGUF(opts.out, meta, opts.onTensor ? trackTensors(tensors, opts.onTensor) : tensors);
     return { path: opts.out, config, bytes: fs.statSync(opts.out).size };
   }
 

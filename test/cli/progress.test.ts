@@ -1,0 +1,48 @@
+// Long commands draw a progress bar on a terminal (a pseudo-terminal made by util-linux's
+// `script`), and write nothing of it in a pipe or with --quiet.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import path from "node:path";
+import { cli } from "../helpers/cli.js";
+import { tempDir } from "../helpers/models.js";
+
+const BIN = path.resolve(process.cwd(), "bin/radixlm.js");
+const hasScript = spawnSync("script", ["--version"], { encoding: "utf8" }).status === 0;
+
+/** The CLI on a pseudo-terminal: stdout and stderr together, as the terminal shows them. */
+function onTerminal(args: string[]): { code: number | null; out: string } {
+  const quoted = [process.execPath, BIN, ...args].map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(" ");
+  const r = spawnSync("script", ["-qfec", quoted, "/dev/null"], { encoding: "utf8", timeout: 60_000, env: { ...process.env, COLUMNS: "160" } });
+  if (r.error) throw r.error;
+  return { code: r.status, out: r.stdout };
+}
+
+test("make-test-model and convert draw a bar on a terminal, cleared before the summary line", { skip: !hasScript && "no `script` (util-linux) here" }, () => {
+  const dir = tempDir();
+  const made = onTerminal(["make-test-model", "--out", path.join(dir, "a.gguf"), "--dtype", "q8_0"]);
+  assert.equal(made.code, 0, made.out);
+  assert.match(made.out, /radixlm: writing tiny q8_0 \[#{24}\] [\d.]+ MB\/[\d.]+ MB 100% .*21\/21 tensors/);
+  assert.match(made.out, /\r\x1b\[Kwrote .*a\.gguf: llama gguf q8_0/, "the bar's line is cleared, then the summary");
+
+  const conv = onTerminal(["convert", "--model", path.join(dir, "a.gguf"), "--out", path.join(dir, "b.gguf"), "--dtype", "q4_K"]);
+  assert.equal(conv.code, 0, conv.out);
+  assert.match(conv.out, /radixlm: converting to q4_K \[#{24}\] [\d.]+ [KMG]?B\/[\d.]+ [KMG]?B 100% [\d.]+ [KMG]?B\/s .*tensors/);
+
+  const quiet = onTerminal(["--quiet", "make-test-model", "--out", path.join(dir, "c.gguf")]);
+  assert.equal(quiet.code, 0, quiet.out);
+  assert.doesNotMatch(quiet.out, /radixlm: writing/);
+  assert.match(quiet.out, /^wrote /);
+  const quietAfter = onTerminal(["make-test-model", "--out", path.join(dir, "d.gguf"), "-q"]);
+  assert.doesNotMatch(quietAfter.out, /radixlm: writing/, "--quiet after the command name too");
+});
+
+test("in a pipe no progress is written: stderr stays empty", () => {
+  const dir = tempDir();
+  const made = cli(["make-test-model", "--out", path.join(dir, "a.gguf"), "--dtype", "q8_0"]);
+  assert.equal(made.code, 0, made.stderr);
+  assert.equal(made.stderr, "");
+  const conv = cli(["convert", "--model", path.join(dir, "a.gguf"), "--out", path.join(dir, "b.gguf")]);
+  assert.equal(conv.code, 0, conv.stderr);
+  assert.equal(conv.stderr, "");
+});
