@@ -1,6 +1,7 @@
 // radixlm bench serve: a workload against a running server (ours or another engine's) over
 // its HTTP API; prints a table, and writes JSON and an SVG chart on request.
 import fs from "node:fs";
+import net from "node:net";
 import type { Command } from "commander";
 import { loadTokenizerFile } from "../tokenizer/load.js";
 import type { Tokenizer } from "../tokenizer/tokenizer.js";
@@ -108,6 +109,29 @@ function parseExtraBody(s: string | undefined): Record<string, unknown> {
   return v as Record<string, unknown>;
 }
 
+/** Why nothing listens at `root` (connection refused, no such host, no answer in 10 s), or null when something does. */
+export function unreachable(root: string): Promise<string | null> {
+  const u = new URL(root);
+  const port = Number(u.port || (u.protocol === "https:" ? 443 : 80));
+  const host = u.hostname.replace(/^\[(.*)\]$/, "$1");
+  return new Promise((resolve) => {
+    const sock = net.connect({ host, port });
+    sock.setTimeout(10_000, () => {
+      sock.destroy();
+      resolve("no answer within 10 s");
+    });
+    sock.once("connect", () => {
+      sock.destroy();
+      resolve(null);
+    });
+    sock.once("error", (e: NodeJS.ErrnoException) => {
+      if (e.code === "ECONNREFUSED") resolve("connection refused (is the server running?)");
+      else if (e.code === "ENOTFOUND" || e.code === "EAI_AGAIN") resolve(`no such host ${JSON.stringify(host)}`);
+      else resolve(e.message);
+    });
+  });
+}
+
 /** SGLang's (and our) POST /flush_cache, so that a run starts from an empty prefix cache. */
 async function flushCache(root: string, apiKey: string | null): Promise<void> {
   let r: Response;
@@ -137,6 +161,9 @@ async function run(o: Options): Promise<void> {
   const apiKey = o.apiKey ?? (process.env.RADIXLM_API_KEY || null);
   const extraBody = parseExtraBody(o.extraBody);
 
+  // Before anything that needs the server's answers: a dead address is the problem to name.
+  const down = await unreachable(root);
+  if (down !== null) throw new UsageError(`cannot reach ${root}: ${down}`);
   const facts = await askServer(root, apiKey);
   const tokPath = o.tokenizer ?? facts.tokenizerPath;
   if (tokPath === null) {
@@ -176,6 +203,11 @@ async function run(o: Options): Promise<void> {
       request_rate: Number.isFinite(rate) ? rate : "inf", max_concurrency: maxConcurrency, tokenizer: tokPath,
     },
   });
+  // A run where nothing completed has no figures worth a table or a bound: only what went wrong.
+  if (report.requests.completed === 0) {
+    if (o.json) fs.writeFileSync(o.json, JSON.stringify(report, null, 1) + "\n");
+    throw new Error(`no request completed${report.errors.length ? `: ${report.errors[0]}` : ""}`);
+  }
   // The bound needs the server idle: measured after the run, before anything is printed;
   // only for a server on this machine (its kernels are the ones measured here). A bound that
   // cannot be measured costs the run nothing but its line.
@@ -194,7 +226,6 @@ async function run(o: Options): Promise<void> {
   process.stdout.write(formatReport(report) + "\n");
   if (bound !== null) process.stdout.write(formatBound(bound, report.duration_s, "the run") + "\n");
   if (boundError !== null) process.stderr.write(`radixlm: bound not measured: ${boundError}\n`);
-  if (report.requests.completed === 0) throw new Error(`no request completed${report.errors.length ? `: ${report.errors[0]}` : ""}`);
 }
 
 export function register(bench: Command): void {

@@ -16,6 +16,15 @@ import * as route from "./route.js";
 import * as convert from "./convert.js";
 import * as perplexity from "./perplexity.js";
 
+/** Help shows `(default: 30000)`, not `(default: "30000")`: defaults given as numeric strings (and "inf") print bare. */
+function showNumericDefaults(c: Command): void {
+  for (const o of c.options) {
+    const v: unknown = o.defaultValue;
+    if (o.defaultValueDescription === undefined && typeof v === "string" && /^(-?\d+(\.\d+)?|inf)$/.test(v)) o.defaultValueDescription = v;
+  }
+  for (const sub of c.commands) showNumericDefaults(sub);
+}
+
 export async function main(argv: string[]): Promise<void> {
   const program = new Command("radixlm")
     .description("LLM serving engine for Node.js built around RadixAttention")
@@ -31,6 +40,7 @@ export async function main(argv: string[]): Promise<void> {
   benchOffline.register(bench);
   benchServe.register(bench);
   benchCompare.register(bench);
+  showNumericDefaults(program);
   for (const c of program.commands) c.exitOverride();
   for (const c of bench.commands) c.exitOverride();
   try {

@@ -62,9 +62,14 @@ class Cursor {
     return this.size - this.pos;
   }
 
+  /** The file ends before `field` does: it was cut short (a partial download or copy). */
+  truncated(field: string, detail: string): FormatError {
+    return truncatedHeader(this.path, this.size, `${field}: ${detail}`);
+  }
+
   /** Index in `buf` of the next `n` bytes, after checking the file has them. */
   private need(n: number, field: string): number {
-    if (n > this.size - this.pos) throw fieldError(this.path, field, "the file ends inside it (truncated header)");
+    if (n > this.size - this.pos) throw this.truncated(field, `needs ${n} bytes at ${this.pos}, the file has ${this.size - this.pos} left`);
     const rel = this.pos - this.bufStart;
     if (rel >= 0 && rel + n <= this.buf.length) return rel;
     const len = Math.min(Math.max(n, WINDOW), this.size - this.pos);
@@ -72,7 +77,7 @@ class Cursor {
     let done = 0;
     while (done < len) {
       const got = fs.readSync(this.fd, buf, done, len - done, this.pos + done);
-      if (got <= 0) throw fieldError(this.path, field, "the file ends inside it (truncated header)");
+      if (got <= 0) throw this.truncated(field, `the file ends while it is read`);
       done += got;
     }
     this.buf = buf;
@@ -99,8 +104,8 @@ class Cursor {
   /** A length-prefixed UTF-8 string; the length is checked before the bytes are read. */
   str(field: string, max: number): string {
     const n = this.u64(field);
-    if (n > this.left) throw fieldError(this.path, field, `string length ${n} runs past the end of the file (${this.left} bytes left)`);
     if (n > max) throw fieldError(this.path, field, `string length ${n} is over the limit of ${max}`);
+    if (n > this.left) throw this.truncated(field, `a string of ${n} bytes, the file has ${this.left} left`);
     const i = this.need(n, field);
     this.pos += n;
     return this.buf.toString("utf8", i, i + n);
@@ -132,6 +137,11 @@ class Cursor {
   }
 }
 
+/** `<path>: truncated at byte N while reading the header (<what was being read>)`. */
+export function truncatedHeader(path: string, size: number, detail: string): FormatError {
+  return new FormatError(path, `truncated at byte ${size} while reading the header (${detail})`);
+}
+
 function valueTypeOk(t: number): boolean {
   return Number.isInteger(t) && t >= 0 && t <= VALUE_TYPE.FLOAT64;
 }
@@ -144,10 +154,10 @@ function readValue(c: Cursor, type: number, field: string, path: string): GGUFVa
   // llama.cpp reads no nested arrays either; refusing them keeps every value one level deep.
   if (elem === VALUE_TYPE.ARRAY) throw fieldError(path, field, "arrays of arrays are not supported");
   const n = c.u64(field);
-  if (n * MIN_BYTES[elem]! > c.left) {
-    throw fieldError(path, field, `array of ${n} elements needs at least ${n * MIN_BYTES[elem]!} bytes, the file has ${c.left} left`);
-  }
   if (n > MAX_ARRAY) throw fieldError(path, field, `array of ${n} elements is over the limit of ${MAX_ARRAY}`);
+  if (n * MIN_BYTES[elem]! > c.left) {
+    throw c.truncated(field, `an array of ${n} elements needs at least ${n * MIN_BYTES[elem]!} bytes, the file has ${c.left} left`);
+  }
   const out: GGUFValue[] = new Array<GGUFValue>(n);
   if (elem === VALUE_TYPE.STRING) for (let i = 0; i < n; i++) out[i] = c.str(field, MAX_STRING);
   else for (let i = 0; i < n; i++) out[i] = c.scalar(elem, field);
@@ -163,7 +173,7 @@ export function readGGUFHeaderFrom(path: string): GGUFHeader {
     throw new FormatError(path, "no such file");
   }
   if (!st.isFile()) throw new FormatError(path, "not a regular file");
-  if (st.size < 24) throw new FormatError(path, `truncated GGUF file (${st.size} bytes, too short for a header)`);
+  if (st.size < 24) throw truncatedHeader(path, st.size, "a GGUF header takes at least 24 bytes");
   const fd = fs.openSync(path, "r");
   try {
     return parse(new Cursor(fd, st.size, path), path);
@@ -181,8 +191,13 @@ function parse(c: Cursor, path: string): GGUFHeader {
   const kvCount = c.u64("metadata_kv_count");
   // A key/value takes at least 13 bytes (key length, type, one byte); a tensor entry 32 (name
   // length, n_dims, one dimension, type, offset).
-  if (kvCount * 13 > c.left) throw fieldError(path, "metadata_kv_count", `${kvCount} entries cannot fit in the ${c.left} bytes after it`);
+  // A count no real file has is a lie; a plausible one with too few bytes after it, a cut.
+  if (kvCount * 13 > c.left) {
+    if (kvCount <= MAX_ARRAY) throw c.truncated("metadata_kv_count", `${kvCount} entries take at least ${kvCount * 13} bytes, the file has ${c.left} left`);
+    throw fieldError(path, "metadata_kv_count", `${kvCount} entries cannot fit in the ${c.left} bytes after it`);
+  }
   if (tensorCount * 32 > c.left - kvCount * 13) {
+    if (tensorCount <= MAX_ARRAY) throw c.truncated("tensor_count", `${tensorCount} tensors and ${kvCount} entries take at least ${tensorCount * 32 + kvCount * 13} bytes, the file has ${c.left} left`);
     throw fieldError(path, "tensor_count", `${tensorCount} tensors cannot fit in the ${c.left} bytes after it`);
   }
 

@@ -5,7 +5,7 @@
 // was changed (its size no longer matches the gap before the next tensor) and offsets moved
 // by a few bytes or onto another tensor, which would otherwise load and compute garbage.
 import { dtypeFromGgml, tensorByteSize, type WeightType } from "./dtype.js";
-import { fieldError, quote } from "./errors.js";
+import { fieldError, FormatError, quote } from "./errors.js";
 import type { GGUFHeader } from "./gguf-header.js";
 
 export interface TensorInfo {
@@ -40,9 +40,11 @@ export function ggufTensors(path: string, header: GGUFHeader): Map<string, Tenso
   if (header.tensors.length === 0) return out;
   const dataStart = pad(header.headerEnd, alignment);
   if (dataStart > header.fileSize) {
-    throw fieldError(path, "tensor data", `the file ends at ${header.fileSize}, before its data section (at ${dataStart})`);
+    throw new FormatError(path, `truncated at byte ${header.fileSize} while reading the header (the data section starts at ${dataStart})`);
   }
   const room = header.fileSize - dataStart;
+  const cut = truncatedData(path, header, dataStart, alignment);
+  if (cut) throw cut;
   let expected = 0;
   let prev: TensorInfo | null = null;
   for (const t of header.tensors) {
@@ -79,4 +81,25 @@ export function ggufTensors(path: string, header: GGUFHeader): Map<string, Tenso
       `its data (${prev!.type} [${prev!.shape.join(", ")}], ${prev!.byteLength} bytes) is followed by ${tail} bytes that belong to no tensor`);
   }
   return out;
+}
+
+/**
+ * A file cut short: every entry of the directory is sound and each tensor starts where the one
+ * before it ends (as written), yet the data runs past the end of the file. Null when the
+ * directory itself is wrong somewhere (the checks above name what).
+ */
+function truncatedData(path: string, header: GGUFHeader, dataStart: number, alignment: number): FormatError | null {
+  let expected = 0;
+  let first: { name: string; at: number; size: number } | null = null;
+  for (const t of header.tensors) {
+    const info = dtypeFromGgml(t.ggmlType);
+    if (!info || t.offset !== expected) return null;
+    const size = tensorByteSize(info.name, [...t.dims].reverse(), Number.MAX_SAFE_INTEGER);
+    if (typeof size === "string") return null;
+    if (first === null && dataStart + t.offset + size > header.fileSize) first = { name: t.name, at: dataStart + t.offset, size };
+    expected = pad(t.offset + size, alignment);
+  }
+  if (first === null) return null;
+  return new FormatError(path, `truncated at byte ${header.fileSize} while reading tensor data: tensor ${quote(first.name)} (${first.size} bytes at ${first.at}) ` +
+    `lies beyond the end of the file, which should be ${dataStart + expected} bytes long`);
 }

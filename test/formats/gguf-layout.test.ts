@@ -99,7 +99,7 @@ test("huge counts and lengths fail at once, before anything is allocated for the
     ["string-length", writeU64(b, tokens.elementsAt![5]!, 2 ** 33), '"tokenizer.ggml.tokens"'],
     ["key-length", writeU64(b, f.kvs[3]!.key.at, 2 ** 50), "metadata key 3"],
     ["name-length", writeU64(b, f.tensors[2]!.name.at, 2 ** 62), "tensor 2 name"],
-    ["truncated-header", b.subarray(0, f.headerEnd - 10), "truncated header"],
+    ["truncated-header", b.subarray(0, f.headerEnd - 10), `truncated at byte ${f.headerEnd - 10} while reading the header`],
   ];
   for (const [name, bytes, needle] of cases) {
     const p = write(bytes, name);
