@@ -192,6 +192,14 @@ export function buildReport(x: ReportInputs): ServeReport {
 const pct = (x: number | null): string => (x === null ? "n/a" : `${(x * 100).toFixed(1)}%`);
 
 /** The table printed at the end of a run. */
+/**
+ * A hit rate above what this workload can reach from an empty cache (by more than a point):
+ * the server was warm, so the figures are not the workload's.
+ */
+export function hitAboveIdeal(r: ServeReport): boolean {
+  return r.cache_hit_rate !== null && r.cache_hit_rate > r.ideal_hit_rate + 0.01;
+}
+
 export function formatReport(r: ServeReport): string {
   const rows: [string, string][] = [
     ["label", r.label],
@@ -212,6 +220,9 @@ export function formatReport(r: ServeReport): string {
   }
   const byTier = r.hit_rate_ram !== undefined && r.hit_rate_disk !== undefined ? `: ram ${pct(r.hit_rate_ram)}, disk ${pct(r.hit_rate_disk)}` : "";
   rows.push(["cache hit rate", `${pct(r.cache_hit_rate)} (usage ${pct(r.cache_hit_rates.usage)}, /metrics ${pct(r.cache_hit_rates.metrics)}${byTier}; ideal ${pct(r.ideal_hit_rate)})`]);
+  if (hitAboveIdeal(r)) {
+    rows.push(["", `above the ideal: the server's cache held these prompts from earlier requests (--flush-cache starts from an empty one)`]);
+  }
   if (r.disk_loads !== undefined) {
     rows.push(["disk tier loads", `${r.disk_loads}${r.disk_load_ms_mean !== undefined ? `, mean ${r.disk_load_ms_mean.toFixed(1)} ms` : ""}`]);
   }

@@ -108,7 +108,6 @@ export async function benchServe(o: ServeBenchOptions): Promise<ServeReport> {
   let lastEnd = t0;
 
   const runChain = async (chainIndex: number): Promise<void> => {
-    await sleep(starts[chainIndex]! - (performance.now() - t0), stop.signal);
     const h: History = { ids: [], text: "", messages: [] };
     for (const step of o.workload.chains[chainIndex]!) {
       if (stop.signal.aborted) return;
@@ -163,7 +162,13 @@ export async function benchServe(o: ServeBenchOptions): Promise<ServeReport> {
   };
 
   try {
-    await Promise.all(o.workload.chains.map((_, i) => runChain(i)));
+    // One wait at a time until each chain's arrival (one abort listener, not one per chain).
+    const running: Promise<void>[] = [];
+    for (let i = 0; i < o.workload.chains.length && !stop.signal.aborted; i++) {
+      await sleep(starts[i]! - (performance.now() - t0), stop.signal);
+      if (!stop.signal.aborted) running.push(runChain(i));
+    }
+    await Promise.all(running);
   } finally {
     clearTimeout(deadline);
     bar.stop();

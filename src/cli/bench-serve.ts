@@ -14,7 +14,7 @@ import { MIN_ALPHABET, PromptText, wordAlphabet } from "../bench/prompt-text.js"
 import { renderSvg } from "../bench/svg.js";
 import { makeWorkload, makeWorkloadFrom, WORKLOAD_NAMES, type Workload, type WorkloadName } from "../bench/workloads.js";
 import { makeEditWorkload, templateRenderer } from "../bench/edit-workload.js";
-import { editOptions, workloadFlags, workloadOptions, type WorkloadFlagValues } from "./bench-offline.js";
+import { editOptions, fitLengths, workloadFlags, workloadOptions, type WorkloadFlagValues } from "./bench-offline.js";
 import { parseFloatArg, parseIntArg, UsageError } from "./errors.js";
 
 interface Options extends WorkloadFlagValues {
@@ -147,7 +147,7 @@ async function run(o: Options): Promise<void> {
   if (!API_KINDS.includes(o.api as ApiKind)) throw new UsageError(`unknown --api "${o.api}" (${API_KINDS.join(", ")})`);
   const api = o.api as ApiKind;
   if (!WORKLOAD_NAMES.includes(o.workload as WorkloadName)) throw new UsageError(`unknown workload "${o.workload}" (${WORKLOAD_NAMES.join(", ")})`);
-  const wopts = workloadOptions(o);
+  let wopts = workloadOptions(o);
   const root = serverRoot(o.baseUrl);
   const rate = o.requestRate === "inf" ? Infinity : parseFloatArg("--request-rate", o.requestRate);
   if (!(rate > 0)) throw new UsageError(`--request-rate must be > 0 or "inf", got "${o.requestRate}"`);
@@ -180,6 +180,15 @@ async function run(o: Options): Promise<void> {
     workload = makeEditWorkload(editOptions(o, wopts), tokenizer, render, facts.contextLength ?? Infinity);
   } else {
     const alphabet = wordAlphabet(tokenizer);
+    // Default lengths cut to the server's context, where it says (as bench offline does).
+    if (facts.contextLength !== null) {
+      const fitted = fitLengths(name, wopts, o, facts.contextLength);
+      if (fitted !== wopts) {
+        process.stderr.write(`radixlm: default lengths scaled to fit the server's context of ${facts.contextLength} tokens: ` +
+          `--system-prompt-len ${fitted.systemPromptLen}, --question-len ${fitted.questionLen}, --output-len ${fitted.outputLen}\n`);
+        wopts = fitted;
+      }
+    }
     if (alphabet.length >= MIN_ALPHABET) {
       text = new PromptText(tokenizer, alphabet);
       workload = makeWorkloadFrom(name, wopts, alphabet);
