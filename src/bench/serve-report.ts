@@ -56,6 +56,8 @@ export interface ServeRunInfo {
   readonly max_concurrency: number | null;
   readonly tokenizer: string | null;
   readonly started_at: string;
+  /** The serving engine, as its /v1/models says (owned_by: radixlm, llama.cpp, vLLM, SGLang); absent in older results. */
+  readonly server_engine?: string | null;
 }
 
 export interface ServeReport extends ServeRunInfo {

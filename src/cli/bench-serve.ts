@@ -71,7 +71,11 @@ interface ServerFacts {
   readonly chatTemplate: string | null;
   /** Most tokens of prompt + output a request may have, where the server says. */
   readonly contextLength: number | null;
+  /** The engine behind the API, from /v1/models' owned_by. */
+  readonly engineName: string | null;
 }
+
+const ENGINE_NAMES: Readonly<Record<string, string>> = { radixlm: "radixlm", llamacpp: "llama.cpp", "llama.cpp": "llama.cpp", vllm: "vLLM", sglang: "SGLang" };
 
 /** The model name and tokenizer location, where the server tells them (/v1/models, /get_model_info). */
 async function askServer(root: string, apiKey: string | null): Promise<ServerFacts> {
@@ -88,6 +92,7 @@ async function askServer(root: string, apiKey: string | null): Promise<ServerFac
     engine: serverEngine(server),
     chatTemplate: typeof info?.chat_template === "string" ? info.chat_template : null,
     contextLength: [info?.context_length, card?.max_model_len].find((n): n is number => typeof n === "number" && Number.isInteger(n) && n > 0) ?? null,
+    engineName: typeof card?.owned_by === "string" && card.owned_by !== "" ? ENGINE_NAMES[card.owned_by.toLowerCase()] ?? card.owned_by.slice(0, 40) : null,
   };
 }
 
@@ -210,6 +215,7 @@ async function run(o: Options): Promise<void> {
     info: {
       label, base_url: root, api, model: client.model, workload: o.workload, workload_options: { ...wopts },
       request_rate: Number.isFinite(rate) ? rate : "inf", max_concurrency: maxConcurrency, tokenizer: tokPath,
+      server_engine: facts.engineName,
     },
   });
   // A run where nothing completed has no figures worth a table or a bound: only what went wrong.
