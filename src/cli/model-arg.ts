@@ -7,12 +7,13 @@ import fs from "node:fs";
 import path from "node:path";
 import { isRepoFolder } from "../hub/cache-layout.js";
 import { defaultModelPath } from "./default-model.js";
+import { isQuiet } from "../util/progress.js";
 
 /** The one help text for --model. */
 export const MODEL_HELP = "GGUF file, HF model folder, HF cache folder, cached repo id (org/name[@rev]) or hf:org/name[/file.gguf|:QUANT][@rev] to download";
 
 export function modelPath(arg: string | undefined): Promise<string> {
-  return arg === undefined ? Promise.resolve(defaultModelPath()) : resolveModel(arg, { progress: process.stderr });
+  return arg === undefined ? Promise.resolve(defaultModelPath()) : resolveModel(arg, { progress: isQuiet() ? null : process.stderr });
 }
 
 /** The repo id an argument names (`org/name`, `hf:...`, or a cache folder models--org--name), for the served model name. */

@@ -16,6 +16,10 @@ export function setQuiet(q: boolean): void {
   quiet = q;
 }
 
+export function isQuiet(): boolean {
+  return quiet;
+}
+
 export interface ProgressOptions {
   /** Where it draws (default stderr); drawn only when `isTTY` is true. */
   readonly out?: ProgressStream;
@@ -95,10 +99,13 @@ export class Progress {
     return progressLine(this.label, this.done, this.total, (performance.now() - this.t0) / 1000, { unit: this.o.unit, rate: this.o.rate, status: this.status });
   }
 
+  /** `status`: what it is doing now (a phase, a running figure); a new phase is drawn at once. */
   update(done: number, status?: string): void {
     this.done = done;
+    const newPhase = status !== undefined && status !== this.status;
     if (status !== undefined) this.status = status;
     this.bar?.update(done);
+    if (newPhase) this.bar?.render();
   }
 
   increment(by = 1, status?: string): void {

@@ -54,3 +54,14 @@ test("--model failures from the hub and the cache are one line and exit 2", asyn
   const allowed = await cliAsync(["info", "--model", "hf:org/cli-private", "--json"], 60_000, { ...env, HF_TOKEN: "hf_cli" });
   assert.equal(allowed.code, 0, allowed.stderr);
 });
+
+test("--quiet downloads without a word on stderr", async () => {
+  const h = await hub();
+  const dir = await testModel("llama-hf-f32", { arch: "llama", format: "hf", dtype: "f32", seed: 7 });
+  h.publish("org/cli-quiet", filesOf(dir));
+  const env = { HF_HOME: path.join(tempDir(), "cli-quiet-home"), HF_ENDPOINT: h.url };
+  const r = await cliAsync(["--quiet", "info", "--model", "hf:org/cli-quiet"], 120_000, env);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stderr, "");
+  assert.match(r.stdout, /architecture\s+llama/);
+});

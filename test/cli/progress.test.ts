@@ -3,6 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import fs from "node:fs";
 import path from "node:path";
 import { cli } from "../helpers/cli.js";
 import { tempDir } from "../helpers/models.js";
@@ -45,4 +46,24 @@ test("in a pipe no progress is written: stderr stays empty", () => {
   const conv = cli(["convert", "--model", path.join(dir, "a.gguf"), "--out", path.join(dir, "b.gguf")]);
   assert.equal(conv.code, 0, conv.stderr);
   assert.equal(conv.stderr, "");
+});
+
+test("perplexity and bench offline draw their bars on a terminal: windows with the running perplexity, phases of the runs", { skip: !hasScript && "no `script` (util-linux) here" }, () => {
+  const text = path.join(tempDir(), "text.txt");
+  fs.writeFileSync(text, fs.readFileSync(path.resolve("models/demo/heldout.txt"), "utf8").slice(0, 2000));
+  const ppl = onTerminal(["perplexity", "--file", text, "--window", "64"]);
+  assert.equal(ppl.code, 0, ppl.out);
+  assert.match(ppl.out, /radixlm: perplexity \[#{24}\] (\d+)\/\1 windows 100% .*running perplexity \d+\.\d{3}/);
+  assert.match(ppl.out, /\r\x1b\[Kperplexity \d+\.\d{4} \(/);
+
+  const off = onTerminal(["bench", "offline", "--groups", "1", "--prompts-per-group", "2", "--output-len", "4"]);
+  assert.equal(off.code, 0, off.out);
+  for (const phase of ["run 1/2: cache on", "run 2/2: cache off", "measuring the kernels for the bound"]) {
+    assert.match(off.out, new RegExp(`radixlm: bench offline \\[[#.]{24}\\] \\d+/5 steps \\d+% .*${phase}`), phase);
+  }
+  assert.match(off.out, /\r\x1b\[Krun +reqs +time s +out tok\/s/);
+
+  const piped = cli(["bench", "offline", "--groups", "1", "--prompts-per-group", "2", "--output-len", "4"]);
+  assert.equal(piped.code, 0, piped.stderr);
+  assert.doesNotMatch(piped.stderr, /bench offline \[/);
 });
