@@ -18,6 +18,7 @@ async function run(o: Options): Promise<void> {
   const t0 = performance.now();
   const src = await modelPath(o.model);
   const bar = new Progress(`converting to ${o.dtype}`, 0, { unit: "bytes", rate: true });
+  bar.update(0, "reading the model");
   let r;
   try {
     r = await convertToGGUF({

@@ -147,6 +147,7 @@ async function run(o: ServeOptions): Promise<void> {
   }
   const steps = (o.warmup ? 3 : 2) + (o.cacheDir !== undefined ? 1 : 0);
   const progress = new Progress(`loading ${path.basename(localPath)}`, steps, { unit: "steps" });
+  let cacheLine: string | null = null;
   try {
     progress.update(0, "reading the model");
     const model = await loadModel(localPath);
@@ -174,8 +175,9 @@ async function run(o: ServeOptions): Promise<void> {
       progress.update(steps - 1, `reading the cache dir ${o.cacheDir}`);
       const found = tiers.restoreDiskTree();
       progress.update(steps);
-      process.stdout.write(`radixlm: cache dir ${o.cacheDir}: ${found.tokens} cached tokens in ${found.items} item(s) from earlier runs` +
-        (found.dropped > 0 ? ` (${found.dropped} unusable item(s) dropped)` : "") + "\n");
+      // Printed once the bar is gone.
+      cacheLine = `radixlm: cache dir ${o.cacheDir}: ${found.tokens} cached tokens in ${found.items} item(s) from earlier runs` +
+        (found.dropped > 0 ? ` (${found.dropped} unusable item(s) dropped)` : "") + "\n";
       // Pinned prefixes come back in the background: the server is ready meanwhile.
       void tiers.restorePins().then((n) => {
         if (n > 0) process.stdout.write(`radixlm: cache dir: ${n} pinned prefix(es) pinned again\n`);
@@ -188,6 +190,7 @@ async function run(o: ServeOptions): Promise<void> {
       }
     }
     progress.stop();
+    if (cacheLine !== null) process.stdout.write(cacheLine);
     server.attach(engine);
     const backend = engineOpts.backend?.name ?? "reference";
     process.stdout.write(`radixlm: serving ${name} at ${server.url} (backend ${backend}, KV pool ${engine.kvCapacity} tokens, ` +
