@@ -344,6 +344,9 @@ def replace_word(text, old, new):
 
 
 class EditGen(Gen):
+    # Share of edit texts given random words (noisy); 0 keeps the generator's first stream.
+    noise = 0.0
+
     def edit_text(self):
         """One or two stories, with a coloured thing and a number in them."""
         r = self.r
@@ -364,6 +367,19 @@ class EditGen(Gen):
         for e in r.sample(extra, r.randrange(1, 3)):
             sentences.insert(r.randrange(1, len(sentences) + 1), e)
         return ". ".join(sentences)
+
+    def noisy(self, text):
+        """The text with a share of its words swapped for words drawn at random: the story's
+        template no longer predicts it, so a reply that repeats it has to copy."""
+        r = self.r
+        share = r.uniform(0.1, 0.6)
+        words = GIRLS + BOYS + list(ANIMALS) + OBJECTS + ADJS + FOODS + FEELINGS + WEATHER
+
+        def swap(m):
+            # Colours stay, so that a colour edit always finds one.
+            w = m.group(0)
+            return self.pick(words) if w not in EDIT_COLORS and r.random() < share else w
+        return re.sub(r"\b[a-z]{3,}\b", swap, text)
 
     def word_salad(self, short=False):
         """Sentences of words drawn at random: text no story model can guess, so only copying writes it."""
@@ -395,6 +411,8 @@ class EditGen(Gen):
         if r.random() < 0.4:
             return self.copy()
         text = self.edit_text()
+        if self.noise > 0 and r.random() < self.noise:
+            text = self.noisy(text)
         k = r.randrange(4)
         if k == 0:
             names = [n for n in GIRLS + BOYS if re.search(r"\b" + n + r"\b", text)]
@@ -434,8 +452,9 @@ class EditGen(Gen):
         return f"{IM_START}user\n{user}{IM_END}\n{IM_START}assistant\n{rewritten}{IM_END}\n"
 
 
-def edit_documents(seed, count):
+def edit_documents(seed, count, noise=0.0):
     g = EditGen(seed)
+    g.noise = noise
     return [g.edit() for _ in range(count)]
 
 

@@ -169,6 +169,7 @@ def main():
     ap.add_argument("--init", help="go on from this exported model (its tokenizer and weights) instead of from scratch")
     ap.add_argument("--edit-share", type=float, default=0.0, help="share of each batch that is edit chats (data.py)")
     ap.add_argument("--edit-docs", type=int, default=20000)
+    ap.add_argument("--edit-noise", type=float, default=0.0, help="share of edit texts with random words put in (data.py EditGen.noisy)")
     ap.add_argument("--copy-rows", type=int, default=0, help="rows per batch packed with short copy chats (random words repeated), loss on the replies")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
@@ -190,7 +191,7 @@ def main():
     stream = torch.tensor([t for d in docs for t in enc.encode(d)], dtype=torch.long)
     held_ids = torch.tensor(enc.encode(held), dtype=torch.long)
     # Edit chats start their rows: the reply copies a text that must be in the window.
-    edits = [enc.encode(d) for d in edit_documents(1, args.edit_docs)] if args.edit_share > 0 else []
+    edits = [enc.encode(d) for d in edit_documents(1, args.edit_docs, args.edit_noise)] if args.edit_share > 0 else []
     edits = [e for e in edits if len(e) <= args.seq + 1]
     # Each edit row is one chat, its loss on the reply alone: the copy is what it teaches.
     im_start = enc.vocab["<|im_start|>"]
