@@ -33,7 +33,7 @@ export function checkMaxDraft(n: number): void {
 }
 
 /** Default most tokens drafted per request and step. */
-export const DEFAULT_MAX_DRAFT = 8;
+export const DEFAULT_MAX_DRAFT = 16;
 /** The largest --speculative-max-draft: a step's rows are bounded by the chunk size anyway. */
 export const MAX_DRAFT_LIMIT = 64;
 
@@ -69,6 +69,8 @@ interface DraftState {
   readonly bySource: readonly [Acceptance, Acceptance, Acceptance, Acceptance];
   /** Where in the prediction the last draft from it started: the next is looked for from there on. */
   predictionAt: number;
+  /** The request's length when that draft was made: what it has appended since continues the prediction there, if the draft held. */
+  predictionLength: number;
   source: Source;
   /** Steps since a source not worth its rows last had a probe. */
   sinceProbe: number;
@@ -133,9 +135,17 @@ export class Speculator implements Drafter {
 
   private draftFrom(source: Source, req: Request, st: DraftState, k: number): readonly number[] {
     if (source === 0) {
-      const f = req.prediction.length > 0 ? followCorpus(req.prediction, st.predictionAt, req.tokens, k) : null;
-      if (f) st.predictionAt = f.at;
-      return f?.draft ?? NONE;
+      if (req.prediction.length === 0) return NONE;
+      // Where the last draft left off, when what came since is the prediction there: a
+      // prediction that is right is followed token for token, whatever repeats in it.
+      const at = st.predictionAt + (req.tokens.length - st.predictionLength);
+      const f = st.predictionLength > 0 && at > st.predictionAt && at <= req.prediction.length && req.prediction[at - 1] === req.tokens[req.tokens.length - 1]
+        ? { draft: req.prediction.slice(at, at + k), at }
+        : followCorpus(req.prediction, st.predictionAt, req.tokens, k);
+      if (!f || f.draft.length === 0) return NONE;
+      st.predictionAt = f.at;
+      st.predictionLength = req.tokens.length;
+      return f.draft;
     }
     if (source === 2) return promptLookup(req.tokens, k);
     if (source === 3) return this.ngrams.lookup(st.salt, req.tokens, k);
@@ -195,7 +205,7 @@ export class Speculator implements Drafter {
     let st = this.states.get(req);
     if (!st) {
       st = {
-        bySource: this.sources(), predictionAt: 0, source: 2, sinceProbe: 0, fails: 0, pause: 0,
+        bySource: this.sources(), predictionAt: 0, predictionLength: 0, source: 2, sinceProbe: 0, fails: 0, pause: 0,
         treeMissAt: -1, salt: saltHash(req.salt),
       };
       this.states.set(req, st);

@@ -16,7 +16,7 @@
 //
 //   node tools/speculative-bench/run.mjs [--threads 2] [--presets smollm2-135m,qwen2.5-0.5b]
 //     [--edits 32] [--edit-concurrency 1] [--edit-text-len N] [--demo PATH] [--prompts 8] [--conversations 4] [--turns 3]
-//     [--system-prompt-len 128] [--question-len 32] [--output-len 128] [--max-draft 8]
+//     [--system-prompt-len 128] [--question-len 32] [--output-len 128] [--max-draft N (default: the engine's, 16)]
 //     [--parts edit,random,multi-turn] [--out DIR]
 //
 // The models are made once in the out folder; results.json and report.txt are written there.
@@ -44,7 +44,7 @@ const { values: o } = parseArgs({
     "system-prompt-len": { type: "string", default: "128" },
     "question-len": { type: "string", default: "32" },
     "output-len": { type: "string", default: "128" },
-    "max-draft": { type: "string", default: "8" },
+    "max-draft": { type: "string" },
     out: { type: "string", default: path.join(os.tmpdir(), "radixlm-speculative-bench") },
   },
 });
@@ -63,7 +63,7 @@ function modelOf(preset) {
 /** One `bench offline --compare speculative --json` run; its report with what it ran. */
 function compare(label, model, workloadArgs) {
   const args = ["bench", "offline", "--model", model, ...workloadArgs, "--compare", "speculative", "--json",
-    "--threads", o.threads, "--speculative-max-draft", o["max-draft"]];
+    "--threads", o.threads, ...(o["max-draft"] !== undefined ? ["--speculative-max-draft", o["max-draft"]] : [])];
   process.stderr.write(`${label}: radixlm ${args.join(" ")}\n`);
   const t0 = performance.now();
   const r = spawnSync(process.execPath, [bin, ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], maxBuffer: 64 * 2 ** 20 });
@@ -101,7 +101,7 @@ const rows = runs.map((r) => [
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
 const line = (cells) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ");
 const report = [
-  `speculative decoding (ngram over off, max draft ${o["max-draft"]}), bench offline, ${os.cpus().length} cores, ${o.threads} threads`,
+  `speculative decoding (ngram over off, max draft ${o["max-draft"] ?? "the default"}), bench offline, ${os.cpus().length} cores, ${o.threads} threads`,
   line(header), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line),
   "ratio: output tokens/s with over without; decode ratio: mean time per output token after the first, without over with;",
   "bound, decode bound: the same two with every draft right; TTFT ratio: mean TTFT without over with (above 1: sooner with)",
