@@ -44,7 +44,7 @@ export function engineFlags(c: Command): Command {
     .option("--max-grammar-chars <n>", "largest grammar spec compiled (characters of its JSON or text); larger is a 400", String(64 * 1024))
     .option("--grammar-workers <n>", "grammar compiles at once, each in its own worker thread", "2")
     .option("--generation-config <mode>", "auto: a request's unset sampling fields take the model's defaults (generation_config.json, GGUF general.sampling.*); none: radixlm's", "auto")
-    .option("--speculative <mode>", SPECULATIVE_HELP, "off")
+    .option("--speculative <mode>", SPECULATIVE_HELP, "ngram")
     .option("--speculative-max-draft <n>", SPECULATIVE_MAX_DRAFT_HELP, String(DEFAULT_MAX_DRAFT));
 }
 
@@ -52,7 +52,7 @@ export const SPECULATIVE_HELP = "ngram: draft tokens from the request's own text
 export const SPECULATIVE_MAX_DRAFT_HELP = `most tokens drafted per request and step (1..${MAX_DRAFT_LIMIT})`;
 
 /** --speculative and --speculative-max-draft, checked. */
-export function speculativeOptions(mode = "off", maxDraft = String(DEFAULT_MAX_DRAFT)): { speculative: SpeculativeMode; speculativeMaxDraft: number } {
+export function speculativeOptions(mode = "ngram", maxDraft = String(DEFAULT_MAX_DRAFT)): { speculative: SpeculativeMode; speculativeMaxDraft: number } {
   if (mode !== "ngram" && mode !== "off") throw new UsageError(`--speculative must be ngram or off, got "${mode}"`);
   const n = parseIntArg("--speculative-max-draft", maxDraft, 1);
   if (n > MAX_DRAFT_LIMIT) throw new UsageError(`--speculative-max-draft must be at most ${MAX_DRAFT_LIMIT}, got ${n}`);

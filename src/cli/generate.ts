@@ -116,7 +116,7 @@ export function register(program: Command): void {
     .option("--backend <name>", "auto (native when the addon loads), native or reference", "auto")
     .option("--threads <n>", "compute threads (default: the number of cores)")
     .option("--stats", "print token counts and speed to stderr")
-    .option("--speculative <mode>", SPECULATIVE_HELP, "off")
+    .option("--speculative <mode>", SPECULATIVE_HELP, "ngram")
     .option("--speculative-max-draft <n>", SPECULATIVE_MAX_DRAFT_HELP, String(DEFAULT_MAX_DRAFT))
     .action(run);
 }

@@ -77,7 +77,7 @@ export class Engine {
     const maxDraft = opts.speculativeMaxDraft ?? DEFAULT_MAX_DRAFT;
     // Checked with speculation off too: a bad value is a mistake either way.
     checkMaxDraft(maxDraft);
-    this.speculator = opts.speculative !== "ngram" || model.headless ? null : new Speculator(maxDraft, radix);
+    this.speculator = (opts.speculative ?? "ngram") !== "ngram" || model.headless ? null : new Speculator(maxDraft, radix);
     if (this.speculator) this.scheduler.setDrafter(this.speculator);
     this.contextLength = Math.min(model.config.maxPositionEmbeddings, this.pool.capacity);
     this.intake = new GrammarIntake(model, opts.grammarLimits, {
