@@ -1,24 +1,9 @@
 // Download progress on stderr: a bar redrawn in place (bytes done and total, rate, time left)
 // when it is a terminal, one plain line every few seconds when it is a log.
 
-export interface ProgressStream {
-  readonly isTTY?: boolean;
-  write(s: string): boolean;
-}
+import { formatBytes, formatDuration, type ProgressStream } from "../util/progress.js";
 
-const UNITS = ["B", "KB", "MB", "GB", "TB"];
-
-export function formatBytes(n: number): string {
-  let v = n;
-  let u = 0;
-  while (v >= 1000 && u < UNITS.length - 1) {
-    v /= 1000;
-    u++;
-  }
-  return `${u === 0 ? v : v.toFixed(1)} ${UNITS[u]}`;
-}
-
-const seconds = (s: number): string => (s >= 3600 ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m` : s >= 60 ? `${Math.floor(s / 60)}m${String(Math.floor(s % 60)).padStart(2, "0")}s` : `${Math.ceil(s)}s`);
+export { formatBytes, type ProgressStream };
 
 export class DownloadProgress {
   private readonly tty: boolean;
@@ -55,7 +40,7 @@ export class DownloadProgress {
   line(): string {
     const secs = (performance.now() - this.t0) / 1000;
     const rate = secs > 0 ? (this.done - this.resumed) / secs : 0;
-    const left = rate > 0 ? ` ${seconds((this.total - this.done) / rate)} left` : "";
+    const left = rate > 0 ? ` ${formatDuration((this.total - this.done) / rate)} left` : "";
     const pct = this.total > 0 ? Math.floor((100 * this.done) / this.total) : 100;
     const width = 24;
     const filled = Math.min(width, Math.round((width * pct) / 100));
