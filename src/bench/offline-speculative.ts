@@ -9,6 +9,7 @@ import type { EngineOptions } from "../engine/engine.js";
 import type { LoadedModel } from "../model/load.js";
 import { expectedLine, runOnce, runRow, RUN_HEADER, type OfflineRun, type OfflineRunResult, type RunShape } from "./offline.js";
 import type { Workload } from "./workloads.js";
+import { Progress } from "../util/progress.js";
 
 export interface SpeculativeReport {
   readonly compare: "speculative";
@@ -54,14 +55,26 @@ const sameIds = (a: readonly number[], b: readonly number[]): boolean => a.lengt
 export async function benchSpeculative(model: LoadedModel, w: Workload, engineOpts: Omit<EngineOptions, "model">, rounds = 2, maxConcurrency: number | null = null): Promise<SpeculativeReport> {
   const runs = { ngram: [] as OfflineRunResult[], off: [] as OfflineRunResult[], bound: [] as OfflineRunResult[] };
   const order = ["off", "ngram", "bound"] as const;
-  const concurrency: RunShape = maxConcurrency === null ? {} : { maxConcurrency };
-  for (let r = 0; r < rounds; r++) {
-    // Off first in the first round: the bound's predictions are its replies.
-    for (const mode of r % 2 === 0 ? order : [...order].reverse()) {
-      const shape: RunShape = mode === "bound" ? { ...concurrency, predictions: runs.off[0]!.outputs } : concurrency;
-      const opts = { ...engineOpts, disableRadixCache: false, speculative: mode === "off" ? "off" as const : "ngram" as const };
-      runs[mode].push(await runOnce(model, w, opts, null, null, shape));
+  const requests = w.chains.reduce((a, c) => a + c.length, 0);
+  const bar = new Progress("bench offline", rounds * order.length * requests, { unit: "requests" });
+  let done = 0;
+  try {
+    for (let r = 0; r < rounds; r++) {
+      // Off first in the first round: the bound's predictions are its replies.
+      for (const [i, mode] of (r % 2 === 0 ? order : [...order].reverse()).entries()) {
+        const phase = `run ${r * order.length + i + 1}/${rounds * order.length}: ${mode}`;
+        bar.update(done, phase);
+        const shape: RunShape = {
+          ...(maxConcurrency === null ? {} : { maxConcurrency }),
+          ...(mode === "bound" ? { predictions: runs.off[0]!.outputs } : {}),
+          onRequest: () => bar.update(++done, phase),
+        };
+        const opts = { ...engineOpts, disableRadixCache: false, speculative: mode === "off" ? "off" as const : "ngram" as const };
+        runs[mode].push(await runOnce(model, w, opts, null, null, shape));
+      }
     }
+  } finally {
+    bar.stop();
   }
   const fastest = (xs: readonly OfflineRunResult[]): OfflineRunResult => xs.reduce((a, b) => (b.run.throughput > a.run.throughput ? b : a));
   const on = fastest(runs.ngram);

@@ -63,6 +63,13 @@ test("perplexity and bench offline draw their bars on a terminal: windows with t
   }
   assert.match(off.out, /\r\x1b\[Krun +reqs +time s +out tok\/s/);
 
+  // --compare speculative: each round's three runs, by name.
+  const spec = onTerminal(["bench", "offline", "--workload", "edit", "--groups", "1", "--prompts-per-group", "2", "--compare", "speculative", "--rounds", "1"]);
+  assert.equal(spec.code, 0, spec.out);
+  for (const phase of ["run 1/3: off", "run 2/3: ngram", "run 3/3: bound"]) {
+    assert.match(spec.out, new RegExp(`radixlm: bench offline \\[[#.]{24}\\] \\d+/6 requests \\d+% .*${phase}`), phase);
+  }
+
   const piped = cli(["bench", "offline", "--groups", "1", "--prompts-per-group", "2", "--output-len", "4"]);
   assert.equal(piped.code, 0, piped.stderr);
   assert.doesNotMatch(piped.stderr, /bench offline \[/);
