@@ -1,12 +1,12 @@
-// Download progress on stderr: a bar redrawn in place (bytes done and total, rate, time left)
-// when it is a terminal, one plain line every few seconds when it is a log.
-
-import { formatBytes, formatDuration, type ProgressStream } from "../util/progress.js";
+// Download progress on stderr: the shared bar (util/progress.ts: bytes done and total, rate,
+// time left, the file) when it is a terminal, one plain line every few seconds when it is a log.
+import { formatBytes, formatDuration, Progress, type ProgressStream } from "../util/progress.js";
 
 export { formatBytes, type ProgressStream };
 
 export class DownloadProgress {
-  private readonly tty: boolean;
+  /** The bar on a terminal; null in a log. */
+  private readonly bar: Progress | null;
   private readonly t0 = performance.now();
   private lastDraw = 0;
   private done = 0;
@@ -16,7 +16,7 @@ export class DownloadProgress {
 
   /** `every`: milliseconds between plain lines when the stream is not a terminal. */
   constructor(private readonly label: string, private readonly total: number, private readonly out: ProgressStream, private readonly every = 5000) {
-    this.tty = out.isTTY === true;
+    this.bar = out.isTTY === true ? new Progress(`downloading ${label}`, total, { out, unit: "bytes", rate: true }) : null;
   }
 
   /** Now fetching `file`, of which `already` bytes were on disk. */
@@ -24,17 +24,21 @@ export class DownloadProgress {
     this.file = file;
     this.done += already;
     this.resumed += already;
-    this.draw(true);
+    this.bar?.already(already);
+    if (this.bar) this.bar.update(this.done, file);
+    else this.draw(true);
   }
 
   add(bytes: number): void {
     this.done += bytes;
-    this.draw(false);
+    if (this.bar) this.bar.update(this.done);
+    else this.draw(false);
   }
 
   /** A retried file's bytes go back out of the count. */
   rewind(bytes: number): void {
     this.done -= bytes;
+    this.bar?.update(this.done);
   }
 
   line(): string {
@@ -47,13 +51,10 @@ export class DownloadProgress {
     return `radixlm: downloading ${this.label} ${this.file} [${"#".repeat(filled)}${".".repeat(width - filled)}] ${pct}% ${formatBytes(this.done)}/${formatBytes(this.total)} ${formatBytes(rate)}/s${left}`;
   }
 
+  /** A log's plain line, every `every` milliseconds. */
   private draw(force: boolean): void {
     const now = performance.now();
-    if (this.tty) {
-      if (!force && now - this.lastDraw < 100) return;
-      this.lastDraw = now;
-      this.out.write(`\r\x1b[K${this.line()}`);
-    } else if (now - this.lastDraw >= this.every || (force && this.lastDraw === 0)) {
+    if (now - this.lastDraw >= this.every || (force && this.lastDraw === 0)) {
       this.lastDraw = now;
       this.out.write(`${this.line()}\n`);
     }
@@ -62,12 +63,15 @@ export class DownloadProgress {
   /** Clears the bar (a terminal) and says how much came in how long. */
   finish(): void {
     const secs = (performance.now() - this.t0) / 1000;
-    if (this.tty) this.out.write("\r\x1b[K");
+    this.bar?.stop();
     this.out.write(`radixlm: downloaded ${this.label} (${formatBytes(this.done - this.resumed)} in ${secs.toFixed(1)}s)\n`);
   }
 
   /** Leaves the bar's last state on its own line (a terminal) before an error is printed. */
   fail(): void {
-    if (this.tty) this.out.write("\n");
+    if (!this.bar) return;
+    const last = this.bar.line();
+    this.bar.stop();
+    this.out.write(`${last}\n`);
   }
 }

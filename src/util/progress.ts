@@ -52,13 +52,14 @@ export function formatDuration(s: number): string {
 const BAR_WIDTH = 24;
 
 /** The bar's text: `radixlm: <label> [####....] 3/10 <unit> 30% <rate> <elapsed> ETA <eta> <status>`. */
-export function progressLine(label: string, done: number, total: number, elapsedS: number, o: { unit?: string; rate?: boolean; status?: string }): string {
+export function progressLine(label: string, done: number, total: number, elapsedS: number, o: { unit?: string; rate?: boolean; status?: string; base?: number }): string {
   const bytes = o.unit === "bytes";
   const frac = total > 0 ? Math.min(1, Math.max(0, done / total)) : 0;
   const filled = Math.round(BAR_WIDTH * frac);
   const count = bytes ? `${formatBytes(done)}/${formatBytes(total)}` : `${done}/${total}${o.unit ? ` ${o.unit}` : ""}`;
   const parts = [`radixlm: ${label} [${"#".repeat(filled)}${".".repeat(BAR_WIDTH - filled)}] ${count} ${Math.floor(frac * 100)}%`];
-  const perS = elapsedS > 0 ? done / elapsedS : 0;
+  // Work done before the job began (a resumed download) counts toward done, not the rate.
+  const perS = elapsedS > 0 ? Math.max(0, done - (o.base ?? 0)) / elapsedS : 0;
   if (o.rate && perS > 0) parts.push(bytes ? `${formatBytes(perS)}/s` : `${perS.toFixed(perS >= 10 ? 0 : 1)} ${o.unit ?? ""}/s`.replace(" /s", "/s"));
   parts.push(elapsedS < 60 ? `${elapsedS.toFixed(1)}s` : formatDuration(elapsedS));
   if (perS > 0 && done < total) parts.push(`ETA ${formatDuration((total - done) / perS)}`);
@@ -71,6 +72,7 @@ export class Progress {
   private readonly bar: cliProgress.SingleBar | null;
   private readonly t0 = performance.now();
   private done = 0;
+  private base = 0;
   private status = "";
 
   constructor(private readonly label: string, private total: number, private readonly o: ProgressOptions = {}) {
@@ -96,7 +98,7 @@ export class Progress {
 
   /** The bar's current text (also what a terminal shows). */
   line(): string {
-    return progressLine(this.label, this.done, this.total, (performance.now() - this.t0) / 1000, { unit: this.o.unit, rate: this.o.rate, status: this.status });
+    return progressLine(this.label, this.done, this.total, (performance.now() - this.t0) / 1000, { unit: this.o.unit, rate: this.o.rate, status: this.status, base: this.base });
   }
 
   /** `status`: what it is doing now (a phase, a running figure); a new phase is drawn at once. */
@@ -106,6 +108,11 @@ export class Progress {
     if (status !== undefined) this.status = status;
     this.bar?.update(done);
     if (newPhase) this.bar?.render();
+  }
+
+  /** `n` of the units done were done before this job (resumed): they count toward done, not the rate. */
+  already(n: number): void {
+    this.base += n;
   }
 
   increment(by = 1, status?: string): void {

@@ -47,3 +47,9 @@ test("bytes print as sizes with a rate, and an ETA while unfinished", () => {
     "radixlm: converting [######..................] 5.0 MB/20.0 MB 25% 2.5 MB/s 2.0s ETA 6s 3/10 tensors");
   assert.equal(progressLine("perplexity", 10, 10, 75, { unit: "windows" }), "radixlm: perplexity [########################] 10/10 windows 100% 1m15s");
 });
+
+test("work done before the job began (a resumed download) counts toward done, not the rate", () => {
+  // 8 MB of 10 were on disk; 1 MB more came in 1 s: 1 MB/s, and 1 MB left at that rate.
+  const line = progressLine("downloading x", 9e6, 10e6, 1, { unit: "bytes", rate: true, base: 8e6 });
+  assert.match(line, /9\.0 MB\/10\.0 MB 90% 1\.0 MB\/s 1\.0s ETA 1s/);
+});
