@@ -9,6 +9,7 @@ import { envelope, get, post, spawnServe, start, until, withExtra, type Running 
 import type { TreeMessage, TreeNodeJson } from "../../src/server/dashboard/tree-feed.js";
 import type { StatsSample } from "../../src/server/dashboard/stats-feed.js";
 import { MAX_STREAMS } from "../../src/server/dashboard/routes.js";
+import { common, ids } from "./prompt-ids.js";
 
 const T = { timeout: 120_000 };
 const PREFIX = "You are a careful assistant. Answer in one short sentence, and never make anything up. ";
@@ -27,17 +28,6 @@ async function snapshot(url: string, query = "", headers: Record<string, string>
   return t as Snapshot;
 }
 
-async function ids(url: string, prompt: string): Promise<number[]> {
-  const r = await post(`${url}/tokenize`, { prompt });
-  assert.equal(r.status, 200);
-  return r.body.tokens as number[];
-}
-
-function common(a: readonly number[], b: readonly number[]): number {
-  let i = 0;
-  while (i < a.length && i < b.length && a[i] === b[i]) i++;
-  return i;
-}
 
 const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 300));
 

@@ -12,9 +12,10 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { chromiumSkip, launchChromium, type BrowserPage, type HeadlessBrowser } from "../helpers/browser.js";
-import { post, start, withExtra, type Running } from "../server/harness.js";
+import { start, withExtra, type Running } from "../server/harness.js";
 import { referenceBackend } from "../../src/kernels/reference.js";
 import { loadModel } from "../../src/model/load.js";
+import { common, ids } from "./prompt-ids.js";
 
 const KEY = "dashboard-test-key";
 const AUTH = { authorization: `Bearer ${KEY}` };
@@ -23,17 +24,6 @@ const SYSTEM = "You are radixlm's demo assistant. Keep answers short and friendl
 const SHOTS = path.join(os.tmpdir(), "radixlm-dashboard-shots");
 const DEMO_MODEL = path.resolve(process.cwd(), "models", "demo", "radixlm-demo-q8_0.gguf");
 
-async function ids(url: string, prompt: string): Promise<number[]> {
-  const r = await post(`${url}/tokenize`, { prompt }, AUTH);
-  assert.equal(r.status, 200);
-  return r.body.tokens as number[];
-}
-
-function common(a: readonly number[], b: readonly number[]): number {
-  let i = 0;
-  while (i < a.length && i < b.length && a[i] === b[i]) i++;
-  return i;
-}
 
 describe("the dashboard in a browser", { skip: chromiumSkip() }, () => {
   let srv: Running;
@@ -76,7 +66,7 @@ describe("the dashboard in a browser", { skip: chromiumSkip() }, () => {
     const pointsBefore = Number(await hitChart.getAttribute("data-points"));
     const prompts = ["What colour is the sky?", "How many legs has a spider?", "Why is the sea salty?"].map((q) => SYSTEM + q);
     for (const prompt of prompts) await srv.client.completions.create({ model: "tiny-test", prompt, max_tokens: 6, temperature: 0 });
-    const all = await Promise.all(prompts.map((p) => ids(srv.url, p)));
+    const all = await Promise.all(prompts.map((p) => ids(srv.url, p, AUTH)));
     const shared = Math.min(common(all[0]!, all[1]!), common(all[0]!, all[2]!), common(all[1]!, all[2]!));
     assert.ok(shared > 10);
     // Its children: one per token the prompts go on with (two questions may start alike).
@@ -154,7 +144,7 @@ describe("the dashboard in a browser", { skip: chromiumSkip() }, () => {
 
   test("abort from the page aborts a running request", T, async () => {
     const prompt = SYSTEM + "Count slowly to ten thousand.";
-    const maxTokens = srv.engine.contextLength - (await ids(srv.url, prompt)).length - 4;
+    const maxTokens = srv.engine.contextLength - (await ids(srv.url, prompt, AUTH)).length - 4;
     const stream = await srv.client.completions.create(withExtra({ model: "tiny-test", prompt, max_tokens: maxTokens, temperature: 0, stream: true as const, stream_options: { include_usage: true } }, { ignore_eos: true }));
     const it = stream[Symbol.asyncIterator]();
     const first = await it.next();
@@ -231,12 +221,19 @@ describe("the dashboard under a shared-prefix workload, with the demo model", { 
     await page.waitForSelector(".msg.assistant[data-done=true]", { timeout: 60_000 });
     await page.waitForSelector("#tree rect.lit", { timeout: 20_000 });
     await page.waitForSelector("#requests tbody tr[data-status=running]", { timeout: 20_000 });
-    // Each system prompt is a node of its own, labelled with its detokenized text (past the
-    // tokens both share: the turn's start and "You").
-    const texts = await page.evaluate(() => [...document.querySelectorAll("#tree text.label")].map((t) => t.textContent ?? ""));
+    // Each system prompt is a node of its own, carrying its detokenized text (past the tokens
+    // both share: the turn's start and "You"); the label drawn on it is that text, cut to the
+    // node's width (which shrinks as the long answers deepen the tree).
+    const nodes = await page.evaluate(() => [...document.querySelectorAll("#tree g.node")].map((g) => ({
+      text: g.querySelector("rect")?.getAttribute("data-text") ?? "",
+      label: g.querySelector("text.label")?.textContent ?? null,
+    })));
     for (const s of systems) {
       const words = s.split(" ").slice(1, 4).join(" ");
-      assert.equal(texts.filter((t) => t.startsWith(" " + words)).length, 1, `${words} in ${JSON.stringify(texts)}`);
+      const mine = nodes.filter((n) => n.text.startsWith(" " + words));
+      assert.equal(mine.length, 1, `${words} in ${JSON.stringify(nodes.map((n) => n.text))}`);
+      const label = mine[0]!.label;
+      if (label !== null) assert.ok(mine[0]!.text.startsWith(label.replace(/…$/, "")), `label ${JSON.stringify(label)} of ${JSON.stringify(mine[0]!.text)}`);
     }
     const top = page.locator("#tree rect[data-state=locked], #tree rect[data-state=evictable]").first();
     await top.hover();

@@ -150,7 +150,7 @@ export class TreeView {
     const rect = el("rect", {
       x: x0, y: y + 0.5, width: Math.max(1, x1 - x0 - 1), height: Math.max(0.5, h - 1),
       fill: this.colour(n, recency), "data-id": n.id, "data-tokens": n.tokens, "data-depth": n.depth, "data-under": n.under,
-      "data-state": n.state, "data-hits": n.hits, "data-children": children.length,
+      "data-state": n.state, "data-hits": n.hits, "data-children": children.length, "data-text": n.text ?? "",
     }, g);
     if (this.highlight.size > 0 && n.state !== "root") {
       if (this.highlight.has(n.id)) rect.classList.add("lit");
