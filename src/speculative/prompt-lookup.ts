@@ -37,15 +37,18 @@ export function promptLookup(tokens: readonly number[], max: number, minNgram = 
 }
 
 /**
- * The `max` tokens of `corpus` after the first occurrence, at or after `from`, of the longest
- * suffix of `tokens` (1..LOOKUP_MAX_NGRAM tokens), and where that draft starts in `corpus`;
- * null when there is none. A predicted output is followed in order: its first match from
- * where the last draft left off, not its latest.
+ * The next `max` tokens of `corpus` for an output that ends with `tokens`, and where that draft
+ * starts in `corpus`; null when there is none. A predicted output is followed in order: from
+ * `from` (where the output is expected to go on) when the token before it is the output's last,
+ * so a right prediction is followed token for token whatever repeats in it; else after the
+ * first occurrence, at or after `from`, of the longest suffix of `tokens` (1..LOOKUP_MAX_NGRAM
+ * tokens), else after the first from its start.
  */
 export function followCorpus(corpus: readonly number[], from: number, tokens: readonly number[], max: number): { draft: number[]; at: number } | null {
   const n = tokens.length;
   if (n === 0 || max <= 0) return null;
   const last = tokens[n - 1]!;
+  if (from > 0 && from < corpus.length && corpus[from - 1] === last) return { draft: corpus.slice(from, from + max), at: from };
   let best = -1;
   let bestLen = 0;
   for (const start of from > 0 ? [from, 0] : [0]) {

@@ -15,8 +15,9 @@
 // source stand in before there are any), and draft token i is used with the product of those
 // chances up to i. So a request drafts as long as that chance beats the share of a step its
 // rows cost (step-cost.ts: about nothing when a step is bound by reading the weights, most of
-// it in a big batch); a source not worth even one row gets a one-token probe now and then. A request whose drafts keep failing stops
-// drafting for a while (twice as long each time), so text with nothing to copy loses nothing.
+// it in a big batch); a source not worth even one row gets a one-token probe now and then. A
+// request whose drafts keep failing stops drafting for a while (twice as long each time), so
+// text with nothing to copy loses nothing.
 import type { CacheKey } from "../kvcache/prefix-cache.js";
 import type { Drafter } from "../scheduler/drafter.js";
 import type { Request } from "../scheduler/request.js";
@@ -67,9 +68,8 @@ const PRIOR = [0.8, 0.8, 0.5, 0.5] as const;
 /** Per request: acceptance by source, the source of the draft in flight, failures in a row, and steps left without drafting. */
 interface DraftState {
   readonly bySource: readonly [Acceptance, Acceptance, Acceptance, Acceptance];
-  /** Where in the prediction the last draft from it started: the next is looked for from there on. */
+  /** Where in the prediction the last draft from it started, and the request's length then (0: none yet). */
   predictionAt: number;
-  /** The request's length when that draft was made: what it has appended since continues the prediction there, if the draft held. */
   predictionLength: number;
   source: Source;
   /** Steps since a source not worth its rows last had a probe. */
@@ -136,12 +136,9 @@ export class Speculator implements Drafter {
   private draftFrom(source: Source, req: Request, st: DraftState, k: number): readonly number[] {
     if (source === 0) {
       if (req.prediction.length === 0) return NONE;
-      // Where the last draft left off, when what came since is the prediction there: a
-      // prediction that is right is followed token for token, whatever repeats in it.
-      const at = st.predictionAt + (req.tokens.length - st.predictionLength);
-      const f = st.predictionLength > 0 && at > st.predictionAt && at <= req.prediction.length && req.prediction[at - 1] === req.tokens[req.tokens.length - 1]
-        ? { draft: req.prediction.slice(at, at + k), at }
-        : followCorpus(req.prediction, st.predictionAt, req.tokens, k);
+      // Expected to go on where the last draft started, past what the request appended since.
+      const next = st.predictionLength > 0 ? st.predictionAt + (req.tokens.length - st.predictionLength) : 0;
+      const f = followCorpus(req.prediction, next, req.tokens, k);
       if (!f || f.draft.length === 0) return NONE;
       st.predictionAt = f.at;
       st.predictionLength = req.tokens.length;

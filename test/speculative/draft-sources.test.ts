@@ -70,7 +70,7 @@ test("the radix tree continues a context it holds, most recently used branch fir
   assert.equal(c.stats().cachedTokens, before.cachedTokens);
 });
 
-test("a prediction is followed in order: the first match from where the last draft started, else from its start", () => {
+test("a prediction is followed in order: from where the output goes on, else the first match from there, else from its start", () => {
   const prediction = [10, 11, 12, 13, 10, 11, 20, 21];
   // The output so far ends with 10 11: the first occurrence is at the start.
   assert.deepEqual(followCorpus(prediction, 0, [1, 2, 10, 11], 3), { draft: [12, 13, 10], at: 2 });
@@ -80,4 +80,9 @@ test("a prediction is followed in order: the first match from where the last dra
   assert.deepEqual(followCorpus(prediction, 7, [13], 2), { draft: [10, 11], at: 4 });
   assert.equal(followCorpus(prediction, 0, [99], 3), null);
   assert.equal(followCorpus(prediction, 0, [21], 3), null, "the last token has nothing after it");
+  // Where the output goes on as predicted, the draft continues there, though the suffix
+  // occurs later too (a search from 4 would find 5, 6 and draft only 7).
+  const repeats = [5, 6, 5, 6, 5, 6, 7];
+  assert.deepEqual(followCorpus(repeats, 4, [1, 5, 6], 3), { draft: [5, 6, 7], at: 4 });
+  assert.deepEqual(followCorpus(repeats, 5, [1, 5, 6], 3), { draft: [7], at: 6 }, "the token before 5 is not the last: searched");
 });
