@@ -25,6 +25,15 @@ const SHOTS = path.join(os.tmpdir(), "radixlm-dashboard-shots");
 const DEMO_MODEL = path.resolve(process.cwd(), "models", "demo", "radixlm-demo-q8_0.gguf");
 
 
+/** Chromium with one page at the screenshots' size, and their folder made. */
+async function openPage(): Promise<{ browser: HeadlessBrowser; bp: BrowserPage }> {
+  const browser = (await launchChromium())!;
+  const bp = await browser.newPage();
+  await bp.page.setViewportSize({ width: 1440, height: 1000 });
+  fs.mkdirSync(SHOTS, { recursive: true });
+  return { browser, bp };
+}
+
 describe("the dashboard in a browser", { skip: chromiumSkip() }, () => {
   let srv: Running;
   let browser: HeadlessBrowser;
@@ -33,10 +42,7 @@ describe("the dashboard in a browser", { skip: chromiumSkip() }, () => {
   before(async () => {
     // The reference backend: slow enough that a long request is still running when the page aborts it.
     srv = await start({ backend: referenceBackend }, { apiKey: KEY });
-    browser = (await launchChromium())!;
-    bp = await browser.newPage();
-    await bp.page.setViewportSize({ width: 1440, height: 1000 });
-    fs.mkdirSync(SHOTS, { recursive: true });
+    ({ browser, bp } = await openPage());
   });
   after(async () => {
     await bp?.close();
@@ -184,10 +190,7 @@ describe("the dashboard under a shared-prefix workload, with the demo model", { 
   before(async () => {
     // The reference backend, as above: the long answers are still running at the picture.
     srv = await start({ model: await loadModel(DEMO_MODEL), backend: referenceBackend }, { name: "radixlm-demo" });
-    browser = (await launchChromium())!;
-    bp = await browser.newPage();
-    await bp.page.setViewportSize({ width: 1440, height: 1000 });
-    fs.mkdirSync(SHOTS, { recursive: true });
+    ({ browser, bp } = await openPage());
   });
   after(async () => {
     await bp?.close();
